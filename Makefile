@@ -1,0 +1,32 @@
+# Two entry points, each sets up what it needs first (idempotently):
+#   make dev   - run Kairos on its embedded PostgreSQL with three local agents
+#   make test  - lint, type-check and run the whole test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: dev test lint bench stubs
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+dev: $(BIN)/.installed
+	$(BIN)/kairos dev
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest
+
+bench: $(BIN)/.installed
+	$(BIN)/python bench/schedule_bench.py
+	$(BIN)/python bench/invocation_bench.py
+
+stubs: $(BIN)/.installed
+	$(BIN)/python proto/generate_stubs.py

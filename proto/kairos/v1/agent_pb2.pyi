@@ -1,0 +1,166 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from kairos.v1 import common_pb2 as _common_pb2
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class AgentMessage(_message.Message):
+    __slots__ = ("hello", "heartbeat", "ack", "started", "output", "result")
+    HELLO_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    ACK_FIELD_NUMBER: _ClassVar[int]
+    STARTED_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    hello: Hello
+    heartbeat: Heartbeat
+    ack: TaskAck
+    started: ExecutionStarted
+    output: ExecutionOutput
+    result: ExecutionResult
+    def __init__(self, hello: _Optional[_Union[Hello, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., ack: _Optional[_Union[TaskAck, _Mapping]] = ..., started: _Optional[_Union[ExecutionStarted, _Mapping]] = ..., output: _Optional[_Union[ExecutionOutput, _Mapping]] = ..., result: _Optional[_Union[ExecutionResult, _Mapping]] = ...) -> None: ...
+
+class Hello(_message.Message):
+    __slots__ = ("instance_id", "instance_name", "os_type", "agent_version", "time_zone", "boot_id")
+    INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
+    INSTANCE_NAME_FIELD_NUMBER: _ClassVar[int]
+    OS_TYPE_FIELD_NUMBER: _ClassVar[int]
+    AGENT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
+    BOOT_ID_FIELD_NUMBER: _ClassVar[int]
+    instance_id: str
+    instance_name: str
+    os_type: _common_pb2.OsType
+    agent_version: str
+    time_zone: str
+    boot_id: str
+    def __init__(self, instance_id: _Optional[str] = ..., instance_name: _Optional[str] = ..., os_type: _Optional[_Union[_common_pb2.OsType, str]] = ..., agent_version: _Optional[str] = ..., time_zone: _Optional[str] = ..., boot_id: _Optional[str] = ...) -> None: ...
+
+class Heartbeat(_message.Message):
+    __slots__ = ("agent_time", "running")
+    AGENT_TIME_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_FIELD_NUMBER: _ClassVar[int]
+    agent_time: _timestamp_pb2.Timestamp
+    running: int
+    def __init__(self, agent_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., running: _Optional[int] = ...) -> None: ...
+
+class TaskAck(_message.Message):
+    __slots__ = ("execution_id",)
+    EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
+    execution_id: str
+    def __init__(self, execution_id: _Optional[str] = ...) -> None: ...
+
+class ExecutionStarted(_message.Message):
+    __slots__ = ("execution_id", "start_time")
+    EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    execution_id: str
+    start_time: _timestamp_pb2.Timestamp
+    def __init__(self, execution_id: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ExecutionOutput(_message.Message):
+    __slots__ = ("execution_id", "offset", "data")
+    EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    execution_id: str
+    offset: int
+    data: bytes
+    def __init__(self, execution_id: _Optional[str] = ..., offset: _Optional[int] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class ExecutionResult(_message.Message):
+    __slots__ = ("execution_id", "status", "exit_code", "error_code", "error_info", "output", "dropped", "start_time", "finish_time")
+    EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_CODE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_INFO_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    DROPPED_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    FINISH_TIME_FIELD_NUMBER: _ClassVar[int]
+    execution_id: str
+    status: _common_pb2.InvocationStatus
+    exit_code: int
+    error_code: str
+    error_info: str
+    output: bytes
+    dropped: int
+    start_time: _timestamp_pb2.Timestamp
+    finish_time: _timestamp_pb2.Timestamp
+    def __init__(self, execution_id: _Optional[str] = ..., status: _Optional[_Union[_common_pb2.InvocationStatus, str]] = ..., exit_code: _Optional[int] = ..., error_code: _Optional[str] = ..., error_info: _Optional[str] = ..., output: _Optional[bytes] = ..., dropped: _Optional[int] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finish_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class DispatcherMessage(_message.Message):
+    __slots__ = ("welcome", "task", "stop", "result_ack", "shutdown")
+    WELCOME_FIELD_NUMBER: _ClassVar[int]
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    STOP_FIELD_NUMBER: _ClassVar[int]
+    RESULT_ACK_FIELD_NUMBER: _ClassVar[int]
+    SHUTDOWN_FIELD_NUMBER: _ClassVar[int]
+    welcome: Welcome
+    task: Task
+    stop: StopTask
+    result_ack: ResultAck
+    shutdown: Shutdown
+    def __init__(self, welcome: _Optional[_Union[Welcome, _Mapping]] = ..., task: _Optional[_Union[Task, _Mapping]] = ..., stop: _Optional[_Union[StopTask, _Mapping]] = ..., result_ack: _Optional[_Union[ResultAck, _Mapping]] = ..., shutdown: _Optional[_Union[Shutdown, _Mapping]] = ...) -> None: ...
+
+class Welcome(_message.Message):
+    __slots__ = ("heartbeat_interval_seconds", "server_time")
+    HEARTBEAT_INTERVAL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    SERVER_TIME_FIELD_NUMBER: _ClassVar[int]
+    heartbeat_interval_seconds: int
+    server_time: _timestamp_pb2.Timestamp
+    def __init__(self, heartbeat_interval_seconds: _Optional[int] = ..., server_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class Task(_message.Message):
+    __slots__ = ("execution_id", "invoke_id", "command_id", "type", "script", "working_dir", "username", "timeout", "dry_run", "container_id", "container_name", "scheduled_time")
+    EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
+    INVOKE_ID_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    SCRIPT_FIELD_NUMBER: _ClassVar[int]
+    WORKING_DIR_FIELD_NUMBER: _ClassVar[int]
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
+    CONTAINER_NAME_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULED_TIME_FIELD_NUMBER: _ClassVar[int]
+    execution_id: str
+    invoke_id: str
+    command_id: str
+    type: _common_pb2.CommandType
+    script: bytes
+    working_dir: str
+    username: str
+    timeout: int
+    dry_run: bool
+    container_id: str
+    container_name: str
+    scheduled_time: _timestamp_pb2.Timestamp
+    def __init__(self, execution_id: _Optional[str] = ..., invoke_id: _Optional[str] = ..., command_id: _Optional[str] = ..., type: _Optional[_Union[_common_pb2.CommandType, str]] = ..., script: _Optional[bytes] = ..., working_dir: _Optional[str] = ..., username: _Optional[str] = ..., timeout: _Optional[int] = ..., dry_run: _Optional[bool] = ..., container_id: _Optional[str] = ..., container_name: _Optional[str] = ..., scheduled_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class StopTask(_message.Message):
+    __slots__ = ("execution_id",)
+    EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
+    execution_id: str
+    def __init__(self, execution_id: _Optional[str] = ...) -> None: ...
+
+class ResultAck(_message.Message):
+    __slots__ = ("execution_id",)
+    EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
+    execution_id: str
+    def __init__(self, execution_id: _Optional[str] = ...) -> None: ...
+
+class Shutdown(_message.Message):
+    __slots__ = ("reconnect_after_ms", "reason")
+    RECONNECT_AFTER_MS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    reconnect_after_ms: int
+    reason: str
+    def __init__(self, reconnect_after_ms: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
