@@ -1,0 +1,1 @@
+"""The dispatcher: holds agents' streams, delivers executions, records what agents report."""

@@ -1,0 +1,67 @@
+"""Translation between AgentService messages and the domain."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from kairos.v1 import agent_pb2
+from scheduler.api.convert import from_proto, timestamp, to_proto
+from scheduler.domain.enums import InvocationStatus
+from scheduler.domain.models import ExecutionResult
+from scheduler.store.executions import TaskView
+
+
+def task_message(task: TaskView) -> agent_pb2.DispatcherMessage:
+    """The Task that asks an agent to run one execution."""
+    return agent_pb2.DispatcherMessage(
+        task=agent_pb2.Task(
+            execution_id=task.execution_id,
+            invoke_id=task.invocation_id,
+            command_id=task.command_id,
+            type=to_proto(task.command_type),  # type: ignore[arg-type]
+            script=task.script,
+            working_dir=task.working_dir,
+            username=task.username,
+            timeout=task.timeout,
+            dry_run=task.dry_run,
+            container_id=task.container_id,
+            container_name=task.container_name,
+            scheduled_time=timestamp(task.scheduled_at),
+        )
+    )
+
+
+def stop_message(execution_id: str) -> agent_pb2.DispatcherMessage:
+    """The StopTask that asks an agent to stop one execution."""
+    return agent_pb2.DispatcherMessage(stop=agent_pb2.StopTask(execution_id=execution_id))
+
+
+def result_of(message: agent_pb2.ExecutionResult) -> ExecutionResult:
+    """The domain form of an agent's result; an unknown status counts as Error."""
+    status = from_proto(InvocationStatus, message.status)
+    error_info = message.error_info
+    if status is None or not status.is_final:
+        error_info = f"agent reported a non-final status ({message.status}): {error_info}"
+        status = InvocationStatus.ERROR
+    return ExecutionResult(
+        execution_id=message.execution_id,
+        status=status,
+        exit_code=message.exit_code,
+        error_code=message.error_code,
+        error_info=error_info,
+        output=message.output,
+        dropped=message.dropped,
+        started_at=moment(message, "start_time"),
+        finished_at=moment(message, "finish_time"),
+    )
+
+
+def moment(message: Message, field: str) -> datetime | None:
+    """An optional Timestamp field as an aware UTC datetime."""
+    if not message.HasField(field):
+        return None
+    stamp: Timestamp = getattr(message, field)
+    return stamp.ToDatetime(tzinfo=UTC)

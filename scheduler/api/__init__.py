@@ -1,0 +1,1 @@
+"""The gRPC edge: servicers that translate protobuf to operations, and interceptors."""

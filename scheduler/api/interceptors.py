@@ -1,0 +1,166 @@
+"""The server's interceptor: authentication and the one error-translation point."""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeAlias
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from scheduler.api.auth import TokenTable
+from scheduler.api.rpc import RpcContext
+from scheduler.domain.enums import Role
+from scheduler.domain.errors import ErrorKind, KairosError
+from scheduler.domain.tenancy import Caller
+
+Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
+
+_caller: contextvars.ContextVar[Caller] = contextvars.ContextVar("kairos_caller")
+
+_AGENT_PREFIX = "/kairos.v1.AgentService/"
+_CLIENT_PREFIX = "/kairos.v1."
+
+
+def current_caller() -> Caller:
+    """The authenticated caller of the RPC being served."""
+    return _caller.get()
+
+
+def required_role(method: str) -> Role | None:
+    """The role an RPC needs; None for open services (health, reflection)."""
+    if method.startswith(_AGENT_PREFIX):
+        return Role.AGENT
+    if method.startswith(_CLIENT_PREFIX):
+        return Role.CLIENT
+    return None
+
+
+class KairosInterceptor(grpc.aio.ServerInterceptor):
+    """Authenticates each call as it opens and translates domain errors.
+
+    A refused token aborts the call before the handler reads any message. The
+    caller is put in a context variable for the servicers (``current_caller``);
+    a ``KairosError`` raised below becomes a gRPC status with ``google.rpc``
+    details (BadRequest, QuotaFailure, ErrorInfo).
+    """
+
+    def __init__(self, tokens: TokenTable) -> None:
+        self._tokens = tokens
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
+        details: grpc.HandlerCallDetails,
+    ) -> Handler | None:
+        handler = await continuation(details)
+        role = required_role(details.method)
+        if handler is None or role is None:
+            return handler
+        metadata = dict(details.invocation_metadata or ())
+        caller = self._tokens.authenticate(metadata.get("authorization"), role)
+        return _wrap(handler, caller)
+
+
+_FACTORIES = {
+    "unary_unary": grpc.unary_unary_rpc_method_handler,
+    "unary_stream": grpc.unary_stream_rpc_method_handler,
+    "stream_unary": grpc.stream_unary_rpc_method_handler,
+    "stream_stream": grpc.stream_stream_rpc_method_handler,
+}
+
+
+def _wrap(handler: Handler, caller: Caller | KairosError) -> Handler:
+    kind = next(k for k in _FACTORIES if getattr(handler, k) is not None)
+    behavior = getattr(handler, kind)
+
+    if handler.response_streaming:
+
+        async def streaming(request: Any, context: RpcContext) -> AsyncIterator[Any]:
+            await _enter(caller, context)
+            try:
+                async for message in behavior(request, context):
+                    yield message
+            except KairosError as error:
+                await abort(context, error)
+
+        wrapped: Callable[..., Any] = streaming
+    else:
+
+        async def single(request: Any, context: RpcContext) -> Any:
+            await _enter(caller, context)
+            try:
+                return await behavior(request, context)
+            except KairosError as error:
+                await abort(context, error)
+
+        wrapped = single
+    return _FACTORIES[kind](
+        wrapped,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
+
+
+async def _enter(caller: Caller | KairosError, context: RpcContext) -> None:
+    if isinstance(caller, KairosError):
+        await abort(context, caller)
+    else:
+        # Each RPC runs in a task of its own, so the variable never leaks to another call.
+        _caller.set(caller)
+
+
+_GRPC_CODES = {
+    ErrorKind.INVALID_ARGUMENT: code_pb2.INVALID_ARGUMENT,
+    ErrorKind.NOT_FOUND: code_pb2.NOT_FOUND,
+    ErrorKind.ALREADY_EXISTS: code_pb2.ALREADY_EXISTS,
+    ErrorKind.RESOURCE_EXHAUSTED: code_pb2.RESOURCE_EXHAUSTED,
+    ErrorKind.FAILED_PRECONDITION: code_pb2.FAILED_PRECONDITION,
+    ErrorKind.PERMISSION_DENIED: code_pb2.PERMISSION_DENIED,
+    ErrorKind.UNAUTHENTICATED: code_pb2.UNAUTHENTICATED,
+    ErrorKind.UNIMPLEMENTED: code_pb2.UNIMPLEMENTED,
+}
+
+
+async def abort(context: RpcContext, error: KairosError) -> None:
+    """End the call with the gRPC status of ``error`` and its rich details."""
+    await context.abort_with_status(rpc_status.to_status(to_status(error)))
+
+
+def to_status(error: KairosError) -> status_pb2.Status:
+    """The ``google.rpc.Status`` of a domain error."""
+    details = [
+        error_details_pb2.ErrorInfo(reason=error.code, domain="kairos"),
+    ]
+    if error.violations:
+        details.append(
+            error_details_pb2.BadRequest(
+                field_violations=[
+                    error_details_pb2.BadRequest.FieldViolation(
+                        field=v.field, description=v.description
+                    )
+                    for v in error.violations
+                ]
+            )
+        )
+    if error.quota:
+        details.append(
+            error_details_pb2.QuotaFailure(
+                violations=[
+                    error_details_pb2.QuotaFailure.Violation(
+                        subject=error.quota, description=error.message
+                    )
+                ]
+            )
+        )
+    packed = []
+    for detail in details:
+        any_detail = any_pb2.Any()
+        any_detail.Pack(detail)
+        packed.append(any_detail)
+    return status_pb2.Status(
+        code=_GRPC_CODES[error.kind], message=f"{error.code}: {error.message}", details=packed
+    )

@@ -1,0 +1,270 @@
+"""InvocationService: proto in, operation, proto out; WatchInvocation follows NOTIFYs."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from collections.abc import AsyncIterator
+
+from kairos.v1 import invocation_pb2, invocation_pb2_grpc
+from scheduler.api.commands import command_request
+from scheduler.api.convert import from_proto, request_hash, timestamp, to_proto
+from scheduler.api.interceptors import current_caller
+from scheduler.api.rpc import RpcContext
+from scheduler.domain.enums import InvocationStatus, RepeatMode
+from scheduler.domain.invocation import SettingsRequest
+from scheduler.operations import invocations as operations
+from scheduler.operations.context import Context
+from scheduler.operations.invocations import InvokeRequest
+from scheduler.store.executions import ExecutionView
+from scheduler.store.invocations import (
+    EXECUTION_CHANNEL,
+    OUTPUT_CHANNEL,
+    InvocationFilter,
+    InvocationView,
+)
+from scheduler.store.listener import Listener, Notice
+
+WATCH_RESYNC_SECONDS = 5.0
+"""A watcher re-reads the invocation this often even without notifications."""
+
+
+class InvocationServicer(invocation_pb2_grpc.InvocationServiceServicer):  # type: ignore[misc]
+    """Running commands on instances and reading back what happened."""
+
+    def __init__(self, ctx: Context, listener: Listener) -> None:
+        self._ctx = ctx
+        self._listener = listener
+
+    async def InvokeCommand(
+        self, request: invocation_pb2.InvokeCommandRequest, context: RpcContext
+    ) -> invocation_pb2.InvokeCommandResponse:
+        invoke_id = await operations.invoke_command(
+            self._ctx,
+            current_caller().tenant,
+            request.command_id,
+            invoke_request(request),
+            request_hash(request),
+        )
+        return invocation_pb2.InvokeCommandResponse(invoke_id=invoke_id)
+
+    async def RunCommand(
+        self, request: invocation_pb2.RunCommandRequest, context: RpcContext
+    ) -> invocation_pb2.RunCommandResponse:
+        command_id, invoke_id = await operations.run_command(
+            self._ctx,
+            current_caller().tenant,
+            command_request(request),
+            invoke_request(request),
+            keep_command=request.keep_command,
+            request_hash=request_hash(request),
+        )
+        return invocation_pb2.RunCommandResponse(command_id=command_id, invoke_id=invoke_id)
+
+    async def StopInvocation(
+        self, request: invocation_pb2.StopInvocationRequest, context: RpcContext
+    ) -> invocation_pb2.StopInvocationResponse:
+        await operations.stop_invocation(
+            self._ctx, current_caller().tenant, request.invoke_id, list(request.instance_ids)
+        )
+        return invocation_pb2.StopInvocationResponse()
+
+    async def DescribeInvocations(
+        self,
+        request: invocation_pb2.DescribeInvocationsRequest,
+        context: RpcContext,
+    ) -> invocation_pb2.DescribeInvocationsResponse:
+        where = InvocationFilter(
+            invoke_id=request.invoke_id,
+            command_id=request.command_id,
+            instance_id=request.instance_id,
+            status=from_proto(InvocationStatus, request.invocation_status),
+        )
+        page, total, token = await operations.describe_invocations(
+            self._ctx, current_caller().tenant, where, request.max_results, request.next_token
+        )
+        return invocation_pb2.DescribeInvocationsResponse(
+            invocations=[invocation_message(i) for i in page], total_count=total, next_token=token
+        )
+
+    async def DescribeInvocationResults(
+        self,
+        request: invocation_pb2.DescribeInvocationResultsRequest,
+        context: RpcContext,
+    ) -> invocation_pb2.DescribeInvocationResultsResponse:
+        page, total, token = await operations.describe_results(
+            self._ctx,
+            current_caller().tenant,
+            request.invoke_id,
+            instance_id=request.instance_id,
+            include_history=request.include_history,
+            max_results=request.max_results,
+            next_token=request.next_token,
+        )
+        return invocation_pb2.DescribeInvocationResultsResponse(
+            results=[result_message(e) for e in page], total_count=total, next_token=token
+        )
+
+    async def WatchInvocation(
+        self, request: invocation_pb2.WatchInvocationRequest, context: RpcContext
+    ) -> AsyncIterator[invocation_pb2.WatchInvocationEvent]:
+        tenant = current_caller().tenant
+        watch = _Watch()
+        # Subscribe before the first read so no change falls between the two.
+        async with self._listener.subscribe(EXECUTION_CHANNEL, OUTPUT_CHANNEL) as notices:
+            while True:
+                status, executions = await operations.watch_state(
+                    self._ctx, tenant, request.invoke_id
+                )
+                for event in watch.changes(executions):
+                    yield event
+                if status.is_final:
+                    yield invocation_pb2.WatchInvocationEvent(finished=to_proto(status))  # type: ignore[arg-type]
+                    return
+                for event in await watch.wait(notices, request.invoke_id):
+                    yield event
+
+
+class _Watch:
+    """What one watcher has sent, so that it sends each change and byte once."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, tuple[InvocationStatus, object]] = {}
+        self._offsets: dict[str, int] = {}
+
+    def changes(self, executions: list[ExecutionView]) -> list[invocation_pb2.WatchInvocationEvent]:
+        events = []
+        for execution in executions:
+            if execution.id not in self._offsets and execution.output:
+                # Output stored so far; live chunks continue after it.
+                events.append(self._chunk(execution.id, execution.instance_id, 0, execution.output))
+            state = (execution.status, execution.updated_at)
+            if self._seen.get(execution.id) != state:
+                self._seen[execution.id] = state
+                events.append(
+                    invocation_pb2.WatchInvocationEvent(
+                        result=result_message(execution, output=False)
+                    )
+                )
+        return events
+
+    async def wait(
+        self, notices: asyncio.Queue[Notice], invoke_id: str
+    ) -> list[invocation_pb2.WatchInvocationEvent]:
+        """Output chunks that arrive until the invocation's state may have changed."""
+        events: list[invocation_pb2.WatchInvocationEvent] = []
+        while True:
+            try:
+                notice = await asyncio.wait_for(notices.get(), WATCH_RESYNC_SECONDS)
+            except TimeoutError:
+                return events
+            channel, payload = notice.channel, notice.payload
+            if channel == OUTPUT_CHANNEL:
+                chunk = json.loads(payload)
+                if chunk["invoke_id"] == invoke_id:
+                    data = base64.b64decode(chunk["data"])
+                    event = self._live_chunk(
+                        chunk["execution_id"], chunk["instance_id"], chunk["offset"], data
+                    )
+                    if event is not None:
+                        events.append(event)
+                continue
+            if channel != EXECUTION_CHANNEL or payload == invoke_id:
+                return events
+
+    def _live_chunk(
+        self, execution_id: str, instance_id: str, offset: int, data: bytes
+    ) -> invocation_pb2.WatchInvocationEvent | None:
+        sent = self._offsets.get(execution_id, 0)
+        if offset + len(data) <= sent:
+            return None
+        skip = max(0, sent - offset)
+        return self._chunk(execution_id, instance_id, offset + skip, data[skip:])
+
+    def _chunk(
+        self, execution_id: str, instance_id: str, offset: int, data: bytes
+    ) -> invocation_pb2.WatchInvocationEvent:
+        self._offsets[execution_id] = offset + len(data)
+        return invocation_pb2.WatchInvocationEvent(
+            output=invocation_pb2.OutputChunk(
+                execution_id=execution_id, instance_id=instance_id, offset=offset, data=data
+            )
+        )
+
+
+def invoke_request(
+    request: invocation_pb2.InvokeCommandRequest | invocation_pb2.RunCommandRequest,
+) -> InvokeRequest:
+    """The invocation fields shared by InvokeCommand and RunCommand."""
+    return InvokeRequest(
+        instance_ids=list(request.instance_ids),
+        settings=SettingsRequest(
+            repeat_mode=from_proto(RepeatMode, request.repeat_mode),
+            frequency=request.frequency,
+            parameters=dict(request.parameters),
+            username=request.username,
+            working_dir=request.working_dir,
+            timeout=request.timeout,
+            container_id=request.container_id,
+            container_name=request.container_name,
+        ),
+        client_token=request.client_token,
+    )
+
+
+def invocation_message(invocation: InvocationView) -> invocation_pb2.Invocation:
+    """The proto form of an invocation with its instances."""
+    return invocation_pb2.Invocation(
+        invoke_id=invocation.id,
+        command_id=invocation.command_id,
+        command_name=invocation.command_name,
+        command_type=to_proto(invocation.command_type),  # type: ignore[arg-type]
+        invocation_status=to_proto(invocation.status),  # type: ignore[arg-type]
+        repeat_mode=to_proto(invocation.repeat_mode),  # type: ignore[arg-type]
+        frequency=invocation.frequency,
+        creation_time=timestamp(invocation.created_at),
+        username=invocation.username,
+        working_dir=invocation.working_dir,
+        timeout=invocation.timeout,
+        parameters=invocation.parameters,
+        container_id=invocation.container_id,
+        container_name=invocation.container_name,
+        instances=[
+            invocation_pb2.InvocationInstance(
+                instance_id=t.instance_id,
+                invocation_status=to_proto(t.status),  # type: ignore[arg-type]
+                next_fire_time=timestamp(t.next_fire_at),
+                repeats=t.repeats,
+                overlap_skips=t.overlap_skips,
+                misfire_skips=t.misfire_skips,
+                creation_time=timestamp(t.created_at),
+                update_time=timestamp(t.updated_at),
+            )
+            for t in invocation.targets
+        ],
+    )
+
+
+def result_message(
+    execution: ExecutionView, *, output: bool = True
+) -> invocation_pb2.InvocationResult:
+    """The proto form of one execution's result."""
+    return invocation_pb2.InvocationResult(
+        invoke_id=execution.invocation_id,
+        instance_id=execution.instance_id,
+        execution_id=execution.id,
+        command_id=execution.command_id,
+        invocation_status=to_proto(execution.status),  # type: ignore[arg-type]
+        exit_code=execution.exit_code or 0,
+        error_code=execution.error_code,
+        error_info=execution.error_info,
+        output=execution.output if output else b"",
+        dropped=execution.dropped,
+        repeats=execution.repeat,
+        scheduled_time=timestamp(execution.scheduled_at),
+        start_time=timestamp(execution.started_at),
+        finish_time=timestamp(execution.finished_at),
+        stop_time=timestamp(execution.stop_requested_at),
+        username=execution.username,
+    )

@@ -1,0 +1,1 @@
+"""Pure domain rules of Kairos: no I/O, no clock reads."""

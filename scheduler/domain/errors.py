@@ -1,0 +1,72 @@
+"""The one error root of the domain.
+
+Every refusal is a ``KairosError`` with a stable ``code`` in Cloud Assistant's
+style and a message naming the field and the rule. The API's error interceptor
+is the single place that turns them into gRPC statuses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class ErrorKind(Enum):
+    """The gRPC status class of an error, named by what went wrong."""
+
+    INVALID_ARGUMENT = "INVALID_ARGUMENT"
+    NOT_FOUND = "NOT_FOUND"
+    ALREADY_EXISTS = "ALREADY_EXISTS"
+    RESOURCE_EXHAUSTED = "RESOURCE_EXHAUSTED"
+    FAILED_PRECONDITION = "FAILED_PRECONDITION"
+    PERMISSION_DENIED = "PERMISSION_DENIED"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    UNIMPLEMENTED = "UNIMPLEMENTED"
+
+
+@dataclass(frozen=True)
+class FieldViolation:
+    """One bad field of a request, for google.rpc.BadRequest details."""
+
+    field: str
+    description: str
+
+
+@dataclass
+class KairosError(Exception):
+    """A refused request: nothing was changed."""
+
+    kind: ErrorKind
+    code: str
+    message: str
+    violations: list[FieldViolation] = field(default_factory=list)
+    quota: str | None = None
+    """Set for quota errors: the name of the exhausted quota."""
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+def invalid(code: str, field_name: str, message: str) -> KairosError:
+    """A bad value in one request field."""
+    return KairosError(
+        ErrorKind.INVALID_ARGUMENT,
+        code,
+        message,
+        violations=[FieldViolation(field_name, message)],
+    )
+
+
+def not_found(code: str, message: str) -> KairosError:
+    """A named resource does not exist (or belongs to another account)."""
+    return KairosError(ErrorKind.NOT_FOUND, code, message)
+
+
+def quota_exceeded(code: str, quota: str, message: str) -> KairosError:
+    """A quota would be exceeded by the request."""
+    return KairosError(ErrorKind.RESOURCE_EXHAUSTED, code, message, quota=quota)
+
+
+def precondition(code: str, message: str) -> KairosError:
+    """The request is valid but the system is not in a state that allows it."""
+    return KairosError(ErrorKind.FAILED_PRECONDITION, code, message)

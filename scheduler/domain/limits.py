@@ -1,0 +1,155 @@
+"""The limits of SPEC §3 as data, and the pure checks that enforce them."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass
+
+from scheduler.domain.errors import invalid
+
+KIB = 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Every configurable limit; the defaults are SPEC §3's."""
+
+    max_commands: int = 100
+    max_daily_executions: int = 5000
+    max_instances_per_call: int = 50
+    max_saved_content: int = 18 * KIB
+    """Base64-encoded size of a saved command's content (and of it rendered)."""
+    max_unsaved_content: int = 24 * KIB
+    """Base64-encoded size of a RunCommand script that is not kept."""
+    max_output: int = 24 * KIB
+    default_timeout: int = 3600
+    min_timeout: int = 10
+    max_timeout: int = 86_400
+    max_parameters: int = 20
+    delivery_timeout: int = 60
+    """Seconds an execution may wait for its agent before it ends Aborted."""
+    offline_after: int = 120
+    """Seconds without a heartbeat after which an agent counts as offline."""
+
+
+MAX_NAME = 128
+MAX_DESCRIPTION = 512
+MAX_WORKING_DIR = 200
+MAX_USERNAME = 255
+MAX_CLIENT_TOKEN = 64
+MAX_PAGE = 50
+DEFAULT_PAGE = 10
+
+_PRINTABLE_ASCII = re.compile(r"[\x21-\x7e]+")
+
+
+def check_length(field_name: str, value: str, limit: int, *, required: bool = False) -> str:
+    """Return ``value`` if it is within ``limit`` characters (and non-empty when required)."""
+    if required and not value.strip():
+        raise invalid(
+            f"InvalidParam.{_pascal(field_name)}", field_name, f"{field_name} is required"
+        )
+    if len(value) > limit:
+        raise invalid(
+            f"InvalidParam.{_pascal(field_name)}",
+            field_name,
+            f"{field_name} is {len(value)} characters long; the limit is {limit}",
+        )
+    return value
+
+
+def check_timeout(limits: Limits, timeout: int, field_name: str = "timeout") -> int:
+    """Return the effective timeout in seconds: 0 means the default."""
+    if timeout == 0:
+        return limits.default_timeout
+    if not limits.min_timeout <= timeout <= limits.max_timeout:
+        raise invalid(
+            "InvalidParam.Timeout",
+            field_name,
+            f"{field_name} must be between {limits.min_timeout} and {limits.max_timeout} "
+            f"seconds, got {timeout}",
+        )
+    return timeout
+
+
+def check_client_token(token: str) -> str:
+    """Return a valid idempotency token (empty means none)."""
+    if len(token) > MAX_CLIENT_TOKEN or (token and not _PRINTABLE_ASCII.fullmatch(token)):
+        raise invalid(
+            "InvalidParam.ClientToken",
+            "client_token",
+            f"client_token must be at most {MAX_CLIENT_TOKEN} printable ASCII characters",
+        )
+    return token
+
+
+def check_page_size(max_results: int) -> int:
+    """Return the page size: 0 means the default, otherwise 1 to 50."""
+    if max_results == 0:
+        return DEFAULT_PAGE
+    if not 1 <= max_results <= MAX_PAGE:
+        raise invalid(
+            "InvalidParam.MaxResults",
+            "max_results",
+            f"max_results must be between 1 and {MAX_PAGE}, got {max_results}",
+        )
+    return max_results
+
+
+def check_instance_ids(
+    limits: Limits, instance_ids: list[str], *, required: bool = True
+) -> list[str]:
+    """Return the distinct instance ids in request order, within the per-call limit."""
+    distinct = list(dict.fromkeys(i.strip() for i in instance_ids))
+    if any(not i for i in distinct):
+        raise invalid("InvalidParam.InstanceId", "instance_ids", "instance_ids has an empty id")
+    if required and not distinct:
+        raise invalid("InvalidParam.InstanceId", "instance_ids", "instance_ids is required")
+    if len(distinct) > limits.max_instances_per_call:
+        raise invalid(
+            "InvalidParam.InstanceId",
+            "instance_ids",
+            f"{len(distinct)} instances given; the limit per call is "
+            f"{limits.max_instances_per_call}",
+        )
+    return distinct
+
+
+def decode_content(content: str, *, base64_encoded: bool) -> bytes:
+    """Return the script bytes of a request's ``command_content``."""
+    if not content:
+        raise invalid(
+            "InvalidParam.CommandContent", "command_content", "command_content is required"
+        )
+    if not base64_encoded:
+        return content.encode()
+    try:
+        return base64.b64decode(content, validate=True)
+    except (binascii.Error, ValueError):
+        raise invalid(
+            "InvalidParam.CommandContent",
+            "command_content",
+            "command_content is not valid Base64 (content_encoding is BASE64)",
+        ) from None
+
+
+def check_content_size(script: bytes, limit: int, *, what: str = "command_content") -> None:
+    """Refuse a script whose Base64 form is longer than ``limit`` bytes."""
+    encoded = base64_size(len(script))
+    if encoded > limit:
+        raise invalid(
+            "InvalidParam.CommandContent",
+            what,
+            f"{what} is {encoded} bytes once Base64-encoded; the limit is {limit} bytes",
+        )
+
+
+def base64_size(raw: int) -> int:
+    """The length of the Base64 encoding of ``raw`` bytes."""
+    return 4 * ((raw + 2) // 3)
+
+
+def _pascal(field_name: str) -> str:
+    return "".join(part.capitalize() for part in field_name.split("_"))

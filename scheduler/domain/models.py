@@ -1,0 +1,89 @@
+"""The domain's records, as plain immutable data read from and written to storage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from scheduler.domain.enums import CommandType, InvocationStatus, OsType, RepeatMode
+
+
+@dataclass(frozen=True)
+class Command:
+    """A stored script."""
+
+    id: str
+    name: str
+    description: str
+    type: CommandType
+    content: bytes
+    working_dir: str
+    timeout: int
+    enable_parameter: bool
+    parameter_names: list[str]
+    kept: bool
+    invoke_times: int = 0
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Instance:
+    """A machine of the fleet, as its agent last described it."""
+
+    id: str
+    account_id: str
+    region_id: str
+    name: str
+    os_type: OsType
+    agent_version: str
+    time_zone: str
+    boot_id: str
+    registered_at: datetime
+    last_heartbeat_at: datetime
+    last_boot_at: datetime | None
+    dispatcher_id: str | None
+
+    def online(self, now: datetime, offline_after: int) -> bool:
+        """True when the agent sent a heartbeat within ``offline_after`` seconds."""
+        return (now - self.last_heartbeat_at).total_seconds() < offline_after
+
+
+@dataclass(frozen=True)
+class InvocationSettings:
+    """How an invocation runs: validated request fields, independent of the command."""
+
+    repeat_mode: RepeatMode
+    frequency: str
+    parameters: dict[str, str]
+    username: str
+    working_dir: str
+    timeout: int
+    container_id: str
+    container_name: str
+
+
+@dataclass(frozen=True)
+class PlannedExecution:
+    """One execution to create: the rendered script for one instance."""
+
+    id: str
+    instance_id: str
+    script: bytes
+    status: InvocationStatus
+    error_code: str = ""
+    error_info: str = ""
+
+
+@dataclass(frozen=True)
+class ExecutionResult:
+    """A final result as an agent reports it."""
+
+    execution_id: str
+    status: InvocationStatus
+    exit_code: int
+    error_code: str
+    error_info: str
+    output: bytes
+    dropped: int
+    started_at: datetime | None
+    finished_at: datetime | None

@@ -1,0 +1,90 @@
+"""CreateCommand, ModifyCommand, DeleteCommand and DescribeCommands."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from scheduler.domain import ids
+from scheduler.domain.command import CommandChanges, CommandRequest, check_changes, new_command
+from scheduler.domain.errors import invalid, not_found, quota_exceeded
+from scheduler.domain.limits import check_client_token, check_page_size
+from scheduler.domain.models import Command
+from scheduler.domain.tenancy import Tenant
+from scheduler.operations.context import Context
+from scheduler.store import commands as store
+from scheduler.store import quota
+
+
+async def create_command(
+    ctx: Context, tenant: Tenant, request: CommandRequest, client_token: str, request_hash: str
+) -> str:
+    """Store a new command within the command quota; returns its id."""
+    command = new_command(ctx.limits, request, command_id=ids.command_id(), kept=True)
+    check_client_token(client_token)
+
+    async def create(conn: AsyncConnection) -> dict[str, str]:
+        await save_command(conn, ctx, tenant, command)
+        return {"command_id": command.id}
+
+    response = await ctx.idempotent(tenant, "CreateCommand", client_token, request_hash, create)
+    return str(response["command_id"])
+
+
+async def save_command(
+    conn: AsyncConnection, ctx: Context, tenant: Tenant, command: Command
+) -> None:
+    """Insert a command, taking a quota slot when it is kept."""
+    if command.kept and not await quota.take_command_slot(conn, tenant, ctx.limits.max_commands):
+        raise quota_exceeded(
+            "Quota.ExceedCommand",
+            "MaxCommandCount",
+            f"the account already has {ctx.limits.max_commands} saved commands, "
+            "the limit; delete one first",
+        )
+    await store.insert_command(conn, tenant, command)
+
+
+async def modify_command(
+    ctx: Context, tenant: Tenant, command_id: str, changes: CommandChanges
+) -> None:
+    """Change a command's name, description, timeout or working dir."""
+    values = check_changes(ctx.limits, changes)
+    if not values:
+        raise invalid(
+            "InvalidParam.Modify",
+            "name",
+            "nothing to modify: set at least one of name, description, timeout, working_dir",
+        )
+
+    async def modify(conn: AsyncConnection) -> None:
+        if not await store.update_command(conn, tenant, command_id, values):
+            raise _command_not_found(command_id)
+
+    await ctx.transaction(modify)
+
+
+async def delete_command(ctx: Context, tenant: Tenant, command_id: str) -> None:
+    """Delete a command and free its quota slot; its invocations keep their copy."""
+
+    async def delete(conn: AsyncConnection) -> None:
+        if not await store.delete_command(conn, tenant, command_id):
+            raise _command_not_found(command_id)
+        await quota.release_command_slot(conn, tenant)
+
+    await ctx.transaction(delete)
+
+
+async def describe_commands(
+    ctx: Context, tenant: Tenant, where: store.CommandFilter, max_results: int, next_token: str
+) -> tuple[list[Command], int, str]:
+    """One page of the tenant's commands, the total count and the next token."""
+    page_size = check_page_size(max_results)
+
+    async def read(conn: AsyncConnection) -> tuple[list[Command], int, str]:
+        return await store.list_commands(conn, tenant, where, page_size, next_token)
+
+    return await ctx.transaction(read)
+
+
+def _command_not_found(command_id: str) -> Exception:
+    return not_found("InvalidCommandId.NotFound", f"command {command_id} not found")

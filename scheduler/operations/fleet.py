@@ -1,0 +1,52 @@
+"""DescribeInstances, DescribeAgentStatus and DescribeAccountAttributes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from scheduler.domain.limits import check_instance_ids, check_page_size
+from scheduler.domain.models import Instance
+from scheduler.domain.tenancy import Tenant
+from scheduler.operations.context import Context
+from scheduler.store import instances as store
+from scheduler.store import quota
+
+
+@dataclass(frozen=True)
+class AccountAttribute:
+    """A quota: its name, limit and current use."""
+
+    name: str
+    limit: int
+    used: int
+
+
+async def describe_instances(
+    ctx: Context, tenant: Tenant, instance_ids: list[str], max_results: int, next_token: str
+) -> tuple[list[Instance], int, str, datetime]:
+    """One page of the tenant's instances, the total, the next token and the database time."""
+    page_size = check_page_size(max_results)
+    wanted = check_instance_ids(ctx.limits, instance_ids, required=False)
+
+    async def read(conn: AsyncConnection) -> tuple[list[Instance], int, str, datetime]:
+        page, total, token = await store.list_instances(conn, tenant, wanted, page_size, next_token)
+        return page, total, token, await store.database_now(conn)
+
+    return await ctx.transaction(read)
+
+
+async def account_attributes(ctx: Context, tenant: Tenant) -> list[AccountAttribute]:
+    """The command quota and today's (UTC) execution quota, with their use."""
+
+    async def read(conn: AsyncConnection) -> list[AccountAttribute]:
+        today = (await store.database_now(conn)).date()
+        commands, executions = await quota.usage(conn, tenant, today)
+        return [
+            AccountAttribute("MaxCommandCount", ctx.limits.max_commands, commands),
+            AccountAttribute("MaxDailyExecutionCount", ctx.limits.max_daily_executions, executions),
+        ]
+
+    return await ctx.transaction(read)

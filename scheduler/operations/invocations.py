@@ -1,0 +1,216 @@
+"""InvokeCommand, RunCommand, StopInvocation and the invocation queries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from scheduler.domain import ids
+from scheduler.domain.command import CommandRequest, new_command
+from scheduler.domain.enums import InvocationStatus
+from scheduler.domain.errors import not_found, quota_exceeded
+from scheduler.domain.invocation import (
+    SettingsRequest,
+    check_settings,
+    check_targets,
+    counts_against_quota,
+    plan_executions,
+)
+from scheduler.domain.limits import check_client_token, check_instance_ids, check_page_size
+from scheduler.domain.models import Command
+from scheduler.domain.tenancy import Tenant
+from scheduler.operations.commands import save_command
+from scheduler.operations.context import Context
+from scheduler.store import commands as command_store
+from scheduler.store import executions as execution_store
+from scheduler.store import instances as instance_store
+from scheduler.store import invocations as store
+from scheduler.store import quota
+from scheduler.store.executions import ExecutionView
+from scheduler.store.invocations import InvocationFilter, InvocationView
+
+
+@dataclass(frozen=True)
+class InvokeRequest:
+    """The fields shared by InvokeCommand and RunCommand."""
+
+    instance_ids: list[str]
+    settings: SettingsRequest
+    client_token: str
+
+
+async def invoke_command(
+    ctx: Context, tenant: Tenant, command_id: str, request: InvokeRequest, request_hash: str
+) -> str:
+    """Invoke a saved command on instances; returns the invocation id."""
+    instance_ids = _check_request(ctx, request)
+
+    async def invoke(conn: AsyncConnection) -> dict[str, str]:
+        command = await command_store.get_command(conn, tenant, command_id)
+        if command is None or not command.kept:
+            raise not_found("InvalidCommandId.NotFound", f"command {command_id} not found")
+        invoke_id = await _invoke(conn, ctx, tenant, command, instance_ids, request)
+        return {"invoke_id": invoke_id}
+
+    response = await ctx.idempotent(
+        tenant, "InvokeCommand", request.client_token, request_hash, invoke
+    )
+    return str(response["invoke_id"])
+
+
+async def run_command(
+    ctx: Context,
+    tenant: Tenant,
+    command_request: CommandRequest,
+    request: InvokeRequest,
+    *,
+    keep_command: bool,
+    request_hash: str,
+) -> tuple[str, str]:
+    """Create a command and invoke it in one step; returns command and invocation ids."""
+    command = new_command(
+        ctx.limits, command_request, command_id=ids.command_id(), kept=keep_command
+    )
+    instance_ids = _check_request(ctx, request)
+
+    async def run(conn: AsyncConnection) -> dict[str, str]:
+        await save_command(conn, ctx, tenant, command)
+        invoke_id = await _invoke(conn, ctx, tenant, command, instance_ids, request)
+        return {"command_id": command.id, "invoke_id": invoke_id}
+
+    response = await ctx.idempotent(tenant, "RunCommand", request.client_token, request_hash, run)
+    return str(response["command_id"]), str(response["invoke_id"])
+
+
+async def stop_invocation(
+    ctx: Context, tenant: Tenant, invoke_id: str, instance_ids: list[str]
+) -> None:
+    """Cancel what has not started, stop what runs, end future fires."""
+    requested = check_instance_ids(ctx.limits, instance_ids, required=False)
+
+    async def stop(conn: AsyncConnection) -> None:
+        targets = await store.invocation_instances(conn, tenant, invoke_id)
+        if targets is None:
+            raise _invocation_not_found(invoke_id)
+        unknown = [i for i in requested if i not in targets]
+        if unknown:
+            raise not_found(
+                "InvalidInstance.NotFound",
+                f"invocation {invoke_id} has no instances {', '.join(unknown)}",
+            )
+        to_notify = await store.stop(conn, invoke_id, requested or targets)
+        await store.refresh_status(conn, invoke_id)
+        await store.notify(conn, store.EXECUTION_CHANNEL, invoke_id)
+        if to_notify:
+            await store.notify(conn, store.DISPATCH_CHANNEL, ",".join(to_notify))
+
+    await ctx.transaction(stop)
+
+
+async def describe_invocations(
+    ctx: Context, tenant: Tenant, where: InvocationFilter, max_results: int, next_token: str
+) -> tuple[list[InvocationView], int, str]:
+    """One page of the tenant's invocations with their targets."""
+    page_size = check_page_size(max_results)
+
+    async def read(conn: AsyncConnection) -> tuple[list[InvocationView], int, str]:
+        return await store.list_invocations(conn, tenant, where, page_size, next_token)
+
+    return await ctx.transaction(read)
+
+
+async def describe_results(
+    ctx: Context,
+    tenant: Tenant,
+    invoke_id: str,
+    *,
+    instance_id: str,
+    include_history: bool,
+    max_results: int,
+    next_token: str,
+) -> tuple[list[ExecutionView], int, str]:
+    """One page of an invocation's per-instance results."""
+    page_size = check_page_size(max_results)
+
+    async def read(conn: AsyncConnection) -> tuple[list[ExecutionView], int, str]:
+        if await store.invocation_instances(conn, tenant, invoke_id) is None:
+            raise _invocation_not_found(invoke_id)
+        return await execution_store.list_results(
+            conn,
+            invoke_id,
+            instance_id=instance_id,
+            include_history=include_history,
+            page_size=page_size,
+            next_token=next_token,
+        )
+
+    return await ctx.transaction(read)
+
+
+async def watch_state(
+    ctx: Context, tenant: Tenant, invoke_id: str
+) -> tuple[InvocationStatus, list[ExecutionView]]:
+    """An invocation's overall status and every execution, for WatchInvocation."""
+
+    async def read(conn: AsyncConnection) -> tuple[InvocationStatus, list[ExecutionView]]:
+        found, _, _ = await store.list_invocations(
+            conn, tenant, InvocationFilter(invoke_id=invoke_id), 1, ""
+        )
+        if not found:
+            raise _invocation_not_found(invoke_id)
+        return found[0].status, await execution_store.executions_of(conn, invoke_id)
+
+    return await ctx.transaction(read)
+
+
+def _check_request(ctx: Context, request: InvokeRequest) -> list[str]:
+    check_client_token(request.client_token)
+    return check_instance_ids(ctx.limits, request.instance_ids)
+
+
+async def _invoke(
+    conn: AsyncConnection,
+    ctx: Context,
+    tenant: Tenant,
+    command: Command,
+    instance_ids: list[str],
+    request: InvokeRequest,
+) -> str:
+    settings = check_settings(ctx.limits, request.settings, command)
+    found = await instance_store.get_instances(conn, tenant, instance_ids)
+    now = await instance_store.database_now(conn)
+    targets = check_targets(instance_ids, found, now=now, limits=ctx.limits, require_online=True)
+    invoke_id = ids.invoke_id()
+    plans = plan_executions(
+        command=command,
+        settings=settings,
+        targets=targets,
+        tenant=tenant,
+        invoke_id=invoke_id,
+        content_limit=(
+            ctx.limits.max_saved_content if command.kept else ctx.limits.max_unsaved_content
+        ),
+        new_id=ids.execution_id,
+    )
+    if counts_against_quota(settings.repeat_mode) and not await quota.take_executions(
+        conn, tenant, now.date(), len(plans), ctx.limits.max_daily_executions
+    ):
+        raise quota_exceeded(
+            "Invocation.ExceedQuota",
+            "MaxDailyExecutionCount",
+            f"{len(plans)} executions would exceed today's (UTC) limit of "
+            f"{ctx.limits.max_daily_executions} executions",
+        )
+    await store.insert_invocation(
+        conn, tenant, invoke_id=invoke_id, command=command, settings=settings, plans=plans
+    )
+    await command_store.count_invocation(conn, command.id)
+    pending = [p.instance_id for p in plans if p.status is InvocationStatus.PENDING]
+    if pending:
+        await store.notify(conn, store.DISPATCH_CHANNEL, ",".join(pending))
+    return invoke_id
+
+
+def _invocation_not_found(invoke_id: str) -> Exception:
+    return not_found("InvalidInvokeId.NotFound", f"invocation {invoke_id} not found")

@@ -1,0 +1,1 @@
+"""The server process: configuration, assembly of its roles, and its CLI."""

@@ -1,0 +1,138 @@
+"""Assembling and running the server: database, roles, health, reflection, shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from dispatcher.service import Dispatcher
+from kairos.v1 import (
+    agent_pb2,
+    agent_pb2_grpc,
+    command_pb2,
+    command_pb2_grpc,
+    file_pb2,
+    file_pb2_grpc,
+    fleet_pb2,
+    fleet_pb2_grpc,
+    invocation_pb2,
+    invocation_pb2_grpc,
+)
+from scheduler.api.auth import TokenTable, load_auth_file, open_access
+from scheduler.api.commands import CommandServicer
+from scheduler.api.fleet import FileServicer, FleetServicer
+from scheduler.api.interceptors import KairosInterceptor
+from scheduler.api.invocations import InvocationServicer
+from scheduler.operations.context import Context
+from scheduler.server.config import ServerConfig, ServerRole
+from scheduler.store import migrate
+from scheduler.store.database import create_engine, database_url
+from scheduler.store.embedded import EmbeddedPostgres
+from scheduler.store.invocations import DISPATCH_CHANNEL, EXECUTION_CHANNEL, OUTPUT_CHANNEL
+from scheduler.store.listener import Listener, conninfo
+
+log = logging.getLogger(__name__)
+
+RECONNECT_HINT_MS = 500
+"""How long agents wait before reconnecting when this server shuts down."""
+
+
+async def serve(config: ServerConfig) -> None:
+    """Run the server until SIGTERM or SIGINT, then shut down gracefully."""
+    config.validate()
+    tokens = load_auth_file(config.auth_file) if config.auth_file else open_access()
+    async with _database(config) as url:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        async with running_server(config, url, tokens) as (port, shutdown):
+            log.info("kairos server listening on port %d", port)
+            print(
+                f"kairos server listening on {config.listen.rpartition(':')[0]}:{port}", flush=True
+            )
+            await stop.wait()
+            log.info("shutting down")
+            await shutdown()
+
+
+@contextlib.asynccontextmanager
+async def _database(config: ServerConfig) -> AsyncIterator[str]:
+    if config.database_url:
+        url = database_url(config.database_url)
+        await asyncio.to_thread(migrate.check_schema, url)
+        yield url
+        return
+    embedded = EmbeddedPostgres(config.data_dir / "postgres")
+    await asyncio.to_thread(embedded.start)
+    try:
+        await asyncio.to_thread(migrate.upgrade, embedded.url)
+        yield embedded.url
+    finally:
+        await asyncio.to_thread(embedded.stop)
+
+
+@contextlib.asynccontextmanager
+async def running_server(
+    config: ServerConfig, url: str, tokens: TokenTable
+) -> AsyncIterator[tuple[int, Callable[[], Awaitable[None]]]]:
+    """A started gRPC server on ``config.listen``; yields its port and a graceful-stop function."""
+    engine = create_engine(url)
+    ctx = Context(engine=engine, limits=config.limits)
+    listener = Listener(conninfo(url), [DISPATCH_CHANNEL, EXECUTION_CHANNEL, OUTPUT_CHANNEL])
+    await listener.start()
+    server = grpc.aio.server(interceptors=[KairosInterceptor(tokens)])
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    services = [health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME]
+    dispatcher: Dispatcher | None = None
+    if ServerRole.API in config.roles:
+        command_pb2_grpc.add_CommandServiceServicer_to_server(CommandServicer(ctx), server)
+        invocation_pb2_grpc.add_InvocationServiceServicer_to_server(
+            InvocationServicer(ctx, listener), server
+        )
+        fleet_pb2_grpc.add_FleetServiceServicer_to_server(FleetServicer(ctx), server)
+        file_pb2_grpc.add_FileServiceServicer_to_server(FileServicer(), server)
+        services += [
+            command_pb2.DESCRIPTOR.services_by_name["CommandService"].full_name,
+            invocation_pb2.DESCRIPTOR.services_by_name["InvocationService"].full_name,
+            fleet_pb2.DESCRIPTOR.services_by_name["FleetService"].full_name,
+            file_pb2.DESCRIPTOR.services_by_name["FileService"].full_name,
+        ]
+    if ServerRole.DISPATCHER in config.roles:
+        dispatcher = Dispatcher(
+            ctx,
+            listener,
+            dispatcher_id=f"d-{secrets.token_hex(6)}",
+            heartbeat_interval=config.heartbeat_interval,
+        )
+        agent_pb2_grpc.add_AgentServiceServicer_to_server(dispatcher, server)
+        services.append(agent_pb2.DESCRIPTOR.services_by_name["AgentService"].full_name)
+        await dispatcher.start()
+    reflection.enable_server_reflection(services, server)
+    port = server.add_insecure_port(config.listen)
+    await server.start()
+    for name in ["", *services]:
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+    async def shutdown() -> None:
+        # Not serving first, so load balancers and probes stop sending new work.
+        await health_servicer.enter_graceful_shutdown()
+        if dispatcher is not None:
+            await dispatcher.shutdown(RECONNECT_HINT_MS)
+        await server.stop(config.grace)
+
+    try:
+        yield port, shutdown
+    finally:
+        await server.stop(0)
+        await listener.stop()
+        await engine.dispose()

@@ -1,0 +1,154 @@
+"""`kairos server` and `kairos migrate`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+
+from scheduler.domain.limits import Limits
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``server`` and ``migrate`` subcommands."""
+    defaults = Limits()
+    server = subparsers.add_parser(
+        "server",
+        help="run the Kairos server (API and dispatcher)",
+        description="Run the Kairos server. With no --database-url it starts a private "
+        "PostgreSQL in --data-dir, migrates it, and stops it on exit.",
+    )
+    server.add_argument(
+        "--listen",
+        default=os.environ.get("KAIROS_LISTEN", "127.0.0.1:50051"),
+        help="HOST:PORT for the client API, the agent API and health "
+        "(env KAIROS_LISTEN; default %(default)s)",
+    )
+    server.add_argument(
+        "--database-url",
+        default=os.environ.get("KAIROS_DATABASE_URL"),
+        help="postgresql://user:password@host:port/db (env KAIROS_DATABASE_URL); "
+        "the schema must be migrated (kairos migrate)",
+    )
+    server.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(os.environ.get("KAIROS_DATA_DIR", ".kairos/server")),
+        help="where the embedded PostgreSQL keeps its data (env KAIROS_DATA_DIR)",
+    )
+    server.add_argument(
+        "--auth-file",
+        type=Path,
+        default=os.environ.get("KAIROS_AUTH_FILE"),
+        help="TOML file of [[tokens]] (token, account, region, role)",
+    )
+    server.add_argument(
+        "--insecure",
+        action="store_true",
+        help="allow a non-loopback --listen without an --auth-file",
+    )
+    server.add_argument(
+        "--roles",
+        default="api,dispatcher",
+        help="comma-separated roles to run: api, dispatcher (default: all)",
+    )
+    server.add_argument("--max-commands", type=int, default=defaults.max_commands)
+    server.add_argument("--max-daily-executions", type=int, default=defaults.max_daily_executions)
+    server.add_argument(
+        "--max-instances-per-call", type=int, default=defaults.max_instances_per_call
+    )
+    server.add_argument(
+        "--delivery-timeout",
+        type=int,
+        default=defaults.delivery_timeout,
+        metavar="SECONDS",
+        help="seconds before an undelivered execution ends Aborted",
+    )
+    server.add_argument(
+        "--heartbeat-interval",
+        type=int,
+        default=30,
+        metavar="SECONDS",
+        help="seconds between agent heartbeats",
+    )
+    server.add_argument(
+        "--grace",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="how long in-flight calls may finish on shutdown",
+    )
+    server.add_argument("--log-level", default="INFO")
+    server.set_defaults(func=run_server)
+
+    migrate = subparsers.add_parser(
+        "migrate", help="apply the database migrations to an external PostgreSQL"
+    )
+    migrate.add_argument(
+        "--database-url",
+        default=os.environ.get("KAIROS_DATABASE_URL"),
+        required="KAIROS_DATABASE_URL" not in os.environ,
+    )
+    migrate.set_defaults(func=run_migrate)
+
+
+def run_server(args: argparse.Namespace) -> int:
+    """Run the server until it is told to stop."""
+    from scheduler.server.app import serve
+    from scheduler.server.config import ConfigError, ServerConfig, ServerRole
+
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        roles = frozenset(ServerRole(r.strip()) for r in args.roles.split(",") if r.strip())
+    except ValueError:
+        print(
+            f"error: --roles: unknown role in {args.roles!r}; roles are api, dispatcher",
+            file=sys.stderr,
+        )
+        return 2
+    config = ServerConfig(
+        listen=args.listen,
+        database_url=args.database_url,
+        data_dir=args.data_dir,
+        auth_file=args.auth_file,
+        insecure=args.insecure,
+        roles=roles,
+        limits=Limits(
+            max_commands=args.max_commands,
+            max_daily_executions=args.max_daily_executions,
+            max_instances_per_call=args.max_instances_per_call,
+            delivery_timeout=args.delivery_timeout,
+        ),
+        heartbeat_interval=args.heartbeat_interval,
+        grace=args.grace,
+    )
+    try:
+        asyncio.run(serve(config))
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except Exception as error:  # a clear last word instead of a traceback
+        from scheduler.api.auth import AuthFileError
+        from scheduler.store.embedded import EmbeddedPostgresError
+        from scheduler.store.migrate import SchemaNotMigrated
+
+        if isinstance(error, AuthFileError | EmbeddedPostgresError | SchemaNotMigrated):
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        raise
+    return 0
+
+
+def run_migrate(args: argparse.Namespace) -> int:
+    """Apply every migration to the database at --database-url."""
+    from scheduler.store.database import database_url
+    from scheduler.store.migrate import upgrade
+
+    upgrade(database_url(args.database_url))
+    print("database schema is up to date")
+    return 0

@@ -1,0 +1,67 @@
+"""Server configuration, validated before anything starts."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from scheduler.domain.limits import Limits
+
+
+class ServerRole(StrEnum):
+    """What a server process does; ``kairos server`` runs all of them by default."""
+
+    API = "api"
+    """The client API: commands, invocations, files, fleet."""
+    DISPATCHER = "dispatcher"
+    """The agent API: agent streams, delivery, results, delivery timeouts."""
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot work; the message says which flag and why."""
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Everything ``kairos server`` needs to run."""
+
+    listen: str = "127.0.0.1:50051"
+    database_url: str | None = None
+    data_dir: Path = Path(".kairos/server")
+    auth_file: Path | None = None
+    insecure: bool = False
+    roles: frozenset[ServerRole] = frozenset(ServerRole)
+    limits: Limits = field(default_factory=Limits)
+    heartbeat_interval: int = 30
+    grace: float = 10.0
+
+    def validate(self) -> None:
+        """Refuse unsafe or impossible settings with a message naming the flag."""
+        host, _, port = self.listen.rpartition(":")
+        if not host or not port.isdigit():
+            raise ConfigError(f"--listen must be HOST:PORT, got {self.listen!r}")
+        if self.auth_file is None and not self.insecure and not is_loopback(host):
+            raise ConfigError(
+                f"--listen {self.listen} is not a loopback address and there is no --auth-file: "
+                "give an --auth-file, or --insecure to serve every caller as the default account"
+            )
+        if not self.roles:
+            raise ConfigError("--roles needs at least one of: api, dispatcher")
+        if self.heartbeat_interval < 1 or self.heartbeat_interval * 2 > self.limits.offline_after:
+            raise ConfigError(
+                "--heartbeat-interval must be at least 1 s and at most half of the "
+                f"{self.limits.offline_after} s after which an agent counts as offline"
+            )
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and loopback addresses."""
+    host = host.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

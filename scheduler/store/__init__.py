@@ -1,0 +1,1 @@
+"""PostgreSQL storage: tables, migrations, the embedded server and the queries."""

@@ -1,0 +1,145 @@
+"""Queries on instances, as their agents describe them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, and_, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from scheduler.domain.enums import OsType
+from scheduler.domain.models import Instance
+from scheduler.domain.tenancy import Tenant
+from scheduler.store.paging import decode_token, encode_token
+from scheduler.store.tables import instances
+
+
+async def get_instances(
+    conn: AsyncConnection, tenant: Tenant, instance_ids: list[str]
+) -> dict[str, Instance]:
+    """The tenant's instances among ``instance_ids``, by id."""
+    rows = await conn.execute(
+        select(instances).where(_own(tenant), instances.c.id.in_(instance_ids))
+    )
+    return {row.id: _instance(row) for row in rows}
+
+
+async def list_instances(
+    conn: AsyncConnection,
+    tenant: Tenant,
+    instance_ids: list[str],
+    page_size: int,
+    next_token: str,
+) -> tuple[list[Instance], int, str]:
+    """One page of the tenant's instances by id, the total and the next token."""
+    conditions = [_own(tenant)]
+    if instance_ids:
+        conditions.append(instances.c.id.in_(instance_ids))
+    total = (
+        await conn.execute(select(func.count()).select_from(instances).where(*conditions))
+    ).scalar_one()
+    query = select(instances).where(*conditions)
+    after = decode_token(next_token, 1)
+    if after is not None:
+        query = query.where(instances.c.id > str(after[0]))
+    rows = (await conn.execute(query.order_by(instances.c.id).limit(page_size + 1))).all()
+    page = [_instance(r) for r in rows[:page_size]]
+    token = encode_token([page[-1].id]) if len(rows) > page_size else ""
+    return page, total, token
+
+
+async def register_agent(
+    conn: AsyncConnection,
+    tenant: Tenant,
+    *,
+    instance_id: str,
+    name: str,
+    os_type: OsType,
+    agent_version: str,
+    time_zone: str,
+    boot_id: str,
+    dispatcher_id: str,
+) -> Instance | None:
+    """Record a connecting agent; None when the instance belongs to another tenant.
+
+    Returns the instance as it was before this connection (its previous boot
+    id tells a reboot), or as created when it is new.
+    """
+    previous = (
+        await conn.execute(select(instances).where(instances.c.id == instance_id).with_for_update())
+    ).first()
+    if previous is not None and (
+        previous.account_id != tenant.account_id or previous.region_id != tenant.region_id
+    ):
+        return None
+    values = {
+        "name": name,
+        "os_type": os_type.value,
+        "agent_version": agent_version,
+        "time_zone": time_zone,
+        "boot_id": boot_id,
+        "last_heartbeat_at": func.now(),
+        "dispatcher_id": dispatcher_id,
+    }
+    statement = (
+        insert(instances)
+        .values(
+            id=instance_id,
+            account_id=tenant.account_id,
+            region_id=tenant.region_id,
+            **values,
+        )
+        .on_conflict_do_update(index_elements=[instances.c.id], set_=values)
+        .returning(instances)
+    )
+    current = (await conn.execute(statement)).one()
+    return _instance(previous if previous is not None else current)
+
+
+async def heartbeat(conn: AsyncConnection, instance_id: str, dispatcher_id: str) -> None:
+    """Record a heartbeat of an agent connected to ``dispatcher_id``."""
+    await conn.execute(
+        update(instances)
+        .where(instances.c.id == instance_id)
+        .values(last_heartbeat_at=func.now(), dispatcher_id=dispatcher_id)
+    )
+
+
+async def disconnect(conn: AsyncConnection, instance_id: str, dispatcher_id: str) -> None:
+    """Forget the agent's stream, unless another dispatcher holds it by now."""
+    await conn.execute(
+        update(instances)
+        .where(instances.c.id == instance_id, instances.c.dispatcher_id == dispatcher_id)
+        .values(dispatcher_id=None)
+    )
+
+
+async def database_now(conn: AsyncConnection) -> datetime:
+    """The database's clock, the one every replica agrees on."""
+    now: datetime = (await conn.execute(text("SELECT now()"))).scalar_one()
+    return now
+
+
+def _own(tenant: Tenant) -> Any:
+    return and_(
+        instances.c.account_id == tenant.account_id, instances.c.region_id == tenant.region_id
+    )
+
+
+def _instance(row: Row[Any]) -> Instance:
+    return Instance(
+        id=row.id,
+        account_id=row.account_id,
+        region_id=row.region_id,
+        name=row.name,
+        os_type=OsType(row.os_type),
+        agent_version=row.agent_version,
+        time_zone=row.time_zone,
+        boot_id=row.boot_id,
+        registered_at=row.registered_at,
+        last_heartbeat_at=row.last_heartbeat_at,
+        last_boot_at=row.last_boot_at,
+        dispatcher_id=row.dispatcher_id,
+    )

@@ -1,0 +1,349 @@
+"""Queries on invocations and their per-instance targets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, and_, func, insert, select, text, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from scheduler.domain.enums import CommandType, InvocationStatus, RepeatMode
+from scheduler.domain.models import Command, InvocationSettings, PlannedExecution
+from scheduler.domain.status import overall_status
+from scheduler.domain.tenancy import Tenant
+from scheduler.store.paging import decode_token, encode_token, token_timestamp
+from scheduler.store.tables import executions, invocation_targets, invocations
+
+DISPATCH_CHANNEL = "kairos_dispatch"
+"""NOTIFY channel: payload is a comma-separated list of instance ids with new work."""
+EXECUTION_CHANNEL = "kairos_execution"
+"""NOTIFY channel: payload is the id of an invocation whose executions changed."""
+OUTPUT_CHANNEL = "kairos_output"
+"""NOTIFY channel: payload is JSON of one live output chunk (invoke_id, execution_id,
+instance_id, offset, data in Base64)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """One instance of an invocation."""
+
+    instance_id: str
+    status: InvocationStatus
+    next_fire_at: datetime | None
+    repeats: int
+    overlap_skips: int
+    misfire_skips: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class InvocationView:
+    """An invocation with its targets, as DescribeInvocations shows it."""
+
+    id: str
+    command_id: str
+    command_name: str
+    command_type: CommandType
+    status: InvocationStatus
+    repeat_mode: RepeatMode
+    frequency: str
+    parameters: dict[str, str]
+    username: str
+    working_dir: str
+    timeout: int
+    container_id: str
+    container_name: str
+    created_at: datetime
+    targets: list[Target]
+
+
+@dataclass(frozen=True)
+class InvocationFilter:
+    """DescribeInvocations filters; empty values match everything."""
+
+    invoke_id: str = ""
+    command_id: str = ""
+    instance_id: str = ""
+    status: InvocationStatus | None = None
+
+
+async def insert_invocation(
+    conn: AsyncConnection,
+    tenant: Tenant,
+    *,
+    invoke_id: str,
+    command: Command,
+    settings: InvocationSettings,
+    plans: list[PlannedExecution],
+) -> None:
+    """Store an invocation, one target per planned execution, and the executions."""
+    await conn.execute(
+        insert(invocations).values(
+            id=invoke_id,
+            account_id=tenant.account_id,
+            region_id=tenant.region_id,
+            command_id=command.id,
+            command_name=command.name,
+            command_type=command.type.value,
+            content=command.content,
+            enable_parameter=command.enable_parameter,
+            parameters=settings.parameters,
+            repeat_mode=settings.repeat_mode.value,
+            frequency=settings.frequency,
+            username=settings.username,
+            working_dir=settings.working_dir,
+            timeout=settings.timeout,
+            container_id=settings.container_id,
+            container_name=settings.container_name,
+            status=overall_status(p.status for p in plans).value,
+        )
+    )
+    await conn.execute(
+        insert(invocation_targets),
+        [
+            {
+                "invocation_id": invoke_id,
+                "instance_id": p.instance_id,
+                "status": p.status.value,
+                "repeats": 1,
+            }
+            for p in plans
+        ],
+    )
+    await conn.execute(
+        insert(executions),
+        [
+            {
+                "id": p.id,
+                "account_id": tenant.account_id,
+                "region_id": tenant.region_id,
+                "invocation_id": invoke_id,
+                "instance_id": p.instance_id,
+                "scheduled_at": func.now(),
+                "repeat": 1,
+                "status": p.status.value,
+                "script": p.script,
+                "error_code": p.error_code,
+                "error_info": p.error_info,
+                "finished_at": None if p.status is InvocationStatus.PENDING else func.now(),
+            }
+            for p in plans
+        ],
+    )
+
+
+async def notify(conn: AsyncConnection, channel: str, payload: str) -> None:
+    """Send a NOTIFY, delivered when the transaction commits."""
+    await conn.execute(
+        text("SELECT pg_notify(:channel, :payload)"), {"channel": channel, "payload": payload}
+    )
+
+
+async def refresh_status(conn: AsyncConnection, invoke_id: str) -> InvocationStatus:
+    """Bring the targets' and the invocation's derived statuses up to date.
+
+    The invocation row is locked first, so concurrent results of one
+    invocation are aggregated one after the other and none is missed.
+    """
+    await conn.execute(
+        select(invocations.c.id).where(invocations.c.id == invoke_id).with_for_update()
+    )
+    await conn.execute(
+        text(
+            """
+            UPDATE invocation_targets t SET status = e.status, updated_at = now()
+            FROM (
+              SELECT DISTINCT ON (instance_id) instance_id, status FROM executions
+              WHERE invocation_id = :id ORDER BY instance_id, repeat DESC
+            ) e
+            WHERE t.invocation_id = :id AND t.instance_id = e.instance_id
+              AND t.next_fire_at IS NULL AND t.status <> e.status
+            """
+        ),
+        {"id": invoke_id},
+    )
+    statuses = (
+        await conn.execute(
+            select(invocation_targets.c.status).where(
+                invocation_targets.c.invocation_id == invoke_id
+            )
+        )
+    ).scalars()
+    status = overall_status(InvocationStatus(s) for s in statuses)
+    await conn.execute(
+        update(invocations).where(invocations.c.id == invoke_id).values(status=status.value)
+    )
+    return status
+
+
+async def invocation_instances(
+    conn: AsyncConnection, tenant: Tenant, invoke_id: str
+) -> list[str] | None:
+    """The instance ids of the tenant's invocation, or None when it does not exist."""
+    found = (
+        await conn.execute(
+            select(invocations.c.id).where(_own(tenant), invocations.c.id == invoke_id)
+        )
+    ).first()
+    if found is None:
+        return None
+    rows = await conn.execute(
+        select(invocation_targets.c.instance_id)
+        .where(invocation_targets.c.invocation_id == invoke_id)
+        .order_by(invocation_targets.c.instance_id)
+    )
+    return list(rows.scalars())
+
+
+async def stop(conn: AsyncConnection, invoke_id: str, instance_ids: list[str]) -> list[str]:
+    """Stop the invocation on ``instance_ids``; returns the instances whose agents must act.
+
+    Executions not yet started are cancelled here; running ones become
+    ``Stopping`` until their agent confirms; future fires end.
+    """
+    await conn.execute(
+        update(executions)
+        .where(
+            executions.c.invocation_id == invoke_id,
+            executions.c.instance_id.in_(instance_ids),
+            executions.c.status == InvocationStatus.PENDING.value,
+        )
+        .values(
+            status=InvocationStatus.CANCELLED.value,
+            stop_requested_at=func.now(),
+            finished_at=func.now(),
+            updated_at=func.now(),
+        )
+    )
+    stopping = await conn.execute(
+        update(executions)
+        .where(
+            executions.c.invocation_id == invoke_id,
+            executions.c.instance_id.in_(instance_ids),
+            executions.c.status == InvocationStatus.RUNNING.value,
+        )
+        .values(
+            status=InvocationStatus.STOPPING.value,
+            stop_requested_at=func.now(),
+            updated_at=func.now(),
+        )
+        .returning(executions.c.instance_id)
+    )
+    to_notify = sorted(set(stopping.scalars()))
+    await conn.execute(
+        update(invocation_targets)
+        .where(
+            invocation_targets.c.invocation_id == invoke_id,
+            invocation_targets.c.instance_id.in_(instance_ids),
+        )
+        .values(next_fire_at=None, updated_at=func.now())
+    )
+    await conn.execute(
+        update(invocations)
+        .where(invocations.c.id == invoke_id, invocations.c.stopped_at.is_(None))
+        .values(stopped_at=func.now())
+    )
+    return to_notify
+
+
+async def list_invocations(
+    conn: AsyncConnection,
+    tenant: Tenant,
+    where: InvocationFilter,
+    page_size: int,
+    next_token: str,
+) -> tuple[list[InvocationView], int, str]:
+    """One page of the tenant's invocations, newest first, the total and the next token."""
+    conditions = [_own(tenant)]
+    if where.invoke_id:
+        conditions.append(invocations.c.id == where.invoke_id)
+    if where.command_id:
+        conditions.append(invocations.c.command_id == where.command_id)
+    if where.status is not None:
+        conditions.append(invocations.c.status == where.status.value)
+    if where.instance_id:
+        conditions.append(
+            invocations.c.id.in_(
+                select(invocation_targets.c.invocation_id).where(
+                    invocation_targets.c.instance_id == where.instance_id
+                )
+            )
+        )
+    total = (
+        await conn.execute(select(func.count()).select_from(invocations).where(*conditions))
+    ).scalar_one()
+    query = select(invocations).where(*conditions)
+    after = decode_token(next_token, 2)
+    if after is not None:
+        query = query.where(
+            tuple_(invocations.c.created_at, invocations.c.id)
+            < tuple_(token_timestamp(after[0]), str(after[1]))
+        )
+    rows = (
+        await conn.execute(
+            query.order_by(invocations.c.created_at.desc(), invocations.c.id.desc()).limit(
+                page_size + 1
+            )
+        )
+    ).all()
+    page_rows = rows[:page_size]
+    targets = await _targets(conn, [r.id for r in page_rows])
+    page = [_invocation(r, targets.get(r.id, [])) for r in page_rows]
+    token = ""
+    if len(rows) > page_size:
+        last = page_rows[-1]
+        token = encode_token([last.created_at.isoformat(), last.id])
+    return page, total, token
+
+
+async def _targets(conn: AsyncConnection, invoke_ids: list[str]) -> dict[str, list[Target]]:
+    rows = await conn.execute(
+        select(invocation_targets)
+        .where(invocation_targets.c.invocation_id.in_(invoke_ids))
+        .order_by(invocation_targets.c.instance_id)
+    )
+    found: dict[str, list[Target]] = {}
+    for row in rows:
+        found.setdefault(row.invocation_id, []).append(
+            Target(
+                instance_id=row.instance_id,
+                status=InvocationStatus(row.status),
+                next_fire_at=row.next_fire_at,
+                repeats=row.repeats,
+                overlap_skips=row.overlap_skips,
+                misfire_skips=row.misfire_skips,
+                created_at=row.created_at,
+                updated_at=row.updated_at,
+            )
+        )
+    return found
+
+
+def _invocation(row: Row[Any], targets: list[Target]) -> InvocationView:
+    return InvocationView(
+        id=row.id,
+        command_id=row.command_id,
+        command_name=row.command_name,
+        command_type=CommandType(row.command_type),
+        status=InvocationStatus(row.status),
+        repeat_mode=RepeatMode(row.repeat_mode),
+        frequency=row.frequency,
+        parameters=dict(row.parameters),
+        username=row.username,
+        working_dir=row.working_dir,
+        timeout=row.timeout,
+        container_id=row.container_id,
+        container_name=row.container_name,
+        created_at=row.created_at,
+        targets=targets,
+    )
+
+
+def _own(tenant: Tenant) -> Any:
+    return and_(
+        invocations.c.account_id == tenant.account_id,
+        invocations.c.region_id == tenant.region_id,
+    )

@@ -1,0 +1,37 @@
+"""Opaque ``next_token`` values for keyset paging."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import datetime
+
+from scheduler.domain.errors import invalid
+
+
+def encode_token(key: list[str | int]) -> str:
+    """The token that resumes a listing after the row with sort key ``key``."""
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+
+
+def decode_token(token: str, arity: int) -> list[str | int] | None:
+    """The sort key encoded in ``token``; None for an empty token."""
+    if not token:
+        return None
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        key = json.loads(base64.urlsafe_b64decode(padded))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        key = None
+    if not isinstance(key, list) or len(key) != arity:
+        raise invalid("InvalidParam.NextToken", "next_token", "next_token is not valid")
+    return key
+
+
+def token_timestamp(value: str | int) -> datetime:
+    """The timestamp part of a decoded token."""
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        raise invalid("InvalidParam.NextToken", "next_token", "next_token is not valid") from None

@@ -1,0 +1,213 @@
+"""The schema, as SQLAlchemy Core tables. Alembic migrations must produce exactly this.
+
+Every row carries its account and region (tenancy); every time is a UTC
+``timestamptz``; statuses and modes are the strings of ``scheduler.domain.enums``.
+Invariants live here as keys and checks, not in Python.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Timestamp = DateTime(timezone=True)
+NOW = text("now()")
+
+
+def _tenancy() -> tuple[Column[str], Column[str]]:
+    return (
+        Column("account_id", String(64), nullable=False),
+        Column("region_id", String(64), nullable=False),
+    )
+
+
+commands = Table(
+    "commands",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    *_tenancy(),
+    Column("name", String(128), nullable=False),
+    Column("description", String(512), nullable=False, server_default=""),
+    Column("type", String(32), nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    Column("working_dir", String(200), nullable=False, server_default=""),
+    Column("timeout", Integer, nullable=False),
+    Column("enable_parameter", Boolean, nullable=False),
+    Column("parameter_names", ARRAY(Text), nullable=False, server_default="{}"),
+    # False for RunCommand without keep_command: hidden and outside the quota.
+    Column("kept", Boolean, nullable=False),
+    Column("invoke_times", BigInteger, nullable=False, server_default="0"),
+    Column("created_at", Timestamp, nullable=False, server_default=NOW),
+    Index("ix_commands_tenant_created", "account_id", "region_id", "created_at", "id"),
+)
+
+account_usage = Table(
+    "account_usage",
+    metadata,
+    *_tenancy(),
+    Column("commands", Integer, nullable=False, server_default="0"),
+    PrimaryKeyConstraint("account_id", "region_id"),
+    CheckConstraint("commands >= 0", name="commands_not_negative"),
+)
+
+daily_usage = Table(
+    "daily_usage",
+    metadata,
+    *_tenancy(),
+    Column("day", Date, nullable=False, comment="UTC day"),
+    Column("executions", Integer, nullable=False),
+    PrimaryKeyConstraint("account_id", "region_id", "day"),
+    CheckConstraint("executions >= 0", name="executions_not_negative"),
+)
+
+instances = Table(
+    "instances",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    *_tenancy(),
+    Column("name", String(128), nullable=False, server_default=""),
+    Column("os_type", String(16), nullable=False),
+    Column("agent_version", String(64), nullable=False, server_default=""),
+    Column("time_zone", String(64), nullable=False, server_default="UTC"),
+    Column("boot_id", String(64), nullable=False, server_default=""),
+    Column("registered_at", Timestamp, nullable=False, server_default=NOW),
+    Column("last_heartbeat_at", Timestamp, nullable=False, server_default=NOW),
+    Column("last_boot_at", Timestamp),
+    # The dispatcher replica holding the agent's stream; NULL while disconnected.
+    Column("dispatcher_id", String(64)),
+    Index("ix_instances_tenant", "account_id", "region_id", "id"),
+)
+
+invocations = Table(
+    "invocations",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    *_tenancy(),
+    # The command is copied, not referenced: deleting it leaves its invocations intact.
+    Column("command_id", String(40), nullable=False),
+    Column("command_name", String(128), nullable=False),
+    Column("command_type", String(32), nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    Column("enable_parameter", Boolean, nullable=False),
+    Column("parameters", JSONB, nullable=False, server_default="{}"),
+    Column("repeat_mode", String(16), nullable=False),
+    Column("frequency", String(256), nullable=False, server_default=""),
+    Column("username", String(255), nullable=False, server_default=""),
+    Column("working_dir", String(200), nullable=False, server_default=""),
+    Column("timeout", Integer, nullable=False),
+    Column("container_id", String(128), nullable=False, server_default=""),
+    Column("container_name", String(128), nullable=False, server_default=""),
+    # Derived from the targets (SPEC §7), kept in step in the same transactions.
+    Column("status", String(16), nullable=False),
+    Column("created_at", Timestamp, nullable=False, server_default=NOW),
+    Column("stopped_at", Timestamp),
+    Index("ix_invocations_tenant_created", "account_id", "region_id", "created_at", "id"),
+    Index("ix_invocations_command", "command_id"),
+)
+
+invocation_targets = Table(
+    "invocation_targets",
+    metadata,
+    Column(
+        "invocation_id",
+        String(40),
+        ForeignKey("invocations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("instance_id", String(64), ForeignKey("instances.id"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("next_fire_at", Timestamp),
+    Column("repeats", Integer, nullable=False, server_default="0"),
+    Column("overlap_skips", Integer, nullable=False, server_default="0"),
+    Column("misfire_skips", Integer, nullable=False, server_default="0"),
+    Column("created_at", Timestamp, nullable=False, server_default=NOW),
+    Column("updated_at", Timestamp, nullable=False, server_default=NOW),
+    PrimaryKeyConstraint("invocation_id", "instance_id"),
+    Index("ix_invocation_targets_instance", "instance_id"),
+    Index(
+        "ix_invocation_targets_due",
+        "next_fire_at",
+        postgresql_where=text("next_fire_at IS NOT NULL"),
+    ),
+)
+
+executions = Table(
+    "executions",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    *_tenancy(),
+    Column(
+        "invocation_id",
+        String(40),
+        ForeignKey("invocations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("instance_id", String(64), ForeignKey("instances.id"), nullable=False),
+    Column("scheduled_at", Timestamp, nullable=False),
+    Column("repeat", Integer, nullable=False, comment="1 for the first run on the instance"),
+    Column("status", String(16), nullable=False),
+    Column("script", LargeBinary, nullable=False, comment="rendered, parameters substituted"),
+    Column("exit_code", Integer),
+    Column("error_code", String(64), nullable=False, server_default=""),
+    Column("error_info", Text, nullable=False, server_default=""),
+    Column("output", LargeBinary, nullable=False, server_default=text("''::bytea")),
+    Column("output_size", BigInteger, nullable=False, server_default="0"),
+    Column("dropped", BigInteger, nullable=False, server_default="0"),
+    Column("created_at", Timestamp, nullable=False, server_default=NOW),
+    Column("delivered_at", Timestamp),
+    Column("acked_at", Timestamp),
+    Column("started_at", Timestamp),
+    Column("finished_at", Timestamp),
+    Column("stop_requested_at", Timestamp),
+    Column("updated_at", Timestamp, nullable=False, server_default=NOW),
+    UniqueConstraint("invocation_id", "instance_id", "scheduled_at", name="uq_executions_fire"),
+    Index("ix_executions_target", "invocation_id", "instance_id", "repeat"),
+    # The dispatcher's claim: work waiting for an agent.
+    Index(
+        "ix_executions_undelivered",
+        "instance_id",
+        "created_at",
+        postgresql_where=text("status IN ('Pending', 'Stopping')"),
+    ),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    *_tenancy(),
+    Column("operation", String(64), nullable=False),
+    Column("client_token", String(64), nullable=False),
+    Column("request_hash", String(64), nullable=False),
+    # The ids the first call returned; NULL until its transaction commits them.
+    Column("response", JSONB),
+    Column("created_at", Timestamp, nullable=False, server_default=NOW),
+    PrimaryKeyConstraint("account_id", "region_id", "operation", "client_token"),
+)
