@@ -63,9 +63,10 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
             with contextlib.suppress(asyncio.QueueFull):
                 session.send_nowait_shutdown(reconnect_after_ms)
             session.close()
-        for task in self._background:
+        background, self._background = self._background, []
+        for task in background:
             task.cancel()
-        for task in self._background:
+        for task in background:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 

@@ -203,7 +203,13 @@ async def _invoke(
             f"{ctx.limits.max_daily_executions} executions",
         )
     await store.insert_invocation(
-        conn, tenant, invoke_id=invoke_id, command=command, settings=settings, plans=plans
+        conn,
+        tenant,
+        invoke_id=invoke_id,
+        command=command,
+        settings=settings,
+        plans=plans,
+        now=now,
     )
     await command_store.count_invocation(conn, command.id)
     pending = [p.instance_id for p in plans if p.status is InvocationStatus.PENDING]

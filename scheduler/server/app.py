@@ -133,6 +133,8 @@ async def running_server(
     try:
         yield port, shutdown
     finally:
+        if dispatcher is not None:
+            await dispatcher.shutdown(RECONNECT_HINT_MS)
         await server.stop(0)
         await listener.stop()
         await engine.dispose()

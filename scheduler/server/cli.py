@@ -103,6 +103,8 @@ def run_server(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # pgserver narrates every command it runs at INFO; its warnings are what matter.
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
     try:
         roles = frozenset(ServerRole(r.strip()) for r in args.roles.split(",") if r.strip())
     except ValueError:

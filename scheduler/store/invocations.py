@@ -78,8 +78,9 @@ async def insert_invocation(
     command: Command,
     settings: InvocationSettings,
     plans: list[PlannedExecution],
+    now: datetime,
 ) -> None:
-    """Store an invocation, one target per planned execution, and the executions."""
+    """Store an invocation, one target per planned execution, and the executions at ``now``."""
     await conn.execute(
         insert(invocations).values(
             id=invoke_id,
@@ -122,13 +123,13 @@ async def insert_invocation(
                 "region_id": tenant.region_id,
                 "invocation_id": invoke_id,
                 "instance_id": p.instance_id,
-                "scheduled_at": func.now(),
+                "scheduled_at": now,
                 "repeat": 1,
                 "status": p.status.value,
                 "script": p.script,
                 "error_code": p.error_code,
                 "error_info": p.error_info,
-                "finished_at": None if p.status is InvocationStatus.PENDING else func.now(),
+                "finished_at": None if p.status is InvocationStatus.PENDING else now,
             }
             for p in plans
         ],

@@ -1,0 +1,1 @@
+"""Kairos scheduler: the public API, the schedule engine, storage and the operator CLI."""

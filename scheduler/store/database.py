@@ -1,0 +1,150 @@
+"""Connecting to PostgreSQL and running transactions that survive contention.
+
+Every database access of Kairos goes through one ``AsyncEngine`` made by
+:func:`create_engine` and, for anything that writes, through
+:func:`in_transaction`, which retries the transaction when PostgreSQL aborts it
+for a transient reason (serialization failure, deadlock). Callers therefore see
+either their result or a real error, never a retryable one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from typing import Literal, TypeVar
+
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+__all__ = [
+    "IsolationLevel",
+    "create_engine",
+    "database_url",
+    "in_transaction",
+    "is_transient",
+]
+
+_log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+IsolationLevel = Literal["READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE"]
+
+SERIALIZATION_FAILURE = "40001"
+DEADLOCK_DETECTED = "40P01"
+TRANSIENT_SQLSTATES = frozenset({SERIALIZATION_FAILURE, DEADLOCK_DETECTED})
+"""SQLSTATEs after which re-running the whole transaction is the documented remedy."""
+
+DEFAULT_ATTEMPTS = 10
+# Backoff between attempts: exponential from the base, capped, with full jitter so
+# that transactions which collided once do not collide again in lockstep.
+_BACKOFF_BASE_SECONDS = 0.005
+_BACKOFF_CAP_SECONDS = 0.25
+
+_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
+
+
+def database_url(url: str) -> str:
+    """Return ``url`` as a SQLAlchemy URL for psycopg 3 (``postgresql+psycopg://``).
+
+    Accepts the libpq forms users type (``postgresql://…``, ``postgres://…``) and the
+    SQLAlchemy form itself; anything else (another driver or database) is a
+    ``ValueError`` naming the accepted schemes.
+    """
+    for scheme in _SCHEMES:
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url[len(scheme) :]
+    # Name only the scheme: the rest of the URL may hold a password.
+    scheme, found, _ = url.partition("://")
+    given = f"scheme {scheme}://" if found else "a URL without a scheme"
+    raise ValueError(
+        f"unsupported database URL ({given}): expected postgresql://user:password@host:port/database"
+    )
+
+
+def create_engine(
+    url: str,
+    *,
+    pool_size: int = 10,
+    max_overflow: int = 10,
+    pool_timeout: float = 30.0,
+    pool_recycle: float = 1800.0,
+    echo: bool = False,
+) -> AsyncEngine:
+    """Create the async engine (psycopg 3) for the database at ``url``.
+
+    ``url`` may be in libpq or SQLAlchemy form (see :func:`database_url`). Pooled
+    connections are checked with a ping before use, so a restarted database costs
+    one failed ping instead of a failed request, and are recycled after
+    ``pool_recycle`` seconds so that they never outlive server-side idle timeouts.
+    The caller owns the engine and must ``await engine.dispose()`` when done.
+    """
+    return create_async_engine(
+        database_url(url),
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_timeout=pool_timeout,
+        pool_recycle=pool_recycle,
+        pool_pre_ping=True,
+        echo=echo,
+    )
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether ``error`` aborted a transaction that may simply be run again.
+
+    True for serialization failures (SQLSTATE 40001) and deadlocks (40P01) only.
+    """
+    if not isinstance(error, DBAPIError):
+        return False
+    return getattr(error.orig, "sqlstate", None) in TRANSIENT_SQLSTATES
+
+
+async def in_transaction(
+    engine: AsyncEngine,
+    work: Callable[[AsyncConnection], Awaitable[T]],
+    *,
+    attempts: int = DEFAULT_ATTEMPTS,
+    isolation_level: IsolationLevel | None = None,
+) -> T:
+    """Run ``work`` in one transaction and return its result.
+
+    The transaction commits when ``work`` returns and rolls back when it raises.
+    When PostgreSQL aborts it with a serialization failure or a deadlock (in
+    ``work`` or at commit), it is rolled back and ``work`` runs again on a fresh
+    transaction, after a short jittered backoff, up to ``attempts`` runs in all;
+    only if the last run fails that way does the error reach the caller. Any other
+    error propagates at once, after the rollback.
+
+    Because it may run several times, ``work`` must be safe to re-run: everything
+    it does goes through the connection it receives (no side effects outside the
+    transaction, such as sending messages or mutating shared state; do those after
+    ``in_transaction`` returns, from its result).
+
+    ``isolation_level`` overrides the engine's (READ COMMITTED by default) for this
+    transaction.
+    """
+    if attempts < 1:
+        raise ValueError(f"attempts must be at least 1, got {attempts}")
+    if isolation_level is not None:
+        # A copy of the engine sharing its pool; the level applies per checkout.
+        engine = engine.execution_options(isolation_level=isolation_level)
+    for attempt in range(1, attempts + 1):
+        try:
+            async with engine.begin() as connection:
+                return await work(connection)
+        except DBAPIError as error:
+            if attempt == attempts or not is_transient(error):
+                raise
+            delay = random.uniform(0, min(_BACKOFF_CAP_SECONDS, _BACKOFF_BASE_SECONDS * 2**attempt))
+            _log.debug(
+                "transaction attempt %d/%d aborted (%s), retrying in %.3fs",
+                attempt,
+                attempts,
+                getattr(error.orig, "sqlstate", "?"),
+                delay,
+            )
+            await asyncio.sleep(delay)
+    raise AssertionError("unreachable: the last attempt returns or raises")

@@ -1,0 +1,1 @@
+"""Alembic migrations of the Kairos schema; apply them with ``scheduler.store.migrate``."""
