@@ -37,8 +37,10 @@ async def results(kairos: Kairos, invoke_id: str) -> dict[str, invocation_pb2.In
 
 
 async def invocation(kairos: Kairos, invoke_id: str) -> invocation_pb2.Invocation:
-    response = await kairos.invocations.DescribeInvocations(
-        invocation_pb2.DescribeInvocationsRequest(invoke_id=invoke_id)
+    response: invocation_pb2.DescribeInvocationsResponse = (
+        await kairos.invocations.DescribeInvocations(
+            invocation_pb2.DescribeInvocationsRequest(invoke_id=invoke_id)
+        )
     )
     assert response.total_count == 1
     return response.invocations[0]

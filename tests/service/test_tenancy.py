@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -133,6 +134,6 @@ async def test_tokens_are_checked_when_the_call_opens(
     assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED
     await client_as_agent.close()
     # Probes send no token.
-    health = health_pb2_grpc.HealthStub(anonymous.channel)
+    health: Any = health_pb2_grpc.HealthStub(anonymous.channel)
     reply = await health.Check(health_pb2.HealthCheckRequest(service=""))
     assert reply.status == health_pb2.HealthCheckResponse.SERVING
