@@ -53,8 +53,8 @@ def open_access() -> TokenTable:
 def load_auth_file(path: Path) -> TokenTable:
     """Read ``[[tokens]]`` entries (token, account, region, role) from a TOML file."""
     try:
-        document = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as error:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise AuthFileError(f"{path}: {error}") from None
     entries = document.get("tokens")
     if not isinstance(entries, list) or not entries:

@@ -40,7 +40,7 @@ class ServerConfig:
     def validate(self) -> None:
         """Refuse unsafe or impossible settings with a message naming the flag."""
         host, _, port = self.listen.rpartition(":")
-        if not host or not port.isdigit():
+        if not host or not (port.isascii() and port.isdigit() and int(port) <= 65_535):
             raise ConfigError(f"--listen must be HOST:PORT, got {self.listen!r}")
         if self.auth_file is None and not self.insecure and not is_loopback(host):
             raise ConfigError(

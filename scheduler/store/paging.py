@@ -22,9 +22,9 @@ def decode_token(token: str, arity: int) -> list[str | int] | None:
     try:
         padded = token + "=" * (-len(token) % 4)
         key = json.loads(base64.urlsafe_b64decode(padded))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
         key = None
-    if not isinstance(key, list) or len(key) != arity:
+    if not isinstance(key, list) or len(key) != arity or not all(map(_is_key_part, key)):
         raise invalid("InvalidParam.NextToken", "next_token", "next_token is not valid")
     return key
 
@@ -35,3 +35,10 @@ def token_timestamp(value: str | int) -> datetime:
         return datetime.fromisoformat(str(value))
     except ValueError:
         raise invalid("InvalidParam.NextToken", "next_token", "next_token is not valid") from None
+
+
+def _is_key_part(value: object) -> bool:
+    # Only what encode_token writes: text, and integers a BIGINT column can hold.
+    if type(value) is int:
+        return -(2**63) <= value < 2**63
+    return type(value) is str

@@ -1,0 +1,118 @@
+"""Server configuration: refusing unsafe or impossible settings before anything starts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from scheduler.domain.limits import Limits
+from scheduler.server.config import ConfigError, ServerConfig, ServerRole, is_loopback
+
+
+def refusal(config: ServerConfig) -> str:
+    with pytest.raises(ConfigError) as info:
+        config.validate()
+    return str(info.value)
+
+
+def test_defaults_are_valid_and_local() -> None:
+    config = ServerConfig()
+    config.validate()
+    assert config.listen == "127.0.0.1:50051"
+    assert config.roles == frozenset({ServerRole.API, ServerRole.DISPATCHER})
+    assert config.auth_file is None
+    assert config.insecure is False
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["localhost", "127.0.0.1", "127.0.0.2", "127.255.255.254", "::1", "[::1]", "[0:0:0:0:0:0:0:1]"],
+)
+def test_loopback_hosts(host: str) -> None:
+    assert is_loopback(host)
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "0.0.0.0",
+        "::",
+        "[::]",
+        "10.0.0.1",
+        "192.168.1.1",
+        "example.com",
+        "localhost.example.com",
+        "",
+        "128.0.0.1",
+        "::2",
+        "*",
+    ],
+)
+def test_non_loopback_hosts(host: str) -> None:
+    assert not is_loopback(host)
+
+
+@pytest.mark.parametrize(
+    "listen", ["127.0.0.1:0", "localhost:50051", "[::1]:50051", "127.0.0.1:65535"]
+)
+def test_loopback_listen_needs_no_auth(listen: str) -> None:
+    ServerConfig(listen=listen).validate()
+
+
+@pytest.mark.parametrize("listen", ["0.0.0.0:50051", "[::]:50051", "10.1.2.3:443", "example.com:1"])
+def test_public_listen_needs_auth_or_insecure(listen: str) -> None:
+    message = refusal(ServerConfig(listen=listen))
+    assert "--listen" in message
+    assert "--auth-file" in message
+    assert "--insecure" in message
+    ServerConfig(listen=listen, auth_file=Path("auth.toml")).validate()
+    ServerConfig(listen=listen, insecure=True).validate()
+
+
+@pytest.mark.parametrize(
+    "listen",
+    [
+        "",
+        "50051",
+        ":50051",
+        "127.0.0.1",
+        "127.0.0.1:",
+        "127.0.0.1:port",
+        "127.0.0.1:-1",
+        "127.0.0.1:5005 1",
+        "127.0.0.1:65536",
+        "127.0.0.1:99999",
+        "127.0.0.1:²",
+    ],
+)
+def test_listen_must_be_host_and_port(listen: str) -> None:
+    message = refusal(ServerConfig(listen=listen, insecure=True))
+    assert "--listen" in message
+    assert "HOST:PORT" in message
+
+
+def test_roles_cannot_be_empty() -> None:
+    message = refusal(ServerConfig(roles=frozenset()))
+    assert "--roles" in message
+    ServerConfig(roles=frozenset({ServerRole.API})).validate()
+    ServerConfig(roles=frozenset({ServerRole.DISPATCHER})).validate()
+
+
+@pytest.mark.parametrize(
+    ("interval", "ok"), [(0, False), (-5, False), (1, True), (60, True), (61, False)]
+)
+def test_heartbeat_interval_is_at_most_half_the_offline_threshold(interval: int, ok: bool) -> None:
+    config = ServerConfig(heartbeat_interval=interval)
+    if ok:
+        config.validate()
+    else:
+        message = refusal(config)
+        assert "--heartbeat-interval" in message
+        assert "120" in message
+
+
+def test_heartbeat_bound_follows_the_configured_offline_threshold() -> None:
+    limits = Limits(offline_after=30)
+    ServerConfig(heartbeat_interval=15, limits=limits).validate()
+    assert "30 s" in refusal(ServerConfig(heartbeat_interval=16, limits=limits))

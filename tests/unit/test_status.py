@@ -1,0 +1,123 @@
+"""SPEC §7: the overall status of an invocation from the statuses of its instances."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from scheduler.domain.enums import FAILURE_STATUSES, FINAL_STATUSES, InvocationStatus
+from scheduler.domain.status import overall_status
+
+S = InvocationStatus
+PER_INSTANCE = [s for s in S if s not in (S.STOPPED, S.PARTIAL_FAILED)]
+ACTIVE = [S.PENDING, S.SCHEDULED, S.RUNNING, S.STOPPING]
+FAILURES = [S.FAILED, S.ERROR, S.TIMEOUT, S.INVALID, S.ABORTED]
+STOPPED_ONES = [S.CANCELLED, S.TERMINATED]
+TERMINAL = [S.SUCCESS, *FAILURES, *STOPPED_ONES]
+
+statuses = st.lists(st.sampled_from(PER_INSTANCE), min_size=1, max_size=30)
+terminal_statuses = st.lists(st.sampled_from(TERMINAL), min_size=1, max_size=30)
+
+
+def test_failure_statuses_are_the_spec_list() -> None:
+    assert set(FAILURES) == FAILURE_STATUSES
+    assert FAILURE_STATUSES <= FINAL_STATUSES
+    assert not set(ACTIVE) & FINAL_STATUSES
+    assert {s for s in S if s.is_final} == FINAL_STATUSES
+
+
+@pytest.mark.parametrize(
+    ("instances", "expected"),
+    [
+        ([S.SUCCESS], S.SUCCESS),
+        ([S.SUCCESS] * 5, S.SUCCESS),
+        ([S.SUCCESS, S.CANCELLED], S.SUCCESS),
+        ([S.SUCCESS, S.TERMINATED, S.CANCELLED], S.SUCCESS),
+        ([S.CANCELLED], S.STOPPED),
+        ([S.TERMINATED], S.STOPPED),
+        ([S.CANCELLED, S.TERMINATED, S.CANCELLED], S.STOPPED),
+        ([S.SUCCESS, S.FAILED], S.PARTIAL_FAILED),
+        ([S.FAILED, S.SUCCESS, S.CANCELLED], S.PARTIAL_FAILED),
+        ([S.FAILED], S.FAILED),
+        ([S.FAILED, S.CANCELLED], S.FAILED),
+        ([S.TERMINATED, S.TIMEOUT], S.FAILED),
+        ([S.PENDING, S.SCHEDULED, S.RUNNING, S.STOPPING, S.SUCCESS], S.PENDING),
+        ([S.SCHEDULED, S.RUNNING, S.STOPPING, S.FAILED], S.SCHEDULED),
+        ([S.RUNNING, S.STOPPING, S.SUCCESS, S.CANCELLED], S.RUNNING),
+        ([S.STOPPING, S.SUCCESS, S.FAILED, S.TERMINATED], S.STOPPING),
+        ([S.SUCCESS, S.PENDING], S.PENDING),
+        ([S.CANCELLED, S.RUNNING], S.RUNNING),
+    ],
+)
+def test_explicit_cases(instances: list[InvocationStatus], expected: InvocationStatus) -> None:
+    assert overall_status(instances) is expected
+    assert overall_status(reversed(instances)) is expected
+
+
+@pytest.mark.parametrize("failure", FAILURES)
+def test_each_failure_counts_as_a_failure(failure: InvocationStatus) -> None:
+    assert overall_status([failure]) is S.FAILED
+    assert overall_status([failure, S.CANCELLED, S.TERMINATED]) is S.FAILED
+    assert overall_status([S.SUCCESS, failure]) is S.PARTIAL_FAILED
+    assert overall_status([S.SUCCESS, failure, S.TERMINATED]) is S.PARTIAL_FAILED
+
+
+def test_accepts_any_iterable_once() -> None:
+    assert overall_status(iter([S.SUCCESS, S.FAILED])) is S.PARTIAL_FAILED
+    assert overall_status(s for s in [S.RUNNING, S.SUCCESS]) is S.RUNNING
+
+
+@given(statuses)
+def test_precedence_of_unfinished_statuses(instances: list[InvocationStatus]) -> None:
+    result = overall_status(instances)
+    for active in ACTIVE:
+        if active in instances:
+            assert result is active
+            return
+        assert result is not active
+    assert result in (S.SUCCESS, S.FAILED, S.PARTIAL_FAILED, S.STOPPED)
+
+
+@given(terminal_statuses)
+def test_terminal_rules(instances: list[InvocationStatus]) -> None:
+    result = overall_status(instances)
+    succeeded = S.SUCCESS in instances
+    failed = any(s in FAILURE_STATUSES for s in instances)
+    if succeeded and failed:
+        assert result is S.PARTIAL_FAILED
+    elif failed:
+        assert result is S.FAILED
+    elif succeeded:
+        assert result is S.SUCCESS
+    else:
+        assert set(instances) <= set(STOPPED_ONES)
+        assert result is S.STOPPED
+
+
+@given(statuses, st.randoms(use_true_random=False))
+def test_depends_only_on_which_statuses_occur(
+    instances: list[InvocationStatus], rnd: random.Random
+) -> None:
+    shuffled = list(instances)
+    rnd.shuffle(shuffled)
+    result = overall_status(instances)
+    assert overall_status(shuffled) is result
+    assert overall_status(instances + instances) is result
+    assert overall_status(sorted(set(instances))) is result
+
+
+@given(terminal_statuses, st.sampled_from(STOPPED_ONES))
+def test_adding_a_stopped_instance_never_changes_a_decided_outcome(
+    instances: list[InvocationStatus], stopped: InvocationStatus
+) -> None:
+    result = overall_status(instances)
+    if result is not S.STOPPED:
+        assert overall_status([*instances, stopped]) is result
+
+
+@given(terminal_statuses)
+def test_overall_is_a_final_status(instances: list[InvocationStatus]) -> None:
+    assert overall_status(instances).is_final
