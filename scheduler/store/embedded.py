@@ -52,6 +52,10 @@ class EmbeddedPostgres:
     created, with its parents) or a data directory made by an earlier run. Give it
     a dedicated directory, e.g. ``<kairos data dir>/postgres``.
 
+    Run as root, PostgreSQL (which refuses to run as root) runs as the system user
+    ``pgserver``, created if missing; the data directory is handed to that user and
+    its ancestors are made traversable by others (o+rx).
+
     ``settings`` are PostgreSQL parameters applied with ``ALTER SYSTEM`` and a
     configuration reload at every start (so only reloadable ones take effect), e.g.
     ``{"fsync": "off"}`` for throw-away test servers.
@@ -180,6 +184,12 @@ class EmbeddedPostgres:
     def _check_data_dir(self) -> None:
         """Refuse, with a clear reason, a data directory PostgreSQL could not use."""
         path = self.data_dir
+        if any(character.isspace() for character in str(path)):
+            # pgserver passes the socket directory to postgres unquoted (-o "-k DIR").
+            raise EmbeddedPostgresError(
+                f"data directory {str(path)!r} contains whitespace, which the embedded "
+                "PostgreSQL cannot use; choose a path without spaces"
+            )
         try:
             if path.exists() and not path.is_dir():
                 raise EmbeddedPostgresError(f"data directory {path} exists and is not a directory")

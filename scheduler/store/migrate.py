@@ -52,18 +52,12 @@ def upgrade(url: str) -> None:
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
-            # The lock belongs to the session; end the implicit transaction so that
-            # Alembic starts (and commits) its own.
+            # The lock belongs to the session: end the implicit transaction so that
+            # Alembic starts (and commits) its own. Closing the connection (there is
+            # no pool) ends the session and releases the lock, on errors too.
             connection.commit()
-            try:
-                config.attributes["connection"] = connection
-                command.upgrade(config, "head")
-            finally:
-                connection.rollback()
-                connection.execute(
-                    text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY}
-                )
-                connection.commit()
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
     finally:
         engine.dispose()
 
@@ -85,9 +79,10 @@ def check_schema(url: str) -> None:
         return
     shown = _hide_password(url)
     state = f"is at revision {', '.join(current)}" if current else "has no Kairos schema"
+    password = " (with the real password)" if shown != url else ""
     raise SchemaNotMigrated(
         f"the database at {shown} {state}, expected head {', '.join(heads)}; "
-        f"run `kairos migrate --database-url '{shown}'` (with the password) to migrate it"
+        f"run `kairos migrate --database-url '{shown}'`{password} to migrate it"
     )
 
 
