@@ -67,9 +67,8 @@ async def serve(config: ServerConfig) -> None:
 @contextlib.asynccontextmanager
 async def _database(config: ServerConfig) -> AsyncIterator[str]:
     if config.database_url:
-        url = database_url(config.database_url)
-        await asyncio.to_thread(migrate.check_schema, url)
-        yield url
+        await asyncio.to_thread(migrate.check_schema, config.database_url)
+        yield database_url(config.database_url)
         return
     embedded = EmbeddedPostgres(config.data_dir / "postgres")
     await asyncio.to_thread(embedded.start)

@@ -97,8 +97,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run_server(args: argparse.Namespace) -> int:
     """Run the server until it is told to stop."""
+    from sqlalchemy.exc import OperationalError
+
+    from scheduler.api.auth import AuthFileError
     from scheduler.server.app import serve
     from scheduler.server.config import ConfigError, ServerConfig, ServerRole
+    from scheduler.store.embedded import EmbeddedPostgresError
+    from scheduler.store.migrate import SchemaNotMigrated
 
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -134,23 +139,34 @@ def run_server(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except Exception as error:  # a clear last word instead of a traceback
-        from scheduler.api.auth import AuthFileError
-        from scheduler.store.embedded import EmbeddedPostgresError
-        from scheduler.store.migrate import SchemaNotMigrated
-
-        if isinstance(error, AuthFileError | EmbeddedPostgresError | SchemaNotMigrated):
-            print(f"error: {error}", file=sys.stderr)
-            return 1
-        raise
+    except (
+        AuthFileError,
+        EmbeddedPostgresError,
+        SchemaNotMigrated,
+        OperationalError,
+        ValueError,
+    ) as error:  # stopped before serving: one clear line, no traceback
+        print(f"error: {_one_line(error)}", file=sys.stderr)
+        return 1
     return 0
 
 
 def run_migrate(args: argparse.Namespace) -> int:
     """Apply every migration to the database at --database-url."""
+    from sqlalchemy.exc import OperationalError
+
     from scheduler.store.database import database_url
     from scheduler.store.migrate import upgrade
 
-    upgrade(database_url(args.database_url))
+    try:
+        upgrade(database_url(args.database_url))
+    except (ValueError, OperationalError) as error:
+        print(f"error: {_one_line(error)}", file=sys.stderr)
+        return 1
     print("database schema is up to date")
     return 0
+
+
+def _one_line(error: BaseException) -> str:
+    # Driver errors carry the SQL and a link on further lines; the first says what failed.
+    return str(getattr(error, "orig", None) or error).strip().splitlines()[0]

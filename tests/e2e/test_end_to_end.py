@@ -170,3 +170,29 @@ async def test_bad_input_is_rejected_and_nothing_runs(cluster: Cluster) -> None:
         invocation_pb2.DescribeInvocationsRequest()
     )
     assert listed.total_count == 0
+
+
+async def test_dry_run_checks_on_the_agent_and_runs_nothing(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    marker = tmp_path / "ran"
+    kairos = cluster.client()
+    response = await kairos.invocations.RunCommand(
+        run(f"touch {marker}", repeat_mode=S.REPEAT_MODE_DRY_RUN, working_dir=str(tmp_path))
+    )
+    assert (await finished(kairos, response.invoke_id))["status"] == S.INVOCATION_STATUS_SUCCESS
+    assert not marker.exists()
+    response = await kairos.invocations.RunCommand(
+        run(
+            f"touch {marker}",
+            repeat_mode=S.REPEAT_MODE_DRY_RUN,
+            working_dir=str(tmp_path / "missing"),
+        )
+    )
+    assert (await finished(kairos, response.invoke_id))["status"] == S.INVOCATION_STATUS_FAILED
+    result = (await results(kairos, response.invoke_id))["i-1"]
+    assert (result.invocation_status, result.error_code) == (
+        S.INVOCATION_STATUS_INVALID,
+        "DirectoryNotExists",
+    )
+    assert not marker.exists()
