@@ -1,0 +1,164 @@
+"""The agent's side of ``AgentService.Connect``: one stream at a time, reconnected forever."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+
+import grpc
+
+from agent.executions import Executions
+from agent.outbox import Outbox
+from kairos.v1 import agent_pb2, agent_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HEARTBEAT = 30  # seconds, when the Welcome names no interval
+
+
+class Backoff:
+    """Jittered exponential delays between reconnection attempts.
+
+    Each attempt doubles the ceiling from ``first`` up to ``cap``; the delay
+    is drawn between half the ceiling and the ceiling, so a fleet that lost
+    its dispatcher at one instant does not come back at one instant.
+    """
+
+    def __init__(
+        self, first: float = 0.2, cap: float = 10.0, rng: random.Random | None = None
+    ) -> None:
+        self._first = first
+        self._cap = cap
+        self._rng = rng or random.Random()
+        self._attempt = 0
+
+    def next_delay(self) -> float:
+        """Return the delay before the next attempt and count the attempt."""
+        ceiling = min(self._cap, self._first * 2**self._attempt)
+        self._attempt = min(self._attempt + 1, 32)
+        return self._rng.uniform(ceiling / 2, ceiling)
+
+    def reset(self) -> None:
+        """Start over from the first delay (after a successful connection)."""
+        self._attempt = 0
+
+
+class Connection:
+    """Keeps one ``Connect`` stream to the dispatcher open and routes its messages."""
+
+    def __init__(
+        self,
+        server: str,
+        token: str | None,
+        hello: agent_pb2.Hello,
+        executions: Executions,
+        outbox: Outbox,
+        *,
+        clock: Callable[[], datetime],
+        backoff: Backoff | None = None,
+    ) -> None:
+        self._server = server
+        self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
+        self._hello = hello
+        self._executions = executions
+        self._outbox = outbox
+        self._clock = clock
+        self._backoff = backoff or Backoff()
+        self._heartbeat_job: asyncio.Task[None] | None = None
+        self._failures = 0  # failed attempts since the last Welcome
+
+    async def run_forever(self) -> None:
+        """Connect, serve the stream, and reconnect whenever it ends; never returns."""
+        while True:
+            try:
+                delay = await self._session()
+            except grpc.aio.AioRpcError as error:
+                refused = error.code() in (
+                    grpc.StatusCode.UNAUTHENTICATED,
+                    grpc.StatusCode.PERMISSION_DENIED,
+                )
+                quiet = self._failures > 0  # only the first failure of a streak warns
+                level = logging.ERROR if refused else logging.DEBUG if quiet else logging.WARNING
+                log.log(
+                    level,
+                    "stream to %s failed: %s %s",
+                    self._server,
+                    error.code().name,
+                    error.details(),
+                )
+                self._failures += 1
+                delay = None
+            except Exception:
+                # A local failure (a full disk, say) ends this stream only: the
+                # unacknowledged task will be delivered again on the next one.
+                log.exception("stream to %s failed", self._server)
+                self._failures += 1
+                delay = None
+            if delay is None:
+                delay = self._backoff.next_delay()
+            else:
+                self._backoff.reset()
+            log.debug("reconnecting to %s in %.1f s", self._server, delay)
+            await asyncio.sleep(delay)
+
+    async def _session(self) -> float | None:
+        """Serve one stream; return the delay a Shutdown asked for, or None."""
+        async with grpc.aio.insecure_channel(self._server) as channel:
+            stub = agent_pb2_grpc.AgentServiceStub(channel)
+            # Hello, then everything a new dispatcher must know, queued in one
+            # step so that no result can slip in between or be sent twice.
+            queue = self._outbox.attach()
+            queue.put_nowait(agent_pb2.AgentMessage(hello=self._hello))
+            for pending in self._executions.replay():
+                queue.put_nowait(pending)
+            call = stub.Connect(_drain(queue), metadata=self._metadata)
+            try:
+                message: agent_pb2.DispatcherMessage
+                async for message in call:
+                    if message.WhichOneof("kind") == "shutdown":
+                        shutdown: agent_pb2.Shutdown = message.shutdown
+                        reason = shutdown.reason or "no reason given"
+                        log.info("dispatcher %s is going away: %s", self._server, reason)
+                        return max(0, shutdown.reconnect_after_ms) / 1000
+                    self._handle(message)
+                log.warning("dispatcher %s closed the stream", self._server)
+                return None
+            finally:
+                self._outbox.detach()
+                if self._heartbeat_job is not None:
+                    self._heartbeat_job.cancel()
+                call.cancel()
+
+    def _handle(self, message: agent_pb2.DispatcherMessage) -> None:
+        kind = message.WhichOneof("kind")
+        if kind == "welcome":
+            log.info("connected to %s", self._server)
+            self._backoff.reset()
+            self._failures = 0
+            interval = message.welcome.heartbeat_interval_seconds or DEFAULT_HEARTBEAT
+            if self._heartbeat_job is not None:
+                self._heartbeat_job.cancel()
+            self._heartbeat_job = asyncio.create_task(self._heartbeat(interval))
+        elif kind == "task":
+            self._executions.on_task(message.task)
+        elif kind == "stop":
+            self._executions.on_stop(message.stop.execution_id)
+        elif kind == "result_ack":
+            self._executions.on_result_ack(message.result_ack.execution_id)
+
+    async def _heartbeat(self, interval: int) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            beat = agent_pb2.Heartbeat(agent_time=self._clock(), running=self._executions.running)
+            self._outbox.send(agent_pb2.AgentMessage(heartbeat=beat))
+
+
+async def _drain(
+    queue: asyncio.Queue[agent_pb2.AgentMessage | None],
+) -> AsyncIterator[agent_pb2.AgentMessage]:
+    """The request stream: messages from the queue until its end marker."""
+    while (message := await queue.get()) is not None:
+        yield message

@@ -1,0 +1,207 @@
+"""``kairos agent``: the command line of the agent and the wiring of its parts."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import os
+import signal
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from agent.executions import Executions
+
+# The agent's parts (gRPC, protobuf) are imported when the agent runs, not when
+# the ``kairos`` command line is built: ``kairos --help`` stays fast.
+
+log = logging.getLogger(__name__)
+
+PRUNE_INTERVAL = 3600  # seconds between two prunes of old execution ids
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """Everything an agent needs to run, resolved from flags and environment."""
+
+    server: str
+    instance_id: str
+    name: str
+    token: str | None
+    state_dir: Path
+    boot_id_file: Path
+    time_zone: str
+    power_hook: str | None
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``agent`` subcommand to the ``kairos`` command line."""
+    parser = subparsers.add_parser(
+        "agent",
+        help="run an agent that executes invocations on this machine",
+        description=(
+            "Connect to a Kairos dispatcher and run the scripts it sends as real processes. "
+            "Results wait on disk until the dispatcher has stored them."
+        ),
+    )
+    env = os.environ
+    parser.add_argument(
+        "--server",
+        default=env.get("KAIROS_SERVER", "127.0.0.1:50051"),
+        help="dispatcher address HOST:PORT (env KAIROS_SERVER; default %(default)s)",
+    )
+    parser.add_argument(
+        "--instance-id",
+        default=env.get("KAIROS_INSTANCE_ID"),
+        help="id of this instance, e.g. i-web-1 (required; env KAIROS_INSTANCE_ID)",
+    )
+    parser.add_argument("--name", help="instance name shown to users (default: the instance id)")
+    parser.add_argument(
+        "--token",
+        default=env.get("KAIROS_AGENT_TOKEN"),
+        help="agent token sent as 'authorization: Bearer' (env KAIROS_AGENT_TOKEN)",
+    )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        help="where accepted tasks, output and results are kept "
+        "(default: ~/.kairos-agent/INSTANCE_ID)",
+    )
+    parser.add_argument(
+        "--boot-id-file",
+        type=Path,
+        default=Path("/proc/sys/kernel/random/boot_id"),
+        help="file holding the boot id (default %(default)s)",
+    )
+    parser.add_argument(
+        "--time-zone", help="IANA time zone of this instance (default: TZ, then /etc/localtime)"
+    )
+    parser.add_argument(
+        "--power-hook",
+        metavar="CMD",
+        help="command run as 'CMD poweroff' or 'CMD reboot' after a script exits 193 or 194 "
+        "(default: only log)",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="default %(default)s",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the agent from parsed ``kairos agent`` arguments until SIGTERM or SIGINT."""
+    logging.basicConfig(
+        level=args.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if not args.instance_id:
+        print("kairos agent: --instance-id (or KAIROS_INSTANCE_ID) is required", file=sys.stderr)
+        return 2
+    from agent.identity import detect_time_zone
+    from agent.spool import SpoolLocked, safe_name
+
+    options = Options(
+        server=args.server,
+        instance_id=args.instance_id,
+        name=args.name or args.instance_id,
+        token=args.token or None,
+        state_dir=args.state_dir or Path.home() / ".kairos-agent" / safe_name(args.instance_id),
+        boot_id_file=args.boot_id_file,
+        time_zone=detect_time_zone(args.time_zone, os.environ),
+        power_hook=args.power_hook,
+    )
+    try:
+        asyncio.run(_serve_until_signalled(options))
+    except SpoolLocked as error:
+        print(f"kairos agent: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def _serve_until_signalled(options: Options) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await serve(options, stop)
+
+
+async def serve(options: Options, stop: asyncio.Event) -> None:
+    """Recover the spool, then stay connected to the dispatcher until ``stop`` is set.
+
+    On the way out running scripts are killed; the next start reports them
+    ``ClientRestarted`` with the output they had produced.
+    """
+    import agent
+    from agent.connection import Connection
+    from agent.executions import Executions
+    from agent.identity import os_type, read_boot_id
+    from agent.outbox import Outbox
+    from agent.power import PowerHook
+    from agent.runner import Runner
+    from agent.spool import Spool
+    from kairos.v1 import agent_pb2
+
+    spool = Spool(options.state_dir)
+    spool.lock()
+    boot_id = read_boot_id(options.boot_id_file)
+    outbox = Outbox()
+    executions = Executions(
+        spool,
+        Runner(spool.scripts),
+        PowerHook(options.power_hook),
+        outbox,
+        boot_id=boot_id,
+        clock=_now,
+    )
+    executions.recover()
+    hello = agent_pb2.Hello(
+        instance_id=options.instance_id,
+        instance_name=options.name,
+        os_type=os_type(),
+        agent_version=agent.__version__,
+        time_zone=options.time_zone,
+        boot_id=boot_id,
+    )
+    connection = Connection(options.server, options.token, hello, executions, outbox, clock=_now)
+    log.info(
+        "agent %s (version %s) serving from %s, dispatcher %s",
+        options.instance_id,
+        agent.__version__,
+        options.state_dir,
+        options.server,
+    )
+    jobs = [
+        asyncio.create_task(connection.run_forever()),
+        asyncio.create_task(_prune_forever(executions)),
+    ]
+    try:
+        await stop.wait()
+        log.info("stopping")
+    finally:
+        for job in jobs:
+            job.cancel()
+        for job in jobs:
+            with contextlib.suppress(asyncio.CancelledError):
+                await job
+        await executions.close()
+        spool.unlock()
+
+
+async def _prune_forever(executions: Executions) -> None:
+    while True:
+        executions.prune()
+        await asyncio.sleep(PRUNE_INTERVAL)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,322 @@
+"""Runs one task as a real process: checks, spawn, output capture, timeout and stop.
+
+Each script runs in its own session (so its own process group) with stdin on
+/dev/null and stdout+stderr merged into one pipe. A timeout or a stop kills
+the whole group, grandchildren included. A script that exits on its own may
+leave background processes behind: they are left alone, as with a login shell.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import os
+import pwd
+import subprocess
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from agent import outcome
+from agent.outcome import ErrorCode
+from agent.output import HeadTail
+from agent.process import kill_group, process_start_time
+from kairos.v1 import agent_pb2, common_pb2
+
+DEFAULT_TIMEOUT = 3600  # seconds, when a task carries none (SPEC §3)
+CHUNK_BYTES = 16 * 1024  # largest ExecutionOutput message
+CHUNK_INTERVAL = 0.05  # seconds between two output messages: at most 20 a second
+# After the script exits, how long its output pipe may stay open (held by a
+# background process) before the agent stops reading it.
+DRAIN_GRACE = 1.0
+# Output kept in the spool file at most: enough for the head and tail after a
+# crash, bounded so that a chatty script cannot fill the disk. Output beyond it
+# still counts in the result (head, tail, dropped) but is neither spooled nor
+# streamed live.
+SPOOL_BYTES = 16 * 1024 * 1024
+_READ_BYTES = 64 * 1024
+
+
+class RunEvents(Protocol):
+    """Receives what happens while a script runs."""
+
+    def started(self, pgid: int, process_start: int, start_time: datetime) -> None:
+        """The script's process group exists; called before any output."""
+
+    def output(self, offset: int, data: bytes) -> None:
+        """Live output, paced to at most 20 calls a second, ``CHUNK_BYTES`` each."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """A task that passed its checks: who runs it, where, with which environment."""
+
+    task: agent_pb2.Task
+    user: pwd.struct_passwd
+    switch_user: bool  # the agent (root) must become another user
+    working_dir: str
+    env: Mapping[str, str]
+
+
+class Runner:
+    """Checks and runs tasks as the processes of the agent's host."""
+
+    def __init__(
+        self,
+        scripts_dir: Path,
+        *,
+        shell: str | None = None,
+        environ: Mapping[str, str] | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._scripts_dir = scripts_dir
+        self._shell = shell or ("/bin/bash" if os.access("/bin/bash", os.X_OK) else "/bin/sh")
+        self._environ = dict(os.environ if environ is None else environ)
+        self._clock = clock
+        self._uid = os.geteuid()
+
+    def prepare(self, task: agent_pb2.Task) -> Plan | agent_pb2.ExecutionResult:
+        """Check that ``task`` can run here; return its plan, or the ``Invalid`` result."""
+
+        def invalid(error: ErrorCode, info: str) -> agent_pb2.ExecutionResult:
+            return outcome.not_run(
+                task.execution_id, common_pb2.INVOCATION_STATUS_INVALID, error, info, self._clock()
+            )
+
+        if task.container_id or task.container_name:
+            name = task.container_id or task.container_name
+            return invalid(
+                ErrorCode.CONTAINER_NOT_SUPPORTED,
+                f"container {name!r} requested, but this agent has no container runtime",
+            )
+        if task.type not in (
+            common_pb2.COMMAND_TYPE_RUN_SHELL_SCRIPT,
+            common_pb2.COMMAND_TYPE_UNSPECIFIED,
+        ):
+            kind = common_pb2.CommandType.Name(task.type)
+            return invalid(
+                ErrorCode.INVALID_COMMAND_TYPE,
+                f"{kind} cannot run on a Linux instance; use COMMAND_TYPE_RUN_SHELL_SCRIPT",
+            )
+        try:
+            user = pwd.getpwnam(task.username) if task.username else pwd.getpwuid(self._uid)
+        except KeyError:
+            return invalid(ErrorCode.ACCOUNT_NOT_EXISTS, f"user {task.username!r} does not exist")
+        switch_user = user.pw_uid != self._uid
+        if switch_user and self._uid != 0:
+            agent_user = pwd.getpwuid(self._uid).pw_name
+            return invalid(
+                ErrorCode.USER_NOT_PERMITTED,
+                f"cannot run as {user.pw_name!r}: the agent runs as {agent_user!r}, not root",
+            )
+        if task.working_dir:
+            working_dir = os.path.join(user.pw_dir, task.working_dir)
+            if not os.path.isdir(working_dir):
+                return invalid(
+                    ErrorCode.DIRECTORY_NOT_EXISTS,
+                    f"working directory {task.working_dir!r} does not exist",
+                )
+        else:
+            # The home of a system user often does not exist: run from / then.
+            working_dir = user.pw_dir if os.path.isdir(user.pw_dir) else "/"
+        return Plan(task, user, switch_user, working_dir, self._script_env(user))
+
+    async def run(
+        self, plan: Plan, output_path: Path, events: RunEvents, stop: asyncio.Event
+    ) -> agent_pb2.ExecutionResult:
+        """Run a prepared task to its end and return its result.
+
+        Output is written to ``output_path`` as it arrives. Setting ``stop``
+        kills the process group and ends the run ``Terminated``.
+        """
+        task = plan.task
+        timeout = task.timeout if task.timeout > 0 else DEFAULT_TIMEOUT
+        script = self._write_script(plan)
+        try:
+            return await self._spawn_and_wait(plan, script, timeout, output_path, events, stop)
+        finally:
+            script.unlink(missing_ok=True)
+
+    async def _spawn_and_wait(
+        self,
+        plan: Plan,
+        script: Path,
+        time_limit: int,
+        output_path: Path,
+        events: RunEvents,
+        stop: asyncio.Event,
+    ) -> agent_pb2.ExecutionResult:
+        execution_id = plan.task.execution_id
+        read_fd, write_fd = os.pipe()
+        script_fd = os.open(script, os.O_RDONLY)
+        try:
+            process = await asyncio.create_subprocess_exec(
+                self._shell,
+                # Through the agent's open descriptor, the target user needs no
+                # access to the (private) state directory holding the file.
+                f"/dev/fd/{script_fd}",
+                stdin=subprocess.DEVNULL,
+                stdout=write_fd,
+                stderr=write_fd,
+                cwd=plan.working_dir,
+                env=dict(plan.env),
+                start_new_session=True,
+                pass_fds=(script_fd,),
+                user=plan.user.pw_uid if plan.switch_user else None,
+                group=plan.user.pw_gid if plan.switch_user else None,
+                extra_groups=_extra_groups(plan.user) if plan.switch_user else None,
+            )
+        except (OSError, subprocess.SubprocessError) as error:
+            os.close(read_fd)
+            return outcome.not_run(
+                execution_id,
+                common_pb2.INVOCATION_STATUS_ERROR,
+                ErrorCode.EXECUTION_EXCEPTION,
+                f"the script could not be started: {error}",
+                self._clock(),
+            )
+        finally:
+            os.close(write_fd)
+            os.close(script_fd)
+        start = self._clock()
+        events.started(process.pid, process_start_time(process.pid) or 0, start)
+        capture = _Capture(read_fd, output_path, events)
+        try:
+            returncode, timed_out, stopped = await _wait(process, time_limit, stop)
+            await capture.finish()
+        finally:
+            capture.close()
+        output, dropped = capture.buffer.result()
+        return outcome.finished(
+            execution_id,
+            returncode,
+            timed_out=timed_out,
+            stopped=stopped,
+            timeout=time_limit,
+            output=output,
+            dropped=dropped,
+            start=start,
+            finish=self._clock(),
+        )
+
+    def _write_script(self, plan: Plan) -> Path:
+        path = self._scripts_dir / f"{uuid.uuid4().hex}.sh"
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o700)
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(plan.task.script)
+            if plan.switch_user:
+                os.fchown(file.fileno(), plan.user.pw_uid, plan.user.pw_gid)
+        return path
+
+    def _script_env(self, user: pwd.struct_passwd) -> dict[str, str]:
+        # The agent's own settings (its token above all) are not the script's business.
+        env = {k: v for k, v in self._environ.items() if not k.startswith("KAIROS_")}
+        env.update(HOME=user.pw_dir, USER=user.pw_name, LOGNAME=user.pw_name)
+        env.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+        return env
+
+
+def _extra_groups(user: pwd.struct_passwd) -> list[int]:
+    """The supplementary groups of ``user``, as a login would set them."""
+    return [g for g in os.getgrouplist(user.pw_name, user.pw_gid) if g != user.pw_gid]
+
+
+async def _wait(
+    process: asyncio.subprocess.Process, time_limit: int, stop: asyncio.Event
+) -> tuple[int, bool, bool]:
+    """Wait for the script's exit, its timeout or a stop.
+
+    Return ``(returncode, timed_out, stopped)``.
+    """
+    exited = asyncio.ensure_future(process.wait())
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({exited, stopping}, timeout=time_limit, return_when="FIRST_COMPLETED")
+        if exited.done():
+            return exited.result(), False, False
+        kill_group(process.pid)
+        returncode = await exited
+        return returncode, not stopping.done(), stopping.done()
+    finally:
+        stopping.cancel()
+        if not exited.done():
+            # Cancelled from outside (the agent is shutting down): leave no orphans.
+            kill_group(process.pid)
+            exited.cancel()
+
+
+class _Capture:
+    """Reads the script's output pipe into the spool file, the stored output and live chunks."""
+
+    def __init__(self, read_fd: int, output_path: Path, events: RunEvents) -> None:
+        self.buffer = HeadTail()
+        self._read_fd = read_fd
+        os.set_blocking(read_fd, False)
+        self._file = open(output_path, "wb")  # noqa: SIM115 - closed in close()
+        self._reread = os.open(output_path, os.O_RDONLY)
+        self._events = events
+        self._written = 0
+        self._sent = 0
+        self._arrived = asyncio.Event()
+        self._reader = asyncio.ensure_future(self._read())
+        self._streamer = asyncio.ensure_future(self._stream())
+
+    async def finish(self) -> None:
+        """After the script exited: read what is left, then send a last small chunk."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._reader), DRAIN_GRACE)
+        self._reader.cancel()
+        self._streamer.cancel()
+        # Live output stops with the script; the result carries the stored
+        # output. A short remainder is still sent so small outputs stream whole.
+        remaining = self._written - self._sent
+        if 0 < remaining <= CHUNK_BYTES:
+            self._events.output(self._sent, os.pread(self._reread, remaining, self._sent))
+            self._sent += remaining
+
+    def close(self) -> None:
+        """Stop reading and release the descriptors."""
+        self._reader.cancel()
+        self._streamer.cancel()
+        self._file.close()
+        os.close(self._reread)
+        with contextlib.suppress(OSError):
+            os.close(self._read_fd)
+
+    async def _read(self) -> None:
+        loop = asyncio.get_running_loop()
+        readable = asyncio.Event()
+        loop.add_reader(self._read_fd, readable.set)
+        try:
+            while True:
+                await readable.wait()
+                readable.clear()
+                try:
+                    data = os.read(self._read_fd, _READ_BYTES)
+                except BlockingIOError:
+                    continue
+                if not data:
+                    return
+                self.buffer.feed(data)
+                spooled = data[: SPOOL_BYTES - self._written]
+                if spooled:
+                    self._file.write(spooled)
+                    # Flushed at once: the file is what survives an agent crash.
+                    self._file.flush()
+                    self._written += len(spooled)
+                    self._arrived.set()
+        finally:
+            loop.remove_reader(self._read_fd)
+
+    async def _stream(self) -> None:
+        while True:
+            await self._arrived.wait()
+            self._arrived.clear()
+            while self._sent < self._written:
+                size = min(CHUNK_BYTES, self._written - self._sent)
+                self._events.output(self._sent, os.pread(self._reread, size, self._sent))
+                self._sent += size
+                await asyncio.sleep(CHUNK_INTERVAL)

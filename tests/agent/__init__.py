@@ -1,0 +1,1 @@
+"""Tests of the agent: pure rules, real processes, a real gRPC stream."""

@@ -1,0 +1,185 @@
+"""The agent against a scripted dispatcher over a real gRPC stream."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+import agent
+from agent.main import Options, serve
+from agent.spool import Spool
+from kairos.v1 import agent_pb2, common_pb2
+
+from .agent_harness import BOOT_ID, shell_task
+from .scripted_dispatcher import ScriptedDispatcher, Session
+
+
+@pytest.fixture
+async def dispatcher() -> AsyncIterator[ScriptedDispatcher]:
+    peer = ScriptedDispatcher(heartbeat_interval=1)
+    await peer.start()
+    yield peer
+    await peer.stop()
+
+
+@pytest.fixture
+def boot_id_file(tmp_path: Path) -> Path:
+    path = tmp_path / "boot_id"
+    path.write_text(BOOT_ID + "\n")
+    return path
+
+
+@contextlib.asynccontextmanager
+async def running_agent(
+    dispatcher: ScriptedDispatcher, state_dir: Path, boot_id_file: Path
+) -> AsyncIterator[None]:
+    """The agent, in this process, until the block ends."""
+    options = Options(
+        server=dispatcher.address,
+        instance_id="i-test-1",
+        name="web-1",
+        token="agent-token",
+        state_dir=state_dir,
+        boot_id_file=boot_id_file,
+        time_zone="Europe/Paris",
+        power_hook=None,
+    )
+    stop = asyncio.Event()
+    job = asyncio.create_task(serve(options, stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await job
+
+
+@pytest.fixture
+async def session(
+    dispatcher: ScriptedDispatcher, tmp_path: Path, boot_id_file: Path
+) -> AsyncIterator[Session]:
+    async with running_agent(dispatcher, tmp_path / "state", boot_id_file):
+        yield await dispatcher.session()
+
+
+async def test_hello_then_heartbeats(session: Session) -> None:
+    hello = (await session.expect("hello")).hello
+    assert session.received[0].WhichOneof("kind") == "hello"  # Hello comes first
+    assert session.metadata["authorization"] == "Bearer agent-token"
+    assert hello.instance_id == "i-test-1"
+    assert hello.instance_name == "web-1"
+    assert hello.os_type == common_pb2.OS_TYPE_LINUX
+    assert hello.agent_version == agent.__version__ != ""
+    assert hello.time_zone == "Europe/Paris"
+    assert hello.boot_id == BOOT_ID
+    beat = (await session.expect("heartbeat")).heartbeat
+    assert beat.running == 0
+    assert beat.agent_time.seconds > 0
+
+
+async def test_task_is_acked_started_streamed_and_reported(session: Session) -> None:
+    task = shell_task("echo one; echo two >&2; exit 4")
+    session.send(task=task)
+    await session.expect("ack", task.execution_id)
+    started = (await session.expect("started", task.execution_id)).started
+    result = (await session.expect("result", task.execution_id)).result
+    assert result.status == common_pb2.INVOCATION_STATUS_FAILED
+    assert (result.exit_code, result.error_code) == (4, "ExitCodeNonzero")
+    assert result.output == b"one\ntwo\n"
+    assert result.start_time == started.start_time
+    chunks = [m.output for m in session.received if m.WhichOneof("kind") == "output"]
+    assert b"".join(c.data for c in chunks) == b"one\ntwo\n"
+    assert chunks[0].offset == 0
+    kinds = [m.WhichOneof("kind") for m in session.received if m.WhichOneof("kind") != "heartbeat"]
+    assert kinds[:3] == ["hello", "ack", "started"]
+    assert kinds[-1] == "result"
+
+
+async def test_result_is_resent_after_reconnect_until_acked(
+    dispatcher: ScriptedDispatcher, tmp_path: Path, boot_id_file: Path
+) -> None:
+    dispatcher.ack_results = False
+    state_dir = tmp_path / "state"
+    async with running_agent(dispatcher, state_dir, boot_id_file):
+        first = await dispatcher.session()
+        task = shell_task("echo kept")
+        first.send(task=task)
+        result = (await first.expect("result", task.execution_id)).result
+        first.close()  # the dispatcher goes away before storing the result
+
+        second = await dispatcher.session()
+        await second.expect("hello")
+        again = (await second.expect("result", task.execution_id)).result
+        assert again == result
+        await dispatcher.stop()  # cut the stream
+
+        await dispatcher.start(port=int(dispatcher.address.rsplit(":", 1)[1]))
+        third = await dispatcher.session()
+        assert (await third.expect("result", task.execution_id)).result == result
+        third.send(result_ack=agent_pb2.ResultAck(execution_id=task.execution_id))
+        # A redelivery after the ack is only acked: once its TaskAck is back,
+        # the ResultAck before it has been handled.
+        third.send(task=task)
+        await third.expect("ack", task.execution_id)
+        [entry] = Spool(state_dir).load()
+        assert entry.record.acked and entry.result is None
+        assert not Spool(state_dir).output_path(task.execution_id).exists()
+        third.close()
+
+        fourth = await dispatcher.session()
+        await fourth.expect("hello")
+        probe = shell_task("true")
+        fourth.send(task=probe)
+        await fourth.expect("result", probe.execution_id)
+        results = [
+            m.result.execution_id for m in fourth.received if m.WhichOneof("kind") == "result"
+        ]
+        assert results == [probe.execution_id]  # the acked result is not sent again
+
+
+async def test_running_tasks_survive_a_disconnect(
+    dispatcher: ScriptedDispatcher, tmp_path: Path, boot_id_file: Path
+) -> None:
+    gate = tmp_path / "gate"
+    async with running_agent(dispatcher, tmp_path / "state", boot_id_file):
+        first = await dispatcher.session()
+        task = shell_task(f"echo waiting; while [ ! -e {gate} ]; do sleep 0.05; done; echo done")
+        first.send(task=task)
+        await first.expect("output", task.execution_id)
+        first.close()
+        second = await dispatcher.session()
+        # A new dispatcher learns about the running execution after Hello.
+        started = await second.expect("started", task.execution_id)
+        assert started.started.start_time.seconds > 0
+        second.send(task=task)  # redelivered while running: acked, not run again
+        await second.expect("ack", task.execution_id)
+        gate.touch()
+        result = (await second.expect("result", task.execution_id)).result
+        assert result.output == b"waiting\ndone\n"
+
+
+async def test_stop_from_the_dispatcher(session: Session) -> None:
+    task = shell_task("echo up; sleep 300")
+    session.send(task=task)
+    await session.expect("output", task.execution_id)
+    session.send(stop=agent_pb2.StopTask(execution_id=task.execution_id))
+    result = (await session.expect("result", task.execution_id)).result
+    assert result.status == common_pb2.INVOCATION_STATUS_TERMINATED
+
+
+async def test_shutdown_reconnects_after_the_delay(
+    dispatcher: ScriptedDispatcher, tmp_path: Path, boot_id_file: Path
+) -> None:
+    async with running_agent(dispatcher, tmp_path / "state", boot_id_file):
+        first = await dispatcher.session()
+        await first.expect("hello")
+        loop = asyncio.get_running_loop()
+        sent_at = loop.time()
+        first.send(shutdown=agent_pb2.Shutdown(reconnect_after_ms=300, reason="rolling update"))
+        await first.ended()
+        second = await dispatcher.session()
+        await second.expect("hello")
+        assert loop.time() - sent_at >= 0.3
