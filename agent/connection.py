@@ -19,6 +19,16 @@ log = logging.getLogger(__name__)
 DEFAULT_HEARTBEAT = 30  # seconds, when the Welcome names no interval
 
 
+KEEPALIVE = [
+    # Pings reveal a silently dead connection in under a minute instead of TCP's many.
+    # The server permits pings this often (scheduler.server.app.KEEPALIVE).
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.max_pings_without_data", 0),
+]
+
+
 class Backoff:
     """Jittered exponential delays between reconnection attempts.
 
@@ -106,7 +116,7 @@ class Connection:
 
     async def _session(self) -> float | None:
         """Serve one stream; return the delay a Shutdown asked for, or None."""
-        async with grpc.aio.insecure_channel(self._server) as channel:
+        async with grpc.aio.insecure_channel(self._server, options=KEEPALIVE) as channel:
             stub = agent_pb2_grpc.AgentServiceStub(channel)
             # Hello, then everything a new dispatcher must know, queued in one
             # step so that no result can slip in between or be sent twice.

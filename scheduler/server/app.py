@@ -41,6 +41,16 @@ from scheduler.store.listener import Listener, conninfo
 
 log = logging.getLogger(__name__)
 
+KEEPALIVE = [
+    # Ping agents so that a vanished machine's stream ends within a minute, and let
+    # agents ping us as often (agent.connection.KEEPALIVE) without being cut off.
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.max_pings_without_data", 0),
+    ("grpc.http2.min_recv_ping_interval_without_data_ms", 20_000),
+]
+
 RECONNECT_HINT_MS = 500
 """How long agents wait before reconnecting when this server shuts down."""
 
@@ -88,7 +98,7 @@ async def running_server(
     ctx = Context(engine=engine, limits=config.limits)
     listener = Listener(conninfo(url), [DISPATCH_CHANNEL, EXECUTION_CHANNEL, OUTPUT_CHANNEL])
     await listener.start()
-    server = grpc.aio.server(interceptors=[KairosInterceptor(tokens)])
+    server = grpc.aio.server(interceptors=[KairosInterceptor(tokens)], options=KEEPALIVE)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     services = [health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME]

@@ -234,18 +234,19 @@ async def append_output(
     """Keep live output up to ``limit`` bytes; returns the invocation id, None if unknown.
 
     Only the head is stored while running; the agent's final result carries
-    head and tail. A chunk at an unexpected offset (a resend) is ignored.
+    head and tail. A chunk before the stored end (a resend) is ignored; one
+    after it (the agent dropped live output while disconnected) is appended.
     """
     row = (
         await conn.execute(
             update(executions)
             .where(
                 _of_instance(execution_id, instance_id),
-                executions.c.output_size == offset,
+                executions.c.output_size <= offset,
             )
             .values(
                 output=func.substring(executions.c.output.concat(data), 1, limit),
-                output_size=executions.c.output_size + len(data),
+                output_size=offset + len(data),
             )
             .returning(executions.c.invocation_id)
         )
