@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from kairos.v1 import file_pb2, file_pb2_grpc, fleet_pb2, fleet_pb2_grpc
 from scheduler.api.convert import timestamp, to_proto
 from scheduler.api.interceptors import current_caller
 from scheduler.api.rpc import RpcContext
 from scheduler.domain.errors import ErrorKind, KairosError
+from scheduler.domain.models import Instance
 from scheduler.operations import fleet as operations
 from scheduler.operations.context import Context
 
@@ -20,59 +23,43 @@ class FleetServicer(fleet_pb2_grpc.FleetServiceServicer):  # type: ignore[misc]
     async def DescribeInstances(
         self, request: fleet_pb2.DescribeInstancesRequest, context: RpcContext
     ) -> fleet_pb2.DescribeInstancesResponse:
-        page, total, token, now = await operations.describe_instances(
-            self._ctx,
-            current_caller().tenant,
-            list(request.instance_ids),
-            request.max_results,
-            request.next_token,
-        )
-        offline_after = self._ctx.limits.offline_after
+        page = await self._page(request)
         return fleet_pb2.DescribeInstancesResponse(
             instances=[
                 fleet_pb2.Instance(
-                    instance_id=i.id,
-                    instance_name=i.name,
-                    os_type=to_proto(i.os_type),  # type: ignore[arg-type]
-                    agent_version=i.agent_version,
-                    time_zone=i.time_zone,
-                    online=i.online(now, offline_after),
-                    last_heartbeat_time=timestamp(i.last_heartbeat_at),
-                    last_boot_time=timestamp(i.last_boot_at),
-                    registration_time=timestamp(i.registered_at),
+                    **_agent_fields(instance, online),
+                    last_boot_time=timestamp(instance.last_boot_at),
+                    registration_time=timestamp(instance.registered_at),
                 )
-                for i in page
+                for instance, online in page.instances
             ],
-            total_count=total,
-            next_token=token,
+            total_count=page.total_count,
+            next_token=page.next_token,
         )
 
     async def DescribeAgentStatus(
         self, request: fleet_pb2.DescribeAgentStatusRequest, context: RpcContext
     ) -> fleet_pb2.DescribeAgentStatusResponse:
-        page, total, token, now = await operations.describe_instances(
+        page = await self._page(request)
+        return fleet_pb2.DescribeAgentStatusResponse(
+            instances=[
+                fleet_pb2.AgentStatus(**_agent_fields(instance, online))
+                for instance, online in page.instances
+            ],
+            total_count=page.total_count,
+            next_token=page.next_token,
+        )
+
+    async def _page(
+        self,
+        request: fleet_pb2.DescribeInstancesRequest | fleet_pb2.DescribeAgentStatusRequest,
+    ) -> operations.InstancePage:
+        return await operations.describe_instances(
             self._ctx,
             current_caller().tenant,
             list(request.instance_ids),
             request.max_results,
             request.next_token,
-        )
-        offline_after = self._ctx.limits.offline_after
-        return fleet_pb2.DescribeAgentStatusResponse(
-            instances=[
-                fleet_pb2.AgentStatus(
-                    instance_id=i.id,
-                    instance_name=i.name,
-                    online=i.online(now, offline_after),
-                    agent_version=i.agent_version,
-                    os_type=to_proto(i.os_type),  # type: ignore[arg-type]
-                    last_heartbeat_time=timestamp(i.last_heartbeat_at),
-                    time_zone=i.time_zone,
-                )
-                for i in page
-            ],
-            total_count=total,
-            next_token=token,
         )
 
     async def DescribeAccountAttributes(
@@ -103,6 +90,19 @@ class FileServicer(file_pb2_grpc.FileServiceServicer):  # type: ignore[misc]
         context: RpcContext,
     ) -> file_pb2.DescribeSendFileResultsResponse:
         raise _not_yet("DescribeSendFileResults")
+
+
+def _agent_fields(instance: Instance, online: bool) -> dict[str, Any]:
+    """The fields that Instance and AgentStatus share."""
+    return {
+        "instance_id": instance.id,
+        "instance_name": instance.name,
+        "os_type": to_proto(instance.os_type),
+        "agent_version": instance.agent_version,
+        "time_zone": instance.time_zone,
+        "online": online,
+        "last_heartbeat_time": timestamp(instance.last_heartbeat_at),
+    }
 
 
 def _not_yet(operation: str) -> KairosError:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -24,16 +23,27 @@ class AccountAttribute:
     used: int
 
 
+@dataclass(frozen=True)
+class InstancePage:
+    """One page of instances, each with whether its agent is online now."""
+
+    instances: list[tuple[Instance, bool]]
+    total_count: int
+    next_token: str
+
+
 async def describe_instances(
     ctx: Context, tenant: Tenant, instance_ids: list[str], max_results: int, next_token: str
-) -> tuple[list[Instance], int, str, datetime]:
-    """One page of the tenant's instances, the total, the next token and the database time."""
+) -> InstancePage:
+    """One page of the tenant's instances, online by the database's clock."""
     page_size = check_page_size(max_results)
     wanted = check_instance_ids(ctx.limits, instance_ids, required=False)
 
-    async def read(conn: AsyncConnection) -> tuple[list[Instance], int, str, datetime]:
+    async def read(conn: AsyncConnection) -> InstancePage:
         page, total, token = await store.list_instances(conn, tenant, wanted, page_size, next_token)
-        return page, total, token, await store.database_now(conn)
+        now = await store.database_now(conn)
+        online = [(i, i.online(now, ctx.limits.offline_after)) for i in page]
+        return InstancePage(online, total, token)
 
     return await ctx.transaction(read)
 

@@ -98,7 +98,11 @@ async def running_server(
     ctx = Context(engine=engine, limits=config.limits)
     listener = Listener(conninfo(url), [DISPATCH_CHANNEL, EXECUTION_CHANNEL, OUTPUT_CHANNEL])
     await listener.start()
-    server = grpc.aio.server(interceptors=[KairosInterceptor(tokens)], options=KEEPALIVE)
+    server = grpc.aio.server(
+        interceptors=[KairosInterceptor(tokens)],
+        # Without this a second server on the same port starts silently and splits traffic.
+        options=[*KEEPALIVE, ("grpc.so_reuseport", 0)],
+    )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     services = [health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME]

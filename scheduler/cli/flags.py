@@ -1,0 +1,223 @@
+"""Flags shared by several operator subcommands, and their value parsers.
+
+This module is imported to build the parser, so it stays light: no gRPC, no
+protobuf at import time (`kairos --help` should not pay for them).
+"""
+
+import argparse
+import importlib
+import os
+from collections.abc import Callable
+
+from scheduler.cli.errors import UsageError
+
+DEFAULT_SERVER = "127.0.0.1:50051"
+
+Handler = Callable[[argparse.Namespace], int]
+
+COMMAND_TYPE_ALIASES = {
+    "shell": "COMMAND_TYPE_RUN_SHELL_SCRIPT",
+    "powershell": "COMMAND_TYPE_RUN_POWER_SHELL_SCRIPT",
+    "bat": "COMMAND_TYPE_RUN_BAT_SCRIPT",
+}
+
+
+def handler(target: str) -> Handler:
+    """A subcommand function named `module:function`, imported only when it runs."""
+    module_name, _, function_name = target.partition(":")
+
+    def run(args: argparse.Namespace) -> int:
+        function = getattr(importlib.import_module(module_name), function_name)
+        return int(function(args))
+
+    return run
+
+
+def connection_flags() -> argparse.ArgumentParser:
+    """A parent parser with `--server`, `--token` and `--json`, for every API subcommand."""
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("connection and output")
+    group.add_argument(
+        "--server",
+        metavar="HOST:PORT",
+        default=os.environ.get("KAIROS_SERVER") or DEFAULT_SERVER,
+        help="Kairos server address (env KAIROS_SERVER, default %(default)s)",
+    )
+    group.add_argument(
+        "--token",
+        default=os.environ.get("KAIROS_TOKEN") or None,
+        help="bearer token sent as `authorization` metadata (env KAIROS_TOKEN)",
+    )
+    group.add_argument(
+        "--json", action="store_true", help="print one JSON document instead of tables"
+    )
+    return parent
+
+
+def add_paging_flags(parser: argparse.ArgumentParser) -> None:
+    """`--max-results`, `--next-token` and `--all` for a list subcommand."""
+    parser.add_argument(
+        "--max-results", type=int_in(1, 50), metavar="N", help="page size, 1-50 (server default 10)"
+    )
+    parser.add_argument("--next-token", metavar="TOKEN", help="continue after a previous page")
+    parser.add_argument("--all", action="store_true", help="fetch every page")
+
+
+def add_instances_flag(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    """`-i/--instance-ids i-1,i-2`, repeatable; the values land flattened in `instance_ids`."""
+    parser.add_argument(
+        "-i",
+        "--instance-ids",
+        dest="instance_ids",
+        metavar="ID[,ID...]",
+        type=instance_ids,
+        action="extend",
+        required=required,
+        help="instance ids, comma separated or repeated",
+    )
+
+
+def add_placement_flags(parser: argparse.ArgumentParser) -> None:
+    """`--working-dir` and `--timeout`, which commands and invocations both carry."""
+    parser.add_argument("--working-dir", metavar="DIR", help="directory the script runs in")
+    parser.add_argument(
+        "--timeout", type=int_in(1, None), metavar="SECONDS", help="kill the script after this long"
+    )
+
+
+def add_script_flags(
+    parser: argparse.ArgumentParser, *, sources: argparse._ActionsContainer | None = None
+) -> None:
+    """The flags of a script's content, shared by `command create` and `run`.
+
+    `sources` is where `--file` goes: a mutually exclusive group when the script
+    has another source flag (`--content`).
+    """
+    add_command_type_flag(parser, default="shell", help="script type (default shell)")
+    (sources or parser).add_argument(
+        "--file", metavar="PATH", help="read the script from a file (`-` for stdin)"
+    )
+    parser.add_argument(
+        "--base64",
+        action="store_true",
+        help="the given content is already Base64-encoded (sent as such)",
+    )
+    parser.add_argument(
+        "--enable-parameter",
+        action="store_true",
+        help="treat {{name}} placeholders as parameters",
+    )
+    parser.add_argument("--description", help="command description")
+
+
+def add_command_type_flag(
+    parser: argparse.ArgumentParser, *, default: str | None, help: str
+) -> None:
+    """`--type shell|powershell|bat` (Cloud Assistant's `RunShellScript`… also accepted)."""
+    parser.add_argument(
+        "--type",
+        type=enum_arg("CommandType", COMMAND_TYPE_ALIASES),
+        default=default,
+        metavar="{shell,powershell,bat}",
+        help=help,
+    )
+
+
+def add_invocation_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags of an invocation, shared by `run` and `invoke`."""
+    add_instances_flag(parser, required=True)
+    add_placement_flags(parser)
+    parser.add_argument(
+        "-p",
+        "--parameter",
+        dest="parameters",
+        metavar="NAME=VALUE",
+        type=parameter,
+        action="append",
+        help="parameter value, repeatable",
+    )
+    parser.add_argument(
+        "--repeat-mode",
+        type=enum_arg("RepeatMode"),
+        metavar="{once,dry-run,period,next-reboot-only,every-reboot}",
+        help="when to run (default once, or period with --frequency)",
+    )
+    parser.add_argument(
+        "--frequency",
+        metavar="EXPR",
+        help="schedule: rate(5m), at(2026-12-01 08:00:00 UTC) or a Quartz cron",
+    )
+    parser.add_argument("--username", help="user the script runs as (default root)")
+    parser.add_argument("--container-id", help="run inside this container")
+    parser.add_argument("--container-name", help="run inside the container of this name")
+    add_client_token_flag(parser)
+    parser.add_argument(
+        "--watch", action="store_true", help="then follow the invocation like `kairos watch`"
+    )
+
+
+def add_client_token_flag(parser: argparse.ArgumentParser) -> None:
+    """`--client-token`: makes a creating call idempotent."""
+    parser.add_argument(
+        "--client-token",
+        metavar="TOKEN",
+        help="idempotency token (≤64 ASCII): a retry with it creates nothing new",
+    )
+
+
+def instance_ids(text: str) -> list[str]:
+    """Parse `i-1,i-2` into ids; empty items are an error."""
+    ids = [part.strip() for part in text.split(",")]
+    if not all(ids):
+        raise argparse.ArgumentTypeError(f"empty instance id in {text!r}")
+    return ids
+
+
+def parameter(text: str) -> tuple[str, str]:
+    """Parse `name=value` (the value may contain `=` and be empty)."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name.strip(), value
+
+
+def collect_parameters(pairs: list[tuple[str, str]] | None) -> dict[str, str]:
+    """The parameter map of repeated `--parameter` flags; a name given twice is an error."""
+    parameters: dict[str, str] = {}
+    for name, value in pairs or []:
+        if name in parameters:
+            raise UsageError(f"parameter {name!r} given twice")
+        parameters[name] = value
+    return parameters
+
+
+def int_in(low: int, high: int | None) -> Callable[[str], int]:
+    """An argparse type accepting integers in `[low, high]` (`high=None`: unbounded)."""
+
+    def convert(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+        if value < low or (high is not None and value > high):
+            bounds = f"{low}-{high}" if high is not None else f">= {low}"
+            raise argparse.ArgumentTypeError(f"{value} is out of range ({bounds})")
+        return value
+
+    return convert
+
+
+def enum_arg(enum_name: str, aliases: dict[str, str] | None = None) -> Callable[[str], str]:
+    """An argparse type turning a Cloud Assistant word into the value name of a kairos.v1 enum."""
+
+    def convert(text: str) -> str:
+        # Imported here, when a value is parsed, to keep building the parser cheap.
+        from kairos.v1 import common_pb2
+        from scheduler.cli.naming import parse_enum
+
+        try:
+            return parse_enum(getattr(common_pb2, enum_name), text, aliases)
+        except UsageError as error:
+            raise argparse.ArgumentTypeError(error.message) from None
+
+    return convert

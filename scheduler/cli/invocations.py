@@ -1,0 +1,248 @@
+"""`kairos run|invoke|stop|invocations|results`: invocations and what they did."""
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import TypedDict
+
+from kairos.v1 import common_pb2, invocation_pb2
+from scheduler.cli.client import Client, fetch_pages
+from scheduler.cli.errors import UsageError
+from scheduler.cli.flags import collect_parameters
+from scheduler.cli.naming import enum_word
+from scheduler.cli.output import (
+    decode_output,
+    format_time,
+    print_json,
+    print_page_hint,
+    render_fields,
+    render_table,
+)
+from scheduler.cli.script import load_script
+from scheduler.cli.watch import exit_code_text, follow, is_final, result_summary
+
+
+class InvocationFields(TypedDict):
+    """The request fields that `run` and `invoke` share, from `add_invocation_flags`."""
+
+    instance_ids: list[str]
+    repeat_mode: str
+    frequency: str
+    parameters: dict[str, str]
+    username: str
+    working_dir: str
+    timeout: int
+    container_id: str
+    container_name: str
+    client_token: str
+
+
+def run(args: argparse.Namespace) -> int:
+    """RunCommand with the script after `--` (or `--file`); `--watch` then follows it."""
+    if args.keep_command and not args.name:
+        raise UsageError("--keep-command needs --name")
+    script = load_script(
+        text=" ".join(args.script) if args.script else None,
+        path=args.file,
+        is_base64=args.base64,
+    )
+    request = invocation_pb2.RunCommandRequest(
+        name=args.name or "",
+        description=args.description or "",
+        type=args.type,
+        command_content=script.content,
+        content_encoding=script.encoding,
+        enable_parameter=args.enable_parameter,
+        keep_command=args.keep_command,
+        **invocation_fields(args),
+    )
+    with Client.from_args(args) as client:
+        response = client.run_command(request)
+        created = [("invoke_id", response.invoke_id), ("command_id", response.command_id)]
+        return _report_created(client, args, response, created)
+
+
+def invoke(args: argparse.Namespace) -> int:
+    """InvokeCommand of a saved command; `--watch` then follows it."""
+    request = invocation_pb2.InvokeCommandRequest(
+        command_id=args.command_id, **invocation_fields(args)
+    )
+    with Client.from_args(args) as client:
+        response = client.invoke_command(request)
+        return _report_created(client, args, response, [("invoke_id", response.invoke_id)])
+
+
+def invocation_fields(args: argparse.Namespace) -> InvocationFields:
+    """The shared invocation request fields from parsed `add_invocation_flags` flags."""
+    return InvocationFields(
+        instance_ids=args.instance_ids,
+        repeat_mode=args.repeat_mode or "REPEAT_MODE_UNSPECIFIED",
+        frequency=args.frequency or "",
+        parameters=collect_parameters(args.parameters),
+        username=args.username or "",
+        working_dir=args.working_dir or "",
+        timeout=args.timeout or 0,
+        container_id=args.container_id or "",
+        container_name=args.container_name or "",
+        client_token=args.client_token or "",
+    )
+
+
+def stop(args: argparse.Namespace) -> int:
+    """StopInvocation on some or (without `-i`) all of its instances."""
+    request = invocation_pb2.StopInvocationRequest(
+        invoke_id=args.invoke_id, instance_ids=args.instance_ids or []
+    )
+    with Client.from_args(args) as client:
+        response = client.stop_invocation(request)
+    if args.json:
+        print_json(response)
+    else:
+        which = ", ".join(args.instance_ids) if args.instance_ids else "all instances"
+        print(f"stop requested for {args.invoke_id} ({which})")
+    return 0
+
+
+def describe(args: argparse.Namespace) -> int:
+    """DescribeInvocations as a table, with each invocation's instances on request."""
+    request = invocation_pb2.DescribeInvocationsRequest(
+        invoke_id=args.invoke_id or "",
+        command_id=args.command_id or "",
+        instance_id=args.instance_id or "",
+        invocation_status=args.status or "INVOCATION_STATUS_UNSPECIFIED",
+        max_results=args.max_results or 0,
+        next_token=args.next_token or "",
+    )
+    with Client.from_args(args) as client:
+        response = fetch_pages(client.describe_invocations, request, every=args.all)
+    if args.json:
+        print_json(response)
+        return 0
+    print(render_invocations(response.invocations))
+    if args.invoke_id or args.instances:
+        for invocation in response.invocations:
+            print(f"\n{invocation.invoke_id} instances:")
+            print(render_invocation_instances(invocation.instances))
+    print_page_hint(len(response.invocations), response.total_count, response.next_token)
+    return 0
+
+
+def results(args: argparse.Namespace) -> int:
+    """DescribeInvocationResults: a status table, then each instance's output."""
+    request = invocation_pb2.DescribeInvocationResultsRequest(
+        invoke_id=args.invoke_id,
+        instance_id=args.instance_id or "",
+        include_history=args.history,
+        max_results=args.max_results or 0,
+        next_token=args.next_token or "",
+    )
+    with Client.from_args(args) as client:
+        response = fetch_pages(client.describe_invocation_results, request, every=args.all)
+    if args.json:
+        print_json(response)
+        return 0
+    print(render_results(response.results, history=args.history))
+    for result in response.results:
+        if result.output or result.dropped:
+            print(f"\n{render_output(result, history=args.history)}", end="")
+    print_page_hint(len(response.results), response.total_count, response.next_token)
+    return 0
+
+
+def render_invocations(invocations: Sequence[invocation_pb2.Invocation]) -> str:
+    """The invocation list table; DONE counts instances in a final status."""
+    return render_table(
+        ["INVOKE ID", "COMMAND ID", "NAME", "STATUS", "REPEAT", "FREQUENCY", "CREATED", "DONE"],
+        [
+            [
+                invocation.invoke_id,
+                invocation.command_id,
+                invocation.command_name,
+                enum_word(common_pb2.InvocationStatus, invocation.invocation_status),
+                enum_word(common_pb2.RepeatMode, invocation.repeat_mode),
+                invocation.frequency,
+                format_time(invocation.creation_time),
+                _done(invocation.instances),
+            ]
+            for invocation in invocations
+        ],
+    )
+
+
+def render_invocation_instances(instances: Sequence[invocation_pb2.InvocationInstance]) -> str:
+    """One invocation's targets: status, next fire and the skips of its schedule."""
+    return render_table(
+        ["INSTANCE", "STATUS", "NEXT FIRE", "REPEATS", "OVERLAP SKIPS", "MISFIRE SKIPS", "UPDATED"],
+        [
+            [
+                instance.instance_id,
+                enum_word(common_pb2.InvocationStatus, instance.invocation_status),
+                format_time(instance.next_fire_time),
+                instance.repeats,
+                instance.overlap_skips,
+                instance.misfire_skips,
+                format_time(instance.update_time),
+            ]
+            for instance in instances
+        ],
+    )
+
+
+def render_results(results: Sequence[invocation_pb2.InvocationResult], *, history: bool) -> str:
+    """Per-instance status table; with `history` one row per run with its repeat number."""
+    headers = ["INSTANCE", "STATUS", "EXIT", "ERROR", "START", "FINISH"]
+    if history:
+        headers[1:1] = ["RUN", "SCHEDULED"]
+    rows = []
+    for result in results:
+        row: list[object] = [
+            result.instance_id,
+            enum_word(common_pb2.InvocationStatus, result.invocation_status),
+            exit_code_text(result),
+            result.error_code,
+            format_time(result.start_time),
+            format_time(result.finish_time),
+        ]
+        if history:
+            row[1:1] = [result.repeats, format_time(result.scheduled_time)]
+        rows.append(row)
+    return render_table(headers, rows)
+
+
+def render_output(result: invocation_pb2.InvocationResult, *, history: bool) -> str:
+    """One result's output under a `==> i-1: Success (exit 0) <==` header, ending in a newline."""
+    run = f" run {result.repeats}" if history else ""
+    text = decode_output(result.output)
+    if text and not text.endswith("\n"):
+        text += "\n"
+    if result.dropped:
+        # Stored output keeps the head and the tail; say how much is missing.
+        text += f"[… {result.dropped} bytes dropped between head and tail …]\n"
+    return f"==> {result.instance_id}{run}: {result_summary(result)} <==\n{text}"
+
+
+def _report_created(
+    client: Client,
+    args: argparse.Namespace,
+    response: invocation_pb2.RunCommandResponse | invocation_pb2.InvokeCommandResponse,
+    created: list[tuple[str, str]],
+) -> int:
+    if args.watch:
+        if not args.json:
+            print(render_fields(created), flush=True)
+        return follow(client, response.invoke_id, json_mode=args.json, extra=dict(created))
+    if args.json:
+        print_json(response)
+    else:
+        print(render_fields(created))
+        print(
+            f"(follow with: kairos watch {response.invoke_id}; "
+            f"results: kairos results {response.invoke_id})",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _done(instances: Sequence[invocation_pb2.InvocationInstance]) -> str:
+    done = sum(1 for instance in instances if is_final(instance.invocation_status))
+    return f"{done}/{len(instances)}"

@@ -1,0 +1,67 @@
+"""`kairos`: one executable for the server, the agent and the operator's commands.
+
+The root parser only gathers the subcommands' `register(subparsers)` functions;
+each subcommand imports its heavy dependencies when it runs, so `kairos --help`
+stays fast.
+"""
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+import agent.main
+import scheduler.cli.operator
+import scheduler.cli.schedule
+import scheduler.server.cli
+from scheduler.cli.errors import CliError
+
+# Order of the subcommands in `kairos --help`: run the system, then operate it.
+REGISTRARS = (
+    scheduler.server.cli.register,
+    agent.main.register,
+    scheduler.cli.operator.register,
+    scheduler.cli.schedule.register,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `kairos` parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="kairos",
+        description="Kairos: run scripts now or on a schedule across a fleet of machines.",
+        epilog="Run `kairos dev` for a local server with three agents, then `kairos run`.",
+    )
+    subparsers = parser.add_subparsers(dest="subcommand", metavar="COMMAND")
+    for register in REGISTRARS:
+        register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run `kairos` with `argv` (default `sys.argv[1:]`); returns the exit code.
+
+    Exit codes: 0 success, 1 a failed call or a failed invocation, 2 usage errors,
+    130 interrupted.
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        # --help (0) and usage errors (2): return the code so callers and tests see it.
+        return exit_.code if isinstance(exit_.code, int) else 2
+    if getattr(args, "func", None) is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.func(args))
+    except CliError as error:
+        print(f"error: {error.message}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # `kairos results … | head`: the reader left; stop quietly, as cat does.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1

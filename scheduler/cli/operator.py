@@ -1,0 +1,159 @@
+"""The operator's subcommands: their arguments, and which function runs each.
+
+Only argparse here; the functions live in `commands`, `invocations`, `watch`,
+`fleet` and `dev` and are imported when their subcommand runs.
+"""
+
+import argparse
+from typing import TypeAlias
+
+from scheduler.cli.flags import (
+    DEFAULT_SERVER,
+    add_client_token_flag,
+    add_command_type_flag,
+    add_instances_flag,
+    add_invocation_flags,
+    add_paging_flags,
+    add_placement_flags,
+    add_script_flags,
+    connection_flags,
+    enum_arg,
+    handler,
+    int_in,
+)
+
+Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def register(subparsers: Subparsers) -> None:
+    """Add `command`, `run`, `invoke`, `invocations`, `results`, `stop`, `watch`,
+    `instances`, `quota` and `dev` to the `kairos` parser."""
+    api = [connection_flags()]
+    _register_command(subparsers, api)
+    _register_run_and_invoke(subparsers, api)
+    _register_inspection(subparsers, api)
+    _register_dev(subparsers)
+
+
+def _register_command(subparsers: Subparsers, api: list[argparse.ArgumentParser]) -> None:
+    command = subparsers.add_parser("command", help="create, list, modify and delete commands")
+    actions = command.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    create = actions.add_parser("create", parents=api, help="save a command")
+    create.add_argument("--name", required=True, help="command name")
+    content = create.add_mutually_exclusive_group(required=True)
+    content.add_argument("--content", metavar="TEXT", help="the script")
+    add_script_flags(create, sources=content)
+    add_placement_flags(create)
+    add_client_token_flag(create)
+    create.set_defaults(func=handler("scheduler.cli.commands:create"))
+
+    listing = actions.add_parser("list", parents=api, help="list saved commands")
+    listing.add_argument("--id", dest="command_id", help="only this command (shows its script)")
+    listing.add_argument("--name", help="only commands of this name")
+    add_command_type_flag(listing, default=None, help="only commands of this type")
+    add_paging_flags(listing)
+    listing.set_defaults(func=handler("scheduler.cli.commands:describe"))
+
+    modify = actions.add_parser(
+        "modify", parents=api, help="change name, description, timeout or working dir"
+    )
+    modify.add_argument("command_id", metavar="COMMAND_ID")
+    modify.add_argument("--name", help="new name")
+    modify.add_argument("--description", help="new description")
+    add_placement_flags(modify)
+    modify.set_defaults(func=handler("scheduler.cli.commands:modify"))
+
+    delete = actions.add_parser("delete", parents=api, help="delete a saved command")
+    delete.add_argument("command_id", metavar="COMMAND_ID")
+    delete.set_defaults(func=handler("scheduler.cli.commands:delete"))
+
+
+def _register_run_and_invoke(subparsers: Subparsers, api: list[argparse.ArgumentParser]) -> None:
+    run = subparsers.add_parser(
+        "run",
+        parents=api,
+        help="run a script on instances (RunCommand)",
+        description="Run a script on instances: kairos run -i i-1,i-2 -- 'uname -a'",
+    )
+    run.add_argument(
+        "script", nargs="*", metavar="-- SCRIPT", help="the script, after `--` (or --file)"
+    )
+    add_script_flags(run)
+    run.add_argument("--name", help="command name (required with --keep-command)")
+    run.add_argument(
+        "--keep-command", action="store_true", help="also save the script as a command"
+    )
+    add_invocation_flags(run)
+    run.set_defaults(func=handler("scheduler.cli.invocations:run"))
+
+    invoke = subparsers.add_parser(
+        "invoke", parents=api, help="run a saved command on instances (InvokeCommand)"
+    )
+    invoke.add_argument("command_id", metavar="COMMAND_ID")
+    add_invocation_flags(invoke)
+    invoke.set_defaults(func=handler("scheduler.cli.invocations:invoke"))
+
+    stop = subparsers.add_parser("stop", parents=api, help="stop an invocation")
+    stop.add_argument("invoke_id", metavar="INVOKE_ID")
+    add_instances_flag(stop, required=False)
+    stop.set_defaults(func=handler("scheduler.cli.invocations:stop"))
+
+    watch = subparsers.add_parser(
+        "watch", parents=api, help="follow an invocation's output and status until it ends"
+    )
+    watch.add_argument("invoke_id", metavar="INVOKE_ID")
+    watch.set_defaults(func=handler("scheduler.cli.watch:watch"))
+
+
+def _register_inspection(subparsers: Subparsers, api: list[argparse.ArgumentParser]) -> None:
+    invocations = subparsers.add_parser("invocations", parents=api, help="list invocations")
+    invocations.add_argument("--invoke-id", help="only this invocation (shows its instances)")
+    invocations.add_argument("--command-id", help="only invocations of this command")
+    invocations.add_argument("--instance-id", help="only invocations on this instance")
+    invocations.add_argument(
+        "--status",
+        type=enum_arg("InvocationStatus"),
+        help="only invocations in this status (Success, PartialFailed, …)",
+    )
+    invocations.add_argument(
+        "--instances", action="store_true", help="show every invocation's instances"
+    )
+    add_paging_flags(invocations)
+    invocations.set_defaults(func=handler("scheduler.cli.invocations:describe"))
+
+    results = subparsers.add_parser("results", parents=api, help="per-instance results and output")
+    results.add_argument("invoke_id", metavar="INVOKE_ID")
+    results.add_argument("--instance-id", help="only this instance")
+    results.add_argument(
+        "--history", action="store_true", help="every run of periodic and boot invocations"
+    )
+    add_paging_flags(results)
+    results.set_defaults(func=handler("scheduler.cli.invocations:results"))
+
+    instances = subparsers.add_parser("instances", parents=api, help="agent status of instances")
+    add_instances_flag(instances, required=False)
+    add_paging_flags(instances)
+    instances.set_defaults(func=handler("scheduler.cli.fleet:instances"))
+
+    quota = subparsers.add_parser("quota", parents=api, help="quotas and today's usage")
+    quota.set_defaults(func=handler("scheduler.cli.fleet:quota"))
+
+
+def _register_dev(subparsers: Subparsers) -> None:
+    dev = subparsers.add_parser(
+        "dev",
+        help="a local server with N agents, for a first try",
+        description="Start `kairos server` on its embedded PostgreSQL and N local agents; "
+        "Ctrl-C stops them all.",
+    )
+    dev.add_argument(
+        "--agents", type=int_in(1, 50), default=3, metavar="N", help="agents (default 3)"
+    )
+    dev.add_argument(
+        "--data-dir", default=".kairos/dev", metavar="DIR", help="state (default %(default)s)"
+    )
+    dev.add_argument(
+        "--listen", default=DEFAULT_SERVER, metavar="HOST:PORT", help="default %(default)s"
+    )
+    dev.set_defaults(func=handler("scheduler.cli.dev:dev"))

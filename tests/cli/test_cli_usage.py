@@ -1,0 +1,60 @@
+"""Usage errors exit 2 before any call is made; help exits 0."""
+
+import pytest
+
+from scheduler.cli.main import main
+
+# No server listens here: a usage error must be reported before any connection.
+NOWHERE = ["--server", "127.0.0.1:1"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run", "--", "true"], "the following arguments are required: -i/--instance-ids"),
+        (["run", "-i", "i-1"], "error: give the script either inline (after `--`) or with --file"),
+        (["run", "-i", "i-1", "--file", "x.sh", "--", "true"], "either inline"),
+        (["run", "-i", "i-1,", "--", "true"], "empty instance id in 'i-1,'"),
+        (["run", "-i", "i-1", "-p", "novalue", "--", "true"], "expected NAME=VALUE"),
+        (["run", "-i", "i-1", "-p", "a=1", "-p", "a=2", "--", "x"], "parameter 'a' given twice"),
+        (["run", "-i", "i-1", "--keep-command", "--", "true"], "--keep-command needs --name"),
+        (["run", "-i", "i-1", "--type", "perl", "--", "x"], "unknown command type 'perl'"),
+        (["run", "-i", "i-1", "--repeat-mode", "weekly", "--", "x"], "unknown repeat mode"),
+        (["run", "-i", "i-1", "--timeout", "0", "--", "x"], "0 is out of range (>= 1)"),
+        (["command", "create", "--content", "x"], "required: --name"),
+        (["command", "create", "--name", "n"], "one of the arguments --content --file"),
+        (["command", "create", "--name", "n", "--content", "x", "--file", "y"], "not allowed"),
+        (["command", "modify", "c-1"], "nothing to modify"),
+        (["command", "list", "--max-results", "51"], "51 is out of range (1-50)"),
+        (["invocations", "--status", "done"], "unknown invocation status 'done'"),
+        (["dev", "--agents", "0"], "0 is out of range (1-50)"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+    ],
+)
+def test_usage_errors_exit_2(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    extra = NOWHERE if argv[0] in ("run", "command", "invocations") else []
+    assert main([*argv, *extra]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err
+    assert captured.out == ""
+
+
+def test_no_subcommand_prints_help_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert "usage: kairos" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv", [["--help"], ["run", "--help"], ["command", "create", "--help"], ["dev", "--help"]]
+)
+def test_help_exits_0(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 0
+    assert "usage: kairos" in capsys.readouterr().out
+
+
+def test_status_filter_accepts_cloud_assistant_words(capsys: pytest.CaptureFixture[str]) -> None:
+    # Parsing succeeds (the failure is the unreachable server, exit 1, not usage).
+    assert main(["invocations", "--status", "PartialFailed", *NOWHERE]) == 1
+    assert "cannot reach the Kairos server at 127.0.0.1:1" in capsys.readouterr().err
