@@ -89,7 +89,7 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
                     heartbeat_interval_seconds=self._heartbeat_interval, server_time=_now()
                 )
             )
-            await self._deliver(session)
+            await self._deliver([session])
             while (message := await session.next_message()) is not None:
                 yield message
         finally:
@@ -220,11 +220,17 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
             )
         )
 
-    async def _deliver(self, session: AgentSession) -> None:
+    async def _deliver(self, sessions: list[AgentSession]) -> None:
+        """Send these agents what waits for them: one query and one update for all."""
+        by_instance = {session.instance_id: session for session in sessions}
         tasks = await self._ctx.transaction(
-            lambda conn: execution_store.undelivered(conn, [session.instance_id])
+            lambda conn: execution_store.undelivered(conn, list(by_instance))
         )
-        delivered = await session.offer(tasks)
+        delivered: list[str] = []
+        for task in tasks:
+            session = by_instance.get(task.instance_id)
+            if session is not None:
+                delivered += await session.offer([task])
         if delivered:
             await self._ctx.transaction(
                 lambda conn: execution_store.mark_delivered(conn, delivered)
@@ -235,16 +241,16 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
             while True:
                 notice = await notices.get()
                 if notice.channel == GAP:
-                    wanted = list(self._sessions)
+                    wanted = list(self._sessions.values())
                 else:
-                    wanted = [i for i in notice.payload.split(",") if i in self._sessions]
-                for instance_id in wanted:
-                    session = self._sessions.get(instance_id)
-                    if session is not None:
-                        try:
-                            await self._deliver(session)
-                        except Exception:
-                            log.exception("delivery failed", extra={"instance_id": instance_id})
+                    ids = notice.payload.split(",")
+                    wanted = [self._sessions[i] for i in ids if i in self._sessions]
+                if not wanted:
+                    continue
+                try:
+                    await self._deliver(wanted)
+                except Exception:
+                    log.exception("delivery failed")
 
     async def _sweep_delivery_timeouts(self) -> None:
         limits = self._ctx.limits

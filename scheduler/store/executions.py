@@ -65,6 +65,7 @@ class TaskView:
     container_name: str
     scheduled_at: datetime
     status: InvocationStatus
+    instance_id: str
 
 
 _RESULT_COLUMNS = (
@@ -178,6 +179,7 @@ async def undelivered(conn: AsyncConnection, instance_ids: list[str]) -> list[Ta
             container_name=r.container_name,
             scheduled_at=r.scheduled_at,
             status=InvocationStatus(r.status),
+            instance_id=r.instance_id,
         )
         for r in rows
     ]
