@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from dispatcher.boot import fire_boot_triggers
 from dispatcher.messages import moment, result_of
 from dispatcher.session import AgentSession
 from kairos.v1 import agent_pb2, agent_pb2_grpc
@@ -107,7 +108,7 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         os_type = from_proto(OsType, hello.os_type) or OsType.LINUX
 
         async def register(conn: AsyncConnection) -> None:
-            found = await instance_store.register_agent(
+            registration = await instance_store.register_agent(
                 conn,
                 tenant,
                 instance_id=hello.instance_id,
@@ -118,12 +119,15 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
                 boot_id=hello.boot_id,
                 dispatcher_id=self._id,
             )
-            if found is None:
+            if registration.foreign:
                 raise KairosError(
                     ErrorKind.PERMISSION_DENIED,
                     "Forbidden.Instance",
                     f"instance {hello.instance_id} belongs to another account",
                 )
+            if registration.rebooted:
+                log.info("instance booted", extra={"instance_id": hello.instance_id})
+                await fire_boot_triggers(conn, self._ctx.limits, hello.instance_id)
 
         await self._ctx.transaction(register)
 

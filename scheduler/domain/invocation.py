@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from scheduler.domain.enums import COMMAND_TYPES_BY_OS, InvocationStatus, RepeatMode
-from scheduler.domain.errors import ErrorKind, KairosError, invalid, not_found, precondition
+from scheduler.domain.errors import invalid, not_found, precondition
+from scheduler.domain.firing import instance_zone
 from scheduler.domain.limits import (
     MAX_USERNAME,
     MAX_WORKING_DIR,
@@ -19,6 +20,16 @@ from scheduler.domain.limits import (
 from scheduler.domain.models import Command, Instance, InvocationSettings, PlannedExecution
 from scheduler.domain.parameters import BuiltIns, check_parameters, render
 from scheduler.domain.tenancy import Tenant
+from scheduler.schedule import Schedule, ScheduleError, parse_frequency
+
+
+@dataclass(frozen=True)
+class PlannedTarget:
+    """An armed target of a periodic or boot invocation."""
+
+    instance_id: str
+    next_fire_at: datetime | None
+    """The first fire of a periodic target; None for boot triggers."""
 
 
 @dataclass(frozen=True)
@@ -59,12 +70,6 @@ def check_settings(
 ) -> InvocationSettings:
     """Validate the invocation fields; the command supplies defaults for dir and timeout."""
     mode = resolve_repeat_mode(request.repeat_mode, request.frequency)
-    if not mode.is_immediate:
-        raise KairosError(
-            ErrorKind.UNIMPLEMENTED,
-            "Unimplemented.RepeatMode",
-            f"repeat_mode {mode.name} is not available yet on this server; use ONCE or DRY_RUN",
-        )
     check_length("username", request.username, MAX_USERNAME)
     check_length("working_dir", request.working_dir, MAX_WORKING_DIR)
     check_length("container_id", request.container_id, 128)
@@ -129,42 +134,98 @@ def plan_executions(
     content_limit: int,
     new_id: Callable[[], str],
 ) -> list[PlannedExecution]:
-    """One execution per target, its script rendered for that instance.
-
-    A target whose OS cannot run the command's type gets an ``Invalid``
-    execution rather than failing the whole invocation (SPEC §1).
-    """
-    plans = []
-    for instance in targets:
-        script = command.content
-        if command.enable_parameter:
-            built_ins = BuiltIns(
-                region_id=tenant.region_id,
-                account_id=tenant.account_id,
-                instance_id=instance.id,
-                instance_name=instance.name,
-                invoke_id=invoke_id,
-                command_id=command.id,
-            )
-            script = render(command.content, settings.parameters, built_ins)
-            check_content_size(script, content_limit, what="command_content after substitution")
-        if command.type in COMMAND_TYPES_BY_OS[instance.os_type]:
-            plans.append(PlannedExecution(new_id(), instance.id, script, InvocationStatus.PENDING))
-        else:
-            plans.append(
-                PlannedExecution(
-                    new_id(),
-                    instance.id,
-                    script,
-                    InvocationStatus.INVALID,
-                    error_code="InvalidCommandType",
-                    error_info=(
-                        f"a {command.type.value} command cannot run on "
-                        f"{instance.os_type.value} instance {instance.id}"
-                    ),
-                )
+    """One execution per target, its script rendered for that instance and size-checked."""
+    plans = [
+        render_execution(
+            command=command,
+            values=settings.parameters,
+            instance=instance,
+            tenant=tenant,
+            invoke_id=invoke_id,
+            execution_id=new_id(),
+        )
+        for instance in targets
+    ]
+    if command.enable_parameter:
+        for plan in plans:
+            check_content_size(
+                plan.script, content_limit, what="command_content after substitution"
             )
     return plans
+
+
+def render_execution(
+    *,
+    command: Command,
+    values: Mapping[str, str],
+    instance: Instance,
+    tenant: Tenant,
+    invoke_id: str,
+    execution_id: str,
+) -> PlannedExecution:
+    """One execution of ``command`` on ``instance``, parameters substituted.
+
+    An instance whose OS cannot run the command's type gets an ``Invalid``
+    execution rather than failing the whole invocation (SPEC §1).
+    """
+    script = command.content
+    if command.enable_parameter:
+        built_ins = BuiltIns(
+            region_id=tenant.region_id,
+            account_id=tenant.account_id,
+            instance_id=instance.id,
+            instance_name=instance.name,
+            invoke_id=invoke_id,
+            command_id=command.id,
+        )
+        script = render(command.content, values, built_ins)
+    if command.type in COMMAND_TYPES_BY_OS[instance.os_type]:
+        return PlannedExecution(execution_id, instance.id, script, InvocationStatus.PENDING)
+    return PlannedExecution(
+        execution_id,
+        instance.id,
+        script,
+        InvocationStatus.INVALID,
+        error_code="InvalidCommandType",
+        error_info=(
+            f"a {command.type.value} command cannot run on "
+            f"{instance.os_type.value} instance {instance.id}"
+        ),
+    )
+
+
+def parse_schedule(frequency: str, *, created_at: datetime) -> Schedule:
+    """The invocation's schedule; a rate's grid starts at the invocation's creation."""
+    try:
+        return parse_frequency(frequency, anchor=created_at)
+    except ScheduleError as error:
+        raise invalid(f"InvalidParam.Frequency.{error.code}", "frequency", str(error)) from None
+
+
+def plan_targets(
+    settings: InvocationSettings, targets: list[Instance], *, now: datetime
+) -> list[PlannedTarget]:
+    """The armed targets of a periodic or boot invocation, with their first fires.
+
+    Refuses a schedule that has no fire after ``now`` on some target (an
+    ``at`` in the past, a year range that is over), naming the instances.
+    """
+    if settings.repeat_mode is not RepeatMode.PERIOD:
+        return [PlannedTarget(t.id, None) for t in targets]
+    schedule = parse_schedule(settings.frequency, created_at=now)
+    planned = [
+        PlannedTarget(t.id, schedule.next_fire(now, zone=instance_zone(t.time_zone)))
+        for t in targets
+    ]
+    never = [p.instance_id for p in planned if p.next_fire_at is None]
+    if never:
+        raise invalid(
+            "InvalidParam.Frequency.NoFutureFire",
+            "frequency",
+            f"'{settings.frequency}' has no fire after now "
+            f"({now.isoformat(timespec='seconds')}) on instances {', '.join(never)}",
+        )
+    return planned
 
 
 def counts_against_quota(mode: RepeatMode) -> bool:

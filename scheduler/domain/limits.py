@@ -32,6 +32,8 @@ class Limits:
     """Seconds an execution may wait for its agent before it ends Aborted."""
     offline_after: int = 120
     """Seconds without a heartbeat after which an agent counts as offline."""
+    misfire_grace: int = 60
+    """Seconds after its instant within which a fire missed during downtime still runs."""
 
 
 MAX_NAME = 128

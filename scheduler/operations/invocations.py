@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -16,9 +17,10 @@ from scheduler.domain.invocation import (
     check_targets,
     counts_against_quota,
     plan_executions,
+    plan_targets,
 )
 from scheduler.domain.limits import check_client_token, check_instance_ids, check_page_size
-from scheduler.domain.models import Command
+from scheduler.domain.models import Command, InvocationSettings, PlannedExecution
 from scheduler.domain.tenancy import Tenant
 from scheduler.operations.commands import save_command
 from scheduler.operations.context import Context
@@ -27,8 +29,8 @@ from scheduler.store import executions as execution_store
 from scheduler.store import instances as instance_store
 from scheduler.store import invocations as store
 from scheduler.store import quota
-from scheduler.store.executions import ExecutionView
-from scheduler.store.invocations import InvocationFilter, InvocationView
+from scheduler.store.executions import ExecutionView, NewExecution
+from scheduler.store.invocations import InvocationFilter, InvocationView, NewTarget
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,7 @@ async def stop_invocation(
         to_notify = await store.stop(conn, invoke_id, requested or targets)
         await store.refresh_status(conn, invoke_id)
         await store.notify(conn, store.EXECUTION_CHANNEL, invoke_id)
+        await store.notify(conn, store.SCHEDULE_CHANNEL, invoke_id)
         if to_notify:
             await store.notify(conn, store.DISPATCH_CHANNEL, ",".join(to_notify))
 
@@ -180,8 +183,13 @@ async def _invoke(
     settings = check_settings(ctx.limits, request.settings, command)
     found = await instance_store.get_instances(conn, tenant, instance_ids)
     now = await instance_store.database_now(conn)
-    targets = check_targets(instance_ids, found, now=now, limits=ctx.limits, require_online=True)
+    immediate = settings.repeat_mode.is_immediate
+    targets = check_targets(
+        instance_ids, found, now=now, limits=ctx.limits, require_online=immediate
+    )
     invoke_id = ids.invoke_id()
+    # Rendered now even for timed invocations: a script too long once its
+    # parameters are substituted is refused before anything is stored.
     plans = plan_executions(
         command=command,
         settings=settings,
@@ -193,6 +201,38 @@ async def _invoke(
         ),
         new_id=ids.execution_id,
     )
+    if immediate:
+        await _create_now(conn, ctx, tenant, invoke_id, command, settings, plans, now)
+    else:
+        planned = plan_targets(settings, targets, now=now)
+        new_targets = [
+            NewTarget(p.instance_id, InvocationStatus.SCHEDULED, True, p.next_fire_at, 0)
+            for p in planned
+        ]
+        await store.insert_invocation(
+            conn,
+            tenant,
+            invoke_id=invoke_id,
+            command=command,
+            settings=settings,
+            targets=new_targets,
+        )
+        await store.notify(conn, store.SCHEDULE_CHANNEL, invoke_id)
+    await command_store.count_invocation(conn, command.id)
+    return invoke_id
+
+
+async def _create_now(
+    conn: AsyncConnection,
+    ctx: Context,
+    tenant: Tenant,
+    invoke_id: str,
+    command: Command,
+    settings: InvocationSettings,
+    plans: list[PlannedExecution],
+    now: datetime,
+) -> None:
+    """Store a ONCE or DRY_RUN invocation with its executions, within the daily quota."""
     if counts_against_quota(settings.repeat_mode) and not await quota.take_executions(
         conn, tenant, now.date(), len(plans), ctx.limits.max_daily_executions
     ):
@@ -208,14 +248,15 @@ async def _invoke(
         invoke_id=invoke_id,
         command=command,
         settings=settings,
-        plans=plans,
-        now=now,
+        targets=[NewTarget(p.instance_id, p.status, False, None, 1) for p in plans],
     )
-    await command_store.count_invocation(conn, command.id)
+    await execution_store.insert_executions(
+        conn,
+        [NewExecution(tenant, invoke_id, plan, now, repeat=1) for plan in plans],
+    )
     pending = [p.instance_id for p in plans if p.status is InvocationStatus.PENDING]
     if pending:
         await store.notify(conn, store.DISPATCH_CHANNEL, ",".join(pending))
-    return invoke_id
 
 
 def _invocation_not_found(invoke_id: str) -> Exception:

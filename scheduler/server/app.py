@@ -36,8 +36,14 @@ from scheduler.server.config import ServerConfig, ServerRole
 from scheduler.store import migrate
 from scheduler.store.database import create_engine, database_url
 from scheduler.store.embedded import EmbeddedPostgres
-from scheduler.store.invocations import DISPATCH_CHANNEL, EXECUTION_CHANNEL, OUTPUT_CHANNEL
+from scheduler.store.invocations import (
+    DISPATCH_CHANNEL,
+    EXECUTION_CHANNEL,
+    OUTPUT_CHANNEL,
+    SCHEDULE_CHANNEL,
+)
 from scheduler.store.listener import Listener, conninfo
+from scheduler.ticker import Ticker
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +102,9 @@ async def running_server(
     """A started gRPC server on ``config.listen``; yields its port and a graceful-stop function."""
     engine = create_engine(url)
     ctx = Context(engine=engine, limits=config.limits)
-    listener = Listener(conninfo(url), [DISPATCH_CHANNEL, EXECUTION_CHANNEL, OUTPUT_CHANNEL])
+    listener = Listener(
+        conninfo(url), [DISPATCH_CHANNEL, EXECUTION_CHANNEL, OUTPUT_CHANNEL, SCHEDULE_CHANNEL]
+    )
     await listener.start()
     server = grpc.aio.server(
         interceptors=[KairosInterceptor(tokens)],
@@ -130,6 +138,10 @@ async def running_server(
         agent_pb2_grpc.add_AgentServiceServicer_to_server(dispatcher, server)
         services.append(agent_pb2.DESCRIPTOR.services_by_name["AgentService"].full_name)
         await dispatcher.start()
+    ticker: Ticker | None = None
+    if ServerRole.TICKER in config.roles:
+        ticker = Ticker(ctx, listener)
+        await ticker.start()
     reflection.enable_server_reflection(services, server)
     port = server.add_insecure_port(config.listen)
     await server.start()
@@ -139,6 +151,8 @@ async def running_server(
     async def shutdown() -> None:
         # Not serving first, so load balancers and probes stop sending new work.
         await health_servicer.enter_graceful_shutdown()
+        if ticker is not None:
+            await ticker.shutdown()
         if dispatcher is not None:
             await dispatcher.shutdown(RECONNECT_HINT_MS)
         await server.stop(config.grace)
@@ -146,6 +160,8 @@ async def running_server(
     try:
         yield port, shutdown
     finally:
+        if ticker is not None:
+            await ticker.shutdown()
         if dispatcher is not None:
             await dispatcher.shutdown(RECONNECT_HINT_MS)
         await server.stop(0)

@@ -52,13 +52,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     server.add_argument(
         "--roles",
-        default="api,dispatcher",
-        help="comma-separated roles to run: api, dispatcher (default: all)",
+        default=os.environ.get("KAIROS_ROLES", "api,dispatcher,ticker"),
+        help="comma-separated roles to run: api, dispatcher, ticker (default: all)",
     )
     server.add_argument("--max-commands", type=int, default=defaults.max_commands)
     server.add_argument("--max-daily-executions", type=int, default=defaults.max_daily_executions)
     server.add_argument(
         "--max-instances-per-call", type=int, default=defaults.max_instances_per_call
+    )
+    server.add_argument(
+        "--misfire-grace",
+        type=int,
+        default=defaults.misfire_grace,
+        metavar="SECONDS",
+        help="a fire missed while no ticker ran still runs if at most this late",
     )
     server.add_argument(
         "--delivery-timeout",
@@ -114,7 +121,7 @@ def run_server(args: argparse.Namespace) -> int:
         roles = frozenset(ServerRole(r.strip()) for r in args.roles.split(",") if r.strip())
     except ValueError:
         print(
-            f"error: --roles: unknown role in {args.roles!r}; roles are api, dispatcher",
+            f"error: --roles: unknown role in {args.roles!r}; roles are api, dispatcher, ticker",
             file=sys.stderr,
         )
         return 2
@@ -130,6 +137,7 @@ def run_server(args: argparse.Namespace) -> int:
             max_daily_executions=args.max_daily_executions,
             max_instances_per_call=args.max_instances_per_call,
             delivery_timeout=args.delivery_timeout,
+            misfire_grace=args.misfire_grace,
         ),
         heartbeat_interval=args.heartbeat_interval,
         grace=args.grace,

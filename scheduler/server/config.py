@@ -16,7 +16,9 @@ class ServerRole(StrEnum):
     API = "api"
     """The client API: commands, invocations, files, fleet."""
     DISPATCHER = "dispatcher"
-    """The agent API: agent streams, delivery, results, delivery timeouts."""
+    """The agent API: agent streams, delivery, results, delivery timeouts, boot triggers."""
+    TICKER = "ticker"
+    """Turns due schedules into executions."""
 
 
 class ConfigError(ValueError):
@@ -48,7 +50,7 @@ class ServerConfig:
                 "give an --auth-file, or --insecure to serve every caller as the default account"
             )
         if not self.roles:
-            raise ConfigError("--roles needs at least one of: api, dispatcher")
+            raise ConfigError("--roles needs at least one of: api, dispatcher, ticker")
         if self.heartbeat_interval < 1 or self.heartbeat_interval * 2 > self.limits.offline_after:
             raise ConfigError(
                 "--heartbeat-interval must be at least 1 s and at most half of the "

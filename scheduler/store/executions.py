@@ -7,10 +7,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, and_, func, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.enums import CommandType, InvocationStatus, RepeatMode
-from scheduler.domain.models import ExecutionResult
+from scheduler.domain.models import ExecutionResult, PlannedExecution
+from scheduler.domain.tenancy import Tenant
 from scheduler.store.paging import decode_token, encode_token
 from scheduler.store.tables import executions, invocations
 
@@ -183,6 +185,56 @@ async def undelivered(conn: AsyncConnection, instance_ids: list[str]) -> list[Ta
         )
         for r in rows
     ]
+
+
+@dataclass(frozen=True)
+class NewExecution:
+    """An execution to create: one fire of a target."""
+
+    tenant: Tenant
+    invocation_id: str
+    plan: PlannedExecution
+    scheduled_at: datetime
+    repeat: int
+
+
+async def insert_executions(conn: AsyncConnection, new: list[NewExecution]) -> set[str]:
+    """Create executions, at most one per (invocation, instance, instant); returns their ids.
+
+    A fire that already has its execution (the unique key) is left alone.
+    """
+    if not new:
+        return set()
+    statement = (
+        pg_insert(executions)
+        .values(
+            [
+                {
+                    "id": n.plan.id,
+                    "account_id": n.tenant.account_id,
+                    "region_id": n.tenant.region_id,
+                    "invocation_id": n.invocation_id,
+                    "instance_id": n.plan.instance_id,
+                    "scheduled_at": n.scheduled_at,
+                    "repeat": n.repeat,
+                    "status": n.plan.status.value,
+                    "script": n.plan.script,
+                    "error_code": n.plan.error_code,
+                    "error_info": n.plan.error_info,
+                    "created_at": func.clock_timestamp(),
+                    "finished_at": (
+                        None
+                        if n.plan.status is InvocationStatus.PENDING
+                        else func.clock_timestamp()
+                    ),
+                }
+                for n in new
+            ]
+        )
+        .on_conflict_do_nothing(constraint="uq_executions_fire")
+        .returning(executions.c.id)
+    )
+    return set((await conn.execute(statement)).scalars())
 
 
 async def mark_delivered(conn: AsyncConnection, execution_ids: list[str]) -> None:

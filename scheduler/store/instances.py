@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +15,16 @@ from scheduler.domain.models import Instance
 from scheduler.domain.tenancy import Tenant
 from scheduler.store.paging import decode_token, encode_token
 from scheduler.store.tables import instances
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What a connecting agent's Hello told."""
+
+    foreign: bool
+    """The instance belongs to another tenant: the agent is refused."""
+    rebooted: bool
+    """The boot id changed since the last connection: the machine booted."""
 
 
 async def get_instances(
@@ -61,19 +72,15 @@ async def register_agent(
     time_zone: str,
     boot_id: str,
     dispatcher_id: str,
-) -> Instance | None:
-    """Record a connecting agent; None when the instance belongs to another tenant.
-
-    Returns the instance as it was before this connection (its previous boot
-    id tells a reboot), or as created when it is new.
-    """
+) -> Registration:
+    """Record a connecting agent, unless the instance belongs to another tenant."""
     previous = (
         await conn.execute(select(instances).where(instances.c.id == instance_id).with_for_update())
     ).first()
     if previous is not None and (
         previous.account_id != tenant.account_id or previous.region_id != tenant.region_id
     ):
-        return None
+        return Registration(foreign=True, rebooted=False)
     values = {
         "name": name,
         "os_type": os_type.value,
@@ -92,10 +99,17 @@ async def register_agent(
             **values,
         )
         .on_conflict_do_update(index_elements=[instances.c.id], set_=values)
-        .returning(instances)
     )
-    current = (await conn.execute(statement)).one()
-    return _instance(previous if previous is not None else current)
+    await conn.execute(statement)
+    # A never-seen instance's first connection is not a boot; nor is a reconnect.
+    rebooted = previous is not None and bool(previous.boot_id) and previous.boot_id != boot_id
+    if rebooted:
+        await conn.execute(
+            update(instances)
+            .where(instances.c.id == instance_id)
+            .values(last_boot_at=func.clock_timestamp())
+        )
+    return Registration(foreign=False, rebooted=rebooted)
 
 
 async def heartbeat(conn: AsyncConnection, instance_id: str, dispatcher_id: str) -> None:

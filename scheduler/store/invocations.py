@@ -10,7 +10,7 @@ from sqlalchemy import Row, and_, func, insert, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.enums import CommandType, InvocationStatus, RepeatMode
-from scheduler.domain.models import Command, InvocationSettings, PlannedExecution
+from scheduler.domain.models import Command, InvocationSettings
 from scheduler.domain.status import overall_status
 from scheduler.domain.tenancy import Tenant
 from scheduler.store.paging import decode_token, encode_token, token_timestamp
@@ -20,9 +20,22 @@ DISPATCH_CHANNEL = "kairos_dispatch"
 """NOTIFY channel: payload is a comma-separated list of instance ids with new work."""
 EXECUTION_CHANNEL = "kairos_execution"
 """NOTIFY channel: payload is the id of an invocation whose executions changed."""
+SCHEDULE_CHANNEL = "kairos_schedule"
+"""NOTIFY channel: schedules were added or stopped; tickers recompute when to wake."""
 OUTPUT_CHANNEL = "kairos_output"
 """NOTIFY channel: payload is JSON of one live output chunk (invoke_id, execution_id,
 instance_id, offset, data in Base64)."""
+
+
+@dataclass(frozen=True)
+class NewTarget:
+    """A target to store with a new invocation."""
+
+    instance_id: str
+    status: InvocationStatus
+    armed: bool
+    next_fire_at: datetime | None
+    repeats: int
 
 
 @dataclass(frozen=True)
@@ -77,10 +90,9 @@ async def insert_invocation(
     invoke_id: str,
     command: Command,
     settings: InvocationSettings,
-    plans: list[PlannedExecution],
-    now: datetime,
+    targets: list[NewTarget],
 ) -> None:
-    """Store an invocation, one target per planned execution, and the executions at ``now``."""
+    """Store an invocation (with its copy of the command) and its targets."""
     await conn.execute(
         insert(invocations).values(
             id=invoke_id,
@@ -99,7 +111,7 @@ async def insert_invocation(
             timeout=settings.timeout,
             container_id=settings.container_id,
             container_name=settings.container_name,
-            status=overall_status(p.status for p in plans).value,
+            status=overall_status(t.status for t in targets).value,
         )
     )
     await conn.execute(
@@ -107,31 +119,13 @@ async def insert_invocation(
         [
             {
                 "invocation_id": invoke_id,
-                "instance_id": p.instance_id,
-                "status": p.status.value,
-                "repeats": 1,
+                "instance_id": t.instance_id,
+                "status": t.status.value,
+                "armed": t.armed,
+                "next_fire_at": t.next_fire_at,
+                "repeats": t.repeats,
             }
-            for p in plans
-        ],
-    )
-    await conn.execute(
-        insert(executions),
-        [
-            {
-                "id": p.id,
-                "account_id": tenant.account_id,
-                "region_id": tenant.region_id,
-                "invocation_id": invoke_id,
-                "instance_id": p.instance_id,
-                "scheduled_at": now,
-                "repeat": 1,
-                "status": p.status.value,
-                "script": p.script,
-                "error_code": p.error_code,
-                "error_info": p.error_info,
-                "finished_at": None if p.status is InvocationStatus.PENDING else now,
-            }
-            for p in plans
+            for t in targets
         ],
     )
 
@@ -155,13 +149,24 @@ async def refresh_status(conn: AsyncConnection, invoke_id: str) -> InvocationSta
     await conn.execute(
         text(
             """
-            UPDATE invocation_targets t SET status = e.status, updated_at = now()
+            UPDATE invocation_targets t SET status = s.status, updated_at = now()
             FROM (
-              SELECT DISTINCT ON (instance_id) instance_id, status FROM executions
-              WHERE invocation_id = :id ORDER BY instance_id, repeat DESC
-            ) e
-            WHERE t.invocation_id = :id AND t.instance_id = e.instance_id
-              AND t.next_fire_at IS NULL AND t.status <> e.status
+              SELECT t.instance_id,
+                CASE
+                  WHEN e.status IN ('Pending', 'Running', 'Stopping') THEN e.status
+                  WHEN t.armed THEN 'Scheduled'
+                  ELSE COALESCE(e.status, 'Cancelled')
+                END AS status
+              FROM invocation_targets t
+              LEFT JOIN LATERAL (
+                SELECT x.status FROM executions x
+                WHERE x.invocation_id = t.invocation_id AND x.instance_id = t.instance_id
+                ORDER BY x.repeat DESC LIMIT 1
+              ) e ON true
+              WHERE t.invocation_id = :id
+            ) s
+            WHERE t.invocation_id = :id AND t.instance_id = s.instance_id
+              AND t.status <> s.status
             """
         ),
         {"id": invoke_id},
@@ -240,7 +245,7 @@ async def stop(conn: AsyncConnection, invoke_id: str, instance_ids: list[str]) -
             invocation_targets.c.invocation_id == invoke_id,
             invocation_targets.c.instance_id.in_(instance_ids),
         )
-        .values(next_fire_at=None, updated_at=func.now())
+        .values(armed=False, next_fire_at=None, updated_at=func.now())
     )
     await conn.execute(
         update(invocations)

@@ -36,6 +36,29 @@ _TAKE_EXECUTIONS = text(
     """
 )
 
+_ENSURE_DAY = text(
+    """
+    INSERT INTO daily_usage (account_id, region_id, day, executions)
+    VALUES (:account_id, :region_id, :day, 0)
+    ON CONFLICT DO NOTHING
+    """
+)
+
+_TAKE_UP_TO = text(
+    """
+    WITH before AS (
+      SELECT executions FROM daily_usage
+      WHERE account_id = :account_id AND region_id = :region_id AND day = :day
+      FOR UPDATE
+    )
+    UPDATE daily_usage u
+    SET executions = GREATEST(before.executions, LEAST(:limit, before.executions + :n))
+    FROM before
+    WHERE u.account_id = :account_id AND u.region_id = :region_id AND u.day = :day
+    RETURNING u.executions - before.executions AS granted
+    """
+)
+
 _USAGE = text(
     """
     SELECT
@@ -68,6 +91,20 @@ async def take_executions(
         _TAKE_EXECUTIONS, {**_keys(tenant), "day": day, "n": count, "limit": limit}
     )
     return row.first() is not None
+
+
+async def take_executions_up_to(
+    conn: AsyncConnection, tenant: Tenant, day: date, count: int, limit: int
+) -> int:
+    """Count up to ``count`` more executions on UTC ``day`` within ``limit``; returns how many."""
+    if count == 0:
+        return 0
+    keys = {**_keys(tenant), "day": day}
+    await conn.execute(_ENSURE_DAY, keys)
+    granted: int = (
+        await conn.execute(_TAKE_UP_TO, {**keys, "n": count, "limit": limit})
+    ).scalar_one()
+    return granted
 
 
 async def usage(conn: AsyncConnection, tenant: Tenant, day: date) -> tuple[int, int]:

@@ -144,6 +144,10 @@ invocation_targets = Table(
     ),
     Column("instance_id", String(64), ForeignKey("instances.id"), nullable=False),
     Column("status", String(16), nullable=False),
+    # True while future fires may come: periodic until exhausted or stopped, boot
+    # triggers until stopped (NEXT_REBOOT_ONLY: until its run).
+    Column("armed", Boolean, nullable=False, server_default=text("false")),
+    # The next scheduled instant of an armed periodic target; the ticker claims by it.
     Column("next_fire_at", Timestamp),
     Column("repeats", Integer, nullable=False, server_default="0"),
     Column("overlap_skips", Integer, nullable=False, server_default="0"),

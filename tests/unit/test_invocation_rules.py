@@ -167,13 +167,10 @@ def test_explicit_mode_without_frequency(mode: RepeatMode) -> None:
         (RepeatMode.EVERY_REBOOT, ""),
     ],
 )
-def test_scheduled_and_boot_modes_are_unimplemented(
-    mode: RepeatMode | None, frequency: str
-) -> None:
-    with pytest.raises(KairosError) as info:
-        check_settings(Limits(), request(repeat_mode=mode, frequency=frequency), command())
-    assert_refusal(info.value, ErrorKind.UNIMPLEMENTED, "Unimplemented.RepeatMode")
-    assert resolve_repeat_mode(mode, frequency).name in info.value.message
+def test_scheduled_and_boot_modes_are_accepted(mode: RepeatMode | None, frequency: str) -> None:
+    result = check_settings(Limits(), request(repeat_mode=mode, frequency=frequency), command())
+    assert result.repeat_mode is resolve_repeat_mode(mode, frequency)
+    assert result.frequency == frequency
 
 
 @pytest.mark.parametrize("mode", [None, RepeatMode.ONCE, RepeatMode.DRY_RUN])

@@ -20,7 +20,7 @@ def test_defaults_are_valid_and_local() -> None:
     config = ServerConfig()
     config.validate()
     assert config.listen == "127.0.0.1:50051"
-    assert config.roles == frozenset({ServerRole.API, ServerRole.DISPATCHER})
+    assert config.roles == frozenset({ServerRole.API, ServerRole.DISPATCHER, ServerRole.TICKER})
     assert config.auth_file is None
     assert config.insecure is False
 

@@ -1,0 +1,225 @@
+"""Queries on armed targets: claiming due ones, boot triggers, advancing them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, bindparam, select, text, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from scheduler.domain.enums import CommandType, InvocationStatus, OsType, RepeatMode
+from scheduler.domain.models import Command, Instance
+from scheduler.domain.tenancy import Tenant
+from scheduler.store.tables import executions, instances, invocation_targets, invocations
+
+_ACTIVE = (
+    InvocationStatus.PENDING.value,
+    InvocationStatus.RUNNING.value,
+    InvocationStatus.STOPPING.value,
+)
+
+
+@dataclass(frozen=True)
+class ArmedTarget:
+    """An armed target with everything needed to fire it."""
+
+    tenant: Tenant
+    invocation_id: str
+    repeat_mode: RepeatMode
+    frequency: str
+    created_at: datetime
+    command: Command
+    parameters: dict[str, str]
+    instance: Instance
+    next_fire_at: datetime | None
+    repeats: int
+
+
+@dataclass(frozen=True)
+class TargetUpdate:
+    """How a target moves on after a fire (or a skipped one)."""
+
+    invocation_id: str
+    instance_id: str
+    armed: bool
+    next_fire_at: datetime | None
+    fired: int
+    overlap_skips: int
+    misfire_skips: int
+
+
+_COLUMNS = (
+    invocation_targets.c.invocation_id,
+    invocation_targets.c.instance_id,
+    invocation_targets.c.next_fire_at,
+    invocation_targets.c.repeats,
+    invocations.c.account_id,
+    invocations.c.region_id,
+    invocations.c.repeat_mode,
+    invocations.c.frequency,
+    invocations.c.created_at,
+    invocations.c.command_id,
+    invocations.c.command_name,
+    invocations.c.command_type,
+    invocations.c.content,
+    invocations.c.enable_parameter,
+    invocations.c.parameters,
+    invocations.c.timeout,
+    invocations.c.working_dir,
+    instances.c.name.label("instance_name"),
+    instances.c.os_type,
+    instances.c.time_zone,
+    instances.c.agent_version,
+    instances.c.boot_id,
+    instances.c.registered_at,
+    instances.c.last_heartbeat_at,
+    instances.c.last_boot_at,
+    instances.c.dispatcher_id,
+)
+
+
+def _armed() -> Any:
+    return (
+        select(*_COLUMNS)
+        .join(invocations, invocations.c.id == invocation_targets.c.invocation_id)
+        .join(instances, instances.c.id == invocation_targets.c.instance_id)
+        .where(invocation_targets.c.armed)
+    )
+
+
+async def claim_due(conn: AsyncConnection, horizon: datetime, limit: int) -> list[ArmedTarget]:
+    """Lock up to ``limit`` periodic targets due by ``horizon``, earliest first.
+
+    ``SKIP LOCKED``: targets another ticker holds are left to it, so replicas
+    share the work and never fire one target twice.
+    """
+    query = (
+        _armed()
+        .where(invocation_targets.c.next_fire_at <= horizon)
+        .order_by(invocation_targets.c.next_fire_at)
+        .limit(limit)
+        .with_for_update(of=invocation_targets, skip_locked=True)
+    )
+    return [_target(row) for row in await conn.execute(query)]
+
+
+async def boot_targets(conn: AsyncConnection, instance_id: str) -> list[ArmedTarget]:
+    """Lock the instance's armed NEXT_REBOOT_ONLY and EVERY_REBOOT targets."""
+    query = (
+        _armed()
+        .where(
+            invocation_targets.c.instance_id == instance_id,
+            invocations.c.repeat_mode.in_(
+                [RepeatMode.NEXT_REBOOT_ONLY.value, RepeatMode.EVERY_REBOOT.value]
+            ),
+        )
+        .with_for_update(of=invocation_targets)
+    )
+    return [_target(row) for row in await conn.execute(query)]
+
+
+async def busy(conn: AsyncConnection, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The (invocation, instance) pairs among ``keys`` with an execution not yet finished."""
+    if not keys:
+        return set()
+    rows = await conn.execute(
+        select(executions.c.invocation_id, executions.c.instance_id)
+        .where(
+            tuple_(executions.c.invocation_id, executions.c.instance_id).in_(keys),
+            executions.c.status.in_(_ACTIVE),
+        )
+        .distinct()
+    )
+    return {(r.invocation_id, r.instance_id) for r in rows}
+
+
+async def advance(conn: AsyncConnection, updates: list[TargetUpdate]) -> None:
+    """Move targets to their next fire and add to their counters."""
+    if not updates:
+        return
+    t = invocation_targets
+    statement = (
+        update(t)
+        .where(
+            t.c.invocation_id == bindparam("b_invocation_id"),
+            t.c.instance_id == bindparam("b_instance_id"),
+        )
+        .values(
+            armed=bindparam("b_armed"),
+            next_fire_at=bindparam("b_next_fire_at"),
+            repeats=t.c.repeats + bindparam("b_fired"),
+            overlap_skips=t.c.overlap_skips + bindparam("b_overlap_skips"),
+            misfire_skips=t.c.misfire_skips + bindparam("b_misfire_skips"),
+            updated_at=text("now()"),
+        )
+    )
+    await conn.execute(
+        statement,
+        [
+            {
+                "b_invocation_id": u.invocation_id,
+                "b_instance_id": u.instance_id,
+                "b_armed": u.armed,
+                "b_next_fire_at": u.next_fire_at,
+                "b_fired": u.fired,
+                "b_overlap_skips": u.overlap_skips,
+                "b_misfire_skips": u.misfire_skips,
+            }
+            for u in updates
+        ],
+    )
+
+
+async def earliest_due(conn: AsyncConnection) -> float | None:
+    """Seconds from now until the earliest armed periodic fire (negative when overdue)."""
+    value = (
+        await conn.execute(
+            text(
+                "SELECT EXTRACT(EPOCH FROM min(next_fire_at) - clock_timestamp()) "
+                "FROM invocation_targets WHERE next_fire_at IS NOT NULL AND armed"
+            )
+        )
+    ).scalar_one()
+    return None if value is None else float(value)
+
+
+def _target(row: Row[Any]) -> ArmedTarget:
+    tenant = Tenant(row.account_id, row.region_id)
+    return ArmedTarget(
+        tenant=tenant,
+        invocation_id=row.invocation_id,
+        repeat_mode=RepeatMode(row.repeat_mode),
+        frequency=row.frequency,
+        created_at=row.created_at,
+        command=Command(
+            id=row.command_id,
+            name=row.command_name,
+            description="",
+            type=CommandType(row.command_type),
+            content=row.content,
+            working_dir=row.working_dir,
+            timeout=row.timeout,
+            enable_parameter=row.enable_parameter,
+            parameter_names=list(row.parameters),
+            kept=True,
+        ),
+        parameters=dict(row.parameters),
+        instance=Instance(
+            id=row.instance_id,
+            account_id=row.account_id,
+            region_id=row.region_id,
+            name=row.instance_name,
+            os_type=OsType(row.os_type),
+            agent_version=row.agent_version,
+            time_zone=row.time_zone,
+            boot_id=row.boot_id,
+            registered_at=row.registered_at,
+            last_heartbeat_at=row.last_heartbeat_at,
+            last_boot_at=row.last_boot_at,
+            dispatcher_id=row.dispatcher_id,
+        ),
+        next_fire_at=row.next_fire_at,
+        repeats=row.repeats,
+    )
