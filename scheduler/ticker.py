@@ -41,8 +41,8 @@ class Ticker:
     """One ticker replica."""
 
     def __init__(self, ctx: Context, listener: Listener, *, batch_size: int = BATCH_SIZE) -> None:
-        self._ctx = ctx
-        self._listener = listener
+        self.context = ctx
+        self.listener = listener
         self._batch_size = batch_size
         self._grace = timedelta(seconds=ctx.limits.misfire_grace)
         self._task: asyncio.Task[None] | None = None
@@ -61,15 +61,15 @@ class Ticker:
 
     async def tick(self) -> int:
         """One round: fire what is due now; returns how many targets it claimed."""
-        return await self._ctx.transaction(self._round)
+        return await self.context.transaction(self._round)
 
     async def _run(self) -> None:
-        async with self._listener.subscribe(invocation_store.SCHEDULE_CHANNEL) as notices:
+        async with self.listener.subscribe(invocation_store.SCHEDULE_CHANNEL) as notices:
             while True:
                 try:
                     while await self.tick() == self._batch_size:
                         pass
-                    delay = await self._ctx.transaction(_until_due)
+                    delay = await self.context.transaction(_until_due)
                 except asyncio.CancelledError:
                     raise
                 except Exception:
@@ -94,7 +94,7 @@ class Ticker:
                 fires.append(fire)
             updates.append(update)
         await target_store.advance(conn, updates)
-        await create_executions(conn, self._ctx.limits, fires, now.date())
+        await create_executions(conn, self.context.limits, fires, now.date())
         for invoke_id in sorted({u.invocation_id for u in updates if not u.armed}):
             await invocation_store.refresh_status(conn, invoke_id)
         return len(due)

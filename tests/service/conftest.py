@@ -17,7 +17,7 @@ import pytest_asyncio
 from scheduler.api.auth import TokenTable, load_auth_file, open_access
 from scheduler.domain.limits import Limits
 from scheduler.server.app import running_server
-from scheduler.server.config import ServerConfig
+from scheduler.server.config import ServerConfig, ServerRole
 from scheduler.store.database import database_url as sqlalchemy_url
 from tests.service.harness import Kairos, Peer, connect
 
@@ -29,9 +29,16 @@ class ServerFactory:
         self.url = url
         self._stack = stack
 
-    async def start(self, *, limits: Limits | None = None, auth_file: Path | None = None) -> str:
+    async def start(
+        self,
+        *,
+        limits: Limits | None = None,
+        auth_file: Path | None = None,
+        roles: frozenset[ServerRole] = frozenset(ServerRole),
+    ) -> str:
         """Start a server on port 0; returns its address. It stops after the test."""
         config = ServerConfig(
+            roles=roles,
             listen="127.0.0.1:0",
             database_url=self.url,
             auth_file=auth_file,
