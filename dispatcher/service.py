@@ -22,6 +22,7 @@ from scheduler.api.rpc import RpcContext
 from scheduler.domain.enums import InvocationStatus, OsType
 from scheduler.domain.errors import ErrorKind, KairosError, invalid
 from scheduler.domain.tenancy import Tenant
+from scheduler.observability import metrics
 from scheduler.operations.context import Context
 from scheduler.store import executions as execution_store
 from scheduler.store import instances as instance_store
@@ -82,6 +83,7 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         if previous is not None:
             previous.close()
         self._sessions[hello.instance_id] = session
+        metrics.connected_agents.inc()
         log.info("agent connected", extra={"instance_id": hello.instance_id})
         reader = asyncio.create_task(self._read(session, requests))
         try:
@@ -97,6 +99,7 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reader
+            metrics.connected_agents.dec()
             if self._sessions.get(hello.instance_id) is session:
                 del self._sessions[hello.instance_id]
                 await self._ctx.transaction(
@@ -153,6 +156,7 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
             )
         elif kind == "ack":
             execution_id = message.ack.execution_id
+            session.acknowledged(execution_id)
             await self._ctx.transaction(
                 lambda conn: execution_store.acknowledge(conn, execution_id, instance_id)
             )
@@ -211,12 +215,19 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
     async def _result(self, session: AgentSession, message: agent_pb2.ExecutionResult) -> None:
         result = result_of(message)
 
-        async def record(conn: AsyncConnection) -> None:
+        async def record(conn: AsyncConnection) -> bool:
             invoke_id = await execution_store.finish(conn, session.instance_id, result)
             if invoke_id is not None:
                 await _changed(conn, invoke_id)
+            return invoke_id is not None
 
-        await self._ctx.transaction(record)
+        if await self._ctx.transaction(record):
+            metrics.executions_finished.labels(result.status.value).inc()
+            log.info(
+                "execution finished: %s",
+                result.status.value,
+                extra={"execution_id": result.execution_id, "instance_id": session.instance_id},
+            )
         # Acknowledged even when nothing changed (a duplicate): the agent may forget it.
         await session.send(
             agent_pb2.DispatcherMessage(

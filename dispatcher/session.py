@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from datetime import UTC, datetime
 
 from dispatcher.messages import stop_message, task_message
 from kairos.v1 import agent_pb2
 from scheduler.domain.enums import InvocationStatus
+from scheduler.observability import metrics
 from scheduler.store.executions import TaskView
 
 
@@ -23,6 +26,7 @@ class AgentSession:
         self.instance_id = instance_id
         self._outbox: asyncio.Queue[agent_pb2.DispatcherMessage | None] = asyncio.Queue(queue_size)
         self._sent_tasks: set[str] = set()
+        self._sent_at: dict[str, float] = {}
         self._sent_stops: set[str] = set()
 
     async def send(self, message: agent_pb2.DispatcherMessage) -> None:
@@ -49,10 +53,19 @@ class AgentSession:
             ):
                 self._sent_tasks.add(task.execution_id)
                 await self.send(task_message(task))
+                self._sent_at[task.execution_id] = time.monotonic()
+                lateness = (datetime.now(UTC) - task.scheduled_at).total_seconds()
+                metrics.scheduling_lateness.observe(max(0.0, lateness))
                 delivered.append(task.execution_id)
             elif task.status is InvocationStatus.STOPPING:
                 await self.stop(task.execution_id)
         return delivered
+
+    def acknowledged(self, execution_id: str) -> None:
+        """The agent took a task: record how long delivery took."""
+        sent = self._sent_at.pop(execution_id, None)
+        if sent is not None:
+            metrics.delivery_latency.observe(time.monotonic() - sent)
 
     async def stop(self, execution_id: str) -> None:
         """Ask the agent to stop an execution (once per session)."""

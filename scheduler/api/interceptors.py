@@ -16,6 +16,7 @@ from scheduler.api.rpc import RpcContext
 from scheduler.domain.enums import Role
 from scheduler.domain.errors import ErrorKind, KairosError
 from scheduler.domain.tenancy import Caller
+from scheduler.observability import metrics
 
 Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
 
@@ -127,6 +128,8 @@ _GRPC_CODES = {
 
 async def abort(context: RpcContext, error: KairosError) -> None:
     """End the call with the gRPC status of ``error`` and its rich details."""
+    if error.quota:
+        metrics.quota_exceeded.labels(error.quota).inc()
     await context.abort_with_status(rpc_status.to_status(to_status(error)))
 
 

@@ -31,6 +31,8 @@ from scheduler.api.commands import CommandServicer
 from scheduler.api.fleet import FileServicer, FleetServicer
 from scheduler.api.interceptors import KairosInterceptor
 from scheduler.api.invocations import InvocationServicer
+from scheduler.observability.grpc_metrics import MetricsInterceptor
+from scheduler.observability.metrics import serve_metrics
 from scheduler.operations.context import Context
 from scheduler.server.config import ServerConfig, ServerRole
 from scheduler.store import migrate
@@ -106,8 +108,10 @@ async def running_server(
         conninfo(url), [DISPATCH_CHANNEL, EXECUTION_CHANNEL, OUTPUT_CHANNEL, SCHEDULE_CHANNEL]
     )
     await listener.start()
+    stop_metrics = serve_metrics(config.metrics_listen, engine) if config.metrics_listen else None
     server = grpc.aio.server(
-        interceptors=[KairosInterceptor(tokens)],
+        # Metrics outermost, so that they see the status the Kairos interceptor sets.
+        interceptors=[MetricsInterceptor(), KairosInterceptor(tokens)],
         # Without this a second server on the same port starts silently and splits traffic.
         options=[*KEEPALIVE, ("grpc.so_reuseport", 0)],
     )
@@ -149,13 +153,18 @@ async def running_server(
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
 
     async def shutdown() -> None:
+        """Drain: not serving, no new fires or calls, in-flight calls finish, agents move on."""
         # Not serving first, so load balancers and probes stop sending new work.
         await health_servicer.enter_graceful_shutdown()
         if ticker is not None:
-            await ticker.shutdown()
+            await ticker.shutdown()  # its open round commits or rolls back whole
+        # From here new calls are refused; calls in flight get up to the grace period.
+        stopping = asyncio.create_task(server.stop(config.grace))
         if dispatcher is not None:
+            # Agent streams would otherwise hold the server for the whole grace period;
+            # agents keep their results on disk and reconnect to another replica.
             await dispatcher.shutdown(RECONNECT_HINT_MS)
-        await server.stop(config.grace)
+        await stopping
 
     try:
         yield port, shutdown
@@ -166,4 +175,6 @@ async def running_server(
             await dispatcher.shutdown(RECONNECT_HINT_MS)
         await server.stop(0)
         await listener.stop()
+        if stop_metrics is not None:
+            await asyncio.to_thread(stop_metrics)
         await engine.dispose()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import sys
 from pathlib import Path
@@ -88,7 +87,23 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="SECONDS",
         help="how long in-flight calls may finish on shutdown",
     )
-    server.add_argument("--log-level", default="INFO")
+    server.add_argument(
+        "--metrics-listen",
+        default=os.environ.get("KAIROS_METRICS_LISTEN"),
+        metavar="HOST:PORT",
+        help="serve Prometheus metrics at http://HOST:PORT/metrics (env KAIROS_METRICS_LISTEN)",
+    )
+    server.add_argument(
+        "--log-level",
+        default=os.environ.get("KAIROS_LOG_LEVEL", "INFO"),
+        help="(env KAIROS_LOG_LEVEL)",
+    )
+    server.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default=os.environ.get("KAIROS_LOG_FORMAT", "text"),
+        help="text for people, json for log collectors (env KAIROS_LOG_FORMAT)",
+    )
     server.set_defaults(func=run_server)
 
     migrate = subparsers.add_parser(
@@ -107,16 +122,14 @@ def run_server(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import OperationalError
 
     from scheduler.api.auth import AuthFileError
+    from scheduler.observability.logs import LogFormat
+    from scheduler.observability.logs import configure as configure_logging
     from scheduler.server.app import serve
     from scheduler.server.config import ConfigError, ServerConfig, ServerRole
     from scheduler.store.embedded import EmbeddedPostgresError
     from scheduler.store.migrate import SchemaNotMigrated
 
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # pgserver narrates every command it runs at INFO; its warnings are what matter.
-    logging.getLogger("pgserver").setLevel(logging.WARNING)
+    configure_logging(args.log_level, LogFormat(args.log_format))
     try:
         roles = frozenset(ServerRole(r.strip()) for r in args.roles.split(",") if r.strip())
     except ValueError:
@@ -141,6 +154,7 @@ def run_server(args: argparse.Namespace) -> int:
         ),
         heartbeat_interval=args.heartbeat_interval,
         grace=args.grace,
+        metrics_listen=args.metrics_listen,
     )
     try:
         asyncio.run(serve(config))

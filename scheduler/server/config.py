@@ -38,6 +38,8 @@ class ServerConfig:
     limits: Limits = field(default_factory=Limits)
     heartbeat_interval: int = 30
     grace: float = 10.0
+    metrics_listen: str | None = None
+    """HOST:PORT of the Prometheus endpoint; None serves no metrics."""
 
     def validate(self) -> None:
         """Refuse unsafe or impossible settings with a message naming the flag."""
@@ -49,6 +51,12 @@ class ServerConfig:
                 f"--listen {self.listen} is not a loopback address and there is no --auth-file: "
                 "give an --auth-file, or --insecure to serve every caller as the default account"
             )
+        if self.metrics_listen is not None:
+            metrics_host, _, metrics_port = self.metrics_listen.rpartition(":")
+            if not metrics_host or not metrics_port.isdigit():
+                raise ConfigError(
+                    f"--metrics-listen must be HOST:PORT, got {self.metrics_listen!r}"
+                )
         if not self.roles:
             raise ConfigError("--roles needs at least one of: api, dispatcher, ticker")
         if self.heartbeat_interval < 1 or self.heartbeat_interval * 2 > self.limits.offline_after:

@@ -35,10 +35,12 @@ class ServerFactory:
         limits: Limits | None = None,
         auth_file: Path | None = None,
         roles: frozenset[ServerRole] = frozenset(ServerRole),
+        metrics_listen: str | None = None,
     ) -> str:
         """Start a server on port 0; returns its address. It stops after the test."""
         config = ServerConfig(
             roles=roles,
+            metrics_listen=metrics_listen,
             listen="127.0.0.1:0",
             database_url=self.url,
             auth_file=auth_file,

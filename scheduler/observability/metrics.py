@@ -1,0 +1,106 @@
+"""Prometheus metrics of the server roles, and the HTTP endpoint that serves them.
+
+Names follow Prometheus conventions (base units, ``_total`` counters); the gRPC
+server series use the names of go-grpc-prometheus, which dashboards expect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import REGISTRY, Collector
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+GRPC_LABELS = ("grpc_type", "grpc_service", "grpc_method")
+
+grpc_started = Counter("grpc_server_started_total", "RPCs started on the server.", GRPC_LABELS)
+grpc_handled = Counter(
+    "grpc_server_handled_total",
+    "RPCs completed on the server, by status code.",
+    (*GRPC_LABELS, "grpc_code"),
+)
+grpc_handling_seconds = Histogram(
+    "grpc_server_handling_seconds",
+    "Time from the start of an RPC to its end.",
+    GRPC_LABELS,
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60, 300),
+)
+grpc_msg_received = Counter(
+    "grpc_server_msg_received_total", "Stream messages received from clients.", GRPC_LABELS
+)
+grpc_msg_sent = Counter(
+    "grpc_server_msg_sent_total", "Stream messages sent to clients.", GRPC_LABELS
+)
+
+fires = Counter(
+    "kairos_fires_total",
+    "Scheduled fires turned into executions, by trigger (schedule or boot).",
+    ("trigger",),
+)
+fire_skips = Counter(
+    "kairos_fire_skips_total",
+    "Scheduled fires that did not run, by reason (overlap, misfire).",
+    ("reason",),
+)
+executions_finished = Counter(
+    "kairos_executions_finished_total",
+    "Executions that reached a final status, by status.",
+    ("status",),
+)
+scheduling_lateness = Histogram(
+    "kairos_scheduling_lateness_seconds",
+    "From an execution's scheduled instant to its delivery to the agent.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+delivery_latency = Histogram(
+    "kairos_delivery_latency_seconds",
+    "From an execution's delivery to its agent to the agent's acknowledgement.",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+connected_agents = Gauge("kairos_connected_agents", "Agent streams held by this dispatcher.")
+quota_exceeded = Counter(
+    "kairos_quota_exceeded_total",
+    "Requests or fires refused by a quota, by quota name.",
+    ("quota",),
+)
+daily_executions = Gauge(
+    "kairos_daily_executions",
+    "Executions counted against the daily quota today, by account and region.",
+    ("account_id", "region_id"),
+)
+
+
+class PoolCollector(Collector):
+    """Connections of the database pool, read when Prometheus scrapes."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        pool = self._engine.pool
+        family = GaugeMetricFamily(
+            "kairos_db_pool_connections",
+            "Connections of the database pool, by state.",
+            labels=["state"],
+        )
+        family.add_metric(["in_use"], float(getattr(pool, "checkedout", lambda: 0)()))
+        family.add_metric(["idle"], float(getattr(pool, "checkedin", lambda: 0)()))
+        family.add_metric(["overflow"], float(max(0, getattr(pool, "overflow", lambda: 0)())))
+        yield family
+
+
+def serve_metrics(listen: str, engine: AsyncEngine) -> Callable[[], None]:
+    """Serve /metrics on ``listen`` (HOST:PORT) from a thread; returns a function to stop it."""
+    host, _, port = listen.rpartition(":")
+    collector = PoolCollector(engine)
+    REGISTRY.register(collector)
+    server, thread = start_http_server(int(port), addr=host.strip("[]") or "0.0.0.0")
+
+    def stop() -> None:
+        server.shutdown()
+        thread.join()
+        REGISTRY.unregister(collector)
+
+    return stop

@@ -1,0 +1,503 @@
+"""The house rules for the manifests and the Dockerfile that no schema expresses.
+
+Each ``*_problems`` function returns what is wrong, one sentence per problem,
+and an empty list when all is well: the tests assert ``== []`` on the rendered
+overlays, and feed deliberately broken copies to the same functions to prove
+that each rule can fail.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+from tests.k8s.render import (
+    Obj,
+    container_port,
+    containers,
+    env_value,
+    flag,
+    is_server,
+    of_kind,
+    pod_labels,
+    pod_spec,
+    roles,
+    selects,
+    server_deployments,
+    workloads,
+)
+
+SERVER_GRACE_DEFAULT = 10.0
+"""``kairos server --grace`` default; a test checks it against the real parser."""
+DATABASE_SECRET_KEY = "uri"
+"""Key of the CloudNativePG app Secret that holds the libpq connection URI."""
+
+# ---------------------------------------------------------------- schema-less kinds
+
+
+def custom_resource_problems(obj: Obj) -> list[str]:
+    """Required fields of the custom resources, checked by hand (no schema offline)."""
+    kind, api = obj.get("kind"), obj.get("apiVersion")
+    name = obj.get("metadata", {}).get("name")
+    spec = obj.get("spec") or {}
+    problems: list[str] = []
+    if not name:
+        problems.append(f"{kind} has no metadata.name")
+    if kind == "Cluster":
+        if api != "postgresql.cnpg.io/v1":
+            problems.append(f"Cluster {name}: apiVersion {api}, expected postgresql.cnpg.io/v1")
+        instances = spec.get("instances")
+        if not isinstance(instances, int) or instances < 1:
+            problems.append(f"Cluster {name}: spec.instances must be a positive integer")
+        if not (spec.get("storage") or {}).get("size"):
+            problems.append(f"Cluster {name}: spec.storage.size is required")
+        initdb = (spec.get("bootstrap") or {}).get("initdb") or {}
+        if not initdb.get("database") or not initdb.get("owner"):
+            problems.append(f"Cluster {name}: spec.bootstrap.initdb needs database and owner")
+        image = spec.get("imageName")
+        if image is not None and image_problem(image):
+            problems.append(f"Cluster {name}: imageName {image_problem(image)}")
+    elif kind == "ServiceMonitor":
+        if api != "monitoring.coreos.com/v1":
+            problems.append(
+                f"ServiceMonitor {name}: apiVersion {api}, expected monitoring.coreos.com/v1"
+            )
+        if not (spec.get("selector") or {}).get("matchLabels"):
+            problems.append(f"ServiceMonitor {name}: spec.selector.matchLabels is required")
+        endpoints = spec.get("endpoints") or []
+        if not endpoints or not all(e.get("port") for e in endpoints):
+            problems.append(f"ServiceMonitor {name}: every spec.endpoints entry needs a port")
+    else:
+        problems.append(f"{api} {kind} {name}: a custom resource these tests do not know")
+    return problems
+
+
+# ---------------------------------------------------------------- images
+
+
+def image_problem(image: str) -> str | None:
+    """Why ``image`` is not pinned, or None when it has an explicit tag or digest."""
+    if "@sha256:" in image:
+        return None
+    last = image.rsplit("/", 1)[-1]
+    if ":" not in last:
+        return f"{image!r} has no tag"
+    tag = last.split(":", 1)[1]
+    if tag in ("", "latest") or not re.fullmatch(r"[\w][\w.-]{0,127}", tag):
+        return f"{image!r} is not pinned to a release tag"
+    return None
+
+
+def image_problems(objs: list[Obj]) -> list[str]:
+    return [
+        f"{w['kind']} {w['metadata']['name']} container {c['name']}: {problem}"
+        for w in workloads(objs)
+        for c in containers(w)
+        if (problem := image_problem(c.get("image", ""))) is not None
+    ]
+
+
+# ---------------------------------------------------------------- pods
+
+
+def probe_problems(deployment: Obj) -> list[str]:
+    """Every server container has gRPC readiness, liveness and startup probes on its port."""
+    problems = []
+    name = deployment["metadata"]["name"]
+    for container in containers(deployment):
+        if not is_server(container):
+            continue
+        listen = env_value(container, "KAIROS_LISTEN")
+        listen_value = flag(container["args"], "--listen") or (listen or {}).get("value", "")
+        listen_port = listen_value.rpartition(":")[2]
+        grpc_port = container_port(container, "grpc")
+        if grpc_port is None:
+            problems.append(f"{name}: no container port named grpc")
+        elif str(grpc_port) != listen_port:
+            problems.append(
+                f"{name}: port grpc is {grpc_port}, the server listens on {listen_port!r}"
+            )
+        for probe_name in ("readinessProbe", "livenessProbe", "startupProbe"):
+            probe = container.get(probe_name)
+            if probe is None:
+                problems.append(f"{name}: no {probe_name}")
+                continue
+            other = {"httpGet", "tcpSocket", "exec"} & probe.keys()
+            if "grpc" not in probe or other:
+                problems.append(f"{name}: {probe_name} is not a native gRPC probe")
+                continue
+            if probe["grpc"].get("port") != grpc_port:
+                problems.append(
+                    f"{name}: {probe_name} probes port {probe['grpc'].get('port')}, "
+                    f"not the gRPC port {grpc_port}"
+                )
+            if probe["grpc"].get("service", "") != "":
+                # The server sets the overall status ("") on start and on SIGTERM.
+                problems.append(f"{name}: {probe_name} must check the overall health service")
+    return problems
+
+
+def security_problems(workload: Obj, *, allow_root: bool = False) -> list[str]:
+    """The restricted Pod Security profile, per container (pod-level values inherited)."""
+    name = workload["metadata"]["name"]
+    spec = pod_spec(workload)
+    pod_sc = spec.get("securityContext") or {}
+    problems = [
+        f"{name}: {host} is set" for host in ("hostPID", "hostIPC", "hostNetwork") if spec.get(host)
+    ]
+    for container in containers(workload):
+        sc = container.get("securityContext") or {}
+        where = f"{name} container {container['name']}"
+
+        def effective(key: str, sc: Obj = sc) -> object:
+            return sc.get(key, pod_sc.get(key))
+
+        seccomp = effective("seccompProfile") or {}
+        if not isinstance(seccomp, dict) or seccomp.get("type") != "RuntimeDefault":
+            problems.append(f"{where}: seccompProfile is not RuntimeDefault")
+        if sc.get("allowPrivilegeEscalation") is not False:
+            problems.append(f"{where}: allowPrivilegeEscalation is not false")
+        if sc.get("privileged"):
+            problems.append(f"{where}: privileged")
+        if sc.get("readOnlyRootFilesystem") is not True:
+            problems.append(f"{where}: readOnlyRootFilesystem is not true")
+        capabilities = sc.get("capabilities") or {}
+        if "ALL" not in capabilities.get("drop", []) or capabilities.get("add"):
+            problems.append(f"{where}: capabilities are not drop [ALL] with nothing added")
+        if not allow_root:
+            if effective("runAsNonRoot") is not True:
+                problems.append(f"{where}: runAsNonRoot is not true")
+            uid = effective("runAsUser")
+            if not isinstance(uid, int) or uid == 0:
+                problems.append(f"{where}: runAsUser is not a numeric non-root uid")
+    return problems
+
+
+def resource_problems(workload: Obj) -> list[str]:
+    """Requests and limits of CPU and memory on every container."""
+    problems = []
+    for container in containers(workload):
+        resources = container.get("resources") or {}
+        for section in ("requests", "limits"):
+            for resource in ("cpu", "memory"):
+                if not (resources.get(section) or {}).get(resource):
+                    problems.append(
+                        f"{workload['metadata']['name']} container {container['name']}: "
+                        f"no {section}.{resource}"
+                    )
+    return problems
+
+
+def _seconds(value: str | None, default: float) -> float:
+    return default if value is None else float(value)
+
+
+def shutdown_budget(container: Obj) -> float:
+    """Seconds a server container may take to stop: preStop sleep + --drain + --grace."""
+    args = container.get("args", [])
+    grace = _seconds(flag(args, "--grace"), SERVER_GRACE_DEFAULT)
+    drain = _seconds(flag(args, "--drain"), 0.0)  # a drain delay, should the server get one
+    pre_stop = (container.get("lifecycle") or {}).get("preStop") or {}
+    sleep = float((pre_stop.get("sleep") or {}).get("seconds", 0))
+    command = (pre_stop.get("exec") or {}).get("command") or []
+    if command[:1] == ["sleep"] and len(command) == 2:
+        sleep = float(command[1])
+    return sleep + drain + grace
+
+
+def grace_problems(deployment: Obj) -> list[str]:
+    """terminationGracePeriodSeconds leaves room beyond the server's own stop budget."""
+    period = pod_spec(deployment).get("terminationGracePeriodSeconds", 30)
+    problems = []
+    for container in containers(deployment):
+        if not is_server(container):
+            continue
+        budget = shutdown_budget(container)
+        # At least 10 s beyond: closing agent streams, the listener and the pool.
+        if period < budget + 10:
+            problems.append(
+                f"{deployment['metadata']['name']}: terminationGracePeriodSeconds {period} is "
+                f"not at least 10 s above preStop + drain + grace = {budget:g} s"
+            )
+    return problems
+
+
+def spread_problems(deployment: Obj) -> list[str]:
+    """Replicas spread over nodes: a hostname constraint that selects the Deployment's pods."""
+    constraints = pod_spec(deployment).get("topologySpreadConstraints", [])
+    by_host = [
+        c
+        for c in constraints
+        if c.get("topologyKey") == "kubernetes.io/hostname"
+        and selects((c.get("labelSelector") or {}).get("matchLabels", {}), pod_labels(deployment))
+    ]
+    if not by_host:
+        return [f"{deployment['metadata']['name']}: no topology spread over nodes for its pods"]
+    return []
+
+
+# ---------------------------------------------------------------- database and migration
+
+
+APPLY_ORDER = ("database", "migrate", "roles")
+"""Values of the ``kairos.dev/apply-order`` annotation, first to last."""
+
+
+def _wave(obj: Obj) -> tuple[int, int]:
+    """Where ``obj`` comes in the apply order: (kairos.dev/apply-order, Argo CD sync wave).
+
+    Both annotations must agree, so comparing the pairs compares either."""
+    annotations = obj["metadata"].get("annotations") or {}
+    order = annotations.get("kairos.dev/apply-order")
+    rank = APPLY_ORDER.index(order) if order in APPLY_ORDER else -1
+    return rank, int(annotations.get("argocd.argoproj.io/sync-wave", "0"))
+
+
+def _before(first: Obj, then: Obj) -> bool:
+    (rank_a, wave_a), (rank_b, wave_b) = _wave(first), _wave(then)
+    return 0 <= rank_a < rank_b and wave_a < wave_b
+
+
+def database_url_source(container: Obj) -> tuple[str, str] | None:
+    """(secret, key) that KAIROS_DATABASE_URL comes from, None when not from a Secret."""
+    entry = env_value(container, "KAIROS_DATABASE_URL") or {}
+    ref = (entry.get("valueFrom") or {}).get("secretKeyRef")
+    return None if ref is None else (ref["name"], ref["key"])
+
+
+def migration_problems(objs: list[Obj]) -> list[str]:
+    """One migration Job running `kairos migrate`, ordered after the database and
+    before the roles, and roles that use the same database and never migrate."""
+    problems: list[str] = []
+    clusters = of_kind(objs, "Cluster")
+    if len(clusters) != 1:
+        return [f"expected one CloudNativePG Cluster, found {len(clusters)}"]
+    cluster = clusters[0]
+    expected = (f"{cluster['metadata']['name']}-app", DATABASE_SECRET_KEY)
+    jobs = [
+        j
+        for j in of_kind(objs, "Job")
+        if any(c.get("args", [])[:1] == ["migrate"] for c in containers(j))
+    ]
+    if len(jobs) != 1:
+        return [*problems, f"expected one Job running `kairos migrate`, found {len(jobs)}"]
+    job = jobs[0]
+    (migrate,) = [c for c in containers(job) if c.get("args", [])[:1] == ["migrate"]]
+    if migrate.get("command") is not None:
+        problems.append("the migration Job overrides the image's `kairos` entry point")
+    if database_url_source(migrate) != expected:
+        problems.append(f"the migration Job does not read KAIROS_DATABASE_URL from {expected}")
+    if not _before(cluster, job):
+        problems.append("the migration Job is not ordered after the database Cluster")
+    deployments = server_deployments(objs)
+    if not deployments:
+        problems.append("no server Deployment")
+    for deployment in deployments:
+        name = deployment["metadata"]["name"]
+        if not _before(job, deployment):
+            problems.append(f"{name} is not ordered after the migration Job")
+        for container in containers(deployment):
+            args = container.get("args", [])
+            if args[:1] == ["migrate"] or "migrate" in shlex.join(container.get("command", [])):
+                problems.append(f"{name}: container {container['name']} migrates by itself")
+            if is_server(container):
+                if database_url_source(container) != expected:
+                    problems.append(f"{name}: KAIROS_DATABASE_URL does not come from {expected}")
+                if flag(args, "--database-url") is not None or flag(args, "--data-dir"):
+                    problems.append(f"{name}: the database URL must come from the Secret only")
+    return problems
+
+
+# ---------------------------------------------------------------- roles and services
+
+
+def role_layout_problems(objs: list[Obj], *, split: bool) -> list[str]:
+    """Dev: one Deployment runs every role. Prod: one Deployment per role."""
+    deployments = server_deployments(objs)
+    layout = {
+        d["metadata"]["name"]: roles(c) for d in deployments for c in containers(d) if is_server(c)
+    }
+    if split:
+        runs = sorted(sorted(r) for r in layout.values())
+        if runs != [["api"], ["dispatcher"], ["ticker"]]:
+            return [f"expected api, ticker and dispatcher in separate Deployments, got {layout}"]
+    elif list(layout.values()) != [frozenset({"api", "ticker", "dispatcher"})]:
+        return [f"expected one Deployment running every role, got {layout}"]
+    return []
+
+
+def _serving(objs: list[Obj], role: str) -> list[Obj]:
+    return [
+        d
+        for d in server_deployments(objs)
+        for c in containers(d)
+        if is_server(c) and role in roles(c)
+    ]
+
+
+def service_problems(objs: list[Obj]) -> list[str]:
+    """kairos-api reaches exactly the api pods, kairos-agents exactly the dispatchers,
+    kairos-metrics every server pod, each on a port the pods have."""
+    wanted = {"kairos-api": "api", "kairos-agents": "dispatcher", "kairos-metrics": None}
+    problems = []
+    services = {s["metadata"]["name"]: s for s in of_kind(objs, "Service")}
+    for name, role in wanted.items():
+        service = services.get(name)
+        if service is None:
+            problems.append(f"no Service {name}")
+            continue
+        selector = service["spec"].get("selector") or {}
+        selected = [d for d in server_deployments(objs) if selects(selector, pod_labels(d))]
+        expected = server_deployments(objs) if role is None else _serving(objs, role)
+        if sorted(d["metadata"]["name"] for d in selected) != sorted(
+            d["metadata"]["name"] for d in expected
+        ):
+            problems.append(f"Service {name} does not select exactly the pods serving {role}")
+        for port in service["spec"]["ports"]:
+            for deployment in selected:
+                if not any(container_port(c, port["targetPort"]) for c in containers(deployment)):
+                    problems.append(
+                        f"Service {name}: targetPort {port['targetPort']} is not a port of "
+                        f"{deployment['metadata']['name']}"
+                    )
+    return problems
+
+
+def metrics_problems(deployment: Obj) -> list[str]:
+    """Port 9090 named metrics, and the server told to serve metrics there."""
+    problems = []
+    for container in containers(deployment):
+        if not is_server(container):
+            continue
+        port = container_port(container, "metrics")
+        listen = flag(container["args"], "--metrics-listen") or ""
+        if port != 9090 or listen.rpartition(":")[2] != "9090":
+            problems.append(
+                f"{deployment['metadata']['name']}: metrics must be port 9090 named metrics, "
+                f"served with --metrics-listen (port {port}, --metrics-listen {listen!r})"
+            )
+        if flag(container["args"], "--log-format") != "json":
+            problems.append(f"{deployment['metadata']['name']}: logs are not --log-format json")
+    return problems
+
+
+# ---------------------------------------------------------------- agent
+
+
+def agent_problems(objs: list[Obj]) -> list[str]:
+    """The DaemonSet runs `kairos agent` with the node name as instance id, and its
+    KAIROS_SERVER is the agent Service's DNS name and port in its namespace."""
+    daemonsets = of_kind(objs, "DaemonSet")
+    if len(daemonsets) != 1:
+        return [f"expected one agent DaemonSet, found {len(daemonsets)}"]
+    daemonset = daemonsets[0]
+    namespace = daemonset["metadata"].get("namespace", "default")
+    (agent,) = [c for c in containers(daemonset) if c.get("args", [])[:1] == ["agent"]]
+    problems = []
+    instance = env_value(agent, "KAIROS_INSTANCE_ID") or {}
+    field_ref = (instance.get("valueFrom") or {}).get("fieldRef") or {}
+    if field_ref.get("fieldPath") != "spec.nodeName":
+        problems.append("KAIROS_INSTANCE_ID is not the node name (fieldRef spec.nodeName)")
+    token = env_value(agent, "KAIROS_AGENT_TOKEN") or {}
+    if not (token.get("valueFrom") or {}).get("secretKeyRef"):
+        problems.append("KAIROS_AGENT_TOKEN does not come from a Secret")
+    server = env_value(agent, "KAIROS_SERVER") or {}
+    ref = (server.get("valueFrom") or {}).get("configMapKeyRef")
+    if ref is None:
+        return [*problems, "KAIROS_SERVER does not come from a ConfigMap"]
+    config_maps = [c for c in of_kind(objs, "ConfigMap") if c["metadata"]["name"] == ref["name"]]
+    if len(config_maps) != 1:
+        return [*problems, f"KAIROS_SERVER: no ConfigMap {ref['name']}"]
+    address = config_maps[0].get("data", {}).get(ref["key"], "")
+    host, _, port = address.rpartition(":")
+    services = {s["metadata"]["name"]: s for s in of_kind(objs, "Service")}
+    service = services.get("kairos-agents")
+    if service is None:
+        return [*problems, "no Service kairos-agents"]
+    accepted = {
+        f"kairos-agents.{namespace}.svc",
+        f"kairos-agents.{namespace}.svc.cluster.local",
+    }
+    if host not in accepted:
+        problems.append(f"KAIROS_SERVER host {host!r} is not the agent Service's DNS name")
+    if not port.isdigit() or int(port) not in [p["port"] for p in service["spec"]["ports"]]:
+        problems.append(f"KAIROS_SERVER port {port!r} is not a port of Service kairos-agents")
+    if service["metadata"].get("namespace", "default") != namespace:
+        problems.append("Service kairos-agents is not in the agent's namespace")
+    return problems
+
+
+# ---------------------------------------------------------------- prod availability
+
+
+def availability_problems(objs: list[Obj]) -> list[str]:
+    """Prod: a PDB for every server Deployment, HPAs for api and dispatcher."""
+    problems = []
+    pdbs = of_kind(objs, "PodDisruptionBudget")
+    for deployment in server_deployments(objs):
+        name = deployment["metadata"]["name"]
+        covering = [
+            p
+            for p in pdbs
+            if selects(p["spec"]["selector"].get("matchLabels", {}), pod_labels(deployment))
+        ]
+        if len(covering) != 1:
+            problems.append(f"{name}: {len(covering)} PodDisruptionBudgets select it, expected 1")
+        elif (
+            covering[0]["spec"].get("maxUnavailable", 0) == 0
+            and "minAvailable" not in (covering[0]["spec"])
+        ):
+            problems.append(f"{name}: its PodDisruptionBudget allows no disruption")
+    hpas = {
+        h["spec"]["scaleTargetRef"]["name"]: h for h in of_kind(objs, "HorizontalPodAutoscaler")
+    }
+    for role in ("api", "dispatcher"):
+        for deployment in _serving(objs, role):
+            name = deployment["metadata"]["name"]
+            hpa = hpas.get(name)
+            if hpa is None or hpa["spec"]["scaleTargetRef"]["kind"] != "Deployment":
+                problems.append(f"{name}: no HorizontalPodAutoscaler")
+                continue
+            if hpa["spec"].get("minReplicas", 1) < 2:
+                problems.append(f"{name}: its HPA may scale below 2 replicas")
+            if "replicas" in deployment["spec"]:
+                problems.append(f"{name}: sets spec.replicas, which its HPA owns")
+    return problems
+
+
+# ---------------------------------------------------------------- network policies
+
+
+def network_policy_problems(objs: list[Obj]) -> list[str]:
+    """Every named port a policy allows exists on the pods it selects, and every
+    server pod is covered by ingress and database egress policies."""
+    problems = []
+    policies = of_kind(objs, "NetworkPolicy")
+    for policy in policies:
+        selector = policy["spec"]["podSelector"].get("matchLabels", {})
+        selected = [w for w in workloads(objs) if selects(selector, pod_labels(w))]
+        for rule in policy["spec"].get("ingress", []):
+            for port in rule.get("ports", []):
+                if isinstance(port.get("port"), str):
+                    for workload in selected:
+                        if not any(container_port(c, port["port"]) for c in containers(workload)):
+                            problems.append(
+                                f"NetworkPolicy {policy['metadata']['name']}: port "
+                                f"{port['port']} is not a port of {workload['metadata']['name']}"
+                            )
+    for workload in [*server_deployments(objs), *of_kind(objs, "Job")]:
+        labels = pod_labels(workload)
+        egress = [
+            p
+            for p in policies
+            if "Egress" in p["spec"]["policyTypes"]
+            and selects(p["spec"]["podSelector"].get("matchLabels", {}), labels)
+        ]
+        if not any(
+            port.get("port") == 5432
+            for p in egress
+            for rule in p["spec"].get("egress", [])
+            for port in rule.get("ports", [])
+        ):
+            problems.append(f"{workload['metadata']['name']}: no egress policy to PostgreSQL")
+    return problems
