@@ -195,10 +195,6 @@ def test_grace_period_exceeds_drain_and_grace(rendered: Rendered, overlay: str) 
         assert pod_spec(deployment)["terminationGracePeriodSeconds"] == 45
 
 
-PENDING_FLAGS = frozenset({"--metrics-listen", "--log-format"})
-"""Server flags the manifests use that arrive with issue 5's operations work."""
-
-
 def _kairos_env_names() -> set[str]:
     """Every KAIROS_* variable the code reads (as a string literal in its source)."""
     names: set[str] = set()
@@ -217,7 +213,6 @@ def test_manifests_use_real_flags_and_variables(
     container's environment, and every KAIROS_* variable set is one the code reads."""
     known = _kairos_env_names()
     assert {"KAIROS_DATABASE_URL", "KAIROS_SERVER", "KAIROS_INSTANCE_ID"} <= known
-    pending: set[str] = set()
     for workload in workloads(rendered[overlay]):
         for container in containers(workload):
             where = f"{workload['metadata']['name']}/{container['name']}"
@@ -228,8 +223,7 @@ def test_manifests_use_real_flags_and_variables(
                     patched.setenv(name, value)
                 args, unknown = build_parser().parse_known_args(container["args"])
             unknown_flags = {u.split("=")[0] for u in unknown if u.startswith("-")}
-            assert unknown_flags <= PENDING_FLAGS, (where, unknown)
-            pending |= unknown_flags
+            assert not unknown_flags, (where, unknown)
             if container["args"][0] == "server":
                 config = ServerConfig(listen=args.listen, auth_file=args.auth_file)
                 config.validate()  # [::]:50051 is not loopback: needs the auth file
@@ -239,8 +233,6 @@ def test_manifests_use_real_flags_and_variables(
             else:
                 assert container["args"] == ["migrate"], where
                 assert args.database_url == "from-a-reference", where
-    if pending:
-        pytest.xfail(f"server flags not in this build yet: {sorted(pending)}")
 
 
 @needs_kubectl
