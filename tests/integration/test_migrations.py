@@ -227,3 +227,28 @@ def _wait_for_lock_waiters(
             pytest.fail("an upgrade ended before reaching the migration lock")
         time.sleep(0.02)
     pytest.fail(f"fewer than {count} upgrades waited for the migration lock within 30 s")
+
+
+def test_kairos_migrate_twice_at_once_leaves_one_schema(empty_database_url: str) -> None:
+    runs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "scheduler.cli",
+                "migrate",
+                "--database-url",
+                empty_database_url,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for _ in range(2)
+    ]
+    outputs = [run.communicate(timeout=120)[0].decode() for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    assert all("database schema is up to date" in output for output in outputs)
+    check_schema(empty_database_url)
+    with psycopg.connect(empty_database_url) as conn:
+        versions = conn.execute("SELECT version_num FROM alembic_version").fetchall()
+    assert versions == [(head(),)]
