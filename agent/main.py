@@ -89,20 +89,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument(
         "--log-level",
-        default="INFO",
+        default=env.get("KAIROS_LOG_LEVEL", "INFO"),
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        help="default %(default)s",
+        help="(env KAIROS_LOG_LEVEL; default %(default)s)",
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default=env.get("KAIROS_LOG_FORMAT", "text"),
+        help="text for people, json for log collectors (env KAIROS_LOG_FORMAT)",
     )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the agent from parsed ``kairos agent`` arguments until SIGTERM or SIGINT."""
-    logging.basicConfig(
-        level=args.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    from scheduler.observability.logs import LogFormat, configure
+
+    configure(args.log_level, LogFormat(args.log_format))
     if not args.instance_id:
         print("kairos agent: --instance-id (or KAIROS_INSTANCE_ID) is required", file=sys.stderr)
         return 2
