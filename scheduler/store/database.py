@@ -89,6 +89,9 @@ def create_engine(
         pool_recycle=pool_recycle,
         pool_pre_ping=True,
         echo=echo,
+        # Sessions in UTC whatever the server's default: timestamps come back in UTC,
+        # and now()::date is the UTC day the daily quota counts by.
+        connect_args={"options": "-c TimeZone=UTC"},
     )
 
 

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
+import psycopg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from scheduler.store.database import create_engine, database_url, in_transaction, is_transient
+from scheduler.store.embedded import EmbeddedPostgres
+from scheduler.store.listener import conninfo
 
 SELECT_USAGE = text("SELECT commands FROM account_usage WHERE account_id = :a AND region_id = 'r'")
 SET_USAGE = text("UPDATE account_usage SET commands = :n WHERE account_id = :a AND region_id = 'r'")
@@ -202,3 +206,20 @@ def test_database_url_selects_psycopg() -> None:
         database_url("mysql://u@h/db")
     with pytest.raises(ValueError):
         create_engine("sqlite:///x.db")
+
+
+async def test_sessions_run_in_utc_whatever_the_server_default(postgres: EmbeddedPostgres) -> None:
+    url = postgres.url_for("postgres")
+    with psycopg.connect(conninfo(url), autocommit=True) as admin:
+        admin.execute("ALTER DATABASE postgres SET TimeZone = 'Asia/Tokyo'")
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            zone = (await conn.execute(text("SHOW TimeZone"))).scalar_one()
+            now = (await conn.execute(text("SELECT now()"))).scalar_one()
+        assert zone == "UTC"
+        assert now.utcoffset() == timedelta(0)
+    finally:
+        await engine.dispose()
+        with psycopg.connect(conninfo(url), autocommit=True) as admin:
+            admin.execute("ALTER DATABASE postgres RESET TimeZone")
