@@ -5,6 +5,14 @@ fire with the pure rules of ``scheduler.domain.firing`` (misfire grace,
 overlap), creates the executions in one insert, advances the targets and
 wakes the dispatchers, all in one transaction. Between rounds it sleeps
 until the earliest due instant or a notification about a changed schedule.
+
+The running loop wakes ``LEAD`` before the earliest due instant and claims
+what falls due within ``LOOKAHEAD``: claiming, deciding and the overlap check
+are done before the instant, in the round's transaction, which then waits on
+an in-memory timer until the last claimed instant and only writes (advance,
+executions, quota, statuses, notifications) and commits. The locks are held
+meanwhile, so exactly-once and crash safety are those of any round: nothing is
+advanced without its executions, in one transaction.
 """
 
 from __future__ import annotations
@@ -13,6 +21,8 @@ import asyncio
 import contextlib
 import functools
 import logging
+import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import text
@@ -29,12 +39,27 @@ from scheduler.store.targets import ArmedTarget, TargetUpdate
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 500
+BATCH_SIZE = 1000
 """Targets claimed per transaction."""
 MAX_IDLE = 30.0
 """Longest sleep without a due fire; a notification wakes the ticker sooner."""
 CONTENDED_RETRY = 0.05
 """Sleep when a due target is held by another replica."""
+LEAD = 0.02
+"""Seconds before the earliest due instant the running loop starts its round."""
+LOOKAHEAD = 0.02
+"""Seconds ahead of now a round of the running loop claims (``tick()`` claims none ahead)."""
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What a round did and when the next fire is due."""
+
+    claimed: int
+    until_due: float | None
+    """Seconds from the round's end to the earliest armed fire (None: none; < 0: overdue)."""
+    contended: bool = False
+    """Nothing claimed though a fire was due within reach: another replica holds it."""
 
 
 class Ticker:
@@ -61,28 +86,48 @@ class Ticker:
 
     async def tick(self) -> int:
         """One round: fire what is due now; returns how many targets it claimed."""
-        return await self.context.transaction(self._round)
+        return await self.context.transaction(self.tick_in)
+
+    async def tick_in(self, conn: AsyncConnection) -> int:
+        """``tick`` in the caller's transaction, which holds the claimed targets until it ends."""
+        outcome = await self._round(conn, ahead=0.0, until_due=False)
+        return outcome.claimed
 
     async def _run(self) -> None:
+        round_ = functools.partial(self._round, ahead=LOOKAHEAD, until_due=True)
         async with self.listener.subscribe(invocation_store.SCHEDULE_CHANNEL) as notices:
             while True:
                 try:
-                    while await self.tick() == self._batch_size:
-                        pass
-                    delay = await self.context.transaction(_until_due)
+                    outcome = await self.context.transaction(round_)
+                    if outcome.claimed == self._batch_size:
+                        continue  # more is due at once
+                    delay = _delay(outcome)
                 except asyncio.CancelledError:
                     raise
                 except Exception:
                     log.exception("ticker round failed")
                     delay = 1.0
+                if delay <= 0:
+                    continue
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(notices.get(), delay)
 
-    async def _round(self, conn: AsyncConnection) -> int:
+    async def _round(self, conn: AsyncConnection, *, ahead: float, until_due: bool) -> _Outcome:
         now: datetime = (await conn.execute(text("SELECT clock_timestamp()"))).scalar_one()
-        due = await target_store.claim_due(conn, now, self._batch_size)
-        if not due:
-            return 0
+        read_at = time.monotonic()
+        due = await target_store.claim_due(conn, now + timedelta(seconds=ahead), self._batch_size)
+        if due:
+            await self._fire(conn, due, now, read_at)
+        if not until_due:
+            return _Outcome(len(due), None)
+        seconds = await target_store.earliest_due(conn)
+        reached = seconds is not None and seconds + (time.monotonic() - read_at) <= ahead
+        return _Outcome(len(due), seconds, contended=not due and reached)
+
+    async def _fire(
+        self, conn: AsyncConnection, due: list[ArmedTarget], now: datetime, read_at: float
+    ) -> None:
+        """Decide the claimed targets' fires; at the last one's instant, write them all."""
         busy = await target_store.busy(conn, [(t.invocation_id, t.instance.id) for t in due])
         fires: list[Fire] = []
         updates: list[TargetUpdate] = []
@@ -93,11 +138,18 @@ class Ticker:
             if fire is not None:
                 fires.append(fire)
             updates.append(update)
+        if fires:
+            # Claimed ahead: no execution exists before its instant.
+            latest = max(f.scheduled_at for f in fires)
+            wait = (latest - now).total_seconds() - (time.monotonic() - read_at)
+            if wait > 0:
+                await asyncio.sleep(wait)
+        today = (now + timedelta(seconds=time.monotonic() - read_at)).date()
         await target_store.advance(conn, updates)
-        await create_executions(conn, self.context.limits, fires, now.date())
-        for invoke_id in sorted({u.invocation_id for u in updates if not u.armed}):
-            await invocation_store.refresh_status(conn, invoke_id)
-        return len(due)
+        await create_executions(conn, self.context.limits, fires, today)
+        await invocation_store.refresh_statuses(
+            conn, (u.invocation_id for u in updates if not u.armed)
+        )
 
     def _decide(
         self, target: ArmedTarget, now: datetime, busy: bool
@@ -146,10 +198,10 @@ def _schedule(frequency: str, created_at: datetime) -> Schedule:
     return parse_frequency(frequency, anchor=created_at)
 
 
-async def _until_due(conn: AsyncConnection) -> float:
-    seconds = await target_store.earliest_due(conn)
-    if seconds is None:
+def _delay(outcome: _Outcome) -> float:
+    """How long the running loop sleeps after a round that claimed less than a batch."""
+    if outcome.until_due is None:
         return MAX_IDLE
-    if seconds <= 0:
+    if outcome.contended:
         return CONTENDED_RETRY
-    return min(seconds, MAX_IDLE)
+    return min(max(outcome.until_due - LEAD, 0.0), MAX_IDLE)

@@ -44,6 +44,26 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
         )
 
 
+class _Counted:
+    """A request stream that counts its messages.
+
+    A plain iterator rather than an async generator: wrapping grpc's request
+    stream in a generator hid a vanished peer from the handler.
+    """
+
+    def __init__(self, requests: AsyncIterator[Any], labels: tuple[str, str, str]) -> None:
+        self._requests = requests
+        self._labels = labels
+
+    def __aiter__(self) -> _Counted:
+        return self
+
+    async def __anext__(self) -> Any:
+        request = await self._requests.__anext__()
+        metrics.grpc_msg_received.labels(*self._labels).inc()
+        return request
+
+
 def _instrument(
     behavior: Callable[..., Any],
     labels: tuple[str, str, str],
@@ -51,12 +71,7 @@ def _instrument(
     response_streaming: bool,
 ) -> Callable[..., Any]:
     def count_requests(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
-        async def counted() -> AsyncIterator[Any]:
-            async for request in requests:
-                metrics.grpc_msg_received.labels(*labels).inc()
-                yield request
-
-        return counted()
+        return _Counted(requests, labels)
 
     def finish(start: float, context: grpc.aio.ServicerContext[Any, Any]) -> None:
         code = context.code() or grpc.StatusCode.OK

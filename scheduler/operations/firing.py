@@ -48,7 +48,10 @@ async def create_executions(
     for fire in sorted(fires, key=lambda f: f.scheduled_at):
         by_tenant[fire.target.tenant].append(fire)
     new: list[NewExecution] = []
-    for tenant, tenant_fires in by_tenant.items():
+    # Tenants in a fixed order: concurrent rounds (replicas) take the quota rows' locks
+    # in the same order, so they queue behind one another instead of deadlocking.
+    for tenant in sorted(by_tenant, key=lambda t: (t.account_id, t.region_id)):
+        tenant_fires = by_tenant[tenant]
         granted = await quota.take_executions_up_to(
             conn, tenant, today, len(tenant_fires), limits.max_daily_executions
         )
@@ -77,15 +80,32 @@ async def create_executions(
             )
     created = await insert_executions(conn, new)
     created_new = [n for n in new if n.plan.id in created]
-    for invoke_id in sorted({n.invocation_id for n in created_new}):
-        await invocation_store.refresh_status(conn, invoke_id)
-        await invocation_store.notify(conn, invocation_store.EXECUTION_CHANNEL, invoke_id)
+    invoke_ids = sorted({n.invocation_id for n in created_new})
+    await invocation_store.refresh_statuses(conn, invoke_ids)
     pending = sorted(
         {n.plan.instance_id for n in created_new if n.plan.status is InvocationStatus.PENDING}
     )
-    for payload in _payloads(pending):
-        await invocation_store.notify(conn, invocation_store.DISPATCH_CHANNEL, payload)
+    await _notify_all(
+        conn,
+        [(invocation_store.EXECUTION_CHANNEL, invoke_id) for invoke_id in invoke_ids]
+        + [(invocation_store.DISPATCH_CHANNEL, payload) for payload in _payloads(pending)],
+    )
     return len(created_new)
+
+
+_NOTIFY_ALL = """
+    SELECT count(pg_notify(n.channel, n.payload))
+    FROM unnest(CAST(%(channels)b AS text[]), CAST(%(payloads)b AS text[])) AS n(channel, payload)
+    """
+
+
+async def _notify_all(conn: AsyncConnection, notices: list[tuple[str, str]]) -> None:
+    """Send the NOTIFYs, in order, in one statement; delivered when the transaction commits."""
+    if notices:
+        await conn.exec_driver_sql(
+            _NOTIFY_ALL,
+            {"channels": [n[0] for n in notices], "payloads": [n[1] for n in notices]},
+        )
 
 
 def _plan(target: ArmedTarget) -> PlannedExecution:
@@ -102,10 +122,12 @@ def _plan(target: ArmedTarget) -> PlannedExecution:
 def _payloads(instance_ids: list[str]) -> list[str]:
     payloads: list[str] = []
     current: list[str] = []
+    size = 0  # len(",".join(current)), kept as it grows rather than joined per id
     for instance_id in instance_ids:
-        if current and len(",".join([*current, instance_id])) > NOTIFY_PAYLOAD:
+        if current and size + 1 + len(instance_id) > NOTIFY_PAYLOAD:
             payloads.append(",".join(current))
-            current = []
+            current, size = [], 0
+        size += len(instance_id) + (1 if current else 0)
         current.append(instance_id)
     if current:
         payloads.append(",".join(current))

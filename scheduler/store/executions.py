@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, and_, func, select, text, tuple_, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.enums import CommandType, InvocationStatus, RepeatMode
@@ -198,43 +197,53 @@ class NewExecution:
     repeat: int
 
 
+_INSERT_EXECUTIONS = """
+    INSERT INTO executions AS e (id, account_id, region_id, invocation_id, instance_id,
+      scheduled_at, repeat, status, script, error_code, error_info, created_at, finished_at)
+    SELECT n.id, n.account_id, n.region_id, n.invocation_id, n.instance_id,
+      n.scheduled_at, n.repeat, n.status, n.script, n.error_code, n.error_info,
+      clock_timestamp(),
+      CASE WHEN n.status = 'Pending' THEN NULL ELSE clock_timestamp() END
+    FROM unnest(
+      CAST(%(id)b AS text[]), CAST(%(account_id)b AS text[]), CAST(%(region_id)b AS text[]),
+      CAST(%(invocation_id)b AS text[]), CAST(%(instance_id)b AS text[]),
+      CAST(%(scheduled_at)b AS timestamptz[]), CAST(%(repeat)b AS integer[]),
+      CAST(%(status)b AS text[]), CAST(%(script)b AS bytea[]),
+      CAST(%(error_code)b AS text[]), CAST(%(error_info)b AS text[])
+    ) AS n(id, account_id, region_id, invocation_id, instance_id,
+           scheduled_at, repeat, status, script, error_code, error_info)
+    ON CONFLICT ON CONSTRAINT uq_executions_fire DO NOTHING
+    RETURNING e.id
+    """
+
+
 async def insert_executions(conn: AsyncConnection, new: list[NewExecution]) -> set[str]:
     """Create executions, at most one per (invocation, instance, instant); returns their ids.
 
-    A fire that already has its execution (the unique key) is left alone.
+    A fire that already has its execution (the unique key) is left alone. One
+    statement of a fixed text whatever the number of rows (the rows travel as
+    arrays), so PostgreSQL prepares it once and neither SQLAlchemy nor the
+    driver renders a bind parameter per value.
     """
     if not new:
         return set()
-    statement = (
-        pg_insert(executions)
-        .values(
-            [
-                {
-                    "id": n.plan.id,
-                    "account_id": n.tenant.account_id,
-                    "region_id": n.tenant.region_id,
-                    "invocation_id": n.invocation_id,
-                    "instance_id": n.plan.instance_id,
-                    "scheduled_at": n.scheduled_at,
-                    "repeat": n.repeat,
-                    "status": n.plan.status.value,
-                    "script": n.plan.script,
-                    "error_code": n.plan.error_code,
-                    "error_info": n.plan.error_info,
-                    "created_at": func.clock_timestamp(),
-                    "finished_at": (
-                        None
-                        if n.plan.status is InvocationStatus.PENDING
-                        else func.clock_timestamp()
-                    ),
-                }
-                for n in new
-            ]
-        )
-        .on_conflict_do_nothing(constraint="uq_executions_fire")
-        .returning(executions.c.id)
+    rows = await conn.exec_driver_sql(
+        _INSERT_EXECUTIONS,
+        {
+            "id": [n.plan.id for n in new],
+            "account_id": [n.tenant.account_id for n in new],
+            "region_id": [n.tenant.region_id for n in new],
+            "invocation_id": [n.invocation_id for n in new],
+            "instance_id": [n.plan.instance_id for n in new],
+            "scheduled_at": [n.scheduled_at for n in new],
+            "repeat": [n.repeat for n in new],
+            "status": [n.plan.status.value for n in new],
+            "script": [n.plan.script for n in new],
+            "error_code": [n.plan.error_code for n in new],
+            "error_info": [n.plan.error_info for n in new],
+        },
     )
-    return set((await conn.execute(statement)).scalars())
+    return set(rows.scalars())
 
 
 async def mark_delivered(conn: AsyncConnection, execution_ids: list[str]) -> None:

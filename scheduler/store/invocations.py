@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -137,52 +138,70 @@ async def notify(conn: AsyncConnection, channel: str, payload: str) -> None:
     )
 
 
-async def refresh_status(conn: AsyncConnection, invoke_id: str) -> InvocationStatus:
-    """Bring the targets' and the invocation's derived statuses up to date.
+_LOCK_INVOCATIONS = (
+    "SELECT id FROM invocations WHERE id = ANY(CAST(%(ids)b AS text[])) ORDER BY id FOR UPDATE"
+)
 
-    The invocation row is locked first, so concurrent results of one
-    invocation are aggregated one after the other and none is missed.
+_REFRESH_TARGETS = """
+    UPDATE invocation_targets t SET status = s.status, updated_at = now()
+    FROM (
+      SELECT t.invocation_id, t.instance_id,
+        CASE
+          WHEN e.status IN ('Pending', 'Running', 'Stopping') THEN e.status
+          WHEN t.armed THEN 'Scheduled'
+          ELSE COALESCE(e.status, 'Cancelled')
+        END AS status
+      FROM invocation_targets t
+      LEFT JOIN LATERAL (
+        SELECT x.status FROM executions x
+        WHERE x.invocation_id = t.invocation_id AND x.instance_id = t.instance_id
+        ORDER BY x.repeat DESC LIMIT 1
+      ) e ON true
+      WHERE t.invocation_id = ANY(CAST(%(ids)b AS text[]))
+    ) s
+    WHERE t.invocation_id = ANY(CAST(%(ids)b AS text[]))
+      AND t.invocation_id = s.invocation_id AND t.instance_id = s.instance_id
+      AND t.status <> s.status
     """
-    await conn.execute(
-        select(invocations.c.id).where(invocations.c.id == invoke_id).with_for_update()
+
+_TARGET_STATUSES = (
+    "SELECT invocation_id, status FROM invocation_targets"
+    " WHERE invocation_id = ANY(CAST(%(ids)b AS text[]))"
+)
+
+_SET_INVOCATION_STATUSES = """
+    UPDATE invocations i SET status = v.status
+    FROM unnest(CAST(%(ids)b AS text[]), CAST(%(statuses)b AS text[])) AS v(id, status)
+    WHERE i.id = v.id
+    """
+
+
+async def refresh_statuses(conn: AsyncConnection, invoke_ids: Iterable[str]) -> None:
+    """Bring the targets' and the invocations' derived statuses up to date (SPEC §7).
+
+    Each target's status comes from its latest execution and whether it is
+    armed, then each invocation's overall status from its targets; four
+    statements for any number of invocations. The invocation rows are locked
+    first, in id order, so concurrent results of one invocation are aggregated
+    one after the other (none is missed) and concurrent rounds never deadlock.
+    """
+    ids = sorted(set(invoke_ids))
+    if not ids:
+        return
+    await conn.exec_driver_sql(_LOCK_INVOCATIONS, {"ids": ids})
+    await conn.exec_driver_sql(_REFRESH_TARGETS, {"ids": ids})
+    statuses: dict[str, list[InvocationStatus]] = {invoke_id: [] for invoke_id in ids}
+    for row in await conn.exec_driver_sql(_TARGET_STATUSES, {"ids": ids}):
+        statuses[row.invocation_id].append(InvocationStatus(row.status))
+    await conn.exec_driver_sql(
+        _SET_INVOCATION_STATUSES,
+        {"ids": ids, "statuses": [overall_status(statuses[i]).value for i in ids]},
     )
-    await conn.execute(
-        text(
-            """
-            UPDATE invocation_targets t SET status = s.status, updated_at = now()
-            FROM (
-              SELECT t.instance_id,
-                CASE
-                  WHEN e.status IN ('Pending', 'Running', 'Stopping') THEN e.status
-                  WHEN t.armed THEN 'Scheduled'
-                  ELSE COALESCE(e.status, 'Cancelled')
-                END AS status
-              FROM invocation_targets t
-              LEFT JOIN LATERAL (
-                SELECT x.status FROM executions x
-                WHERE x.invocation_id = t.invocation_id AND x.instance_id = t.instance_id
-                ORDER BY x.repeat DESC LIMIT 1
-              ) e ON true
-              WHERE t.invocation_id = :id
-            ) s
-            WHERE t.invocation_id = :id AND t.instance_id = s.instance_id
-              AND t.status <> s.status
-            """
-        ),
-        {"id": invoke_id},
-    )
-    statuses = (
-        await conn.execute(
-            select(invocation_targets.c.status).where(
-                invocation_targets.c.invocation_id == invoke_id
-            )
-        )
-    ).scalars()
-    status = overall_status(InvocationStatus(s) for s in statuses)
-    await conn.execute(
-        update(invocations).where(invocations.c.id == invoke_id).values(status=status.value)
-    )
-    return status
+
+
+async def refresh_status(conn: AsyncConnection, invoke_id: str) -> None:
+    """``refresh_statuses`` for one invocation."""
+    await refresh_statuses(conn, [invoke_id])
 
 
 async def invocation_instances(
@@ -210,6 +229,17 @@ async def stop(conn: AsyncConnection, invoke_id: str, instance_ids: list[str]) -
     Executions not yet started are cancelled here; running ones become
     ``Stopping`` until their agent confirms; future fires end.
     """
+    # Future fires end first: this waits for a ticker (or a boot trigger) that holds
+    # the targets mid-fire, so the statements below, on a fresh snapshot, also see
+    # and cancel the execution that fire has just created.
+    await conn.execute(
+        update(invocation_targets)
+        .where(
+            invocation_targets.c.invocation_id == invoke_id,
+            invocation_targets.c.instance_id.in_(instance_ids),
+        )
+        .values(armed=False, next_fire_at=None, updated_at=func.now())
+    )
     await conn.execute(
         update(executions)
         .where(
@@ -239,14 +269,6 @@ async def stop(conn: AsyncConnection, invoke_id: str, instance_ids: list[str]) -
         .returning(executions.c.instance_id)
     )
     to_notify = sorted(set(stopping.scalars()))
-    await conn.execute(
-        update(invocation_targets)
-        .where(
-            invocation_targets.c.invocation_id == invoke_id,
-            invocation_targets.c.instance_id.in_(instance_ids),
-        )
-        .values(armed=False, next_fire_at=None, updated_at=func.now())
-    )
     await conn.execute(
         update(invocations)
         .where(invocations.c.id == invoke_id, invocations.c.stopped_at.is_(None))

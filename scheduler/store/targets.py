@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select, text, tuple_, update
+from sqlalchemy import Row, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.enums import CommandType, InvocationStatus, OsType, RepeatMode
 from scheduler.domain.models import Command, Instance
 from scheduler.domain.tenancy import Tenant
-from scheduler.store.tables import executions, instances, invocation_targets, invocations
+from scheduler.store.tables import instances, invocation_targets, invocations
 
 _ACTIVE = (
     InvocationStatus.PENDING.value,
@@ -102,7 +103,7 @@ async def claim_due(conn: AsyncConnection, horizon: datetime, limit: int) -> lis
         .limit(limit)
         .with_for_update(of=invocation_targets, skip_locked=True)
     )
-    return [_target(row) for row in await conn.execute(query)]
+    return _targets(await conn.execute(query))
 
 
 async def boot_targets(conn: AsyncConnection, instance_id: str) -> list[ArmedTarget]:
@@ -117,58 +118,70 @@ async def boot_targets(conn: AsyncConnection, instance_id: str) -> list[ArmedTar
         )
         .with_for_update(of=invocation_targets)
     )
-    return [_target(row) for row in await conn.execute(query)]
+    return _targets(await conn.execute(query))
+
+
+_BUSY = """
+    SELECT DISTINCT e.invocation_id, e.instance_id
+    FROM unnest(CAST(%(invocation_id)b AS text[]), CAST(%(instance_id)b AS text[]))
+      AS k(invocation_id, instance_id)
+    JOIN executions e
+      ON e.invocation_id = k.invocation_id AND e.instance_id = k.instance_id
+    WHERE e.status = ANY(CAST(%(active)b AS text[]))
+    """
 
 
 async def busy(conn: AsyncConnection, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
     """The (invocation, instance) pairs among ``keys`` with an execution not yet finished."""
     if not keys:
         return set()
-    rows = await conn.execute(
-        select(executions.c.invocation_id, executions.c.instance_id)
-        .where(
-            tuple_(executions.c.invocation_id, executions.c.instance_id).in_(keys),
-            executions.c.status.in_(_ACTIVE),
-        )
-        .distinct()
+    rows = await conn.exec_driver_sql(
+        _BUSY,
+        {
+            "invocation_id": [k[0] for k in keys],
+            "instance_id": [k[1] for k in keys],
+            "active": list(_ACTIVE),
+        },
     )
     return {(r.invocation_id, r.instance_id) for r in rows}
 
 
+_ADVANCE = """
+    UPDATE invocation_targets t
+    SET armed = u.armed,
+        next_fire_at = u.next_fire_at,
+        repeats = t.repeats + u.fired,
+        overlap_skips = t.overlap_skips + u.overlap_skips,
+        misfire_skips = t.misfire_skips + u.misfire_skips,
+        updated_at = now()
+    FROM unnest(
+      CAST(%(invocation_id)b AS text[]), CAST(%(instance_id)b AS text[]),
+      CAST(%(armed)b AS boolean[]),
+      CAST(%(next_fire_at)b AS timestamptz[]), CAST(%(fired)b AS integer[]),
+      CAST(%(overlap_skips)b AS integer[]), CAST(%(misfire_skips)b AS integer[])
+    ) AS u(invocation_id, instance_id, armed, next_fire_at, fired, overlap_skips, misfire_skips)
+    WHERE t.invocation_id = u.invocation_id AND t.instance_id = u.instance_id
+    """
+
+
 async def advance(conn: AsyncConnection, updates: list[TargetUpdate]) -> None:
-    """Move targets to their next fire and add to their counters."""
+    """Move targets to their next fire and add to their counters, in one statement.
+
+    Each target appears at most once in ``updates`` (they are the claimed rows).
+    """
     if not updates:
         return
-    t = invocation_targets
-    statement = (
-        update(t)
-        .where(
-            t.c.invocation_id == bindparam("b_invocation_id"),
-            t.c.instance_id == bindparam("b_instance_id"),
-        )
-        .values(
-            armed=bindparam("b_armed"),
-            next_fire_at=bindparam("b_next_fire_at"),
-            repeats=t.c.repeats + bindparam("b_fired"),
-            overlap_skips=t.c.overlap_skips + bindparam("b_overlap_skips"),
-            misfire_skips=t.c.misfire_skips + bindparam("b_misfire_skips"),
-            updated_at=text("now()"),
-        )
-    )
-    await conn.execute(
-        statement,
-        [
-            {
-                "b_invocation_id": u.invocation_id,
-                "b_instance_id": u.instance_id,
-                "b_armed": u.armed,
-                "b_next_fire_at": u.next_fire_at,
-                "b_fired": u.fired,
-                "b_overlap_skips": u.overlap_skips,
-                "b_misfire_skips": u.misfire_skips,
-            }
-            for u in updates
-        ],
+    await conn.exec_driver_sql(
+        _ADVANCE,
+        {
+            "invocation_id": [u.invocation_id for u in updates],
+            "instance_id": [u.instance_id for u in updates],
+            "armed": [u.armed for u in updates],
+            "next_fire_at": [u.next_fire_at for u in updates],
+            "fired": [u.fired for u in updates],
+            "overlap_skips": [u.overlap_skips for u in updates],
+            "misfire_skips": [u.misfire_skips for u in updates],
+        },
     )
 
 
@@ -185,41 +198,69 @@ async def earliest_due(conn: AsyncConnection) -> float | None:
     return None if value is None else float(value)
 
 
-def _target(row: Row[Any]) -> ArmedTarget:
-    tenant = Tenant(row.account_id, row.region_id)
-    return ArmedTarget(
-        tenant=tenant,
-        invocation_id=row.invocation_id,
-        repeat_mode=RepeatMode(row.repeat_mode),
-        frequency=row.frequency,
-        created_at=row.created_at,
-        command=Command(
-            id=row.command_id,
-            name=row.command_name,
-            description="",
-            type=CommandType(row.command_type),
-            content=row.content,
-            working_dir=row.working_dir,
-            timeout=row.timeout,
-            enable_parameter=row.enable_parameter,
-            parameter_names=list(row.parameters),
-            kept=True,
-        ),
-        parameters=dict(row.parameters),
-        instance=Instance(
-            id=row.instance_id,
-            account_id=row.account_id,
-            region_id=row.region_id,
-            name=row.instance_name,
-            os_type=OsType(row.os_type),
-            agent_version=row.agent_version,
-            time_zone=row.time_zone,
-            boot_id=row.boot_id,
-            registered_at=row.registered_at,
-            last_heartbeat_at=row.last_heartbeat_at,
-            last_boot_at=row.last_boot_at,
-            dispatcher_id=row.dispatcher_id,
-        ),
-        next_fire_at=row.next_fire_at,
-        repeats=row.repeats,
-    )
+class _Builder:
+    """Turns claimed rows into targets, sharing what rows of one invocation or instance share.
+
+    A claim returns one row per target, but an invocation's command, parameters
+    and tenant (and an instance's description) are the same on all of its rows:
+    they are built once per claim, not once per row.
+    """
+
+    def __init__(self) -> None:
+        self._invocations: dict[str, tuple[Tenant, RepeatMode, Command, dict[str, str]]] = {}
+        self._instances: dict[str, Instance] = {}
+
+    def target(self, row: Row[Any]) -> ArmedTarget:
+        invocation = self._invocations.get(row.invocation_id)
+        if invocation is None:
+            invocation = self._invocations[row.invocation_id] = (
+                Tenant(row.account_id, row.region_id),
+                RepeatMode(row.repeat_mode),
+                Command(
+                    id=row.command_id,
+                    name=row.command_name,
+                    description="",
+                    type=CommandType(row.command_type),
+                    content=row.content,
+                    working_dir=row.working_dir,
+                    timeout=row.timeout,
+                    enable_parameter=row.enable_parameter,
+                    parameter_names=list(row.parameters),
+                    kept=True,
+                ),
+                dict(row.parameters),
+            )
+        tenant, repeat_mode, command, parameters = invocation
+        instance = self._instances.get(row.instance_id)
+        if instance is None:
+            instance = self._instances[row.instance_id] = Instance(
+                id=row.instance_id,
+                account_id=row.account_id,
+                region_id=row.region_id,
+                name=row.instance_name,
+                os_type=OsType(row.os_type),
+                agent_version=row.agent_version,
+                time_zone=row.time_zone,
+                boot_id=row.boot_id,
+                registered_at=row.registered_at,
+                last_heartbeat_at=row.last_heartbeat_at,
+                last_boot_at=row.last_boot_at,
+                dispatcher_id=row.dispatcher_id,
+            )
+        return ArmedTarget(
+            tenant=tenant,
+            invocation_id=row.invocation_id,
+            repeat_mode=repeat_mode,
+            frequency=row.frequency,
+            created_at=row.created_at,
+            command=command,
+            parameters=parameters,
+            instance=instance,
+            next_fire_at=row.next_fire_at,
+            repeats=row.repeats,
+        )
+
+
+def _targets(rows: Iterable[Row[Any]]) -> list[ArmedTarget]:
+    builder = _Builder()
+    return [builder.target(row) for row in rows]

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from kairos.v1 import fleet_pb2, invocation_pb2
+from kairos.v1 import common_pb2, fleet_pb2, invocation_pb2
 from tests.service.harness import Kairos, connect
 
 START_TIMEOUT = 30.0
@@ -40,6 +43,8 @@ class Process:
     args: list[str]
     log: Path
     popen: subprocess.Popen[bytes] | None = None
+    address: str = ""
+    """Where a server process listens (empty for agents)."""
 
     def start(self) -> None:
         with self.log.open("ab") as log:
@@ -69,7 +74,11 @@ class Process:
 
 @dataclass
 class Cluster:
-    """One server and some agents on this machine."""
+    """One server (the one clients and agents talk to), some agents, and extra replicas.
+
+    Replicas are further ``kairos server`` processes on the same database, each
+    with its own port and flags, typically ``--roles ticker``.
+    """
 
     root: Path
     database_url: str
@@ -77,6 +86,7 @@ class Cluster:
     server: Process | None = None
     agents: dict[str, Process] = field(default_factory=dict)
     server_flags: list[str] = field(default_factory=list)
+    replicas: dict[str, Process] = field(default_factory=dict)
 
     @property
     def address(self) -> str:
@@ -84,22 +94,39 @@ class Cluster:
 
     async def start_server(self) -> None:
         """Start the server and wait until its health service says SERVING."""
-        self.server = Process(
-            "server",
+        self.server = self._server_process("server", self.address, self.server_flags)
+        self.server.start()
+        await self.until_serving(self.server)
+
+    def launch_replica(self, name: str, *flags: str) -> Process:
+        """Start (or restart) replica ``name`` on a new port; returns without waiting."""
+        replica = self._server_process(name, f"127.0.0.1:{free_port()}", list(flags))
+        replica.start()
+        self.replicas[name] = replica
+        return replica
+
+    async def start_replica(self, name: str, *flags: str) -> Process:
+        """Start (or restart) replica ``name`` and wait until it serves."""
+        replica = self.launch_replica(name, *flags)
+        await self.until_serving(replica)
+        return replica
+
+    def _server_process(self, name: str, address: str, flags: list[str]) -> Process:
+        return Process(
+            name,
             [
                 "server",
                 "--listen",
-                self.address,
+                address,
                 "--database-url",
                 self.database_url,
                 "--heartbeat-interval",
                 "2",
-                *self.server_flags,
+                *flags,
             ],
-            self.root / "server.log",
+            self.root / f"{name}.log",
+            address=address,
         )
-        self.server.start()
-        await self._until_serving()
 
     async def start_agent(self, instance_id: str, *extra: str) -> Process:
         """Start (or restart) an agent with its own state directory; wait until it is online."""
@@ -146,8 +173,9 @@ class Cluster:
         finally:
             await kairos.channel.close()
 
-    async def _until_serving(self) -> None:
-        channel = grpc.aio.insecure_channel(self.address)
+    async def until_serving(self, server: Process) -> None:
+        """Wait until a server process's health service says SERVING."""
+        channel = grpc.aio.insecure_channel(server.address)
         health: Any = health_pb2_grpc.HealthStub(channel)
         try:
             async with asyncio.timeout(START_TIMEOUT):
@@ -159,19 +187,23 @@ class Cluster:
                             if reply.status == health_pb2.HealthCheckResponse.SERVING:
                                 return
                     except grpc.aio.AioRpcError:
-                        assert self.server is not None and self.server.alive(), self.logs()
+                        assert server.alive(), self.logs()
                         await asyncio.sleep(0.1)
         except TimeoutError:
-            raise AssertionError(f"server never served\n{self.logs()}") from None
+            raise AssertionError(f"{server.name} never served\n{self.logs()}") from None
         finally:
             await channel.close()
 
+    def _processes(self) -> list[Process]:
+        servers = [self.server] if self.server is not None else []
+        return [*self.agents.values(), *self.replicas.values(), *servers]
+
     def stop(self) -> None:
-        for process in [*self.agents.values(), self.server]:
-            if process is not None and process.alive():
+        for process in self._processes():
+            if process.alive():
                 process.popen.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
-        for process in [*self.agents.values(), self.server]:
-            if process is not None and process.popen is not None:
+        for process in self._processes():
+            if process.popen is not None:
                 try:
                     process.popen.wait(10)
                 except subprocess.TimeoutExpired:
@@ -179,7 +211,8 @@ class Cluster:
                     process.popen.wait()
 
     def logs(self) -> str:
-        processes = [p for p in [self.server, *self.agents.values()] if p is not None]
+        servers = [self.server] if self.server is not None else []
+        processes = [*servers, *self.replicas.values(), *self.agents.values()]
         return "\n".join(p.tail() for p in processes)
 
 
@@ -223,3 +256,130 @@ async def output_seen(kairos: Kairos, invoke_id: str, needle: bytes) -> None:
                     call.cancel()
                     return
     raise AssertionError(f"{needle!r} never appeared; saw {seen!r}")
+
+
+@contextlib.asynccontextmanager
+async def running_cluster(
+    root: Path,
+    database_url: str,
+    *,
+    server_flags: list[str],
+    agents: dict[str, list[str]],
+) -> AsyncIterator[Cluster]:
+    """A started server and agents (instance id → extra agent flags), stopped afterwards.
+
+    The processes' logs are printed at the end: pytest shows them for failing tests.
+    """
+    cluster = Cluster(root, database_url, server_flags=server_flags)
+    try:
+        await cluster.start_server()
+        for instance_id, flags in agents.items():
+            await cluster.start_agent(instance_id, *flags)
+        yield cluster
+    finally:
+        cluster.stop()
+        print(cluster.logs())
+
+
+def moment(timestamp: Timestamp) -> datetime:
+    """A protobuf timestamp as an aware UTC datetime (microsecond precision, like the database)."""
+    return timestamp.ToDatetime(tzinfo=UTC)
+
+
+async def sleep_until(instant: datetime) -> None:
+    """Sleep until a wall-clock instant (for waiting on a schedule's own time, nothing else)."""
+    delay = (instant - datetime.now(UTC)).total_seconds()
+    if delay > 0:
+        await asyncio.sleep(delay)
+
+
+async def invocation(kairos: Kairos, invoke_id: str) -> invocation_pb2.Invocation:
+    """DescribeInvocations for one invocation."""
+    response = await kairos.invocations.DescribeInvocations(
+        invocation_pb2.DescribeInvocationsRequest(invoke_id=invoke_id)
+    )
+    assert len(response.invocations) == 1, response
+    found: invocation_pb2.Invocation = response.invocations[0]
+    return found
+
+
+async def history(
+    kairos: Kairos, invoke_id: str, instance_id: str = ""
+) -> list[invocation_pb2.InvocationResult]:
+    """Every run of an invocation (include_history), all pages, by instance then repeat."""
+    runs: list[invocation_pb2.InvocationResult] = []
+    token = ""
+    while True:
+        page = await kairos.invocations.DescribeInvocationResults(
+            invocation_pb2.DescribeInvocationResultsRequest(
+                invoke_id=invoke_id,
+                instance_id=instance_id,
+                include_history=True,
+                max_results=50,
+                next_token=token,
+            )
+        )
+        runs += page.results
+        token = page.next_token
+        if not token:
+            return runs
+
+
+Runs = dict[str, invocation_pb2.InvocationResult]
+"""The latest state of each execution of an invocation, by execution id."""
+
+
+async def watch_until(
+    kairos: Kairos, invoke_id: str, done: Callable[[Runs], bool], within: float = FINISH_TIMEOUT
+) -> Runs:
+    """Follow WatchInvocation until ``done`` holds for the executions seen so far.
+
+    A periodic invocation's watch stays open between fires, so this waits on
+    the server's events (a new execution, a status change), not on a clock.
+    """
+    runs: Runs = {}
+    call = kairos.invocations.WatchInvocation(
+        invocation_pb2.WatchInvocationRequest(invoke_id=invoke_id)
+    )
+    try:
+        async with asyncio.timeout(within):
+            while (event := await call.read()) is not grpc.aio.EOF:
+                if event.WhichOneof("event") == "result":
+                    runs[event.result.execution_id] = event.result
+                    if done(runs):
+                        return runs
+    except TimeoutError:
+        raise AssertionError(f"condition not reached in {within} s; runs: {runs}") from None
+    finally:
+        call.cancel()
+    raise AssertionError(f"the invocation finished before the condition held; runs: {runs}")
+
+
+S = common_pb2
+FINAL = frozenset(
+    {
+        S.INVOCATION_STATUS_SUCCESS,
+        S.INVOCATION_STATUS_FAILED,
+        S.INVOCATION_STATUS_ERROR,
+        S.INVOCATION_STATUS_TIMEOUT,
+        S.INVOCATION_STATUS_INVALID,
+        S.INVOCATION_STATUS_ABORTED,
+        S.INVOCATION_STATUS_CANCELLED,
+        S.INVOCATION_STATUS_TERMINATED,
+    }
+)
+"""Statuses an execution never leaves (SPEC §7)."""
+
+
+def ended(count: int, instance_id: str = "") -> Callable[[Runs], bool]:
+    """A ``watch_until`` condition: ``count`` runs (of ``instance_id``, if given) have ended."""
+
+    def done(runs: Runs) -> bool:
+        final = [
+            r
+            for r in runs.values()
+            if (not instance_id or r.instance_id == instance_id) and r.invocation_status in FINAL
+        ]
+        return len(final) >= count
+
+    return done

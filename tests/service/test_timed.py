@@ -219,6 +219,35 @@ async def test_stop_ends_future_fires(timed: Timed) -> None:
     assert await timed.ticker.tick() == 0
 
 
+async def test_a_stop_racing_a_fire_cancels_that_fire(timed: Timed) -> None:
+    response = await timed.kairos.invocations.RunCommand(periodic("rate(10s)"))
+    await timed.rewind(response.invoke_id, 10.5)
+    async with timed.engine.begin() as round_:
+        assert await timed.ticker.tick_in(round_) == 1
+        stopping = asyncio.ensure_future(
+            timed.kairos.invocations.StopInvocation(
+                invocation_pb2.StopInvocationRequest(invoke_id=response.invoke_id)
+            )
+        )
+        # The stop must wait for the round's locks; the commit then lets it see the fire.
+        async with timed.engine.connect() as probe, asyncio.timeout(10):
+            while not (
+                await probe.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity "
+                        "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                    )
+                )
+            ).scalar_one():
+                await probe.rollback()  # a fresh snapshot for the next look
+                await asyncio.sleep(0.01)  # polling a condition: no event for "is waiting"
+    await stopping
+    runs = await timed.history(response.invoke_id)
+    assert [r.invocation_status for r in runs] == [S.INVOCATION_STATUS_CANCELLED]
+    invocation = await timed.invocation(response.invoke_id)
+    assert invocation.invocation_status == S.INVOCATION_STATUS_STOPPED
+
+
 async def test_over_quota_fires_are_visible_failures(servers: ServerFactory) -> None:
     async for timed in make_timed(servers, Limits(max_daily_executions=1)):
         response = await timed.kairos.invocations.RunCommand(periodic("rate(10s)", "i-1", "i-2"))
