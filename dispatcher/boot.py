@@ -36,7 +36,9 @@ async def fire_boot_triggers(conn: AsyncConnection, limits: Limits, instance_id:
         for t in targets
     ]
     await target_store.advance(conn, updates)
-    created = await create_executions(conn, limits, [Fire(t, now) for t in targets], now.date())
+    created = await create_executions(
+        conn, limits, [Fire(t, now) for t in targets], now.date(), trigger="boot"
+    )
     for invoke_id in sorted({u.invocation_id for u in updates if not u.armed}):
         await invocation_store.refresh_status(conn, invoke_id)
     return created

@@ -29,6 +29,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.firing import instance_zone, plan_fire
+from scheduler.observability import metrics
 from scheduler.operations.context import Context
 from scheduler.operations.firing import Fire, create_executions
 from scheduler.schedule import Schedule, ScheduleError, parse_frequency
@@ -146,7 +147,9 @@ class Ticker:
                 await asyncio.sleep(wait)
         today = (now + timedelta(seconds=time.monotonic() - read_at)).date()
         await target_store.advance(conn, updates)
-        await create_executions(conn, self.context.limits, fires, today)
+        await create_executions(conn, self.context.limits, fires, today, trigger="schedule")
+        metrics.fire_skips.labels("overlap").inc(sum(u.overlap_skips for u in updates))
+        metrics.fire_skips.labels("misfire").inc(sum(u.misfire_skips for u in updates))
         await invocation_store.refresh_statuses(
             conn, (u.invocation_id for u in updates if not u.armed)
         )

@@ -65,11 +65,6 @@ quota_exceeded = Counter(
     "Requests or fires refused by a quota, by quota name.",
     ("quota",),
 )
-daily_executions = Gauge(
-    "kairos_daily_executions",
-    "Executions counted against the daily quota today, by account and region.",
-    ("account_id", "region_id"),
-)
 
 
 class PoolCollector(Collector):

@@ -18,6 +18,7 @@ from scheduler.domain.invocation import render_execution
 from scheduler.domain.limits import Limits
 from scheduler.domain.models import PlannedExecution
 from scheduler.domain.tenancy import Tenant
+from scheduler.observability import metrics
 from scheduler.store import invocations as invocation_store
 from scheduler.store import quota
 from scheduler.store.executions import NewExecution, insert_executions
@@ -36,7 +37,7 @@ class Fire:
 
 
 async def create_executions(
-    conn: AsyncConnection, limits: Limits, fires: list[Fire], today: date
+    conn: AsyncConnection, limits: Limits, fires: list[Fire], today: date, *, trigger: str
 ) -> int:
     """Create the fires' executions and wake the dispatchers; returns how many were created.
 
@@ -90,6 +91,8 @@ async def create_executions(
         [(invocation_store.EXECUTION_CHANNEL, invoke_id) for invoke_id in invoke_ids]
         + [(invocation_store.DISPATCH_CHANNEL, payload) for payload in _payloads(pending)],
     )
+    # Counted before the commit: a rolled-back round is retried and counted again.
+    metrics.fires.labels(trigger).inc(len(created_new))
     return len(created_new)
 
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 import grpc
 import pytest
 import pytest_asyncio
+from prometheus_client import REGISTRY
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -131,8 +132,11 @@ async def test_periodic_targets_are_scheduled_on_the_grid(timed: Timed) -> None:
 async def test_a_due_fire_creates_one_execution_and_advances(timed: Timed) -> None:
     response = await timed.kairos.invocations.RunCommand(periodic("rate(10s)"))
     await timed.rewind(response.invoke_id, 10.5)
+    fired_before = REGISTRY.get_sample_value("kairos_fires_total", {"trigger": "schedule"}) or 0
     assert await timed.ticker.tick() == 1
     assert await timed.ticker.tick() == 0  # nothing due any more: never twice
+    fired = REGISTRY.get_sample_value("kairos_fires_total", {"trigger": "schedule"})
+    assert fired == fired_before + 1
     task = await timed.peers["i-1"].receive()
     assert task.WhichOneof("kind") == "task"
     runs = await timed.history(response.invoke_id)
@@ -170,6 +174,7 @@ async def test_fires_missed_beyond_the_grace_are_skipped_and_counted(timed: Time
     invocation = await timed.invocation(response.invoke_id)
     target = invocation.instances[0]
     assert (target.repeats, target.misfire_skips) == (0, 2)
+    assert (REGISTRY.get_sample_value("kairos_fire_skips_total", {"reason": "misfire"}) or 0) >= 2
     assert target.invocation_status == S.INVOCATION_STATUS_SCHEDULED
     created = invocation.creation_time.ToDatetime()
     assert target.next_fire_time.ToDatetime() - created == timedelta(minutes=6)
