@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeAlias
@@ -17,6 +18,7 @@ from scheduler.domain.enums import Role
 from scheduler.domain.errors import ErrorKind, KairosError
 from scheduler.domain.tenancy import Caller
 from scheduler.observability import metrics
+from scheduler.server.drain import InFlight
 
 Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
 
@@ -49,8 +51,9 @@ class KairosInterceptor(grpc.aio.ServerInterceptor):
     details (BadRequest, QuotaFailure, ErrorInfo).
     """
 
-    def __init__(self, tokens: TokenTable) -> None:
+    def __init__(self, tokens: TokenTable, in_flight: InFlight | None = None) -> None:
         self._tokens = tokens
+        self._in_flight = in_flight or InFlight()
 
     async def intercept_service(
         self,
@@ -63,7 +66,9 @@ class KairosInterceptor(grpc.aio.ServerInterceptor):
             return handler
         metadata = dict(details.invocation_metadata or ())
         caller = self._tokens.authenticate(metadata.get("authorization"), role)
-        return _wrap(handler, caller)
+        # Client calls are what a graceful stop waits for; agent streams never end by themselves.
+        counted = role is Role.CLIENT
+        return _wrap(handler, caller, self._in_flight if counted else None)
 
 
 _FACTORIES = {
@@ -74,29 +79,32 @@ _FACTORIES = {
 }
 
 
-def _wrap(handler: Handler, caller: Caller | KairosError) -> Handler:
+def _wrap(handler: Handler, caller: Caller | KairosError, in_flight: InFlight | None) -> Handler:
     kind = next(k for k in _FACTORIES if getattr(handler, k) is not None)
     behavior = getattr(handler, kind)
+    counting = in_flight.call if in_flight is not None else contextlib.nullcontext
 
     if handler.response_streaming:
 
         async def streaming(request: Any, context: RpcContext) -> AsyncIterator[Any]:
             await _enter(caller, context)
-            try:
-                async for message in behavior(request, context):
-                    yield message
-            except KairosError as error:
-                await abort(context, error)
+            with counting():
+                try:
+                    async for message in behavior(request, context):
+                        yield message
+                except KairosError as error:
+                    await abort(context, error)
 
         wrapped: Callable[..., Any] = streaming
     else:
 
         async def single(request: Any, context: RpcContext) -> Any:
             await _enter(caller, context)
-            try:
-                return await behavior(request, context)
-            except KairosError as error:
-                await abort(context, error)
+            with counting():
+                try:
+                    return await behavior(request, context)
+                except KairosError as error:
+                    await abort(context, error)
 
         wrapped = single
     return _FACTORIES[kind](

@@ -35,6 +35,7 @@ from scheduler.observability.grpc_metrics import MetricsInterceptor
 from scheduler.observability.metrics import serve_metrics
 from scheduler.operations.context import Context
 from scheduler.server.config import ServerConfig, ServerRole
+from scheduler.server.drain import InFlight
 from scheduler.store import migrate
 from scheduler.store.database import create_engine, database_url
 from scheduler.store.embedded import EmbeddedPostgres
@@ -61,6 +62,8 @@ KEEPALIVE = [
 
 RECONNECT_HINT_MS = 500
 """How long agents wait before reconnecting when this server shuts down."""
+AGENT_CLOSE_MARGIN = 1.0
+"""Seconds before the end of the grace period at which agent streams close regardless."""
 
 
 async def serve(config: ServerConfig) -> None:
@@ -108,10 +111,11 @@ async def running_server(
         conninfo(url), [DISPATCH_CHANNEL, EXECUTION_CHANNEL, OUTPUT_CHANNEL, SCHEDULE_CHANNEL]
     )
     await listener.start()
+    in_flight = InFlight()
     stop_metrics = serve_metrics(config.metrics_listen, engine) if config.metrics_listen else None
     server = grpc.aio.server(
         # Metrics outermost, so that they see the status the Kairos interceptor sets.
-        interceptors=[MetricsInterceptor(), KairosInterceptor(tokens)],
+        interceptors=[MetricsInterceptor(), KairosInterceptor(tokens, in_flight)],
         # Without this a second server on the same port starts silently and splits traffic.
         options=[*KEEPALIVE, ("grpc.so_reuseport", 0)],
     )
@@ -160,6 +164,8 @@ async def running_server(
             await ticker.shutdown()  # its open round commits or rolls back whole
         # From here new calls are refused; calls in flight get up to the grace period.
         stopping = asyncio.create_task(server.stop(config.grace))
+        # Client calls in flight (a WatchInvocation, say) may still need agents' results.
+        await in_flight.idle(config.grace - AGENT_CLOSE_MARGIN)
         if dispatcher is not None:
             # Agent streams would otherwise hold the server for the whole grace period;
             # agents keep their results on disk and reconnect to another replica.

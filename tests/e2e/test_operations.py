@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import urllib.request
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import pytest_asyncio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from kairos.v1 import common_pb2, invocation_pb2
-from tests.e2e.cluster import Cluster, finished, output_seen, results
+from tests.e2e.cluster import Cluster, finished, free_port, output_seen, results
 
 pytestmark = pytest.mark.e2e
 
@@ -46,6 +47,8 @@ async def test_sigterm_drains_and_loses_no_execution(json_cluster: Cluster) -> N
         )
     )
     await output_seen(kairos, response.invoke_id, b"started")
+    # A client call in flight when SIGTERM comes: it must complete, not be cut.
+    in_flight = asyncio.ensure_future(finished(kairos, response.invoke_id))
     health: Any = health_pb2_grpc.HealthStub(kairos.channel)
     watch = health.Watch(health_pb2.HealthCheckRequest(service=""))
     assert (await watch.read()).status == health_pb2.HealthCheckResponse.SERVING
@@ -58,17 +61,53 @@ async def test_sigterm_drains_and_loses_no_execution(json_cluster: Cluster) -> N
         reply = await watch.read()
     assert reply.status == health_pb2.HealthCheckResponse.NOT_SERVING
     watch.cancel()
+    end = await in_flight
+    assert end["status"] == common_pb2.INVOCATION_STATUS_SUCCESS
+    assert end["output"]["i-1"] == b"started\ndone\n"
     code = await asyncio.to_thread(popen.wait, GRACE + 10)
     assert code == 0
     assert time.monotonic() - began < GRACE + 10
-    # The script finished while no server ran; the agent kept its result.
+    # New calls are refused once the server is gone; the work it did is all there.
     await json_cluster.start_server()
     kairos = json_cluster.client()
-    assert (await finished(kairos, response.invoke_id))["status"] == (
-        common_pb2.INVOCATION_STATUS_SUCCESS
-    )
     result = (await results(kairos, response.invoke_id))["i-1"]
+    assert result.invocation_status == common_pb2.INVOCATION_STATUS_SUCCESS
     assert result.output == b"started\ndone\n"
+
+
+async def test_metrics_endpoint_of_a_server_process(database_url: str, tmp_path: Path) -> None:
+    port = free_port()
+    cluster = Cluster(
+        tmp_path, database_url, server_flags=["--metrics-listen", f"127.0.0.1:{port}"]
+    )
+    try:
+        await cluster.start_server()
+        await cluster.start_agent("i-1")
+        kairos = cluster.client()
+        response = await kairos.invocations.RunCommand(
+            invocation_pb2.RunCommandRequest(
+                type=common_pb2.COMMAND_TYPE_RUN_SHELL_SCRIPT,
+                command_content="true",
+                instance_ids=["i-1"],
+            )
+        )
+        await finished(kairos, response.invoke_id)
+
+        def scrape() -> str:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as page:
+                body: bytes = page.read()
+                return body.decode()
+
+        text = await asyncio.to_thread(scrape)
+        assert 'kairos_executions_finished_total{status="Success"} 1.0' in text
+        assert "kairos_connected_agents 1.0" in text
+        assert (
+            'grpc_server_handled_total{grpc_code="OK",grpc_method="RunCommand",'
+            'grpc_service="kairos.v1.InvocationService",grpc_type="unary"} 1.0'
+        ) in text
+    finally:
+        cluster.stop()
+        print(cluster.logs())
 
 
 async def test_logs_are_json_lines_with_the_ids(json_cluster: Cluster) -> None:
