@@ -97,15 +97,21 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
                 yield message
         finally:
             reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reader
-            metrics.connected_agents.dec()
-            if self._sessions.get(hello.instance_id) is session:
-                del self._sessions[hello.instance_id]
-                await self._ctx.transaction(
-                    lambda conn: instance_store.disconnect(conn, hello.instance_id, self._id)
-                )
-            log.info("agent disconnected", extra={"instance_id": hello.instance_id})
+            # Shielded: the stream's own cancellation must not skip recording that the
+            # agent is gone, or its executions would wait out "DeliveryTimeout" instead.
+            await asyncio.shield(self._forget(session, reader))
+
+    async def _forget(self, session: AgentSession, reader: asyncio.Task[None]) -> None:
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
+        metrics.connected_agents.dec()
+        instance_id = session.instance_id
+        if self._sessions.get(instance_id) is session:
+            del self._sessions[instance_id]
+            await self._ctx.transaction(
+                lambda conn: instance_store.disconnect(conn, instance_id, self._id)
+            )
+        log.info("agent disconnected", extra={"instance_id": instance_id})
 
     async def _register(self, tenant: Tenant, hello: agent_pb2.Hello) -> None:
         os_type = from_proto(OsType, hello.os_type) or OsType.LINUX

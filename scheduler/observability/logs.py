@@ -48,5 +48,7 @@ def configure(level: str = "INFO", log_format: LogFormat = LogFormat.TEXT) -> No
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # Library warnings become records too, so a JSON log stays all JSON.
+    logging.captureWarnings(True)
     # pgserver narrates every command it runs at INFO; its warnings are what matter.
     logging.getLogger("pgserver").setLevel(logging.WARNING)

@@ -119,6 +119,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run_server(args: argparse.Namespace) -> int:
     """Run the server until it is told to stop."""
+    # gRPC's C core writes its own log lines to stderr; only its errors belong in ours.
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
     from sqlalchemy.exc import OperationalError
 
     from scheduler.api.auth import AuthFileError
