@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -143,17 +144,22 @@ def _own(tenant: Tenant) -> Any:
 
 
 def _instance(row: Row[Any]) -> Instance:
+    return instance_from(dict(row._mapping))
+
+
+def instance_from(values: Mapping[str, Any]) -> Instance:
+    """An instance from the columns of an ``instances`` row (by their column names)."""
     return Instance(
-        id=row.id,
-        account_id=row.account_id,
-        region_id=row.region_id,
-        name=row.name,
-        os_type=OsType(row.os_type),
-        agent_version=row.agent_version,
-        time_zone=row.time_zone,
-        boot_id=row.boot_id,
-        registered_at=row.registered_at,
-        last_heartbeat_at=row.last_heartbeat_at,
-        last_boot_at=row.last_boot_at,
-        dispatcher_id=row.dispatcher_id,
+        id=values["id"],
+        account_id=values["account_id"],
+        region_id=values["region_id"],
+        name=values["name"],
+        os_type=OsType(values["os_type"]),
+        agent_version=values["agent_version"],
+        time_zone=values["time_zone"],
+        boot_id=values["boot_id"],
+        registered_at=values["registered_at"],
+        last_heartbeat_at=values["last_heartbeat_at"],
+        last_boot_at=values["last_boot_at"],
+        dispatcher_id=values["dispatcher_id"],
     )

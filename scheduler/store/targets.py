@@ -10,9 +10,10 @@ from typing import Any
 from sqlalchemy import Row, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from scheduler.domain.enums import CommandType, InvocationStatus, OsType, RepeatMode
+from scheduler.domain.enums import CommandType, InvocationStatus, RepeatMode
 from scheduler.domain.models import Command, Instance
 from scheduler.domain.tenancy import Tenant
+from scheduler.store.instances import instance_from
 from scheduler.store.tables import instances, invocation_targets, invocations
 
 _ACTIVE = (
@@ -233,19 +234,8 @@ class _Builder:
         tenant, repeat_mode, command, parameters = invocation
         instance = self._instances.get(row.instance_id)
         if instance is None:
-            instance = self._instances[row.instance_id] = Instance(
-                id=row.instance_id,
-                account_id=row.account_id,
-                region_id=row.region_id,
-                name=row.instance_name,
-                os_type=OsType(row.os_type),
-                agent_version=row.agent_version,
-                time_zone=row.time_zone,
-                boot_id=row.boot_id,
-                registered_at=row.registered_at,
-                last_heartbeat_at=row.last_heartbeat_at,
-                last_boot_at=row.last_boot_at,
-                dispatcher_id=row.dispatcher_id,
+            instance = self._instances[row.instance_id] = instance_from(
+                {**row._mapping, "id": row.instance_id, "name": row.instance_name}
             )
         return ArmedTarget(
             tenant=tenant,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import urllib.request
@@ -22,12 +23,10 @@ pytestmark = pytest.mark.e2e
 GRACE = 5.0
 
 
-@pytest_asyncio.fixture
-async def json_cluster(database_url: str, tmp_path: Path) -> AsyncIterator[Cluster]:
-    """A server logging JSON with a short grace period, and one agent."""
-    cluster = Cluster(
-        tmp_path, database_url, server_flags=["--log-format", "json", "--grace", str(GRACE)]
-    )
+@contextlib.asynccontextmanager
+async def one_agent_cluster(database_url: str, root: Path, *flags: str) -> AsyncIterator[Cluster]:
+    """A server with ``flags`` and one agent, stopped (and its logs printed) after use."""
+    cluster = Cluster(root, database_url, server_flags=list(flags))
     try:
         await cluster.start_server()
         await cluster.start_agent("i-1")
@@ -35,6 +34,15 @@ async def json_cluster(database_url: str, tmp_path: Path) -> AsyncIterator[Clust
     finally:
         cluster.stop()
         print(cluster.logs())
+
+
+@pytest_asyncio.fixture
+async def json_cluster(database_url: str, tmp_path: Path) -> AsyncIterator[Cluster]:
+    """A server logging JSON with a short grace period, and one agent."""
+    async with one_agent_cluster(
+        database_url, tmp_path, "--log-format", "json", "--grace", str(GRACE)
+    ) as cluster:
+        yield cluster
 
 
 async def test_sigterm_drains_and_loses_no_execution(json_cluster: Cluster) -> None:
@@ -77,12 +85,8 @@ async def test_sigterm_drains_and_loses_no_execution(json_cluster: Cluster) -> N
 
 async def test_metrics_endpoint_of_a_server_process(database_url: str, tmp_path: Path) -> None:
     port = free_port()
-    cluster = Cluster(
-        tmp_path, database_url, server_flags=["--metrics-listen", f"127.0.0.1:{port}"]
-    )
-    try:
-        await cluster.start_server()
-        await cluster.start_agent("i-1")
+    flags = ("--metrics-listen", f"127.0.0.1:{port}")
+    async with one_agent_cluster(database_url, tmp_path, *flags) as cluster:
         kairos = cluster.client()
         response = await kairos.invocations.RunCommand(
             invocation_pb2.RunCommandRequest(
@@ -99,15 +103,12 @@ async def test_metrics_endpoint_of_a_server_process(database_url: str, tmp_path:
                 return body.decode()
 
         text = await asyncio.to_thread(scrape)
-        assert 'kairos_executions_finished_total{status="Success"} 1.0' in text
-        assert "kairos_connected_agents 1.0" in text
-        assert (
-            'grpc_server_handled_total{grpc_code="OK",grpc_method="RunCommand",'
-            'grpc_service="kairos.v1.InvocationService",grpc_type="unary"} 1.0'
-        ) in text
-    finally:
-        cluster.stop()
-        print(cluster.logs())
+    assert 'kairos_executions_finished_total{status="Success"} 1.0' in text
+    assert "kairos_connected_agents 1.0" in text
+    assert (
+        'grpc_server_handled_total{grpc_code="OK",grpc_method="RunCommand",'
+        'grpc_service="kairos.v1.InvocationService",grpc_type="unary"} 1.0'
+    ) in text
 
 
 async def test_logs_are_json_lines_with_the_ids(json_cluster: Cluster) -> None:
