@@ -25,8 +25,9 @@ test: lint
 	$(BIN)/pytest
 
 bench: $(BIN)/.installed
-	$(BIN)/python bench/schedule_bench.py
-	$(BIN)/python bench/invocation_bench.py
+	$(BIN)/python -m bench.schedule_bench
+	$(BIN)/python -m bench.invocation_bench
+	$(BIN)/python -m bench.ticker_bench
 
 stubs: $(BIN)/.installed
 	$(BIN)/python proto/generate_stubs.py
