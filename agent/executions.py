@@ -15,13 +15,13 @@ from datetime import datetime
 
 from agent import outcome
 from agent.outbox import Outbox
-from agent.outcome import ErrorCode
 from agent.output import HeadTail
 from agent.power import PowerHook, power_action_of
 from agent.process import kill_leftover
 from agent.runner import Plan, Runner
 from agent.spool import Record, RunMark, Spool, is_expired
 from kairos.v1 import agent_pb2, common_pb2
+from scheduler.domain.codes import ExecutionErrorCode
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +149,7 @@ class Executions:
             outcome.not_run(
                 execution_id,
                 common_pb2.INVOCATION_STATUS_CANCELLED,
-                ErrorCode.EXECUTION_CANCELLED,
+                ExecutionErrorCode.EXECUTION_CANCELLED,
                 "the task was stopped before it started",
                 self._clock(),
             ),
@@ -194,7 +194,7 @@ class Executions:
                 result = outcome.not_run(
                     execution.record.execution_id,
                     common_pb2.INVOCATION_STATUS_ERROR,
-                    ErrorCode.EXECUTION_EXCEPTION,
+                    ExecutionErrorCode.EXECUTION_EXCEPTION,
                     f"the agent could not run the script: {error}",
                     self._clock(),
                 )
@@ -233,7 +233,7 @@ class Executions:
         return outcome.not_run(
             record.execution_id,
             common_pb2.INVOCATION_STATUS_ERROR,
-            ErrorCode.CLIENT_RESTARTED,
+            ExecutionErrorCode.CLIENT_RESTARTED,
             info,
             now,
             output=output,
@@ -245,7 +245,7 @@ class Executions:
         return outcome.not_run(
             execution_id,
             common_pb2.INVOCATION_STATUS_ERROR,
-            ErrorCode.CLIENT_BUSY,
+            ExecutionErrorCode.CLIENT_BUSY,
             f"the agent already has {self._capacity} tasks running or queued",
             self._clock(),
         )

@@ -5,42 +5,13 @@ Pure: callers pass the facts (exit code, output, instants) and get the result.
 
 from __future__ import annotations
 
-import enum
 import signal
 from datetime import datetime
 
 from kairos.v1 import agent_pb2, common_pb2
+from scheduler.domain.codes import ExecutionErrorCode
 
 Status = common_pb2.InvocationStatus
-
-
-class ErrorCode(enum.StrEnum):
-    """``ExecutionResult.error_code`` values the agent reports."""
-
-    EXIT_CODE_NONZERO = "ExitCodeNonzero"
-    """The script ran and exited with a non-zero code (status ``Failed``)."""
-    EXECUTION_TIMEOUT = "ExecutionTimeout"
-    """The script ran past its timeout and its process group was killed (``Timeout``)."""
-    EXECUTION_INTERRUPTED = "ExecutionInterrupted"
-    """A stop request killed the running script (``Terminated``)."""
-    EXECUTION_CANCELLED = "ExecutionCancelled"
-    """A stop request removed the task from the queue before it started (``Cancelled``)."""
-    EXECUTION_EXCEPTION = "ExecutionException"
-    """The script could not be started at all (``Error``)."""
-    CLIENT_RESTARTED = "ClientRestarted"
-    """The agent died while the task was queued or running (``Error``)."""
-    CLIENT_BUSY = "ClientBusy"
-    """The agent's run queue was full when the task arrived (``Error``)."""
-    INVALID_COMMAND_TYPE = "InvalidCommandType"
-    """The command type cannot run on this OS (``Invalid``)."""
-    DIRECTORY_NOT_EXISTS = "DirectoryNotExists"
-    """The working directory does not exist on the instance (``Invalid``)."""
-    ACCOUNT_NOT_EXISTS = "AccountNotExists"
-    """The username does not exist on the instance (``Invalid``; Cloud Assistant's name)."""
-    USER_NOT_PERMITTED = "UserNotPermitted"
-    """Another user was asked for but the agent cannot switch users (``Invalid``)."""
-    CONTAINER_NOT_SUPPORTED = "ContainerNotSupported"
-    """A container was named but this agent has no container runtime (``Invalid``)."""
 
 
 def exit_code_of(returncode: int) -> int:
@@ -67,11 +38,11 @@ def finished(
     code = exit_code_of(returncode)
     if timed_out:
         status: Status = common_pb2.INVOCATION_STATUS_TIMEOUT
-        error = ErrorCode.EXECUTION_TIMEOUT
+        error = ExecutionErrorCode.EXECUTION_TIMEOUT
         info = f"the script ran longer than its timeout of {timeout} s and was killed"
     elif stopped:
         status = common_pb2.INVOCATION_STATUS_TERMINATED
-        error = ErrorCode.EXECUTION_INTERRUPTED
+        error = ExecutionErrorCode.EXECUTION_INTERRUPTED
         info = "the script was stopped by a StopInvocation request"
     elif code == 0:
         return agent_pb2.ExecutionResult(
@@ -84,7 +55,7 @@ def finished(
         )
     else:
         status = common_pb2.INVOCATION_STATUS_FAILED
-        error = ErrorCode.EXIT_CODE_NONZERO
+        error = ExecutionErrorCode.EXIT_CODE_NONZERO
         info = f"the script exited with code {code}"
         if returncode < 0:
             info = f"the script was killed by {_signal_name(-returncode)}"
@@ -104,7 +75,7 @@ def finished(
 def not_run(
     execution_id: str,
     status: Status,
-    error: ErrorCode,
+    error: ExecutionErrorCode,
     info: str,
     now: datetime,
     *,

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Protocol
 
 from agent import outcome
-from agent.outcome import ErrorCode
 from agent.output import HeadTail
 from agent.process import kill_group, process_start_time
 from kairos.v1 import agent_pb2, common_pb2
+from scheduler.domain.codes import ExecutionErrorCode
 
 DEFAULT_TIMEOUT = 3600  # seconds, when a task carries none (SPEC §3)
 CHUNK_BYTES = 16 * 1024  # largest ExecutionOutput message
@@ -81,7 +81,7 @@ class Runner:
     def prepare(self, task: agent_pb2.Task) -> Plan | agent_pb2.ExecutionResult:
         """Check that ``task`` can run here; return its plan, or the ``Invalid`` result."""
 
-        def invalid(error: ErrorCode, info: str) -> agent_pb2.ExecutionResult:
+        def invalid(error: ExecutionErrorCode, info: str) -> agent_pb2.ExecutionResult:
             return outcome.not_run(
                 task.execution_id, common_pb2.INVOCATION_STATUS_INVALID, error, info, self._clock()
             )
@@ -89,7 +89,7 @@ class Runner:
         if task.container_id or task.container_name:
             name = task.container_id or task.container_name
             return invalid(
-                ErrorCode.CONTAINER_NOT_SUPPORTED,
+                ExecutionErrorCode.CONTAINER_NOT_SUPPORTED,
                 f"container {name!r} requested, but this agent has no container runtime",
             )
         if task.type not in (
@@ -98,25 +98,27 @@ class Runner:
         ):
             kind = common_pb2.CommandType.Name(task.type)
             return invalid(
-                ErrorCode.INVALID_COMMAND_TYPE,
+                ExecutionErrorCode.INVALID_COMMAND_TYPE,
                 f"{kind} cannot run on a Linux instance; use COMMAND_TYPE_RUN_SHELL_SCRIPT",
             )
         try:
             user = pwd.getpwnam(task.username) if task.username else pwd.getpwuid(self._uid)
         except KeyError:
-            return invalid(ErrorCode.ACCOUNT_NOT_EXISTS, f"user {task.username!r} does not exist")
+            return invalid(
+                ExecutionErrorCode.ACCOUNT_NOT_EXISTS, f"user {task.username!r} does not exist"
+            )
         switch_user = user.pw_uid != self._uid
         if switch_user and self._uid != 0:
             agent_user = pwd.getpwuid(self._uid).pw_name
             return invalid(
-                ErrorCode.USER_NOT_PERMITTED,
+                ExecutionErrorCode.USER_NOT_PERMITTED,
                 f"cannot run as {user.pw_name!r}: the agent runs as {agent_user!r}, not root",
             )
         if task.working_dir:
             working_dir = os.path.join(user.pw_dir, task.working_dir)
             if not os.path.isdir(working_dir):
                 return invalid(
-                    ErrorCode.DIRECTORY_NOT_EXISTS,
+                    ExecutionErrorCode.DIRECTORY_NOT_EXISTS,
                     f"working directory {task.working_dir!r} does not exist",
                 )
         else:
@@ -174,7 +176,7 @@ class Runner:
             return outcome.not_run(
                 execution_id,
                 common_pb2.INVOCATION_STATUS_ERROR,
-                ErrorCode.EXECUTION_EXCEPTION,
+                ExecutionErrorCode.EXECUTION_EXCEPTION,
                 f"the script could not be started: {error}",
                 self._clock(),
             )

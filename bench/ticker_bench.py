@@ -68,9 +68,9 @@ from scheduler.domain.limits import Limits
 from scheduler.operations.context import Context
 from scheduler.store.database import create_engine
 from scheduler.store.embedded import EmbeddedPostgres
-from scheduler.store.invocations import SCHEDULE_CHANNEL
 from scheduler.store.listener import Listener, conninfo
 from scheduler.store.migrate import upgrade
+from scheduler.store.notices import Channel
 from scheduler.ticker import BATCH_SIZE, Ticker
 
 TEMPLATE = "bench_empty"
@@ -266,7 +266,7 @@ async def ticker_on(
 ) -> AsyncIterator[Ticker]:
     """A real ticker (engine, context, listener) on ``database``; started by the caller."""
     engine = create_engine(bench.url(database))
-    listener = Listener(conninfo(bench.url(database)), [SCHEDULE_CHANNEL])
+    listener = Listener(conninfo(bench.url(database)), [Channel.SCHEDULE])
     await listener.start()
     ticker = Ticker(Context(engine, limits), listener, batch_size=batch_size)
     try:

@@ -8,9 +8,9 @@ from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from kairos.v1 import agent_pb2
-from scheduler.api.convert import from_proto, timestamp, to_proto
 from scheduler.domain.enums import InvocationStatus
 from scheduler.domain.models import ExecutionResult
+from scheduler.rpc.convert import from_proto, timestamp, to_proto
 from scheduler.store.executions import TaskView
 
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import json
 import logging
 from collections.abc import AsyncIterator
 
@@ -16,25 +14,24 @@ from dispatcher.boot import fire_boot_triggers
 from dispatcher.messages import moment, result_of
 from dispatcher.session import AgentSession
 from kairos.v1 import agent_pb2, agent_pb2_grpc
-from scheduler.api.convert import from_proto
-from scheduler.api.interceptors import current_caller
-from scheduler.api.rpc import RpcContext
 from scheduler.domain.enums import InvocationStatus, OsType
 from scheduler.domain.errors import ErrorKind, KairosError, invalid
 from scheduler.domain.tenancy import Tenant
 from scheduler.observability import metrics
 from scheduler.operations.context import Context
+from scheduler.rpc.context import RpcContext
+from scheduler.rpc.convert import from_proto
+from scheduler.rpc.interceptor import current_caller
 from scheduler.store import executions as execution_store
 from scheduler.store import instances as instance_store
 from scheduler.store import invocations as invocation_store
+from scheduler.store import notices
 from scheduler.store.listener import GAP, Listener
 
 log = logging.getLogger(__name__)
 
 HELLO_TIMEOUT = 10.0
 """Seconds an agent has to send Hello after opening its stream."""
-NOTIFY_CHUNK = 3000
-"""Bytes of output per NOTIFY: Base64 of it stays under PostgreSQL's 8000-byte payload limit."""
 SWEEP_INTERVAL = 1.0
 """Seconds between checks for executions past their delivery timeout."""
 
@@ -203,18 +200,14 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
             )
             if invoke_id is None:
                 return
-            for start in range(0, len(output.data), NOTIFY_CHUNK):
-                chunk = output.data[start : start + NOTIFY_CHUNK]
-                payload = {
-                    "invoke_id": invoke_id,
-                    "execution_id": output.execution_id,
-                    "instance_id": instance_id,
-                    "offset": output.offset + start,
-                    "data": base64.b64encode(chunk).decode(),
-                }
-                await invocation_store.notify(
-                    conn, invocation_store.OUTPUT_CHANNEL, json.dumps(payload)
-                )
+            chunk = notices.OutputChunk(
+                invoke_id=invoke_id,
+                execution_id=output.execution_id,
+                instance_id=instance_id,
+                offset=output.offset,
+                data=output.data,
+            )
+            await notices.send(conn, notices.output(chunk))
 
         await self._ctx.transaction(record)
 
@@ -258,13 +251,13 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
             )
 
     async def _deliver_on_notice(self) -> None:
-        async with self._listener.subscribe(invocation_store.DISPATCH_CHANNEL) as notices:
+        async with self._listener.subscribe(notices.Channel.DISPATCH) as queue:
             while True:
-                notice = await notices.get()
+                notice = await queue.get()
                 if notice.channel == GAP:
                     wanted = list(self._sessions.values())
                 else:
-                    ids = notice.payload.split(",")
+                    ids = notices.dispatched_instances(notice.payload)
                     wanted = [self._sessions[i] for i in ids if i in self._sessions]
                 if not wanted:
                     continue
@@ -292,7 +285,7 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
 
 async def _changed(conn: AsyncConnection, invoke_id: str) -> None:
     await invocation_store.refresh_status(conn, invoke_id)
-    await invocation_store.notify(conn, invocation_store.EXECUTION_CHANNEL, invoke_id)
+    await notices.send(conn, notices.executions_changed([invoke_id]))
 
 
 async def _hello(requests: AsyncIterator[agent_pb2.AgentMessage]) -> agent_pb2.Hello:

@@ -36,6 +36,7 @@ from scheduler.schedule import Schedule, ScheduleError, parse_frequency
 from scheduler.store import invocations as invocation_store
 from scheduler.store import targets as target_store
 from scheduler.store.listener import Listener
+from scheduler.store.notices import Channel
 from scheduler.store.targets import ArmedTarget, TargetUpdate
 
 log = logging.getLogger(__name__)
@@ -96,7 +97,7 @@ class Ticker:
 
     async def _run(self) -> None:
         round_ = functools.partial(self._round, ahead=LOOKAHEAD, until_due=True)
-        async with self.listener.subscribe(invocation_store.SCHEDULE_CHANNEL) as notices:
+        async with self.listener.subscribe(Channel.SCHEDULE) as notices:
             while True:
                 try:
                     outcome = await self.context.transaction(round_)

@@ -1,1 +1,1 @@
-"""The gRPC edge: servicers that translate protobuf to operations, and interceptors."""
+"""The client API: servicers that translate protobuf requests to operations and back."""

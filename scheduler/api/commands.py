@@ -6,14 +6,14 @@ import base64
 from typing import Protocol
 
 from kairos.v1 import command_pb2, command_pb2_grpc
-from scheduler.api.convert import from_proto, request_hash, timestamp, to_proto
-from scheduler.api.interceptors import current_caller
-from scheduler.api.rpc import RpcContext
 from scheduler.domain.command import CommandChanges, CommandRequest
 from scheduler.domain.enums import CommandType, ContentEncoding
 from scheduler.domain.models import Command
 from scheduler.operations import commands as operations
 from scheduler.operations.context import Context
+from scheduler.rpc.context import RpcContext
+from scheduler.rpc.convert import from_proto, request_hash, timestamp, to_proto
+from scheduler.rpc.interceptor import current_caller
 from scheduler.store.commands import CommandFilter
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from kairos.v1 import file_pb2, file_pb2_grpc, fleet_pb2, fleet_pb2_grpc
-from scheduler.api.convert import timestamp, to_proto
-from scheduler.api.interceptors import current_caller
-from scheduler.api.rpc import RpcContext
 from scheduler.domain.errors import ErrorKind, KairosError
 from scheduler.domain.models import Instance
 from scheduler.operations import fleet as operations
 from scheduler.operations.context import Context
+from scheduler.rpc.context import RpcContext
+from scheduler.rpc.convert import timestamp, to_proto
+from scheduler.rpc.interceptor import current_caller
 
 
 class FleetServicer(fleet_pb2_grpc.FleetServiceServicer):  # type: ignore[misc]

@@ -3,28 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 from collections.abc import AsyncIterator
 
 from kairos.v1 import invocation_pb2, invocation_pb2_grpc
 from scheduler.api.commands import command_request
-from scheduler.api.convert import from_proto, request_hash, timestamp, to_proto
-from scheduler.api.interceptors import current_caller
-from scheduler.api.rpc import RpcContext
 from scheduler.domain.enums import InvocationStatus, RepeatMode
 from scheduler.domain.invocation import SettingsRequest
 from scheduler.operations import invocations as operations
 from scheduler.operations.context import Context
 from scheduler.operations.invocations import InvokeRequest
+from scheduler.rpc.context import RpcContext
+from scheduler.rpc.convert import from_proto, request_hash, timestamp, to_proto
+from scheduler.rpc.interceptor import current_caller
 from scheduler.store.executions import ExecutionView
-from scheduler.store.invocations import (
-    EXECUTION_CHANNEL,
-    OUTPUT_CHANNEL,
-    InvocationFilter,
-    InvocationView,
-)
+from scheduler.store.invocations import InvocationFilter, InvocationView
 from scheduler.store.listener import Listener, Notice
+from scheduler.store.notices import Channel, output_chunk
 
 WATCH_RESYNC_SECONDS = 5.0
 """A watcher re-reads the invocation this often even without notifications."""
@@ -112,7 +106,7 @@ class InvocationServicer(invocation_pb2_grpc.InvocationServiceServicer):  # type
         tenant = current_caller().tenant
         watch = _Watch()
         # Subscribe before the first read so no change falls between the two.
-        async with self._listener.subscribe(EXECUTION_CHANNEL, OUTPUT_CHANNEL) as notices:
+        async with self._listener.subscribe(Channel.EXECUTION, Channel.OUTPUT) as notices:
             while True:
                 status, executions = await operations.watch_state(
                     self._ctx, tenant, request.invoke_id
@@ -160,17 +154,16 @@ class _Watch:
             except TimeoutError:
                 return events
             channel, payload = notice.channel, notice.payload
-            if channel == OUTPUT_CHANNEL:
-                chunk = json.loads(payload)
-                if chunk["invoke_id"] == invoke_id:
-                    data = base64.b64decode(chunk["data"])
+            if channel == Channel.OUTPUT:
+                chunk = output_chunk(payload)
+                if chunk.invoke_id == invoke_id:
                     event = self._live_chunk(
-                        chunk["execution_id"], chunk["instance_id"], chunk["offset"], data
+                        chunk.execution_id, chunk.instance_id, chunk.offset, chunk.data
                     )
                     if event is not None:
                         events.append(event)
                 continue
-            if channel != EXECUTION_CHANNEL or payload == invoke_id:
+            if channel != Channel.EXECUTION or payload == invoke_id:
                 return events
 
     def _live_chunk(

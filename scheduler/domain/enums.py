@@ -1,7 +1,7 @@
 """The domain's enumerations, one definition for Python, the tables and the API.
 
 Values are Cloud Assistant's own words, which is what the tables store and the
-CLI prints; ``scheduler.api.convert`` maps them to the proto enums.
+CLI prints; ``scheduler.rpc.convert`` maps them to the proto enums.
 """
 
 from __future__ import annotations

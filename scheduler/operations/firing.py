@@ -20,12 +20,9 @@ from scheduler.domain.models import PlannedExecution
 from scheduler.domain.tenancy import Tenant
 from scheduler.observability import metrics
 from scheduler.store import invocations as invocation_store
-from scheduler.store import quota
+from scheduler.store import notices, quota
 from scheduler.store.executions import NewExecution, insert_executions
 from scheduler.store.targets import ArmedTarget
-
-NOTIFY_PAYLOAD = 7000
-"""Characters of instance ids per NOTIFY; PostgreSQL allows 8000 bytes."""
 
 
 @dataclass(frozen=True)
@@ -86,29 +83,10 @@ async def create_executions(
     pending = sorted(
         {n.plan.instance_id for n in created_new if n.plan.status is InvocationStatus.PENDING}
     )
-    await _notify_all(
-        conn,
-        [(invocation_store.EXECUTION_CHANNEL, invoke_id) for invoke_id in invoke_ids]
-        + [(invocation_store.DISPATCH_CHANNEL, payload) for payload in _payloads(pending)],
-    )
+    await notices.send(conn, notices.executions_changed(invoke_ids) + notices.dispatch(pending))
     # Counted before the commit: a rolled-back round is retried and counted again.
     metrics.fires.labels(trigger).inc(len(created_new))
     return len(created_new)
-
-
-_NOTIFY_ALL = """
-    SELECT count(pg_notify(n.channel, n.payload))
-    FROM unnest(CAST(%(channels)b AS text[]), CAST(%(payloads)b AS text[])) AS n(channel, payload)
-    """
-
-
-async def _notify_all(conn: AsyncConnection, notices: list[tuple[str, str]]) -> None:
-    """Send the NOTIFYs, in order, in one statement; delivered when the transaction commits."""
-    if notices:
-        await conn.exec_driver_sql(
-            _NOTIFY_ALL,
-            {"channels": [n[0] for n in notices], "payloads": [n[1] for n in notices]},
-        )
 
 
 def _plan(target: ArmedTarget) -> PlannedExecution:
@@ -120,18 +98,3 @@ def _plan(target: ArmedTarget) -> PlannedExecution:
         invoke_id=target.invocation_id,
         execution_id=ids.execution_id(),
     )
-
-
-def _payloads(instance_ids: list[str]) -> list[str]:
-    payloads: list[str] = []
-    current: list[str] = []
-    size = 0  # len(",".join(current)), kept as it grows rather than joined per id
-    for instance_id in instance_ids:
-        if current and size + 1 + len(instance_id) > NOTIFY_PAYLOAD:
-            payloads.append(",".join(current))
-            current, size = [], 0
-        size += len(instance_id) + (1 if current else 0)
-        current.append(instance_id)
-    if current:
-        payloads.append(",".join(current))
-    return payloads

@@ -28,7 +28,7 @@ from scheduler.store import commands as command_store
 from scheduler.store import executions as execution_store
 from scheduler.store import instances as instance_store
 from scheduler.store import invocations as store
-from scheduler.store import quota
+from scheduler.store import notices, quota
 from scheduler.store.executions import ExecutionView, NewExecution
 from scheduler.store.invocations import InvocationFilter, InvocationView, NewTarget
 
@@ -103,10 +103,12 @@ async def stop_invocation(
             )
         to_notify = await store.stop(conn, invoke_id, requested or targets)
         await store.refresh_status(conn, invoke_id)
-        await store.notify(conn, store.EXECUTION_CHANNEL, invoke_id)
-        await store.notify(conn, store.SCHEDULE_CHANNEL, invoke_id)
-        if to_notify:
-            await store.notify(conn, store.DISPATCH_CHANNEL, ",".join(to_notify))
+        await notices.send(
+            conn,
+            notices.executions_changed([invoke_id])
+            + notices.schedules_changed(invoke_id)
+            + notices.dispatch(to_notify),
+        )
 
     await ctx.transaction(stop)
 
@@ -217,7 +219,7 @@ async def _invoke(
             settings=settings,
             targets=new_targets,
         )
-        await store.notify(conn, store.SCHEDULE_CHANNEL, invoke_id)
+        await notices.send(conn, notices.schedules_changed(invoke_id))
     await command_store.count_invocation(conn, command.id)
     return invoke_id
 
@@ -255,8 +257,7 @@ async def _create_now(
         [NewExecution(tenant, invoke_id, plan, now, repeat=1) for plan in plans],
     )
     pending = [p.instance_id for p in plans if p.status is InvocationStatus.PENDING]
-    if pending:
-        await store.notify(conn, store.DISPATCH_CHANNEL, ",".join(pending))
+    await notices.send(conn, notices.dispatch(pending))
 
 
 def _invocation_not_found(invoke_id: str) -> Exception:

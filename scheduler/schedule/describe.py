@@ -1,8 +1,10 @@
 """English descriptions of cron schedules, for operators checking an expression."""
 
-import itertools
+from __future__ import annotations
 
-from scheduler.schedule.cron import CronSchedule
+import itertools
+from typing import TYPE_CHECKING
+
 from scheduler.schedule.days import (
     DaySpec,
     EveryDay,
@@ -22,6 +24,10 @@ from scheduler.schedule.fields import (
     YEAR,
     FieldDef,
 )
+
+if TYPE_CHECKING:
+    # Only for annotations: at run time the cron module calls into this one.
+    from scheduler.schedule.cron import CronSchedule
 
 _MONTHS = [
     "January",

@@ -8,12 +8,18 @@ matching days. Each level's smallest gap follows from its sorted values; only
 the day level needs the calendar, and only when it could be the smallest.
 """
 
+from __future__ import annotations
+
 import itertools
 from collections.abc import Callable
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
-from scheduler.schedule.cron import CronSchedule
 from scheduler.schedule.errors import ErrorCode, ScheduleError
+
+if TYPE_CHECKING:
+    # Only for annotations: at run time the cron module calls into this one.
+    from scheduler.schedule.cron import CronSchedule
 
 MIN_INTERVAL = timedelta(seconds=10)
 _DAY = 86400

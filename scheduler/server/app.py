@@ -26,26 +26,21 @@ from kairos.v1 import (
     invocation_pb2,
     invocation_pb2_grpc,
 )
-from scheduler.api.auth import TokenTable, load_auth_file, open_access
 from scheduler.api.commands import CommandServicer
 from scheduler.api.fleet import FileServicer, FleetServicer
-from scheduler.api.interceptors import KairosInterceptor
 from scheduler.api.invocations import InvocationServicer
 from scheduler.observability.grpc_metrics import MetricsInterceptor
 from scheduler.observability.metrics import serve_metrics
 from scheduler.operations.context import Context
+from scheduler.rpc.auth import TokenTable, load_auth_file, open_access
+from scheduler.rpc.in_flight import InFlight
+from scheduler.rpc.interceptor import KairosInterceptor
 from scheduler.server.config import ServerConfig, ServerRole
-from scheduler.server.drain import InFlight
 from scheduler.store import migrate
 from scheduler.store.database import create_engine, database_url
 from scheduler.store.embedded import EmbeddedPostgres
-from scheduler.store.invocations import (
-    DISPATCH_CHANNEL,
-    EXECUTION_CHANNEL,
-    OUTPUT_CHANNEL,
-    SCHEDULE_CHANNEL,
-)
 from scheduler.store.listener import Listener, conninfo
+from scheduler.store.notices import Channel
 from scheduler.ticker import Ticker
 
 log = logging.getLogger(__name__)
@@ -107,9 +102,7 @@ async def running_server(
     """A started gRPC server on ``config.listen``; yields its port and a graceful-stop function."""
     engine = create_engine(url)
     ctx = Context(engine=engine, limits=config.limits)
-    listener = Listener(
-        conninfo(url), [DISPATCH_CHANNEL, EXECUTION_CHANNEL, OUTPUT_CHANNEL, SCHEDULE_CHANNEL]
-    )
+    listener = Listener(conninfo(url), list(Channel))
     await listener.start()
     in_flight = InFlight()
     stop_metrics = serve_metrics(config.metrics_listen, engine) if config.metrics_listen else None

@@ -123,9 +123,9 @@ def run_server(args: argparse.Namespace) -> int:
     os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
     from sqlalchemy.exc import OperationalError
 
-    from scheduler.api.auth import AuthFileError
     from scheduler.observability.logs import LogFormat
     from scheduler.observability.logs import configure as configure_logging
+    from scheduler.rpc.auth import AuthFileError
     from scheduler.server.app import serve
     from scheduler.server.config import ConfigError, ServerConfig, ServerRole
     from scheduler.store.embedded import EmbeddedPostgresError

@@ -17,16 +17,6 @@ from scheduler.domain.tenancy import Tenant
 from scheduler.store.paging import decode_token, encode_token, token_timestamp
 from scheduler.store.tables import executions, invocation_targets, invocations
 
-DISPATCH_CHANNEL = "kairos_dispatch"
-"""NOTIFY channel: payload is a comma-separated list of instance ids with new work."""
-EXECUTION_CHANNEL = "kairos_execution"
-"""NOTIFY channel: payload is the id of an invocation whose executions changed."""
-SCHEDULE_CHANNEL = "kairos_schedule"
-"""NOTIFY channel: schedules were added or stopped; tickers recompute when to wake."""
-OUTPUT_CHANNEL = "kairos_output"
-"""NOTIFY channel: payload is JSON of one live output chunk (invoke_id, execution_id,
-instance_id, offset, data in Base64)."""
-
 
 @dataclass(frozen=True)
 class NewTarget:

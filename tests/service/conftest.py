@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest_asyncio
 
-from scheduler.api.auth import TokenTable, load_auth_file, open_access
 from scheduler.domain.limits import Limits
+from scheduler.rpc.auth import TokenTable, load_auth_file, open_access
 from scheduler.server.app import running_server
 from scheduler.server.config import ServerConfig, ServerRole
 from scheduler.store.database import database_url as sqlalchemy_url

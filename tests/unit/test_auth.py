@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.api.auth import AuthFileError, TokenTable, load_auth_file, open_access
 from scheduler.domain.enums import Role
 from scheduler.domain.errors import ErrorKind, KairosError
 from scheduler.domain.tenancy import DEFAULT_TENANT, Caller, Tenant
+from scheduler.rpc.auth import AuthFileError, TokenTable, load_auth_file, open_access
 
 GOOD = """
 [[tokens]]

@@ -11,7 +11,6 @@ from google.protobuf.descriptor import EnumDescriptor, FieldDescriptor
 from google.protobuf.message import Message
 
 from kairos.v1 import command_pb2, common_pb2, file_pb2, invocation_pb2
-from scheduler.api.convert import from_proto, request_hash, timestamp, to_proto
 from scheduler.domain.enums import (
     CommandType,
     ContentEncoding,
@@ -19,6 +18,7 @@ from scheduler.domain.enums import (
     OsType,
     RepeatMode,
 )
+from scheduler.rpc.convert import from_proto, request_hash, timestamp, to_proto
 
 ENUMS: list[tuple[type[StrEnum], EnumDescriptor]] = [
     (InvocationStatus, common_pb2.DESCRIPTOR.enum_types_by_name["InvocationStatus"]),

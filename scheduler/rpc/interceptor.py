@@ -12,13 +12,13 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from scheduler.api.auth import TokenTable
-from scheduler.api.rpc import RpcContext
 from scheduler.domain.enums import Role
 from scheduler.domain.errors import ErrorKind, KairosError
 from scheduler.domain.tenancy import Caller
 from scheduler.observability import metrics
-from scheduler.server.drain import InFlight
+from scheduler.rpc.auth import TokenTable
+from scheduler.rpc.context import RpcContext
+from scheduler.rpc.in_flight import InFlight
 
 Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
 

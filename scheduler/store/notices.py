@@ -1,0 +1,127 @@
+"""PostgreSQL NOTIFY between replicas: the channels, their payloads, and sending them.
+
+Every notice is sent inside the transaction that made the change, so it is
+delivered when (and only if) that transaction commits. ``store.listener``
+receives them; the encoders and decoders here are the only places that know a
+payload's shape.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import Text, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+
+class Channel(StrEnum):
+    """The NOTIFY channels Kairos listens on."""
+
+    DISPATCH = "kairos_dispatch"
+    """Instances with new work for their agents: ids separated by commas."""
+    EXECUTION = "kairos_execution"
+    """An invocation whose executions changed: its id."""
+    SCHEDULE = "kairos_schedule"
+    """Schedules were added or stopped (tickers recompute when to wake): an invocation id."""
+    OUTPUT = "kairos_output"
+    """One live output chunk: JSON of ``OutputChunk``, data in Base64."""
+
+
+PAYLOAD_LIMIT = 7000
+"""Characters of one DISPATCH payload; PostgreSQL allows 8000 bytes."""
+OUTPUT_CHUNK = 3000
+"""Bytes of output per OUTPUT notice: Base64 of it, in JSON, stays under the 8000-byte limit."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutputChunk:
+    """A piece of an execution's live output, as the OUTPUT channel carries it."""
+
+    invoke_id: str
+    execution_id: str
+    instance_id: str
+    offset: int
+    data: bytes
+
+
+Notice = tuple[Channel, str]
+"""A channel and the payload to send on it."""
+
+
+def dispatch(instance_ids: Iterable[str]) -> list[Notice]:
+    """DISPATCH notices naming these instances, as few as the payload limit allows."""
+    notices: list[Notice] = []
+    current: list[str] = []
+    size = 0  # len(",".join(current)), kept as it grows rather than joined per id
+    for instance_id in instance_ids:
+        if current and size + 1 + len(instance_id) > PAYLOAD_LIMIT:
+            notices.append((Channel.DISPATCH, ",".join(current)))
+            current, size = [], 0
+        size += len(instance_id) + (1 if current else 0)
+        current.append(instance_id)
+    if current:
+        notices.append((Channel.DISPATCH, ",".join(current)))
+    return notices
+
+
+def dispatched_instances(payload: str) -> list[str]:
+    """The instance ids of a DISPATCH payload."""
+    return payload.split(",")
+
+
+def executions_changed(invoke_ids: Iterable[str]) -> list[Notice]:
+    """EXECUTION notices, one per invocation."""
+    return [(Channel.EXECUTION, invoke_id) for invoke_id in invoke_ids]
+
+
+def schedules_changed(invoke_id: str) -> list[Notice]:
+    """A SCHEDULE notice about one invocation."""
+    return [(Channel.SCHEDULE, invoke_id)]
+
+
+def output(chunk: OutputChunk) -> list[Notice]:
+    """OUTPUT notices carrying ``chunk``, split so that each fits a payload."""
+    notices: list[Notice] = []
+    for start in range(0, len(chunk.data), OUTPUT_CHUNK):
+        payload = {
+            "invoke_id": chunk.invoke_id,
+            "execution_id": chunk.execution_id,
+            "instance_id": chunk.instance_id,
+            "offset": chunk.offset + start,
+            "data": base64.b64encode(chunk.data[start : start + OUTPUT_CHUNK]).decode(),
+        }
+        notices.append((Channel.OUTPUT, json.dumps(payload)))
+    return notices
+
+
+def output_chunk(payload: str) -> OutputChunk:
+    """The chunk an OUTPUT payload carries."""
+    fields = json.loads(payload)
+    return OutputChunk(
+        invoke_id=fields["invoke_id"],
+        execution_id=fields["execution_id"],
+        instance_id=fields["instance_id"],
+        offset=fields["offset"],
+        data=base64.b64decode(fields["data"]),
+    )
+
+
+async def send(conn: AsyncConnection, notices: list[Notice]) -> None:
+    """Send the notices, in order, in one statement; delivered when the transaction commits."""
+    if not notices:
+        return
+    await conn.execute(
+        _SEND,
+        {"channels": [str(n[0]) for n in notices], "payloads": [n[1] for n in notices]},
+    )
+
+
+_unnested = func.unnest(
+    bindparam("channels", type_=ARRAY(Text)), bindparam("payloads", type_=ARRAY(Text))
+).table_valued("channel", "payload")
+_SEND = select(func.count(func.pg_notify(_unnested.c.channel, _unnested.c.payload)))
