@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.enums import RepeatMode
@@ -12,6 +9,7 @@ from scheduler.domain.limits import Limits
 from scheduler.operations.firing import Fire, create_executions
 from scheduler.store import invocations as invocation_store
 from scheduler.store import targets as target_store
+from scheduler.store.clock import database_now
 from scheduler.store.targets import TargetUpdate
 
 
@@ -21,7 +19,7 @@ async def fire_boot_triggers(conn: AsyncConnection, limits: Limits, instance_id:
     Runs in the transaction that records the new boot id, so a boot fires
     once however often the agent reconnects.
     """
-    now: datetime = (await conn.execute(text("SELECT clock_timestamp()"))).scalar_one()
+    now = await database_now(conn)
     targets = await target_store.boot_targets(conn, instance_id)
     updates = [
         TargetUpdate(

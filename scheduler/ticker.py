@@ -25,7 +25,6 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.firing import instance_zone, plan_fire
@@ -35,6 +34,7 @@ from scheduler.operations.firing import Fire, create_executions
 from scheduler.schedule import Schedule, ScheduleError, parse_frequency
 from scheduler.store import invocations as invocation_store
 from scheduler.store import targets as target_store
+from scheduler.store.clock import database_now
 from scheduler.store.listener import Listener
 from scheduler.store.notices import Channel
 from scheduler.store.targets import ArmedTarget, TargetUpdate
@@ -115,7 +115,7 @@ class Ticker:
                     await asyncio.wait_for(notices.get(), delay)
 
     async def _round(self, conn: AsyncConnection, *, ahead: float, until_due: bool) -> _Outcome:
-        now: datetime = (await conn.execute(text("SELECT clock_timestamp()"))).scalar_one()
+        now = await database_now(conn)
         read_at = time.monotonic()
         due = await target_store.claim_due(conn, now + timedelta(seconds=ahead), self._batch_size)
         if due:

@@ -12,6 +12,7 @@ from scheduler.domain.tenancy import Tenant
 from scheduler.operations.context import Context
 from scheduler.store import instances as store
 from scheduler.store import quota
+from scheduler.store.clock import database_now
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ async def describe_instances(
 
     async def read(conn: AsyncConnection) -> InstancePage:
         page, total, token = await store.list_instances(conn, tenant, wanted, page_size, next_token)
-        now = await store.database_now(conn)
+        now = await database_now(conn)
         online = [(i, i.online(now, ctx.limits.offline_after)) for i in page]
         return InstancePage(online, total, token)
 
@@ -52,7 +53,7 @@ async def account_attributes(ctx: Context, tenant: Tenant) -> list[AccountAttrib
     """The command quota and today's (UTC) execution quota, with their use."""
 
     async def read(conn: AsyncConnection) -> list[AccountAttribute]:
-        today = (await store.database_now(conn)).date()
+        today = (await database_now(conn)).date()
         commands, executions = await quota.usage(conn, tenant, today)
         return [
             AccountAttribute("MaxCommandCount", ctx.limits.max_commands, commands),

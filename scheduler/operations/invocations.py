@@ -29,6 +29,7 @@ from scheduler.store import executions as execution_store
 from scheduler.store import instances as instance_store
 from scheduler.store import invocations as store
 from scheduler.store import notices, quota
+from scheduler.store.clock import database_now
 from scheduler.store.executions import ExecutionView, NewExecution
 from scheduler.store.invocations import InvocationFilter, InvocationView, NewTarget
 
@@ -184,7 +185,7 @@ async def _invoke(
 ) -> str:
     settings = check_settings(ctx.limits, request.settings, command)
     found = await instance_store.get_instances(conn, tenant, instance_ids)
-    now = await instance_store.database_now(conn)
+    now = await database_now(conn)
     immediate = settings.repeat_mode.is_immediate
     targets = check_targets(
         instance_ids, found, now=now, limits=ctx.limits, require_online=immediate

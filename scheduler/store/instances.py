@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, func, select, text, update
+from sqlalchemy import Row, and_, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -129,12 +128,6 @@ async def disconnect(conn: AsyncConnection, instance_id: str, dispatcher_id: str
         .where(instances.c.id == instance_id, instances.c.dispatcher_id == dispatcher_id)
         .values(dispatcher_id=None)
     )
-
-
-async def database_now(conn: AsyncConnection) -> datetime:
-    """The database's clock, the one every replica agrees on."""
-    now: datetime = (await conn.execute(text("SELECT now()"))).scalar_one()
-    return now
 
 
 def _own(tenant: Tenant) -> Any:

@@ -121,7 +121,9 @@ async def send(conn: AsyncConnection, notices: list[Notice]) -> None:
     )
 
 
-_unnested = func.unnest(
-    bindparam("channels", type_=ARRAY(Text)), bindparam("payloads", type_=ARRAY(Text))
-).table_valued("channel", "payload")
+_unnested = (
+    func.unnest(bindparam("channels", type_=ARRAY(Text)), bindparam("payloads", type_=ARRAY(Text)))
+    .table_valued("channel", "payload")
+    .render_derived(name="n")
+)
 _SEND = select(func.count(func.pg_notify(_unnested.c.channel, _unnested.c.payload)))
