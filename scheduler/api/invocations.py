@@ -130,9 +130,16 @@ class _Watch:
     def changes(self, executions: list[ExecutionView]) -> list[invocation_pb2.WatchInvocationEvent]:
         events = []
         for execution in executions:
-            if execution.id not in self._offsets and execution.output:
+            sent = self._offsets.get(execution.id)
+            if sent is None and execution.output:
                 # Output stored so far; live chunks continue after it.
                 events.append(self._chunk(execution.id, execution.instance_id, 0, execution.output))
+            elif sent is not None and execution.dropped == 0 and len(execution.output) > sent:
+                # Stored output not seen live (its notice came after the status, or was
+                # lost): sent now, so the watcher has every byte before the final status.
+                events.append(
+                    self._chunk(execution.id, execution.instance_id, sent, execution.output[sent:])
+                )
             state = (execution.status, execution.updated_at)
             if self._seen.get(execution.id) != state:
                 self._seen[execution.id] = state
