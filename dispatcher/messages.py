@@ -39,6 +39,11 @@ def stop_message(execution_id: str) -> agent_pb2.DispatcherMessage:
     return agent_pb2.DispatcherMessage(stop=agent_pb2.StopTask(execution_id=execution_id))
 
 
+def result_ack_message(execution_id: str) -> agent_pb2.DispatcherMessage:
+    """The ResultAck that lets an agent forget a result it reported."""
+    return agent_pb2.DispatcherMessage(result_ack=agent_pb2.ResultAck(execution_id=execution_id))
+
+
 def result_of(message: agent_pb2.ExecutionResult) -> ExecutionResult:
     """The domain form of an agent's result; an unknown status counts as Error."""
     status = from_proto(InvocationStatus, message.status)

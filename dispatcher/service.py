@@ -6,25 +6,21 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dispatcher.boot import fire_boot_triggers
-from dispatcher.messages import moment, result_of
+from dispatcher.messages import moment, result_ack_message, result_of
 from dispatcher.session import AgentSession
 from kairos.v1 import agent_pb2, agent_pb2_grpc
-from scheduler.domain.enums import InvocationStatus, OsType
-from scheduler.domain.errors import ErrorKind, KairosError, invalid
-from scheduler.domain.tenancy import Tenant
+from scheduler.domain.enums import OsType
+from scheduler.domain.errors import invalid
 from scheduler.observability import metrics
+from scheduler.operations import lifecycle
 from scheduler.operations.context import Context
 from scheduler.rpc.context import RpcContext
 from scheduler.rpc.convert import from_proto
 from scheduler.rpc.interceptor import current_caller
-from scheduler.store import executions as execution_store
-from scheduler.store import instances as instance_store
-from scheduler.store import invocations as invocation_store
 from scheduler.store import notices
 from scheduler.store.listener import GAP, Listener
 
@@ -75,7 +71,9 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         tenant = current_caller().tenant
         hello = await _hello(requests)
         session = AgentSession(hello.instance_id)
-        await self._register(tenant, hello)
+        await lifecycle.register_agent(
+            self._ctx, tenant, _agent_hello(hello), dispatcher_id=self._id
+        )
         previous = self._sessions.get(hello.instance_id)
         if previous is not None:
             previous.close()
@@ -105,37 +103,8 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         instance_id = session.instance_id
         if self._sessions.get(instance_id) is session:
             del self._sessions[instance_id]
-            await self._ctx.transaction(
-                lambda conn: instance_store.disconnect(conn, instance_id, self._id)
-            )
+            await lifecycle.disconnect(self._ctx, instance_id, dispatcher_id=self._id)
         log.info("agent disconnected", extra={"instance_id": instance_id})
-
-    async def _register(self, tenant: Tenant, hello: agent_pb2.Hello) -> None:
-        os_type = from_proto(OsType, hello.os_type) or OsType.LINUX
-
-        async def register(conn: AsyncConnection) -> None:
-            registration = await instance_store.register_agent(
-                conn,
-                tenant,
-                instance_id=hello.instance_id,
-                name=hello.instance_name,
-                os_type=os_type,
-                agent_version=hello.agent_version,
-                time_zone=hello.time_zone or "UTC",
-                boot_id=hello.boot_id,
-                dispatcher_id=self._id,
-            )
-            if registration.foreign:
-                raise KairosError(
-                    ErrorKind.PERMISSION_DENIED,
-                    "Forbidden.Instance",
-                    f"instance {hello.instance_id} belongs to another account",
-                )
-            if registration.rebooted:
-                log.info("instance booted", extra={"instance_id": hello.instance_id})
-                await fire_boot_triggers(conn, self._ctx.limits, hello.instance_id)
-
-        await self._ctx.transaction(register)
 
     async def _read(
         self, session: AgentSession, requests: AsyncIterator[agent_pb2.AgentMessage]
@@ -154,101 +123,35 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         instance_id = session.instance_id
         kind = message.WhichOneof("kind")
         if kind == "heartbeat":
-            await self._ctx.transaction(
-                lambda conn: instance_store.heartbeat(conn, instance_id, self._id)
-            )
+            await lifecycle.heartbeat(self._ctx, instance_id, dispatcher_id=self._id)
         elif kind == "ack":
-            execution_id = message.ack.execution_id
-            session.acknowledged(execution_id)
-            await self._ctx.transaction(
-                lambda conn: execution_store.acknowledge(conn, execution_id, instance_id)
-            )
+            session.acknowledged(message.ack.execution_id)
+            await lifecycle.acknowledge(self._ctx, instance_id, message.ack.execution_id)
         elif kind == "started":
-            await self._started(session, message.started)
+            started = message.started
+            started_at = moment(started, "start_time") or datetime.now(UTC)
+            if await lifecycle.start(self._ctx, instance_id, started.execution_id, started_at):
+                await session.stop(started.execution_id)
         elif kind == "output":
-            await self._output(instance_id, message.output)
+            output = message.output
+            await lifecycle.record_output(
+                self._ctx, instance_id, output.execution_id, output.offset, output.data
+            )
         elif kind == "result":
-            await self._result(session, message.result)
-
-    async def _started(self, session: AgentSession, started: agent_pb2.ExecutionStarted) -> None:
-        started_at = moment(started, "start_time") or _now().ToDatetime()
-
-        async def record(conn: AsyncConnection) -> InvocationStatus | None:
-            found = await execution_store.start(
-                conn, started.execution_id, session.instance_id, started_at
-            )
-            if found is None:
-                return None
-            invoke_id, status = found
-            await _changed(conn, invoke_id)
-            return status
-
-        status = await self._ctx.transaction(record)
-        if status in (InvocationStatus.STOPPING, InvocationStatus.CANCELLED):
-            # Stopped while the task was on its way: the agent must not go on.
-            await session.stop(started.execution_id)
-
-    async def _output(self, instance_id: str, output: agent_pb2.ExecutionOutput) -> None:
-        async def record(conn: AsyncConnection) -> None:
-            invoke_id = await execution_store.append_output(
-                conn,
-                output.execution_id,
-                instance_id,
-                output.offset,
-                output.data,
-                self._ctx.limits.max_output,
-            )
-            if invoke_id is None:
-                return
-            chunk = notices.OutputChunk(
-                invoke_id=invoke_id,
-                execution_id=output.execution_id,
-                instance_id=instance_id,
-                offset=output.offset,
-                data=output.data,
-            )
-            await notices.send(conn, notices.output(chunk))
-
-        await self._ctx.transaction(record)
-
-    async def _result(self, session: AgentSession, message: agent_pb2.ExecutionResult) -> None:
-        result = result_of(message)
-
-        async def record(conn: AsyncConnection) -> bool:
-            invoke_id = await execution_store.finish(conn, session.instance_id, result)
-            if invoke_id is not None:
-                await _changed(conn, invoke_id)
-            return invoke_id is not None
-
-        if await self._ctx.transaction(record):
-            metrics.executions_finished.labels(result.status.value).inc()
-            log.info(
-                "execution finished: %s",
-                result.status.value,
-                extra={"execution_id": result.execution_id, "instance_id": session.instance_id},
-            )
-        # Acknowledged even when nothing changed (a duplicate): the agent may forget it.
-        await session.send(
-            agent_pb2.DispatcherMessage(
-                result_ack=agent_pb2.ResultAck(execution_id=result.execution_id)
-            )
-        )
+            result = result_of(message.result)
+            await lifecycle.finish(self._ctx, instance_id, result)
+            # Acknowledged even when nothing changed (a duplicate): the agent may forget it.
+            await session.send(result_ack_message(result.execution_id))
 
     async def _deliver(self, sessions: list[AgentSession]) -> None:
         """Send these agents what waits for them: one query and one update for all."""
         by_instance = {session.instance_id: session for session in sessions}
-        tasks = await self._ctx.transaction(
-            lambda conn: execution_store.undelivered(conn, list(by_instance))
-        )
         delivered: list[str] = []
-        for task in tasks:
+        for task in await lifecycle.waiting_work(self._ctx, list(by_instance)):
             session = by_instance.get(task.instance_id)
             if session is not None:
                 delivered += await session.offer([task])
-        if delivered:
-            await self._ctx.transaction(
-                lambda conn: execution_store.mark_delivered(conn, delivered)
-            )
+        await lifecycle.delivered(self._ctx, delivered)
 
     async def _deliver_on_notice(self) -> None:
         async with self._listener.subscribe(notices.Channel.DISPATCH) as queue:
@@ -267,25 +170,23 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
                     log.exception("delivery failed")
 
     async def _sweep_delivery_timeouts(self) -> None:
-        limits = self._ctx.limits
-
-        async def sweep(conn: AsyncConnection) -> None:
-            for invoke_id in await execution_store.abort_undelivered(
-                conn, limits.delivery_timeout, limits.offline_after
-            ):
-                await _changed(conn, invoke_id)
-
         while True:
             try:
-                await self._ctx.transaction(sweep)
+                await lifecycle.abort_overdue_deliveries(self._ctx)
             except Exception:
                 log.exception("delivery timeout sweep failed")
             await asyncio.sleep(SWEEP_INTERVAL)
 
 
-async def _changed(conn: AsyncConnection, invoke_id: str) -> None:
-    await invocation_store.refresh_status(conn, invoke_id)
-    await notices.send(conn, notices.executions_changed([invoke_id]))
+def _agent_hello(hello: agent_pb2.Hello) -> lifecycle.AgentHello:
+    return lifecycle.AgentHello(
+        instance_id=hello.instance_id,
+        name=hello.instance_name,
+        os_type=from_proto(OsType, hello.os_type) or OsType.LINUX,
+        agent_version=hello.agent_version,
+        time_zone=hello.time_zone or "UTC",
+        boot_id=hello.boot_id,
+    )
 
 
 async def _hello(requests: AsyncIterator[agent_pb2.AgentMessage]) -> agent_pb2.Hello:

@@ -1,9 +1,9 @@
 """The ticker: turns due schedules into executions, on time, on any number of replicas.
 
 Each round claims due targets with ``FOR UPDATE SKIP LOCKED``, decides every
-fire with the pure rules of ``scheduler.domain.firing`` (misfire grace,
-overlap), creates the executions in one insert, advances the targets and
-wakes the dispatchers, all in one transaction. Between rounds it sleeps
+fire (``operations.firing.decide``: misfire grace, overlap), then creates the
+executions, advances the targets and wakes the dispatchers
+(``operations.firing.fire``), all in one transaction. Between rounds it sleeps
 until the earliest due instant or a notification about a changed schedule.
 
 The running loop wakes ``LEAD`` before the earliest due instant and claims
@@ -27,17 +27,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from scheduler.domain.firing import instance_zone, plan_fire
-from scheduler.observability import metrics
+from scheduler.operations import firing
 from scheduler.operations.context import Context
-from scheduler.operations.firing import Fire, create_executions
-from scheduler.schedule import Schedule, ScheduleError, parse_frequency
-from scheduler.store import invocations as invocation_store
 from scheduler.store import targets as target_store
 from scheduler.store.clock import database_now
 from scheduler.store.listener import Listener
 from scheduler.store.notices import Channel
-from scheduler.store.targets import ArmedTarget, TargetUpdate
+from scheduler.store.targets import ArmedTarget
 
 log = logging.getLogger(__name__)
 
@@ -130,76 +126,15 @@ class Ticker:
         self, conn: AsyncConnection, due: list[ArmedTarget], now: datetime, read_at: float
     ) -> None:
         """Decide the claimed targets' fires; at the last one's instant, write them all."""
-        busy = await target_store.busy(conn, [(t.invocation_id, t.instance.id) for t in due])
-        fires: list[Fire] = []
-        updates: list[TargetUpdate] = []
-        for target in due:
-            fire, update = self._decide(
-                target, now, (target.invocation_id, target.instance.id) in busy
-            )
-            if fire is not None:
-                fires.append(fire)
-            updates.append(update)
-        if fires:
+        round_ = await firing.decide(conn, due, now, grace=self._grace)
+        if round_.fires:
             # Claimed ahead: no execution exists before its instant.
-            latest = max(f.scheduled_at for f in fires)
+            latest = max(f.scheduled_at for f in round_.fires)
             wait = (latest - now).total_seconds() - (time.monotonic() - read_at)
             if wait > 0:
                 await asyncio.sleep(wait)
         today = (now + timedelta(seconds=time.monotonic() - read_at)).date()
-        await target_store.advance(conn, updates)
-        await create_executions(conn, self.context.limits, fires, today, trigger="schedule")
-        metrics.fire_skips.labels("overlap").inc(sum(u.overlap_skips for u in updates))
-        metrics.fire_skips.labels("misfire").inc(sum(u.misfire_skips for u in updates))
-        await invocation_store.refresh_statuses(
-            conn, (u.invocation_id for u in updates if not u.armed)
-        )
-
-    def _decide(
-        self, target: ArmedTarget, now: datetime, busy: bool
-    ) -> tuple[Fire | None, TargetUpdate]:
-        assert target.next_fire_at is not None
-        try:
-            schedule = _schedule(target.frequency, target.created_at)
-        except ScheduleError as error:
-            # Validated at creation; only a rule tightened by an upgrade gets here.
-            log.error(
-                "disarming target with an invalid schedule: %s",
-                error,
-                extra={"invocation_id": target.invocation_id, "instance_id": target.instance.id},
-            )
-            return None, TargetUpdate(
-                target.invocation_id, target.instance.id, False, None, 0, 0, 0
-            )
-        plan = plan_fire(
-            schedule,
-            target.next_fire_at,
-            now,
-            grace=self._grace,
-            zone=instance_zone(target.instance.time_zone),
-        )
-        fire = None
-        overlap = 0
-        if plan.fire_at is not None:
-            if busy:
-                overlap = 1  # the previous run still goes on: this fire is skipped
-            else:
-                fire = Fire(target, plan.fire_at)
-        update = TargetUpdate(
-            invocation_id=target.invocation_id,
-            instance_id=target.instance.id,
-            armed=plan.next_fire_at is not None,
-            next_fire_at=plan.next_fire_at,
-            fired=1 if fire else 0,
-            overlap_skips=overlap,
-            misfire_skips=plan.misfire_skips,
-        )
-        return fire, update
-
-
-@functools.lru_cache(maxsize=4096)
-def _schedule(frequency: str, created_at: datetime) -> Schedule:
-    return parse_frequency(frequency, anchor=created_at)
+        await firing.fire(conn, self.context.limits, round_, today, trigger="schedule")
 
 
 def _delay(outcome: _Outcome) -> float:

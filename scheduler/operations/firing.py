@@ -1,31 +1,41 @@
-"""Turning fires of armed targets into executions: quota, rendering, one insert.
+"""A fire: due targets become executions, within quota, in the transaction that claimed them.
 
-Shared by the ticker (periodic fires) and the dispatcher (boot triggers); the
-caller holds the targets' row locks and advances them in the same transaction.
+Used by the ticker (schedules) and by agent registration (boot triggers). The
+caller holds the targets' row locks; ``fire`` advances them, creates their
+executions and refreshes the invocations in that same transaction, so a target
+never moves on without its execution, nor runs twice.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 from collections import defaultdict
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain import ids
-from scheduler.domain.enums import InvocationStatus
+from scheduler.domain.enums import InvocationStatus, RepeatMode
+from scheduler.domain.firing import instance_zone, plan_fire
 from scheduler.domain.invocation import render_execution
 from scheduler.domain.limits import Limits
 from scheduler.domain.models import PlannedExecution
 from scheduler.domain.tenancy import Tenant
 from scheduler.observability import metrics
-from scheduler.store import invocations as invocation_store
-from scheduler.store import notices, quota
+from scheduler.operations.changes import invocations_changed
+from scheduler.schedule import Schedule, ScheduleError, parse_frequency
+from scheduler.store import quota
+from scheduler.store import targets as target_store
+from scheduler.store.clock import database_now
 from scheduler.store.executions import NewExecution, insert_executions
-from scheduler.store.targets import ArmedTarget
+from scheduler.store.targets import ArmedTarget, TargetUpdate
+
+log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Fire:
     """One scheduled instant of one target, to run."""
 
@@ -33,18 +43,141 @@ class Fire:
     scheduled_at: datetime
 
 
-async def create_executions(
-    conn: AsyncConnection, limits: Limits, fires: list[Fire], today: date, *, trigger: str
+@dataclass(frozen=True, kw_only=True)
+class Round:
+    """What a batch of due targets does: the fires to run and how every target moves on."""
+
+    fires: list[Fire]
+    updates: list[TargetUpdate]
+
+
+async def decide(
+    conn: AsyncConnection, due: list[ArmedTarget], now: datetime, *, grace: timedelta
+) -> Round:
+    """Decide each claimed target's fire at ``now``: misfire grace, overlap, next fire."""
+    busy = await target_store.busy(conn, [(t.invocation_id, t.instance.id) for t in due])
+    fires: list[Fire] = []
+    updates: list[TargetUpdate] = []
+    for target in due:
+        fire, update = _decide(
+            target, now, busy=(target.invocation_id, target.instance.id) in busy, grace=grace
+        )
+        if fire is not None:
+            fires.append(fire)
+        updates.append(update)
+    return Round(fires=fires, updates=updates)
+
+
+async def fire(
+    conn: AsyncConnection, limits: Limits, round_: Round, today: date, *, trigger: str
 ) -> int:
-    """Create the fires' executions and wake the dispatchers; returns how many were created.
+    """Advance the targets, create the fires' executions, refresh and notify; returns how many.
 
     Each tenant's daily quota is consumed in this transaction; a fire beyond
     it becomes a visible ``Failed`` execution (``InvocationQuotaExceeded``),
     never a silent gap.
     """
+    await target_store.advance(conn, round_.updates)
+    new = await _new_executions(conn, limits, round_.fires, today)
+    created = await insert_executions(conn, new)
+    created_new = [n for n in new if n.plan.id in created]
+    await invocations_changed(
+        conn,
+        [n.invocation_id for n in created_new]
+        + [u.invocation_id for u in round_.updates if not u.armed],
+        new_work_for=[
+            n.plan.instance_id for n in created_new if n.plan.status is InvocationStatus.PENDING
+        ],
+    )
+    # Counted before the commit: a rolled-back round is retried and counted again.
+    metrics.fires.labels(trigger).inc(len(created_new))
+    metrics.fire_skips.labels("overlap").inc(sum(u.overlap_skips for u in round_.updates))
+    metrics.fire_skips.labels("misfire").inc(sum(u.misfire_skips for u in round_.updates))
+    return len(created_new)
+
+
+async def fire_boot_triggers(conn: AsyncConnection, limits: Limits, instance_id: str) -> int:
+    """Create this boot's executions; NEXT_REBOOT_ONLY targets then disarm.
+
+    Runs in the transaction that records the new boot id, so a boot fires
+    once however often the agent reconnects.
+    """
+    now = await database_now(conn)
+    targets = await target_store.boot_targets(conn, instance_id)
+    round_ = Round(
+        fires=[Fire(target=t, scheduled_at=now) for t in targets],
+        updates=[
+            TargetUpdate(
+                invocation_id=t.invocation_id,
+                instance_id=instance_id,
+                armed=t.repeat_mode is RepeatMode.EVERY_REBOOT,
+                next_fire_at=None,
+                fired=1,
+                overlap_skips=0,
+                misfire_skips=0,
+            )
+            for t in targets
+        ],
+    )
+    return await fire(conn, limits, round_, now.date(), trigger="boot")
+
+
+def _decide(
+    target: ArmedTarget, now: datetime, *, busy: bool, grace: timedelta
+) -> tuple[Fire | None, TargetUpdate]:
+    assert target.next_fire_at is not None
+    moved_on = TargetUpdate(
+        invocation_id=target.invocation_id,
+        instance_id=target.instance.id,
+        armed=False,
+        next_fire_at=None,
+        fired=0,
+        overlap_skips=0,
+        misfire_skips=0,
+    )
+    try:
+        schedule = _schedule(target.frequency, target.created_at)
+    except ScheduleError as error:
+        # Validated at creation; only a rule tightened by an upgrade gets here.
+        log.error(
+            "disarming target with an invalid schedule: %s",
+            error,
+            extra={"invocation_id": target.invocation_id, "instance_id": target.instance.id},
+        )
+        return None, moved_on
+    plan = plan_fire(
+        schedule,
+        target.next_fire_at,
+        now,
+        grace=grace,
+        zone=instance_zone(target.instance.time_zone),
+    )
+    fire_ = None
+    if plan.fire_at is not None and not busy:
+        fire_ = Fire(target=target, scheduled_at=plan.fire_at)
+    return fire_, replace(
+        moved_on,
+        armed=plan.next_fire_at is not None,
+        next_fire_at=plan.next_fire_at,
+        fired=1 if fire_ else 0,
+        # The previous run still goes on: this fire is skipped.
+        overlap_skips=1 if plan.fire_at is not None and busy else 0,
+        misfire_skips=plan.misfire_skips,
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _schedule(frequency: str, created_at: datetime) -> Schedule:
+    return parse_frequency(frequency, anchor=created_at)
+
+
+async def _new_executions(
+    conn: AsyncConnection, limits: Limits, fires: list[Fire], today: date
+) -> list[NewExecution]:
+    """The fires' executions, those beyond a tenant's daily quota as ``Failed`` ones."""
     by_tenant: dict[Tenant, list[Fire]] = defaultdict(list)
-    for fire in sorted(fires, key=lambda f: f.scheduled_at):
-        by_tenant[fire.target.tenant].append(fire)
+    for fire_ in sorted(fires, key=lambda f: f.scheduled_at):
+        by_tenant[fire_.target.tenant].append(fire_)
     new: list[NewExecution] = []
     # Tenants in a fixed order: concurrent rounds (replicas) take the quota rows' locks
     # in the same order, so they queue behind one another instead of deadlocking.
@@ -53,14 +186,12 @@ async def create_executions(
         granted = await quota.take_executions_up_to(
             conn, tenant, today, len(tenant_fires), limits.max_daily_executions
         )
-        for number, fire in enumerate(tenant_fires):
-            plan = _plan(fire.target)
+        for number, fire_ in enumerate(tenant_fires):
+            plan = _plan(fire_.target)
             if number >= granted:
-                plan = PlannedExecution(
-                    plan.id,
-                    plan.instance_id,
-                    plan.script,
-                    InvocationStatus.FAILED,
+                plan = replace(
+                    plan,
+                    status=InvocationStatus.FAILED,
                     error_code="InvocationQuotaExceeded",
                     error_info=(
                         f"the account's limit of {limits.max_daily_executions} executions "
@@ -69,24 +200,14 @@ async def create_executions(
                 )
             new.append(
                 NewExecution(
-                    tenant,
-                    fire.target.invocation_id,
-                    plan,
-                    fire.scheduled_at,
-                    repeat=fire.target.repeats + 1,
+                    tenant=tenant,
+                    invocation_id=fire_.target.invocation_id,
+                    plan=plan,
+                    scheduled_at=fire_.scheduled_at,
+                    repeat=fire_.target.repeats + 1,
                 )
             )
-    created = await insert_executions(conn, new)
-    created_new = [n for n in new if n.plan.id in created]
-    invoke_ids = sorted({n.invocation_id for n in created_new})
-    await invocation_store.refresh_statuses(conn, invoke_ids)
-    pending = sorted(
-        {n.plan.instance_id for n in created_new if n.plan.status is InvocationStatus.PENDING}
-    )
-    await notices.send(conn, notices.executions_changed(invoke_ids) + notices.dispatch(pending))
-    # Counted before the commit: a rolled-back round is retried and counted again.
-    metrics.fires.labels(trigger).inc(len(created_new))
-    return len(created_new)
+    return new
 
 
 def _plan(target: ArmedTarget) -> PlannedExecution:

@@ -24,6 +24,7 @@ from scheduler.domain.models import Command, InvocationSettings, PlannedExecutio
 from scheduler.domain.tenancy import Tenant
 from scheduler.operations.commands import save_command
 from scheduler.operations.context import Context
+from scheduler.operations.lifecycle import request_stop
 from scheduler.store import commands as command_store
 from scheduler.store import executions as execution_store
 from scheduler.store import instances as instance_store
@@ -102,14 +103,7 @@ async def stop_invocation(
                 "InvalidInstance.NotFound",
                 f"invocation {invoke_id} has no instances {', '.join(unknown)}",
             )
-        to_notify = await store.stop(conn, invoke_id, requested or targets)
-        await store.refresh_status(conn, invoke_id)
-        await notices.send(
-            conn,
-            notices.executions_changed([invoke_id])
-            + notices.schedules_changed(invoke_id)
-            + notices.dispatch(to_notify),
-        )
+        await request_stop(conn, invoke_id, requested or targets)
 
     await ctx.transaction(stop)
 

@@ -9,6 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 
 async def database_now(conn: AsyncConnection) -> datetime:
-    """The database's current time (``clock_timestamp()``: it moves on within a transaction)."""
-    now: datetime = (await conn.execute(select(func.clock_timestamp()))).scalar_one()
+    """The database's time for this transaction (``now()``: the instant it began).
+
+    The same instant as the ``now()`` defaults of the rows the transaction
+    writes, so decisions and timestamps agree. Callers read it as the first
+    statement of a fresh transaction when they need the current time.
+    """
+    now: datetime = (await conn.execute(select(func.now()))).scalar_one()
     return now

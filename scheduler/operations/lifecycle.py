@@ -1,0 +1,190 @@
+"""The execution lifecycle as agents and the clock drive it.
+
+An agent registers (a new boot fires its boot triggers), its executions are
+delivered, acknowledged, started, stream output and end with a result; a stop
+request cancels or stops them; the delivery timeout aborts what no agent took.
+Each function is one transaction. The agent stream servicer (``dispatcher``)
+only translates messages and calls these; nothing here knows about gRPC.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from scheduler.domain.enums import InvocationStatus, OsType
+from scheduler.domain.errors import ErrorKind, KairosError
+from scheduler.domain.models import ExecutionResult
+from scheduler.domain.tenancy import Tenant
+from scheduler.observability import metrics
+from scheduler.operations.changes import invocations_changed
+from scheduler.operations.context import Context
+from scheduler.operations.firing import fire_boot_triggers
+from scheduler.store import executions as execution_store
+from scheduler.store import instances as instance_store
+from scheduler.store import invocations as invocation_store
+from scheduler.store import notices
+from scheduler.store.executions import TaskView
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentHello:
+    """How a connecting agent describes its instance."""
+
+    instance_id: str
+    name: str
+    os_type: OsType
+    agent_version: str
+    time_zone: str
+    boot_id: str
+
+
+async def register_agent(
+    ctx: Context, tenant: Tenant, hello: AgentHello, *, dispatcher_id: str
+) -> None:
+    """Record a connecting agent; a new boot id fires the instance's boot triggers.
+
+    Refused (PERMISSION_DENIED) when the instance belongs to another account.
+    """
+
+    async def register(conn: AsyncConnection) -> None:
+        registration = await instance_store.register_agent(
+            conn,
+            tenant,
+            instance_id=hello.instance_id,
+            name=hello.name,
+            os_type=hello.os_type,
+            agent_version=hello.agent_version,
+            time_zone=hello.time_zone,
+            boot_id=hello.boot_id,
+            dispatcher_id=dispatcher_id,
+        )
+        if registration.foreign:
+            raise KairosError(
+                ErrorKind.PERMISSION_DENIED,
+                "Forbidden.Instance",
+                f"instance {hello.instance_id} belongs to another account",
+            )
+        if registration.rebooted:
+            log.info("instance booted", extra={"instance_id": hello.instance_id})
+            await fire_boot_triggers(conn, ctx.limits, hello.instance_id)
+
+    await ctx.transaction(register)
+
+
+async def heartbeat(ctx: Context, instance_id: str, *, dispatcher_id: str) -> None:
+    """The agent is alive and connected to ``dispatcher_id``."""
+    await ctx.transaction(lambda conn: instance_store.heartbeat(conn, instance_id, dispatcher_id))
+
+
+async def disconnect(ctx: Context, instance_id: str, *, dispatcher_id: str) -> None:
+    """The agent's stream to ``dispatcher_id`` ended (unless it is held elsewhere by now)."""
+    await ctx.transaction(lambda conn: instance_store.disconnect(conn, instance_id, dispatcher_id))
+
+
+async def waiting_work(ctx: Context, instance_ids: list[str]) -> list[TaskView]:
+    """Executions waiting for these instances' agents: to run (Pending) or to stop (Stopping)."""
+    return await ctx.transaction(lambda conn: execution_store.undelivered(conn, instance_ids))
+
+
+async def delivered(ctx: Context, execution_ids: list[str]) -> None:
+    """These executions were sent to their agents."""
+    if execution_ids:
+        await ctx.transaction(lambda conn: execution_store.mark_delivered(conn, execution_ids))
+
+
+async def acknowledge(ctx: Context, instance_id: str, execution_id: str) -> None:
+    """The agent holds the execution: the delivery timeout no longer applies."""
+    await ctx.transaction(lambda conn: execution_store.acknowledge(conn, execution_id, instance_id))
+
+
+async def start(ctx: Context, instance_id: str, execution_id: str, started_at: datetime) -> bool:
+    """The agent started the execution; True when it must stop at once.
+
+    A stop request that came while the task was on its way has already made
+    the execution ``Stopping`` or ``Cancelled``: the agent must not go on.
+    """
+
+    async def record(conn: AsyncConnection) -> InvocationStatus | None:
+        found = await execution_store.start(conn, execution_id, instance_id, started_at)
+        if found is None:
+            return None
+        invoke_id, status = found
+        await invocations_changed(conn, [invoke_id])
+        return status
+
+    status = await ctx.transaction(record)
+    return status in (InvocationStatus.STOPPING, InvocationStatus.CANCELLED)
+
+
+async def record_output(
+    ctx: Context, instance_id: str, execution_id: str, offset: int, data: bytes
+) -> None:
+    """Keep live output (up to the stored limit) and pass it on to watchers."""
+
+    async def record(conn: AsyncConnection) -> None:
+        invoke_id = await execution_store.append_output(
+            conn, execution_id, instance_id, offset, data, ctx.limits.max_output
+        )
+        if invoke_id is None:
+            return
+        chunk = notices.OutputChunk(
+            invoke_id=invoke_id,
+            execution_id=execution_id,
+            instance_id=instance_id,
+            offset=offset,
+            data=data,
+        )
+        await notices.send(conn, notices.output(chunk))
+
+    await ctx.transaction(record)
+
+
+async def finish(ctx: Context, instance_id: str, result: ExecutionResult) -> bool:
+    """Record the agent's final result; False when nothing changed (a duplicate, say)."""
+
+    async def record(conn: AsyncConnection) -> bool:
+        invoke_id = await execution_store.finish(conn, instance_id, result)
+        if invoke_id is not None:
+            await invocations_changed(conn, [invoke_id])
+        return invoke_id is not None
+
+    if not await ctx.transaction(record):
+        return False
+    metrics.executions_finished.labels(result.status.value).inc()
+    log.info(
+        "execution finished: %s",
+        result.status.value,
+        extra={"execution_id": result.execution_id, "instance_id": instance_id},
+    )
+    return True
+
+
+async def request_stop(conn: AsyncConnection, invoke_id: str, instance_ids: list[str]) -> None:
+    """Stop an invocation on these instances, in the caller's transaction.
+
+    Future fires end; executions not yet started are cancelled; running ones
+    become ``Stopping`` and their agents are told.
+    """
+    to_notify = await invocation_store.stop(conn, invoke_id, instance_ids)
+    await invocations_changed(conn, [invoke_id], new_work_for=to_notify)
+    await notices.send(conn, notices.schedules_changed(invoke_id))
+
+
+async def abort_overdue_deliveries(ctx: Context) -> None:
+    """End the executions no agent took within the delivery timeout as ``Aborted``."""
+    limits = ctx.limits
+
+    async def sweep(conn: AsyncConnection) -> None:
+        aborted = await execution_store.abort_undelivered(
+            conn, limits.delivery_timeout, limits.offline_after
+        )
+        if aborted:
+            await invocations_changed(conn, aborted)
+
+    await ctx.transaction(sweep)
