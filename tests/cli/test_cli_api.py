@@ -1,3 +1,4 @@
+# Over 400 lines on purpose: every command against one scripted API, sharing its fixtures.
 """`kairos` against a scripted API on a real socket: requests sent and what is printed."""
 
 import json

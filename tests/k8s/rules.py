@@ -1,3 +1,4 @@
+# Over 400 lines on purpose: every house rule of the manifests in one place, read as one list.
 """The house rules for the manifests and the Dockerfile that no schema expresses.
 
 Each ``*_problems`` function returns what is wrong, one sentence per problem,

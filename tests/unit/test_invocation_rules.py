@@ -1,3 +1,4 @@
+# Over 400 lines on purpose: one table of cases per rule of creating an invocation, side by side.
 """Creating an invocation: repeat mode, settings, targets and per-instance scripts."""
 
 from __future__ import annotations
