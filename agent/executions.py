@@ -29,7 +29,7 @@ MAX_RUNNING = 10  # tasks running at once (SPEC §3)
 MAX_QUEUED = 50  # tasks waiting for a free slot beyond those
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(kw_only=True)
 class _Execution:
     record: Record
     stop: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
@@ -81,7 +81,7 @@ class Executions:
         self._spool.clear_scripts()
         for entry in sorted(self._spool.load(), key=lambda e: e.record.accepted_at):
             record = entry.record
-            execution = _Execution(record, result=entry.result)
+            execution = _Execution(record=record, result=entry.result)
             self._known[record.execution_id] = execution
             if not record.acked and entry.result is None:
                 self._finish(execution, self._restarted(record, now))
@@ -120,7 +120,7 @@ class Executions:
             if known.result is not None:
                 self._outbox.send(agent_pb2.AgentMessage(result=known.result))
             return
-        execution = _Execution(self._spool.accept(execution_id, self._clock()))
+        execution = _Execution(record=self._spool.accept(execution_id, self._clock()))
         self._known[execution_id] = execution
         self._outbox.send(ack)
         plan = self._runner.prepare(task)
@@ -184,7 +184,9 @@ class Executions:
     async def _execute(self, execution: _Execution, plan: Plan) -> None:
         async with self._slots:
             execution.running = True
-            events = _Events(self._spool, self._outbox, self._boot_id, execution)
+            events = _Events(
+                spool=self._spool, outbox=self._outbox, boot_id=self._boot_id, execution=execution
+            )
             output_path = self._spool.output_path(execution.record.execution_id)
             try:
                 result = await self._runner.run(plan, output_path, events, execution.stop)
@@ -251,7 +253,7 @@ class Executions:
         )
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class _Events:
     """Runner events of one execution: persisted, then told to the dispatcher."""
 
@@ -262,7 +264,9 @@ class _Events:
 
     def started(self, pgid: int, process_start: int, start_time: datetime) -> None:
         execution = self.execution
-        run = RunMark(pgid, process_start, self.boot_id, start_time)
+        run = RunMark(
+            pgid=pgid, process_start=process_start, boot_id=self.boot_id, start_time=start_time
+        )
         execution.record = self.spool.mark_running(execution.record, run)
         message = agent_pb2.ExecutionStarted(
             execution_id=execution.record.execution_id, start_time=start_time

@@ -50,7 +50,7 @@ class RunEvents(Protocol):
         """Live output, paced to at most 20 calls a second, ``CHUNK_BYTES`` each."""
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class Plan:
     """A task that passed its checks: who runs it, where, with which environment."""
 
@@ -124,7 +124,13 @@ class Runner:
         else:
             # The home of a system user often does not exist: run from / then.
             working_dir = user.pw_dir if os.path.isdir(user.pw_dir) else "/"
-        return Plan(task, user, switch_user, working_dir, self._script_env(user))
+        return Plan(
+            task=task,
+            user=user,
+            switch_user=switch_user,
+            working_dir=working_dir,
+            env=self._script_env(user),
+        )
 
     async def run(
         self, plan: Plan, output_path: Path, events: RunEvents, stop: asyncio.Event

@@ -38,7 +38,7 @@ _OUTPUT = "output.log"
 _RESULT = "result.pb"
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class RunMark:
     """Where a running execution's process group is, to find it after a crash."""
 
@@ -48,7 +48,7 @@ class RunMark:
     start_time: datetime
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class Record:
     """What the spool knows about one accepted execution."""
 
@@ -118,7 +118,7 @@ class Spool:
 
     def accept(self, execution_id: str, now: datetime) -> Record:
         """Record that ``execution_id`` was accepted; call before acknowledging the task."""
-        record = Record(execution_id, now)
+        record = Record(execution_id=execution_id, accepted_at=now)
         self._dir(execution_id).mkdir(mode=0o700, exist_ok=True)
         self._write_record(record, durable=True)
         return record
@@ -141,7 +141,7 @@ class Spool:
 
     def acknowledge(self, record: Record) -> Record:
         """Forget the output and result of an execution, keeping its id for deduplication."""
-        acked = Record(record.execution_id, record.accepted_at, acked=True)
+        acked = dataclasses.replace(record, run=None, acked=True)
         # Not synced: losing the ack only makes the dispatcher ack the result again.
         self._write_record(acked, durable=False)
         directory = self._dir(record.execution_id)

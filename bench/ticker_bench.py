@@ -114,7 +114,7 @@ class Shape:
         return [f"i-{k:07d}" for k in range(account, self.instances, self.accounts)]
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True, frozen=True)
 class Group:
     """Invocations to seed, ``per_invocation`` targets each, all on one frequency.
 
@@ -204,7 +204,14 @@ def idle_group(shape: Shape, schedules: int, now: datetime) -> Group:
     """Schedules that will not fire during the run: they only make the tables realistic."""
     invocations = max(0, schedules // shape.per_invocation)
     step = IDLE_IN / max(1, invocations)
-    return Group("idle", invocations, "rate(1h)", now, now + IDLE_IN, step)
+    return Group(
+        prefix="idle",
+        invocations=invocations,
+        frequency="rate(1h)",
+        created_at=now,
+        first_fire=now + IDLE_IN,
+        step=step,
+    )
 
 
 # --------------------------------------------------------------------------- databases
@@ -295,7 +302,7 @@ class Rate:
         return self.rows / self.seconds if self.seconds > 0 else math.nan
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True, frozen=True)
 class Lateness:
     """Execution created_at minus scheduled_at over a window of scheduled instants."""
 
@@ -309,7 +316,7 @@ class Lateness:
     min_ms: float
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True, frozen=True)
 class Burst:
     """A burst of fires due at one instant."""
 
@@ -395,8 +402,15 @@ async def steady(
     async with bench.connect(database) as conn:
         far = datetime.now(UTC) + timedelta(days=1)
         # Seeded a day ahead, then moved in one statement so that seeding time does not count.
-        await seed(conn, shape, [Group("st", invocations, f"rate({interval}s)", far - interval_td,
-                                       far, step)])  # fmt: skip
+        group = Group(
+            prefix="st",
+            invocations=invocations,
+            frequency=f"rate({interval}s)",
+            created_at=far - interval_td,
+            first_fire=far,
+            step=step,
+        )
+        await seed(conn, shape, [group])
         await checkpoint(conn)
         async with ticker_on(bench, database, limits, batch_size) as ticker:
             start = datetime.now(UTC).replace(microsecond=0) + START_DELAY
@@ -416,8 +430,15 @@ async def burst(
     limits = Limits(max_daily_executions=HUGE_QUOTA)
     async with bench.connect(database) as conn:
         far = datetime.now(UTC) + timedelta(days=1)
-        await seed(conn, shape, [Group("bu", invocations, "rate(1h)", far - timedelta(hours=1),
-                                       far, timedelta(0))])  # fmt: skip
+        group = Group(
+            prefix="bu",
+            invocations=invocations,
+            frequency="rate(1h)",
+            created_at=far - timedelta(hours=1),
+            first_fire=far,
+            step=timedelta(0),
+        )
+        await seed(conn, shape, [group])
         await checkpoint(conn)
         async with ticker_on(bench, database, limits, batch_size) as ticker:
             instant = datetime.now(UTC).replace(microsecond=0) + START_DELAY
@@ -438,7 +459,7 @@ async def burst(
             )
         ).fetchone()
         assert row is not None
-        return Burst(expected, row[0], _float(row[1]), _float(row[2]))
+        return Burst(expected=expected, created=row[0], p50_s=_float(row[1]), all_s=_float(row[2]))
 
 
 @contextlib.asynccontextmanager
@@ -518,7 +539,7 @@ def _float(value: Any) -> float:
 # --------------------------------------------------------------------------- the run
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True, frozen=True)
 class Results:
     """Everything one run measured."""
 
@@ -639,8 +660,14 @@ async def run(args: argparse.Namespace, server: EmbeddedPostgres) -> Results:
     async with bench.connect("bench_seed") as conn:
         # Due ones overdue by up to 10 s (within the misfire grace given to the ticker).
         overdue = timedelta(seconds=10)
-        due = Group("due", due_invocations, "rate(1h)", now - timedelta(hours=1) - overdue,
-                    now - overdue, overdue / max(1, due_invocations))  # fmt: skip
+        due = Group(
+            prefix="due",
+            invocations=due_invocations,
+            frequency="rate(1h)",
+            created_at=now - timedelta(hours=1) - overdue,
+            first_fire=now - overdue,
+            step=overdue / max(1, due_invocations),
+        )
         seeded = await seed(conn, shape, [due, idle_group(shape, args.schedules - args.due, now)])
     await bench.create("bench_baseline", "bench_seed")
     await bench.create("bench_ticker", "bench_seed")

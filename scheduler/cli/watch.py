@@ -106,7 +106,7 @@ class Progress:
             self._stream.flush()
 
 
-@dataclass
+@dataclass(kw_only=True)
 class _Stream:
     """The output of one execution as far as it was printed."""
 
@@ -135,7 +135,7 @@ class WatchView:
     def on_output(self, chunk: invocation_pb2.OutputChunk) -> None:
         """Print the complete lines of a chunk, skipping bytes already printed."""
         key = chunk.execution_id or chunk.instance_id
-        stream = self._streams.setdefault(key, _Stream(chunk.instance_id))
+        stream = self._streams.setdefault(key, _Stream(instance_id=chunk.instance_id))
         if chunk.offset > stream.seen:
             # Started watching late, or the server skipped some: say so, don't hide it.
             self._flush(stream)

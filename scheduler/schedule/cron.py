@@ -38,7 +38,7 @@ def _next_table(values: tuple[int, ...], size: int, low: int = 0) -> tuple[int, 
     return tuple(table)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(kw_only=True, frozen=True, slots=True)
 class CronSchedule(Schedule):
     """A parsed cron expression; build it with `parse_frequency`."""
 

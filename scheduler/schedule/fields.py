@@ -14,7 +14,7 @@ MONTH_NAMES = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "O
 DAY_NAMES = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(kw_only=True, frozen=True, slots=True)
 class FieldDef:
     """One cron field: its name in messages, its range and the names it accepts."""
 
@@ -40,13 +40,13 @@ class FieldDef:
         return f"{text} ({self.hint})" if self.hint else text
 
 
-SECOND = FieldDef("second", 0, 59)
-MINUTE = FieldDef("minute", 0, 59)
-HOUR = FieldDef("hour", 0, 23)
-DAY_OF_MONTH = FieldDef("day-of-month", 1, 31)
-MONTH = FieldDef("month", 1, 12, MONTH_NAMES, "or JAN-DEC")
-DAY_OF_WEEK = FieldDef("day-of-week", 1, 7, DAY_NAMES, "1 = SUN")
-YEAR = FieldDef("year", 1970, 2099)
+SECOND = FieldDef(name="second", low=0, high=59)
+MINUTE = FieldDef(name="minute", low=0, high=59)
+HOUR = FieldDef(name="hour", low=0, high=23)
+DAY_OF_MONTH = FieldDef(name="day-of-month", low=1, high=31)
+MONTH = FieldDef(name="month", low=1, high=12, names=MONTH_NAMES, hint="or JAN-DEC")
+DAY_OF_WEEK = FieldDef(name="day-of-week", low=1, high=7, names=DAY_NAMES, hint="1 = SUN")
+YEAR = FieldDef(name="year", low=1970, high=2099)
 
 
 def fail(field: FieldDef, message: str) -> ScheduleError:

@@ -25,7 +25,7 @@ class ConfigError(ValueError):
     """A configuration that cannot work; the message says which flag and why."""
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True, frozen=True)
 class ServerConfig:
     """Everything ``kairos server`` needs to run."""
 

@@ -118,7 +118,10 @@ def test_recovery_turns_unfinished_executions_into_client_restarted(tmp_path: Pa
         start = process_start_time(leftover.pid)
         assert start is not None
         running = spool.accept("e-running", NOW)
-        spool.mark_running(running, RunMark(leftover.pid, start, BOOT_ID, NOW))
+        spool.mark_running(
+            running,
+            RunMark(pgid=leftover.pid, process_start=start, boot_id=BOOT_ID, start_time=NOW),
+        )
         spool.output_path("e-running").write_bytes(b"x" * 30000)
         spool.accept("e-finished", NOW)
         spool.store_result(result("e-finished"))
@@ -160,15 +163,25 @@ def test_leftovers_of_another_boot_or_a_reused_pid_are_not_killed() -> None:
     try:
         start = process_start_time(process.pid)
         assert start is not None
-        other_boot = RunMark(process.pid, start, "another-boot", NOW)
-        reused_pid = RunMark(process.pid, start + 1, BOOT_ID, NOW)
+        other_boot = RunMark(
+            pgid=process.pid, process_start=start, boot_id="another-boot", start_time=NOW
+        )
+        reused_pid = RunMark(
+            pgid=process.pid, process_start=start + 1, boot_id=BOOT_ID, start_time=NOW
+        )
         assert not kill_leftover(other_boot, BOOT_ID)
         assert not kill_leftover(reused_pid, BOOT_ID)
-        assert not kill_leftover(RunMark(process.pid, start, BOOT_ID, NOW), "")
+        assert not kill_leftover(
+            RunMark(pgid=process.pid, process_start=start, boot_id=BOOT_ID, start_time=NOW), ""
+        )
         assert is_alive(process.pid)
-        assert kill_leftover(RunMark(process.pid, start, BOOT_ID, NOW), BOOT_ID)
+        assert kill_leftover(
+            RunMark(pgid=process.pid, process_start=start, boot_id=BOOT_ID, start_time=NOW), BOOT_ID
+        )
         assert process.wait(timeout=10) == -9
-        assert not kill_leftover(RunMark(process.pid, start, BOOT_ID, NOW), BOOT_ID)
+        assert not kill_leftover(
+            RunMark(pgid=process.pid, process_start=start, boot_id=BOOT_ID, start_time=NOW), BOOT_ID
+        )
     finally:
         if process.poll() is None:
             process.kill()

@@ -18,6 +18,7 @@ from pathlib import Path
 import psycopg
 import pytest
 import pytest_asyncio
+from psycopg.rows import kwargs_row
 
 from kairos.v1 import common_pb2, invocation_pb2
 from tests.e2e.cluster import (
@@ -74,7 +75,7 @@ LAG = timedelta(seconds=2)
 """An instant this long before the end must have fired (the tickers keep up with 50 fires/s)."""
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True, frozen=True)
 class Target:
     invocation_id: str
     instance_id: str
@@ -92,8 +93,9 @@ TARGETS = """
 SELECT t.invocation_id, t.instance_id, i.created_at, t.armed, t.next_fire_at, t.repeats,
        t.overlap_skips, t.misfire_skips,
        coalesce(array_agg(e.scheduled_at ORDER BY e.scheduled_at)
-                FILTER (WHERE e.id IS NOT NULL), '{}'),
+                FILTER (WHERE e.id IS NOT NULL), '{}') AS scheduled,
        coalesce(array_agg(e.repeat ORDER BY e.scheduled_at) FILTER (WHERE e.id IS NOT NULL), '{}')
+         AS repeat_numbers
 FROM invocation_targets t
 JOIN invocations i ON i.id = t.invocation_id
 LEFT JOIN executions e ON e.invocation_id = t.invocation_id AND e.instance_id = t.instance_id
@@ -195,7 +197,8 @@ async def test_killed_ticker_replicas_fire_every_instant_exactly_once(
         assert cluster.replicas[name].terminate() == 0
 
     async with await psycopg.AsyncConnection.connect(cluster.database_url) as db:
-        targets = [Target(*row) for row in await (await db.execute(TARGETS)).fetchall()]
+        async with db.cursor(row_factory=kwargs_row(Target)) as cursor:
+            targets = await (await cursor.execute(TARGETS)).fetchall()
         duplicates = await (await db.execute(DUPLICATES)).fetchall()
         lateness = [row[0] for row in await (await db.execute(LATENESS)).fetchall()]
         statuses = {

@@ -15,7 +15,7 @@ DRIVER = Path(__file__).parent / "quartz" / "QuartzDriver.java"
 JAR_PATTERNS = ("/usr/share/java/quartz2.jar", "/usr/share/java/quartz*.jar")
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True, frozen=True)
 class Query:
     """Ask Quartz for the next `count` fires of `expression` in `zone` after `start`."""
 

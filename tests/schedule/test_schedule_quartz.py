@@ -73,7 +73,9 @@ def _before_2100(fires: tuple[int, ...], case: Case) -> list[int]:
 def test_engine_agrees_with_quartz(quartz: Path) -> None:
     cases, refused = _cases(random.Random(20261122))
     queries = [
-        quartz_harness.Query(case.fields, case.java_zone, start, FIRES_PER_QUERY)
+        quartz_harness.Query(
+            expression=case.fields, zone=case.java_zone, start=start, count=FIRES_PER_QUERY
+        )
         for case, _, start in cases
     ]
     answers = quartz_harness.ask(quartz, queries)

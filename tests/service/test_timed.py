@@ -33,7 +33,7 @@ S = common_pb2
 NO_TICKER = frozenset({ServerRole.API, ServerRole.DISPATCHER})
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Timed:
     """A server without a ticker, a hand-driven ticker, a client and agent peers."""
 
@@ -93,7 +93,12 @@ async def make_timed(servers: ServerFactory, limits: Limits) -> AsyncIterator[Ti
     peers = {f"i-{n}": Peer(address, f"i-{n}") for n in (1, 2)}
     for peer in peers.values():
         await peer.hello(boot_id="boot-1")
-    yield Timed(connect(address), Ticker(Context(engine, limits), listener), engine, peers)
+    yield Timed(
+        kairos=connect(address),
+        ticker=Ticker(Context(engine=engine, limits=limits), listener),
+        engine=engine,
+        peers=peers,
+    )
     for peer in peers.values():
         await peer.close()
     await listener.stop()
