@@ -13,6 +13,7 @@ from datetime import date, datetime
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain import ids
+from scheduler.domain.codes import ExecutionErrorCode
 from scheduler.domain.enums import InvocationStatus
 from scheduler.domain.invocation import render_execution
 from scheduler.domain.limits import Limits
@@ -61,7 +62,7 @@ async def create_executions(
                     plan.instance_id,
                     plan.script,
                     InvocationStatus.FAILED,
-                    error_code="InvocationQuotaExceeded",
+                    error_code=ExecutionErrorCode.INVOCATION_QUOTA_EXCEEDED,
                     error_info=(
                         f"the account's limit of {limits.max_daily_executions} executions "
                         "per UTC day was reached; this fire did not run"
