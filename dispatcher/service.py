@@ -13,6 +13,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from dispatcher.messages import moment, result_ack_message, result_of
 from dispatcher.session import AgentSession
 from kairos.v1 import agent_pb2, agent_pb2_grpc
+from scheduler.domain.codes import RefusalCode
 from scheduler.domain.enums import OsType
 from scheduler.domain.errors import invalid
 from scheduler.observability import metrics
@@ -194,13 +195,17 @@ async def _hello(requests: AsyncIterator[agent_pb2.AgentMessage]) -> agent_pb2.H
         first = await asyncio.wait_for(anext(requests), HELLO_TIMEOUT)
     except (TimeoutError, StopAsyncIteration):
         raise invalid(
-            "InvalidParam.Hello", "hello", f"send Hello within {HELLO_TIMEOUT:.0f} s of connecting"
+            RefusalCode.INVALID_PARAM_HELLO,
+            "hello",
+            f"send Hello within {HELLO_TIMEOUT:.0f} s of connecting",
         ) from None
     if first.WhichOneof("kind") != "hello":
-        raise invalid("InvalidParam.Hello", "hello", "the first message must be Hello")
+        raise invalid(RefusalCode.INVALID_PARAM_HELLO, "hello", "the first message must be Hello")
     if not first.hello.instance_id.strip() or len(first.hello.instance_id) > 64:
         raise invalid(
-            "InvalidParam.InstanceId", "hello.instance_id", "instance_id must be 1-64 characters"
+            RefusalCode.INVALID_PARAM_INSTANCE_ID,
+            "hello.instance_id",
+            "instance_id must be 1-64 characters",
         )
     return first.hello
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kairos.v1 import file_pb2, file_pb2_grpc, fleet_pb2, fleet_pb2_grpc
+from scheduler.domain.codes import RefusalCode
 from scheduler.domain.errors import ErrorKind, KairosError
 from scheduler.domain.models import Instance
 from scheduler.operations import fleet as operations
@@ -107,5 +108,5 @@ def _agent_fields(instance: Instance, online: bool) -> dict[str, Any]:
 
 def _not_yet(operation: str) -> KairosError:
     return KairosError(
-        ErrorKind.UNIMPLEMENTED, "Unimplemented", f"{operation} is not implemented yet"
+        ErrorKind.UNIMPLEMENTED, RefusalCode.UNIMPLEMENTED, f"{operation} is not implemented yet"
     )

@@ -2,13 +2,16 @@
 
 ``ExecutionErrorCode`` is what an execution's ``error_code`` says, whether the
 agent reported it or the server decided it; the agent and the server share it.
+``RefusalCode`` is why an API request was refused (``KairosError.code``), and
+``QuotaName`` names the account quotas. docs/concepts.md lists them all.
 """
 
 from __future__ import annotations
 
-from enum import StrEnum
+from enum import StrEnum, unique
 
 
+@unique
 class ExecutionErrorCode(StrEnum):
     """Why an execution did not succeed: ``ExecutionResult.error_code``, Cloud Assistant's words.
 
@@ -47,3 +50,125 @@ class ExecutionErrorCode(StrEnum):
     """The agent was offline (no heartbeat) for the whole delivery timeout (``Aborted``)."""
     CLIENT_NOT_RESPONSE = "ClientNotResponse"
     """The agent was not connected to take the task within the delivery timeout (``Aborted``)."""
+
+
+@unique
+class RefusalCode(StrEnum):
+    """Why an API request was refused: ``KairosError.code``, Cloud Assistant's words.
+
+    Sent as the ``ErrorInfo`` reason and at the start of the status message
+    (``Code: what is wrong``); nothing was changed. The gRPC status each code
+    goes with is in brackets.
+    """
+
+    # INVALID_ARGUMENT: a request field breaks a rule; BadRequest names the field.
+    INVALID_PARAM_TYPE = "InvalidParam.Type"
+    """A command was created or run without a command type (``INVALID_ARGUMENT``)."""
+    INVALID_PARAM_NAME = "InvalidParam.Name"
+    """A command name is over 128 characters, or empty where one is required: a saved
+    command's, or a ModifyCommand's new name (``INVALID_ARGUMENT``)."""
+    INVALID_PARAM_DESCRIPTION = "InvalidParam.Description"
+    """A command description is over 512 characters (``INVALID_ARGUMENT``)."""
+    INVALID_PARAM_WORKING_DIR = "InvalidParam.WorkingDir"
+    """A working directory is over 200 characters (``INVALID_ARGUMENT``)."""
+    INVALID_PARAM_USERNAME = "InvalidParam.Username"
+    """An invocation's username is over 255 characters (``INVALID_ARGUMENT``)."""
+    INVALID_PARAM_CONTAINER_ID = "InvalidParam.ContainerId"
+    """An invocation's container id is over 128 characters (``INVALID_ARGUMENT``)."""
+    INVALID_PARAM_CONTAINER_NAME = "InvalidParam.ContainerName"
+    """An invocation's container name is over 128 characters (``INVALID_ARGUMENT``)."""
+    INVALID_PARAM_CONTAINER = "InvalidParam.Container"
+    """An invocation names both a container id and a container name (``INVALID_ARGUMENT``)."""
+    INVALID_PARAM_TIMEOUT = "InvalidParam.Timeout"
+    """A timeout is outside 10–86,400 seconds (``INVALID_ARGUMENT``)."""
+    INVALID_PARAM_CLIENT_TOKEN = "InvalidParam.ClientToken"
+    """A client token is over 64 characters or not printable ASCII (``INVALID_ARGUMENT``)."""
+    INVALID_PARAM_MAX_RESULTS = "InvalidParam.MaxResults"
+    """A page size is outside 1–50 (``INVALID_ARGUMENT``)."""
+    INVALID_PARAM_NEXT_TOKEN = "InvalidParam.NextToken"
+    """A next token is not one the server handed out (``INVALID_ARGUMENT``)."""
+    INVALID_PARAM_INSTANCE_ID = "InvalidParam.InstanceId"
+    """The instance ids are missing, hold an empty id or more than the per-call limit; or
+    an agent's Hello has an instance id that is not 1–64 characters (``INVALID_ARGUMENT``)."""
+    INVALID_PARAM_COMMAND_CONTENT = "InvalidParam.CommandContent"
+    """The script is missing, not valid Base64, too large (also after parameter
+    substitution), or has a malformed parameter name, an unknown ``ACS::`` built-in or
+    too many parameters (``INVALID_ARGUMENT``)."""
+    INVALID_PARAM_PARAMETERS = "InvalidParam.Parameters"
+    """Parameters were given to a command without them, or name parameters the command
+    does not define (``INVALID_ARGUMENT``)."""
+    INVALID_PARAM_MODIFY = "InvalidParam.Modify"
+    """A ModifyCommand sets none of the fields it may change (``INVALID_ARGUMENT``)."""
+    INVALID_PARAM_FREQUENCY = "InvalidParam.Frequency"
+    """A frequency is missing with repeat mode ``PERIOD``, or given with another repeat
+    mode (``INVALID_ARGUMENT``)."""
+    # The schedule engine's codes (scheduler.schedule.ErrorCode) under InvalidParam.Frequency;
+    # the engine cannot import this catalogue, so domain/invocation.py maps one to the other.
+    INVALID_PARAM_FREQUENCY_INVALID_CRON_EXPRESSION = "InvalidParam.Frequency.InvalidCronExpression"
+    """A cron expression is malformed: wrong field count, junk or out-of-range values
+    (``INVALID_ARGUMENT``)."""
+    INVALID_PARAM_FREQUENCY_INVALID_RATE_EXPRESSION = "InvalidParam.Frequency.InvalidRateExpression"
+    """A ``rate(…)`` is malformed or longer than 7 days (``INVALID_ARGUMENT``)."""
+    INVALID_PARAM_FREQUENCY_INVALID_AT_EXPRESSION = "InvalidParam.Frequency.InvalidAtExpression"
+    """An ``at(…)`` is malformed or names a date that does not exist (``INVALID_ARGUMENT``)."""
+    INVALID_PARAM_FREQUENCY_INVALID_TIME_ZONE = "InvalidParam.Frequency.InvalidTimeZone"
+    """A frequency's zone is not an IANA name, UTC/GMT or a GMT±H:MM offset
+    (``INVALID_ARGUMENT``)."""
+    INVALID_PARAM_FREQUENCY_INTERVAL_TOO_SHORT = "InvalidParam.Frequency.IntervalTooShort"
+    """Two consecutive fires could be less than 10 seconds apart (``INVALID_ARGUMENT``)."""
+    INVALID_PARAM_FREQUENCY_NEVER_FIRES = "InvalidParam.Frequency.NeverFires"
+    """A valid cron expression matches no time in 1970–2099 (``INVALID_ARGUMENT``)."""
+    INVALID_PARAM_FREQUENCY_NO_FUTURE_FIRE = "InvalidParam.Frequency.NoFutureFire"
+    """A schedule has no fire after now on some target: an ``at`` in the past, a year range
+    that is over (``INVALID_ARGUMENT``)."""
+    INVALID_PARAM_HELLO = "InvalidParam.Hello"
+    """An agent's stream did not start with a Hello, or not within the Hello timeout
+    (``INVALID_ARGUMENT``)."""
+
+    # NOT_FOUND: unknown, or another account's (the two are never told apart).
+    INVALID_COMMAND_ID_NOT_FOUND = "InvalidCommandId.NotFound"
+    """The command id names no command of the caller's account (``NOT_FOUND``)."""
+    INVALID_INVOKE_ID_NOT_FOUND = "InvalidInvokeId.NotFound"
+    """The invoke id names no invocation of the caller's account (``NOT_FOUND``)."""
+    INVALID_INSTANCE_NOT_FOUND = "InvalidInstance.NotFound"
+    """Instances to invoke on are not the caller's account's, or instances to stop are not
+    the invocation's; the message names every one (``NOT_FOUND``)."""
+
+    INVALID_INSTANCE_AGENT_OFFLINE = "InvalidInstance.AgentOffline"
+    """An invocation that runs at once (not a timed or boot one) targets instances whose
+    agents sent no heartbeat within the offline threshold; the message names every one
+    (``FAILED_PRECONDITION``)."""
+
+    # RESOURCE_EXHAUSTED: QuotaFailure names the quota (QuotaName).
+    QUOTA_EXCEED_COMMAND = "Quota.ExceedCommand"
+    """Saving a command would exceed the account's ``MaxCommandCount``
+    (``RESOURCE_EXHAUSTED``)."""
+    INVOCATION_EXCEED_QUOTA = "Invocation.ExceedQuota"
+    """The invocation's executions would exceed the account's ``MaxDailyExecutionCount``
+    for the UTC day (``RESOURCE_EXHAUSTED``)."""
+
+    IDEMPOTENT_PARAMETER_MISMATCH = "IdempotentParameterMismatch"
+    """A client token was already used for a different request (``ALREADY_EXISTS``)."""
+
+    UNAUTHENTICATED = "Unauthenticated"
+    """The call carries no bearer token, or one the server does not know
+    (``UNAUTHENTICATED``)."""
+    FORBIDDEN_TOKEN_ROLE = "Forbidden.TokenRole"
+    """A client token on the agent API, or an agent token on the client API
+    (``PERMISSION_DENIED``)."""
+    FORBIDDEN_INSTANCE = "Forbidden.Instance"
+    """An agent's Hello names an instance registered to another account
+    (``PERMISSION_DENIED``)."""
+
+    UNIMPLEMENTED = "Unimplemented"
+    """The RPC is declared in the API but not served yet (``UNIMPLEMENTED``)."""
+
+
+@unique
+class QuotaName(StrEnum):
+    """An account quota: the ``QuotaFailure`` subject and the DescribeAccountAttributes name."""
+
+    MAX_COMMAND_COUNT = "MaxCommandCount"
+    """Saved commands per account and region (RunCommand without keep_command is not saved)."""
+    MAX_DAILY_EXECUTION_COUNT = "MaxDailyExecutionCount"
+    """Executions per account, region and UTC day (dry runs do not count)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from scheduler.domain.codes import RefusalCode
 from scheduler.domain.enums import CommandType, ContentEncoding
 from scheduler.domain.errors import invalid
 from scheduler.domain.limits import (
@@ -47,10 +48,16 @@ class CommandChanges:
 def new_command(limits: Limits, request: CommandRequest, *, command_id: str, kept: bool) -> Command:
     """A validated command; ``kept`` is false for RunCommand without keep_command."""
     if request.type is None:
-        raise invalid("InvalidParam.Type", "type", "type is required")
-    name = check_length("name", request.name, MAX_NAME, required=kept)
-    check_length("description", request.description, MAX_DESCRIPTION)
-    check_length("working_dir", request.working_dir, MAX_WORKING_DIR)
+        raise invalid(RefusalCode.INVALID_PARAM_TYPE, "type", "type is required")
+    name = check_length(
+        RefusalCode.INVALID_PARAM_NAME, "name", request.name, MAX_NAME, required=kept
+    )
+    check_length(
+        RefusalCode.INVALID_PARAM_DESCRIPTION, "description", request.description, MAX_DESCRIPTION
+    )
+    check_length(
+        RefusalCode.INVALID_PARAM_WORKING_DIR, "working_dir", request.working_dir, MAX_WORKING_DIR
+    )
     script = decode_content(
         request.content, base64_encoded=request.encoding is ContentEncoding.BASE64
     )
@@ -74,11 +81,23 @@ def check_changes(limits: Limits, changes: CommandChanges) -> dict[str, object]:
     """The validated column values a ModifyCommand sets."""
     values: dict[str, object] = {}
     if changes.name is not None:
-        values["name"] = check_length("name", changes.name, MAX_NAME, required=True)
+        values["name"] = check_length(
+            RefusalCode.INVALID_PARAM_NAME, "name", changes.name, MAX_NAME, required=True
+        )
     if changes.description is not None:
-        values["description"] = check_length("description", changes.description, MAX_DESCRIPTION)
+        values["description"] = check_length(
+            RefusalCode.INVALID_PARAM_DESCRIPTION,
+            "description",
+            changes.description,
+            MAX_DESCRIPTION,
+        )
     if changes.working_dir is not None:
-        values["working_dir"] = check_length("working_dir", changes.working_dir, MAX_WORKING_DIR)
+        values["working_dir"] = check_length(
+            RefusalCode.INVALID_PARAM_WORKING_DIR,
+            "working_dir",
+            changes.working_dir,
+            MAX_WORKING_DIR,
+        )
     if changes.timeout is not None:
         values["timeout"] = check_timeout(limits, changes.timeout)
     return values

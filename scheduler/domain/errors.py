@@ -1,14 +1,16 @@
 """The one error root of the domain.
 
-Every refusal is a ``KairosError`` with a stable ``code`` in Cloud Assistant's
-style and a message naming the field and the rule. The API's error interceptor
-is the single place that turns them into gRPC statuses.
+Every refusal is a ``KairosError`` with a stable ``code`` from the catalogue
+(``codes.RefusalCode``) and a message naming the field and the rule. The API's
+error interceptor is the single place that turns them into gRPC statuses.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+
+from scheduler.domain.codes import QuotaName, RefusalCode
 
 
 class ErrorKind(Enum):
@@ -37,17 +39,17 @@ class KairosError(Exception):
     """A refused request: nothing was changed."""
 
     kind: ErrorKind
-    code: str
+    code: RefusalCode
     message: str
     violations: list[FieldViolation] = field(default_factory=list)
-    quota: str | None = None
+    quota: QuotaName | None = None
     """Set for quota errors: the name of the exhausted quota."""
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"
 
 
-def invalid(code: str, field_name: str, message: str) -> KairosError:
+def invalid(code: RefusalCode, field_name: str, message: str) -> KairosError:
     """A bad value in one request field."""
     return KairosError(
         ErrorKind.INVALID_ARGUMENT,
@@ -57,16 +59,16 @@ def invalid(code: str, field_name: str, message: str) -> KairosError:
     )
 
 
-def not_found(code: str, message: str) -> KairosError:
+def not_found(code: RefusalCode, message: str) -> KairosError:
     """A named resource does not exist (or belongs to another account)."""
     return KairosError(ErrorKind.NOT_FOUND, code, message)
 
 
-def quota_exceeded(code: str, quota: str, message: str) -> KairosError:
+def quota_exceeded(code: RefusalCode, quota: QuotaName, message: str) -> KairosError:
     """A quota would be exceeded by the request."""
     return KairosError(ErrorKind.RESOURCE_EXHAUSTED, code, message, quota=quota)
 
 
-def precondition(code: str, message: str) -> KairosError:
+def precondition(code: RefusalCode, message: str) -> KairosError:
     """The request is valid but the system is not in a state that allows it."""
     return KairosError(ErrorKind.FAILED_PRECONDITION, code, message)

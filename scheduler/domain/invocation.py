@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from scheduler.domain.codes import ExecutionErrorCode, RefusalCode
 from scheduler.domain.enums import COMMAND_TYPES_BY_OS, InvocationStatus, RepeatMode
 from scheduler.domain.errors import invalid, not_found, precondition
 from scheduler.domain.firing import instance_zone
@@ -20,7 +21,7 @@ from scheduler.domain.limits import (
 from scheduler.domain.models import Command, Instance, InvocationSettings, PlannedExecution
 from scheduler.domain.parameters import BuiltIns, check_parameters, render
 from scheduler.domain.tenancy import Tenant
-from scheduler.schedule import Schedule, ScheduleError, parse_frequency
+from scheduler.schedule import ErrorCode, Schedule, ScheduleError, parse_frequency
 
 
 @dataclass(frozen=True)
@@ -52,13 +53,13 @@ def resolve_repeat_mode(mode: RepeatMode | None, frequency: str) -> RepeatMode:
         return RepeatMode.PERIOD if frequency.strip() else RepeatMode.ONCE
     if mode is RepeatMode.PERIOD and not frequency.strip():
         raise invalid(
-            "InvalidParam.Frequency",
+            RefusalCode.INVALID_PARAM_FREQUENCY,
             "frequency",
             "frequency is required when repeat_mode is PERIOD",
         )
     if mode is not RepeatMode.PERIOD and frequency.strip():
         raise invalid(
-            "InvalidParam.Frequency",
+            RefusalCode.INVALID_PARAM_FREQUENCY,
             "frequency",
             f"frequency is only allowed with repeat_mode PERIOD, not {mode.name}",
         )
@@ -70,13 +71,17 @@ def check_settings(
 ) -> InvocationSettings:
     """Validate the invocation fields; the command supplies defaults for dir and timeout."""
     mode = resolve_repeat_mode(request.repeat_mode, request.frequency)
-    check_length("username", request.username, MAX_USERNAME)
-    check_length("working_dir", request.working_dir, MAX_WORKING_DIR)
-    check_length("container_id", request.container_id, 128)
-    check_length("container_name", request.container_name, 128)
+    check_length(RefusalCode.INVALID_PARAM_USERNAME, "username", request.username, MAX_USERNAME)
+    check_length(
+        RefusalCode.INVALID_PARAM_WORKING_DIR, "working_dir", request.working_dir, MAX_WORKING_DIR
+    )
+    check_length(RefusalCode.INVALID_PARAM_CONTAINER_ID, "container_id", request.container_id, 128)
+    check_length(
+        RefusalCode.INVALID_PARAM_CONTAINER_NAME, "container_name", request.container_name, 128
+    )
     if request.container_id and request.container_name:
         raise invalid(
-            "InvalidParam.Container",
+            RefusalCode.INVALID_PARAM_CONTAINER,
             "container_id",
             "give container_id or container_name, not both",
         )
@@ -111,13 +116,15 @@ def check_targets(
     """
     missing = [i for i in instance_ids if i not in found]
     if missing:
-        raise not_found("InvalidInstance.NotFound", f"instances not found: {', '.join(missing)}")
+        raise not_found(
+            RefusalCode.INVALID_INSTANCE_NOT_FOUND, f"instances not found: {', '.join(missing)}"
+        )
     targets = [found[i] for i in instance_ids]
     if require_online:
         offline = [t.id for t in targets if not t.online(now, limits.offline_after)]
         if offline:
             raise precondition(
-                "InvalidInstance.AgentOffline",
+                RefusalCode.INVALID_INSTANCE_AGENT_OFFLINE,
                 f"the agents of these instances are offline (no heartbeat for "
                 f"{limits.offline_after} s): {', '.join(offline)}",
             )
@@ -186,7 +193,7 @@ def render_execution(
         instance.id,
         script,
         InvocationStatus.INVALID,
-        error_code="InvalidCommandType",
+        error_code=ExecutionErrorCode.INVALID_COMMAND_TYPE,
         error_info=(
             f"a {command.type.value} command cannot run on "
             f"{instance.os_type.value} instance {instance.id}"
@@ -194,12 +201,23 @@ def render_execution(
     )
 
 
+FREQUENCY_CODES: Mapping[ErrorCode, RefusalCode] = {
+    ErrorCode.INVALID_CRON: RefusalCode.INVALID_PARAM_FREQUENCY_INVALID_CRON_EXPRESSION,
+    ErrorCode.INVALID_RATE: RefusalCode.INVALID_PARAM_FREQUENCY_INVALID_RATE_EXPRESSION,
+    ErrorCode.INVALID_AT: RefusalCode.INVALID_PARAM_FREQUENCY_INVALID_AT_EXPRESSION,
+    ErrorCode.INVALID_TIME_ZONE: RefusalCode.INVALID_PARAM_FREQUENCY_INVALID_TIME_ZONE,
+    ErrorCode.INTERVAL_TOO_SHORT: RefusalCode.INVALID_PARAM_FREQUENCY_INTERVAL_TOO_SHORT,
+    ErrorCode.NEVER_FIRES: RefusalCode.INVALID_PARAM_FREQUENCY_NEVER_FIRES,
+}
+"""The refusal of a frequency the schedule engine rejects, by the engine's code."""
+
+
 def parse_schedule(frequency: str, *, created_at: datetime) -> Schedule:
     """The invocation's schedule; a rate's grid starts at the invocation's creation."""
     try:
         return parse_frequency(frequency, anchor=created_at)
     except ScheduleError as error:
-        raise invalid(f"InvalidParam.Frequency.{error.code}", "frequency", str(error)) from None
+        raise invalid(FREQUENCY_CODES[error.code], "frequency", str(error)) from None
 
 
 def plan_targets(
@@ -220,7 +238,7 @@ def plan_targets(
     never = [p.instance_id for p in planned if p.next_fire_at is None]
     if never:
         raise invalid(
-            "InvalidParam.Frequency.NoFutureFire",
+            RefusalCode.INVALID_PARAM_FREQUENCY_NO_FUTURE_FIRE,
             "frequency",
             f"'{settings.frequency}' has no fire after now "
             f"({now.isoformat(timespec='seconds')}) on instances {', '.join(never)}",

@@ -7,6 +7,7 @@ import binascii
 import re
 from dataclasses import dataclass
 
+from scheduler.domain.codes import RefusalCode
 from scheduler.domain.errors import invalid
 
 KIB = 1024
@@ -47,15 +48,15 @@ DEFAULT_PAGE = 10
 _PRINTABLE_ASCII = re.compile(r"[\x21-\x7e]+")
 
 
-def check_length(field_name: str, value: str, limit: int, *, required: bool = False) -> str:
+def check_length(
+    code: RefusalCode, field_name: str, value: str, limit: int, *, required: bool = False
+) -> str:
     """Return ``value`` if it is within ``limit`` characters (and non-empty when required)."""
     if required and not value.strip():
-        raise invalid(
-            f"InvalidParam.{_pascal(field_name)}", field_name, f"{field_name} is required"
-        )
+        raise invalid(code, field_name, f"{field_name} is required")
     if len(value) > limit:
         raise invalid(
-            f"InvalidParam.{_pascal(field_name)}",
+            code,
             field_name,
             f"{field_name} is {len(value)} characters long; the limit is {limit}",
         )
@@ -68,7 +69,7 @@ def check_timeout(limits: Limits, timeout: int, field_name: str = "timeout") -> 
         return limits.default_timeout
     if not limits.min_timeout <= timeout <= limits.max_timeout:
         raise invalid(
-            "InvalidParam.Timeout",
+            RefusalCode.INVALID_PARAM_TIMEOUT,
             field_name,
             f"{field_name} must be between {limits.min_timeout} and {limits.max_timeout} "
             f"seconds, got {timeout}",
@@ -80,7 +81,7 @@ def check_client_token(token: str) -> str:
     """Return a valid idempotency token (empty means none)."""
     if len(token) > MAX_CLIENT_TOKEN or (token and not _PRINTABLE_ASCII.fullmatch(token)):
         raise invalid(
-            "InvalidParam.ClientToken",
+            RefusalCode.INVALID_PARAM_CLIENT_TOKEN,
             "client_token",
             f"client_token must be at most {MAX_CLIENT_TOKEN} printable ASCII characters",
         )
@@ -93,7 +94,7 @@ def check_page_size(max_results: int) -> int:
         return DEFAULT_PAGE
     if not 1 <= max_results <= MAX_PAGE:
         raise invalid(
-            "InvalidParam.MaxResults",
+            RefusalCode.INVALID_PARAM_MAX_RESULTS,
             "max_results",
             f"max_results must be between 1 and {MAX_PAGE}, got {max_results}",
         )
@@ -106,12 +107,16 @@ def check_instance_ids(
     """Return the distinct instance ids in request order, within the per-call limit."""
     distinct = list(dict.fromkeys(i.strip() for i in instance_ids))
     if any(not i for i in distinct):
-        raise invalid("InvalidParam.InstanceId", "instance_ids", "instance_ids has an empty id")
+        raise invalid(
+            RefusalCode.INVALID_PARAM_INSTANCE_ID, "instance_ids", "instance_ids has an empty id"
+        )
     if required and not distinct:
-        raise invalid("InvalidParam.InstanceId", "instance_ids", "instance_ids is required")
+        raise invalid(
+            RefusalCode.INVALID_PARAM_INSTANCE_ID, "instance_ids", "instance_ids is required"
+        )
     if len(distinct) > limits.max_instances_per_call:
         raise invalid(
-            "InvalidParam.InstanceId",
+            RefusalCode.INVALID_PARAM_INSTANCE_ID,
             "instance_ids",
             f"{len(distinct)} instances given; the limit per call is "
             f"{limits.max_instances_per_call}",
@@ -123,7 +128,9 @@ def decode_content(content: str, *, base64_encoded: bool) -> bytes:
     """Return the script bytes of a request's ``command_content``."""
     if not content:
         raise invalid(
-            "InvalidParam.CommandContent", "command_content", "command_content is required"
+            RefusalCode.INVALID_PARAM_COMMAND_CONTENT,
+            "command_content",
+            "command_content is required",
         )
     if not base64_encoded:
         return content.encode()
@@ -131,7 +138,7 @@ def decode_content(content: str, *, base64_encoded: bool) -> bytes:
         return base64.b64decode(content, validate=True)
     except (binascii.Error, ValueError):
         raise invalid(
-            "InvalidParam.CommandContent",
+            RefusalCode.INVALID_PARAM_COMMAND_CONTENT,
             "command_content",
             "command_content is not valid Base64 (content_encoding is BASE64)",
         ) from None
@@ -142,7 +149,7 @@ def check_content_size(script: bytes, limit: int, *, what: str = "command_conten
     encoded = base64_size(len(script))
     if encoded > limit:
         raise invalid(
-            "InvalidParam.CommandContent",
+            RefusalCode.INVALID_PARAM_COMMAND_CONTENT,
             what,
             f"{what} is {encoded} bytes once Base64-encoded; the limit is {limit} bytes",
         )
@@ -151,7 +158,3 @@ def check_content_size(script: bytes, limit: int, *, what: str = "command_conten
 def base64_size(raw: int) -> int:
     """The length of the Base64 encoding of ``raw`` bytes."""
     return 4 * ((raw + 2) // 3)
-
-
-def _pascal(field_name: str) -> str:
-    return "".join(part.capitalize() for part in field_name.split("_"))

@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from scheduler.domain.codes import RefusalCode
 from scheduler.domain.errors import invalid
 
 _PLACEHOLDER = re.compile(rb"\{\{([^{}]*)\}\}")
@@ -51,7 +52,7 @@ def parameter_names(script: bytes, max_parameters: int) -> list[str]:
         if name.startswith(BUILT_IN_PREFIX):
             if name[len(BUILT_IN_PREFIX) :] not in BUILT_IN_NAMES:
                 raise invalid(
-                    "InvalidParam.CommandContent",
+                    RefusalCode.INVALID_PARAM_COMMAND_CONTENT,
                     "command_content",
                     f"unknown built-in parameter '{{{{{name}}}}}'; the built-ins are "
                     + ", ".join(f"{BUILT_IN_PREFIX}{n}" for n in sorted(BUILT_IN_NAMES)),
@@ -59,7 +60,7 @@ def parameter_names(script: bytes, max_parameters: int) -> list[str]:
             continue
         if not _CUSTOM_NAME.fullmatch(name):
             raise invalid(
-                "InvalidParam.CommandContent",
+                RefusalCode.INVALID_PARAM_COMMAND_CONTENT,
                 "command_content",
                 f"parameter name '{name}' is invalid: names are 1-64 characters of "
                 "A-Z, a-z, 0-9, '_' and '-'",
@@ -67,7 +68,7 @@ def parameter_names(script: bytes, max_parameters: int) -> list[str]:
         names[name] = None
     if len(names) > max_parameters:
         raise invalid(
-            "InvalidParam.CommandContent",
+            RefusalCode.INVALID_PARAM_COMMAND_CONTENT,
             "command_content",
             f"the script defines {len(names)} parameters; the limit is {max_parameters}",
         )
@@ -81,7 +82,7 @@ def check_parameters(
     if not enabled:
         if given:
             raise invalid(
-                "InvalidParam.Parameters",
+                RefusalCode.INVALID_PARAM_PARAMETERS,
                 "parameters",
                 "parameters were given but the command has enable_parameter false",
             )
@@ -89,7 +90,7 @@ def check_parameters(
     unknown = sorted(set(given) - set(defined))
     if unknown:
         raise invalid(
-            "InvalidParam.Parameters",
+            RefusalCode.INVALID_PARAM_PARAMETERS,
             "parameters",
             f"parameters not defined by the command: {', '.join(unknown)}",
         )

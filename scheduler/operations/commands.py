@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain import ids
+from scheduler.domain.codes import QuotaName, RefusalCode
 from scheduler.domain.command import CommandChanges, CommandRequest, check_changes, new_command
 from scheduler.domain.errors import invalid, not_found, quota_exceeded
 from scheduler.domain.limits import check_client_token, check_page_size
@@ -36,8 +37,8 @@ async def save_command(
     """Insert a command, taking a quota slot when it is kept."""
     if command.kept and not await quota.take_command_slot(conn, tenant, ctx.limits.max_commands):
         raise quota_exceeded(
-            "Quota.ExceedCommand",
-            "MaxCommandCount",
+            RefusalCode.QUOTA_EXCEED_COMMAND,
+            QuotaName.MAX_COMMAND_COUNT,
             f"the account already has {ctx.limits.max_commands} saved commands, "
             "the limit; delete one first",
         )
@@ -51,7 +52,7 @@ async def modify_command(
     values = check_changes(ctx.limits, changes)
     if not values:
         raise invalid(
-            "InvalidParam.Modify",
+            RefusalCode.INVALID_PARAM_MODIFY,
             "name",
             "nothing to modify: set at least one of name, description, timeout, working_dir",
         )
@@ -87,4 +88,4 @@ async def describe_commands(
 
 
 def _command_not_found(command_id: str) -> Exception:
-    return not_found("InvalidCommandId.NotFound", f"command {command_id} not found")
+    return not_found(RefusalCode.INVALID_COMMAND_ID_NOT_FOUND, f"command {command_id} not found")

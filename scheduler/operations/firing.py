@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain import ids
+from scheduler.domain.codes import ExecutionErrorCode
 from scheduler.domain.enums import InvocationStatus, RepeatMode
 from scheduler.domain.firing import instance_zone, plan_fire
 from scheduler.domain.invocation import render_execution
@@ -192,7 +193,7 @@ async def _new_executions(
                 plan = replace(
                     plan,
                     status=InvocationStatus.FAILED,
-                    error_code="InvocationQuotaExceeded",
+                    error_code=ExecutionErrorCode.INVOCATION_QUOTA_EXCEEDED,
                     error_info=(
                         f"the account's limit of {limits.max_daily_executions} executions "
                         "per UTC day was reached; this fire did not run"

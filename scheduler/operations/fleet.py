@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from scheduler.domain.codes import QuotaName
 from scheduler.domain.limits import check_instance_ids, check_page_size
 from scheduler.domain.models import Instance
 from scheduler.domain.tenancy import Tenant
@@ -19,7 +20,7 @@ from scheduler.store.clock import database_now
 class AccountAttribute:
     """A quota: its name, limit and current use."""
 
-    name: str
+    name: QuotaName
     limit: int
     used: int
 
@@ -56,8 +57,10 @@ async def account_attributes(ctx: Context, tenant: Tenant) -> list[AccountAttrib
         today = (await database_now(conn)).date()
         commands, executions = await quota.usage(conn, tenant, today)
         return [
-            AccountAttribute("MaxCommandCount", ctx.limits.max_commands, commands),
-            AccountAttribute("MaxDailyExecutionCount", ctx.limits.max_daily_executions, executions),
+            AccountAttribute(QuotaName.MAX_COMMAND_COUNT, ctx.limits.max_commands, commands),
+            AccountAttribute(
+                QuotaName.MAX_DAILY_EXECUTION_COUNT, ctx.limits.max_daily_executions, executions
+            ),
         ]
 
     return await ctx.transaction(read)

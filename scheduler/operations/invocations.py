@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain import ids
+from scheduler.domain.codes import QuotaName, RefusalCode
 from scheduler.domain.command import CommandRequest, new_command
 from scheduler.domain.enums import InvocationStatus
 from scheduler.domain.errors import not_found, quota_exceeded
@@ -53,7 +54,9 @@ async def invoke_command(
     async def invoke(conn: AsyncConnection) -> dict[str, str]:
         command = await command_store.get_command(conn, tenant, command_id)
         if command is None or not command.kept:
-            raise not_found("InvalidCommandId.NotFound", f"command {command_id} not found")
+            raise not_found(
+                RefusalCode.INVALID_COMMAND_ID_NOT_FOUND, f"command {command_id} not found"
+            )
         invoke_id = await _invoke(conn, ctx, tenant, command, instance_ids, request)
         return {"invoke_id": invoke_id}
 
@@ -100,7 +103,7 @@ async def stop_invocation(
         unknown = [i for i in requested if i not in targets]
         if unknown:
             raise not_found(
-                "InvalidInstance.NotFound",
+                RefusalCode.INVALID_INSTANCE_NOT_FOUND,
                 f"invocation {invoke_id} has no instances {', '.join(unknown)}",
             )
         await request_stop(conn, invoke_id, requested or targets)
@@ -234,8 +237,8 @@ async def _create_now(
         conn, tenant, now.date(), len(plans), ctx.limits.max_daily_executions
     ):
         raise quota_exceeded(
-            "Invocation.ExceedQuota",
-            "MaxDailyExecutionCount",
+            RefusalCode.INVOCATION_EXCEED_QUOTA,
+            QuotaName.MAX_DAILY_EXECUTION_COUNT,
             f"{len(plans)} executions would exceed today's (UTC) limit of "
             f"{ctx.limits.max_daily_executions} executions",
         )
@@ -256,4 +259,4 @@ async def _create_now(
 
 
 def _invocation_not_found(invoke_id: str) -> Exception:
-    return not_found("InvalidInvokeId.NotFound", f"invocation {invoke_id} not found")
+    return not_found(RefusalCode.INVALID_INVOKE_ID_NOT_FOUND, f"invocation {invoke_id} not found")

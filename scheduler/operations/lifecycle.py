@@ -15,6 +15,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from scheduler.domain.codes import RefusalCode
 from scheduler.domain.enums import InvocationStatus, OsType
 from scheduler.domain.errors import ErrorKind, KairosError
 from scheduler.domain.models import ExecutionResult
@@ -67,7 +68,7 @@ async def register_agent(
         if registration.foreign:
             raise KairosError(
                 ErrorKind.PERMISSION_DENIED,
-                "Forbidden.Instance",
+                RefusalCode.FORBIDDEN_INSTANCE,
                 f"instance {hello.instance_id} belongs to another account",
             )
         if registration.rebooted:

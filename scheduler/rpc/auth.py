@@ -6,6 +6,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from scheduler.domain.codes import RefusalCode
 from scheduler.domain.enums import Role
 from scheduler.domain.errors import ErrorKind, KairosError
 from scheduler.domain.tenancy import DEFAULT_TENANT, Caller, Tenant
@@ -33,13 +34,13 @@ class TokenTable:
         if caller is None:
             return KairosError(
                 ErrorKind.UNAUTHENTICATED,
-                "Unauthenticated",
+                RefusalCode.UNAUTHENTICATED,
                 "missing or unknown token: send metadata 'authorization: Bearer <token>'",
             )
         if role not in caller.roles:
             return KairosError(
                 ErrorKind.PERMISSION_DENIED,
-                "Forbidden.TokenRole",
+                RefusalCode.FORBIDDEN_TOKEN_ROLE,
                 f"this token's role may not call the {role.value} API",
             )
         return caller

@@ -4,7 +4,11 @@ from enum import StrEnum
 
 
 class ErrorCode(StrEnum):
-    """Why a frequency was refused; the value is the code shown to users."""
+    """Why a frequency was refused; the value is the code shown to users.
+
+    ``kairos schedule`` prints it as it is; the API refuses with it under
+    ``InvalidParam.Frequency.`` (the domain maps each member to its ``RefusalCode``).
+    """
 
     INVALID_CRON = "InvalidCronExpression"
     """A cron expression that is malformed: wrong token count, junk, out-of-range values."""

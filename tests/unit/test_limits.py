@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from scheduler.domain.codes import RefusalCode
 from scheduler.domain.errors import ErrorKind, KairosError
 from scheduler.domain.limits import (
     DEFAULT_PAGE,
@@ -64,26 +65,29 @@ def test_defaults_are_the_spec_values() -> None:
 )
 def test_length_at_the_limit_passes_and_one_over_fails(field: str, limit: int, code: str) -> None:
     at_limit = "x" * limit
-    assert check_length(field, at_limit, limit) == at_limit
+    assert check_length(RefusalCode(code), field, at_limit, limit) == at_limit
     with pytest.raises(KairosError) as info:
-        check_length(field, at_limit + "x", limit)
+        check_length(RefusalCode(code), field, at_limit + "x", limit)
     assert_refusal(info.value, INVALID, code, field, field, str(limit), str(limit + 1))
 
 
 def test_length_counts_characters_not_bytes() -> None:
     value = "é" * MAX_NAME  # 256 bytes in UTF-8
-    assert check_length("name", value, MAX_NAME) == value
+    assert check_length(RefusalCode.INVALID_PARAM_NAME, "name", value, MAX_NAME) == value
 
 
 def test_required_refuses_empty_and_blank() -> None:
     for value in ("", "   ", "\t\n"):
         with pytest.raises(KairosError) as info:
-            check_length("name", value, MAX_NAME, required=True)
+            check_length(RefusalCode.INVALID_PARAM_NAME, "name", value, MAX_NAME, required=True)
         assert_refusal(info.value, INVALID, "InvalidParam.Name", "name", "name is required")
 
 
 def test_not_required_accepts_empty() -> None:
-    assert check_length("description", "", MAX_DESCRIPTION) == ""
+    assert (
+        check_length(RefusalCode.INVALID_PARAM_DESCRIPTION, "description", "", MAX_DESCRIPTION)
+        == ""
+    )
 
 
 # --- timeout -------------------------------------------------------------------------------
