@@ -9,6 +9,7 @@ from kairos.v1 import invocation_pb2, invocation_pb2_grpc
 from scheduler.api.commands import command_request
 from scheduler.domain.enums import InvocationStatus, RepeatMode
 from scheduler.domain.invocation import SettingsRequest
+from scheduler.domain.models import SETTINGS_FIELDS
 from scheduler.operations import invocations as operations
 from scheduler.operations.context import Context
 from scheduler.operations.invocations import InvokeRequest
@@ -197,17 +198,15 @@ def invoke_request(
     request: invocation_pb2.InvokeCommandRequest | invocation_pb2.RunCommandRequest,
 ) -> InvokeRequest:
     """The invocation fields shared by InvokeCommand and RunCommand."""
+    stated = {name: getattr(request, name) for name in SETTINGS_FIELDS}
     return InvokeRequest(
         instance_ids=list(request.instance_ids),
         settings=SettingsRequest(
-            repeat_mode=from_proto(RepeatMode, request.repeat_mode),
-            frequency=request.frequency,
-            parameters=dict(request.parameters),
-            username=request.username,
-            working_dir=request.working_dir,
-            timeout=request.timeout,
-            container_id=request.container_id,
-            container_name=request.container_name,
+            **stated
+            | {
+                "repeat_mode": from_proto(RepeatMode, request.repeat_mode),
+                "parameters": dict(request.parameters),
+            }
         ),
         client_token=request.client_token,
     )

@@ -3,7 +3,7 @@
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import TypedDict
+from typing import Any
 
 from kairos.v1 import common_pb2, invocation_pb2
 from scheduler.cli.client import Client, fetch_pages
@@ -20,21 +20,7 @@ from scheduler.cli.output import (
 )
 from scheduler.cli.script import load_script
 from scheduler.cli.watch import exit_code_text, follow, is_final, result_summary
-
-
-class InvocationFields(TypedDict):
-    """The request fields that `run` and `invoke` share, from `add_invocation_flags`."""
-
-    instance_ids: list[str]
-    repeat_mode: str
-    frequency: str
-    parameters: dict[str, str]
-    username: str
-    working_dir: str
-    timeout: int
-    container_id: str
-    container_name: str
-    client_token: str
+from scheduler.domain.models import SETTINGS_FIELDS
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,20 +58,18 @@ def invoke(args: argparse.Namespace) -> int:
         return _report_created(client, args, response, [("invoke_id", response.invoke_id)])
 
 
-def invocation_fields(args: argparse.Namespace) -> InvocationFields:
-    """The shared invocation request fields from parsed `add_invocation_flags` flags."""
-    return InvocationFields(
-        instance_ids=args.instance_ids,
-        repeat_mode=args.repeat_mode or "REPEAT_MODE_UNSPECIFIED",
-        frequency=args.frequency or "",
-        parameters=collect_parameters(args.parameters),
-        username=args.username or "",
-        working_dir=args.working_dir or "",
-        timeout=args.timeout or 0,
-        container_id=args.container_id or "",
-        container_name=args.container_name or "",
-        client_token=args.client_token or "",
-    )
+def invocation_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """The request fields `run` and `invoke` share, from `add_invocation_flags` flags.
+
+    The settings' flags are named after the settings (``SETTINGS_FIELDS``); a flag
+    not given leaves its field at the request's default.
+    """
+    given = {name: getattr(args, name) for name in SETTINGS_FIELDS} | {
+        "parameters": collect_parameters(args.parameters),
+        "instance_ids": args.instance_ids,
+        "client_token": args.client_token,
+    }
+    return {name: value for name, value in given.items() if value is not None}
 
 
 def stop(args: argparse.Namespace) -> int:

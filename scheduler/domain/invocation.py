@@ -18,7 +18,13 @@ from scheduler.domain.limits import (
     check_length,
     check_timeout,
 )
-from scheduler.domain.models import Command, Instance, InvocationSettings, PlannedExecution
+from scheduler.domain.models import (
+    Command,
+    Instance,
+    InvocationSettings,
+    PlannedExecution,
+    Settings,
+)
 from scheduler.domain.parameters import BuiltIns, check_parameters, render
 from scheduler.domain.tenancy import Tenant
 from scheduler.schedule import ErrorCode, Schedule, ScheduleError, parse_frequency
@@ -33,18 +39,8 @@ class PlannedTarget:
     """The first fire of a periodic target; None for boot triggers."""
 
 
-@dataclass(frozen=True)
-class SettingsRequest:
-    """The invocation fields of an InvokeCommand or RunCommand request."""
-
-    repeat_mode: RepeatMode | None
-    frequency: str
-    parameters: Mapping[str, str]
-    username: str
-    working_dir: str
-    timeout: int
-    container_id: str
-    container_name: str
+class SettingsRequest(Settings[RepeatMode | None]):
+    """The invocation settings as an InvokeCommand or RunCommand request states them."""
 
 
 def resolve_repeat_mode(mode: RepeatMode | None, frequency: str) -> RepeatMode:

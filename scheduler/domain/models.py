@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from datetime import datetime
+from typing import Generic, TypeVar
 
 from scheduler.domain.enums import CommandType, InvocationStatus, OsType, RepeatMode
 
@@ -48,18 +50,33 @@ class Instance:
         return (now - self.last_heartbeat_at).total_seconds() < offline_after
 
 
-@dataclass(frozen=True)
-class InvocationSettings:
-    """How an invocation runs: validated request fields, independent of the command."""
+M = TypeVar("M", bound=RepeatMode | None)
 
-    repeat_mode: RepeatMode
+
+@dataclass(frozen=True, kw_only=True)
+class Settings(Generic[M]):
+    """How an invocation runs, independent of its command: the one list of these fields.
+
+    The API's requests and messages, the ``invocations`` table and the CLI's
+    flags use the same names (``SETTINGS_FIELDS``); each derives its list from here.
+    """
+
+    repeat_mode: M
     frequency: str
-    parameters: dict[str, str]
+    parameters: Mapping[str, str]
     username: str
     working_dir: str
     timeout: int
     container_id: str
     container_name: str
+
+
+class InvocationSettings(Settings[RepeatMode]):
+    """An invocation's settings once validated: the repeat mode resolved, defaults applied."""
+
+
+SETTINGS_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Settings))
+"""The names of the invocation settings, in order."""
 
 
 @dataclass(frozen=True)
