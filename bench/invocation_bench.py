@@ -1,6 +1,6 @@
 """Executions per second and invoke-to-start latency of one-time invocations on local agents.
 
-Run from the repository root (it imports ``tests.e2e.cluster``):
+Run from the repository root:
 
     .venv/bin/python -m bench.invocation_bench [--agents 50] [--rounds 20] [--in-flight 4] [--json]
 
@@ -24,245 +24,56 @@ one clock); invoke-to-finish likewise with ``finish_time``. The invocation's
 ``creation_time`` splits invoke-to-start into API (send → stored) and dispatch
 (stored → started on the agent).
 
-All processes run in their own sessions and are stopped on exit, on error and on
-Ctrl-C or SIGTERM: SIGTERM, then SIGKILL of the whole session after ``--grace``.
+The processes are ``scheduler.local``'s, as for ``kairos dev``: each in its own
+session, stopped on exit, on error and on Ctrl-C or SIGTERM (agents, then the
+server): SIGTERM, then SIGKILL of the whole session after ``--grace``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import dataclasses
 import json
-import math
-import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from bench.invocation_report import (
+    Distribution,
+    Invocation,
+    Report,
+    RoundTrip,
+    Run,
+    as_json,
+    table,
+)
 from kairos.v1 import common_pb2, fleet_pb2, invocation_pb2
-from tests.e2e.cluster import Process, free_port
-from tests.service.harness import Kairos, connect
+from scheduler.local import (
+    Kairos,
+    ProcessExited,
+    StopRequested,
+    Supervisor,
+    connect,
+    free_port,
+    until_online,
+    until_serving,
+)
 
 SERVER_START_SECONDS = 120.0  # the first start of the embedded PostgreSQL runs initdb
 AGENTS_ONLINE_SECONDS = 120.0
 INVOCATION_SECONDS = 60.0
-POLL_SECONDS = 0.2
-MAX_RESULTS = 50  # DescribeInvocationResults / DescribeAgentStatus page size
-
-
-# --------------------------------------------------------------------------- processes
-
-
-@dataclass
-class Fleet:
-    """The server and agent processes of one benchmark run, in a directory of their own."""
-
-    root: Path
-    agent_count: int
-    log_level: str
-    port: int = field(default_factory=free_port)
-    server: Process | None = None
-    agents: list[Process] = field(default_factory=list)
-
-    @property
-    def address(self) -> str:
-        """Where the server listens (client API, agent API and health on one port)."""
-        return f"127.0.0.1:{self.port}"
-
-    @property
-    def instance_ids(self) -> list[str]:
-        """The instance ids of the agents, i-1 … i-N."""
-        return [f"i-{k}" for k in range(1, self.agent_count + 1)]
-
-    def start_server(self) -> None:
-        """Start ``kairos server`` on its embedded PostgreSQL in ``root/server``."""
-        (self.root / "logs").mkdir(parents=True, exist_ok=True)
-        self.server = Process(
-            "server",
-            [
-                "server",
-                "--listen",
-                self.address,
-                "--data-dir",
-                str(self.root / "server"),
-                # The benchmark alone runs more than the default daily quota allows.
-                "--max-daily-executions",
-                "100000000",
-                "--log-level",
-                self.log_level,
-            ],
-            self.root / "logs" / "server.log",
-        )
-        self.server.start()
-
-    def start_agents(self) -> None:
-        """Start every agent at once, each with its own state directory."""
-        for instance_id in self.instance_ids:
-            agent = Process(
-                instance_id,
-                [
-                    "agent",
-                    "--server",
-                    self.address,
-                    "--instance-id",
-                    instance_id,
-                    "--state-dir",
-                    str(self.root / "agents" / instance_id),
-                    "--log-level",
-                    self.log_level,
-                ],
-                self.root / "logs" / f"{instance_id}.log",
-            )
-            agent.start()
-            self.agents.append(agent)
-
-    def check(self) -> None:
-        """Raise ``RuntimeError`` with the log's tail if a process has exited."""
-        for process in [self.server, *self.agents]:
-            if process is not None and process.popen is not None and not process.alive():
-                raise RuntimeError(
-                    f"{process.name} exited with code {process.popen.returncode}\n{process.tail()}"
-                )
-
-    def stop(self, grace: float) -> None:
-        """SIGTERM the agents together, then the server; SIGKILL sessions outliving ``grace``.
-
-        The embedded PostgreSQL runs in a session of its own and the server stops it on
-        exit; should the server have been killed instead, it is stopped here.
-        """
-        _terminate(self.agents, grace)
-        _terminate([self.server] if self.server is not None else [], grace)
-        _stop_postgres(self.root / "server" / "postgres", grace)
-
-
-def _terminate(processes: Sequence[Process], grace: float) -> None:
-    running = [p for p in processes if p.popen is not None and p.popen.poll() is None]
-    for process in running:
-        assert process.popen is not None
-        process.popen.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    for process in running:
-        assert process.popen is not None
-        try:
-            process.popen.wait(timeout=max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            print(f"{process.name} did not stop in {grace:.0f} s; killing it", file=sys.stderr)
-            # The whole session: the server's PostgreSQL, an agent's scripts.
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.popen.pid, signal.SIGKILL)
-            process.popen.wait()
-
-
-def _stop_postgres(data_dir: Path, grace: float) -> None:
-    try:
-        pid = int((data_dir / "postmaster.pid").read_text().split()[0])
-        # A stale pid file may name a pid some other process has taken since.
-        if str(data_dir).encode() not in Path(f"/proc/{pid}/cmdline").read_bytes():
-            return
-        os.kill(pid, signal.SIGINT)  # PostgreSQL's fast shutdown
-    except (OSError, ValueError, IndexError):
-        return  # not running (or never started)
-    print(f"stopping the orphaned PostgreSQL {pid}", file=sys.stderr)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(POLL_SECONDS)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-
-
-# --------------------------------------------------------------------------- statistics
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """The ``q``-th percentile (0–100) of ``values``, linearly interpolated; NaN when empty."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * q / 100.0
-    low = math.floor(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
-@dataclass(frozen=True)
-class Distribution:
-    """p50, p99 and max of a set of samples in milliseconds."""
-
-    n: int
-    p50_ms: float
-    p99_ms: float
-    max_ms: float
-
-    @classmethod
-    def of(cls, samples_ms: Sequence[float]) -> Distribution:
-        """Summarise ``samples_ms``."""
-        return cls(
-            n=len(samples_ms),
-            p50_ms=percentile(samples_ms, 50),
-            p99_ms=percentile(samples_ms, 99),
-            max_ms=max(samples_ms, default=math.nan),
-        )
+MAX_RESULTS = 50  # DescribeInvocationResults page size
+LOG_TAIL_LINES = 40
 
 
 # --------------------------------------------------------------------------- measurements
-
-
-@dataclass(frozen=True)
-class RoundTrip:
-    """Sequential calls of one RPC: latency and calls per second."""
-
-    name: str
-    latency: Distribution
-    calls_per_second: float
-
-
-@dataclass
-class Invocation:
-    """One RunCommand as the client saw it, with the per-instance results read back after."""
-
-    invoke_id: str
-    sent_ns: int  # wall clock, to compare with agent-reported times
-    replied_ns: int
-    finished_ns: int  # the WatchInvocation "finished" event arrived
-    sent_mono: float
-    finished_mono: float
-    status: int
-    creation_ns: int = 0
-    results: list[invocation_pb2.InvocationResult] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Run:
-    """Invocations run ``in_flight`` at a time, and what they add up to."""
-
-    label: str
-    in_flight: int
-    invocations: list[Invocation]
-    executions: int
-    not_successful: int
-    wall_seconds: float
-    executions_per_second: float
-    run_command: Distribution  # RunCommand send → reply
-    api: Distribution  # RunCommand send → invocation creation_time (stored)
-    dispatch: Distribution  # creation_time → execution start_time (on the agent)
-    invoke_to_start: Distribution
-    invoke_to_finish: Distribution
 
 
 async def round_trips(name: str, call: Callable[[], Awaitable[object]], count: int) -> RoundTrip:
@@ -403,77 +214,46 @@ async def measure(
 # --------------------------------------------------------------------------- orchestration
 
 
-async def until_serving(fleet: Fleet) -> None:
-    """Poll the health service until the server reports SERVING."""
-    channel = grpc.aio.insecure_channel(fleet.address)
-    health: Any = health_pb2_grpc.HealthStub(channel)
-    try:
-        async with asyncio.timeout(SERVER_START_SECONDS):
-            while True:
-                fleet.check()
-                try:
-                    reply = await health.Check(health_pb2.HealthCheckRequest(), timeout=1.0)
-                    if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                        return
-                except grpc.aio.AioRpcError:
-                    pass  # not listening yet
-                await asyncio.sleep(POLL_SECONDS)
-    finally:
-        await channel.close()
-
-
-async def online(api: Kairos, instance_ids: list[str]) -> int:
-    """How many of ``instance_ids`` DescribeAgentStatus shows online."""
-    count = 0
-    for k in range(0, len(instance_ids), MAX_RESULTS):
+async def bench(args: argparse.Namespace, root: Path, began: float) -> Report:
+    """Start server and agents in ``root``, measure, return the figures; stop them in any case."""
+    supervisor = Supervisor(root / "logs", grace=args.grace)
+    with supervisor.stop_on_signals():
         try:
-            reply = await api.fleet.DescribeAgentStatus(
-                fleet_pb2.DescribeAgentStatusRequest(
-                    instance_ids=instance_ids[k : k + MAX_RESULTS], max_results=MAX_RESULTS
-                )
-            )
-        except grpc.aio.AioRpcError as error:
-            if error.code() == grpc.StatusCode.NOT_FOUND:
-                continue  # an instance is unknown until its agent has said hello
+            report = await supervisor.supervise(measure_all(supervisor, args, root, began))
+            supervisor.check()  # a process that died after the last measurement
+            return report
+        except StopRequested:
+            print("interrupted; stopping agents and server", file=sys.stderr)
             raise
-        count += sum(agent.online for agent in reply.instances)
-    return count
+        finally:
+            supervisor.stop_all()
 
 
-async def until_online(fleet: Fleet, api: Kairos) -> None:
-    """Poll DescribeAgentStatus until every agent is online."""
-    async with asyncio.timeout(AGENTS_ONLINE_SECONDS):
-        while await online(api, fleet.instance_ids) < fleet.agent_count:
-            fleet.check()
-            await asyncio.sleep(POLL_SECONDS)
-
-
-@dataclass(frozen=True)
-class Report:
-    """Every figure of one run."""
-
-    agents: int
-    server_start_seconds: float
-    agents_online_seconds: float
-    baseline: list[RoundTrip]
-    runs: list[Run]
-    total_seconds: float = 0.0
-
-
-async def bench(fleet: Fleet, args: argparse.Namespace, began: float) -> Report:
-    """Start the fleet, measure, and return the figures (the caller stops the processes)."""
-    fleet.start_server()
-    await until_serving(fleet)
+async def measure_all(
+    supervisor: Supervisor, args: argparse.Namespace, root: Path, began: float
+) -> Report:
+    """Start the server, then every agent at once; once all are online, measure."""
+    log_level = ["--log-level", args.log_level]
+    server = supervisor.start_server(
+        f"127.0.0.1:{free_port()}",
+        data_dir=root / "server",
+        # The benchmark alone runs more than the default daily quota allows.
+        flags=["--max-daily-executions", "100000000", *log_level],
+    )
+    await until_serving(server.address, SERVER_START_SECONDS)
     served = time.monotonic()
-    fleet.start_agents()
-    api = connect(fleet.address)
+    ids = [f"i-{k}" for k in range(1, args.agents + 1)]
+    for instance_id in ids:
+        supervisor.start_agent(
+            instance_id, server.address, root / "agents" / instance_id, flags=log_level
+        )
+    await until_online(server.address, ids, AGENTS_ONLINE_SECONDS)
+    up = time.monotonic()
+    _progress(args, f"server up in {served - began:.1f} s, agents in {up - served:.1f} s")
+    api = connect(server.address)
     try:
-        await until_online(fleet, api)
-        up = time.monotonic()
-        _progress(args, f"server up in {served - began:.1f} s, agents in {up - served:.1f} s")
         _progress(args, f"baseline: {args.baseline_calls} calls of each RPC")
         trips = await baseline(api, args.baseline_calls)
-        ids = fleet.instance_ids
         per_call = args.per_call
         if args.warmup:
             await invocations(api, ids, args.warmup, 1, per_call)
@@ -483,8 +263,13 @@ async def bench(fleet: Fleet, args: argparse.Namespace, began: float) -> Report:
             _progress(args, f"{args.rounds} rounds, {args.in_flight} in flight")
             label = f"{args.in_flight} in flight"
             runs.append(await measure(api, label, ids, args.rounds, args.in_flight, per_call))
-        fleet.check()
-        return Report(fleet.agent_count, served - began, up - served, trips, runs)
+        return Report(
+            agents=args.agents,
+            server_start_seconds=served - began,
+            agents_online_seconds=up - served,
+            baseline=trips,
+            runs=runs,
+        )
     finally:
         await api.channel.close()
 
@@ -492,88 +277,6 @@ async def bench(fleet: Fleet, args: argparse.Namespace, began: float) -> Report:
 def _progress(args: argparse.Namespace, text: str) -> None:
     if not args.quiet:
         print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
-
-
-# --------------------------------------------------------------------------- output
-
-
-def table(report: Report, rounds: int) -> str:
-    """The figures as a compact, aligned text table."""
-    raw = report.baseline[0]
-    head = f"{'':36} {'n':>6} {'p50 ms':>9} {'p99 ms':>9} {'max ms':>9} {'per s':>9}"
-    lines = [
-        f"Kairos one-time invocations of `true` on {report.agents} local agents, "
-        f"{rounds} rounds per run",
-        f"setup: server serving after {report.server_start_seconds:.1f} s, all agents online "
-        f"{report.agents_online_seconds:.1f} s later; total run {report.total_seconds:.1f} s",
-        "",
-        head,
-        "-" * len(head),
-    ]
-
-    def row(name: str, d: Distribution, rate: float | None = None) -> None:
-        per_second = f"{rate:9.1f}" if rate is not None else f"{'':9}"
-        lines.append(
-            f"{name:36} {d.n:6d} {d.p50_ms:9.2f} {d.p99_ms:9.2f} {d.max_ms:9.2f} {per_second}"
-        )
-
-    for trip in report.baseline:
-        row(f"baseline: {trip.name}", trip.latency, trip.calls_per_second)
-    for run in report.runs:
-        lines.append(
-            f"{run.label}: {run.executions} executions ({run.not_successful} not Success) in "
-            f"{run.wall_seconds:.2f} s = {run.executions_per_second:.1f} executions/s"
-        )
-        row("  RunCommand call (send → reply)", run.run_command)
-        row("  send → creation_time (API)", run.api)
-        row("  creation_time → start (dispatch)", run.dispatch)
-        row("  invoke → start", run.invoke_to_start)
-        row("  invoke → finish", run.invoke_to_finish)
-    lines.append("")
-    for run in report.runs:
-        lines.append(
-            f"{run.label}: invoke→start p50 / raw gRPC round-trip p50 = "
-            f"{run.invoke_to_start.p50_ms:.2f} / {raw.latency.p50_ms:.3f} ms = "
-            f"{run.invoke_to_start.p50_ms / raw.latency.p50_ms:.0f}×"
-        )
-    return "\n".join(lines)
-
-
-def as_json(report: Report) -> dict[str, Any]:
-    """The figures as plain JSON data."""
-
-    def dist(d: Distribution) -> dict[str, float]:
-        return {"n": d.n, "p50_ms": d.p50_ms, "p99_ms": d.p99_ms, "max_ms": d.max_ms}
-
-    raw = report.baseline[0].latency.p50_ms
-    return {
-        "agents": report.agents,
-        "server_start_seconds": report.server_start_seconds,
-        "agents_online_seconds": report.agents_online_seconds,
-        "total_seconds": report.total_seconds,
-        "baseline": [
-            {"call": t.name, **dist(t.latency), "calls_per_second": t.calls_per_second}
-            for t in report.baseline
-        ],
-        "runs": [
-            {
-                "label": run.label,
-                "in_flight": run.in_flight,
-                "invocations": len(run.invocations),
-                "executions": run.executions,
-                "not_successful": run.not_successful,
-                "wall_seconds": run.wall_seconds,
-                "executions_per_second": run.executions_per_second,
-                "run_command": dist(run.run_command),
-                "send_to_creation": dist(run.api),
-                "creation_to_start": dist(run.dispatch),
-                "invoke_to_start": dist(run.invoke_to_start),
-                "invoke_to_finish": dist(run.invoke_to_finish),
-                "invoke_to_start_p50_over_round_trip_p50": run.invoke_to_start.p50_ms / raw,
-            }
-            for run in report.runs
-        ],
-    }
 
 
 # --------------------------------------------------------------------------- main
@@ -617,28 +320,22 @@ def main() -> int:
     args = options().parse_args()
     if args.agents < 1 or args.rounds < 1 or args.in_flight < 1 or args.per_call < 1:
         options().error("--agents, --rounds, --in-flight and --per-call must be at least 1")
-    # SIGTERM unwinds like Ctrl-C, through the finally below.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
     # Short, under /tmp: PostgreSQL's unix socket path must stay under 100 characters.
     root = Path(tempfile.mkdtemp(prefix="kairos-bench-", dir="/tmp"))
-    fleet = Fleet(root, args.agents, args.log_level)
     began = time.monotonic()
     code = 0
     report: Report | None = None
     try:
-        report = asyncio.run(bench(fleet, args, began))
-    except KeyboardInterrupt:
-        print("interrupted; stopping agents and server", file=sys.stderr)
+        report = asyncio.run(bench(args, root, began))
+    except (StopRequested, KeyboardInterrupt):
         code = 130
     except Exception as error:
+        if isinstance(error, ProcessExited):
+            print("\n".join(error.process.tail(LOG_TAIL_LINES)), file=sys.stderr)
         print(f"benchmark failed: {error}\n(logs in {root / 'logs'})", file=sys.stderr)
         args.keep = True
         code = 1
     finally:
-        # A second Ctrl-C must not cut the clean-up short.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        fleet.stop(args.grace)
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
     if code or report is None:

@@ -2,7 +2,6 @@
 """`kairos` against a scripted API on a real socket: requests sent and what is printed."""
 
 import json
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -10,6 +9,7 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from kairos.v1 import command_pb2, common_pb2, fleet_pb2, invocation_pb2
+from scheduler.local import free_port
 
 from .cli_harness import ScriptedServer, kairos
 
@@ -545,9 +545,7 @@ async def test_server_error_is_one_line_and_exit_1(api: ScriptedServer) -> None:
 
 
 async def test_unreachable_server_names_the_address() -> None:
-    with socket.socket() as probe:  # a port that nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        address = f"127.0.0.1:{probe.getsockname()[1]}"
+    address = f"127.0.0.1:{free_port()}"  # a port that nothing listens on
     outcome = await kairos("quota", "--server", address)
     assert outcome.code == 1
     assert outcome.err.startswith(

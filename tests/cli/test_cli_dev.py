@@ -1,4 +1,8 @@
-"""`kairos dev`'s parts: child supervision, readiness waits, the banner."""
+"""`kairos dev`'s parts: child supervision, readiness waits, the banner.
+
+The supervision and the waits are `scheduler.local`'s; these tests hold them to
+what `kairos dev` needs of them. `tests/local/` covers the rest of that package.
+"""
 
 import asyncio
 import signal
@@ -12,46 +16,50 @@ import pytest
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from kairos.v1 import fleet_pb2
-from scheduler.cli.dev import (
-    Children,
-    StopRequested,
-    banner,
-    client_address,
-    ensure_nothing_listens,
-    kairos_command,
-    wait_until_online,
-    wait_until_serving,
-)
+from scheduler.cli.dev import banner, cli_errors, ensure_nothing_listens
 from scheduler.cli.errors import CliError
+from scheduler.local import (
+    NotReady,
+    StopRequested,
+    Supervisor,
+    client_address,
+    kairos_command,
+    until_online,
+    until_serving,
+)
 
 from .cli_harness import ScriptedServer
 
 
 def test_children_stop_agents_then_server(tmp_path: Path) -> None:
-    children = Children()
+    children = Supervisor(tmp_path, grace=5)
     server = children.spawn("server", ["sleep", "30"], tmp_path / "server.log")
     agent = children.spawn("agent i-local-1", ["sleep", "30"], tmp_path / "agent.log")
     children.check()
-    children.stop_all(grace=5)
-    assert server.process.returncode == agent.process.returncode == -signal.SIGTERM
+    children.stop_all()
+    assert server.returncode == agent.returncode == -signal.SIGTERM
 
 
 def test_a_child_that_dies_is_reported_with_its_log(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    children = Children()
+    children = Supervisor(tmp_path)
     child = children.spawn(
         "server", ["sh", "-c", "echo port already in use; exit 3"], tmp_path / "server.log"
     )
-    child.process.wait()
-    with pytest.raises(CliError, match=r"server exited unexpectedly with code 3 \(log: .*\)"):
+    assert child.popen is not None
+    child.popen.wait()
+    with (
+        pytest.raises(CliError, match=r"server exited unexpectedly with code 3 \(log: .*\)"),
+        cli_errors(),
+    ):
         children.check()
     assert "  | port already in use" in capsys.readouterr().err
     children.stop_all()
 
 
 def test_a_child_ignoring_sigterm_is_killed_after_the_grace(tmp_path: Path) -> None:
-    children = Children()
+    children = Supervisor(tmp_path, grace=0.5)
     ready = tmp_path / "ready"
     child = children.spawn(
         "agent i-local-1",
@@ -59,10 +67,10 @@ def test_a_child_ignoring_sigterm_is_killed_after_the_grace(tmp_path: Path) -> N
         tmp_path / "agent.log",
     )
     while not ready.exists():  # the trap must be in place before we signal
-        assert child.process.poll() is None
+        assert child.alive()
         threading.Event().wait(0.01)
-    children.stop_all(grace=0.5)
-    assert child.process.returncode == -signal.SIGKILL
+    children.stop_all()
+    assert child.returncode == -signal.SIGKILL
 
 
 async def test_wait_until_serving_returns_once_health_says_serving() -> None:
@@ -73,11 +81,7 @@ async def test_wait_until_serving_returns_once_health_says_serving() -> None:
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     try:
-        waiting = asyncio.create_task(
-            asyncio.to_thread(
-                wait_until_serving, f"127.0.0.1:{port}", Children(), threading.Event()
-            )
-        )
+        waiting = asyncio.create_task(until_serving(f"127.0.0.1:{port}", within=60))
         await asyncio.sleep(0.3)
         assert not waiting.done()
         await servicer.set("", health_pb2.HealthCheckResponse.SERVING)
@@ -86,11 +90,11 @@ async def test_wait_until_serving_returns_once_health_says_serving() -> None:
         await server.stop(None)
 
 
-async def test_wait_until_serving_stops_when_asked() -> None:
-    stopping = threading.Event()
-    stopping.set()
+async def test_wait_until_serving_stops_when_asked(tmp_path: Path) -> None:
+    children = Supervisor(tmp_path)
+    children.request_stop()
     with pytest.raises(StopRequested):
-        await asyncio.to_thread(wait_until_serving, "127.0.0.1:1", Children(), stopping)
+        await children.supervise(until_serving("127.0.0.1:1", within=60))
 
 
 async def test_wait_until_online_waits_for_every_agent(api: ScriptedServer) -> None:
@@ -104,10 +108,18 @@ async def test_wait_until_online_waits_for_every_agent(api: ScriptedServer) -> N
 
     api.reply("FleetService/DescribeAgentStatus", status(False), status(False), status(True))
     ids = ["i-local-1", "i-local-2"]
-    await asyncio.to_thread(wait_until_online, api.address, ids, Children(), threading.Event())
+    await until_online(api.address, ids, within=60)
     requests = api.requests("FleetService/DescribeAgentStatus")
     assert len(requests) == 3
     assert list(requests[0].instance_ids) == ids
+
+
+def test_a_wait_that_gives_up_is_one_error_line() -> None:
+    with (
+        pytest.raises(CliError, match=r"^gave up waiting for 3 agents to come online$"),
+        cli_errors(),
+    ):
+        raise NotReady("gave up waiting for 3 agents to come online")
 
 
 def test_client_address_turns_wildcards_into_loopback() -> None:

@@ -4,11 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import signal
-import socket
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,59 +12,22 @@ from typing import Any
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from kairos.v1 import common_pb2, fleet_pb2, invocation_pb2
-from tests.service.harness import Kairos, connect
+from kairos.v1 import common_pb2, invocation_pb2
+from scheduler.local import (
+    Kairos,
+    Process,
+    Supervisor,
+    connect,
+    free_port,
+    until_online,
+    until_serving,
+)
 
 START_TIMEOUT = 30.0
 FINISH_TIMEOUT = 60.0
-KAIROS = [sys.executable, "-m", "scheduler.cli"]
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@dataclass
-class Process:
-    """A ``kairos`` subprocess with its output in a log file."""
-
-    name: str
-    args: list[str]
-    log: Path
-    popen: subprocess.Popen[bytes] | None = None
-    address: str = ""
-    """Where a server process listens (empty for agents)."""
-
-    def start(self) -> None:
-        with self.log.open("ab") as log:
-            self.popen = subprocess.Popen(
-                [*KAIROS, *self.args], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
-
-    def kill(self) -> None:
-        """SIGKILL: the process gets no chance to clean up."""
-        assert self.popen is not None
-        self.popen.kill()
-        self.popen.wait()
-
-    def terminate(self, timeout: float = 15.0) -> int:
-        """SIGTERM and wait; returns the exit code."""
-        assert self.popen is not None
-        self.popen.send_signal(signal.SIGTERM)
-        return self.popen.wait(timeout)
-
-    def alive(self) -> bool:
-        return self.popen is not None and self.popen.poll() is None
-
-    def tail(self, lines: int = 40) -> str:
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return f"--- {self.name} ---\n" + "\n".join(text.splitlines()[-lines:])
+STOP_GRACE = 10.0
+LOG_TAIL_LINES = 40
 
 
 @dataclass
@@ -77,7 +35,8 @@ class Cluster:
     """One server (the one clients and agents talk to), some agents, and extra replicas.
 
     Replicas are further ``kairos server`` processes on the same database, each
-    with its own port and flags, typically ``--roles ticker``.
+    with its own port and flags, typically ``--roles ticker``. Logs and agents'
+    state directories are in ``root``.
     """
 
     root: Path
@@ -87,21 +46,23 @@ class Cluster:
     agents: dict[str, Process] = field(default_factory=dict)
     server_flags: list[str] = field(default_factory=list)
     replicas: dict[str, Process] = field(default_factory=dict)
+    supervisor: Supervisor = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.supervisor = Supervisor(self.root, grace=STOP_GRACE)
 
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
     async def start_server(self) -> None:
-        """Start the server and wait until its health service says SERVING."""
+        """Start (or restart) the server and wait until its health service says SERVING."""
         self.server = self._server_process("server", self.address, self.server_flags)
-        self.server.start()
         await self.until_serving(self.server)
 
     def launch_replica(self, name: str, *flags: str) -> Process:
         """Start (or restart) replica ``name`` on a new port; returns without waiting."""
         replica = self._server_process(name, f"127.0.0.1:{free_port()}", list(flags))
-        replica.start()
         self.replicas[name] = replica
         return replica
 
@@ -111,109 +72,44 @@ class Cluster:
         await self.until_serving(replica)
         return replica
 
-    def _server_process(self, name: str, address: str, flags: list[str]) -> Process:
-        return Process(
-            name,
-            [
-                "server",
-                "--listen",
-                address,
-                "--database-url",
-                self.database_url,
-                "--heartbeat-interval",
-                "2",
-                *flags,
-            ],
-            self.root / f"{name}.log",
-            address=address,
+    def _server_process(self, name: str, listen: str, flags: list[str]) -> Process:
+        return self.supervisor.start_server(
+            listen,
+            name=name,
+            database_url=self.database_url,
+            flags=["--heartbeat-interval", "2", *flags],
         )
 
     async def start_agent(self, instance_id: str, *extra: str) -> Process:
         """Start (or restart) an agent with its own state directory; wait until it is online."""
-        agent = Process(
-            instance_id,
-            [
-                "agent",
-                "--server",
-                self.address,
-                "--instance-id",
-                instance_id,
-                "--state-dir",
-                str(self.root / "agents" / instance_id),
-                *extra,
-            ],
-            self.root / f"{instance_id}.log",
-        )
         since = datetime.now(UTC)
-        agent.start()
+        agent = self.supervisor.start_agent(
+            instance_id, self.address, self.root / "agents" / instance_id, flags=extra
+        )
         self.agents[instance_id] = agent
-        await self.until_connected(instance_id, since)
+        # Heard from since its start: a restarted agent shows online from its last run.
+        await self.supervisor.supervise(
+            until_online(self.address, [instance_id], START_TIMEOUT, since=since)
+        )
         return agent
 
     def client(self) -> Kairos:
         return connect(self.address)
 
-    async def until_connected(self, instance_id: str, since: datetime) -> None:
-        """Wait until the instance's agent has registered with the server after ``since``."""
-        kairos = self.client()
-        try:
-            async with asyncio.timeout(START_TIMEOUT):
-                while True:
-                    response = await kairos.fleet.DescribeInstances(
-                        fleet_pb2.DescribeInstancesRequest(instance_ids=[instance_id])
-                    )
-                    if response.instances:
-                        seen = response.instances[0].last_heartbeat_time.ToDatetime(tzinfo=UTC)
-                        if seen >= since:
-                            return
-                    # Polling a condition: the API has no event for an agent's arrival.
-                    await asyncio.sleep(0.05)
-        except TimeoutError:
-            raise AssertionError(f"agent {instance_id} never connected\n{self.logs()}") from None
-        finally:
-            await kairos.channel.close()
-
     async def until_serving(self, server: Process) -> None:
         """Wait until a server process's health service says SERVING."""
-        channel = grpc.aio.insecure_channel(server.address)
-        health: Any = health_pb2_grpc.HealthStub(channel)
-        try:
-            async with asyncio.timeout(START_TIMEOUT):
-                while True:
-                    try:
-                        async for reply in health.Watch(
-                            health_pb2.HealthCheckRequest(service=""), wait_for_ready=True
-                        ):
-                            if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                                return
-                    except grpc.aio.AioRpcError:
-                        assert server.alive(), self.logs()
-                        await asyncio.sleep(0.1)
-        except TimeoutError:
-            raise AssertionError(f"{server.name} never served\n{self.logs()}") from None
-        finally:
-            await channel.close()
-
-    def _processes(self) -> list[Process]:
-        servers = [self.server] if self.server is not None else []
-        return [*self.agents.values(), *self.replicas.values(), *servers]
+        await self.supervisor.supervise(until_serving(server.address, START_TIMEOUT))
 
     def stop(self) -> None:
-        for process in self._processes():
-            if process.alive():
-                process.popen.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
-        for process in self._processes():
-            if process.popen is not None:
-                try:
-                    process.popen.wait(10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.popen.pid, signal.SIGKILL)
-                    process.popen.wait()
+        """Stop the agents, then the servers (SIGKILL after a grace)."""
+        self.supervisor.stop_all()
 
     def logs(self) -> str:
-        servers = [self.server] if self.server is not None else []
-        processes = [*servers, *self.replicas.values(), *self.agents.values()]
-        return "\n".join(p.tail() for p in processes)
+        """The tail of every process's log, each under its name."""
+        return "\n".join(
+            "\n".join([f"--- {process.name} ---", *process.tail(LOG_TAIL_LINES)])
+            for process in self.supervisor.processes.values()
+        )
 
 
 async def finished(kairos: Kairos, invoke_id: str) -> dict[str, Any]:

@@ -16,7 +16,8 @@ import pytest_asyncio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from kairos.v1 import common_pb2, invocation_pb2
-from tests.e2e.cluster import Cluster, finished, free_port, output_seen, results
+from scheduler.local import free_port
+from tests.e2e.cluster import Cluster, finished, output_seen, results
 
 pytestmark = pytest.mark.e2e
 

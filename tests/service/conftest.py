@@ -15,11 +15,12 @@ from pathlib import Path
 import pytest_asyncio
 
 from scheduler.domain.limits import Limits
+from scheduler.local import Kairos, connect
 from scheduler.rpc.auth import TokenTable, load_auth_file, open_access
 from scheduler.server.app import running_server
 from scheduler.server.config import ServerConfig, ServerRole
 from scheduler.store.database import database_url as sqlalchemy_url
-from tests.service.harness import Kairos, Peer, connect
+from tests.service.harness import Peer
 
 
 class ServerFactory:

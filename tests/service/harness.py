@@ -1,48 +1,18 @@
-"""Clients of a running Kairos server for service tests: stubs and a scripted agent peer."""
+"""A scripted agent peer of a running Kairos server, for service tests.
+
+The client stubs (``Kairos``, ``connect``) are ``scheduler.local``'s.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 import grpc
 
-from kairos.v1 import (
-    agent_pb2,
-    agent_pb2_grpc,
-    command_pb2_grpc,
-    common_pb2,
-    fleet_pb2_grpc,
-    invocation_pb2_grpc,
-)
+from kairos.v1 import agent_pb2, agent_pb2_grpc, common_pb2
 
 MESSAGE_TIMEOUT = 10.0
-
-
-@dataclass
-class Kairos:
-    """Stubs on a channel to the running server."""
-
-    address: str
-    channel: grpc.aio.Channel
-    commands: command_pb2_grpc.CommandServiceStub
-    invocations: invocation_pb2_grpc.InvocationServiceStub
-    fleet: fleet_pb2_grpc.FleetServiceStub
-    metadata: tuple[tuple[str, str], ...] = ()
-
-
-def connect(address: str, token: str | None = None) -> Kairos:
-    """Client stubs for ``address``, sending ``token`` as a bearer token."""
-    channel = grpc.aio.insecure_channel(address)
-    return Kairos(
-        address=address,
-        channel=channel,
-        commands=command_pb2_grpc.CommandServiceStub(channel),
-        invocations=invocation_pb2_grpc.InvocationServiceStub(channel),
-        fleet=fleet_pb2_grpc.FleetServiceStub(channel),
-        metadata=(("authorization", f"Bearer {token}"),) if token else (),
-    )
 
 
 class Peer:

@@ -8,7 +8,7 @@ import grpc
 import pytest
 
 from kairos.v1 import command_pb2, common_pb2
-from tests.service.harness import Kairos
+from scheduler.local import Kairos
 
 SHELL = common_pb2.COMMAND_TYPE_RUN_SHELL_SCRIPT
 

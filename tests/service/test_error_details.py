@@ -21,9 +21,10 @@ from sqlalchemy import text
 from kairos.v1 import agent_pb2, command_pb2, common_pb2, file_pb2, file_pb2_grpc, invocation_pb2
 from scheduler.domain.codes import RefusalCode
 from scheduler.domain.limits import Limits
+from scheduler.local import Kairos, connect
 from scheduler.store.database import create_engine
 from tests.service.conftest import ServerFactory
-from tests.service.harness import Kairos, Peer, connect
+from tests.service.harness import Peer
 
 SHELL = common_pb2.COMMAND_TYPE_RUN_SHELL_SCRIPT
 Code = grpc.StatusCode

@@ -8,7 +8,8 @@ import grpc
 import pytest
 
 from kairos.v1 import command_pb2, common_pb2, invocation_pb2
-from tests.service.harness import Kairos, Peer
+from scheduler.local import Kairos
+from tests.service.harness import Peer
 
 
 def create(name: str, token: str) -> command_pb2.CreateCommandRequest:

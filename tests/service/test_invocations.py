@@ -11,9 +11,10 @@ from sqlalchemy import text
 
 from kairos.v1 import agent_pb2, common_pb2, invocation_pb2
 from scheduler.domain.limits import Limits
+from scheduler.local import Kairos, connect
 from scheduler.store.database import create_engine
 from tests.service.conftest import ServerFactory
-from tests.service.harness import Kairos, Peer, connect
+from tests.service.harness import Peer
 
 SHELL = common_pb2.COMMAND_TYPE_RUN_SHELL_SCRIPT
 S = common_pb2

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import socket
 import urllib.request
 
 import grpc
@@ -13,8 +12,9 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from kairos.v1 import agent_pb2, common_pb2, invocation_pb2
 from scheduler.domain.limits import Limits
+from scheduler.local import connect, free_port
 from tests.service.conftest import ServerFactory
-from tests.service.harness import Peer, connect
+from tests.service.harness import Peer
 
 SERIES = (
     "grpc_server_started_total",
@@ -29,13 +29,6 @@ SERIES = (
     "kairos_quota_exceeded_total",
     "kairos_db_pool_connections",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 async def scrape(address: str) -> str:

@@ -8,8 +8,9 @@ import grpc
 
 from kairos.v1 import command_pb2, common_pb2, fleet_pb2, invocation_pb2
 from scheduler.domain.limits import Limits
+from scheduler.local import connect
 from tests.service.conftest import ServerFactory
-from tests.service.harness import Peer, connect
+from tests.service.harness import Peer
 
 CALLERS = 20
 

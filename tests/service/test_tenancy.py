@@ -10,8 +10,9 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from kairos.v1 import command_pb2, common_pb2, fleet_pb2, invocation_pb2
+from scheduler.local import connect
 from tests.service.conftest import ServerFactory
-from tests.service.harness import Peer, connect
+from tests.service.harness import Peer
 
 AUTH = """
 [[tokens]]

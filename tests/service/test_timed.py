@@ -21,13 +21,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kairos.v1 import common_pb2, invocation_pb2
 from scheduler.domain.limits import Limits
+from scheduler.local import Kairos, connect
 from scheduler.operations.context import Context
 from scheduler.server.config import ServerRole
 from scheduler.store.database import create_engine
 from scheduler.store.listener import Listener, conninfo
 from scheduler.ticker import Ticker
 from tests.service.conftest import ServerFactory
-from tests.service.harness import Kairos, Peer, connect
+from tests.service.harness import Peer
 
 S = common_pb2
 NO_TICKER = frozenset({ServerRole.API, ServerRole.DISPATCHER})

@@ -1,0 +1,1 @@
+"""Tests of scheduler.local: Kairos processes on this machine."""
