@@ -74,6 +74,38 @@ FAILURE_STATUSES = frozenset(
 )
 """Final statuses that count as a failure in the overall status."""
 
+ACTIVE_STATUSES = frozenset(
+    {InvocationStatus.PENDING, InvocationStatus.RUNNING, InvocationStatus.STOPPING}
+)
+"""Statuses of an execution that has not finished.
+
+Its target shows that status, and is busy: a fire meanwhile is an overlap.
+"""
+
+DISPATCH_STATUSES = frozenset({InvocationStatus.PENDING, InvocationStatus.STOPPING})
+"""Statuses of an execution its agent must be told of: a task to run, or to stop."""
+
+OVERRIDABLE_STATUSES = ACTIVE_STATUSES | {InvocationStatus.CANCELLED, InvocationStatus.ABORTED}
+"""Statuses an agent's final report replaces.
+
+Besides the unfinished ones, the server's own verdicts that the task never ran
+(cancelled before it started, aborted undelivered): the agent's report says it did.
+"""
+
+INVOCATION_STATUSES = frozenset(InvocationStatus)
+"""Statuses an invocation's overall status may be: any of them."""
+
+EXECUTION_STATUSES = INVOCATION_STATUSES - {InvocationStatus.SCHEDULED}
+"""Statuses an execution may have: all but Scheduled, a target's while it awaits a fire.
+
+Stopped and PartialFailed sum up an invocation and the server gives them to no
+execution, but an agent's final report may carry any final status, and it is
+stored as reported.
+"""
+
+TARGET_STATUSES = EXECUTION_STATUSES | {InvocationStatus.SCHEDULED, InvocationStatus.CANCELLED}
+"""Statuses a target may have: its latest execution's, Scheduled while armed, else Cancelled."""
+
 
 class RepeatMode(StrEnum):
     """When an invocation runs."""

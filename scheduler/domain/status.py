@@ -1,10 +1,13 @@
-"""Aggregating per-instance statuses into an invocation's overall status (SPEC §7)."""
+"""Statuses derived from others: a target's from its executions, an invocation's from its targets.
+
+``store.invocations`` computes both in SQL; these functions are the rules it follows.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from scheduler.domain.enums import FAILURE_STATUSES, InvocationStatus
+from scheduler.domain.enums import ACTIVE_STATUSES, FAILURE_STATUSES, InvocationStatus
 
 _PRECEDENCE = (
     InvocationStatus.PENDING,
@@ -14,8 +17,22 @@ _PRECEDENCE = (
 )
 
 
+def target_status(latest: InvocationStatus | None, *, armed: bool) -> InvocationStatus:
+    """The status of a target whose latest execution is ``latest`` (None before any).
+
+    An unfinished execution shows its own status; otherwise an armed target
+    awaits its next fire; otherwise the latest execution's outcome stands, and a
+    target stopped before it ever fired is cancelled.
+    """
+    if latest is not None and latest in ACTIVE_STATUSES:
+        return latest
+    if armed:
+        return InvocationStatus.SCHEDULED
+    return InvocationStatus.CANCELLED if latest is None else latest
+
+
 def overall_status(statuses: Iterable[InvocationStatus]) -> InvocationStatus:
-    """The overall status of an invocation whose instances are in ``statuses``."""
+    """The overall status of an invocation whose instances are in ``statuses`` (SPEC §7)."""
     present = set(statuses)
     for status in _PRECEDENCE:
         if status in present:

@@ -4,35 +4,47 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import String, Text, bindparam, cast, select, update
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.errors import ErrorKind, KairosError
 from scheduler.domain.tenancy import Tenant
+from scheduler.store.tables import idempotency_keys
 
-_CLAIM = text(
-    """
-    INSERT INTO idempotency_keys (account_id, region_id, operation, client_token, request_hash)
-    VALUES (:account_id, :region_id, :operation, :client_token, :request_hash)
-    ON CONFLICT DO NOTHING
-    RETURNING client_token
-    """
+# Bind parameters; not named like columns, which insert and update keep for themselves.
+_account = bindparam("account", type_=String)
+_region = bindparam("region", type_=String)
+_operation = bindparam("op", type_=String)
+_token = bindparam("token", type_=String)
+
+_KEY = (
+    idempotency_keys.c.account_id == _account,
+    idempotency_keys.c.region_id == _region,
+    idempotency_keys.c.operation == _operation,
+    idempotency_keys.c.client_token == _token,
 )
 
-_EXISTING = text(
-    """
-    SELECT request_hash, response FROM idempotency_keys
-    WHERE account_id = :account_id AND region_id = :region_id
-      AND operation = :operation AND client_token = :client_token
-    """
+_CLAIM = (
+    insert(idempotency_keys)
+    .values(
+        account_id=_account,
+        region_id=_region,
+        operation=_operation,
+        client_token=_token,
+        request_hash=bindparam("request", type_=String),
+    )
+    .on_conflict_do_nothing()
+    .returning(idempotency_keys.c.client_token)
 )
 
-_RECORD = text(
-    """
-    UPDATE idempotency_keys SET response = CAST(:response AS jsonb)
-    WHERE account_id = :account_id AND region_id = :region_id
-      AND operation = :operation AND client_token = :client_token
-    """
+_EXISTING = select(idempotency_keys.c.request_hash, idempotency_keys.c.response).where(*_KEY)
+
+_RECORD = (
+    update(idempotency_keys)
+    .where(*_KEY)
+    # The response arrives as JSON text: cast, not encoded again as a JSON string.
+    .values(response=cast(bindparam("response_json", type_=Text), JSONB))
 )
 
 
@@ -45,13 +57,8 @@ async def previous_response(
     claim waits for it and then sees its response. The same token with a
     different request is ``ALREADY_EXISTS``.
     """
-    keys = {
-        "account_id": tenant.account_id,
-        "region_id": tenant.region_id,
-        "operation": operation,
-        "client_token": token,
-    }
-    claimed = (await conn.execute(_CLAIM, {**keys, "request_hash": request_hash})).first()
+    keys = _keys(tenant, operation, token)
+    claimed = (await conn.execute(_CLAIM, {**keys, "request": request_hash})).first()
     if claimed is not None:
         return None
     row = (await conn.execute(_EXISTING, keys)).one()
@@ -69,13 +76,13 @@ async def record_response(
     conn: AsyncConnection, tenant: Tenant, operation: str, token: str, response: str
 ) -> None:
     """Store the JSON ``response`` of the request that claimed ``token``."""
-    await conn.execute(
-        _RECORD,
-        {
-            "account_id": tenant.account_id,
-            "region_id": tenant.region_id,
-            "operation": operation,
-            "client_token": token,
-            "response": response,
-        },
-    )
+    await conn.execute(_RECORD, {**_keys(tenant, operation, token), "response_json": response})
+
+
+def _keys(tenant: Tenant, operation: str, token: str) -> dict[str, str]:
+    return {
+        "account": tenant.account_id,
+        "region": tenant.region_id,
+        "op": operation,
+        "token": token,
+    }

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import psycopg
+from psycopg import sql
 from sqlalchemy.engine import make_url
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,8 @@ class Listener:
                     self._conninfo, autocommit=True
                 ) as conn:
                     for channel in self._channels:
-                        await conn.execute(f'LISTEN "{channel}"')
+                        # Not SQLAlchemy: only a raw psycopg connection yields notifications.
+                        await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
                     self._broadcast_gap()
                     self._ready.set()
                     async for notice in conn.notifies():

@@ -15,7 +15,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, pool, text
+from sqlalchemy import BigInteger, Engine, create_engine, func, literal, pool, select
 
 from scheduler.store.database import database_url
 
@@ -51,7 +51,9 @@ def upgrade(url: str) -> None:
     engine = _engine(url)
     try:
         with engine.connect() as connection:
-            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            connection.execute(
+                select(func.pg_advisory_lock(literal(MIGRATION_LOCK_KEY, BigInteger)))
+            )
             # The lock belongs to the session: end the implicit transaction so that
             # Alembic starts (and commits) its own. Closing the connection (there is
             # no pool) ends the session and releases the lock, on errors too.

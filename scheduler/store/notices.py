@@ -14,9 +14,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import Text, bindparam, func, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Text, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from scheduler.store.arrays import Unnested
 
 
 class Channel(StrEnum):
@@ -117,13 +118,9 @@ async def send(conn: AsyncConnection, notices: list[Notice]) -> None:
         return
     await conn.execute(
         _SEND,
-        {"channels": [str(n[0]) for n in notices], "payloads": [n[1] for n in notices]},
+        _notices.bind(channel=[str(n[0]) for n in notices], payload=[n[1] for n in notices]),
     )
 
 
-_unnested = (
-    func.unnest(bindparam("channels", type_=ARRAY(Text)), bindparam("payloads", type_=ARRAY(Text)))
-    .table_valued("channel", "payload")
-    .render_derived(name="n")
-)
-_SEND = select(func.count(func.pg_notify(_unnested.c.channel, _unnested.c.payload)))
+_notices = Unnested("n", channel=Text(), payload=Text())
+_SEND = select(func.count(func.pg_notify(_notices.c.channel, _notices.c.payload)))

@@ -4,69 +4,103 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import text
+from sqlalchemy import Date, Integer, String, bindparam, func, literal, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.tenancy import Tenant
+from scheduler.store.tables import account_usage, daily_usage
 
-_TAKE_COMMAND = text(
-    """
-    INSERT INTO account_usage AS u (account_id, region_id, commands)
-    SELECT :account_id, :region_id, 1 WHERE 1 <= :limit
-    ON CONFLICT (account_id, region_id)
-    DO UPDATE SET commands = u.commands + 1 WHERE u.commands + 1 <= :limit
-    RETURNING commands
-    """
-)
+# Bind parameters; not named like columns, which insert and update keep for themselves.
+_account = bindparam("account", type_=String)
+_region = bindparam("region", type_=String)
+_day = bindparam("utc_day", type_=Date)
+_count = bindparam("count", type_=Integer)
+_limit = bindparam("limit", type_=Integer)
 
-_RELEASE_COMMAND = text(
-    """
-    UPDATE account_usage SET commands = commands - 1
-    WHERE account_id = :account_id AND region_id = :region_id AND commands > 0
-    """
-)
-
-_TAKE_EXECUTIONS = text(
-    """
-    INSERT INTO daily_usage AS u (account_id, region_id, day, executions)
-    SELECT :account_id, :region_id, :day, :n WHERE :n <= :limit
-    ON CONFLICT (account_id, region_id, day)
-    DO UPDATE SET executions = u.executions + :n WHERE u.executions + :n <= :limit
-    RETURNING executions
-    """
-)
-
-_ENSURE_DAY = text(
-    """
-    INSERT INTO daily_usage (account_id, region_id, day, executions)
-    VALUES (:account_id, :region_id, :day, 0)
-    ON CONFLICT DO NOTHING
-    """
-)
-
-_TAKE_UP_TO = text(
-    """
-    WITH before AS (
-      SELECT executions FROM daily_usage
-      WHERE account_id = :account_id AND region_id = :region_id AND day = :day
-      FOR UPDATE
+_TAKE_COMMAND = (
+    insert(account_usage)
+    .from_select(
+        ["account_id", "region_id", "commands"],
+        select(_account, _region, literal(1)).where(literal(1) <= _limit),
     )
-    UPDATE daily_usage u
-    SET executions = GREATEST(before.executions, LEAST(:limit, before.executions + :n))
-    FROM before
-    WHERE u.account_id = :account_id AND u.region_id = :region_id AND u.day = :day
-    RETURNING u.executions - before.executions AS granted
-    """
+    .on_conflict_do_update(
+        index_elements=[account_usage.c.account_id, account_usage.c.region_id],
+        set_={"commands": account_usage.c.commands + 1},
+        where=account_usage.c.commands + 1 <= _limit,
+    )
+    .returning(account_usage.c.commands)
 )
 
-_USAGE = text(
-    """
-    SELECT
-      (SELECT commands FROM account_usage
-        WHERE account_id = :account_id AND region_id = :region_id) AS commands,
-      (SELECT executions FROM daily_usage
-        WHERE account_id = :account_id AND region_id = :region_id AND day = :day) AS executions
-    """
+_RELEASE_COMMAND = (
+    update(account_usage)
+    .where(
+        account_usage.c.account_id == _account,
+        account_usage.c.region_id == _region,
+        account_usage.c.commands > 0,
+    )
+    .values(commands=account_usage.c.commands - 1)
+)
+
+_TODAY = (
+    daily_usage.c.account_id == _account,
+    daily_usage.c.region_id == _region,
+    daily_usage.c.day == _day,
+)
+
+_TAKE_EXECUTIONS = (
+    insert(daily_usage)
+    .from_select(
+        ["account_id", "region_id", "day", "executions"],
+        select(_account, _region, _day, _count).where(_count <= _limit),
+    )
+    .on_conflict_do_update(
+        index_elements=[daily_usage.c.account_id, daily_usage.c.region_id, daily_usage.c.day],
+        set_={"executions": daily_usage.c.executions + _count},
+        where=daily_usage.c.executions + _count <= _limit,
+    )
+    .returning(daily_usage.c.executions)
+)
+
+_ENSURE_DAY = (
+    insert(daily_usage)
+    .values(account_id=_account, region_id=_region, day=_day, executions=0)
+    .on_conflict_do_nothing()
+)
+
+# The day's row, locked, as it was before this statement adds to it.
+_before = (
+    select(
+        daily_usage.c.account_id,
+        daily_usage.c.region_id,
+        daily_usage.c.day,
+        daily_usage.c.executions,
+    )
+    .where(*_TODAY)
+    .with_for_update()
+    .cte("before")
+)
+_TAKE_UP_TO = (
+    update(daily_usage)
+    .where(
+        daily_usage.c.account_id == _before.c.account_id,
+        daily_usage.c.region_id == _before.c.region_id,
+        daily_usage.c.day == _before.c.day,
+    )
+    .values(
+        executions=func.greatest(
+            _before.c.executions, func.least(_limit, _before.c.executions + _count)
+        )
+    )
+    .returning((daily_usage.c.executions - _before.c.executions).label("granted"))
+)
+
+_USAGE = select(
+    select(account_usage.c.commands)
+    .where(account_usage.c.account_id == _account, account_usage.c.region_id == _region)
+    .scalar_subquery()
+    .label("commands"),
+    select(daily_usage.c.executions).where(*_TODAY).scalar_subquery().label("executions"),
 )
 
 
@@ -88,7 +122,7 @@ async def take_executions(
     if count == 0:
         return True
     row = await conn.execute(
-        _TAKE_EXECUTIONS, {**_keys(tenant), "day": day, "n": count, "limit": limit}
+        _TAKE_EXECUTIONS, {**_keys(tenant), "utc_day": day, "count": count, "limit": limit}
     )
     return row.first() is not None
 
@@ -99,19 +133,19 @@ async def take_executions_up_to(
     """Count up to ``count`` more executions on UTC ``day`` within ``limit``; returns how many."""
     if count == 0:
         return 0
-    keys = {**_keys(tenant), "day": day}
+    keys = {**_keys(tenant), "utc_day": day}
     await conn.execute(_ENSURE_DAY, keys)
     granted: int = (
-        await conn.execute(_TAKE_UP_TO, {**keys, "n": count, "limit": limit})
+        await conn.execute(_TAKE_UP_TO, {**keys, "count": count, "limit": limit})
     ).scalar_one()
     return granted
 
 
 async def usage(conn: AsyncConnection, tenant: Tenant, day: date) -> tuple[int, int]:
     """Saved commands and executions on ``day``."""
-    row = (await conn.execute(_USAGE, {**_keys(tenant), "day": day})).one()
+    row = (await conn.execute(_USAGE, {**_keys(tenant), "utc_day": day})).one()
     return row.commands or 0, row.executions or 0
 
 
 def _keys(tenant: Tenant) -> dict[str, str]:
-    return {"account_id": tenant.account_id, "region_id": tenant.region_id}
+    return {"account": tenant.account_id, "region": tenant.region_id}

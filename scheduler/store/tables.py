@@ -1,11 +1,15 @@
 """The schema, as SQLAlchemy Core tables. Alembic migrations must produce exactly this.
 
 Every row carries its account and region (tenancy); every time is a UTC
-``timestamptz``; statuses and modes are the strings of ``scheduler.domain.enums``.
-Invariants live here as keys and checks, not in Python.
+``timestamptz``; statuses and modes are the strings of ``scheduler.domain.enums``,
+each column checked against its enum. Invariants live here as keys and checks,
+not in Python.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
@@ -24,9 +28,22 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    column,
+    false,
+    func,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+
+from scheduler.domain.enums import (
+    DISPATCH_STATUSES,
+    EXECUTION_STATUSES,
+    INVOCATION_STATUSES,
+    TARGET_STATUSES,
+    CommandType,
+    OsType,
+    RepeatMode,
+)
 
 metadata = MetaData(
     naming_convention={
@@ -39,7 +56,18 @@ metadata = MetaData(
 )
 
 Timestamp = DateTime(timezone=True)
-NOW = text("now()")
+NOW = func.now()
+
+
+def values_of(members: Iterable[StrEnum]) -> list[str]:
+    """The values of enum ``members`` in a fixed order, as SQL lists them."""
+    # Sorted: a set's order changes from process to process, a statement's text must not.
+    return sorted(member.value for member in members)
+
+
+def one_of(column_name: str, members: Iterable[StrEnum]) -> CheckConstraint:
+    """A check that ``column_name`` holds the value of one of ``members``."""
+    return CheckConstraint(column(column_name).in_(values_of(members)), name=f"{column_name}_valid")
 
 
 def _tenancy() -> tuple[Column[str], Column[str]]:
@@ -67,6 +95,7 @@ commands = Table(
     Column("invoke_times", BigInteger, nullable=False, server_default="0"),
     Column("created_at", Timestamp, nullable=False, server_default=NOW),
     Index("ix_commands_tenant_created", "account_id", "region_id", "created_at", "id"),
+    one_of("type", CommandType),
 )
 
 account_usage = Table(
@@ -104,6 +133,7 @@ instances = Table(
     # The dispatcher replica holding the agent's stream; NULL while disconnected.
     Column("dispatcher_id", String(64)),
     Index("ix_instances_tenant", "account_id", "region_id", "id"),
+    one_of("os_type", OsType),
 )
 
 invocations = Table(
@@ -131,6 +161,9 @@ invocations = Table(
     Column("stopped_at", Timestamp),
     Index("ix_invocations_tenant_created", "account_id", "region_id", "created_at", "id"),
     Index("ix_invocations_command", "command_id"),
+    one_of("command_type", CommandType),
+    one_of("repeat_mode", RepeatMode),
+    one_of("status", INVOCATION_STATUSES),
 )
 
 invocation_targets = Table(
@@ -146,7 +179,7 @@ invocation_targets = Table(
     Column("status", String(16), nullable=False),
     # True while future fires may come: periodic until exhausted or stopped, boot
     # triggers until stopped (NEXT_REBOOT_ONLY: until its run).
-    Column("armed", Boolean, nullable=False, server_default=text("false")),
+    Column("armed", Boolean, nullable=False, server_default=false()),
     # The next scheduled instant of an armed periodic target; the ticker claims by it.
     Column("next_fire_at", Timestamp),
     Column("repeats", Integer, nullable=False, server_default="0"),
@@ -159,8 +192,9 @@ invocation_targets = Table(
     Index(
         "ix_invocation_targets_due",
         "next_fire_at",
-        postgresql_where=text("next_fire_at IS NOT NULL"),
+        postgresql_where=column("next_fire_at").is_not(None),
     ),
+    one_of("status", TARGET_STATUSES),
 )
 
 executions = Table(
@@ -199,8 +233,10 @@ executions = Table(
         "ix_executions_undelivered",
         "instance_id",
         "created_at",
-        postgresql_where=text("status IN ('Pending', 'Stopping')"),
+        postgresql_where=column("status").in_(values_of(DISPATCH_STATUSES)),
     ),
+    # Not error_code: agents of other versions may report codes this server does not know.
+    one_of("status", EXECUTION_STATUSES),
 )
 
 idempotency_keys = Table(

@@ -7,19 +7,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, select, text
+from sqlalchemy import Boolean, Integer, Row, Text, and_, extract, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from scheduler.domain.enums import CommandType, InvocationStatus, RepeatMode
+from scheduler.domain.enums import ACTIVE_STATUSES, CommandType, RepeatMode
 from scheduler.domain.models import Command, Instance
 from scheduler.domain.tenancy import Tenant
+from scheduler.store.arrays import Unnested
 from scheduler.store.instances import instance_from
-from scheduler.store.tables import instances, invocation_targets, invocations
-
-_ACTIVE = (
-    InvocationStatus.PENDING.value,
-    InvocationStatus.RUNNING.value,
-    InvocationStatus.STOPPING.value,
+from scheduler.store.tables import (
+    Timestamp,
+    executions,
+    instances,
+    invocation_targets,
+    invocations,
+    values_of,
 )
 
 
@@ -122,47 +124,59 @@ async def boot_targets(conn: AsyncConnection, instance_id: str) -> list[ArmedTar
     return _targets(await conn.execute(query))
 
 
-_BUSY = """
-    SELECT DISTINCT e.invocation_id, e.instance_id
-    FROM unnest(CAST(%(invocation_id)b AS text[]), CAST(%(instance_id)b AS text[]))
-      AS k(invocation_id, instance_id)
-    JOIN executions e
-      ON e.invocation_id = k.invocation_id AND e.instance_id = k.instance_id
-    WHERE e.status = ANY(CAST(%(active)b AS text[]))
-    """
+_keys = Unnested("k", invocation_id=Text(), instance_id=Text())
+_BUSY = (
+    select(executions.c.invocation_id, executions.c.instance_id)
+    .distinct()
+    .select_from(
+        _keys.rows.join(
+            executions,
+            and_(
+                executions.c.invocation_id == _keys.c.invocation_id,
+                executions.c.instance_id == _keys.c.instance_id,
+            ),
+        )
+    )
+    .where(executions.c.status.in_(values_of(ACTIVE_STATUSES)))
+)
 
 
 async def busy(conn: AsyncConnection, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
     """The (invocation, instance) pairs among ``keys`` with an execution not yet finished."""
     if not keys:
         return set()
-    rows = await conn.exec_driver_sql(
+    rows = await conn.execute(
         _BUSY,
-        {
-            "invocation_id": [k[0] for k in keys],
-            "instance_id": [k[1] for k in keys],
-            "active": list(_ACTIVE),
-        },
+        _keys.bind(invocation_id=[k[0] for k in keys], instance_id=[k[1] for k in keys]),
     )
     return {(r.invocation_id, r.instance_id) for r in rows}
 
 
-_ADVANCE = """
-    UPDATE invocation_targets t
-    SET armed = u.armed,
-        next_fire_at = u.next_fire_at,
-        repeats = t.repeats + u.fired,
-        overlap_skips = t.overlap_skips + u.overlap_skips,
-        misfire_skips = t.misfire_skips + u.misfire_skips,
-        updated_at = now()
-    FROM unnest(
-      CAST(%(invocation_id)b AS text[]), CAST(%(instance_id)b AS text[]),
-      CAST(%(armed)b AS boolean[]),
-      CAST(%(next_fire_at)b AS timestamptz[]), CAST(%(fired)b AS integer[]),
-      CAST(%(overlap_skips)b AS integer[]), CAST(%(misfire_skips)b AS integer[])
-    ) AS u(invocation_id, instance_id, armed, next_fire_at, fired, overlap_skips, misfire_skips)
-    WHERE t.invocation_id = u.invocation_id AND t.instance_id = u.instance_id
-    """
+_updates = Unnested(
+    "u",
+    invocation_id=Text(),
+    instance_id=Text(),
+    armed=Boolean(),
+    next_fire_at=Timestamp,
+    fired=Integer(),
+    overlap_skips=Integer(),
+    misfire_skips=Integer(),
+)
+_ADVANCE = (
+    update(invocation_targets)
+    .where(
+        invocation_targets.c.invocation_id == _updates.c.invocation_id,
+        invocation_targets.c.instance_id == _updates.c.instance_id,
+    )
+    .values(
+        armed=_updates.c.armed,
+        next_fire_at=_updates.c.next_fire_at,
+        repeats=invocation_targets.c.repeats + _updates.c.fired,
+        overlap_skips=invocation_targets.c.overlap_skips + _updates.c.overlap_skips,
+        misfire_skips=invocation_targets.c.misfire_skips + _updates.c.misfire_skips,
+        updated_at=func.now(),
+    )
+)
 
 
 async def advance(conn: AsyncConnection, updates: list[TargetUpdate]) -> None:
@@ -172,30 +186,28 @@ async def advance(conn: AsyncConnection, updates: list[TargetUpdate]) -> None:
     """
     if not updates:
         return
-    await conn.exec_driver_sql(
+    await conn.execute(
         _ADVANCE,
-        {
-            "invocation_id": [u.invocation_id for u in updates],
-            "instance_id": [u.instance_id for u in updates],
-            "armed": [u.armed for u in updates],
-            "next_fire_at": [u.next_fire_at for u in updates],
-            "fired": [u.fired for u in updates],
-            "overlap_skips": [u.overlap_skips for u in updates],
-            "misfire_skips": [u.misfire_skips for u in updates],
-        },
+        _updates.bind(
+            invocation_id=[u.invocation_id for u in updates],
+            instance_id=[u.instance_id for u in updates],
+            armed=[u.armed for u in updates],
+            next_fire_at=[u.next_fire_at for u in updates],
+            fired=[u.fired for u in updates],
+            overlap_skips=[u.overlap_skips for u in updates],
+            misfire_skips=[u.misfire_skips for u in updates],
+        ),
     )
+
+
+_EARLIEST_DUE = select(
+    extract("epoch", func.min(invocation_targets.c.next_fire_at) - func.clock_timestamp())
+).where(invocation_targets.c.next_fire_at.is_not(None), invocation_targets.c.armed)
 
 
 async def earliest_due(conn: AsyncConnection) -> float | None:
     """Seconds from now until the earliest armed periodic fire (negative when overdue)."""
-    value = (
-        await conn.execute(
-            text(
-                "SELECT EXTRACT(EPOCH FROM min(next_fire_at) - clock_timestamp()) "
-                "FROM invocation_targets WHERE next_fire_at IS NOT NULL AND armed"
-            )
-        )
-    ).scalar_one()
+    value = (await conn.execute(_EARLIEST_DUE)).scalar_one()
     return None if value is None else float(value)
 
 

@@ -1,4 +1,7 @@
-"""SPEC §7: the overall status of an invocation from the statuses of its instances."""
+"""SPEC §7: a target's status from its executions, an invocation's from its targets.
+
+Also the status sets of ``domain.enums`` that the store's SQL and checks are made of.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +11,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scheduler.domain.enums import FAILURE_STATUSES, FINAL_STATUSES, InvocationStatus
-from scheduler.domain.status import overall_status
+from scheduler.domain.enums import (
+    ACTIVE_STATUSES,
+    DISPATCH_STATUSES,
+    EXECUTION_STATUSES,
+    FAILURE_STATUSES,
+    FINAL_STATUSES,
+    INVOCATION_STATUSES,
+    OVERRIDABLE_STATUSES,
+    TARGET_STATUSES,
+    InvocationStatus,
+)
+from scheduler.domain.status import overall_status, target_status
 
 S = InvocationStatus
 PER_INSTANCE = [s for s in S if s not in (S.STOPPED, S.PARTIAL_FAILED)]
@@ -121,3 +134,43 @@ def test_adding_a_stopped_instance_never_changes_a_decided_outcome(
 @given(terminal_statuses)
 def test_overall_is_a_final_status(instances: list[InvocationStatus]) -> None:
     assert overall_status(instances).is_final
+
+
+def test_status_sets_nest() -> None:
+    assert DISPATCH_STATUSES <= ACTIVE_STATUSES <= OVERRIDABLE_STATUSES <= EXECUTION_STATUSES
+    assert {S.PENDING, S.RUNNING, S.STOPPING} == ACTIVE_STATUSES
+    assert not ACTIVE_STATUSES & FINAL_STATUSES
+    # Beyond the unfinished ones, only the server's verdicts that the task never ran.
+    assert {S.CANCELLED, S.ABORTED} == OVERRIDABLE_STATUSES - ACTIVE_STATUSES
+    assert S.SCHEDULED not in EXECUTION_STATUSES
+    assert EXECUTION_STATUSES <= TARGET_STATUSES <= INVOCATION_STATUSES
+    assert set(S) == INVOCATION_STATUSES
+
+
+@pytest.mark.parametrize("armed", [False, True])
+@pytest.mark.parametrize("latest", sorted(ACTIVE_STATUSES))
+def test_a_target_shows_its_unfinished_execution(latest: InvocationStatus, armed: bool) -> None:
+    assert target_status(latest, armed=armed) is latest
+
+
+@pytest.mark.parametrize("latest", [None, *sorted(EXECUTION_STATUSES - ACTIVE_STATUSES)])
+def test_an_armed_target_without_an_unfinished_execution_is_scheduled(
+    latest: InvocationStatus | None,
+) -> None:
+    assert target_status(latest, armed=True) is S.SCHEDULED
+
+
+@pytest.mark.parametrize("latest", sorted(EXECUTION_STATUSES - ACTIVE_STATUSES))
+def test_a_disarmed_target_keeps_its_last_outcome(latest: InvocationStatus) -> None:
+    assert target_status(latest, armed=False) is latest
+
+
+def test_a_disarmed_target_that_never_fired_is_cancelled() -> None:
+    assert target_status(None, armed=False) is S.CANCELLED
+
+
+@given(st.sampled_from([None, *sorted(EXECUTION_STATUSES)]), st.booleans())
+def test_a_target_status_is_one_a_target_may_have(
+    latest: InvocationStatus | None, armed: bool
+) -> None:
+    assert target_status(latest, armed=armed) in TARGET_STATUSES

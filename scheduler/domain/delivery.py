@@ -1,0 +1,48 @@
+"""Why a task never reached its agent: the verdict on an execution past its delivery timeout."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from scheduler.domain.codes import ExecutionErrorCode
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeliveryFailure:
+    """The error an undelivered execution ends with (its status is ``Aborted``)."""
+
+    error_code: ExecutionErrorCode
+    error_info: str
+
+
+def delivery_failure(
+    *,
+    connected: bool,
+    last_heartbeat_at: datetime,
+    now: datetime,
+    delivery_timeout: int,
+    offline_after: int,
+) -> DeliveryFailure:
+    """Why the instance's agent did not take a task within ``delivery_timeout`` seconds.
+
+    ``connected``: a dispatcher holds the agent's stream, yet the agent was
+    silent. Otherwise the agent was offline when its last heartbeat is more than
+    ``offline_after`` seconds before ``now``, and merely not connected in time if not.
+    """
+    if connected:
+        return DeliveryFailure(
+            error_code=ExecutionErrorCode.DELIVERY_TIMEOUT,
+            error_info=(
+                f"the agent is connected but did not take the task within {delivery_timeout} s"
+            ),
+        )
+    offline = now - last_heartbeat_at > timedelta(seconds=offline_after)
+    return DeliveryFailure(
+        error_code=(
+            ExecutionErrorCode.CLIENT_NOT_RUNNING
+            if offline
+            else ExecutionErrorCode.CLIENT_NOT_RESPONSE
+        ),
+        error_info=f"the agent was not connected to take the task within {delivery_timeout} s",
+    )

@@ -1,0 +1,269 @@
+"""The dispatcher's queries on executions: what waits for agents, and what agents report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Interval, Text, and_, any_, bindparam, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from scheduler.domain.delivery import delivery_failure
+from scheduler.domain.enums import (
+    DISPATCH_STATUSES,
+    OVERRIDABLE_STATUSES,
+    CommandType,
+    InvocationStatus,
+    RepeatMode,
+)
+from scheduler.domain.models import ExecutionResult
+from scheduler.store.arrays import Unnested, array, array_parameter
+from scheduler.store.tables import executions, instances, invocations, values_of
+
+
+@dataclass(frozen=True)
+class TaskView:
+    """What an agent needs to run one execution."""
+
+    execution_id: str
+    invocation_id: str
+    command_id: str
+    command_type: CommandType
+    script: bytes
+    working_dir: str
+    username: str
+    timeout: int
+    dry_run: bool
+    container_id: str
+    container_name: str
+    scheduled_at: datetime
+    status: InvocationStatus
+    instance_id: str
+
+
+async def undelivered(conn: AsyncConnection, instance_ids: list[str]) -> list[TaskView]:
+    """Executions waiting for these instances' agents: to run, or to stop."""
+    rows = await conn.execute(
+        select(
+            executions.c.id,
+            executions.c.invocation_id,
+            executions.c.script,
+            executions.c.scheduled_at,
+            executions.c.status,
+            invocations.c.command_id,
+            invocations.c.command_type,
+            invocations.c.working_dir,
+            invocations.c.username,
+            invocations.c.timeout,
+            invocations.c.repeat_mode,
+            invocations.c.container_id,
+            invocations.c.container_name,
+            executions.c.instance_id,
+        )
+        .join(invocations, invocations.c.id == executions.c.invocation_id)
+        .where(
+            executions.c.instance_id == any_(array_parameter("instance_ids", Text())),
+            executions.c.status.in_(values_of(DISPATCH_STATUSES)),
+        )
+        .order_by(executions.c.created_at),
+        {"instance_ids": array(instance_ids)},
+    )
+    return [
+        TaskView(
+            execution_id=r.id,
+            invocation_id=r.invocation_id,
+            command_id=r.command_id,
+            command_type=CommandType(r.command_type),
+            script=r.script,
+            working_dir=r.working_dir,
+            username=r.username,
+            timeout=r.timeout,
+            dry_run=r.repeat_mode == RepeatMode.DRY_RUN.value,
+            container_id=r.container_id,
+            container_name=r.container_name,
+            scheduled_at=r.scheduled_at,
+            status=InvocationStatus(r.status),
+            instance_id=r.instance_id,
+        )
+        for r in rows
+    ]
+
+
+async def mark_delivered(conn: AsyncConnection, execution_ids: list[str]) -> None:
+    """Record that these executions were sent to their agent."""
+    await conn.execute(
+        update(executions)
+        .where(
+            executions.c.id == any_(array_parameter("execution_ids", Text())),
+            executions.c.delivered_at.is_(None),
+        )
+        .values(delivered_at=func.now()),
+        {"execution_ids": array(execution_ids)},
+    )
+
+
+async def acknowledge(conn: AsyncConnection, execution_id: str, instance_id: str) -> None:
+    """The agent holds the execution: the delivery timeout no longer applies."""
+    await conn.execute(
+        update(executions)
+        .where(_of_instance(execution_id, instance_id), executions.c.acked_at.is_(None))
+        .values(acked_at=func.now())
+    )
+
+
+async def start(
+    conn: AsyncConnection, execution_id: str, instance_id: str, started_at: datetime
+) -> tuple[str, InvocationStatus] | None:
+    """Mark a pending execution running; returns its invocation and resulting status."""
+    await conn.execute(
+        update(executions)
+        .where(
+            _of_instance(execution_id, instance_id),
+            executions.c.status == InvocationStatus.PENDING.value,
+        )
+        .values(
+            status=InvocationStatus.RUNNING.value,
+            started_at=started_at,
+            acked_at=func.coalesce(executions.c.acked_at, func.now()),
+            updated_at=func.now(),
+        )
+    )
+    row = (
+        await conn.execute(
+            select(executions.c.invocation_id, executions.c.status).where(
+                _of_instance(execution_id, instance_id)
+            )
+        )
+    ).first()
+    return None if row is None else (row.invocation_id, InvocationStatus(row.status))
+
+
+async def append_output(
+    conn: AsyncConnection, execution_id: str, instance_id: str, offset: int, data: bytes, limit: int
+) -> str | None:
+    """Keep live output up to ``limit`` bytes; returns the invocation id, None if unknown.
+
+    Only the head is stored while running; the agent's final result carries
+    head and tail. A chunk before the stored end (a resend) is ignored; one
+    after it (the agent dropped live output while disconnected) is appended.
+    """
+    row = (
+        await conn.execute(
+            update(executions)
+            .where(
+                _of_instance(execution_id, instance_id),
+                executions.c.output_size <= offset,
+            )
+            .values(
+                output=func.substring(executions.c.output.concat(data), 1, limit),
+                output_size=offset + len(data),
+            )
+            .returning(executions.c.invocation_id)
+        )
+    ).first()
+    if row is not None:
+        return str(row.invocation_id)
+    found = (
+        await conn.execute(
+            select(executions.c.invocation_id).where(_of_instance(execution_id, instance_id))
+        )
+    ).first()
+    return None if found is None else str(found.invocation_id)
+
+
+async def finish(conn: AsyncConnection, instance_id: str, result: ExecutionResult) -> str | None:
+    """Record an agent's final result; returns the invocation id, None if nothing changed."""
+    row = (
+        await conn.execute(
+            update(executions)
+            .where(
+                _of_instance(result.execution_id, instance_id),
+                executions.c.status.in_(values_of(OVERRIDABLE_STATUSES)),
+            )
+            .values(
+                status=result.status.value,
+                exit_code=result.exit_code,
+                error_code=result.error_code,
+                error_info=result.error_info,
+                output=result.output,
+                output_size=len(result.output) + result.dropped,
+                dropped=result.dropped,
+                started_at=func.coalesce(result.started_at, executions.c.started_at),
+                finished_at=result.finished_at or func.now(),
+                updated_at=func.now(),
+            )
+            .returning(executions.c.invocation_id)
+        )
+    ).first()
+    return None if row is None else str(row.invocation_id)
+
+
+_OVERDUE = (
+    select(
+        executions.c.id,
+        instances.c.dispatcher_id.is_not(None).label("connected"),
+        instances.c.last_heartbeat_at,
+        func.now().label("now"),
+    )
+    .select_from(executions.join(instances, instances.c.id == executions.c.instance_id))
+    .where(
+        executions.c.status == InvocationStatus.PENDING.value,
+        executions.c.acked_at.is_(None),
+        executions.c.created_at < func.now() - bindparam("delivery_timeout", type_=Interval),
+    )
+    # Another sweep holds these: they are its to abort.
+    .with_for_update(of=executions, skip_locked=True)
+)
+_aborted = Unnested("a", id=Text(), error_code=Text(), error_info=Text())
+_ABORT = (
+    update(executions)
+    .where(executions.c.id == _aborted.c.id)
+    .values(
+        status=InvocationStatus.ABORTED.value,
+        error_code=_aborted.c.error_code,
+        error_info=_aborted.c.error_info,
+        finished_at=func.now(),
+        updated_at=func.now(),
+    )
+    .returning(executions.c.invocation_id)
+)
+
+
+async def abort_undelivered(
+    conn: AsyncConnection, delivery_timeout: int, offline_after: int
+) -> list[str]:
+    """End executions no agent took within the delivery timeout; returns their invocations.
+
+    Each ends ``Aborted`` with the reason ``domain.delivery.delivery_failure``
+    gives from its instance's connection and last heartbeat.
+    """
+    overdue = (
+        await conn.execute(_OVERDUE, {"delivery_timeout": timedelta(seconds=delivery_timeout)})
+    ).all()
+    if not overdue:
+        return []
+    failures = [
+        delivery_failure(
+            connected=row.connected,
+            last_heartbeat_at=row.last_heartbeat_at,
+            now=row.now,
+            delivery_timeout=delivery_timeout,
+            offline_after=offline_after,
+        )
+        for row in overdue
+    ]
+    rows = await conn.execute(
+        _ABORT,
+        _aborted.bind(
+            id=[row.id for row in overdue],
+            error_code=[failure.error_code.value for failure in failures],
+            error_info=[failure.error_info for failure in failures],
+        ),
+    )
+    return sorted(set(rows.scalars()))
+
+
+def _of_instance(execution_id: str, instance_id: str) -> Any:
+    # An agent may only touch executions of its own instance.
+    return and_(executions.c.id == execution_id, executions.c.instance_id == instance_id)

@@ -1,0 +1,128 @@
+"""Rows for store tests, written straight into the tables of a migrated database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from scheduler.domain.enums import CommandType, InvocationStatus, OsType, RepeatMode
+from scheduler.domain.models import Command, InvocationSettings
+from scheduler.domain.tenancy import Tenant
+from scheduler.store.invocations import NewTarget, insert_invocation
+from scheduler.store.tables import commands, executions, instances
+
+TENANT = Tenant(account_id="account", region_id="region")
+FIRST_FIRE = datetime(2026, 12, 1, tzinfo=UTC)
+
+COMMAND = Command(
+    id="c-1",
+    name="command",
+    description="",
+    type=CommandType.RUN_SHELL_SCRIPT,
+    content=b"true",
+    working_dir="",
+    timeout=60,
+    enable_parameter=False,
+    parameter_names=[],
+    kept=True,
+)
+
+
+async def add_command(conn: AsyncConnection) -> None:
+    """The tenant's command ``COMMAND``."""
+    await conn.execute(
+        insert(commands).values(
+            id=COMMAND.id,
+            account_id=TENANT.account_id,
+            region_id=TENANT.region_id,
+            name=COMMAND.name,
+            type=COMMAND.type.value,
+            content=COMMAND.content,
+            timeout=COMMAND.timeout,
+            enable_parameter=COMMAND.enable_parameter,
+            kept=COMMAND.kept,
+        )
+    )
+
+
+async def add_instance(
+    conn: AsyncConnection,
+    instance_id: str,
+    *,
+    dispatcher_id: str | None = None,
+    last_heartbeat_at: datetime | None = None,
+) -> None:
+    """A Linux instance of the tenant; its heartbeat is now unless given."""
+    values: dict[str, object] = {
+        "id": instance_id,
+        "account_id": TENANT.account_id,
+        "region_id": TENANT.region_id,
+        "os_type": OsType.LINUX.value,
+        "dispatcher_id": dispatcher_id,
+    }
+    if last_heartbeat_at is not None:
+        values["last_heartbeat_at"] = last_heartbeat_at
+    await conn.execute(insert(instances).values(values))
+
+
+async def add_invocation(
+    conn: AsyncConnection,
+    invoke_id: str,
+    instance_ids: list[str],
+    *,
+    armed: bool = False,
+    status: InvocationStatus = InvocationStatus.SCHEDULED,
+) -> None:
+    """A periodic invocation of ``COMMAND`` with a target on each instance."""
+    await insert_invocation(
+        conn,
+        TENANT,
+        invoke_id=invoke_id,
+        command=COMMAND,
+        settings=InvocationSettings(
+            repeat_mode=RepeatMode.PERIOD,
+            frequency="rate(10s)",
+            parameters={},
+            username="",
+            working_dir="",
+            timeout=60,
+            container_id="",
+            container_name="",
+        ),
+        targets=[
+            NewTarget(i, status, armed, FIRST_FIRE if armed else None, 0) for i in instance_ids
+        ],
+    )
+
+
+async def add_execution(
+    conn: AsyncConnection,
+    invoke_id: str,
+    instance_id: str,
+    *,
+    status: InvocationStatus,
+    repeat: int = 1,
+    created_at: datetime | None = None,
+    acked: bool = False,
+) -> str:
+    """The ``repeat``-th execution of the target; returns its id."""
+    execution_id = f"e-{invoke_id}-{instance_id}-{repeat}"
+    values: dict[str, object] = {
+        "id": execution_id,
+        "account_id": TENANT.account_id,
+        "region_id": TENANT.region_id,
+        "invocation_id": invoke_id,
+        "instance_id": instance_id,
+        "scheduled_at": FIRST_FIRE + timedelta(seconds=10 * (repeat - 1)),
+        "repeat": repeat,
+        "status": status.value,
+        "script": COMMAND.content,
+    }
+    if created_at is not None:
+        values["created_at"] = created_at
+    if acked:
+        values["acked_at"] = func.now()
+    await conn.execute(insert(executions).values(values))
+    return execution_id
