@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 PRUNE_INTERVAL = 3600  # seconds between two prunes of old execution ids
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class Options:
     """Everything an agent needs to run, resolved from flags and environment."""
 

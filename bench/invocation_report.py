@@ -21,7 +21,7 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True, frozen=True)
 class Distribution:
     """p50, p99 and max of a set of samples in milliseconds."""
 
@@ -50,7 +50,7 @@ class RoundTrip:
     calls_per_second: float
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Invocation:
     """One RunCommand as the client saw it, with the per-instance results read back after."""
 
@@ -65,7 +65,7 @@ class Invocation:
     results: list[invocation_pb2.InvocationResult] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True, frozen=True)
 class Run:
     """Invocations run ``in_flight`` at a time, and what they add up to."""
 
@@ -83,7 +83,7 @@ class Run:
     invoke_to_finish: Distribution
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True, frozen=True)
 class Report:
     """Every figure of one run."""
 

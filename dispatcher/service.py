@@ -16,6 +16,7 @@ from kairos.v1 import agent_pb2, agent_pb2_grpc
 from scheduler.domain.codes import RefusalCode
 from scheduler.domain.enums import OsType
 from scheduler.domain.errors import invalid
+from scheduler.domain.models import AgentHello
 from scheduler.observability import metrics
 from scheduler.operations import lifecycle
 from scheduler.operations.context import Context
@@ -179,8 +180,8 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
             await asyncio.sleep(SWEEP_INTERVAL)
 
 
-def _agent_hello(hello: agent_pb2.Hello) -> lifecycle.AgentHello:
-    return lifecycle.AgentHello(
+def _agent_hello(hello: agent_pb2.Hello) -> AgentHello:
+    return AgentHello(
         instance_id=hello.instance_id,
         name=hello.instance_name,
         os_type=from_proto(OsType, hello.os_type) or OsType.LINUX,

@@ -108,5 +108,7 @@ def _agent_fields(instance: Instance, online: bool) -> dict[str, Any]:
 
 def _not_yet(operation: str) -> KairosError:
     return KairosError(
-        ErrorKind.UNIMPLEMENTED, RefusalCode.UNIMPLEMENTED, f"{operation} is not implemented yet"
+        kind=ErrorKind.UNIMPLEMENTED,
+        code=RefusalCode.UNIMPLEMENTED,
+        message=f"{operation} is not implemented yet",
     )

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 from kairos.v1 import invocation_pb2, invocation_pb2_grpc
 from scheduler.api.commands import command_request
 from scheduler.domain.enums import InvocationStatus, RepeatMode
 from scheduler.domain.invocation import SettingsRequest
-from scheduler.domain.models import SETTINGS_FIELDS
+from scheduler.domain.models import SETTINGS_FIELDS, InvocationSettings
 from scheduler.operations import invocations as operations
 from scheduler.operations.context import Context
 from scheduler.operations.invocations import InvokeRequest
@@ -220,15 +221,8 @@ def invocation_message(invocation: InvocationView) -> invocation_pb2.Invocation:
         command_name=invocation.command_name,
         command_type=to_proto(invocation.command_type),  # type: ignore[arg-type]
         invocation_status=to_proto(invocation.status),  # type: ignore[arg-type]
-        repeat_mode=to_proto(invocation.repeat_mode),  # type: ignore[arg-type]
-        frequency=invocation.frequency,
         creation_time=timestamp(invocation.created_at),
-        username=invocation.username,
-        working_dir=invocation.working_dir,
-        timeout=invocation.timeout,
-        parameters=invocation.parameters,
-        container_id=invocation.container_id,
-        container_name=invocation.container_name,
+        **_settings_fields(invocation.settings),
         instances=[
             invocation_pb2.InvocationInstance(
                 instance_id=t.instance_id,
@@ -243,6 +237,15 @@ def invocation_message(invocation: InvocationView) -> invocation_pb2.Invocation:
             for t in invocation.targets
         ],
     )
+
+
+def _settings_fields(settings: InvocationSettings) -> dict[str, Any]:
+    """The settings as ``Invocation`` message fields, which carry the settings' names."""
+    fields = {name: getattr(settings, name) for name in SETTINGS_FIELDS}
+    return fields | {
+        "repeat_mode": to_proto(settings.repeat_mode),
+        "parameters": dict(settings.parameters),
+    }
 
 
 def result_message(

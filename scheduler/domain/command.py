@@ -21,7 +21,7 @@ from scheduler.domain.models import Command
 from scheduler.domain.parameters import parameter_names
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True, frozen=True)
 class CommandRequest:
     """The command fields of a CreateCommand or RunCommand request."""
 
@@ -35,7 +35,7 @@ class CommandRequest:
     enable_parameter: bool
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True, frozen=True)
 class CommandChanges:
     """The fields a ModifyCommand request sets; None means unchanged."""
 

@@ -34,7 +34,7 @@ class FieldViolation:
     description: str
 
 
-@dataclass
+@dataclass(kw_only=True)
 class KairosError(Exception):
     """A refused request: nothing was changed."""
 
@@ -52,23 +52,23 @@ class KairosError(Exception):
 def invalid(code: RefusalCode, field_name: str, message: str) -> KairosError:
     """A bad value in one request field."""
     return KairosError(
-        ErrorKind.INVALID_ARGUMENT,
-        code,
-        message,
+        kind=ErrorKind.INVALID_ARGUMENT,
+        code=code,
+        message=message,
         violations=[FieldViolation(field_name, message)],
     )
 
 
 def not_found(code: RefusalCode, message: str) -> KairosError:
     """A named resource does not exist (or belongs to another account)."""
-    return KairosError(ErrorKind.NOT_FOUND, code, message)
+    return KairosError(kind=ErrorKind.NOT_FOUND, code=code, message=message)
 
 
 def quota_exceeded(code: RefusalCode, quota: QuotaName, message: str) -> KairosError:
     """A quota would be exceeded by the request."""
-    return KairosError(ErrorKind.RESOURCE_EXHAUSTED, code, message, quota=quota)
+    return KairosError(kind=ErrorKind.RESOURCE_EXHAUSTED, code=code, message=message, quota=quota)
 
 
 def precondition(code: RefusalCode, message: str) -> KairosError:
     """The request is valid but the system is not in a state that allows it."""
-    return KairosError(ErrorKind.FAILED_PRECONDITION, code, message)
+    return KairosError(kind=ErrorKind.FAILED_PRECONDITION, code=code, message=message)

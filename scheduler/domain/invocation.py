@@ -183,12 +183,17 @@ def render_execution(
         )
         script = render(command.content, values, built_ins)
     if command.type in COMMAND_TYPES_BY_OS[instance.os_type]:
-        return PlannedExecution(execution_id, instance.id, script, InvocationStatus.PENDING)
+        return PlannedExecution(
+            id=execution_id,
+            instance_id=instance.id,
+            script=script,
+            status=InvocationStatus.PENDING,
+        )
     return PlannedExecution(
-        execution_id,
-        instance.id,
-        script,
-        InvocationStatus.INVALID,
+        id=execution_id,
+        instance_id=instance.id,
+        script=script,
+        status=InvocationStatus.INVALID,
         error_code=ExecutionErrorCode.INVALID_COMMAND_TYPE,
         error_info=(
             f"a {command.type.value} command cannot run on "

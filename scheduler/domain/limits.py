@@ -13,7 +13,7 @@ from scheduler.domain.errors import invalid
 KIB = 1024
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True, frozen=True)
 class Limits:
     """Every configurable limit; the defaults are SPEC §3's."""
 

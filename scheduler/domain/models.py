@@ -10,7 +10,7 @@ from typing import Generic, TypeVar
 from scheduler.domain.enums import CommandType, InvocationStatus, OsType, RepeatMode
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True, frozen=True)
 class Command:
     """A stored script."""
 
@@ -28,7 +28,19 @@ class Command:
     created_at: datetime | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
+class AgentHello:
+    """How a connecting agent describes its instance."""
+
+    instance_id: str
+    name: str
+    os_type: OsType
+    agent_version: str
+    time_zone: str
+    boot_id: str
+
+
+@dataclass(kw_only=True, frozen=True)
 class Instance:
     """A machine of the fleet, as its agent last described it."""
 
@@ -79,7 +91,7 @@ SETTINGS_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Settings))
 """The names of the invocation settings, in order."""
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True, frozen=True)
 class PlannedExecution:
     """One execution to create: the rendered script for one instance."""
 
@@ -91,7 +103,7 @@ class PlannedExecution:
     error_info: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True, frozen=True)
 class ExecutionResult:
     """A final result as an agent reports it."""
 

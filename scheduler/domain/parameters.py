@@ -17,7 +17,7 @@ BUILT_IN_NAMES = frozenset(
 )
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True, frozen=True)
 class BuiltIns:
     """The values of the built-in ``ACS::`` parameters for one instance."""
 

@@ -9,7 +9,7 @@ import grpc
 from kairos.v1 import command_pb2_grpc, fleet_pb2_grpc, invocation_pb2_grpc
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Kairos:
     """Stubs on a channel to the running server."""
 

@@ -206,7 +206,13 @@ async def _invoke(
     else:
         planned = plan_targets(settings, targets, now=now)
         new_targets = [
-            NewTarget(p.instance_id, InvocationStatus.SCHEDULED, True, p.next_fire_at, 0)
+            NewTarget(
+                instance_id=p.instance_id,
+                status=InvocationStatus.SCHEDULED,
+                armed=True,
+                next_fire_at=p.next_fire_at,
+                repeats=0,
+            )
             for p in planned
         ]
         await store.insert_invocation(
@@ -248,11 +254,25 @@ async def _create_now(
         invoke_id=invoke_id,
         command=command,
         settings=settings,
-        targets=[NewTarget(p.instance_id, p.status, False, None, 1) for p in plans],
+        targets=[
+            NewTarget(
+                instance_id=p.instance_id,
+                status=p.status,
+                armed=False,
+                next_fire_at=None,
+                repeats=1,
+            )
+            for p in plans
+        ],
     )
     await execution_store.insert_executions(
         conn,
-        [NewExecution(tenant, invoke_id, plan, now, repeat=1) for plan in plans],
+        [
+            NewExecution(
+                tenant=tenant, invocation_id=invoke_id, plan=plan, scheduled_at=now, repeat=1
+            )
+            for plan in plans
+        ],
     )
     pending = [p.instance_id for p in plans if p.status is InvocationStatus.PENDING]
     await notices.send(conn, notices.dispatch(pending))

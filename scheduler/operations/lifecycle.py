@@ -10,15 +10,14 @@ only translates messages and calls these; nothing here knows about gRPC.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.codes import RefusalCode
-from scheduler.domain.enums import InvocationStatus, OsType
+from scheduler.domain.enums import InvocationStatus
 from scheduler.domain.errors import ErrorKind, KairosError
-from scheduler.domain.models import ExecutionResult
+from scheduler.domain.models import AgentHello, ExecutionResult
 from scheduler.domain.tenancy import Tenant
 from scheduler.observability import metrics
 from scheduler.operations.changes import invocations_changed
@@ -33,18 +32,6 @@ from scheduler.store.executions import TaskView
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, kw_only=True)
-class AgentHello:
-    """How a connecting agent describes its instance."""
-
-    instance_id: str
-    name: str
-    os_type: OsType
-    agent_version: str
-    time_zone: str
-    boot_id: str
-
-
 async def register_agent(
     ctx: Context, tenant: Tenant, hello: AgentHello, *, dispatcher_id: str
 ) -> None:
@@ -55,21 +42,13 @@ async def register_agent(
 
     async def register(conn: AsyncConnection) -> None:
         registration = await instance_store.register_agent(
-            conn,
-            tenant,
-            instance_id=hello.instance_id,
-            name=hello.name,
-            os_type=hello.os_type,
-            agent_version=hello.agent_version,
-            time_zone=hello.time_zone,
-            boot_id=hello.boot_id,
-            dispatcher_id=dispatcher_id,
+            conn, tenant, hello, dispatcher_id=dispatcher_id
         )
         if registration.foreign:
             raise KairosError(
-                ErrorKind.PERMISSION_DENIED,
-                RefusalCode.FORBIDDEN_INSTANCE,
-                f"instance {hello.instance_id} belongs to another account",
+                kind=ErrorKind.PERMISSION_DENIED,
+                code=RefusalCode.FORBIDDEN_INSTANCE,
+                message=f"instance {hello.instance_id} belongs to another account",
             )
         if registration.rebooted:
             log.info("instance booted", extra={"instance_id": hello.instance_id})

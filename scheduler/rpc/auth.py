@@ -33,15 +33,15 @@ class TokenTable:
         caller = self.callers.get(token.strip()) if scheme.lower() == "bearer" else None
         if caller is None:
             return KairosError(
-                ErrorKind.UNAUTHENTICATED,
-                RefusalCode.UNAUTHENTICATED,
-                "missing or unknown token: send metadata 'authorization: Bearer <token>'",
+                kind=ErrorKind.UNAUTHENTICATED,
+                code=RefusalCode.UNAUTHENTICATED,
+                message="missing or unknown token: send metadata 'authorization: Bearer <token>'",
             )
         if role not in caller.roles:
             return KairosError(
-                ErrorKind.PERMISSION_DENIED,
-                RefusalCode.FORBIDDEN_TOKEN_ROLE,
-                f"this token's role may not call the {role.value} API",
+                kind=ErrorKind.PERMISSION_DENIED,
+                code=RefusalCode.FORBIDDEN_TOKEN_ROLE,
+                message=f"this token's role may not call the {role.value} API",
             )
         return caller
 

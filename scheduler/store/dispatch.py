@@ -22,7 +22,7 @@ from scheduler.store.arrays import Unnested, array, array_parameter
 from scheduler.store.tables import executions, instances, invocations, values_of
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True, frozen=True)
 class TaskView:
     """What an agent needs to run one execution."""
 

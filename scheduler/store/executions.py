@@ -32,7 +32,7 @@ from scheduler.store.paging import decode_token, encode_token
 from scheduler.store.tables import Timestamp, executions, invocations
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True, frozen=True)
 class ExecutionView:
     """One execution as DescribeInvocationResults and WatchInvocation show it."""
 
@@ -124,7 +124,7 @@ async def executions_of(conn: AsyncConnection, invoke_id: str) -> list[Execution
     return [_execution(r) for r in rows]
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True, frozen=True)
 class NewExecution:
     """An execution to create: one fire of a target."""
 

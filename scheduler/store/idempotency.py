@@ -8,6 +8,7 @@ from sqlalchemy import String, Text, bindparam, cast, select, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from scheduler.domain.codes import RefusalCode
 from scheduler.domain.errors import ErrorKind, KairosError
 from scheduler.domain.tenancy import Tenant
 from scheduler.store.tables import idempotency_keys
@@ -64,9 +65,9 @@ async def previous_response(
     row = (await conn.execute(_EXISTING, keys)).one()
     if row.request_hash != request_hash:
         raise KairosError(
-            ErrorKind.ALREADY_EXISTS,
-            "IdempotentParameterMismatch",
-            f"client_token '{token}' was already used for a different {operation} request",
+            kind=ErrorKind.ALREADY_EXISTS,
+            code=RefusalCode.IDEMPOTENT_PARAMETER_MISMATCH,
+            message=f"client_token '{token}' was already used for a different {operation} request",
         )
     response: dict[str, Any] = row.response
     return response

@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.enums import OsType
-from scheduler.domain.models import Instance
+from scheduler.domain.models import AgentHello, Instance
 from scheduler.domain.tenancy import Tenant
 from scheduler.store.paging import decode_token, encode_token
 from scheduler.store.tables import instances
@@ -64,16 +64,12 @@ async def list_instances(
 async def register_agent(
     conn: AsyncConnection,
     tenant: Tenant,
+    hello: AgentHello,
     *,
-    instance_id: str,
-    name: str,
-    os_type: OsType,
-    agent_version: str,
-    time_zone: str,
-    boot_id: str,
     dispatcher_id: str,
 ) -> Registration:
     """Record a connecting agent, unless the instance belongs to another tenant."""
+    instance_id = hello.instance_id
     previous = (
         await conn.execute(select(instances).where(instances.c.id == instance_id).with_for_update())
     ).first()
@@ -82,11 +78,11 @@ async def register_agent(
     ):
         return Registration(foreign=True, rebooted=False)
     values = {
-        "name": name,
-        "os_type": os_type.value,
-        "agent_version": agent_version,
-        "time_zone": time_zone,
-        "boot_id": boot_id,
+        "name": hello.name,
+        "os_type": hello.os_type.value,
+        "agent_version": hello.agent_version,
+        "time_zone": hello.time_zone,
+        "boot_id": hello.boot_id,
         "last_heartbeat_at": func.now(),
         "dispatcher_id": dispatcher_id,
     }
@@ -102,7 +98,7 @@ async def register_agent(
     )
     await conn.execute(statement)
     # A never-seen instance's first connection is not a boot; nor is a reconnect.
-    rebooted = previous is not None and bool(previous.boot_id) and previous.boot_id != boot_id
+    rebooted = previous is not None and bool(previous.boot_id) and previous.boot_id != hello.boot_id
     if rebooted:
         await conn.execute(
             update(instances)

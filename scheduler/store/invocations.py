@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.enums import ACTIVE_STATUSES, CommandType, InvocationStatus, RepeatMode
-from scheduler.domain.models import Command, InvocationSettings
+from scheduler.domain.models import SETTINGS_FIELDS, Command, InvocationSettings
 from scheduler.domain.status import overall_status
 from scheduler.domain.tenancy import Tenant
 from scheduler.store.arrays import Unnested, array, array_parameter
@@ -32,7 +32,7 @@ from scheduler.store.paging import decode_token, encode_token, token_timestamp
 from scheduler.store.tables import executions, invocation_targets, invocations, values_of
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True, frozen=True)
 class NewTarget:
     """A target to store with a new invocation."""
 
@@ -43,7 +43,7 @@ class NewTarget:
     repeats: int
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True, frozen=True)
 class Target:
     """One instance of an invocation."""
 
@@ -57,7 +57,7 @@ class Target:
     updated_at: datetime
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True, frozen=True)
 class InvocationView:
     """An invocation with its targets, as DescribeInvocations shows it."""
 
@@ -66,19 +66,12 @@ class InvocationView:
     command_name: str
     command_type: CommandType
     status: InvocationStatus
-    repeat_mode: RepeatMode
-    frequency: str
-    parameters: dict[str, str]
-    username: str
-    working_dir: str
-    timeout: int
-    container_id: str
-    container_name: str
+    settings: InvocationSettings
     created_at: datetime
     targets: list[Target]
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True, frozen=True)
 class InvocationFilter:
     """DescribeInvocations filters; empty values match everything."""
 
@@ -108,15 +101,8 @@ async def insert_invocation(
             command_type=command.type.value,
             content=command.content,
             enable_parameter=command.enable_parameter,
-            parameters=settings.parameters,
-            repeat_mode=settings.repeat_mode.value,
-            frequency=settings.frequency,
-            username=settings.username,
-            working_dir=settings.working_dir,
-            timeout=settings.timeout,
-            container_id=settings.container_id,
-            container_name=settings.container_name,
             status=overall_status(t.status for t in targets).value,
+            **_settings_columns(settings),
         )
     )
     await conn.execute(
@@ -380,16 +366,25 @@ def _invocation(row: Row[Any], targets: list[Target]) -> InvocationView:
         command_name=row.command_name,
         command_type=CommandType(row.command_type),
         status=InvocationStatus(row.status),
-        repeat_mode=RepeatMode(row.repeat_mode),
-        frequency=row.frequency,
-        parameters=dict(row.parameters),
-        username=row.username,
-        working_dir=row.working_dir,
-        timeout=row.timeout,
-        container_id=row.container_id,
-        container_name=row.container_name,
+        settings=_settings(row),
         created_at=row.created_at,
         targets=targets,
+    )
+
+
+def _settings_columns(settings: InvocationSettings) -> dict[str, Any]:
+    """The ``invocations`` columns of the settings: one column per setting, of its name."""
+    columns = {name: getattr(settings, name) for name in SETTINGS_FIELDS}
+    return columns | {
+        "repeat_mode": settings.repeat_mode.value,
+        "parameters": dict(settings.parameters),
+    }
+
+
+def _settings(row: Row[Any]) -> InvocationSettings:
+    columns = {name: row._mapping[name] for name in SETTINGS_FIELDS}
+    return InvocationSettings(
+        **columns | {"repeat_mode": RepeatMode(row.repeat_mode), "parameters": dict(row.parameters)}
     )
 
 

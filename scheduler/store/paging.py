@@ -7,6 +7,7 @@ import binascii
 import json
 from datetime import datetime
 
+from scheduler.domain.codes import RefusalCode
 from scheduler.domain.errors import invalid
 
 
@@ -25,7 +26,7 @@ def decode_token(token: str, arity: int) -> list[str | int] | None:
     except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
         key = None
     if not isinstance(key, list) or len(key) != arity or not all(map(_is_key_part, key)):
-        raise invalid("InvalidParam.NextToken", "next_token", "next_token is not valid")
+        raise invalid(RefusalCode.INVALID_PARAM_NEXT_TOKEN, "next_token", "next_token is not valid")
     return key
 
 
@@ -34,7 +35,9 @@ def token_timestamp(value: str | int) -> datetime:
     try:
         return datetime.fromisoformat(str(value))
     except ValueError:
-        raise invalid("InvalidParam.NextToken", "next_token", "next_token is not valid") from None
+        raise invalid(
+            RefusalCode.INVALID_PARAM_NEXT_TOKEN, "next_token", "next_token is not valid"
+        ) from None
 
 
 def _is_key_part(value: object) -> bool:

@@ -25,7 +25,7 @@ from scheduler.store.tables import (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True, frozen=True)
 class ArmedTarget:
     """An armed target with everything needed to fire it."""
 
@@ -41,7 +41,7 @@ class ArmedTarget:
     repeats: int
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True, frozen=True)
 class TargetUpdate:
     """How a target moves on after a fire (or a skipped one)."""
 

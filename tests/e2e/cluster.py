@@ -30,7 +30,7 @@ STOP_GRACE = 10.0
 LOG_TAIL_LINES = 40
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Cluster:
     """One server (the one clients and agents talk to), some agents, and extra replicas.
 
@@ -166,7 +166,7 @@ async def running_cluster(
 
     The processes' logs are printed at the end: pytest shows them for failing tests.
     """
-    cluster = Cluster(root, database_url, server_flags=server_flags)
+    cluster = Cluster(root=root, database_url=database_url, server_flags=server_flags)
     try:
         await cluster.start_server()
         for instance_id, flags in agents.items():

@@ -21,7 +21,9 @@ def cluster_root(tmp_path: Path) -> Path:
 @pytest_asyncio.fixture
 async def cluster(database_url: str, cluster_root: Path) -> AsyncIterator[Cluster]:
     """A server with a 3-second delivery timeout and agents i-1, i-2, i-3, all running."""
-    cluster = Cluster(cluster_root, database_url, server_flags=["--delivery-timeout", "3"])
+    cluster = Cluster(
+        root=cluster_root, database_url=database_url, server_flags=["--delivery-timeout", "3"]
+    )
     try:
         await cluster.start_server()
         for instance_id in AGENTS:

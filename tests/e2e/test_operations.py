@@ -27,7 +27,7 @@ GRACE = 5.0
 @contextlib.asynccontextmanager
 async def one_agent_cluster(database_url: str, root: Path, *flags: str) -> AsyncIterator[Cluster]:
     """A server with ``flags`` and one agent, stopped (and its logs printed) after use."""
-    cluster = Cluster(root, database_url, server_flags=list(flags))
+    cluster = Cluster(root=root, database_url=database_url, server_flags=list(flags))
     try:
         await cluster.start_server()
         await cluster.start_agent("i-1")

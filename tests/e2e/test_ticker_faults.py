@@ -51,7 +51,7 @@ def rate_10s(script: str, instance_ids: list[str]) -> invocation_pb2.RunCommandR
 @pytest_asyncio.fixture
 async def split_cluster(database_url: str, tmp_path: Path) -> AsyncIterator[Cluster]:
     """A server without the ticker role; tests add ticker replicas of their own."""
-    cluster = Cluster(tmp_path, database_url)
+    cluster = Cluster(root=tmp_path, database_url=database_url)
     try:
         yield cluster
     finally:

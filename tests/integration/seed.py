@@ -92,7 +92,14 @@ async def add_invocation(
             container_name="",
         ),
         targets=[
-            NewTarget(i, status, armed, FIRST_FIRE if armed else None, 0) for i in instance_ids
+            NewTarget(
+                instance_id=i,
+                status=status,
+                armed=armed,
+                next_fire_at=FIRST_FIRE if armed else None,
+                repeats=0,
+            )
+            for i in instance_ids
         ],
     )
 

@@ -40,10 +40,15 @@ async def _insert(conn: AsyncConnection, invoke_ids: list[str]) -> None:
         conn,
         [
             NewExecution(
-                TENANT,
-                i,
-                PlannedExecution(f"new-{i}", f"i-{i}", b"true", InvocationStatus.PENDING),
-                FIRST_FIRE + timedelta(seconds=90),
+                tenant=TENANT,
+                invocation_id=i,
+                plan=PlannedExecution(
+                    id=f"new-{i}",
+                    instance_id=f"i-{i}",
+                    script=b"true",
+                    status=InvocationStatus.PENDING,
+                ),
+                scheduled_at=FIRST_FIRE + timedelta(seconds=90),
                 repeat=9,
             )
             for i in invoke_ids
@@ -55,7 +60,15 @@ async def _advance(conn: AsyncConnection, invoke_ids: list[str]) -> None:
     await targets.advance(
         conn,
         [
-            targets.TargetUpdate(i, f"i-{i}", True, FIRST_FIRE + timedelta(seconds=10), 1, 0, 0)
+            targets.TargetUpdate(
+                invocation_id=i,
+                instance_id=f"i-{i}",
+                armed=True,
+                next_fire_at=FIRST_FIRE + timedelta(seconds=10),
+                fired=1,
+                overlap_skips=0,
+                misfire_skips=0,
+            )
             for i in invoke_ids
         ],
     )

@@ -45,7 +45,7 @@ role = "agent"
 """
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True, frozen=True)
 class Refusal:
     """What a refused call carried: its status, message and unpacked details."""
 
