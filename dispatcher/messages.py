@@ -11,7 +11,7 @@ from kairos.v1 import agent_pb2
 from scheduler.domain.enums import InvocationStatus
 from scheduler.domain.models import ExecutionResult
 from scheduler.rpc.convert import from_proto, timestamp, to_proto
-from scheduler.store.executions import TaskView
+from scheduler.store.dispatch import TaskView
 
 
 def task_message(task: TaskView) -> agent_pb2.DispatcherMessage:

@@ -10,7 +10,7 @@ from dispatcher.messages import stop_message, task_message
 from kairos.v1 import agent_pb2
 from scheduler.domain.enums import InvocationStatus
 from scheduler.observability import metrics
-from scheduler.store.executions import TaskView
+from scheduler.store.dispatch import TaskView
 
 
 class AgentSession:

@@ -23,11 +23,11 @@ from scheduler.observability import metrics
 from scheduler.operations.changes import invocations_changed
 from scheduler.operations.context import Context
 from scheduler.operations.firing import fire_boot_triggers
-from scheduler.store import executions as execution_store
+from scheduler.store import dispatch as dispatch_store
 from scheduler.store import instances as instance_store
 from scheduler.store import invocations as invocation_store
 from scheduler.store import notices
-from scheduler.store.executions import TaskView
+from scheduler.store.dispatch import TaskView
 
 log = logging.getLogger(__name__)
 
@@ -69,18 +69,18 @@ async def disconnect(ctx: Context, instance_id: str, *, dispatcher_id: str) -> N
 
 async def waiting_work(ctx: Context, instance_ids: list[str]) -> list[TaskView]:
     """Executions waiting for these instances' agents: to run (Pending) or to stop (Stopping)."""
-    return await ctx.transaction(lambda conn: execution_store.undelivered(conn, instance_ids))
+    return await ctx.transaction(lambda conn: dispatch_store.undelivered(conn, instance_ids))
 
 
 async def delivered(ctx: Context, execution_ids: list[str]) -> None:
     """These executions were sent to their agents."""
     if execution_ids:
-        await ctx.transaction(lambda conn: execution_store.mark_delivered(conn, execution_ids))
+        await ctx.transaction(lambda conn: dispatch_store.mark_delivered(conn, execution_ids))
 
 
 async def acknowledge(ctx: Context, instance_id: str, execution_id: str) -> None:
     """The agent holds the execution: the delivery timeout no longer applies."""
-    await ctx.transaction(lambda conn: execution_store.acknowledge(conn, execution_id, instance_id))
+    await ctx.transaction(lambda conn: dispatch_store.acknowledge(conn, execution_id, instance_id))
 
 
 async def start(ctx: Context, instance_id: str, execution_id: str, started_at: datetime) -> bool:
@@ -91,7 +91,7 @@ async def start(ctx: Context, instance_id: str, execution_id: str, started_at: d
     """
 
     async def record(conn: AsyncConnection) -> InvocationStatus | None:
-        found = await execution_store.start(conn, execution_id, instance_id, started_at)
+        found = await dispatch_store.start(conn, execution_id, instance_id, started_at)
         if found is None:
             return None
         invoke_id, status = found
@@ -108,7 +108,7 @@ async def record_output(
     """Keep live output (up to the stored limit) and pass it on to watchers."""
 
     async def record(conn: AsyncConnection) -> None:
-        invoke_id = await execution_store.append_output(
+        invoke_id = await dispatch_store.append_output(
             conn, execution_id, instance_id, offset, data, ctx.limits.max_output
         )
         if invoke_id is None:
@@ -129,7 +129,7 @@ async def finish(ctx: Context, instance_id: str, result: ExecutionResult) -> boo
     """Record the agent's final result; False when nothing changed (a duplicate, say)."""
 
     async def record(conn: AsyncConnection) -> bool:
-        invoke_id = await execution_store.finish(conn, instance_id, result)
+        invoke_id = await dispatch_store.finish(conn, instance_id, result)
         if invoke_id is not None:
             await invocations_changed(conn, [invoke_id])
         return invoke_id is not None
@@ -161,7 +161,7 @@ async def abort_overdue_deliveries(ctx: Context) -> None:
     limits = ctx.limits
 
     async def sweep(conn: AsyncConnection) -> None:
-        aborted = await execution_store.abort_undelivered(
+        aborted = await dispatch_store.abort_undelivered(
             conn, limits.delivery_timeout, limits.offline_after
         )
         if aborted:

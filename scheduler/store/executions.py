@@ -17,17 +17,6 @@ from scheduler.domain.enums import InvocationStatus
 from scheduler.domain.models import PlannedExecution
 from scheduler.domain.tenancy import Tenant
 from scheduler.store.arrays import Unnested
-
-# The dispatcher's queries, moved to store.dispatch; still importable from here
-# until their callers import them from there.
-from scheduler.store.dispatch import TaskView as TaskView
-from scheduler.store.dispatch import abort_undelivered as abort_undelivered
-from scheduler.store.dispatch import acknowledge as acknowledge
-from scheduler.store.dispatch import append_output as append_output
-from scheduler.store.dispatch import finish as finish
-from scheduler.store.dispatch import mark_delivered as mark_delivered
-from scheduler.store.dispatch import start as start
-from scheduler.store.dispatch import undelivered as undelivered
 from scheduler.store.paging import decode_token, encode_token
 from scheduler.store.tables import Timestamp, executions, invocations
 
