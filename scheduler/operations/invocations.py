@@ -21,7 +21,7 @@ from scheduler.domain.invocation import (
     plan_targets,
 )
 from scheduler.domain.limits import check_client_token, check_instance_ids, check_page_size
-from scheduler.domain.models import Command, InvocationSettings, PlannedExecution
+from scheduler.domain.models import Command, InvocationSettings
 from scheduler.domain.tenancy import Tenant
 from scheduler.operations.commands import save_command
 from scheduler.operations.context import Context
@@ -202,59 +202,8 @@ async def _invoke(
         new_id=ids.execution_id,
     )
     if immediate:
-        await _create_now(conn, ctx, tenant, invoke_id, command, settings, plans, now)
-    else:
-        planned = plan_targets(settings, targets, now=now)
+        await _take_daily_quota(conn, ctx, tenant, settings, len(plans), now)
         new_targets = [
-            NewTarget(
-                instance_id=p.instance_id,
-                status=InvocationStatus.SCHEDULED,
-                armed=True,
-                next_fire_at=p.next_fire_at,
-                repeats=0,
-            )
-            for p in planned
-        ]
-        await store.insert_invocation(
-            conn,
-            tenant,
-            invoke_id=invoke_id,
-            command=command,
-            settings=settings,
-            targets=new_targets,
-        )
-        await notices.send(conn, notices.schedules_changed(invoke_id))
-    await command_store.count_invocation(conn, command.id)
-    return invoke_id
-
-
-async def _create_now(
-    conn: AsyncConnection,
-    ctx: Context,
-    tenant: Tenant,
-    invoke_id: str,
-    command: Command,
-    settings: InvocationSettings,
-    plans: list[PlannedExecution],
-    now: datetime,
-) -> None:
-    """Store a ONCE or DRY_RUN invocation with its executions, within the daily quota."""
-    if counts_against_quota(settings.repeat_mode) and not await quota.take_executions(
-        conn, tenant, now.date(), len(plans), ctx.limits.max_daily_executions
-    ):
-        raise quota_exceeded(
-            RefusalCode.INVOCATION_EXCEED_QUOTA,
-            QuotaName.MAX_DAILY_EXECUTION_COUNT,
-            f"{len(plans)} executions would exceed today's (UTC) limit of "
-            f"{ctx.limits.max_daily_executions} executions",
-        )
-    await store.insert_invocation(
-        conn,
-        tenant,
-        invoke_id=invoke_id,
-        command=command,
-        settings=settings,
-        targets=[
             NewTarget(
                 instance_id=p.instance_id,
                 status=p.status,
@@ -263,19 +212,62 @@ async def _create_now(
                 repeats=1,
             )
             for p in plans
-        ],
-    )
-    await execution_store.insert_executions(
-        conn,
-        [
-            NewExecution(
-                tenant=tenant, invocation_id=invoke_id, plan=plan, scheduled_at=now, repeat=1
+        ]
+    else:
+        new_targets = [
+            NewTarget(
+                instance_id=p.instance_id,
+                status=InvocationStatus.SCHEDULED,
+                armed=True,
+                next_fire_at=p.next_fire_at,
+                repeats=0,
             )
-            for plan in plans
-        ],
+            for p in plan_targets(settings, targets, now=now)
+        ]
+    await store.insert_invocation(
+        conn,
+        tenant,
+        invoke_id=invoke_id,
+        command=command,
+        settings=settings,
+        targets=new_targets,
     )
-    pending = [p.instance_id for p in plans if p.status is InvocationStatus.PENDING]
-    await notices.send(conn, notices.dispatch(pending))
+    if immediate:
+        await execution_store.insert_executions(
+            conn,
+            [
+                NewExecution(
+                    tenant=tenant, invocation_id=invoke_id, plan=plan, scheduled_at=now, repeat=1
+                )
+                for plan in plans
+            ],
+        )
+        pending = [p.instance_id for p in plans if p.status is InvocationStatus.PENDING]
+        await notices.send(conn, notices.dispatch(pending))
+    else:
+        await notices.send(conn, notices.schedules_changed(invoke_id))
+    await command_store.count_invocation(conn, command.id)
+    return invoke_id
+
+
+async def _take_daily_quota(
+    conn: AsyncConnection,
+    ctx: Context,
+    tenant: Tenant,
+    settings: InvocationSettings,
+    count: int,
+    now: datetime,
+) -> None:
+    """Count a ONCE invocation's executions in today's (UTC) quota; refused beyond it."""
+    if counts_against_quota(settings.repeat_mode) and not await quota.take_executions(
+        conn, tenant, now.date(), count, ctx.limits.max_daily_executions
+    ):
+        raise quota_exceeded(
+            RefusalCode.INVOCATION_EXCEED_QUOTA,
+            QuotaName.MAX_DAILY_EXECUTION_COUNT,
+            f"{count} executions would exceed today's (UTC) limit of "
+            f"{ctx.limits.max_daily_executions} executions",
+        )
 
 
 def _invocation_not_found(invoke_id: str) -> Exception:

@@ -8,10 +8,11 @@ from sqlalchemy import func, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.enums import CommandType, InvocationStatus, OsType, RepeatMode
-from scheduler.domain.models import Command, InvocationSettings
+from scheduler.domain.models import Command
 from scheduler.domain.tenancy import Tenant
 from scheduler.store.invocations import NewTarget, insert_invocation
 from scheduler.store.tables import commands, executions, instances
+from tests.factories import invocation_settings
 
 TENANT = Tenant(account_id="account", region_id="region")
 FIRST_FIRE = datetime(2026, 12, 1, tzinfo=UTC)
@@ -81,16 +82,7 @@ async def add_invocation(
         TENANT,
         invoke_id=invoke_id,
         command=COMMAND,
-        settings=InvocationSettings(
-            repeat_mode=RepeatMode.PERIOD,
-            frequency="rate(10s)",
-            parameters={},
-            username="",
-            working_dir="",
-            timeout=60,
-            container_id="",
-            container_name="",
-        ),
+        settings=invocation_settings(repeat_mode=RepeatMode.PERIOD, frequency="rate(10s)"),
         targets=[
             NewTarget(
                 instance_id=i,

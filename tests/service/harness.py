@@ -1,4 +1,4 @@
-"""A scripted agent peer of a running Kairos server, for service tests.
+"""A scripted agent peer of a running Kairos server, and what service tests share.
 
 The client stubs (``Kairos``, ``connect``) are ``scheduler.local``'s.
 """
@@ -9,10 +9,53 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import grpc
+from sqlalchemy import text
 
 from kairos.v1 import agent_pb2, agent_pb2_grpc, common_pb2
+from scheduler.store.database import create_engine
 
 MESSAGE_TIMEOUT = 10.0
+
+TWO_ACCOUNTS_AUTH = """
+[[tokens]]
+token = "client-a"
+account = "111"
+region = "cn-hangzhou"
+role = "client"
+
+[[tokens]]
+token = "agent-a"
+account = "111"
+region = "cn-hangzhou"
+role = "agent"
+
+[[tokens]]
+token = "client-b"
+account = "222"
+region = "cn-hangzhou"
+role = "client"
+
+[[tokens]]
+token = "agent-b"
+account = "222"
+region = "cn-hangzhou"
+role = "agent"
+"""
+"""An auth file: a client and an agent token for each of accounts 111 and 222."""
+
+
+async def make_offline(database_url: str, instance_id: str) -> None:
+    """Make an instance's agent look offline: its last heartbeat three minutes ago."""
+    engine = create_engine(database_url)
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "UPDATE instances SET last_heartbeat_at = now() - interval '3 minutes' "
+                "WHERE id = :instance_id"
+            ),
+            {"instance_id": instance_id},
+        )
+    await engine.dispose()
 
 
 class Peer:

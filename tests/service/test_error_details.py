@@ -16,33 +16,17 @@ from typing import Any
 import grpc
 import pytest
 from google.rpc import error_details_pb2, status_pb2
-from sqlalchemy import text
 
 from kairos.v1 import agent_pb2, command_pb2, common_pb2, file_pb2, file_pb2_grpc, invocation_pb2
 from scheduler.domain.codes import RefusalCode
 from scheduler.domain.limits import Limits
 from scheduler.local import Kairos, connect
-from scheduler.store.database import create_engine
 from tests.service.conftest import ServerFactory
-from tests.service.harness import Peer
+from tests.service.harness import TWO_ACCOUNTS_AUTH, Peer, make_offline
 
 SHELL = common_pb2.COMMAND_TYPE_RUN_SHELL_SCRIPT
 Code = grpc.StatusCode
 DETAILS_KEY = "grpc-status-details-bin"
-
-AUTH = """
-[[tokens]]
-token = "client-a"
-account = "111"
-region = "cn-hangzhou"
-role = "client"
-
-[[tokens]]
-token = "agent-a"
-account = "111"
-region = "cn-hangzhou"
-role = "agent"
-"""
 
 
 @dataclass(kw_only=True, frozen=True)
@@ -183,15 +167,7 @@ async def test_an_unknown_command_carries_only_error_info(kairos: Kairos) -> Non
 async def test_an_offline_agent_is_a_failed_precondition(
     kairos: Kairos, peers: list[Peer], servers: ServerFactory
 ) -> None:
-    engine = create_engine(servers.url)
-    async with engine.begin() as conn:
-        await conn.execute(
-            text(
-                "UPDATE instances SET last_heartbeat_at = now() - interval '3 minutes' "
-                "WHERE id = 'i-2'"
-            )
-        )
-    await engine.dispose()
+    await make_offline(servers.url, "i-2")
     refusal = await refused(kairos.invocations.RunCommand(run_request(instance_ids=["i-2"])))
     refusal.assert_code(
         Code.FAILED_PRECONDITION,
@@ -216,7 +192,7 @@ async def test_a_reused_client_token_is_already_exists(kairos: Kairos) -> None:
 
 async def test_refused_tokens_carry_error_info(servers: ServerFactory, tmp_path: Path) -> None:
     auth_file = tmp_path / "auth.toml"
-    auth_file.write_text(AUTH)
+    auth_file.write_text(TWO_ACCOUNTS_AUTH)
     address = await servers.start(auth_file=auth_file)
     describe = command_pb2.DescribeCommandsRequest()
 

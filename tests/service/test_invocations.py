@@ -7,14 +7,12 @@ import asyncio
 import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
-from sqlalchemy import text
 
 from kairos.v1 import agent_pb2, common_pb2, invocation_pb2
 from scheduler.domain.limits import Limits
 from scheduler.local import Kairos, connect
-from scheduler.store.database import create_engine
 from tests.service.conftest import ServerFactory
-from tests.service.harness import Peer
+from tests.service.harness import Peer, make_offline
 
 SHELL = common_pb2.COMMAND_TYPE_RUN_SHELL_SCRIPT
 S = common_pb2
@@ -162,15 +160,7 @@ async def test_too_many_instances_is_invalid(servers: ServerFactory) -> None:
 async def test_offline_instances_fail_the_whole_invocation(
     kairos: Kairos, peers: list[Peer], servers: ServerFactory
 ) -> None:
-    engine = create_engine(servers.url)
-    async with engine.begin() as conn:
-        await conn.execute(
-            text(
-                "UPDATE instances SET last_heartbeat_at = now() - interval '3 minutes' "
-                "WHERE id = 'i-2'"
-            )
-        )
-    await engine.dispose()
+    await make_offline(servers.url, "i-2")
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await kairos.invocations.RunCommand(run_request(instance_ids=["i-1", "i-2"]))
     assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION

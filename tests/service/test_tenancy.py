@@ -12,39 +12,13 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from kairos.v1 import command_pb2, common_pb2, fleet_pb2, invocation_pb2
 from scheduler.local import connect
 from tests.service.conftest import ServerFactory
-from tests.service.harness import Peer
-
-AUTH = """
-[[tokens]]
-token = "client-a"
-account = "111"
-region = "cn-hangzhou"
-role = "client"
-
-[[tokens]]
-token = "agent-a"
-account = "111"
-region = "cn-hangzhou"
-role = "agent"
-
-[[tokens]]
-token = "client-b"
-account = "222"
-region = "cn-hangzhou"
-role = "client"
-
-[[tokens]]
-token = "agent-b"
-account = "222"
-region = "cn-hangzhou"
-role = "agent"
-"""
+from tests.service.harness import TWO_ACCOUNTS_AUTH, Peer
 
 
 @pytest.fixture
 def auth_file(tmp_path: Path) -> Path:
     path = tmp_path / "auth.toml"
-    path.write_text(AUTH)
+    path.write_text(TWO_ACCOUNTS_AUTH)
     return path
 
 

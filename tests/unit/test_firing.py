@@ -14,6 +14,7 @@ from scheduler.domain.firing import FirePlan, instance_zone, plan_fire
 from scheduler.domain.invocation import plan_targets
 from scheduler.domain.models import InvocationSettings
 from scheduler.schedule import parse_frequency
+from tests.factories import invocation_settings
 from tests.unit.test_invocation_rules import instance
 
 T0 = datetime(2027, 1, 1, 0, 0, 0, tzinfo=UTC)
@@ -80,16 +81,7 @@ def test_unknown_zones_fall_back_to_utc() -> None:
 
 
 def settings(mode: RepeatMode, frequency: str = "") -> InvocationSettings:
-    return InvocationSettings(
-        repeat_mode=mode,
-        frequency=frequency,
-        parameters={},
-        username="",
-        working_dir="",
-        timeout=60,
-        container_id="",
-        container_name="",
-    )
+    return invocation_settings(repeat_mode=mode, frequency=frequency)
 
 
 def test_periodic_targets_start_on_their_own_first_fire() -> None:

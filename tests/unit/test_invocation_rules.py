@@ -22,6 +22,7 @@ from scheduler.domain.invocation import (
 from scheduler.domain.limits import KIB, Limits
 from scheduler.domain.models import Command, Instance, InvocationSettings
 from scheduler.domain.tenancy import Tenant
+from tests.factories import invocation_settings
 
 from .expect import assert_refusal
 
@@ -98,16 +99,7 @@ def request(
 
 
 def settings(parameters: dict[str, str] | None = None) -> InvocationSettings:
-    return InvocationSettings(
-        repeat_mode=RepeatMode.ONCE,
-        frequency="",
-        parameters=parameters or {},
-        username="",
-        working_dir="/srv",
-        timeout=600,
-        container_id="",
-        container_name="",
-    )
+    return invocation_settings(parameters=parameters or {}, working_dir="/srv", timeout=600)
 
 
 def counter() -> Callable[[], str]:
