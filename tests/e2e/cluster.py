@@ -112,8 +112,13 @@ class Cluster:
         )
 
 
-async def finished(kairos: Kairos, invoke_id: str) -> dict[str, Any]:
-    """Follow WatchInvocation to the end; returns output by instance and the final status."""
+async def finished(
+    kairos: Kairos, invoke_id: str, *, answered: asyncio.Event | None = None
+) -> dict[str, Any]:
+    """Follow WatchInvocation to the end; returns output by instance and the final status.
+
+    ``answered`` is set at the first event: the server is serving the call by then.
+    """
     output: dict[str, bytes] = {}
     final = None
     call = kairos.invocations.WatchInvocation(
@@ -121,6 +126,8 @@ async def finished(kairos: Kairos, invoke_id: str) -> dict[str, Any]:
     )
     async with asyncio.timeout(FINISH_TIMEOUT):
         while (event := await call.read()) is not grpc.aio.EOF:
+            if answered is not None:
+                answered.set()
             if event.WhichOneof("event") == "output":
                 output[event.output.instance_id] = (
                     output.get(event.output.instance_id, b"") + event.output.data

@@ -57,7 +57,10 @@ async def test_sigterm_drains_and_loses_no_execution(json_cluster: Cluster) -> N
     )
     await output_seen(kairos, response.invoke_id, b"started")
     # A client call in flight when SIGTERM comes: it must complete, not be cut.
-    in_flight = asyncio.ensure_future(finished(kairos, response.invoke_id))
+    answered = asyncio.Event()
+    in_flight = asyncio.ensure_future(finished(kairos, response.invoke_id, answered=answered))
+    async with asyncio.timeout(GRACE):
+        await answered.wait()  # the server is serving the call: it is in flight
     health: Any = health_pb2_grpc.HealthStub(kairos.channel)
     watch = health.Watch(health_pb2.HealthCheckRequest(service=""))
     assert (await watch.read()).status == health_pb2.HealthCheckResponse.SERVING
