@@ -162,6 +162,18 @@ class RefusalCode(StrEnum):
 
     UNIMPLEMENTED = "Unimplemented"
     """The RPC is declared in the API but not served yet (``UNIMPLEMENTED``)."""
+    MISSING_PARAMETER = "MissingParameter"
+    """A required field (an id) is empty; the field is named (``INVALID_ARGUMENT``)."""
+    INVALID_PARAM_NUL_CHARACTER = "InvalidParam.NulCharacter"
+    """A text field contains a NUL character, which no field may hold (``INVALID_ARGUMENT``)."""
+    INVALID_PARAM_ENUM = "InvalidParam.Enum"
+    """An enum field has a value this server does not know (``INVALID_ARGUMENT``)."""
+    SERVICE_UNAVAILABLE = "ServiceUnavailable"
+    """The database could not be reached or kept failing; retrying later may succeed
+    (``UNAVAILABLE``). The message carries a request id that the server's log also has."""
+    INTERNAL_ERROR = "InternalError"
+    """An unexpected error in the server. The message carries a request id that the
+    server's log also has, with the details (``INTERNAL``)."""
 
 
 @unique

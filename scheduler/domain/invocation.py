@@ -11,6 +11,7 @@ from scheduler.domain.enums import COMMAND_TYPES_BY_OS, InvocationStatus, Repeat
 from scheduler.domain.errors import invalid, not_found, precondition
 from scheduler.domain.firing import instance_zone
 from scheduler.domain.limits import (
+    MAX_FREQUENCY,
     MAX_USERNAME,
     MAX_WORKING_DIR,
     Limits,
@@ -67,6 +68,7 @@ def check_settings(
 ) -> InvocationSettings:
     """Validate the invocation fields; the command supplies defaults for dir and timeout."""
     mode = resolve_repeat_mode(request.repeat_mode, request.frequency)
+    check_length(RefusalCode.INVALID_PARAM_FREQUENCY, "frequency", request.frequency, MAX_FREQUENCY)
     check_length(RefusalCode.INVALID_PARAM_USERNAME, "username", request.username, MAX_USERNAME)
     check_length(
         RefusalCode.INVALID_PARAM_WORKING_DIR, "working_dir", request.working_dir, MAX_WORKING_DIR

@@ -41,11 +41,20 @@ MAX_NAME = 128
 MAX_DESCRIPTION = 512
 MAX_WORKING_DIR = 200
 MAX_USERNAME = 255
+MAX_FREQUENCY = 256
+"""Characters of a frequency expression (the column's size)."""
 MAX_CLIENT_TOKEN = 64
 MAX_PAGE = 50
 DEFAULT_PAGE = 10
 
 _PRINTABLE_ASCII = re.compile(r"[\x21-\x7e]+")
+
+
+def require_id(field_name: str, value: str) -> str:
+    """Return ``value``, a required id; an empty one is refused, naming the field."""
+    if not value.strip():
+        raise invalid(RefusalCode.MISSING_PARAMETER, field_name, f"{field_name} is required")
+    return value
 
 
 def check_length(

@@ -8,7 +8,7 @@ from scheduler.domain import ids
 from scheduler.domain.codes import QuotaName, RefusalCode
 from scheduler.domain.command import CommandChanges, CommandRequest, check_changes, new_command
 from scheduler.domain.errors import invalid, not_found, quota_exceeded
-from scheduler.domain.limits import check_client_token, check_page_size
+from scheduler.domain.limits import check_client_token, check_page_size, require_id
 from scheduler.domain.models import Command
 from scheduler.domain.tenancy import Tenant
 from scheduler.operations.context import Context
@@ -49,6 +49,7 @@ async def modify_command(
     ctx: Context, tenant: Tenant, command_id: str, changes: CommandChanges
 ) -> None:
     """Change a command's name, description, timeout or working dir."""
+    require_id("command_id", command_id)
     values = check_changes(ctx.limits, changes)
     if not values:
         raise invalid(
@@ -66,6 +67,7 @@ async def modify_command(
 
 async def delete_command(ctx: Context, tenant: Tenant, command_id: str) -> None:
     """Delete a command and free its quota slot; its invocations keep their copy."""
+    require_id("command_id", command_id)
 
     async def delete(conn: AsyncConnection) -> None:
         if not await store.delete_command(conn, tenant, command_id):

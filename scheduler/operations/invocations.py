@@ -20,7 +20,12 @@ from scheduler.domain.invocation import (
     plan_executions,
     plan_targets,
 )
-from scheduler.domain.limits import check_client_token, check_instance_ids, check_page_size
+from scheduler.domain.limits import (
+    check_client_token,
+    check_instance_ids,
+    check_page_size,
+    require_id,
+)
 from scheduler.domain.models import Command, InvocationSettings
 from scheduler.domain.tenancy import Tenant
 from scheduler.operations.commands import save_command
@@ -49,6 +54,7 @@ async def invoke_command(
     ctx: Context, tenant: Tenant, command_id: str, request: InvokeRequest, request_hash: str
 ) -> str:
     """Invoke a saved command on instances; returns the invocation id."""
+    require_id("command_id", command_id)
     instance_ids = _check_request(ctx, request)
 
     async def invoke(conn: AsyncConnection) -> dict[str, str]:
@@ -94,6 +100,7 @@ async def stop_invocation(
     ctx: Context, tenant: Tenant, invoke_id: str, instance_ids: list[str]
 ) -> None:
     """Cancel what has not started, stop what runs, end future fires."""
+    require_id("invoke_id", invoke_id)
     requested = check_instance_ids(ctx.limits, instance_ids, required=False)
 
     async def stop(conn: AsyncConnection) -> None:
@@ -134,6 +141,7 @@ async def describe_results(
     next_token: str,
 ) -> tuple[list[ExecutionView], int, str]:
     """One page of an invocation's per-instance results."""
+    require_id("invoke_id", invoke_id)
     page_size = check_page_size(max_results)
 
     async def read(conn: AsyncConnection) -> tuple[list[ExecutionView], int, str]:
@@ -155,6 +163,7 @@ async def watch_state(
     ctx: Context, tenant: Tenant, invoke_id: str
 ) -> tuple[InvocationStatus, list[ExecutionView]]:
     """An invocation's overall status and every execution, for WatchInvocation."""
+    require_id("invoke_id", invoke_id)
 
     async def read(conn: AsyncConnection) -> tuple[InvocationStatus, list[ExecutionView]]:
         found, _, _ = await store.list_invocations(

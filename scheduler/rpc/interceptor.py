@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import logging
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeAlias
 
@@ -12,6 +14,7 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from scheduler.domain.codes import RefusalCode
 from scheduler.domain.enums import Role
 from scheduler.domain.errors import ErrorKind, KairosError
 from scheduler.domain.tenancy import Caller
@@ -19,6 +22,10 @@ from scheduler.observability import metrics
 from scheduler.rpc.auth import TokenTable
 from scheduler.rpc.context import RpcContext
 from scheduler.rpc.in_flight import InFlight
+from scheduler.rpc.validate import check_request
+from scheduler.store.database import is_unavailable
+
+log = logging.getLogger(__name__)
 
 Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
 
@@ -67,8 +74,8 @@ class KairosInterceptor(grpc.aio.ServerInterceptor):
         metadata = dict(details.invocation_metadata or ())
         caller = self._tokens.authenticate(metadata.get("authorization"), role)
         # Client calls are what a graceful stop waits for; agent streams never end by themselves.
-        counted = role is Role.CLIENT
-        return _wrap(handler, caller, self._in_flight if counted else None)
+        client = role is Role.CLIENT
+        return _wrap(handler, details.method, caller, self._in_flight if client else None)
 
 
 _FACTORIES = {
@@ -79,10 +86,15 @@ _FACTORIES = {
 }
 
 
-def _wrap(handler: Handler, caller: Caller | KairosError, in_flight: InFlight | None) -> Handler:
+def _wrap(
+    handler: Handler, method: str, caller: Caller | KairosError, in_flight: InFlight | None
+) -> Handler:
     kind = next(k for k in _FACTORIES if getattr(handler, k) is not None)
     behavior = getattr(handler, kind)
     counting = in_flight.call if in_flight is not None else contextlib.nullcontext
+    # Client requests arrive whole and are checked here; agent messages, on a stream,
+    # are validated by the agent stream servicer as they come.
+    checked = not handler.request_streaming
 
     if handler.response_streaming:
 
@@ -90,10 +102,16 @@ def _wrap(handler: Handler, caller: Caller | KairosError, in_flight: InFlight | 
             await _enter(caller, context)
             with counting():
                 try:
+                    if checked:
+                        check_request(request)
                     async for message in behavior(request, context):
                         yield message
                 except KairosError as error:
                     await abort(context, error)
+                except grpc.aio.AbortError:
+                    raise
+                except Exception as error:
+                    await abort(context, unexpected(error, method))
 
         wrapped: Callable[..., Any] = streaming
     else:
@@ -102,9 +120,15 @@ def _wrap(handler: Handler, caller: Caller | KairosError, in_flight: InFlight | 
             await _enter(caller, context)
             with counting():
                 try:
+                    if checked:
+                        check_request(request)
                     return await behavior(request, context)
                 except KairosError as error:
                     await abort(context, error)
+                except grpc.aio.AbortError:
+                    raise
+                except Exception as error:
+                    await abort(context, unexpected(error, method))
 
         wrapped = single
     return _FACTORIES[kind](
@@ -131,7 +155,32 @@ _GRPC_CODES = {
     ErrorKind.PERMISSION_DENIED: code_pb2.PERMISSION_DENIED,
     ErrorKind.UNAUTHENTICATED: code_pb2.UNAUTHENTICATED,
     ErrorKind.UNIMPLEMENTED: code_pb2.UNIMPLEMENTED,
+    ErrorKind.UNAVAILABLE: code_pb2.UNAVAILABLE,
+    ErrorKind.INTERNAL: code_pb2.INTERNAL,
 }
+
+
+def unexpected(error: Exception, method: str) -> KairosError:
+    """The refusal for an error nothing below turned into one; no detail of it leaves.
+
+    The client gets a request id; the log line with the same id has the cause
+    (without statement parameters: the engine hides them).
+    """
+    request_id = secrets.token_hex(8)
+    extra = {"request_id": request_id, "method": method}
+    if is_unavailable(error):
+        log.warning("database unavailable: %s", type(error).__name__, extra=extra)
+        return KairosError(
+            kind=ErrorKind.UNAVAILABLE,
+            code=RefusalCode.SERVICE_UNAVAILABLE,
+            message=f"the database is unavailable; retry later (request id {request_id})",
+        )
+    log.error("unexpected error in %s", method, exc_info=error, extra=extra)
+    return KairosError(
+        kind=ErrorKind.INTERNAL,
+        code=RefusalCode.INTERNAL_ERROR,
+        message=f"internal error (request id {request_id})",
+    )
 
 
 async def abort(context: RpcContext, error: KairosError) -> None:

@@ -15,7 +15,9 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import Literal, TypeVar
 
-from sqlalchemy.exc import DBAPIError
+import psycopg
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 __all__ = [
@@ -24,6 +26,7 @@ __all__ = [
     "database_url",
     "in_transaction",
     "is_transient",
+    "is_unavailable",
 ]
 
 _log = logging.getLogger(__name__)
@@ -89,6 +92,8 @@ def create_engine(
         pool_recycle=pool_recycle,
         pool_pre_ping=True,
         echo=echo,
+        # Statement parameters (scripts, parameter values) never reach a log or an error.
+        hide_parameters=True,
         # Sessions in UTC whatever the server's default: timestamps come back in UTC,
         # and now()::date is the UTC day the daily quota counts by.
         connect_args={"options": "-c TimeZone=UTC"},
@@ -151,3 +156,15 @@ async def in_transaction(
             )
             await asyncio.sleep(delay)
     raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """True when ``error`` says the database cannot be reached or used right now.
+
+    A lost or refused connection, a server shutting down, a pool with no free
+    connection: the request may succeed later. Conflicts that ``in_transaction``
+    retries count too once they have used up their attempts.
+    """
+    if isinstance(error, (OperationalError, InterfaceError, PoolTimeout)):
+        return True
+    return isinstance(error, (psycopg.OperationalError, psycopg.InterfaceError, ConnectionError))
