@@ -9,6 +9,7 @@ code and the tail of its log.
 
 import argparse
 import asyncio
+import contextlib
 import socket
 import sys
 from collections.abc import Iterator
@@ -32,7 +33,7 @@ LOG_TAIL_LINES = 20
 
 
 def dev(args: argparse.Namespace) -> int:
-    """Run server and agents until Ctrl-C or SIGTERM (exit 0) or until a child dies (exit 1)."""
+    """Run server and agents until Ctrl-C, SIGTERM or SIGHUP (exit 0) or a child dies (exit 1)."""
     asyncio.run(_run(args.listen, args.agents, Path(args.data_dir)))
     return 0
 
@@ -62,7 +63,10 @@ async def _run(listen: str, agents: int, data_dir: Path) -> None:
         except StopRequested:
             pass
         finally:
-            print("stopping agents and server…", file=sys.stderr, flush=True)
+            # The terminal or the pipe may be gone (`kairos dev | tee log`, then Ctrl-C
+            # kills tee too): saying goodbye must not keep the children alive.
+            with contextlib.suppress(OSError):
+                print("stopping agents and server…", file=sys.stderr, flush=True)
             supervisor.stop_all()
 
 

@@ -24,7 +24,7 @@ WATCH_SECONDS = 0.2  # how often `supervise` looks at the processes and for a st
 
 
 class StopRequested(Exception):
-    """Ctrl-C or SIGTERM arrived (see `Supervisor.stop_on_signals`)."""
+    """Ctrl-C, SIGTERM or SIGHUP arrived (see `Supervisor.stop_on_signals`)."""
 
 
 class Supervisor:
@@ -138,13 +138,14 @@ class Supervisor:
 
     @contextlib.contextmanager
     def stop_on_signals(self) -> Iterator[None]:
-        """Within: SIGINT and SIGTERM only request a stop; `supervise` raises `StopRequested`.
+        """Within: SIGINT, SIGTERM and SIGHUP request a stop; `supervise` raises `StopRequested`.
 
         Nothing is interrupted halfway, so the processes are stopped in order, and
         a second Ctrl-C cannot cut `stop_all` short. Needs a running event loop.
         """
         loop = asyncio.get_running_loop()
-        signals = (signal.SIGINT, signal.SIGTERM)
+        # SIGHUP: the terminal went away; the children must not outlive it.
+        signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
         for signum in signals:
             loop.add_signal_handler(signum, self.request_stop)
         try:
