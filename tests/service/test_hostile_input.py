@@ -7,13 +7,17 @@ from typing import Any
 
 import grpc
 import pytest
-from sqlalchemy import text
+from sqlalchemy import insert, text
 from sqlalchemy.engine import make_url
 
 from kairos.v1 import command_pb2, common_pb2, invocation_pb2
 from scheduler.domain.codes import RefusalCode
-from scheduler.local import Kairos
+from scheduler.domain.enums import OsType
+from scheduler.domain.limits import Limits
+from scheduler.domain.tenancy import DEFAULT_TENANT
+from scheduler.local import Kairos, connect
 from scheduler.store.database import create_engine, database_url
+from scheduler.store.tables import instances
 from tests.service.conftest import ServerFactory
 from tests.service.harness import Peer
 from tests.service.refusals import refused, violations
@@ -236,3 +240,34 @@ async def test_an_unreachable_database_is_unavailable(
         await admin.dispose()
     # And it is served again once the database is back.
     await kairos.commands.DescribeCommands(command_pb2.DescribeCommandsRequest())
+
+
+async def test_a_run_on_hundreds_of_instances_with_long_ids_is_dispatched(
+    servers: ServerFactory,
+) -> None:
+    # 400 ids of 22 characters: one comma-joined NOTIFY would exceed PostgreSQL's 8000 bytes.
+    instance_ids = [f"i-{n:020d}" for n in range(400)]
+    engine = create_engine(servers.url)
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(instances),
+            [
+                {
+                    "id": instance_id,
+                    "account_id": DEFAULT_TENANT.account_id,
+                    "region_id": DEFAULT_TENANT.region_id,
+                    "os_type": OsType.LINUX.value,
+                }
+                for instance_id in instance_ids
+            ],
+        )
+    await engine.dispose()
+    kairos = connect(await servers.start(limits=Limits(max_instances_per_call=500)))
+    response = await kairos.invocations.RunCommand(run_request(instance_ids=instance_ids))
+    results = await kairos.invocations.DescribeInvocationResults(
+        invocation_pb2.DescribeInvocationResultsRequest(
+            invoke_id=response.invoke_id, max_results=50
+        )
+    )
+    assert results.total_count == 400
+    assert {r.invocation_status for r in results.results} == {common_pb2.INVOCATION_STATUS_PENDING}
