@@ -49,11 +49,13 @@ LOOKAHEAD = 0.02
 """Seconds ahead of now a round of the running loop claims (``tick()`` claims none ahead)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class _Outcome:
     """What a round did and when the next fire is due."""
 
     claimed: int
+    fired: firing.Fired | None
+    """What the round's fires did, counted once the round has committed."""
     until_due: float | None
     """Seconds from the round's end to the earliest armed fire (None: none; < 0: overdue)."""
     contended: bool = False
@@ -84,12 +86,19 @@ class Ticker:
 
     async def tick(self) -> int:
         """One round: fire what is due now; returns how many targets it claimed."""
-        return await self.context.transaction(self.tick_in)
+        outcome = await self.context.transaction(self._now_round)
+        firing.count(outcome.fired)
+        return outcome.claimed
 
     async def tick_in(self, conn: AsyncConnection) -> int:
-        """``tick`` in the caller's transaction, which holds the claimed targets until it ends."""
-        outcome = await self._round(conn, ahead=0.0, until_due=False)
-        return outcome.claimed
+        """``tick`` in the caller's transaction, which holds the claimed targets until it ends.
+
+        Its fires are not counted in the metrics: only the caller knows if it commits.
+        """
+        return (await self._now_round(conn)).claimed
+
+    async def _now_round(self, conn: AsyncConnection) -> _Outcome:
+        return await self._round(conn, ahead=0.0, until_due=False)
 
     async def _run(self) -> None:
         round_ = functools.partial(self._round, ahead=LOOKAHEAD, until_due=True)
@@ -97,6 +106,7 @@ class Ticker:
             while True:
                 try:
                     outcome = await self.context.transaction(round_)
+                    firing.count(outcome.fired)
                     if outcome.claimed == self._batch_size:
                         continue  # more is due at once
                     delay = _delay(outcome)
@@ -114,17 +124,18 @@ class Ticker:
         now = await database_now(conn)
         read_at = time.monotonic()
         due = await target_store.claim_due(conn, now + timedelta(seconds=ahead), self._batch_size)
-        if due:
-            await self._fire(conn, due, now, read_at)
+        fired = await self._fire(conn, due, now, read_at) if due else None
         if not until_due:
-            return _Outcome(len(due), None)
+            return _Outcome(claimed=len(due), fired=fired, until_due=None)
         seconds = await target_store.earliest_due(conn)
         reached = seconds is not None and seconds + (time.monotonic() - read_at) <= ahead
-        return _Outcome(len(due), seconds, contended=not due and reached)
+        return _Outcome(
+            claimed=len(due), fired=fired, until_due=seconds, contended=not due and reached
+        )
 
     async def _fire(
         self, conn: AsyncConnection, due: list[ArmedTarget], now: datetime, read_at: float
-    ) -> None:
+    ) -> firing.Fired:
         """Decide the claimed targets' fires; at the last one's instant, write them all."""
         round_ = await firing.decide(conn, due, now, grace=self._grace)
         if round_.fires:
@@ -134,7 +145,7 @@ class Ticker:
             if wait > 0:
                 await asyncio.sleep(wait)
         today = (now + timedelta(seconds=time.monotonic() - read_at)).date()
-        await firing.fire(conn, self.context.limits, round_, today, trigger="schedule")
+        return await firing.fire(conn, self.context.limits, round_, today, trigger="schedule")
 
 
 def _delay(outcome: _Outcome) -> float:

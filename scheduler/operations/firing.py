@@ -45,6 +45,16 @@ class Fire:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Fired:
+    """What a fire did, to count once its transaction has committed (``count``)."""
+
+    trigger: str
+    created: int
+    overlap_skips: int
+    misfire_skips: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class Round:
     """What a batch of due targets does: the fires to run and how every target moves on."""
 
@@ -71,8 +81,8 @@ async def decide(
 
 async def fire(
     conn: AsyncConnection, limits: Limits, round_: Round, today: date, *, trigger: str
-) -> int:
-    """Advance the targets, create the fires' executions, refresh and notify; returns how many.
+) -> Fired:
+    """Advance the targets, create the fires' executions, refresh and notify.
 
     Each tenant's daily quota is consumed in this transaction; a fire beyond
     it becomes a visible ``Failed`` execution (``InvocationQuotaExceeded``),
@@ -90,14 +100,25 @@ async def fire(
             n.plan.instance_id for n in created_new if n.plan.status is InvocationStatus.PENDING
         ],
     )
-    # Counted before the commit: a rolled-back round is retried and counted again.
-    metrics.fires.labels(trigger).inc(len(created_new))
-    metrics.fire_skips.labels("overlap").inc(sum(u.overlap_skips for u in round_.updates))
-    metrics.fire_skips.labels("misfire").inc(sum(u.misfire_skips for u in round_.updates))
-    return len(created_new)
+    return Fired(
+        trigger=trigger,
+        created=len(created_new),
+        overlap_skips=sum(u.overlap_skips for u in round_.updates),
+        misfire_skips=sum(u.misfire_skips for u in round_.updates),
+    )
 
 
-async def fire_boot_triggers(conn: AsyncConnection, limits: Limits, instance_id: str) -> int:
+def count(fired: Fired | None) -> None:
+    """Count a fire in the metrics: only after its transaction committed, so a retried
+    or rolled-back round is never counted twice."""
+    if fired is None:
+        return
+    metrics.fires.labels(fired.trigger).inc(fired.created)
+    metrics.fire_skips.labels("overlap").inc(fired.overlap_skips)
+    metrics.fire_skips.labels("misfire").inc(fired.misfire_skips)
+
+
+async def fire_boot_triggers(conn: AsyncConnection, limits: Limits, instance_id: str) -> Fired:
     """Create this boot's executions; NEXT_REBOOT_ONLY targets then disarm.
 
     Runs in the transaction that records the new boot id, so a boot fires

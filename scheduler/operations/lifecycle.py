@@ -22,7 +22,7 @@ from scheduler.domain.tenancy import Tenant
 from scheduler.observability import metrics
 from scheduler.operations.changes import invocations_changed
 from scheduler.operations.context import Context
-from scheduler.operations.firing import fire_boot_triggers
+from scheduler.operations.firing import Fired, count, fire_boot_triggers
 from scheduler.store import dispatch as dispatch_store
 from scheduler.store import instances as instance_store
 from scheduler.store import invocations as invocation_store
@@ -40,7 +40,7 @@ async def register_agent(
     Refused (PERMISSION_DENIED) when the instance belongs to another account.
     """
 
-    async def register(conn: AsyncConnection) -> None:
+    async def register(conn: AsyncConnection) -> Fired | None:
         registration = await instance_store.register_agent(
             conn, tenant, hello, dispatcher_id=dispatcher_id
         )
@@ -52,9 +52,10 @@ async def register_agent(
             )
         if registration.rebooted:
             log.info("instance booted", extra={"instance_id": hello.instance_id})
-            await fire_boot_triggers(conn, ctx.limits, hello.instance_id)
+            return await fire_boot_triggers(conn, ctx.limits, hello.instance_id)
+        return None
 
-    await ctx.transaction(register)
+    count(await ctx.transaction(register))
 
 
 async def heartbeat(ctx: Context, instance_id: str, *, dispatcher_id: str) -> None:

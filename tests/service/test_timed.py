@@ -8,6 +8,7 @@ instead of waiting for it, so every decision is deterministic.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -341,3 +342,24 @@ async def test_boot_triggers_run_on_new_boot_ids_only(timed: Timed) -> None:
         S.INVOCATION_STATUS_PENDING,
         S.INVOCATION_STATUS_RUNNING,
     )
+
+
+def _fires_counted() -> float:
+    return REGISTRY.get_sample_value("kairos_fires_total", {"trigger": "schedule"}) or 0.0
+
+
+async def test_fires_are_counted_once_their_round_commits(timed: Timed) -> None:
+    response = await timed.kairos.invocations.RunCommand(periodic("rate(10s)"))
+    await timed.rewind(response.invoke_id, 10.5)
+    before = _fires_counted()
+    with contextlib.suppress(_RolledBack):
+        async with timed.engine.begin() as round_:
+            assert await timed.ticker.tick_in(round_) == 1
+            raise _RolledBack  # the round's transaction does not commit
+    assert _fires_counted() == before, "a rolled-back fire must not be counted"
+    assert await timed.ticker.tick() == 1
+    assert _fires_counted() == before + 1
+
+
+class _RolledBack(Exception):
+    """Raised to roll a transaction back."""
