@@ -130,27 +130,37 @@ class _Watch:
         self._offsets: dict[str, int] = {}
 
     def changes(self, executions: list[ExecutionView]) -> list[invocation_pb2.WatchInvocationEvent]:
+        """Status changes and stored output not sent yet, execution by execution.
+
+        An execution's output comes after the status that started it (Running) and
+        before the status that ends it, as the script itself produced them.
+        """
         events = []
         for execution in executions:
-            sent = self._offsets.get(execution.id)
-            if sent is None and execution.output:
-                # Output stored so far; live chunks continue after it.
-                events.append(self._chunk(execution.id, execution.instance_id, 0, execution.output))
-            elif sent is not None and execution.dropped == 0 and len(execution.output) > sent:
-                # Stored output not seen live (its notice came after the status, or was
-                # lost): sent now, so the watcher has every byte before the final status.
-                events.append(
-                    self._chunk(execution.id, execution.instance_id, sent, execution.output[sent:])
-                )
+            output = self._stored_output(execution)
+            status: list[invocation_pb2.WatchInvocationEvent] = []
             state = (execution.status, execution.updated_at)
             if self._seen.get(execution.id) != state:
                 self._seen[execution.id] = state
-                events.append(
+                status.append(
                     invocation_pb2.WatchInvocationEvent(
                         result=result_message(execution, output=False)
                     )
                 )
+            events += output + status if execution.status.is_final else status + output
         return events
+
+    def _stored_output(self, execution: ExecutionView) -> list[invocation_pb2.WatchInvocationEvent]:
+        sent = self._offsets.get(execution.id)
+        if sent is None and execution.output:
+            # Output stored so far; live chunks continue after it.
+            return [self._chunk(execution.id, execution.instance_id, 0, execution.output)]
+        if sent is not None and execution.dropped == 0 and len(execution.output) > sent:
+            # Stored output not seen live (its notice came after the status, or was
+            # lost): sent now, so the watcher has every byte before the final status.
+            data = execution.output[sent:]
+            return [self._chunk(execution.id, execution.instance_id, sent, data)]
+        return []
 
     async def wait(
         self, notices: asyncio.Queue[Notice], invoke_id: str
@@ -165,6 +175,10 @@ class _Watch:
             channel, payload = notice.channel, notice.payload
             if channel == Channel.OUTPUT:
                 chunk = output_chunk(payload)
+                if chunk.invoke_id == invoke_id and not self._started(chunk.execution_id):
+                    # Its Running status is not sent yet: re-read, which sends the status
+                    # and then this output (stored before its notice was sent).
+                    return events
                 if chunk.invoke_id == invoke_id:
                     event = self._live_chunk(
                         chunk.execution_id, chunk.instance_id, chunk.offset, chunk.data
@@ -174,6 +188,10 @@ class _Watch:
                 continue
             if channel != Channel.EXECUTION or payload == invoke_id:
                 return events
+
+    def _started(self, execution_id: str) -> bool:
+        seen = self._seen.get(execution_id)
+        return seen is not None and seen[0] is not InvocationStatus.PENDING
 
     def _live_chunk(
         self, execution_id: str, instance_id: str, offset: int, data: bytes

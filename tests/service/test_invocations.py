@@ -264,3 +264,42 @@ async def _until(kairos: Kairos, invoke_id: str, instance_id: str, status: int) 
                 watch.cancel()
                 return
     raise AssertionError(f"{instance_id} never reached status {status}")
+
+
+async def test_a_watch_shows_running_before_the_output_of_an_execution(
+    kairos: Kairos, peers: list[Peer]
+) -> None:
+    response = await kairos.invocations.RunCommand(run_request())
+    task = await receive_task(peers[0])
+    now = Timestamp()
+    now.GetCurrentTime()
+    for message in (
+        agent_pb2.AgentMessage(ack=agent_pb2.TaskAck(execution_id=task.execution_id)),
+        agent_pb2.AgentMessage(
+            started=agent_pb2.ExecutionStarted(execution_id=task.execution_id, start_time=now)
+        ),
+        agent_pb2.AgentMessage(
+            output=agent_pb2.ExecutionOutput(
+                execution_id=task.execution_id, offset=0, data=b"first line\n"
+            )
+        ),
+    ):
+        await peers[0].send(message)
+    # The stream is read in order: once a result (of an unknown execution) is
+    # acknowledged, started and output are stored, before the watch begins.
+    await peers[0].send(
+        agent_pb2.AgentMessage(result=agent_pb2.ExecutionResult(execution_id="e-barrier"))
+    )
+    assert (await peers[0].receive()).result_ack.execution_id == "e-barrier"
+    watch = kairos.invocations.WatchInvocation(
+        invocation_pb2.WatchInvocationRequest(invoke_id=response.invoke_id)
+    )
+    kinds = []
+    async with asyncio.timeout(10):
+        async for event in watch:
+            kind = event.WhichOneof("event")
+            kinds.append(f"status {event.result.invocation_status}" if kind == "result" else kind)
+            if kind == "output":
+                watch.cancel()
+                break
+    assert kinds == [f"status {S.INVOCATION_STATUS_RUNNING}", "output"]
