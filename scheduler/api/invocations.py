@@ -19,8 +19,8 @@ from scheduler.rpc.convert import from_proto, request_hash, timestamp, to_proto
 from scheduler.rpc.interceptor import current_caller
 from scheduler.store.executions import ExecutionView
 from scheduler.store.invocations import InvocationFilter, InvocationView
-from scheduler.store.listener import Listener, Notice
-from scheduler.store.notices import Channel, output_chunk
+from scheduler.store.listener import Listener, Subscription
+from scheduler.store.notices import Channel, about, output_chunk
 
 WATCH_RESYNC_SECONDS = 5.0
 """A watcher re-reads the invocation this often even without notifications."""
@@ -108,7 +108,10 @@ class InvocationServicer(invocation_pb2_grpc.InvocationServiceServicer):  # type
         tenant = current_caller().tenant
         watch = _Watch()
         # Subscribe before the first read so no change falls between the two.
-        async with self._listener.subscribe(Channel.EXECUTION, Channel.OUTPUT) as notices:
+        wanted = about(request.invoke_id)
+        async with self._listener.subscribe(
+            Channel.EXECUTION, Channel.OUTPUT, wanted=lambda n: wanted(n.channel, n.payload)
+        ) as notices:
             while True:
                 status, executions = await operations.watch_state(
                     self._ctx, tenant, request.invoke_id
@@ -163,7 +166,7 @@ class _Watch:
         return []
 
     async def wait(
-        self, notices: asyncio.Queue[Notice], invoke_id: str
+        self, notices: Subscription, invoke_id: str
     ) -> list[invocation_pb2.WatchInvocationEvent]:
         """Output chunks that arrive until the invocation's state may have changed."""
         events: list[invocation_pb2.WatchInvocationEvent] = []

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import psycopg
@@ -16,6 +16,8 @@ from sqlalchemy.engine import make_url
 log = logging.getLogger(__name__)
 
 _RECONNECT_DELAY = 1.0
+SUBSCRIPTION_SIZE = 256
+"""Notices one subscriber may have waiting before it falls behind (and gets a GAP)."""
 GAP = ""
 """Pseudo-channel of the notice sent after (re)connecting: notifications may be lost."""
 
@@ -43,7 +45,7 @@ class Listener:
     def __init__(self, conninfo: str, channels: list[str]) -> None:
         self._conninfo = conninfo
         self._channels = channels
-        self._subscribers: dict[str, set[asyncio.Queue[Notice]]] = defaultdict(set)
+        self._subscribers: dict[str, set[Subscription]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
 
@@ -60,16 +62,26 @@ class Listener:
                 await self._task
 
     @contextlib.asynccontextmanager
-    async def subscribe(self, *channels: str) -> AsyncIterator[asyncio.Queue[Notice]]:
-        """One queue of the channels' notices for the duration of the block."""
-        queue: asyncio.Queue[Notice] = asyncio.Queue()
+    async def subscribe(
+        self,
+        *channels: str,
+        wanted: Callable[[Notice], bool] | None = None,
+        size: int = SUBSCRIPTION_SIZE,
+    ) -> AsyncIterator[Subscription]:
+        """The channels' notices (those ``wanted``) for the duration of the block.
+
+        The subscription is bounded: one that falls behind loses what was queued
+        for a single ``GAP`` notice and re-reads what it follows, so a subscriber
+        that stops reading costs ``size`` notices at most.
+        """
+        subscription = Subscription(wanted, size)
         for channel in channels:
-            self._subscribers[channel].add(queue)
+            self._subscribers[channel].add(subscription)
         try:
-            yield queue
+            yield subscription
         finally:
             for channel in channels:
-                self._subscribers[channel].discard(queue)
+                self._subscribers[channel].discard(subscription)
 
     async def _run(self) -> None:
         while True:
@@ -83,13 +95,41 @@ class Listener:
                     self._broadcast_gap()
                     self._ready.set()
                     async for notice in conn.notifies():
-                        for queue in self._subscribers.get(notice.channel, ()):
-                            queue.put_nowait(Notice(notice.channel, notice.payload))
+                        received = Notice(notice.channel, notice.payload)
+                        for subscription in self._subscribers.get(notice.channel, ()):
+                            subscription.offer(received)
             except psycopg.OperationalError as error:
                 log.warning("notification listener lost its connection: %s", error)
                 await asyncio.sleep(_RECONNECT_DELAY)
 
     def _broadcast_gap(self) -> None:
-        queues = {q for subscribers in self._subscribers.values() for q in subscribers}
-        for queue in queues:
-            queue.put_nowait(Notice(GAP, ""))
+        subscriptions = {s for subscribers in self._subscribers.values() for s in subscribers}
+        for subscription in subscriptions:
+            subscription.gap()
+
+
+class Subscription:
+    """One subscriber's notices: filtered before they are queued, and bounded."""
+
+    def __init__(self, wanted: Callable[[Notice], bool] | None, size: int) -> None:
+        self._wanted = wanted
+        self._queue: asyncio.Queue[Notice] = asyncio.Queue(size)
+
+    async def get(self) -> Notice:
+        """The next notice, waiting for one."""
+        return await self._queue.get()
+
+    def offer(self, notice: Notice) -> None:
+        """Queue ``notice`` if wanted; when full, replace what is queued with one ``GAP``."""
+        if self._wanted is not None and not self._wanted(notice):
+            return
+        try:
+            self._queue.put_nowait(notice)
+        except asyncio.QueueFull:
+            self.gap()
+
+    def gap(self) -> None:
+        """Tell the subscriber that notices may be lost: it must re-read what it follows."""
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        self._queue.put_nowait(Notice(GAP, ""))

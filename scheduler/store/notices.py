@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -98,6 +98,23 @@ def output(chunk: OutputChunk) -> list[Notice]:
         }
         notices.append((Channel.OUTPUT, json.dumps(payload)))
     return notices
+
+
+def about(invoke_id: str) -> Callable[[str, str], bool]:
+    """Whether a notice (channel, payload) is about this invocation's executions or output.
+
+    Decided without decoding the payload: an OUTPUT payload starts with its
+    invocation id (``output`` writes it first), so a watcher filters every
+    other invocation's output cheaply, before anything is queued for it.
+    """
+    output_prefix = json.dumps({"invoke_id": invoke_id})[:-1] + ","
+
+    def wanted(channel: str, payload: str) -> bool:
+        if channel == Channel.OUTPUT:
+            return payload.startswith(output_prefix)
+        return channel != Channel.EXECUTION or payload == invoke_id
+
+    return wanted
 
 
 def output_chunk(payload: str) -> OutputChunk:
