@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
+import zoneinfo
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -12,6 +14,8 @@ from kairos.v1 import common_pb2
 BOOT_ID_FILE = Path("/proc/sys/kernel/random/boot_id")
 LOCALTIME = Path("/etc/localtime")
 _ZONEINFO_MARKER = "zoneinfo/"
+
+log = logging.getLogger(__name__)
 
 
 def read_boot_id(path: Path = BOOT_ID_FILE) -> str:
@@ -31,8 +35,26 @@ def detect_time_zone(
     """Return the instance's IANA time zone name.
 
     Order: the configured value, then ``TZ`` (``:Area/City`` accepted), then the
-    target of the ``/etc/localtime`` symlink, then "UTC".
+    target of the ``/etc/localtime`` symlink, then "UTC". A name this agent cannot
+    load as a zone itself (unknown, or a directory of the zone database such as
+    ``Etc``) becomes "UTC", with a warning.
     """
+    name = _detect(configured, env, localtime)
+    if not _loadable(name):
+        log.warning("time zone %r cannot be loaded; reporting UTC", name)
+        return "UTC"
+    return name
+
+
+def _loadable(name: str) -> bool:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except Exception:  # ZoneInfoNotFoundError, IsADirectoryError, ValueError, …
+        return False
+    return True
+
+
+def _detect(configured: str | None, env: Mapping[str, str], localtime: Path) -> str:
     if configured:
         return configured
     tz = env.get("TZ", "").removeprefix(":")

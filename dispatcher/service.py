@@ -16,6 +16,7 @@ from kairos.v1 import agent_pb2, agent_pb2_grpc
 from scheduler.domain.codes import RefusalCode
 from scheduler.domain.enums import OsType
 from scheduler.domain.errors import invalid
+from scheduler.domain.hello import HELLO_LIMITS, check_hello
 from scheduler.domain.models import AgentHello
 from scheduler.observability import metrics
 from scheduler.operations import lifecycle
@@ -184,6 +185,7 @@ def _agent_hello(hello: agent_pb2.Hello) -> AgentHello:
     return AgentHello(
         instance_id=hello.instance_id,
         name=hello.instance_name,
+        # UNSPECIFIED (0) means Linux; an unknown value was refused by _hello.
         os_type=from_proto(OsType, hello.os_type) or OsType.LINUX,
         agent_version=hello.agent_version,
         time_zone=hello.time_zone or "UTC",
@@ -202,13 +204,15 @@ async def _hello(requests: AsyncIterator[agent_pb2.AgentMessage]) -> agent_pb2.H
         ) from None
     if first.WhichOneof("kind") != "hello":
         raise invalid(RefusalCode.INVALID_PARAM_HELLO, "hello", "the first message must be Hello")
-    if not first.hello.instance_id.strip() or len(first.hello.instance_id) > 64:
+    hello = first.hello
+    check_hello({name: getattr(hello, name) for name in HELLO_LIMITS})
+    if hello.os_type != 0 and from_proto(OsType, hello.os_type) is None:
         raise invalid(
-            RefusalCode.INVALID_PARAM_INSTANCE_ID,
-            "hello.instance_id",
-            "instance_id must be 1-64 characters",
+            RefusalCode.INVALID_PARAM_HELLO,
+            "hello.os_type",
+            f"os_type {hello.os_type} is not a known OsType; leave it unset for Linux",
         )
-    return first.hello
+    return hello
 
 
 def _now() -> Timestamp:

@@ -89,7 +89,8 @@ class RefusalCode(StrEnum):
     """A next token is not one the server handed out (``INVALID_ARGUMENT``)."""
     INVALID_PARAM_INSTANCE_ID = "InvalidParam.InstanceId"
     """The instance ids are missing, hold an empty id or more than the per-call limit; or
-    an agent's Hello has an instance id that is not 1–64 characters (``INVALID_ARGUMENT``)."""
+    an agent's Hello has an instance id that is blank, over 64 characters or holds a NUL
+    character (``INVALID_ARGUMENT``)."""
     INVALID_PARAM_COMMAND_CONTENT = "InvalidParam.CommandContent"
     """The script is missing, not valid Base64, too large (also after parameter
     substitution), or has a malformed parameter name, an unknown ``ACS::`` built-in or
@@ -122,8 +123,10 @@ class RefusalCode(StrEnum):
     """A schedule has no fire after now on some target: an ``at`` in the past, a year range
     that is over (``INVALID_ARGUMENT``)."""
     INVALID_PARAM_HELLO = "InvalidParam.Hello"
-    """An agent's stream did not start with a Hello, or not within the Hello timeout
-    (``INVALID_ARGUMENT``)."""
+    """An agent's stream did not start with a Hello, or not within the Hello timeout; or a
+    Hello field is over its length (name 128 characters, agent version, time zone and boot
+    id 64), holds a NUL character, or the OS type is not one Kairos knows; BadRequest
+    names the field, ``hello.<field>`` (``INVALID_ARGUMENT``)."""
 
     # NOT_FOUND: unknown, or another account's (the two are never told apart).
     INVALID_COMMAND_ID_NOT_FOUND = "InvalidCommandId.NotFound"

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import UTC, datetime, timedelta, tzinfo
+from zoneinfo import ZoneInfo
 
-from scheduler.schedule import Schedule
+from scheduler.schedule import Schedule, ScheduleError
+from scheduler.schedule.zones import parse_zone
 
 MAX_MISSED = 100_000
 """Missed fires counted one by one before the rest are skipped in one jump."""
@@ -50,9 +51,31 @@ def plan_fire(
     return FirePlan(None, following, missed)
 
 
-def instance_zone(name: str) -> tzinfo:
-    """The zone an agent reported, for crons without their own zone; UTC when unknown."""
+def agent_zone(name: str) -> str | None:
+    """The canonical name of a zone an agent reported; None when it is not a valid one.
+
+    Valid are the zones a frequency may name (SPEC §5): IANA Area/Location names,
+    UTC/GMT and fixed GMT±H:MM offsets. Anything else (a directory of the zone
+    database such as ``Etc``, an abbreviation, junk) is refused; the caller stores UTC.
+    """
     try:
+        return parse_zone(name).name
+    except ScheduleError:
+        return None
+
+
+def instance_zone(name: str) -> tzinfo:
+    """The zone of an instance, for crons without their own zone; UTC when unknown.
+
+    Never raises, whatever the stored string: rows written before Hello was
+    validated may hold anything, and one bad row must not stop a ticker round.
+    """
+    try:
+        return parse_zone(name).tzinfo
+    except Exception:  # any failure: try the tz database, then UTC
+        pass
+    try:
+        # Rows registered before zones were checked: a bare tz database name (Japan).
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+    except Exception:  # IsADirectoryError (Etc), ValueError, …: all mean UTC
+        return UTC

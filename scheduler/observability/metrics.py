@@ -44,6 +44,10 @@ fire_skips = Counter(
     "Scheduled fires that did not run, by reason (overlap, misfire).",
     ("reason",),
 )
+fire_errors = Counter(
+    "kairos_fire_errors_total",
+    "Due targets whose fire could not be decided (a bug or bad data); each is disarmed.",
+)
 executions_finished = Counter(
     "kairos_executions_finished_total",
     "Executions that reached a final status, by status.",

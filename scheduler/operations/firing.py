@@ -65,14 +65,28 @@ class Round:
 async def decide(
     conn: AsyncConnection, due: list[ArmedTarget], now: datetime, *, grace: timedelta
 ) -> Round:
-    """Decide each claimed target's fire at ``now``: misfire grace, overlap, next fire."""
+    """Decide each claimed target's fire at ``now``: misfire grace, overlap, next fire.
+
+    A target whose fire cannot be decided (an unexpected error of the schedule
+    engine, bad data) fails alone: it is logged, counted in
+    ``kairos_fire_errors_total`` and disarmed like a target with an invalid
+    schedule, so that it neither fails every round nor holds up the others.
+    """
     busy = await target_store.busy(conn, [(t.invocation_id, t.instance.id) for t in due])
     fires: list[Fire] = []
     updates: list[TargetUpdate] = []
     for target in due:
-        fire, update = _decide(
-            target, now, busy=(target.invocation_id, target.instance.id) in busy, grace=grace
-        )
+        try:
+            fire, update = _decide(
+                target, now, busy=(target.invocation_id, target.instance.id) in busy, grace=grace
+            )
+        except Exception:
+            log.exception(
+                "disarming target whose fire could not be decided",
+                extra={"invocation_id": target.invocation_id, "instance_id": target.instance.id},
+            )
+            metrics.fire_errors.inc()
+            fire, update = None, _disarmed(target)
         if fire is not None:
             fires.append(fire)
         updates.append(update)
@@ -148,15 +162,7 @@ def _decide(
     target: ArmedTarget, now: datetime, *, busy: bool, grace: timedelta
 ) -> tuple[Fire | None, TargetUpdate]:
     assert target.next_fire_at is not None
-    moved_on = TargetUpdate(
-        invocation_id=target.invocation_id,
-        instance_id=target.instance.id,
-        armed=False,
-        next_fire_at=None,
-        fired=0,
-        overlap_skips=0,
-        misfire_skips=0,
-    )
+    moved_on = _disarmed(target)
     try:
         schedule = _schedule(target.frequency, target.created_at)
     except ScheduleError as error:
@@ -185,6 +191,19 @@ def _decide(
         # The previous run still goes on: this fire is skipped.
         overlap_skips=1 if plan.fire_at is not None and busy else 0,
         misfire_skips=plan.misfire_skips,
+    )
+
+
+def _disarmed(target: ArmedTarget) -> TargetUpdate:
+    """The target fires no more: its update when it does not fire now."""
+    return TargetUpdate(
+        invocation_id=target.invocation_id,
+        instance_id=target.instance.id,
+        armed=False,
+        next_fire_at=None,
+        fired=0,
+        overlap_skips=0,
+        misfire_skips=0,
     )
 
 

@@ -10,6 +10,7 @@ only translates messages and calls these; nothing here knows about gRPC.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from scheduler.domain.codes import RefusalCode
 from scheduler.domain.enums import InvocationStatus
 from scheduler.domain.errors import ErrorKind, KairosError
+from scheduler.domain.firing import agent_zone
 from scheduler.domain.models import AgentHello, ExecutionResult
 from scheduler.domain.tenancy import Tenant
 from scheduler.observability import metrics
@@ -38,7 +40,18 @@ async def register_agent(
     """Record a connecting agent; a new boot id fires the instance's boot triggers.
 
     Refused (PERMISSION_DENIED) when the instance belongs to another account.
+    A time zone that is not a valid one (``domain.firing.agent_zone``) is stored
+    as UTC, with a warning: the instance's crons then run in UTC.
     """
+    zone = agent_zone(hello.time_zone)
+    if zone is None:
+        log.warning(
+            "agent reported an invalid time zone %r; storing UTC",
+            hello.time_zone,
+            extra={"instance_id": hello.instance_id},
+        )
+        zone = "UTC"
+    hello = replace(hello, time_zone=zone)
 
     async def register(conn: AsyncConnection) -> Fired | None:
         registration = await instance_store.register_agent(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,25 @@ def test_utc_when_nothing_is_known(tmp_path: Path) -> None:
     copy.write_bytes(b"TZif")  # a copied file names no zone
     assert detect_time_zone(None, {}, copy) == "UTC"
     assert detect_time_zone(None, {"TZ": "/etc/some-file"}, copy) == "UTC"
+
+
+@pytest.mark.parametrize(
+    "name", ["Etc", "Europe", "Mars/Olympus_Mons", "../etc/passwd", "Europe/Paris\x00", "x" * 300]
+)
+def test_a_zone_the_agent_cannot_load_is_reported_as_utc(
+    name: str, localtime: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="agent.identity"):
+        assert detect_time_zone(name, {}, localtime) == "UTC"
+        assert detect_time_zone(None, {"TZ": f":{name}"}, localtime) == "UTC"
+    assert [r.levelname for r in caplog.records] == ["WARNING", "WARNING"]
+    assert repr(name) in caplog.records[0].getMessage()
+
+
+def test_a_localtime_link_to_a_directory_is_reported_as_utc(tmp_path: Path) -> None:
+    link = tmp_path / "localtime"
+    link.symlink_to("/usr/share/zoneinfo/Etc")
+    assert detect_time_zone(None, {}, link) == "UTC"
 
 
 @pytest.mark.parametrize(

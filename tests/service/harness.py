@@ -75,7 +75,12 @@ class Peer:
             yield message
 
     async def hello(
-        self, *, os_type: int = common_pb2.OS_TYPE_LINUX, name: str = "", boot_id: str = "b-1"
+        self,
+        *,
+        os_type: int = common_pb2.OS_TYPE_LINUX,
+        name: str = "",
+        boot_id: str = "b-1",
+        time_zone: str = "UTC",
     ) -> agent_pb2.Welcome:
         """Say Hello and return the Welcome."""
         await self.send(
@@ -85,7 +90,7 @@ class Peer:
                     instance_name=name or self.instance_id,
                     os_type=os_type,  # type: ignore[arg-type]
                     agent_version="test",
-                    time_zone="UTC",
+                    time_zone=time_zone,
                     boot_id=boot_id,
                 )
             )

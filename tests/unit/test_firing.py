@@ -7,10 +7,12 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from scheduler.domain.enums import RepeatMode
 from scheduler.domain.errors import ErrorKind, KairosError
-from scheduler.domain.firing import FirePlan, instance_zone, plan_fire
+from scheduler.domain.firing import FirePlan, agent_zone, instance_zone, plan_fire
 from scheduler.domain.invocation import plan_targets
 from scheduler.domain.models import InvocationSettings
 from scheduler.schedule import parse_frequency
@@ -76,8 +78,65 @@ def test_zone_less_cron_fires_in_the_instance_zone() -> None:
 
 def test_unknown_zones_fall_back_to_utc() -> None:
     assert instance_zone("Asia/Tokyo") == ZoneInfo("Asia/Tokyo")
-    assert instance_zone("Not/AZone") == ZoneInfo("UTC")
-    assert instance_zone("") == ZoneInfo("UTC")
+    assert instance_zone("Not/AZone") == UTC
+    assert instance_zone("") == UTC
+
+
+@pytest.mark.parametrize(
+    "name", ["Etc", "America", "posixrules/..", "../../etc/passwd", "Asia/Tokyo\x00", "x" * 300]
+)
+def test_a_stored_zone_that_cannot_be_loaded_is_utc(name: str) -> None:
+    # ZoneInfo("Etc") raises IsADirectoryError: a row written before Hello was checked.
+    assert instance_zone(name) == UTC
+
+
+def test_instance_zones_are_those_a_frequency_may_name() -> None:
+    assert instance_zone("GMT+8:00").utcoffset(T0) == timedelta(hours=8)
+    assert instance_zone("utc") == UTC
+    # A bare tz database name stored before zones were checked keeps its meaning.
+    assert instance_zone("Japan") == ZoneInfo("Japan")
+
+
+ANY_ZONE = st.one_of(
+    st.text(), st.sampled_from(["Etc", "America", "Europe/", "Etc/..", "posix", "right/Etc"])
+)
+
+
+@given(ANY_ZONE)
+def test_instance_zone_never_raises(name: str) -> None:
+    assert instance_zone(name).utcoffset(T0) is not None
+
+
+@pytest.mark.parametrize(
+    ("reported", "stored"),
+    [
+        ("Asia/Shanghai", "Asia/Shanghai"),
+        ("asia/shanghai", "Asia/Shanghai"),
+        ("Etc/UTC", "Etc/UTC"),
+        ("UTC", "UTC"),
+        ("gmt", "UTC"),
+        ("GMT+8:00", "GMT+8:00"),
+        ("GMT-3:30", "GMT-3:30"),
+    ],
+)
+def test_valid_agent_zones_are_kept_in_their_canonical_spelling(reported: str, stored: str) -> None:
+    assert agent_zone(reported) == stored
+
+
+@pytest.mark.parametrize(
+    "reported",
+    ["Etc", "Europe", "", "Japan", "EST", "+08:00", "GMT+15:00", "Mars/Olympus", "Asia/Tokyo\x00"],
+)
+def test_invalid_agent_zones_are_refused(reported: str) -> None:
+    assert agent_zone(reported) is None
+
+
+@given(ANY_ZONE)
+def test_agent_zone_never_raises_and_keeps_only_loadable_zones(name: str) -> None:
+    zone = agent_zone(name)
+    if zone is not None:
+        assert agent_zone(zone) == zone
+        assert instance_zone(zone).utcoffset(T0) is not None
 
 
 def settings(mode: RepeatMode, frequency: str = "") -> InvocationSettings:
