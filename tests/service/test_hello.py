@@ -11,7 +11,7 @@ from kairos.v1 import agent_pb2, common_pb2, fleet_pb2
 from scheduler.domain.codes import RefusalCode
 from scheduler.local import Kairos
 from tests.service.harness import Peer
-from tests.service.test_error_details import decode, violations
+from tests.service.refusals import decode, violations
 
 GOOD: dict[str, Any] = {
     "instance_id": "i-new",
