@@ -15,13 +15,13 @@ from datetime import datetime
 
 from agent import outcome
 from agent.outbox import Outbox
-from agent.output import HeadTail
 from agent.power import PowerHook, power_action_of
 from agent.process import kill_leftover
 from agent.runner import Plan, Runner
 from agent.spool import Record, RunMark, Spool, is_expired
 from kairos.v1 import agent_pb2, common_pb2
 from scheduler.domain.codes import ExecutionErrorCode
+from scheduler.domain.output import HeadTail
 
 log = logging.getLogger(__name__)
 

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Protocol
 
 from agent import outcome
-from agent.output import HeadTail
 from agent.process import kill_group, process_start_time
 from kairos.v1 import agent_pb2, common_pb2
 from scheduler.domain.codes import ExecutionErrorCode
+from scheduler.domain.output import HeadTail
 
 DEFAULT_TIMEOUT = 3600  # seconds, when a task carries none (SPEC §3)
 CHUNK_BYTES = 16 * 1024  # largest ExecutionOutput message

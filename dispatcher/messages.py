@@ -45,7 +45,10 @@ def result_ack_message(execution_id: str) -> agent_pb2.DispatcherMessage:
 
 
 def result_of(message: agent_pb2.ExecutionResult) -> ExecutionResult:
-    """The domain form of an agent's result; an unknown status counts as Error."""
+    """The domain form of an agent's result, as reported; an unknown status counts as Error.
+
+    The server's own bounds apply after this (``domain.reports.bounded_result``).
+    """
     status = from_proto(InvocationStatus, message.status)
     error_info = message.error_info
     if status is None or not status.is_final:
@@ -65,8 +68,12 @@ def result_of(message: agent_pb2.ExecutionResult) -> ExecutionResult:
 
 
 def moment(message: Message, field: str) -> datetime | None:
-    """An optional Timestamp field as an aware UTC datetime."""
+    """An optional Timestamp field as an aware UTC datetime; None when unset or impossible."""
     if not message.HasField(field):
         return None
     stamp: Timestamp = getattr(message, field)
-    return stamp.ToDatetime(tzinfo=UTC)
+    try:
+        return stamp.ToDatetime(tzinfo=UTC)
+    except (ValueError, OverflowError):
+        # Out of datetime's range (an agent's clock or a hostile report): not believed.
+        return None

@@ -92,6 +92,19 @@ Besides the unfinished ones, the server's own verdicts that the task never ran
 (cancelled before it started, aborted undelivered): the agent's report says it did.
 """
 
+REPORTED_STATUSES = frozenset(
+    {
+        InvocationStatus.SUCCESS,
+        InvocationStatus.FAILED,
+        InvocationStatus.ERROR,
+        InvocationStatus.TIMEOUT,
+        InvocationStatus.INVALID,
+        InvocationStatus.CANCELLED,
+        InvocationStatus.TERMINATED,
+    }
+)
+"""Final statuses an agent may report for an execution; any other report counts as Error."""
+
 INVOCATION_STATUSES = frozenset(InvocationStatus)
 """Statuses an invocation's overall status may be: any of them."""
 

@@ -43,6 +43,10 @@ MAX_WORKING_DIR = 200
 MAX_USERNAME = 255
 MAX_FREQUENCY = 256
 """Characters of a frequency expression (the column's size)."""
+MAX_ERROR_CODE = 64
+"""Characters of an execution's error code (the column's size); longer reports are cut."""
+MAX_ERROR_INFO = 4096
+"""Characters of an execution's error message kept from an agent's report."""
 MAX_CLIENT_TOKEN = 64
 MAX_PAGE = 50
 DEFAULT_PAGE = 10

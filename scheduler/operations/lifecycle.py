@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -20,6 +20,7 @@ from scheduler.domain.enums import InvocationStatus
 from scheduler.domain.errors import ErrorKind, KairosError
 from scheduler.domain.firing import agent_zone
 from scheduler.domain.models import AgentHello, ExecutionResult
+from scheduler.domain.reports import bounded_result
 from scheduler.domain.tenancy import Tenant
 from scheduler.observability import metrics
 from scheduler.operations.changes import invocations_changed
@@ -139,8 +140,13 @@ async def record_output(
     await ctx.transaction(record)
 
 
-async def finish(ctx: Context, instance_id: str, result: ExecutionResult) -> bool:
-    """Record the agent's final result; False when nothing changed (a duplicate, say)."""
+async def finish(ctx: Context, instance_id: str, reported: ExecutionResult) -> bool:
+    """Record the agent's final result; False when nothing changed (a duplicate, say).
+
+    What is stored is bounded by the server's rules (``domain.reports``), not the agent's.
+    """
+    # The wall clock is enough here: only instants a day or more off are refused.
+    result = bounded_result(reported, max_output=ctx.limits.max_output, now=datetime.now(UTC))
 
     async def record(conn: AsyncConnection) -> bool:
         invoke_id = await dispatch_store.finish(conn, instance_id, result)

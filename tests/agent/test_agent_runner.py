@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from agent import runner
-from agent.output import HEAD_BYTES, TAIL_BYTES
 from agent.process import is_alive
 from kairos.v1 import common_pb2
+from scheduler.domain.output import HEAD_BYTES, TAIL_BYTES
 
 from .agent_harness import Harness, eventually, shell_task
 

@@ -303,3 +303,37 @@ async def test_a_watch_shows_running_before_the_output_of_an_execution(
                 watch.cancel()
                 break
     assert kinds == [f"status {S.INVOCATION_STATUS_RUNNING}", "output"]
+
+
+async def test_a_hostile_result_is_stored_within_the_servers_bounds(
+    kairos: Kairos, peers: list[Peer]
+) -> None:
+    response = await kairos.invocations.RunCommand(run_request())
+    task = await receive_task(peers[0])
+    huge = bytes(range(256)) * (3_000_000 // 256)
+    impossible = Timestamp(seconds=2**40)  # beyond year 9999: no datetime holds it
+    await peers[0].send(
+        agent_pb2.AgentMessage(
+            result=agent_pb2.ExecutionResult(
+                execution_id=task.execution_id,
+                status=S.INVOCATION_STATUS_PARTIAL_FAILED,
+                exit_code=1,
+                error_code="X" * 300 + "\x00",
+                error_info="bad\x00info",
+                output=huge,
+                dropped=-5,
+                start_time=impossible,
+                finish_time=impossible,
+            )
+        )
+    )
+    ack = await peers[0].receive()
+    assert ack.result_ack.execution_id == task.execution_id
+    result = (await results(kairos, response.invoke_id))["i-1"]
+    assert result.invocation_status == S.INVOCATION_STATUS_ERROR
+    assert len(result.output) == 24 * 1024
+    assert result.output == huge[: 12 * 1024] + huge[-12 * 1024 :]
+    assert result.dropped == len(huge) - 24 * 1024
+    assert result.error_code == "X" * 64
+    assert "\x00" not in result.error_info
+    assert result.finish_time.seconds < 2**40

@@ -1,6 +1,7 @@
 """Stored output of one execution: the head and the tail, with the middle counted.
 
-SPEC §3 keeps at most 24 KiB per execution. Longer output keeps its first
+The agent keeps its output this way, and the server applies the same rule to
+whatever an agent reports. SPEC §3 keeps at most 24 KiB per execution. Longer output keeps its first
 12 KiB and its last 12 KiB; the bytes in between are dropped and counted.
 Pure: no I/O, no clock.
 """

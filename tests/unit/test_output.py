@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent.output import HEAD_BYTES, STORED_BYTES, TAIL_BYTES, HeadTail, head_tail
+from scheduler.domain.output import HEAD_BYTES, STORED_BYTES, TAIL_BYTES, HeadTail, head_tail
 
 
 def test_limits_are_12_kib_each() -> None:
