@@ -19,7 +19,7 @@ from scheduler.rpc.convert import from_proto, request_hash, timestamp, to_proto
 from scheduler.rpc.interceptor import current_caller
 from scheduler.store.executions import ExecutionView
 from scheduler.store.invocations import InvocationFilter, InvocationView
-from scheduler.store.listener import Listener, Subscription
+from scheduler.store.listener import Listener, Notice, Subscription
 from scheduler.store.notices import Channel, about, output_chunk
 
 WATCH_RESYNC_SECONDS = 5.0
@@ -112,16 +112,19 @@ class InvocationServicer(invocation_pb2_grpc.InvocationServiceServicer):  # type
         async with self._listener.subscribe(
             Channel.EXECUTION, Channel.OUTPUT, wanted=lambda n: wanted(n.channel, n.payload)
         ) as notices:
+            resync = True
             while True:
-                status, executions = await operations.watch_state(
-                    self._ctx, tenant, request.invoke_id
-                )
-                for event in watch.changes(executions):
-                    yield event
-                if status.is_final:
-                    yield invocation_pb2.WatchInvocationEvent(finished=to_proto(status))  # type: ignore[arg-type]
-                    return
-                for event in await watch.wait(notices, request.invoke_id):
+                if resync:
+                    status, executions = await operations.watch_state(
+                        self._ctx, tenant, request.invoke_id
+                    )
+                    for event in watch.changes(executions):
+                        yield event
+                    if status.is_final:
+                        yield invocation_pb2.WatchInvocationEvent(finished=to_proto(status))  # type: ignore[arg-type]
+                        return
+                events, resync = await watch.wait(notices, request.invoke_id)
+                for event in events:
                     yield event
 
 
@@ -167,30 +170,33 @@ class _Watch:
 
     async def wait(
         self, notices: Subscription, invoke_id: str
-    ) -> list[invocation_pb2.WatchInvocationEvent]:
-        """Output chunks that arrive until the invocation's state may have changed."""
+    ) -> tuple[list[invocation_pb2.WatchInvocationEvent], bool]:
+        """The live output that has arrived, and whether the invocation must be re-read.
+
+        Returns as soon as a notice comes (with whatever else is already queued),
+        so output goes out while the script runs; without any notice for
+        ``WATCH_RESYNC_SECONDS`` it asks for a re-read anyway.
+        """
+        try:
+            notice: Notice | None = await asyncio.wait_for(notices.get(), WATCH_RESYNC_SECONDS)
+        except TimeoutError:
+            return [], True
         events: list[invocation_pb2.WatchInvocationEvent] = []
-        while True:
-            try:
-                notice = await asyncio.wait_for(notices.get(), WATCH_RESYNC_SECONDS)
-            except TimeoutError:
-                return events
-            channel, payload = notice.channel, notice.payload
-            if channel == Channel.OUTPUT:
-                chunk = output_chunk(payload)
-                if chunk.invoke_id == invoke_id and not self._started(chunk.execution_id):
-                    # Its Running status is not sent yet: re-read, which sends the status
-                    # and then this output (stored before its notice was sent).
-                    return events
-                if chunk.invoke_id == invoke_id:
-                    event = self._live_chunk(
-                        chunk.execution_id, chunk.instance_id, chunk.offset, chunk.data
-                    )
-                    if event is not None:
-                        events.append(event)
-                continue
-            if channel != Channel.EXECUTION or payload == invoke_id:
-                return events
+        resync = False
+        while notice is not None:
+            if notice.channel != Channel.OUTPUT:
+                resync = True  # its executions changed, or notices may be lost (GAP)
+            elif (chunk := output_chunk(notice.payload)).invoke_id == invoke_id:
+                if not self._started(chunk.execution_id):
+                    # Its Running status is not sent yet: the re-read sends it, then
+                    # this output (stored before its notice was sent).
+                    resync = True
+                elif event := self._live_chunk(
+                    chunk.execution_id, chunk.instance_id, chunk.offset, chunk.data
+                ):
+                    events.append(event)
+            notice = notices.get_nowait()
+        return events, resync
 
     def _started(self, execution_id: str) -> bool:
         seen = self._seen.get(execution_id)

@@ -119,6 +119,13 @@ class Subscription:
         """The next notice, waiting for one."""
         return await self._queue.get()
 
+    def get_nowait(self) -> Notice | None:
+        """The next notice if one is queued, else None."""
+        try:
+            return self._queue.get_nowait()
+        except asyncio.QueueEmpty:
+            return None
+
     def offer(self, notice: Notice) -> None:
         """Queue ``notice`` if wanted; when full, replace what is queued with one ``GAP``."""
         if self._wanted is not None and not self._wanted(notice):

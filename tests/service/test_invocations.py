@@ -337,3 +337,40 @@ async def test_a_hostile_result_is_stored_within_the_servers_bounds(
     assert result.error_code == "X" * 64
     assert "\x00" not in result.error_info
     assert result.finish_time.seconds < 2**40
+
+
+async def test_live_output_reaches_the_watcher_while_the_script_runs(
+    kairos: Kairos, peers: list[Peer]
+) -> None:
+    response = await kairos.invocations.RunCommand(run_request())
+    task = await receive_task(peers[0])
+    watch = kairos.invocations.WatchInvocation(
+        invocation_pb2.WatchInvocationRequest(invoke_id=response.invoke_id)
+    )
+    now = Timestamp()
+    now.GetCurrentTime()
+    await peers[0].send(
+        agent_pb2.AgentMessage(
+            started=agent_pb2.ExecutionStarted(execution_id=task.execution_id, start_time=now)
+        )
+    )
+    offset = 0
+    for line in (b"line 1\n", b"line 2\n", b"line 3\n"):
+        await peers[0].send(
+            agent_pb2.AgentMessage(
+                output=agent_pb2.ExecutionOutput(
+                    execution_id=task.execution_id, offset=offset, data=line
+                )
+            )
+        )
+        offset += len(line)
+        # Each line reaches the watcher while the execution still runs: no status change,
+        # no other notice comes to flush it (the watch used to hold it for 5 s).
+        async with asyncio.timeout(3):
+            while True:
+                event = await watch.read()
+                assert event is not grpc.aio.EOF
+                if event.WhichOneof("event") == "output":
+                    assert event.output.data.endswith(line)
+                    break
+    watch.cancel()
