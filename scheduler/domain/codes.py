@@ -49,7 +49,8 @@ class ExecutionErrorCode(StrEnum):
     CLIENT_NOT_RUNNING = "ClientNotRunning"
     """The agent was offline (no heartbeat) for the whole delivery timeout (``Aborted``)."""
     CLIENT_NOT_RESPONSE = "ClientNotResponse"
-    """The agent was not connected to take the task within the delivery timeout (``Aborted``)."""
+    """The agent was not connected to take the task within the delivery timeout (``Aborted``),
+    or it stopped answering while it held the task (``Error``, after ``--agent-lost-after``)."""
 
 
 @unique

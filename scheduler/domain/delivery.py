@@ -1,4 +1,4 @@
-"""Why a task never reached its agent: the verdict on an execution past its delivery timeout."""
+"""Why an execution ended without its agent's result: never delivered, or its agent was lost."""
 
 from __future__ import annotations
 
@@ -10,10 +10,21 @@ from scheduler.domain.codes import ExecutionErrorCode
 
 @dataclass(frozen=True, kw_only=True)
 class DeliveryFailure:
-    """The error an undelivered execution ends with (its status is ``Aborted``)."""
+    """The error an execution ends with when its agent never answered for it."""
 
     error_code: ExecutionErrorCode
     error_info: str
+
+
+def lost_agent_failure(*, lost_after: int) -> DeliveryFailure:
+    """The error of an execution its agent held when it stopped answering (status ``Error``)."""
+    return DeliveryFailure(
+        error_code=ExecutionErrorCode.CLIENT_NOT_RESPONSE,
+        error_info=(
+            f"the agent stopped answering (no heartbeat for more than {lost_after} s) "
+            "while it held this execution; the output received so far is kept"
+        ),
+    )
 
 
 def delivery_failure(

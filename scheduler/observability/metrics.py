@@ -53,6 +53,10 @@ executions_finished = Counter(
     "Executions that reached a final status, by status.",
     ("status",),
 )
+results_not_stored = Counter(
+    "kairos_results_not_stored_total",
+    "Agent results that changed nothing: duplicates, or late after the execution had ended.",
+)
 scheduling_lateness = Histogram(
     "kairos_scheduling_lateness_seconds",
     "From an execution's scheduled instant to its delivery to the agent.",

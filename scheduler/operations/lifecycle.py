@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.codes import RefusalCode
+from scheduler.domain.delivery import lost_agent_failure
 from scheduler.domain.enums import InvocationStatus
 from scheduler.domain.errors import ErrorKind, KairosError
 from scheduler.domain.firing import agent_zone
@@ -29,6 +30,7 @@ from scheduler.operations.firing import Fired, count, fire_boot_triggers
 from scheduler.store import dispatch as dispatch_store
 from scheduler.store import instances as instance_store
 from scheduler.store import invocations as invocation_store
+from scheduler.store import lost as lost_store
 from scheduler.store import notices
 from scheduler.store.dispatch import TaskView
 
@@ -155,6 +157,8 @@ async def finish(ctx: Context, instance_id: str, reported: ExecutionResult) -> b
         return invoke_id is not None
 
     if not await ctx.transaction(record):
+        # A resend, or too late: the execution already ended (lost agent, say).
+        metrics.results_not_stored.inc()
         return False
     metrics.executions_finished.labels(result.status.value).inc()
     log.info(
@@ -177,14 +181,20 @@ async def request_stop(conn: AsyncConnection, invoke_id: str, instance_ids: list
 
 
 async def abort_overdue_deliveries(ctx: Context) -> None:
-    """End the executions no agent took within the delivery timeout as ``Aborted``."""
+    """End what no agent will answer for: ``Aborted`` what no agent took within the
+    delivery timeout, ``Error`` what agents that stopped answering held."""
     limits = ctx.limits
 
     async def sweep(conn: AsyncConnection) -> None:
         aborted = await dispatch_store.abort_undelivered(
             conn, limits.delivery_timeout, limits.offline_after
         )
-        if aborted:
-            await invocations_changed(conn, aborted)
+        lost = await lost_store.end_lost(
+            conn,
+            limits.agent_lost_after,
+            lost_agent_failure(lost_after=limits.agent_lost_after),
+        )
+        if aborted or lost:
+            await invocations_changed(conn, aborted + lost)
 
     await ctx.transaction(sweep)

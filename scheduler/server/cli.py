@@ -74,6 +74,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="seconds before an undelivered execution ends Aborted",
     )
     server.add_argument(
+        "--agent-lost-after",
+        type=int,
+        default=defaults.agent_lost_after,
+        metavar="SECONDS",
+        help="seconds without a heartbeat after which the executions an agent holds "
+        "(acknowledged, running, stopping) end Error/ClientNotResponse",
+    )
+    server.add_argument(
         "--heartbeat-interval",
         type=int,
         default=30,
@@ -152,6 +160,7 @@ def run_server(args: argparse.Namespace) -> int:
             max_daily_executions=args.max_daily_executions,
             max_instances_per_call=args.max_instances_per_call,
             delivery_timeout=args.delivery_timeout,
+            agent_lost_after=args.agent_lost_after,
             misfire_grace=args.misfire_grace,
         ),
         heartbeat_interval=args.heartbeat_interval,

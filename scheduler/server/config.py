@@ -64,6 +64,11 @@ class ServerConfig:
                 "--heartbeat-interval must be at least 1 s and at most half of the "
                 f"{self.limits.offline_after} s after which an agent counts as offline"
             )
+        if self.heartbeat_interval * 2 > self.limits.agent_lost_after:
+            raise ConfigError(
+                "--agent-lost-after must be at least two heartbeat intervals "
+                f"({2 * self.heartbeat_interval} s), got {self.limits.agent_lost_after} s"
+            )
 
 
 def is_loopback(host: str) -> bool:

@@ -7,6 +7,7 @@ import asyncio
 import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
+from prometheus_client import REGISTRY
 
 from kairos.v1 import agent_pb2, common_pb2, invocation_pb2
 from scheduler.domain.limits import Limits
@@ -374,3 +375,41 @@ async def test_live_output_reaches_the_watcher_while_the_script_runs(
                     assert event.output.data.endswith(line)
                     break
     watch.cancel()
+
+
+async def test_an_execution_whose_agent_is_lost_ends_and_a_late_result_changes_nothing(
+    kairos: Kairos, peers: list[Peer], servers: ServerFactory
+) -> None:
+    response = await kairos.invocations.RunCommand(run_request())
+    task = await receive_task(peers[0])
+    now = Timestamp()
+    now.GetCurrentTime()
+    for message in (
+        agent_pb2.AgentMessage(ack=agent_pb2.TaskAck(execution_id=task.execution_id)),
+        agent_pb2.AgentMessage(
+            started=agent_pb2.ExecutionStarted(execution_id=task.execution_id, start_time=now)
+        ),
+        agent_pb2.AgentMessage(
+            output=agent_pb2.ExecutionOutput(
+                execution_id=task.execution_id, offset=0, data=b"partial\n"
+            )
+        ),
+        # Acknowledged once everything before it is stored: the stream is read in order.
+        agent_pb2.AgentMessage(result=agent_pb2.ExecutionResult(execution_id="e-barrier")),
+    ):
+        await peers[0].send(message)
+    assert (await peers[0].receive()).result_ack.execution_id == "e-barrier"
+    # The machine goes silent: no heartbeat for longer than --agent-lost-after (120 s).
+    await make_offline(servers.url, "i-1")
+    await _until(kairos, response.invoke_id, "i-1", S.INVOCATION_STATUS_ERROR)
+    lost = (await results(kairos, response.invoke_id))["i-1"]
+    assert lost.error_code == "ClientNotResponse"
+    assert lost.output == b"partial\n"
+    assert (await invocation(kairos, response.invoke_id)).invocation_status == (
+        S.INVOCATION_STATUS_FAILED
+    )
+    # The agent comes back with its result: acknowledged (it may forget it), not stored.
+    before = REGISTRY.get_sample_value("kairos_results_not_stored_total") or 0.0
+    await report(peers[0], task, S.INVOCATION_STATUS_SUCCESS, output=b"partial\ndone\n")
+    assert (await results(kairos, response.invoke_id))["i-1"].error_code == "ClientNotResponse"
+    assert REGISTRY.get_sample_value("kairos_results_not_stored_total") == before + 1

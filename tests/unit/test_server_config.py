@@ -112,6 +112,12 @@ def test_heartbeat_interval_is_at_most_half_the_offline_threshold(interval: int,
         assert "120" in message
 
 
+def test_an_agent_is_lost_only_after_two_heartbeats_missed() -> None:
+    ServerConfig(heartbeat_interval=30, limits=Limits(agent_lost_after=60)).validate()
+    message = refusal(ServerConfig(heartbeat_interval=30, limits=Limits(agent_lost_after=59)))
+    assert message == "--agent-lost-after must be at least two heartbeat intervals (60 s), got 59 s"
+
+
 def test_heartbeat_bound_follows_the_configured_offline_threshold() -> None:
     limits = Limits(offline_after=30)
     ServerConfig(heartbeat_interval=15, limits=limits).validate()
