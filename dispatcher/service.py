@@ -7,7 +7,9 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
+import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from dispatcher.messages import moment, result_ack_message, result_of
@@ -25,6 +27,7 @@ from scheduler.rpc.context import RpcContext
 from scheduler.rpc.convert import from_proto
 from scheduler.rpc.interceptor import current_caller
 from scheduler.store import notices
+from scheduler.store.dispatch import TaskView
 from scheduler.store.listener import GAP, Listener
 
 log = logging.getLogger(__name__)
@@ -39,14 +42,22 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
     """Holds the agent streams of this replica and delivers their work."""
 
     def __init__(
-        self, ctx: Context, listener: Listener, *, dispatcher_id: str, heartbeat_interval: int
+        self,
+        ctx: Context,
+        listener: Listener,
+        *,
+        dispatcher_id: str,
+        heartbeat_interval: int,
+        send_timeout: float = 30.0,
     ) -> None:
         self._ctx = ctx
         self._listener = listener
         self._id = dispatcher_id
         self._heartbeat_interval = heartbeat_interval
+        self._send_timeout = send_timeout
         self._sessions: dict[str, AgentSession] = {}
         self._background: list[asyncio.Task[None]] = []
+        self._aborting: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         """Start delivering on notifications and sweeping delivery timeouts."""
@@ -58,8 +69,7 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
     async def shutdown(self, reconnect_after_ms: int) -> None:
         """Tell every agent to reconnect elsewhere, close the streams and stop the work."""
         for session in list(self._sessions.values()):
-            with contextlib.suppress(asyncio.QueueFull):
-                session.send_nowait_shutdown(reconnect_after_ms)
+            session.send_nowait_shutdown(reconnect_after_ms)
             session.close()
         background, self._background = self._background, []
         for task in background:
@@ -73,7 +83,12 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
     ) -> AsyncIterator[agent_pb2.DispatcherMessage]:
         tenant = current_caller().tenant
         hello = await _hello(requests)
-        session = AgentSession(hello.instance_id)
+        stream = asyncio.current_task()
+        session = AgentSession(
+            hello.instance_id,
+            send_timeout=self._send_timeout,
+            on_stuck=lambda stuck: self._close_stuck(stuck, context, stream),
+        )
         await lifecycle.register_agent(
             self._ctx, tenant, _agent_hello(hello), dispatcher_id=self._id
         )
@@ -93,11 +108,40 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
             await self._deliver([session])
             while (message := await session.next_message()) is not None:
                 yield message
+                # gRPC took the message: refill an outbox that had no room for some work.
+                if session.wants_work():
+                    await self._refill(session)
         finally:
+            session.ended()
             reader.cancel()
             # Shielded: the stream's own cancellation must not skip recording that the
             # agent is gone, or its executions would wait out "DeliveryTimeout" instead.
             await asyncio.shield(self._forget(session, reader))
+
+    def _close_stuck(
+        self, session: AgentSession, context: RpcContext, stream: asyncio.Task[Any] | None
+    ) -> None:
+        """End the stream of an agent that stopped reading; it is forgotten as if it left."""
+        log.warning(
+            "agent stream stuck: %s; closing the stream",
+            session.stuck_reason,
+            extra={"instance_id": session.instance_id},
+        )
+        metrics.stuck_agent_streams.inc()
+        # The status goes out behind what gRPC already holds (the agent sees it when it
+        # reads again); cancelling the stream's task ends its generator now, so the
+        # agent is recorded as gone and its executions follow the delivery rules.
+        aborting = asyncio.create_task(_abort_unavailable(context))
+        self._aborting.add(aborting)
+        aborting.add_done_callback(self._aborting.discard)
+        if stream is not None:
+            stream.cancel()
+
+    async def _refill(self, session: AgentSession) -> None:
+        try:
+            await self._deliver([session])
+        except Exception:
+            log.exception("delivery failed", extra={"instance_id": session.instance_id})
 
     async def _forget(self, session: AgentSession, reader: asyncio.Task[None]) -> None:
         with contextlib.suppress(asyncio.CancelledError):
@@ -134,7 +178,7 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
             started = message.started
             started_at = moment(started, "start_time") or datetime.now(UTC)
             if await lifecycle.start(self._ctx, instance_id, started.execution_id, started_at):
-                await session.stop(started.execution_id)
+                session.stop(started.execution_id)
         elif kind == "output":
             output = message.output
             await lifecycle.record_output(
@@ -143,17 +187,31 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         elif kind == "result":
             result = result_of(message.result)
             await lifecycle.finish(self._ctx, instance_id, result)
+            session.finished(result.execution_id)
             # Acknowledged even when nothing changed (a duplicate): the agent may forget it.
-            await session.send(result_ack_message(result.execution_id))
+            # Never waits: an outbox too full even for that closes the stuck stream.
+            session.send(result_ack_message(result.execution_id))
 
     async def _deliver(self, sessions: list[AgentSession]) -> None:
-        """Send these agents what waits for them: one query and one update for all."""
-        by_instance = {session.instance_id: session for session in sessions}
+        """Offer these agents what waits for them: one query and one update for all.
+
+        Never waits on an agent: what does not fit in its outbox stays undelivered
+        until its stream drains (``AgentSession.wants_work``).
+        """
+        # An agent with a full outbox is only sent stops now: its tasks are read again
+        # when its stream drains, so a stuck agent costs the shared loop no big reads.
+        room = {s.instance_id: s for s in sessions if s.has_room()}
+        full = {s.instance_id: s for s in sessions if s.instance_id not in room}
+        marks = {instance_id: session.mark() for instance_id, session in room.items()}
+        waiting: dict[str, list[TaskView]] = {s.instance_id: [] for s in sessions}
+        for task in await lifecycle.waiting_work(self._ctx, list(room), stops_only=list(full)):
+            waiting[task.instance_id].append(task)
         delivered: list[str] = []
-        for task in await lifecycle.waiting_work(self._ctx, list(by_instance)):
-            session = by_instance.get(task.instance_id)
-            if session is not None:
-                delivered += await session.offer([task])
+        for instance_id, session in room.items():
+            delivered += session.offer(waiting[instance_id], as_of=marks[instance_id])
+        for instance_id, session in full.items():
+            session.offer(waiting[instance_id])
+            session.left_out()
         await lifecycle.delivered(self._ctx, delivered)
 
     async def _deliver_on_notice(self) -> None:
@@ -179,6 +237,17 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
             except Exception:
                 log.exception("delivery timeout sweep failed")
             await asyncio.sleep(SWEEP_INTERVAL)
+
+
+async def _abort_unavailable(context: RpcContext) -> None:
+    try:
+        await context.abort(
+            grpc.StatusCode.UNAVAILABLE, "the agent stopped reading its stream; reconnect"
+        )
+    except grpc.aio.AbortError:
+        pass  # how abort ends: the status is on its way
+    except Exception:  # the agent went away meanwhile: there is no one to tell
+        log.debug("could not end a stuck agent stream with a status", exc_info=True)
 
 
 def _agent_hello(hello: agent_pb2.Hello) -> AgentHello:

@@ -1,9 +1,11 @@
-"""One connected agent: its outbound queue and what it was already sent."""
+"""One connected agent: its bounded outbox and what it was already sent."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 from dispatcher.messages import stop_message, task_message
@@ -12,54 +14,122 @@ from scheduler.domain.enums import InvocationStatus
 from scheduler.observability import metrics
 from scheduler.store.dispatch import TaskView
 
+OUTBOX_SIZE = 256
+"""Messages an agent's outbox holds before tasks for it wait in the database."""
+
 
 class AgentSession:
     """The dispatcher's side of one agent stream.
 
-    Messages for the agent go through a bounded queue that the stream drains;
-    ``close`` ends the stream. Within a session each task and each stop is
-    sent once; a new session (reconnect) sends everything still waiting again,
-    and the agent deduplicates by execution id.
+    Messages for the agent go through a bounded outbox that only the stream
+    drains; nothing else ever waits on it. A task that does not fit stays
+    undelivered (``Pending``, not marked delivered) and is offered again when the
+    stream has drained the outbox below half (``wants_work``). Stops and result
+    acks may use a second outbox-size of room; beyond that the stream is stuck
+    and is closed (the agent re-sends unacknowledged results and gets its stops
+    again when it reconnects). An outbox that stays full with nothing taken for
+    ``send_timeout`` seconds calls ``on_stuck``: the stream is to be closed.
+
+    Within a session each task and each stop is sent once; a new session
+    (reconnect) sends everything still waiting again, and the agent deduplicates
+    by execution id. What was sent is forgotten once it no longer waits (it was
+    started or finished), so a session holds only the work in flight.
     """
 
-    def __init__(self, instance_id: str, *, queue_size: int = 256) -> None:
+    def __init__(
+        self,
+        instance_id: str,
+        *,
+        queue_size: int = OUTBOX_SIZE,
+        send_timeout: float = 30.0,
+        on_stuck: Callable[[AgentSession], None] | None = None,
+    ) -> None:
         self.instance_id = instance_id
-        self._outbox: asyncio.Queue[agent_pb2.DispatcherMessage | None] = asyncio.Queue(queue_size)
-        self._sent_tasks: set[str] = set()
+        self._capacity = queue_size
+        self._send_timeout = send_timeout
+        self._on_stuck = on_stuck
+        self._messages: deque[agent_pb2.DispatcherMessage] = deque()
+        self._changed = asyncio.Event()
+        self._closed = False
+        self._stuck = False
+        self.stuck_reason = ""
+        """Why the stream counts as stuck, for the log."""
+        self._wants_work = False
+        self._full_since: float | None = None
+        self._last_taken = time.monotonic()
+        self._timer: asyncio.TimerHandle | None = None
+        self._sends = 0
+        # Execution id -> the send number: which were sent before a reading of the work.
+        self._sent_tasks: dict[str, int] = {}
+        self._sent_stops: dict[str, int] = {}
         self._sent_at: dict[str, float] = {}
-        self._sent_stops: set[str] = set()
 
-    async def send(self, message: agent_pb2.DispatcherMessage) -> None:
-        """Queue a message for the agent (waits while the queue is full: back-pressure)."""
-        await self._outbox.put(message)
+    @property
+    def stuck(self) -> bool:
+        """The stream took nothing from the full outbox for ``send_timeout``, or overflowed."""
+        return self._stuck
 
-    def send_nowait_shutdown(self, reconnect_after_ms: int) -> None:
-        """Queue a Shutdown telling the agent to reconnect after a delay."""
-        self._outbox.put_nowait(
-            agent_pb2.DispatcherMessage(
-                shutdown=agent_pb2.Shutdown(
-                    reconnect_after_ms=reconnect_after_ms, reason="server shutting down"
-                )
-            )
-        )
+    def pending(self) -> int:
+        """Messages queued and not yet taken by the stream."""
+        return len(self._messages)
 
-    async def offer(self, tasks: list[TaskView]) -> list[str]:
-        """Send the tasks and stops not yet sent in this session; returns the new task ids."""
-        delivered = []
+    def tracked(self) -> int:
+        """Tasks and stops this session remembers having sent (the work in flight)."""
+        return len(self._sent_tasks) + len(self._sent_stops)
+
+    def mark(self) -> int:
+        """Call before reading the waiting work that is then given to ``offer``."""
+        return self._sends
+
+    def offer(self, waiting: Iterable[TaskView], *, as_of: int | None = None) -> list[str]:
+        """Queue the tasks and stops not yet sent in this session; never waits.
+
+        Returns the ids of the tasks queued now. A task that does not fit in the
+        outbox is left for later (``wants_work``). With ``as_of`` (the ``mark``
+        taken before ``waiting`` was read), ``waiting`` is all the agent's waiting
+        work, and whatever was sent before and no longer waits is forgotten.
+        """
+        tasks = list(waiting)
+        queued = []
         for task in tasks:
-            if (
-                task.status is InvocationStatus.PENDING
-                and task.execution_id not in self._sent_tasks
-            ):
-                self._sent_tasks.add(task.execution_id)
-                await self.send(task_message(task))
+            if task.status is InvocationStatus.PENDING:
+                if task.execution_id in self._sent_tasks:
+                    continue
+                if self._closed or len(self._messages) >= self._capacity:
+                    self._wants_work = not self._closed
+                    continue
+                self._sends += 1
+                self._sent_tasks[task.execution_id] = self._sends
                 self._sent_at[task.execution_id] = time.monotonic()
+                self._put(task_message(task))
                 lateness = (datetime.now(UTC) - task.scheduled_at).total_seconds()
                 metrics.scheduling_lateness.observe(max(0.0, lateness))
-                delivered.append(task.execution_id)
+                queued.append(task.execution_id)
             elif task.status is InvocationStatus.STOPPING:
-                await self.stop(task.execution_id)
-        return delivered
+                self.stop(task.execution_id)
+        if as_of is not None:
+            still = {task.execution_id for task in tasks}
+            for sent in (self._sent_tasks, self._sent_stops):
+                for execution_id in [i for i, n in sent.items() if n <= as_of and i not in still]:
+                    del sent[execution_id]
+                    self._sent_at.pop(execution_id, None)
+        return queued
+
+    def has_room(self) -> bool:
+        """True while a task fits in the outbox."""
+        return not self._closed and len(self._messages) < self._capacity
+
+    def left_out(self) -> None:
+        """Work for the agent was not read because the outbox was full: read it on drain."""
+        self._wants_work = not self._closed
+
+    def wants_work(self) -> bool:
+        """True once, when a task was left out for lack of room and the outbox has drained
+        below half: the caller reads the waiting work and offers it again."""
+        if self._wants_work and not self._closed and len(self._messages) < self._capacity // 2:
+            self._wants_work = False
+            return True
+        return False
 
     def acknowledged(self, execution_id: str) -> None:
         """The agent took a task: record how long delivery took."""
@@ -67,21 +137,99 @@ class AgentSession:
         if sent is not None:
             metrics.delivery_latency.observe(time.monotonic() - sent)
 
-    async def stop(self, execution_id: str) -> None:
+    def finished(self, execution_id: str) -> None:
+        """The execution reported its result: nothing of it is sent again."""
+        self._sent_tasks.pop(execution_id, None)
+        self._sent_stops.pop(execution_id, None)
+        self._sent_at.pop(execution_id, None)
+
+    def stop(self, execution_id: str) -> None:
         """Ask the agent to stop an execution (once per session)."""
-        if execution_id not in self._sent_stops:
-            self._sent_stops.add(execution_id)
-            await self.send(stop_message(execution_id))
+        if execution_id not in self._sent_stops and self.send(stop_message(execution_id)):
+            self._sends += 1
+            self._sent_stops[execution_id] = self._sends
+
+    def send(self, message: agent_pb2.DispatcherMessage) -> bool:
+        """Queue a control message (stop, result ack, shutdown); never waits.
+
+        Control messages may use a second outbox-size of room beyond the tasks;
+        a stream that lets even that fill up is stuck: it is closed and False returned.
+        """
+        if self._closed:
+            return False
+        if len(self._messages) >= 2 * self._capacity:
+            self._give_up(f"its outbox overflowed ({len(self._messages)} messages)")
+            return False
+        self._put(message)
+        return True
+
+    def send_nowait_shutdown(self, reconnect_after_ms: int) -> None:
+        """Queue a Shutdown telling the agent to reconnect after a delay."""
+        self.send(
+            agent_pb2.DispatcherMessage(
+                shutdown=agent_pb2.Shutdown(
+                    reconnect_after_ms=reconnect_after_ms, reason="server shutting down"
+                )
+            )
+        )
 
     async def next_message(self) -> agent_pb2.DispatcherMessage | None:
         """The next message for the agent; None when the session is closed."""
-        return await self._outbox.get()
+        while not self._messages and not self._closed:
+            self._changed.clear()
+            await self._changed.wait()
+        if self._stuck or not self._messages:
+            return None
+        message = self._messages.popleft()
+        self._last_taken = time.monotonic()
+        if len(self._messages) < self._capacity:
+            self._full_since = None
+        return message
 
     def close(self) -> None:
-        """End the stream after the messages already queued."""
-        try:
-            self._outbox.put_nowait(None)
-        except asyncio.QueueFull:
-            # The stream is stuck; dropping queued work is safe, it is redelivered.
-            self._outbox = asyncio.Queue(1)
-            self._outbox.put_nowait(None)
+        """End the stream after the messages already queued (at once when it is stuck).
+
+        Nothing waits on the outbox, so nothing is left hanging; a stream that
+        cannot take even the queued messages is still closed by the send timeout.
+        """
+        self._closed = True
+        self._changed.set()
+
+    def ended(self) -> None:
+        """The stream is over: drop what it did not take, and stop watching it."""
+        self.close()
+        self._messages.clear()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _put(self, message: agent_pb2.DispatcherMessage) -> None:
+        self._messages.append(message)
+        self._changed.set()
+        if len(self._messages) >= self._capacity and self._full_since is None:
+            self._full_since = time.monotonic()
+            if self._timer is None:
+                self._timer = asyncio.get_running_loop().call_later(
+                    self._send_timeout, self._check_stuck
+                )
+
+    def _check_stuck(self) -> None:
+        self._timer = None
+        if self._stuck or self._full_since is None:
+            return
+        idle_since = max(self._full_since, self._last_taken)
+        left = idle_since + self._send_timeout - time.monotonic()
+        if left > 0:
+            self._timer = asyncio.get_running_loop().call_later(left, self._check_stuck)
+            return
+        self._give_up(f"its outbox stayed full for {self._send_timeout:g} s")
+
+    def _give_up(self, reason: str) -> None:
+        if self._stuck:
+            return
+        self._stuck = True
+        self.stuck_reason = reason
+        self._messages.clear()  # redelivered to the next stream: nothing is lost
+        self.close()
+        if self._on_stuck is not None:
+            self._on_stuck(self)

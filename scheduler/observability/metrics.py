@@ -68,6 +68,10 @@ delivery_latency = Histogram(
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 connected_agents = Gauge("kairos_connected_agents", "Agent streams held by this dispatcher.")
+stuck_agent_streams = Counter(
+    "kairos_stuck_agent_streams_total",
+    "Agent streams closed because their outbox stayed full past --agent-send-timeout.",
+)
 quota_exceeded = Counter(
     "kairos_quota_exceeded_total",
     "Requests or fires refused by a quota, by quota name.",

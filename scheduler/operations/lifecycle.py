@@ -84,9 +84,16 @@ async def disconnect(ctx: Context, instance_id: str, *, dispatcher_id: str) -> N
     await ctx.transaction(lambda conn: instance_store.disconnect(conn, instance_id, dispatcher_id))
 
 
-async def waiting_work(ctx: Context, instance_ids: list[str]) -> list[TaskView]:
-    """Executions waiting for these instances' agents: to run (Pending) or to stop (Stopping)."""
-    return await ctx.transaction(lambda conn: dispatch_store.undelivered(conn, instance_ids))
+async def waiting_work(
+    ctx: Context, instance_ids: list[str], *, stops_only: list[str] | None = None
+) -> list[TaskView]:
+    """Executions waiting for these instances' agents: to run (Pending) or to stop (Stopping).
+
+    For the instances in ``stops_only`` (agents with no room for tasks) only those to stop.
+    """
+    return await ctx.transaction(
+        lambda conn: dispatch_store.undelivered(conn, instance_ids, stops_only)
+    )
 
 
 async def delivered(ctx: Context, execution_ids: list[str]) -> None:

@@ -135,6 +135,7 @@ async def running_server(
             listener,
             dispatcher_id=f"d-{secrets.token_hex(6)}",
             heartbeat_interval=config.heartbeat_interval,
+            send_timeout=config.agent_send_timeout,
         )
         agent_pb2_grpc.add_AgentServiceServicer_to_server(dispatcher, server)
         services.append(agent_pb2.DESCRIPTOR.services_by_name["AgentService"].full_name)

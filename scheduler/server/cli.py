@@ -89,6 +89,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="seconds between agent heartbeats",
     )
     server.add_argument(
+        "--agent-send-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="close an agent's stream when its outbox stays full this long (it stopped reading)",
+    )
+    server.add_argument(
         "--grace",
         type=float,
         default=10.0,
@@ -164,6 +171,7 @@ def run_server(args: argparse.Namespace) -> int:
             misfire_grace=args.misfire_grace,
         ),
         heartbeat_interval=args.heartbeat_interval,
+        agent_send_timeout=args.agent_send_timeout,
         grace=args.grace,
         metrics_listen=args.metrics_listen,
     )

@@ -37,6 +37,8 @@ class ServerConfig:
     roles: frozenset[ServerRole] = frozenset(ServerRole)
     limits: Limits = field(default_factory=Limits)
     heartbeat_interval: int = 30
+    agent_send_timeout: float = 30.0
+    """Seconds an agent's outbox may stay full, nothing taken, before its stream is closed."""
     grace: float = 10.0
     metrics_listen: str | None = None
     """HOST:PORT of the Prometheus endpoint; None serves no metrics."""
@@ -59,6 +61,10 @@ class ServerConfig:
                 )
         if not self.roles:
             raise ConfigError("--roles needs at least one of: api, dispatcher, ticker")
+        if not self.agent_send_timeout > 0:
+            raise ConfigError(
+                f"--agent-send-timeout must be more than 0 s, got {self.agent_send_timeout:g}"
+            )
         if self.heartbeat_interval < 1 or self.heartbeat_interval * 2 > self.limits.offline_after:
             raise ConfigError(
                 "--heartbeat-interval must be at least 1 s and at most half of the "

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Interval, Text, and_, any_, bindparam, func, select, update
+from sqlalchemy import Interval, Text, and_, any_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.delivery import delivery_failure
@@ -42,8 +42,14 @@ class TaskView:
     instance_id: str
 
 
-async def undelivered(conn: AsyncConnection, instance_ids: list[str]) -> list[TaskView]:
-    """Executions waiting for these instances' agents: to run, or to stop."""
+async def undelivered(
+    conn: AsyncConnection, instance_ids: list[str], stops_only: list[str] | None = None
+) -> list[TaskView]:
+    """Executions waiting for these instances' agents: to run, or to stop.
+
+    For the instances in ``stops_only`` (agents with no room for tasks now) only
+    the executions to stop.
+    """
     rows = await conn.execute(
         select(
             executions.c.id,
@@ -63,11 +69,19 @@ async def undelivered(conn: AsyncConnection, instance_ids: list[str]) -> list[Ta
         )
         .join(invocations, invocations.c.id == executions.c.invocation_id)
         .where(
-            executions.c.instance_id == any_(array_parameter("instance_ids", Text())),
-            executions.c.status.in_(values_of(DISPATCH_STATUSES)),
+            or_(
+                and_(
+                    executions.c.instance_id == any_(array_parameter("instance_ids", Text())),
+                    executions.c.status.in_(values_of(DISPATCH_STATUSES)),
+                ),
+                and_(
+                    executions.c.instance_id == any_(array_parameter("stops_only", Text())),
+                    executions.c.status == InvocationStatus.STOPPING.value,
+                ),
+            )
         )
         .order_by(executions.c.created_at),
-        {"instance_ids": array(instance_ids)},
+        {"instance_ids": array(instance_ids), "stops_only": array(stops_only or [])},
     )
     return [
         TaskView(

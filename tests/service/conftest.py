@@ -37,6 +37,7 @@ class ServerFactory:
         auth_file: Path | None = None,
         roles: frozenset[ServerRole] = frozenset(ServerRole),
         metrics_listen: str | None = None,
+        agent_send_timeout: float = 30.0,
     ) -> str:
         """Start a server on port 0; returns its address. It stops after the test."""
         config = ServerConfig(
@@ -47,6 +48,7 @@ class ServerFactory:
             auth_file=auth_file,
             limits=limits or Limits(),
             heartbeat_interval=5,
+            agent_send_timeout=agent_send_timeout,
             grace=1.0,
         )
         tokens: TokenTable = load_auth_file(auth_file) if auth_file else open_access()

@@ -122,3 +122,12 @@ def test_heartbeat_bound_follows_the_configured_offline_threshold() -> None:
     limits = Limits(offline_after=30)
     ServerConfig(heartbeat_interval=15, limits=limits).validate()
     assert "30 s" in refusal(ServerConfig(heartbeat_interval=16, limits=limits))
+
+
+@pytest.mark.parametrize(("timeout", "ok"), [(0, False), (-1, False), (0.5, True), (30, True)])
+def test_agent_send_timeout_must_be_positive(timeout: float, ok: bool) -> None:
+    config = ServerConfig(agent_send_timeout=timeout)
+    if ok:
+        config.validate()
+    else:
+        assert "--agent-send-timeout" in refusal(config)

@@ -1,0 +1,175 @@
+"""AgentSession: a bounded outbox that shared code only offers to, and never waits on."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from dispatcher.messages import result_ack_message
+from dispatcher.session import AgentSession
+from scheduler.domain.enums import CommandType, InvocationStatus
+from scheduler.store.dispatch import TaskView
+
+
+def task(n: int, status: InvocationStatus = InvocationStatus.PENDING) -> TaskView:
+    return TaskView(
+        execution_id=f"e-{n}",
+        invocation_id="t-1",
+        command_id="c-1",
+        command_type=CommandType.RUN_SHELL_SCRIPT,
+        script=b"true",
+        working_dir="",
+        username="",
+        timeout=60,
+        dry_run=False,
+        container_id="",
+        container_name="",
+        scheduled_at=datetime.now(UTC),
+        status=status,
+        instance_id="i-1",
+    )
+
+
+async def drain(session: AgentSession, count: int) -> list[str]:
+    """Take ``count`` messages as the stream does; the task ids among them."""
+    ids = []
+    for _ in range(count):
+        message = await asyncio.wait_for(session.next_message(), 1)
+        assert message is not None
+        if message.WhichOneof("kind") == "task":
+            ids.append(message.task.execution_id)
+    return ids
+
+
+async def test_offering_to_a_full_outbox_returns_at_once_and_loses_nothing() -> None:
+    session = AgentSession("i-1", queue_size=4)
+    waiting = [task(n) for n in range(10)]
+
+    queued = session.offer(waiting, as_of=session.mark())  # no await: it cannot wait
+    assert queued == ["e-0", "e-1", "e-2", "e-3"]
+    assert session.pending() == 4
+    assert not session.has_room()
+    assert not session.wants_work()  # still full
+
+    taken = await drain(session, 2)
+    assert not session.wants_work()  # half full
+    taken += await drain(session, 1)
+    assert session.wants_work()  # below half: read the work again and offer it
+    assert not session.wants_work()  # once
+    queued = session.offer(waiting, as_of=session.mark())
+    assert queued == ["e-4", "e-5", "e-6"]  # the rest still does not fit
+
+    while True:
+        taken += await drain(session, session.pending())
+        if not session.wants_work():
+            break
+        session.offer(waiting, as_of=session.mark())
+    assert taken == [f"e-{n}" for n in range(10)]  # each once, in order
+
+
+async def test_stops_and_acks_fit_beyond_a_full_outbox_of_tasks() -> None:
+    session = AgentSession("i-1", queue_size=2)
+    session.offer([task(0), task(1), task(2)])
+    assert session.pending() == 2  # full of tasks; stops and acks have as much room again
+    session.stop("e-0")
+    assert session.send(result_ack_message("e-9"))
+    session.stop("e-0")  # once per session
+    session.offer([task(0, InvocationStatus.STOPPING)])
+    assert session.pending() == 4
+    kinds = []
+    for _ in range(4):
+        message = await session.next_message()
+        assert message is not None
+        kinds.append(message.WhichOneof("kind"))
+    assert kinds == ["task", "task", "stop", "result_ack"]
+    assert not session.stuck
+
+
+async def test_control_messages_beyond_twice_the_outbox_close_the_stuck_stream() -> None:
+    stuck: list[AgentSession] = []
+    session = AgentSession("i-1", queue_size=2, on_stuck=stuck.append)
+    for n in range(4):
+        assert session.send(result_ack_message(f"e-{n}"))
+    assert not session.send(result_ack_message("e-4"))  # no waiting: the stream is closed
+    assert stuck == [session]
+    assert session.stuck
+    assert await asyncio.wait_for(session.next_message(), 1) is None
+
+
+async def test_close_ends_the_stream_even_when_the_outbox_is_full() -> None:
+    session = AgentSession("i-1", queue_size=3)
+    session.offer([task(n) for n in range(3)])
+    session.send_nowait_shutdown(1000)
+    session.close()
+    assert await drain(session, 3) == ["e-0", "e-1", "e-2"]
+    last = await asyncio.wait_for(session.next_message(), 1)
+    assert last is not None and last.WhichOneof("kind") == "shutdown"
+    assert await asyncio.wait_for(session.next_message(), 1) is None
+    assert session.offer([task(9)]) == []  # a closed session takes nothing more
+
+
+async def test_close_wakes_a_stream_waiting_for_messages() -> None:
+    session = AgentSession("i-1")
+    waiting = asyncio.create_task(session.next_message())
+    await asyncio.sleep(0)  # let it start waiting
+    session.close()
+    assert await asyncio.wait_for(waiting, 1) is None
+
+
+async def test_an_outbox_full_past_the_send_timeout_closes_the_stream() -> None:
+    stuck = asyncio.Event()
+    session = AgentSession("i-1", queue_size=2, send_timeout=0.05, on_stuck=lambda _: stuck.set())
+    session.offer([task(0), task(1), task(2)])
+    await asyncio.wait_for(stuck.wait(), 2)
+    assert session.stuck
+    # Dropped, not lost: nothing was acknowledged, the next stream sends them all.
+    assert await asyncio.wait_for(session.next_message(), 1) is None
+
+
+async def test_a_stream_that_keeps_taking_is_not_stuck() -> None:
+    stuck: list[AgentSession] = []
+    session = AgentSession("i-1", queue_size=2, send_timeout=0.2, on_stuck=stuck.append)
+    session.offer([task(0), task(1)])
+    for n in range(2, 8):
+        # Only a clock says whether the stream keeps up: take one message every 0.1 s.
+        await asyncio.sleep(0.1)
+        await drain(session, 1)
+        session.offer([task(n)])
+    assert stuck == []
+
+
+async def test_what_no_longer_waits_is_forgotten() -> None:
+    session = AgentSession("i-1", queue_size=8)
+    session.offer([task(n) for n in range(4)], as_of=session.mark())
+    session.stop("e-0")
+    assert session.tracked() == 5
+    session.finished("e-0")  # its result came
+    assert session.tracked() == 3
+    mark = session.mark()
+    session.offer([task(3)], as_of=mark)  # e-1 and e-2 started: no longer waiting
+    assert session.tracked() == 1
+    # Sent after the reading began: kept, though that reading did not see it.
+    mark = session.mark()
+    session.offer([task(4)])
+    session.offer([task(3)], as_of=mark)
+    assert session.tracked() == 2
+    assert session.offer([task(3), task(4)]) == []  # and not sent twice
+
+
+async def test_a_closed_stream_that_cannot_drain_is_still_closed_by_the_send_timeout() -> None:
+    stuck = asyncio.Event()
+    session = AgentSession("i-1", queue_size=2, send_timeout=0.05, on_stuck=lambda _: stuck.set())
+    session.offer([task(0), task(1)])
+    session.close()  # say, replaced by a newer stream of the agent
+    await asyncio.wait_for(stuck.wait(), 2)
+
+
+async def test_an_ended_stream_is_no_longer_watched() -> None:
+    stuck: list[AgentSession] = []
+    session = AgentSession("i-1", queue_size=2, send_timeout=0.05, on_stuck=stuck.append)
+    session.offer([task(0), task(1)])
+    session.ended()
+    # Only a clock can show that nothing happens: wait past the send timeout.
+    await asyncio.sleep(0.2)
+    assert stuck == []
+    assert session.pending() == 0
