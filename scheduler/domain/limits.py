@@ -49,6 +49,8 @@ MAX_ERROR_CODE = 64
 """Characters of an execution's error code (the column's size); longer reports are cut."""
 MAX_ERROR_INFO = 4096
 """Characters of an execution's error message kept from an agent's report."""
+MAX_OUTPUT_OFFSET = 2**48
+"""Largest byte offset a live output chunk may claim (256 TiB: no script prints more)."""
 MAX_CLIENT_TOKEN = 64
 MAX_PAGE = 50
 DEFAULT_PAGE = 10

@@ -20,6 +20,7 @@ from scheduler.domain.delivery import lost_agent_failure
 from scheduler.domain.enums import InvocationStatus
 from scheduler.domain.errors import ErrorKind, KairosError
 from scheduler.domain.firing import agent_zone
+from scheduler.domain.limits import MAX_OUTPUT_OFFSET
 from scheduler.domain.models import AgentHello, ExecutionResult
 from scheduler.domain.reports import bounded_result
 from scheduler.domain.tenancy import Tenant
@@ -129,7 +130,18 @@ async def start(ctx: Context, instance_id: str, execution_id: str, started_at: d
 async def record_output(
     ctx: Context, instance_id: str, execution_id: str, offset: int, data: bytes
 ) -> None:
-    """Keep live output (up to the stored limit) and pass it on to watchers."""
+    """Keep live output (up to the stored limit) and pass it on to watchers.
+
+    A chunk at an impossible offset (negative, or beyond any real output) is
+    dropped: it could only come from a broken or hostile agent.
+    """
+    if not 0 <= offset <= MAX_OUTPUT_OFFSET:
+        log.warning(
+            "output chunk at an impossible offset %d dropped",
+            offset,
+            extra={"execution_id": execution_id, "instance_id": instance_id},
+        )
+        return
 
     async def record(conn: AsyncConnection) -> None:
         invoke_id = await dispatch_store.append_output(

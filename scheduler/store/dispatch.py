@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.delivery import delivery_failure
 from scheduler.domain.enums import (
+    ACTIVE_STATUSES,
     DISPATCH_STATUSES,
     OVERRIDABLE_STATUSES,
     CommandType,
@@ -161,12 +162,16 @@ async def append_output(
     Only the head is stored while running; the agent's final result carries
     head and tail. A chunk before the stored end (a resend) is ignored; one
     after it (the agent dropped live output while disconnected) is appended.
+    Output of an execution that has ended (a lost agent's, say) changes nothing
+    and returns None.
     """
+    unfinished = executions.c.status.in_(values_of(ACTIVE_STATUSES))
     row = (
         await conn.execute(
             update(executions)
             .where(
                 _of_instance(execution_id, instance_id),
+                unfinished,
                 executions.c.output_size <= offset,
             )
             .values(
@@ -180,7 +185,9 @@ async def append_output(
         return str(row.invocation_id)
     found = (
         await conn.execute(
-            select(executions.c.invocation_id).where(_of_instance(execution_id, instance_id))
+            select(executions.c.invocation_id).where(
+                _of_instance(execution_id, instance_id), unfinished
+            )
         )
     ).first()
     return None if found is None else str(found.invocation_id)

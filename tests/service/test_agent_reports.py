@@ -137,3 +137,25 @@ async def test_an_execution_whose_agent_is_lost_ends_and_a_late_result_changes_n
     await report(peers[0], task, S.INVOCATION_STATUS_SUCCESS, output=b"partial\ndone\n")
     assert (await results(kairos, response.invoke_id))["i-1"].error_code == "ClientNotResponse"
     assert REGISTRY.get_sample_value("kairos_results_not_stored_total") == before + 1
+
+
+async def test_output_after_the_end_or_at_an_impossible_offset_changes_nothing(
+    kairos: Kairos, peers: list[Peer]
+) -> None:
+    response = await kairos.invocations.RunCommand(run_request())
+    task = await receive_task(peers[0])
+    await report(peers[0], task, S.INVOCATION_STATUS_SUCCESS, output=b"done\n")
+    for offset, data in ((5, b"late\n"), (2**63 - 3, b"overflow")):
+        await peers[0].send(
+            agent_pb2.AgentMessage(
+                output=agent_pb2.ExecutionOutput(
+                    execution_id=task.execution_id, offset=offset, data=data
+                )
+            )
+        )
+    # The stream still serves the agent: a result after them is acknowledged.
+    await peers[0].send(
+        agent_pb2.AgentMessage(result=agent_pb2.ExecutionResult(execution_id="e-barrier"))
+    )
+    assert (await peers[0].receive()).result_ack.execution_id == "e-barrier"
+    assert (await results(kairos, response.invoke_id))["i-1"].output == b"done\n"
