@@ -23,7 +23,8 @@ class ExecutionErrorCode(StrEnum):
     EXECUTION_TIMEOUT = "ExecutionTimeout"
     """The script ran past its timeout and its process group was killed (``Timeout``)."""
     EXECUTION_INTERRUPTED = "ExecutionInterrupted"
-    """A stop request killed the running script (``Terminated``)."""
+    """A stop request killed the running script, or the server ended it at once because
+    its agent was not connected to confirm the stop (``Terminated``)."""
     EXECUTION_CANCELLED = "ExecutionCancelled"
     """A stop request removed the task from the queue before it started (``Cancelled``)."""
     EXECUTION_EXCEPTION = "ExecutionException"

@@ -16,6 +16,17 @@ class DeliveryFailure:
     error_info: str
 
 
+def stopped_while_gone() -> DeliveryFailure:
+    """Why an execution stopped while no dispatcher held its agent ends at once (``Terminated``)."""
+    return DeliveryFailure(
+        error_code=ExecutionErrorCode.EXECUTION_INTERRUPTED,
+        error_info=(
+            "stopped while its agent was not connected: ended at once, since no agent "
+            "could confirm; the output received so far is kept"
+        ),
+    )
+
+
 def lost_agent_failure(*, lost_after: int) -> DeliveryFailure:
     """The error of an execution its agent held when it stopped answering (status ``Error``)."""
     return DeliveryFailure(

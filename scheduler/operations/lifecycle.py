@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.codes import RefusalCode
-from scheduler.domain.delivery import lost_agent_failure
+from scheduler.domain.delivery import lost_agent_failure, stopped_while_gone
 from scheduler.domain.enums import InvocationStatus
 from scheduler.domain.errors import ErrorKind, KairosError
 from scheduler.domain.firing import agent_zone
@@ -30,9 +30,9 @@ from scheduler.operations.context import Context
 from scheduler.operations.firing import Fired, count, fire_boot_triggers
 from scheduler.store import dispatch as dispatch_store
 from scheduler.store import instances as instance_store
-from scheduler.store import invocations as invocation_store
 from scheduler.store import lost as lost_store
 from scheduler.store import notices
+from scheduler.store import stopping as stopping_store
 from scheduler.store.dispatch import TaskView
 
 log = logging.getLogger(__name__)
@@ -194,7 +194,7 @@ async def request_stop(conn: AsyncConnection, invoke_id: str, instance_ids: list
     Future fires end; executions not yet started are cancelled; running ones
     become ``Stopping`` and their agents are told.
     """
-    to_notify = await invocation_store.stop(conn, invoke_id, instance_ids)
+    to_notify = await stopping_store.stop(conn, invoke_id, instance_ids, stopped_while_gone())
     await invocations_changed(conn, [invoke_id], new_work_for=to_notify)
     await notices.send(conn, notices.schedules_changed(invoke_id))
 

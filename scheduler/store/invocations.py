@@ -232,60 +232,6 @@ async def invocation_instances(
     return list(rows.scalars())
 
 
-async def stop(conn: AsyncConnection, invoke_id: str, instance_ids: list[str]) -> list[str]:
-    """Stop the invocation on ``instance_ids``; returns the instances whose agents must act.
-
-    Executions not yet started are cancelled here; running ones become
-    ``Stopping`` until their agent confirms; future fires end.
-    """
-    # Future fires end first: this waits for a ticker (or a boot trigger) that holds
-    # the targets mid-fire, so the statements below, on a fresh snapshot, also see
-    # and cancel the execution that fire has just created.
-    await conn.execute(
-        update(invocation_targets)
-        .where(
-            invocation_targets.c.invocation_id == invoke_id,
-            invocation_targets.c.instance_id.in_(instance_ids),
-        )
-        .values(armed=False, next_fire_at=None, updated_at=func.now())
-    )
-    await conn.execute(
-        update(executions)
-        .where(
-            executions.c.invocation_id == invoke_id,
-            executions.c.instance_id.in_(instance_ids),
-            executions.c.status == InvocationStatus.PENDING.value,
-        )
-        .values(
-            status=InvocationStatus.CANCELLED.value,
-            stop_requested_at=func.now(),
-            finished_at=func.now(),
-            updated_at=func.now(),
-        )
-    )
-    stopping = await conn.execute(
-        update(executions)
-        .where(
-            executions.c.invocation_id == invoke_id,
-            executions.c.instance_id.in_(instance_ids),
-            executions.c.status == InvocationStatus.RUNNING.value,
-        )
-        .values(
-            status=InvocationStatus.STOPPING.value,
-            stop_requested_at=func.now(),
-            updated_at=func.now(),
-        )
-        .returning(executions.c.instance_id)
-    )
-    to_notify = sorted(set(stopping.scalars()))
-    await conn.execute(
-        update(invocations)
-        .where(invocations.c.id == invoke_id, invocations.c.stopped_at.is_(None))
-        .values(stopped_at=func.now())
-    )
-    return to_notify
-
-
 async def list_invocations(
     conn: AsyncConnection,
     tenant: Tenant,

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from prometheus_client import REGISTRY
+from sqlalchemy import select
 
 from kairos.v1 import agent_pb2, common_pb2, invocation_pb2
 from scheduler.local import Kairos
+from scheduler.store.database import create_engine
+from scheduler.store.tables import instances
 from tests.service.conftest import ServerFactory
 from tests.service.harness import Peer, make_offline
 from tests.service.plays import (
@@ -159,3 +163,38 @@ async def test_output_after_the_end_or_at_an_impossible_offset_changes_nothing(
     )
     assert (await peers[0].receive()).result_ack.execution_id == "e-barrier"
     assert (await results(kairos, response.invoke_id))["i-1"].output == b"done\n"
+
+
+async def _until_disconnected(database_url: str, instance_id: str) -> None:
+    """Wait until no dispatcher holds the instance's agent any more."""
+    engine = create_engine(database_url)
+    held = select(instances.c.dispatcher_id).where(instances.c.id == instance_id)
+    try:
+        async with asyncio.timeout(10):
+            for _ in itertools.count():
+                async with engine.connect() as conn:
+                    if (await conn.execute(held)).scalar_one() is None:
+                        return
+                await asyncio.sleep(0.05)  # polling: no event says the dispatcher noticed
+    finally:
+        await engine.dispose()
+
+
+async def test_stopping_an_execution_whose_agent_is_gone_terminates_it_at_once(
+    kairos: Kairos, peers: list[Peer], servers: ServerFactory
+) -> None:
+    response = await kairos.invocations.RunCommand(run_request())
+    task = await receive_task(peers[0])
+    await start_with_output(peers[0], task, b"partial\n")
+    await peers[0].close()
+    await _until_disconnected(servers.url, "i-1")
+    await kairos.invocations.StopInvocation(
+        invocation_pb2.StopInvocationRequest(invoke_id=response.invoke_id)
+    )
+    result = (await results(kairos, response.invoke_id))["i-1"]
+    assert result.invocation_status == S.INVOCATION_STATUS_TERMINATED
+    assert result.error_code == "ExecutionInterrupted"
+    assert result.output == b"partial\n"
+    assert (await invocation(kairos, response.invoke_id)).invocation_status == (
+        S.INVOCATION_STATUS_STOPPED
+    )
