@@ -8,9 +8,11 @@ from typing import Any
 
 from kairos.v1 import invocation_pb2, invocation_pb2_grpc
 from scheduler.api.commands import command_request
+from scheduler.api.watches import WatchSlots
 from scheduler.domain.enums import InvocationStatus, RepeatMode
 from scheduler.domain.invocation import SettingsRequest
 from scheduler.domain.models import SETTINGS_FIELDS, InvocationSettings
+from scheduler.domain.tenancy import Tenant
 from scheduler.operations import invocations as operations
 from scheduler.operations.context import Context
 from scheduler.operations.invocations import InvokeRequest
@@ -32,6 +34,7 @@ class InvocationServicer(invocation_pb2_grpc.InvocationServiceServicer):  # type
     def __init__(self, ctx: Context, listener: Listener) -> None:
         self._ctx = ctx
         self._listener = listener
+        self._watches = WatchSlots(ctx.limits.max_watches)
 
     async def InvokeCommand(
         self, request: invocation_pb2.InvokeCommandRequest, context: RpcContext
@@ -106,6 +109,13 @@ class InvocationServicer(invocation_pb2_grpc.InvocationServiceServicer):  # type
         self, request: invocation_pb2.WatchInvocationRequest, context: RpcContext
     ) -> AsyncIterator[invocation_pb2.WatchInvocationEvent]:
         tenant = current_caller().tenant
+        with self._watches.hold(tenant):
+            async for event in self._watch(tenant, request):
+                yield event
+
+    async def _watch(
+        self, tenant: Tenant, request: invocation_pb2.WatchInvocationRequest
+    ) -> AsyncIterator[invocation_pb2.WatchInvocationEvent]:
         watch = _Watch()
         # Subscribe before the first read so no change falls between the two.
         wanted = about(request.invoke_id)

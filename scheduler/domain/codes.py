@@ -145,6 +145,9 @@ class RefusalCode(StrEnum):
     (``FAILED_PRECONDITION``)."""
 
     # RESOURCE_EXHAUSTED: QuotaFailure names the quota (QuotaName).
+    QUOTA_EXCEED_WATCH = "Quota.ExceedWatch"
+    """Another WatchInvocation would exceed the account's ``MaxWatchCount`` on that
+    server replica (``RESOURCE_EXHAUSTED``)."""
     QUOTA_EXCEED_COMMAND = "Quota.ExceedCommand"
     """Saving a command would exceed the account's ``MaxCommandCount``
     (``RESOURCE_EXHAUSTED``)."""
@@ -189,3 +192,5 @@ class QuotaName(StrEnum):
     """Saved commands per account and region (RunCommand without keep_command is not saved)."""
     MAX_DAILY_EXECUTION_COUNT = "MaxDailyExecutionCount"
     """Executions per account, region and UTC day (dry runs do not count)."""
+    MAX_WATCH_COUNT = "MaxWatchCount"
+    """Concurrent WatchInvocation streams per account and region, on each server replica."""

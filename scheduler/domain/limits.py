@@ -33,6 +33,8 @@ class Limits:
     """Seconds an execution may wait for its agent before it ends Aborted."""
     offline_after: int = 120
     """Seconds without a heartbeat after which an agent counts as offline."""
+    max_watches: int = 100
+    """Concurrent WatchInvocation streams per account and region, on each server replica."""
     agent_lost_after: int = 120
     """Seconds without a heartbeat after which an agent's open executions end Error."""
     misfire_grace: int = 60

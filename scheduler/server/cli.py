@@ -74,6 +74,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="seconds before an undelivered execution ends Aborted",
     )
     server.add_argument(
+        "--max-watches",
+        type=int,
+        default=defaults.max_watches,
+        metavar="N",
+        help="concurrent WatchInvocation streams per account on this server",
+    )
+    server.add_argument(
         "--agent-lost-after",
         type=int,
         default=defaults.agent_lost_after,
@@ -168,6 +175,7 @@ def run_server(args: argparse.Namespace) -> int:
             max_instances_per_call=args.max_instances_per_call,
             delivery_timeout=args.delivery_timeout,
             agent_lost_after=args.agent_lost_after,
+            max_watches=args.max_watches,
             misfire_grace=args.misfire_grace,
         ),
         heartbeat_interval=args.heartbeat_interval,

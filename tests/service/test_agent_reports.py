@@ -6,12 +6,14 @@ import asyncio
 import itertools
 
 import grpc
+import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 
 from kairos.v1 import agent_pb2, common_pb2, invocation_pb2
-from scheduler.local import Kairos
+from scheduler.domain.limits import Limits
+from scheduler.local import Kairos, connect
 from scheduler.store.database import create_engine
 from scheduler.store.tables import instances
 from tests.service.conftest import ServerFactory
@@ -198,3 +200,30 @@ async def test_stopping_an_execution_whose_agent_is_gone_terminates_it_at_once(
     assert (await invocation(kairos, response.invoke_id)).invocation_status == (
         S.INVOCATION_STATUS_STOPPED
     )
+
+
+async def test_watches_per_account_are_capped_and_a_closed_one_frees_its_slot(
+    servers: ServerFactory, peers: list[Peer]
+) -> None:
+    kairos = connect(await servers.start(limits=Limits(max_watches=2)))
+    response = await kairos.invocations.RunCommand(run_request())
+    request = invocation_pb2.WatchInvocationRequest(invoke_id=response.invoke_id)
+    open_watches = [kairos.invocations.WatchInvocation(request) for _ in range(2)]
+    for watch in open_watches:
+        await watch.read()  # served: it holds its slot
+    refused = kairos.invocations.WatchInvocation(request)
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await refused.read()
+    assert raised.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert (raised.value.details() or "").startswith("Quota.ExceedWatch: ")
+    open_watches[0].cancel()
+    async with asyncio.timeout(10):
+        while True:  # the server notices the cancellation a moment later
+            again = kairos.invocations.WatchInvocation(request)
+            try:
+                await again.read()
+                break
+            except grpc.aio.AioRpcError as error:
+                assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    again.cancel()
+    open_watches[1].cancel()
