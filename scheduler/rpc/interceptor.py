@@ -101,17 +101,11 @@ def _wrap(
         async def streaming(request: Any, context: RpcContext) -> AsyncIterator[Any]:
             await _enter(caller, context)
             with counting():
-                try:
+                async with _refusals(context, method):
                     if checked:
                         check_request(request)
                     async for message in behavior(request, context):
                         yield message
-                except KairosError as error:
-                    await abort(context, error)
-                except grpc.aio.AbortError:
-                    raise
-                except Exception as error:
-                    await abort(context, unexpected(error, method))
 
         wrapped: Callable[..., Any] = streaming
     else:
@@ -119,16 +113,10 @@ def _wrap(
         async def single(request: Any, context: RpcContext) -> Any:
             await _enter(caller, context)
             with counting():
-                try:
+                async with _refusals(context, method):
                     if checked:
                         check_request(request)
                     return await behavior(request, context)
-                except KairosError as error:
-                    await abort(context, error)
-                except grpc.aio.AbortError:
-                    raise
-                except Exception as error:
-                    await abort(context, unexpected(error, method))
 
         wrapped = single
     return _FACTORIES[kind](
@@ -136,6 +124,20 @@ def _wrap(
         request_deserializer=handler.request_deserializer,
         response_serializer=handler.response_serializer,
     )
+
+
+@contextlib.asynccontextmanager
+async def _refusals(context: RpcContext, method: str) -> AsyncIterator[None]:
+    """Within: any error ends the call with a status — a refusal as itself, anything
+    else as ``INTERNAL`` or ``UNAVAILABLE`` (``unexpected``); an abort passes through."""
+    try:
+        yield
+    except KairosError as error:
+        await abort(context, error)
+    except grpc.aio.AbortError:
+        raise
+    except Exception as error:
+        await abort(context, unexpected(error, method))
 
 
 async def _enter(caller: Caller | KairosError, context: RpcContext) -> None:
