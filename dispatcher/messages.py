@@ -45,14 +45,16 @@ def result_ack_message(execution_id: str) -> agent_pb2.DispatcherMessage:
 
 
 def result_of(message: agent_pb2.ExecutionResult) -> ExecutionResult:
-    """The domain form of an agent's result, as reported; an unknown status counts as Error.
+    """The domain form of an agent's result, as reported; a status number the API does
+    not define counts as Error.
 
-    The server's own bounds apply after this (``domain.reports.bounded_result``).
+    Which statuses an agent may report, and every other bound, is the server's rule
+    (``domain.reports.bounded_result``), applied to what this returns.
     """
     status = from_proto(InvocationStatus, message.status)
     error_info = message.error_info
-    if status is None or not status.is_final:
-        error_info = f"agent reported a non-final status ({message.status}): {error_info}"
+    if status is None:
+        error_info = f"agent reported an unknown status ({message.status}): {error_info}"
         status = InvocationStatus.ERROR
     return ExecutionResult(
         execution_id=message.execution_id,
