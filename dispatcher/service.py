@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 HELLO_TIMEOUT = 10.0
 """Seconds an agent has to send Hello after opening its stream."""
 SWEEP_INTERVAL = 1.0
-"""Seconds between checks for executions past their delivery timeout."""
+"""Seconds between checks for executions past their delivery timeout or held by lost agents."""
 
 
 class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
@@ -63,7 +63,7 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         """Start delivering on notifications and sweeping delivery timeouts."""
         self._background = [
             asyncio.create_task(self._deliver_on_notice(), name="kairos-delivery"),
-            asyncio.create_task(self._sweep_delivery_timeouts(), name="kairos-sweeper"),
+            asyncio.create_task(self._sweep_unanswered(), name="kairos-sweeper"),
         ]
 
     async def shutdown(self, reconnect_after_ms: int) -> None:
@@ -230,10 +230,10 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
                 except Exception:
                     log.exception("delivery failed")
 
-    async def _sweep_delivery_timeouts(self) -> None:
+    async def _sweep_unanswered(self) -> None:
         while True:
             try:
-                await lifecycle.abort_overdue_deliveries(self._ctx)
+                await lifecycle.end_unanswered(self._ctx)
             except Exception:
                 log.exception("delivery timeout sweep failed")
             await asyncio.sleep(SWEEP_INTERVAL)

@@ -199,7 +199,7 @@ async def request_stop(conn: AsyncConnection, invoke_id: str, instance_ids: list
     await notices.send(conn, notices.schedules_changed(invoke_id))
 
 
-async def abort_overdue_deliveries(ctx: Context) -> None:
+async def end_unanswered(ctx: Context) -> None:
     """End what no agent will answer for: ``Aborted`` what no agent took within the
     delivery timeout, ``Error`` what agents that stopped answering held."""
     limits = ctx.limits
