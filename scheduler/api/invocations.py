@@ -118,9 +118,8 @@ class InvocationServicer(invocation_pb2_grpc.InvocationServiceServicer):  # type
     ) -> AsyncIterator[invocation_pb2.WatchInvocationEvent]:
         watch = _Watch()
         # Subscribe before the first read so no change falls between the two.
-        wanted = about(request.invoke_id)
         async with self._listener.subscribe(
-            Channel.EXECUTION, Channel.OUTPUT, wanted=lambda n: wanted(n.channel, n.payload)
+            Channel.EXECUTION, Channel.OUTPUT, wanted=about(request.invoke_id)
         ) as notices:
             resync = True
             while True:

@@ -18,6 +18,7 @@ from sqlalchemy import Text, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.store.arrays import Unnested
+from scheduler.store.listener import Notice as Received
 
 
 class Channel(StrEnum):
@@ -100,8 +101,8 @@ def output(chunk: OutputChunk) -> list[Notice]:
     return notices
 
 
-def about(invoke_id: str) -> Callable[[str, str], bool]:
-    """Whether a notice (channel, payload) is about this invocation's executions or output.
+def about(invoke_id: str) -> Callable[[Received], bool]:
+    """Whether a notice is about this invocation's executions or output (``subscribe``'s filter).
 
     Decided without decoding the payload: an OUTPUT payload starts with its
     invocation id (``output`` writes it first), so a watcher filters every
@@ -109,10 +110,10 @@ def about(invoke_id: str) -> Callable[[str, str], bool]:
     """
     output_prefix = json.dumps({"invoke_id": invoke_id})[:-1] + ","
 
-    def wanted(channel: str, payload: str) -> bool:
-        if channel == Channel.OUTPUT:
-            return payload.startswith(output_prefix)
-        return channel != Channel.EXECUTION or payload == invoke_id
+    def wanted(notice: Received) -> bool:
+        if notice.channel == Channel.OUTPUT:
+            return notice.payload.startswith(output_prefix)
+        return notice.channel != Channel.EXECUTION or notice.payload == invoke_id
 
     return wanted
 

@@ -35,9 +35,8 @@ async def _send(engine: AsyncEngine, sent: list[tuple[Channel, str]]) -> None:
 async def test_a_watcher_is_queued_only_its_own_invocations_notices(
     listener: Listener, engine: AsyncEngine
 ) -> None:
-    wanted = notices.about("t-mine")
     async with listener.subscribe(
-        Channel.EXECUTION, Channel.OUTPUT, wanted=lambda n: wanted(n.channel, n.payload)
+        Channel.EXECUTION, Channel.OUTPUT, wanted=notices.about("t-mine")
     ) as mine:
         others = notices.output(_chunk("t-other", 0)) + notices.executions_changed(["t-other"])
         await _send(engine, others * 50)
