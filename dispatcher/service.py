@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from dispatcher.messages import moment, result_ack_message, result_of
+from dispatcher.patience import when_available
 from dispatcher.session import AgentSession
 from kairos.v1 import agent_pb2, agent_pb2_grpc
 from scheduler.domain.codes import RefusalCode
@@ -27,6 +29,7 @@ from scheduler.rpc.context import RpcContext
 from scheduler.rpc.convert import from_proto
 from scheduler.rpc.interceptor import current_caller
 from scheduler.store import notices
+from scheduler.store.database import log_failure
 from scheduler.store.dispatch import TaskView
 from scheduler.store.listener import GAP, Listener
 
@@ -158,7 +161,11 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
     ) -> None:
         try:
             async for message in requests:
-                await self._handle(session, message)
+                await when_available(
+                    functools.partial(self._handle, session, message),
+                    kind=message.WhichOneof("kind") or "unknown",
+                    instance_id=session.instance_id,
+                )
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -227,15 +234,15 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
                     continue
                 try:
                     await self._deliver(wanted)
-                except Exception:
-                    log.exception("delivery failed")
+                except Exception as error:
+                    log_failure(log, "delivery", error)
 
     async def _sweep_unanswered(self) -> None:
         while True:
             try:
                 await lifecycle.end_unanswered(self._ctx)
-            except Exception:
-                log.exception("delivery timeout sweep failed")
+            except Exception as error:
+                log_failure(log, "delivery timeout sweep", error)
             await asyncio.sleep(SWEEP_INTERVAL)
 
 

@@ -31,6 +31,7 @@ from scheduler.operations import firing
 from scheduler.operations.context import Context
 from scheduler.store import targets as target_store
 from scheduler.store.clock import database_now
+from scheduler.store.database import log_failure
 from scheduler.store.listener import Listener
 from scheduler.store.notices import Channel
 from scheduler.store.targets import ArmedTarget
@@ -112,8 +113,8 @@ class Ticker:
                     delay = _delay(outcome)
                 except asyncio.CancelledError:
                     raise
-                except Exception:
-                    log.exception("ticker round failed")
+                except Exception as error:
+                    log_failure(log, "ticker round", error)
                     delay = 1.0
                 if delay <= 0:
                     continue

@@ -68,6 +68,15 @@ delivery_latency = Histogram(
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 connected_agents = Gauge("kairos_connected_agents", "Agent streams held by this dispatcher.")
+agent_messages_delayed = Counter(
+    "kairos_agent_messages_delayed_total",
+    "Agent messages that found the database unavailable: held until it was back"
+    " (heartbeats: dropped), by message kind.",
+    ("kind",),
+)
+database_up = Gauge(
+    "kairos_database_up", "1 while this process's health probe reaches the database, else 0."
+)
 stuck_agent_streams = Counter(
     "kairos_stuck_agent_streams_total",
     "Agent streams closed because their outbox stayed full past --agent-send-timeout.",

@@ -36,11 +36,13 @@ from scheduler.rpc.auth import TokenTable, load_auth_file, open_access
 from scheduler.rpc.in_flight import InFlight
 from scheduler.rpc.interceptor import KairosInterceptor
 from scheduler.server.config import ServerConfig, ServerRole
+from scheduler.server.health import Health
 from scheduler.store import migrate
 from scheduler.store.database import create_engine, database_url
 from scheduler.store.embedded import EmbeddedPostgres
 from scheduler.store.listener import Listener, conninfo
 from scheduler.store.notices import Channel
+from scheduler.store.probe import DatabaseProbe
 from scheduler.ticker import Ticker
 
 log = logging.getLogger(__name__)
@@ -147,13 +149,13 @@ async def running_server(
     reflection.enable_server_reflection(services, server)
     port = server.add_insecure_port(config.listen)
     await server.start()
-    for name in ["", *services]:
-        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    health_status = Health(health_servicer, services, DatabaseProbe(conninfo(url)))
+    await health_status.start()
 
     async def shutdown() -> None:
         """Drain: not serving, no new fires or calls, in-flight calls finish, agents move on."""
         # Not serving first, so load balancers and probes stop sending new work.
-        await health_servicer.enter_graceful_shutdown()
+        await health_status.shutdown()
         if ticker is not None:
             await ticker.shutdown()  # its open round commits or rolls back whole
         # From here new calls are refused; calls in flight get up to the grace period.
@@ -169,6 +171,7 @@ async def running_server(
     try:
         yield port, shutdown
     finally:
+        await health_status.shutdown()
         if ticker is not None:
             await ticker.shutdown()
         if dispatcher is not None:

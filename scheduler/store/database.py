@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
 from typing import Literal, TypeVar
 
@@ -27,6 +28,7 @@ __all__ = [
     "in_transaction",
     "is_transient",
     "is_unavailable",
+    "log_failure",
 ]
 
 _log = logging.getLogger(__name__)
@@ -45,6 +47,10 @@ DEFAULT_ATTEMPTS = 10
 # that transactions which collided once do not collide again in lockstep.
 _BACKOFF_BASE_SECONDS = 0.005
 _BACKOFF_CAP_SECONDS = 0.25
+
+OUTAGE_LOG_INTERVAL = 30.0
+"""Seconds between two warnings of one background round that finds the database away."""
+_outage_logged: dict[str, float] = {}
 
 _SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
 
@@ -168,3 +174,22 @@ def is_unavailable(error: BaseException) -> bool:
     if isinstance(error, (OperationalError, InterfaceError, PoolTimeout)):
         return True
     return isinstance(error, (psycopg.OperationalError, psycopg.InterfaceError, ConnectionError))
+
+
+def log_failure(logger: logging.Logger, what: str, error: BaseException) -> None:
+    """Log that a background round (``what``) failed and will be tried again.
+
+    While the database is unavailable: no bug, so no traceback, and the rounds
+    go on failing every second or so until it is back, so one warning per
+    ``what`` every ``OUTAGE_LOG_INTERVAL`` seconds (the rest at DEBUG). Any other
+    error with its traceback, every time.
+    """
+    if not is_unavailable(error):
+        logger.error("%s failed", what, exc_info=error)
+        return
+    now = time.monotonic()
+    if now - _outage_logged.get(what, -OUTAGE_LOG_INTERVAL) >= OUTAGE_LOG_INTERVAL:
+        _outage_logged[what] = now
+        logger.warning("%s failed: the database is unavailable; retrying", what)
+    else:
+        logger.debug("%s failed: the database is unavailable; retrying", what)

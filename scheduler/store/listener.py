@@ -98,7 +98,9 @@ class Listener:
                         received = Notice(notice.channel, notice.payload)
                         for subscription in self._subscribers.get(notice.channel, ()):
                             subscription.offer(received)
-            except psycopg.OperationalError as error:
+            except (psycopg.Error, OSError) as error:
+                # Any failure of the connection, not only a lost one: a listener that
+                # gave up would leave every subscriber waiting for good.
                 log.warning("notification listener lost its connection: %s", error)
                 await asyncio.sleep(_RECONNECT_DELAY)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import shlex
 
+from scheduler.server.health import LIVENESS
 from tests.k8s.render import (
     Obj,
     container_port,
@@ -30,6 +31,10 @@ from tests.k8s.render import (
 
 SERVER_GRACE_DEFAULT = 10.0
 """``kairos server --grace`` default; a test checks it against the real parser."""
+PROBE_SERVICES = {"startupProbe": "", "readinessProbe": "", "livenessProbe": LIVENESS}
+"""The health service each probe checks: the overall one ("") follows the database
+(start, outage, SIGTERM); a liveness probe on it would restart every replica during
+a database outage, so liveness checks the one that stays SERVING."""
 DATABASE_SECRET_KEY = "uri"
 """Key of the CloudNativePG app Secret that holds the libpq connection URI."""
 
@@ -132,9 +137,9 @@ def probe_problems(deployment: Obj) -> list[str]:
                     f"{name}: {probe_name} probes port {probe['grpc'].get('port')}, "
                     f"not the gRPC port {grpc_port}"
                 )
-            if probe["grpc"].get("service", "") != "":
-                # The server sets the overall status ("") on start and on SIGTERM.
-                problems.append(f"{name}: {probe_name} must check the overall health service")
+            wanted = PROBE_SERVICES[probe_name]
+            if probe["grpc"].get("service", "") != wanted:
+                problems.append(f"{name}: {probe_name} must check the health service {wanted!r}")
     return problems
 
 

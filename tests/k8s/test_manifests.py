@@ -381,6 +381,18 @@ def _http_liveness(r: Rendered) -> list[str]:
     return rules.probe_problems(deployment)
 
 
+def _liveness_follows_database(r: Rendered) -> list[str]:
+    deployment, container = _prod_server(r)
+    del container["livenessProbe"]["grpc"]["service"]
+    return rules.probe_problems(deployment)
+
+
+def _readiness_ignores_database(r: Rendered) -> list[str]:
+    deployment, container = _prod_server(r)
+    container["readinessProbe"]["grpc"]["service"] = "liveness"
+    return rules.probe_problems(deployment)
+
+
 def _probe_wrong_port(r: Rendered) -> list[str]:
     deployment, container = _prod_server(r)
     container["startupProbe"]["grpc"]["port"] = 9090
@@ -552,6 +564,8 @@ def _policy_port_missing(r: Rendered) -> list[str]:
 MUTATIONS: list[tuple[Mutation, str]] = [
     (_drop_readiness, "no readinessProbe"),
     (_http_liveness, "livenessProbe is not a native gRPC probe"),
+    (_liveness_follows_database, "livenessProbe must check the health service 'liveness'"),
+    (_readiness_ignores_database, "readinessProbe must check the health service ''"),
     (_probe_wrong_port, "startupProbe probes port 9090"),
     (_writable_root, "readOnlyRootFilesystem is not true"),
     (_root_user, "runAsUser is not a numeric non-root uid"),

@@ -1,0 +1,127 @@
+"""A database that cannot be reached: health says so, calls are UNAVAILABLE, agents wait.
+
+The outage is real for the server: its database stops accepting connections
+and every connection it holds is terminated (``outage``), which is what a
+restarting PostgreSQL looks like to it, while the other tests' databases on
+the same PostgreSQL go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import grpc
+import psycopg
+import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from prometheus_client import REGISTRY
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
+from kairos.v1 import agent_pb2, common_pb2
+from scheduler.local import Kairos
+from scheduler.server.health import LIVENESS
+from scheduler.store.embedded import EmbeddedPostgres
+from tests.service.harness import Peer
+from tests.service.plays import receive_task, results, run_request
+
+S = common_pb2
+Health = health_pb2.HealthCheckResponse
+WAIT = 10.0
+
+
+@contextlib.asynccontextmanager
+async def outage(postgres: EmbeddedPostgres, database_url: str) -> AsyncIterator[None]:
+    """The test's database refuses connections and loses those it had, until the block ends."""
+    name = sql.Identifier(str(make_url(database_url).database))
+    admin_url = postgres.url_for("postgres").replace("postgresql+psycopg://", "postgresql://")
+    async with await psycopg.AsyncConnection.connect(admin_url, autocommit=True) as admin:
+        await admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(name))
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+            (str(make_url(database_url).database),),
+        )
+        try:
+            yield
+        finally:
+            await admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(name))
+
+
+def _health(kairos: Kairos) -> Any:
+    return health_pb2_grpc.HealthStub(kairos.channel)
+
+
+async def _until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + WAIT
+    while not condition():
+        assert time.monotonic() < deadline, f"never: {what}"
+        await asyncio.sleep(0.05)
+
+
+def _delayed(kind: str) -> float:
+    return REGISTRY.get_sample_value("kairos_agent_messages_delayed_total", {"kind": kind}) or 0.0
+
+
+async def test_health_follows_the_database_and_calls_are_unavailable(
+    kairos: Kairos, postgres: EmbeddedPostgres, database_url: str
+) -> None:
+    watch = _health(kairos).Watch(health_pb2.HealthCheckRequest(service=""))
+    assert (await watch.read()).status == Health.SERVING
+    async with outage(postgres, database_url):
+        async with asyncio.timeout(WAIT):
+            assert (await watch.read()).status == Health.NOT_SERVING
+        assert REGISTRY.get_sample_value("kairos_database_up") == 0
+        # Liveness does not follow: restarting the server would not bring the database back.
+        liveness = await _health(kairos).Check(health_pb2.HealthCheckRequest(service=LIVENESS))
+        assert liveness.status == Health.SERVING
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await kairos.invocations.RunCommand(run_request())
+        assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert "database is unavailable" in (refused.value.details() or "")
+    async with asyncio.timeout(WAIT):
+        assert (await watch.read()).status == Health.SERVING
+    watch.cancel()
+    assert REGISTRY.get_sample_value("kairos_database_up") == 1
+
+
+async def test_an_agent_keeps_its_stream_and_its_result_is_stored_once_the_database_is_back(
+    kairos: Kairos, peers: list[Peer], postgres: EmbeddedPostgres, database_url: str
+) -> None:
+    peer = peers[0]
+    response = await kairos.invocations.RunCommand(run_request())
+    task = await receive_task(peer)
+    await peer.send(agent_pb2.AgentMessage(ack=agent_pb2.TaskAck(execution_id=task.execution_id)))
+    # The stream is read in order: once this is acknowledged, the ack above is stored.
+    await peer.send(agent_pb2.AgentMessage(result=agent_pb2.ExecutionResult(execution_id="e-0")))
+    assert (await peer.receive()).result_ack.execution_id == "e-0"
+    now = Timestamp()
+    now.GetCurrentTime()
+    result = agent_pb2.ExecutionResult(
+        execution_id=task.execution_id,
+        status=S.INVOCATION_STATUS_SUCCESS,
+        output=b"done\n",
+        start_time=now,
+        finish_time=now,
+    )
+    heartbeats, results_held = _delayed("heartbeat"), _delayed("result")
+    async with outage(postgres, database_url):
+        await peer.send(agent_pb2.AgentMessage(heartbeat=agent_pb2.Heartbeat(agent_time=now)))
+        await _until(lambda: _delayed("heartbeat") > heartbeats, "the heartbeat met the outage")
+        await peer.send(agent_pb2.AgentMessage(result=result))
+        # Held, not acknowledged: the agent keeps it, the dispatcher retries it.
+        await _until(lambda: _delayed("result") > results_held, "the result met the outage")
+    # The same stream, still open: the acknowledgement comes once the result is stored.
+    ack = await peer.receive()
+    assert ack.WhichOneof("kind") == "result_ack"
+    assert ack.result_ack.execution_id == task.execution_id
+    stored = (await results(kairos, response.invoke_id))["i-1"]
+    assert stored.invocation_status == S.INVOCATION_STATUS_SUCCESS
+    assert stored.output == b"done\n"
+    # And it goes on carrying work.
+    await kairos.invocations.RunCommand(run_request())
+    assert (await receive_task(peer)).execution_id != task.execution_id
