@@ -11,15 +11,17 @@ import time
 from pathlib import Path
 
 import grpc
+import psycopg
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
-from sqlalchemy import text
+from sqlalchemy import insert, text
 
 from kairos.v1 import agent_pb2, common_pb2, fleet_pb2, invocation_pb2
 from scheduler.domain.codes import RefusalCode
 from scheduler.domain.limits import Limits
 from scheduler.local import Kairos, connect
 from scheduler.store.database import create_engine
+from scheduler.store.tables import instances
 from tests.service.conftest import ServerFactory
 from tests.service.harness import TWO_ACCOUNTS_AUTH, Peer
 from tests.service.plays import receive_task, report, run_request, start_with_output
@@ -236,3 +238,37 @@ async def test_new_instances_past_max_instances_are_refused_and_known_ones_recon
         assert quotas["MaxInstanceCount"] == (used, 3)
     for peer in [*peers, again, theirs]:
         await peer.close()
+
+
+async def test_a_run_on_1000_long_instance_ids_sends_one_small_dispatch_notice(
+    servers: ServerFactory, database_url: str
+) -> None:
+    address = await servers.start(limits=Limits(max_instances_per_call=1000))
+    ids = [f"i-{n:04d}-".ljust(64, "x") for n in range(1000)]
+    peer = Peer(address, ids[-1])
+    await peer.hello()
+    engine = create_engine(servers.url)
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(instances),
+            [
+                {"id": i, "account_id": "default", "region_id": "local", "os_type": "linux"}
+                for i in ids[:-1]
+            ],
+        )
+    await engine.dispose()
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as listen:
+        await listen.execute("LISTEN kairos_dispatch")
+        await listen.execute("LISTEN test_end")
+        kairos = connect(address)
+        invoke_id = (await kairos.invocations.RunCommand(run_request(instance_ids=ids))).invoke_id
+        assert (await receive_task(peer)).invoke_id == invoke_id
+        # Notices come in commit order: this one follows everything the run sent.
+        await listen.execute("NOTIFY test_end")
+        payloads = []
+        async for notice in listen.notifies(timeout=10):
+            if notice.channel == "test_end":
+                break
+            payloads.append(notice.payload)
+    assert payloads == [invoke_id]
+    await peer.close()
