@@ -9,12 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.delivery import DeliveryFailure
 from scheduler.domain.enums import InvocationStatus
-from scheduler.store.tables import executions, instances, values_of
+from scheduler.store.tables import executions, instances, of_instance, values_of
 
 _held = executions.alias("held")
 _LOST = (
     select(_held.c.id)
-    .select_from(_held.join(instances, instances.c.id == _held.c.instance_id))
+    .select_from(_held.join(instances, of_instance(_held)))
     .where(
         or_(
             _held.c.status.in_(values_of({InvocationStatus.RUNNING, InvocationStatus.STOPPING})),
