@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
@@ -18,7 +18,7 @@ from kairos.v1 import agent_pb2, agent_pb2_grpc
 from scheduler.domain.codes import RefusalCode
 from scheduler.domain.enums import OsType
 from scheduler.domain.errors import invalid
-from scheduler.domain.hello import HELLO_LIMITS, check_hello
+from scheduler.domain.hello import HELLO_LIMITS, check_held, check_hello
 from scheduler.domain.models import AgentHello
 from scheduler.observability import metrics
 from scheduler.operations import lifecycle
@@ -36,6 +36,10 @@ HELLO_TIMEOUT = 10.0
 """Seconds an agent has to send Hello after opening its stream."""
 SWEEP_INTERVAL = 1.0
 """Seconds between checks for executions past their delivery timeout or held by lost agents."""
+LEASE_TTL = timedelta(seconds=15)
+"""How long this replica's agents count as connected after its last lease renewal."""
+LEASE_RENEWAL = 5.0
+"""Seconds between lease renewals: a few chances to renew before the lease lapses."""
 
 
 class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
@@ -60,8 +64,10 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         self._aborting: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        """Start delivering on notifications and sweeping delivery timeouts."""
+        """Take this replica's lease, then deliver on notifications and sweep what is unanswered."""
+        await lifecycle.hold_lease(self._ctx, self._id, LEASE_TTL)
         self._background = [
+            asyncio.create_task(self._renew_lease(), name="kairos-lease"),
             asyncio.create_task(self._deliver_on_notice(), name="kairos-delivery"),
             asyncio.create_task(self._sweep_unanswered(), name="kairos-sweeper"),
         ]
@@ -77,6 +83,10 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         for task in background:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        try:
+            await lifecycle.release_lease(self._ctx, self._id)
+        except Exception:  # the lease lapses by itself: the agents count as gone a bit later
+            log.warning("could not release the dispatcher lease", exc_info=True)
 
     async def Connect(
         self, requests: AsyncIterator[agent_pb2.AgentMessage], context: RpcContext
@@ -92,6 +102,12 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         await lifecycle.register_agent(
             self._ctx, tenant, _agent_hello(hello), dispatcher_id=self._id
         )
+        # An older agent lists nothing (the field is unset): nothing to reconcile.
+        to_stop = (
+            await lifecycle.reconcile(self._ctx, hello.instance_id, list(hello.held.execution_ids))
+            if hello.HasField("held")
+            else []
+        )
         previous = self._sessions.get(hello.instance_id)
         if previous is not None:
             previous.close()
@@ -105,6 +121,8 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
                     heartbeat_interval_seconds=self._heartbeat_interval, server_time=_now()
                 )
             )
+            for execution_id in to_stop:
+                session.stop(execution_id)
             await self._deliver([session])
             while (message := await session.next_message()) is not None:
                 yield message
@@ -123,15 +141,16 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
     ) -> None:
         """End the stream of an agent that stopped reading; it is forgotten as if it left."""
         log.warning(
-            "agent stream stuck: %s; closing the stream",
+            "agent stream %s: %s; closing the stream",
+            "silent" if session.silent else "stuck",
             session.stuck_reason,
             extra={"instance_id": session.instance_id},
         )
-        metrics.stuck_agent_streams.inc()
+        (metrics.silent_agent_streams if session.silent else metrics.stuck_agent_streams).inc()
         # The status goes out behind what gRPC already holds (the agent sees it when it
         # reads again); cancelling the stream's task ends its generator now, so the
         # agent is recorded as gone and its executions follow the delivery rules.
-        aborting = asyncio.create_task(_abort_unavailable(context))
+        aborting = asyncio.create_task(_abort_unavailable(context, session.stuck_reason))
         self._aborting.add(aborting)
         aborting.add_done_callback(self._aborting.discard)
         if stream is not None:
@@ -158,6 +177,7 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
     ) -> None:
         try:
             async for message in requests:
+                session.heard()
                 await self._handle(session, message)
         except asyncio.CancelledError:
             raise
@@ -230,8 +250,29 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
                 except Exception:
                     log.exception("delivery failed")
 
+    async def _renew_lease(self) -> None:
+        while True:
+            await asyncio.sleep(LEASE_RENEWAL)
+            try:
+                await lifecycle.hold_lease(self._ctx, self._id, LEASE_TTL)
+            except Exception:
+                log.exception("dispatcher lease renewal failed")
+
+    def _close_silent(self) -> None:
+        """Close the streams of agents silent for longer than the lost-after time.
+
+        Their executions end as lost meanwhile; a half-open stream (a network
+        partition) must not outlive that, or the agent would go on running them:
+        once its stream ends it reconnects and reconciles.
+        """
+        lost_after = self._ctx.limits.agent_lost_after
+        for session in list(self._sessions.values()):
+            if session.silent_for() > lost_after:
+                session.give_up(f"it sent nothing for more than {lost_after} s", silent=True)
+
     async def _sweep_unanswered(self) -> None:
         while True:
+            self._close_silent()
             try:
                 await lifecycle.end_unanswered(self._ctx)
             except Exception:
@@ -239,11 +280,9 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
             await asyncio.sleep(SWEEP_INTERVAL)
 
 
-async def _abort_unavailable(context: RpcContext) -> None:
+async def _abort_unavailable(context: RpcContext, reason: str) -> None:
     try:
-        await context.abort(
-            grpc.StatusCode.UNAVAILABLE, "the agent stopped reading its stream; reconnect"
-        )
+        await context.abort(grpc.StatusCode.UNAVAILABLE, f"stream closed: {reason}; reconnect")
     except grpc.aio.AbortError:
         pass  # how abort ends: the status is on its way
     except Exception:  # the agent went away meanwhile: there is no one to tell
@@ -275,6 +314,7 @@ async def _hello(requests: AsyncIterator[agent_pb2.AgentMessage]) -> agent_pb2.H
         raise invalid(RefusalCode.INVALID_PARAM_HELLO, "hello", "the first message must be Hello")
     hello = first.hello
     check_hello({name: getattr(hello, name) for name in HELLO_LIMITS})
+    check_held(hello.held.execution_ids)
     if hello.os_type != 0 and from_proto(OsType, hello.os_type) is None:
         raise invalid(
             RefusalCode.INVALID_PARAM_HELLO,

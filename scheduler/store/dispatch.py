@@ -19,6 +19,7 @@ from scheduler.domain.enums import (
     RepeatMode,
 )
 from scheduler.domain.models import ExecutionResult
+from scheduler.store import leases
 from scheduler.store.arrays import Unnested, array, array_parameter
 from scheduler.store.tables import executions, instances, invocations, values_of
 
@@ -223,7 +224,7 @@ async def finish(conn: AsyncConnection, instance_id: str, result: ExecutionResul
 _OVERDUE = (
     select(
         executions.c.id,
-        instances.c.dispatcher_id.is_not(None).label("connected"),
+        leases.connected().label("connected"),
         instances.c.last_heartbeat_at,
         func.now().label("now"),
     )

@@ -1,14 +1,15 @@
-"""Executions held by agents that stopped answering: found and ended."""
+"""Executions held by agents that stopped answering, or that their agents forgot: ended."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import Interval, and_, bindparam, func, or_, select, update
+from sqlalchemy import Interval, Text, and_, any_, bindparam, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.delivery import DeliveryFailure
-from scheduler.domain.enums import InvocationStatus
+from scheduler.domain.enums import ACTIVE_STATUSES, InvocationStatus
+from scheduler.store.arrays import array, array_parameter
 from scheduler.store.tables import executions, instances, values_of
 
 _held = executions.alias("held")
@@ -53,6 +54,63 @@ async def end_lost(conn: AsyncConnection, lost_after: int, failure: DeliveryFail
         {
             "lost_after": timedelta(seconds=lost_after),
             "status": InvocationStatus.ERROR.value,
+            "error_code": failure.error_code.value,
+            "error_info": failure.error_info,
+        },
+    )
+    return sorted(set(rows.scalars()))
+
+
+_held_now = array_parameter("held", Text())
+_ACTIVE_HELD = select(executions.c.id).where(
+    executions.c.instance_id == bindparam("of_instance"),
+    executions.c.id == any_(_held_now),
+    executions.c.status.in_(values_of(ACTIVE_STATUSES)),
+)
+_END_FORGOTTEN = (
+    update(executions)
+    .where(
+        executions.c.instance_id == bindparam("of_instance"),
+        executions.c.status.in_(values_of({InvocationStatus.RUNNING, InvocationStatus.STOPPING})),
+        ~(executions.c.id == any_(_held_now)),
+    )
+    .values(
+        status=case(
+            (
+                executions.c.status == InvocationStatus.STOPPING.value,
+                InvocationStatus.TERMINATED.value,
+            ),
+            else_=InvocationStatus.ERROR.value,
+        ),
+        error_code=bindparam("error_code"),
+        error_info=bindparam("error_info"),
+        finished_at=func.now(),
+        updated_at=func.now(),
+    )
+    .returning(executions.c.invocation_id)
+)
+
+
+async def active_among(conn: AsyncConnection, instance_id: str, held: list[str]) -> set[str]:
+    """Which of the executions an agent says it holds are still open on this instance."""
+    rows = await conn.execute(_ACTIVE_HELD, {"of_instance": instance_id, "held": array(held)})
+    return set(rows.scalars())
+
+
+async def end_forgotten(
+    conn: AsyncConnection, instance_id: str, held: list[str], failure: DeliveryFailure
+) -> list[str]:
+    """End the started executions of an instance whose agent does not hold them.
+
+    Running ones end ``Error``, stopping ones ``Terminated``, with ``failure``'s
+    reason; output so far stays. Executions not yet started are left: delivery
+    sends them again. Returns the invocations, sorted.
+    """
+    rows = await conn.execute(
+        _END_FORGOTTEN,
+        {
+            "of_instance": instance_id,
+            "held": array(held),
             "error_code": failure.error_code.value,
             "error_info": failure.error_info,
         },

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.delivery import DeliveryFailure
 from scheduler.domain.enums import InvocationStatus
+from scheduler.store import leases
 from scheduler.store.tables import executions, instances, invocation_targets, invocations, values_of
 
 
@@ -49,9 +50,7 @@ async def stop(
             executions.c.status.in_(
                 values_of({InvocationStatus.RUNNING, InvocationStatus.STOPPING})
             ),
-            executions.c.instance_id.in_(
-                select(instances.c.id).where(instances.c.dispatcher_id.is_(None))
-            ),
+            executions.c.instance_id.in_(select(instances.c.id).where(~leases.connected())),
         )
         .values(
             status=InvocationStatus.TERMINATED.value,
