@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.delivery import DeliveryFailure
 from scheduler.domain.enums import ACTIVE_STATUSES, InvocationStatus
+from scheduler.store import leases
 from scheduler.store.arrays import array, array_parameter
 from scheduler.store.tables import executions, instances, values_of
 
@@ -25,6 +26,9 @@ _LOST = (
             ),
         ),
         instances.c.last_heartbeat_at < func.now() - bindparam("lost_after", type_=Interval),
+        # A replica holding the agent's stream answers for it: it closes a stream silent
+        # for that long first (so the agent reconciles when it is back).
+        ~leases.connected(),
     )
     # Another sweep holds these: they are its to end.
     .with_for_update(of=_held, skip_locked=True)
@@ -44,7 +48,8 @@ _END = (
 
 
 async def end_lost(conn: AsyncConnection, lost_after: int, failure: DeliveryFailure) -> list[str]:
-    """End ``Error`` the executions agents hold without a heartbeat for ``lost_after`` seconds.
+    """End ``Error`` the executions agents hold without a heartbeat for ``lost_after`` seconds
+    and no live stream (``leases.connected``).
 
     Acknowledged, running and stopping ones; what was never acknowledged is the
     delivery timeout's. Their output so far stays. Returns the invocations, sorted.

@@ -45,12 +45,14 @@ role = "agent"
 
 
 async def make_offline(database_url: str, instance_id: str) -> None:
-    """Make an instance's agent look offline: its last heartbeat three minutes ago."""
+    """Make an instance's agent look offline and gone: its last heartbeat three minutes
+    ago, its stream held by no dispatcher (until its next heartbeat)."""
     engine = create_engine(database_url)
     async with engine.begin() as conn:
         await conn.execute(
             text(
-                "UPDATE instances SET last_heartbeat_at = now() - interval '3 minutes' "
+                "UPDATE instances SET last_heartbeat_at = now() - interval '3 minutes', "
+                "dispatcher_id = NULL "
                 "WHERE id = :instance_id"
             ),
             {"instance_id": instance_id},
