@@ -20,6 +20,7 @@ from scheduler.domain.enums import OsType
 from scheduler.domain.errors import invalid
 from scheduler.domain.hello import HELLO_LIMITS, check_held, check_hello
 from scheduler.domain.models import AgentHello
+from scheduler.domain.tenancy import InstanceKey
 from scheduler.observability import metrics
 from scheduler.operations import lifecycle
 from scheduler.operations.context import Context
@@ -28,7 +29,7 @@ from scheduler.rpc.convert import from_proto
 from scheduler.rpc.interceptor import current_caller
 from scheduler.store import notices
 from scheduler.store.dispatch import TaskView
-from scheduler.store.listener import GAP, Listener
+from scheduler.store.listener import GAP, Listener, Notice
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,8 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         self._id = dispatcher_id
         self._heartbeat_interval = heartbeat_interval
         self._send_timeout = send_timeout
-        self._sessions: dict[str, AgentSession] = {}
+        # By tenant and instance id: two accounts may each have an i-web-1.
+        self._sessions: dict[InstanceKey, AgentSession] = {}
         self._background: list[asyncio.Task[None]] = []
         self._aborting: set[asyncio.Task[None]] = set()
 
@@ -93,9 +95,10 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
     ) -> AsyncIterator[agent_pb2.DispatcherMessage]:
         tenant = current_caller().tenant
         hello = await _hello(requests)
+        key = InstanceKey(tenant, hello.instance_id)
         stream = asyncio.current_task()
         session = AgentSession(
-            hello.instance_id,
+            key,
             send_timeout=self._send_timeout,
             on_stuck=lambda stuck: self._close_stuck(stuck, context, stream),
         )
@@ -104,14 +107,14 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         )
         # An older agent lists nothing (the field is unset): nothing to reconcile.
         to_stop = (
-            await lifecycle.reconcile(self._ctx, hello.instance_id, list(hello.held.execution_ids))
+            await lifecycle.reconcile(self._ctx, key, list(hello.held.execution_ids))
             if hello.HasField("held")
             else []
         )
-        previous = self._sessions.get(hello.instance_id)
+        previous = self._sessions.get(key)
         if previous is not None:
             previous.close()
-        self._sessions[hello.instance_id] = session
+        self._sessions[key] = session
         metrics.connected_agents.inc()
         log.info("agent connected", extra={"instance_id": hello.instance_id})
         reader = asyncio.create_task(self._read(session, requests))
@@ -144,7 +147,7 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
             "agent stream %s: %s; closing the stream",
             "silent" if session.silent else "stuck",
             session.stuck_reason,
-            extra={"instance_id": session.instance_id},
+            extra={"instance_id": session.key.instance_id},
         )
         (metrics.silent_agent_streams if session.silent else metrics.stuck_agent_streams).inc()
         # The status goes out behind what gRPC already holds (the agent sees it when it
@@ -160,17 +163,17 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         try:
             await self._deliver([session])
         except Exception:
-            log.exception("delivery failed", extra={"instance_id": session.instance_id})
+            log.exception("delivery failed", extra={"instance_id": session.key.instance_id})
 
     async def _forget(self, session: AgentSession, reader: asyncio.Task[None]) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await reader
         metrics.connected_agents.dec()
-        instance_id = session.instance_id
-        if self._sessions.get(instance_id) is session:
-            del self._sessions[instance_id]
-            await lifecycle.disconnect(self._ctx, instance_id, dispatcher_id=self._id)
-        log.info("agent disconnected", extra={"instance_id": instance_id})
+        key = session.key
+        if self._sessions.get(key) is session:
+            del self._sessions[key]
+            await lifecycle.disconnect(self._ctx, key, dispatcher_id=self._id)
+        log.info("agent disconnected", extra={"instance_id": key.instance_id})
 
     async def _read(
         self, session: AgentSession, requests: AsyncIterator[agent_pb2.AgentMessage]
@@ -182,31 +185,32 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("agent stream failed", extra={"instance_id": session.instance_id})
+            log.exception("agent stream failed", extra={"instance_id": session.key.instance_id})
         finally:
             session.close()
 
     async def _handle(self, session: AgentSession, message: agent_pb2.AgentMessage) -> None:
-        instance_id = session.instance_id
+        # The agent touches only its own instance's executions, in its own tenant.
+        agent = session.key
         kind = message.WhichOneof("kind")
         if kind == "heartbeat":
-            await lifecycle.heartbeat(self._ctx, instance_id, dispatcher_id=self._id)
+            await lifecycle.heartbeat(self._ctx, agent, dispatcher_id=self._id)
         elif kind == "ack":
             session.acknowledged(message.ack.execution_id)
-            await lifecycle.acknowledge(self._ctx, instance_id, message.ack.execution_id)
+            await lifecycle.acknowledge(self._ctx, agent, message.ack.execution_id)
         elif kind == "started":
             started = message.started
             started_at = moment(started, "start_time") or datetime.now(UTC)
-            if await lifecycle.start(self._ctx, instance_id, started.execution_id, started_at):
+            if await lifecycle.start(self._ctx, agent, started.execution_id, started_at):
                 session.stop(started.execution_id)
         elif kind == "output":
             output = message.output
             await lifecycle.record_output(
-                self._ctx, instance_id, output.execution_id, output.offset, output.data
+                self._ctx, agent, output.execution_id, output.offset, output.data
             )
         elif kind == "result":
             result = result_of(message.result)
-            await lifecycle.finish(self._ctx, instance_id, result)
+            await lifecycle.finish(self._ctx, agent, result)
             session.finished(result.execution_id)
             # Acknowledged even when nothing changed (a duplicate): the agent may forget it.
             # Never waits: an outbox too full even for that closes the stuck stream.
@@ -220,33 +224,31 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         """
         # An agent with a full outbox is only sent stops now: its tasks are read again
         # when its stream drains, so a stuck agent costs the shared loop no big reads.
-        room = {s.instance_id: s for s in sessions if s.has_room()}
-        full = {s.instance_id: s for s in sessions if s.instance_id not in room}
-        marks = {instance_id: session.mark() for instance_id, session in room.items()}
-        waiting: dict[str, list[TaskView]] = {s.instance_id: [] for s in sessions}
+        room = {s.key: s for s in sessions if s.has_room()}
+        full = {s.key: s for s in sessions if s.key not in room}
+        marks = {key: session.mark() for key, session in room.items()}
+        waiting: dict[InstanceKey, list[TaskView]] = {s.key: [] for s in sessions}
         for task in await lifecycle.waiting_work(self._ctx, list(room), stops_only=list(full)):
-            waiting[task.instance_id].append(task)
+            waiting[task.instance].append(task)
         delivered: list[str] = []
-        for instance_id, session in room.items():
-            delivered += session.offer(waiting[instance_id], as_of=marks[instance_id])
-        for instance_id, session in full.items():
-            session.offer(waiting[instance_id])
+        for key, session in room.items():
+            delivered += session.offer(waiting[key], as_of=marks[key])
+        for key, session in full.items():
+            session.offer(waiting[key])
             session.left_out()
         await lifecycle.delivered(self._ctx, delivered)
 
     async def _deliver_on_notice(self) -> None:
         async with self._listener.subscribe(notices.Channel.DISPATCH) as queue:
             while True:
-                notice = await queue.get()
-                if notice.channel == GAP:
-                    wanted = list(self._sessions.values())
-                else:
-                    ids = notices.dispatched_instances(notice.payload)
-                    wanted = [self._sessions[i] for i in ids if i in self._sessions]
-                if not wanted:
-                    continue
+                received = [await queue.get()]
+                # What arrived meanwhile is handled with it: one read for all of them.
+                while (more := queue.get_nowait()) is not None:
+                    received.append(more)
                 try:
-                    await self._deliver(wanted)
+                    wanted = await self._wanting_work(received)
+                    if wanted:
+                        await self._deliver(wanted)
                 except Exception:
                     log.exception("delivery failed")
 
@@ -269,6 +271,15 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         for session in list(self._sessions.values()):
             if session.silent_for() > lost_after:
                 session.give_up(f"it sent nothing for more than {lost_after} s", silent=True)
+
+    async def _wanting_work(self, received: list[Notice]) -> list[AgentSession]:
+        """This replica's agents that the DISPATCH notices (invocation ids) have work for."""
+        if not self._sessions:
+            return []
+        if any(notice.channel == GAP for notice in received):
+            return list(self._sessions.values())
+        keys = await lifecycle.agents_with_work(self._ctx, [n.payload for n in received])
+        return [self._sessions[key] for key in keys if key in self._sessions]
 
     async def _sweep_unanswered(self) -> None:
         while True:

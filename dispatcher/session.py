@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from dispatcher.messages import stop_message, task_message
 from kairos.v1 import agent_pb2
 from scheduler.domain.enums import InvocationStatus
+from scheduler.domain.tenancy import InstanceKey
 from scheduler.observability import metrics
 from scheduler.store.dispatch import TaskView
 
@@ -38,13 +39,14 @@ class AgentSession:
 
     def __init__(
         self,
-        instance_id: str,
+        key: InstanceKey,
         *,
         queue_size: int = OUTBOX_SIZE,
         send_timeout: float = 30.0,
         on_stuck: Callable[[AgentSession], None] | None = None,
     ) -> None:
-        self.instance_id = instance_id
+        self.key = key
+        """The agent's instance: the tenant's, as its token says, and the id its Hello gave."""
         self._capacity = queue_size
         self._send_timeout = send_timeout
         self._on_stuck = on_stuck

@@ -9,14 +9,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.delivery import DeliveryFailure
 from scheduler.domain.enums import ACTIVE_STATUSES, InvocationStatus
+from scheduler.domain.tenancy import InstanceKey
 from scheduler.store import leases
 from scheduler.store.arrays import array, array_parameter
-from scheduler.store.tables import executions, instances, values_of
+from scheduler.store.tables import executions, instances, of_instance, values_of
 
 _held = executions.alias("held")
 _LOST = (
     select(_held.c.id)
-    .select_from(_held.join(instances, instances.c.id == _held.c.instance_id))
+    .select_from(_held.join(instances, of_instance(_held)))
     .where(
         or_(
             _held.c.status.in_(values_of({InvocationStatus.RUNNING, InvocationStatus.STOPPING})),
@@ -67,15 +68,20 @@ async def end_lost(conn: AsyncConnection, lost_after: int, failure: DeliveryFail
 
 
 _held_now = array_parameter("held", Text())
+_of_agent = and_(
+    executions.c.account_id == bindparam("account_id_of"),
+    executions.c.region_id == bindparam("region_id_of"),
+    executions.c.instance_id == bindparam("instance_id_of"),
+)
 _ACTIVE_HELD = select(executions.c.id).where(
-    executions.c.instance_id == bindparam("of_instance"),
+    _of_agent,
     executions.c.id == any_(_held_now),
     executions.c.status.in_(values_of(ACTIVE_STATUSES)),
 )
 _END_FORGOTTEN = (
     update(executions)
     .where(
-        executions.c.instance_id == bindparam("of_instance"),
+        _of_agent,
         executions.c.status.in_(values_of({InvocationStatus.RUNNING, InvocationStatus.STOPPING})),
         ~(executions.c.id == any_(_held_now)),
     )
@@ -96,14 +102,14 @@ _END_FORGOTTEN = (
 )
 
 
-async def active_among(conn: AsyncConnection, instance_id: str, held: list[str]) -> set[str]:
-    """Which of the executions an agent says it holds are still open on this instance."""
-    rows = await conn.execute(_ACTIVE_HELD, {"of_instance": instance_id, "held": array(held)})
+async def active_among(conn: AsyncConnection, agent: InstanceKey, held: list[str]) -> set[str]:
+    """Which of the executions an agent says it holds are still open on its instance."""
+    rows = await conn.execute(_ACTIVE_HELD, {**_agent(agent), "held": array(held)})
     return set(rows.scalars())
 
 
 async def end_forgotten(
-    conn: AsyncConnection, instance_id: str, held: list[str], failure: DeliveryFailure
+    conn: AsyncConnection, agent: InstanceKey, held: list[str], failure: DeliveryFailure
 ) -> list[str]:
     """End the started executions of an instance whose agent does not hold them.
 
@@ -114,10 +120,18 @@ async def end_forgotten(
     rows = await conn.execute(
         _END_FORGOTTEN,
         {
-            "of_instance": instance_id,
+            **_agent(agent),
             "held": array(held),
             "error_code": failure.error_code.value,
             "error_info": failure.error_info,
         },
     )
     return sorted(set(rows.scalars()))
+
+
+def _agent(agent: InstanceKey) -> dict[str, str]:
+    return {
+        "account_id_of": agent.tenant.account_id,
+        "region_id_of": agent.tenant.region_id,
+        "instance_id_of": agent.instance_id,
+    }

@@ -8,7 +8,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from scheduler.domain.delivery import DeliveryFailure
 from scheduler.domain.enums import InvocationStatus
 from scheduler.store import leases
-from scheduler.store.tables import executions, instances, invocation_targets, invocations, values_of
+from scheduler.store.tables import (
+    executions,
+    instances,
+    invocation_targets,
+    invocations,
+    of_instance,
+    values_of,
+)
 
 
 async def stop(
@@ -50,7 +57,7 @@ async def stop(
             executions.c.status.in_(
                 values_of({InvocationStatus.RUNNING, InvocationStatus.STOPPING})
             ),
-            executions.c.instance_id.in_(select(instances.c.id).where(~leases.connected())),
+            select(instances.c.id).where(of_instance(executions), ~leases.connected()).exists(),
         )
         .values(
             status=InvocationStatus.TERMINATED.value,
