@@ -56,12 +56,14 @@ def check_held(execution_ids: Sequence[str]) -> None:
         raise invalid(
             RefusalCode.INVALID_PARAM_HELLO,
             field_name,
-            f"{len(execution_ids)} ids listed; the limit is {MAX_HELD} (list none instead)",
+            f"held lists {len(execution_ids)} execution ids; the limit is {MAX_HELD} "
+            "(list none instead)",
         )
     for execution_id in execution_ids:
         if not 0 < len(execution_id) <= MAX_EXECUTION_ID or "\x00" in execution_id:
             raise invalid(
                 RefusalCode.INVALID_PARAM_HELLO,
                 field_name,
-                f"each id must be 1-{MAX_EXECUTION_ID} characters without a NUL character",
+                f"each execution id in held must be 1-{MAX_EXECUTION_ID} characters "
+                "without a NUL character",
             )
