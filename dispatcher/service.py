@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -282,12 +283,21 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         return [self._sessions[key] for key in keys if key in self._sessions]
 
     async def _sweep_unanswered(self) -> None:
+        # Seconds of working database before this replica ends anything as unanswered after
+        # an outage: every replica must first renew its lease and every agent record what it
+        # could not meanwhile (acks, heartbeats), or their agents would look lost.
+        grace = LEASE_TTL.total_seconds()
+        reachable_since = time.monotonic() - grace
         while True:
             self._close_silent()
             try:
-                await lifecycle.end_unanswered(self._ctx)
+                if time.monotonic() - reachable_since >= grace:
+                    await lifecycle.end_unanswered(self._ctx)
+                else:
+                    await lifecycle.check_database(self._ctx)
             except Exception:
                 log.exception("delivery timeout sweep failed")
+                reachable_since = time.monotonic()
             await asyncio.sleep(SWEEP_INTERVAL)
 
 

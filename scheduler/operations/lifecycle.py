@@ -34,6 +34,7 @@ from scheduler.store import leases as lease_store
 from scheduler.store import lost as lost_store
 from scheduler.store import notices
 from scheduler.store import stopping as stopping_store
+from scheduler.store.clock import database_now
 from scheduler.store.dispatch import TaskView
 
 log = logging.getLogger(__name__)
@@ -253,6 +254,11 @@ async def request_stop(conn: AsyncConnection, invoke_id: str, instance_ids: list
     to_notify = await stopping_store.stop(conn, invoke_id, instance_ids, stopped_while_gone())
     await invocations_changed(conn, [invoke_id], new_work_in=[invoke_id] if to_notify else [])
     await notices.send(conn, notices.schedules_changed(invoke_id))
+
+
+async def check_database(ctx: Context) -> None:
+    """Raise unless the database answers (a cheap round trip)."""
+    await ctx.transaction(database_now)
 
 
 async def end_unanswered(ctx: Context) -> None:
