@@ -37,11 +37,13 @@ async def when_available(
     kind: str,
     instance_id: str,
     patience: float = PATIENCE,
+    retrying: Callable[[], None] | None = None,
 ) -> None:
     """Run ``handle``, again and again while the database is unavailable.
 
     A message of a kind in ``DROPPED_KINDS`` is dropped instead. After
     ``patience`` seconds the last error propagates. Any other error propagates at once.
+    ``retrying`` is called before each retry.
     """
     extra = {"instance_id": instance_id}
     give_up = time.monotonic() + patience
@@ -64,6 +66,8 @@ async def when_available(
                 raise  # the reader logs it and ends the stream
             await asyncio.sleep(wait)
             wait = min(wait * 2, MAX_RETRY)
+            if retrying is not None:
+                retrying()
         else:
             if attempt > 0:
                 log.info("database back; agent %s recorded", kind, extra=extra)

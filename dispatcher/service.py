@@ -6,8 +6,9 @@ import asyncio
 import contextlib
 import functools
 import logging
+import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
@@ -20,7 +21,7 @@ from kairos.v1 import agent_pb2, agent_pb2_grpc
 from scheduler.domain.codes import RefusalCode
 from scheduler.domain.enums import OsType
 from scheduler.domain.errors import invalid
-from scheduler.domain.hello import HELLO_LIMITS, check_hello
+from scheduler.domain.hello import HELLO_LIMITS, check_held, check_hello
 from scheduler.domain.models import AgentHello
 from scheduler.domain.tenancy import InstanceKey
 from scheduler.observability import metrics
@@ -40,6 +41,10 @@ HELLO_TIMEOUT = 10.0
 """Seconds an agent has to send Hello after opening its stream."""
 SWEEP_INTERVAL = 1.0
 """Seconds between checks for executions past their delivery timeout or held by lost agents."""
+LEASE_TTL = timedelta(seconds=15)
+"""How long this replica's agents count as connected after its last lease renewal."""
+LEASE_RENEWAL = 5.0
+"""Seconds between lease renewals: a few chances to renew before the lease lapses."""
 
 
 class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
@@ -65,8 +70,10 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         self._aborting: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        """Start delivering on notifications and sweeping delivery timeouts."""
+        """Take this replica's lease, then deliver on notifications and sweep what is unanswered."""
+        await lifecycle.hold_lease(self._ctx, self._id, LEASE_TTL)
         self._background = [
+            asyncio.create_task(self._renew_lease(), name="kairos-lease"),
             asyncio.create_task(self._deliver_on_notice(), name="kairos-delivery"),
             asyncio.create_task(self._sweep_unanswered(), name="kairos-sweeper"),
         ]
@@ -82,6 +89,10 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         for task in background:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        try:
+            await lifecycle.release_lease(self._ctx, self._id)
+        except Exception:  # the lease lapses by itself: the agents count as gone a bit later
+            log.warning("could not release the dispatcher lease", exc_info=True)
 
     async def Connect(
         self, requests: AsyncIterator[agent_pb2.AgentMessage], context: RpcContext
@@ -98,6 +109,12 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         await lifecycle.register_agent(
             self._ctx, tenant, _agent_hello(hello), dispatcher_id=self._id
         )
+        # An older agent lists nothing (the field is unset): nothing to reconcile.
+        to_stop = (
+            await lifecycle.reconcile(self._ctx, key, list(hello.held.execution_ids))
+            if hello.HasField("held")
+            else []
+        )
         previous = self._sessions.get(key)
         if previous is not None:
             previous.close()
@@ -111,6 +128,8 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
                     heartbeat_interval_seconds=self._heartbeat_interval, server_time=_now()
                 )
             )
+            for execution_id in to_stop:
+                session.stop(execution_id)
             await self._deliver([session])
             while (message := await session.next_message()) is not None:
                 yield message
@@ -129,15 +148,16 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
     ) -> None:
         """End the stream of an agent that stopped reading; it is forgotten as if it left."""
         log.warning(
-            "agent stream stuck: %s; closing the stream",
+            "agent stream %s: %s; closing the stream",
+            "silent" if session.silent else "stuck",
             session.stuck_reason,
             extra={"instance_id": session.key.instance_id},
         )
-        metrics.stuck_agent_streams.inc()
+        (metrics.silent_agent_streams if session.silent else metrics.stuck_agent_streams).inc()
         # The status goes out behind what gRPC already holds (the agent sees it when it
         # reads again); cancelling the stream's task ends its generator now, so the
         # agent is recorded as gone and its executions follow the delivery rules.
-        aborting = asyncio.create_task(_abort_unavailable(context))
+        aborting = asyncio.create_task(_abort_unavailable(context, session.stuck_reason))
         self._aborting.add(aborting)
         aborting.add_done_callback(self._aborting.discard)
         if stream is not None:
@@ -164,10 +184,13 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
     ) -> None:
         try:
             async for message in requests:
+                session.heard()
                 await when_available(
                     functools.partial(self._handle, session, message),
                     kind=message.WhichOneof("kind") or "unknown",
                     instance_id=session.key.instance_id,
+                    # Waiting for the database is not the agent falling silent.
+                    retrying=session.heard,
                 )
         except asyncio.CancelledError:
             raise
@@ -239,6 +262,26 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
                 except Exception as error:
                     log_failure(log, "delivery", error)
 
+    async def _renew_lease(self) -> None:
+        while True:
+            await asyncio.sleep(LEASE_RENEWAL)
+            try:
+                await lifecycle.hold_lease(self._ctx, self._id, LEASE_TTL)
+            except Exception:
+                log.exception("dispatcher lease renewal failed")
+
+    def _close_silent(self) -> None:
+        """Close the streams of agents silent for longer than the lost-after time.
+
+        Their executions end as lost meanwhile; a half-open stream (a network
+        partition) must not outlive that, or the agent would go on running them:
+        once its stream ends it reconnects and reconciles.
+        """
+        lost_after = self._ctx.limits.agent_lost_after
+        for session in list(self._sessions.values()):
+            if session.silent_for() > lost_after:
+                session.give_up(f"it sent nothing for more than {lost_after} s", silent=True)
+
     async def _wanting_work(self, received: list[Notice]) -> list[AgentSession]:
         """This replica's agents that the DISPATCH notices (invocation ids) have work for."""
         if not self._sessions:
@@ -249,19 +292,27 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         return [self._sessions[key] for key in keys if key in self._sessions]
 
     async def _sweep_unanswered(self) -> None:
+        # Seconds of working database before this replica ends anything as unanswered after
+        # an outage: every replica must first renew its lease and every agent record what it
+        # could not meanwhile (acks, heartbeats), or their agents would look lost.
+        grace = LEASE_TTL.total_seconds()
+        reachable_since = time.monotonic() - grace
         while True:
+            self._close_silent()
             try:
-                await lifecycle.end_unanswered(self._ctx)
+                if time.monotonic() - reachable_since >= grace:
+                    await lifecycle.end_unanswered(self._ctx)
+                else:
+                    await lifecycle.check_database(self._ctx)
             except Exception as error:
                 log_failure(log, "delivery timeout sweep", error)
+                reachable_since = time.monotonic()
             await asyncio.sleep(SWEEP_INTERVAL)
 
 
-async def _abort_unavailable(context: RpcContext) -> None:
+async def _abort_unavailable(context: RpcContext, reason: str) -> None:
     try:
-        await context.abort(
-            grpc.StatusCode.UNAVAILABLE, "the agent stopped reading its stream; reconnect"
-        )
+        await context.abort(grpc.StatusCode.UNAVAILABLE, f"stream closed: {reason}; reconnect")
     except grpc.aio.AbortError:
         pass  # how abort ends: the status is on its way
     except Exception:  # the agent went away meanwhile: there is no one to tell
@@ -293,6 +344,7 @@ async def _hello(requests: AsyncIterator[agent_pb2.AgentMessage]) -> agent_pb2.H
         raise invalid(RefusalCode.INVALID_PARAM_HELLO, "hello", "the first message must be Hello")
     hello = first.hello
     check_hello({name: getattr(hello, name) for name in HELLO_LIMITS})
+    check_held(hello.held.execution_ids)
     if hello.os_type != 0 and from_proto(OsType, hello.os_type) is None:
         raise invalid(
             RefusalCode.INVALID_PARAM_HELLO,

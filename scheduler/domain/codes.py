@@ -30,7 +30,8 @@ class ExecutionErrorCode(StrEnum):
     EXECUTION_EXCEPTION = "ExecutionException"
     """The script could not be started at all (``Error``)."""
     CLIENT_RESTARTED = "ClientRestarted"
-    """The agent died while the task was queued or running (``Error``)."""
+    """The agent died while the task was queued or running (``Error``), or reconnected
+    without it, its state lost (``Error``; ``Terminated`` when it was stopping)."""
     CLIENT_BUSY = "ClientBusy"
     """The agent's run queue was full when the task arrived (``Error``)."""
     INVALID_COMMAND_TYPE = "InvalidCommandType"

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.codes import QuotaName, RefusalCode
-from scheduler.domain.delivery import lost_agent_failure, stopped_while_gone
+from scheduler.domain.delivery import forgotten_by_agent, lost_agent_failure, stopped_while_gone
 from scheduler.domain.enums import InvocationStatus
 from scheduler.domain.errors import quota_exceeded
 from scheduler.domain.firing import agent_zone
@@ -30,9 +30,11 @@ from scheduler.operations.context import Context
 from scheduler.operations.firing import Fired, count, fire_boot_triggers
 from scheduler.store import dispatch as dispatch_store
 from scheduler.store import instances as instance_store
+from scheduler.store import leases as lease_store
 from scheduler.store import lost as lost_store
 from scheduler.store import notices
 from scheduler.store import stopping as stopping_store
+from scheduler.store.clock import database_now
 from scheduler.store.dispatch import TaskView
 
 log = logging.getLogger(__name__)
@@ -82,6 +84,49 @@ async def register_agent(
         return None
 
     count(await ctx.transaction(register))
+
+
+async def reconcile(ctx: Context, agent: InstanceKey, held: list[str]) -> list[str]:
+    """Match what a connecting agent holds with the records; returns the ids it must stop.
+
+    The agent must stop (and so forget) whatever it holds that is no longer
+    open on this instance: ended by the server meanwhile (its agent was lost,
+    say) or unknown. What the records say it runs but it no longer holds ends
+    (``domain.delivery.forgotten_by_agent``); what it should have but never
+    started is delivered again by the usual delivery.
+    """
+
+    async def match(conn: AsyncConnection) -> list[str]:
+        still_open = await lost_store.active_among(conn, agent, held)
+        forgotten = await lost_store.end_forgotten(conn, agent, held, forgotten_by_agent())
+        if forgotten:
+            log.warning(
+                "agent reconnected without executions it was running (in %d invocations); "
+                "ended them",
+                len(forgotten),
+                extra={"instance_id": agent.instance_id},
+            )
+            await invocations_changed(conn, forgotten)
+        return [execution_id for execution_id in held if execution_id not in still_open]
+
+    to_stop = await ctx.transaction(match)
+    if to_stop:
+        log.info(
+            "agent holds %d executions that are no longer open; stopping them",
+            len(to_stop),
+            extra={"instance_id": agent.instance_id},
+        )
+    return to_stop
+
+
+async def hold_lease(ctx: Context, dispatcher_id: str, ttl: timedelta) -> None:
+    """Renew this dispatcher replica's lease: its agents count as connected for ``ttl``."""
+    await ctx.transaction(lambda conn: lease_store.renew(conn, dispatcher_id, ttl))
+
+
+async def release_lease(ctx: Context, dispatcher_id: str) -> None:
+    """This dispatcher replica stops: its agents are disconnected at once."""
+    await ctx.transaction(lambda conn: lease_store.release(conn, dispatcher_id))
 
 
 async def heartbeat(ctx: Context, agent: InstanceKey, *, dispatcher_id: str) -> None:
@@ -209,6 +254,11 @@ async def request_stop(conn: AsyncConnection, invoke_id: str, instance_ids: list
     to_notify = await stopping_store.stop(conn, invoke_id, instance_ids, stopped_while_gone())
     await invocations_changed(conn, [invoke_id], new_work_in=[invoke_id] if to_notify else [])
     await notices.send(conn, notices.schedules_changed(invoke_id))
+
+
+async def check_database(ctx: Context) -> None:
+    """Raise unless the database answers (a cheap round trip)."""
+    await ctx.transaction(database_now)
 
 
 async def end_unanswered(ctx: Context) -> None:

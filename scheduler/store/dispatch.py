@@ -20,6 +20,7 @@ from scheduler.domain.enums import (
 )
 from scheduler.domain.models import ExecutionResult
 from scheduler.domain.tenancy import InstanceKey, Tenant
+from scheduler.store import leases
 from scheduler.store.arrays import Unnested, array, array_parameter
 from scheduler.store.tables import executions, instances, invocations, of_instance, values_of
 
@@ -261,7 +262,7 @@ async def finish(conn: AsyncConnection, agent: InstanceKey, result: ExecutionRes
 _OVERDUE = (
     select(
         executions.c.id,
-        instances.c.dispatcher_id.is_not(None).label("connected"),
+        leases.connected().label("connected"),
         instances.c.last_heartbeat_at,
         func.now().label("now"),
     )

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.delivery import DeliveryFailure
 from scheduler.domain.enums import InvocationStatus
+from scheduler.store import leases
 from scheduler.store.tables import (
     executions,
     instances,
@@ -56,9 +57,7 @@ async def stop(
             executions.c.status.in_(
                 values_of({InvocationStatus.RUNNING, InvocationStatus.STOPPING})
             ),
-            select(instances.c.id)
-            .where(of_instance(executions), instances.c.dispatcher_id.is_(None))
-            .exists(),
+            select(instances.c.id).where(of_instance(executions), ~leases.connected()).exists(),
         )
         .values(
             status=InvocationStatus.TERMINATED.value,

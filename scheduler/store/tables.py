@@ -145,10 +145,23 @@ instances = Table(
     Column("registered_at", Timestamp, nullable=False, server_default=NOW),
     Column("last_heartbeat_at", Timestamp, nullable=False, server_default=NOW),
     Column("last_boot_at", Timestamp),
-    # The dispatcher replica holding the agent's stream; NULL while disconnected.
+    # The dispatcher replica holding the agent's stream; NULL while disconnected. The
+    # agent counts as connected only while that replica's lease (``dispatchers``) lives.
     Column("dispatcher_id", String(64)),
     PrimaryKeyConstraint("account_id", "region_id", "id"),
     one_of("os_type", OsType),
+)
+
+dispatchers = Table(
+    "dispatchers",
+    metadata,
+    # A dispatcher replica's lease: renewed every few seconds while the replica lives,
+    # so the agents of a replica that crashed count as gone once it lapses.
+    Column("id", String(64), primary_key=True),
+    Column("started_at", Timestamp, nullable=False, server_default=NOW),
+    Column("renewed_at", Timestamp, nullable=False, server_default=NOW),
+    Column("expires_at", Timestamp, nullable=False),
+    CheckConstraint("expires_at > renewed_at", name="expires_after_renewal"),
 )
 
 
