@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
-import psycopg
 import pytest
 
 from kairos.v1 import common_pb2, invocation_pb2
 from scheduler.local import Kairos
-from scheduler.store.notices import Channel
 from tests.e2e.cluster import FINAL, FINISH_TIMEOUT, results, running_cluster
+from tests.service.harness import output_notices
 
 pytestmark = pytest.mark.e2e
 
@@ -106,18 +103,22 @@ async def test_each_line_reaches_the_watcher_within_250_ms_while_the_script_runs
         tmp_path, database_url, server_flags=[], agents={"i-1": []}
     ) as cluster:
         kairos = cluster.client()
-        # The script stamps each line with the time it prints it (same host, same clock).
+        # A megabyte at once, then a line every 0.5 s, each stamped with the time it is
+        # printed (same host, same clock): the lines do not queue behind the burst.
         invoke_id = await run(
-            kairos, 'for n in 1 2 3 4 5 6; do echo "line $n $(date +%s.%N)"; sleep 0.5; done'
+            kairos,
+            "head -c 1000000 /dev/zero | tr '\\0' x; echo; "
+            'for n in 1 2 3 4 5 6; do echo "line $n $(date +%s.%N)"; sleep 0.5; done',
         )
         watched, finals, status = await watch(kairos, invoke_id)
     assert status == S.INVOCATION_STATUS_SUCCESS
-    assert [line.split()[1] for line, _ in watched.lines] == [b"1", b"2", b"3", b"4", b"5", b"6"]
-    delays = [at - float(line.split()[2]) for line, at in watched.lines]
+    lines = [(line, at) for line, at in watched.lines if line.startswith(b"line ")]
+    assert [line.split()[1] for line, _ in lines] == [b"1", b"2", b"3", b"4", b"5", b"6"]
+    delays = [at - float(line.split()[2]) for line, at in lines]
     print("live output delays (s):", [round(d, 3) for d in delays])
     assert max(delays) <= LATENCY_BOUND, delays
     # Live, not at the end: every line arrived before the execution's final status.
-    assert all(at < finals[0] for _, at in watched.lines)
+    assert all(at < finals[0] for _, at in lines)
 
 
 async def test_a_100_kb_output_reaches_the_watcher_whole_or_with_gaps_and_its_head_and_tail(
@@ -142,27 +143,6 @@ async def test_a_100_kb_output_reaches_the_watcher_whole_or_with_gaps_and_its_he
     assert watched.covers(len(expected) - STORED_HALF, expected[-STORED_HALF:])
 
 
-@contextlib.asynccontextmanager
-async def output_notices(database_url: str, invoke_id_box: list[str]) -> AsyncIterator[list[str]]:
-    """The OUTPUT notices PostgreSQL delivers while the block runs (a LISTEN of our own)."""
-    payloads: list[str] = []
-    conn = await psycopg.AsyncConnection.connect(database_url, autocommit=True)
-    await conn.execute(f"LISTEN {Channel.OUTPUT.value}")
-
-    async def collect() -> None:
-        async for notice in conn.notifies():
-            payloads.append(notice.payload)
-
-    collector = asyncio.create_task(collect())
-    try:
-        yield payloads
-    finally:
-        collector.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await collector
-        await conn.close()
-
-
 async def test_a_burst_beyond_the_live_rate_becomes_a_gap_and_few_notices(
     database_url: str, tmp_path: Path
 ) -> None:
@@ -175,7 +155,7 @@ async def test_a_burst_beyond_the_live_rate_becomes_a_gap_and_few_notices(
             server_flags=["--live-output-rate", str(rate)],
             agents={"i-1": []},
         ) as cluster,
-        output_notices(database_url, []) as notices,
+        output_notices(database_url) as notices,
     ):
         kairos = cluster.client()
         # 1 MB at once (10,000 lines); the agent streams all of it before the script ends.
@@ -190,7 +170,7 @@ async def test_a_burst_beyond_the_live_rate_becomes_a_gap_and_few_notices(
     assert watched.lines[-1][0] == b"end"
     # Pieces and gaps split lines; what is shown is the script's own bytes.
     assert all(set(shown) <= set(line) for shown, _ in watched.lines[:-1])
-    mine = [p for p in notices if invoke_id in p]
+    mine = [p for p in notices.payloads if invoke_id in p]
     # 1 MB would be about 340 notices of 3,000 bytes; the rate lets through the burst
     # (24 KB, the stored head) and 4 KB a second for the few seconds the output flows.
     print("output notices:", len(mine), "skipped:", watched.skipped)
