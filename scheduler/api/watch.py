@@ -1,11 +1,12 @@
 """WatchInvocation: an invocation's status changes and live output, until it is final.
 
-A watch subscribes to its invocation's notices, reads where to start (each
-instance's latest run), then waits: live output goes out as soon as its notice
-arrives; a change of executions (or a lost notice, ``GAP``) makes it re-read
-only the executions that may have changed (``store.watching``), never the
-invocation's history. Within an execution, the watcher is sent its output in
-offset order with every skip announced as a gap (``domain.watched_output``).
+A watch subscribes to its invocation's notices, reads where to start (every
+run's status, each instance's latest run whole), then waits: live output goes
+out as soon as its notice arrives; a change of executions (or a lost notice,
+``GAP``) makes it re-read only the executions that may have changed
+(``store.watching``), never the invocation's history. Within an execution, the
+watcher is sent its output in offset order with every skip announced as a gap
+(``domain.watched_output``).
 """
 
 from __future__ import annotations
@@ -102,8 +103,12 @@ class Watch:
                 self._seen[execution.id] = state
                 status.append(Event(result=result_message(execution, output=False)))
             events += output + status if execution.status.is_final else status + output
-            if execution.status.is_final and execution.status not in OVERRIDABLE_STATUSES:
-                # Settled: it never changes again, and the watch need not remember it.
+            if execution.status.is_final and (
+                execution.status not in OVERRIDABLE_STATUSES
+                or execution.repeat < self._latest[execution.instance_id]
+            ):
+                # Settled (or history: a late report replacing an old Cancelled or
+                # Aborted run is not followed), so the watch need not remember it.
                 del self._seen[execution.id], self._cursors[execution.id]
         return events
 

@@ -103,8 +103,8 @@ def _register_run_and_invoke(subparsers: Subparsers, api: list[argparse.Argument
         "watch",
         parents=api,
         help="follow an invocation's output and status until it ends",
-        description="Follow an invocation: each instance's latest run, its status changes "
-        "and its output live, line by line. Output beyond the server's live rate "
+        description="Follow an invocation: its runs' status changes and the latest runs' "
+        "output live, line by line. Output beyond the server's live rate "
         "(--live-output-rate) or beyond what results keep (head and tail, 24 KB) shows as "
         "'[… N bytes skipped …]'; before an instance's final status the watch shows the "
         "stored head and tail it had not shown live. Exits 0 when the invocation ends Success.",

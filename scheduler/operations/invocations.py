@@ -164,9 +164,10 @@ async def describe_results(
 async def watch_start(
     ctx: Context, tenant: Tenant, invoke_id: str
 ) -> tuple[InvocationStatus, list[ExecutionView]]:
-    """An invocation's overall status and each instance's latest execution: where a watch starts."""
+    """An invocation's overall status and its executions (only the latest ones with their
+    output): where a watch starts."""
     require_id("invoke_id", invoke_id)
-    return await _watch_read(ctx, tenant, invoke_id, watching.latest_runs)
+    return await _watch_read(ctx, tenant, invoke_id, watching.first_runs)
 
 
 async def watch_changes(

@@ -1,12 +1,14 @@
 """What a watcher reads: where it starts, then only the executions that may have changed.
 
 A watch follows an invocation for as long as it runs (for ever, if periodic) while
-its history grows, so it never reads that history again. It starts from each
-instance's latest run (an unfinished run is always its instance's latest: a fire
-while one runs is an overlap skip), and afterwards reads only
+its history grows, so it never reads that history again. It starts from every
+run's status and each instance's latest run whole (an unfinished run is always
+its instance's latest: a fire while one runs is an overlap skip), and afterwards
+reads only
 
-- the runs it saw open, by id: not finished, or ``Cancelled``/``Aborted``, which
-  an agent's late report may still replace (``OVERRIDABLE_STATUSES``);
+- the runs it saw open, by id: not finished, or an instance's latest run
+  ``Cancelled``/``Aborted``, which an agent's late report may still replace
+  (``OVERRIDABLE_STATUSES``);
 - each instance's runs after the latest it saw: ``repeat`` grows by one per fire
   under the target's row lock, so no run commits after a later one of its
   instance — a watermark the database keeps exactly, whatever order commits
@@ -18,8 +20,22 @@ Any other run has a final status that never changes again.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Integer, Text, and_, any_, bindparam, func, select, tuple_, union_all
+from sqlalchemy import (
+    Integer,
+    Select,
+    Text,
+    and_,
+    any_,
+    bindparam,
+    case,
+    func,
+    literal,
+    select,
+    tuple_,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.enums import InvocationStatus
@@ -39,23 +55,30 @@ class Followed:
     """Each instance's highest ``repeat`` it saw (instances without a run are left out)."""
 
 
-async def latest_runs(conn: AsyncConnection, invoke_id: str) -> list[ExecutionView]:
-    """Each instance's latest execution: where a watch starts."""
-    latest = (
+async def first_runs(conn: AsyncConnection, invoke_id: str) -> list[ExecutionView]:
+    """Where a watch starts: every execution, by instance and repeat, with the output
+    of each instance's latest one only (earlier runs are history: their statuses are
+    shown once, their output is ``results --history``'s)."""
+    latest = tuple_(executions.c.instance_id, executions.c.repeat).in_(
         select(executions.c.instance_id, func.max(executions.c.repeat))
         .where(executions.c.invocation_id == invoke_id)
         .group_by(executions.c.instance_id)
     )
-    rows = await conn.execute(
-        select(*RESULT_COLUMNS)
-        .join(invocations, invocations.c.id == executions.c.invocation_id)
-        .where(
-            executions.c.invocation_id == invoke_id,
-            tuple_(executions.c.instance_id, executions.c.repeat).in_(latest),
+    without_output = [c for c in executions.c if c.name not in ("output", "dropped")]
+    # Typed as any row: execution_view reads the columns by name.
+    query: Select[Any] = (
+        select(
+            *without_output,
+            case((latest, executions.c.output), else_=literal(b"")).label("output"),
+            case((latest, executions.c.dropped), else_=literal(0)).label("dropped"),
+            invocations.c.command_id,
+            invocations.c.username,
         )
-        .order_by(executions.c.instance_id)
+        .join(invocations, invocations.c.id == executions.c.invocation_id)
+        .where(executions.c.invocation_id == invoke_id)
+        .order_by(executions.c.instance_id, executions.c.repeat)
     )
-    return [execution_view(r) for r in rows]
+    return [execution_view(r) for r in await conn.execute(query)]
 
 
 async def changed_runs(
