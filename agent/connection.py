@@ -121,7 +121,7 @@ class Connection:
             # Hello, then everything a new dispatcher must know, queued in one
             # step so that no result can slip in between or be sent twice.
             queue = self._outbox.attach()
-            queue.put_nowait(agent_pb2.AgentMessage(hello=self._hello))
+            queue.put_nowait(agent_pb2.AgentMessage(hello=self._hello_now()))
             for pending in self._executions.replay():
                 queue.put_nowait(pending)
             call = stub.Connect(_drain(queue), metadata=self._metadata)
@@ -141,6 +141,15 @@ class Connection:
                 if self._heartbeat_job is not None:
                     self._heartbeat_job.cancel()
                 call.cancel()
+
+    def _hello_now(self) -> agent_pb2.Hello:
+        """Hello with what this agent holds now: the server reconciles it with its records."""
+        hello = agent_pb2.Hello()
+        hello.CopyFrom(self._hello)
+        held = self._executions.held()
+        if held is not None:
+            hello.held.CopyFrom(held)
+        return hello
 
     def _handle(self, message: agent_pb2.DispatcherMessage) -> None:
         kind = message.WhichOneof("kind")

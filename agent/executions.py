@@ -21,6 +21,7 @@ from agent.runner import Plan, Runner
 from agent.spool import Record, RunMark, Spool, is_expired
 from kairos.v1 import agent_pb2, common_pb2
 from scheduler.domain.codes import ExecutionErrorCode
+from scheduler.domain.hello import MAX_HELD
 from scheduler.domain.output import HeadTail
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,19 @@ class Executions:
                     start_time=execution.record.run.start_time,
                 )
                 yield agent_pb2.AgentMessage(started=started)
+
+    def held(self) -> agent_pb2.HeldExecutions | None:
+        """What a new stream's Hello lists: executions queued, running, or with a result
+        not yet acknowledged. None when there are more than a Hello may list."""
+        ids = [*self._active]
+        ids += [i for i, e in self._known.items() if e.result is not None and i not in self._active]
+        if len(ids) > MAX_HELD:
+            # A partial list would make the server end executions this agent still has.
+            log.warning(
+                "holding %d executions, more than Hello may list: not reconciling", len(ids)
+            )
+            return None
+        return agent_pb2.HeldExecutions(execution_ids=ids)
 
     def on_task(self, task: agent_pb2.Task) -> None:
         """Accept a delivered task: persist it, acknowledge it, then check and queue it."""

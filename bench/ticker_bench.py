@@ -160,7 +160,10 @@ async def seed(conn: psycopg.AsyncConnection[Any], shape: Shape, groups: Sequenc
                 for _ in range(shape.per_invocation):
                     instance = pool[cursors[account] % len(pool)]
                     cursors[account] += 1
-                    target_rows.append((invoke_id, instance, "Scheduled", True, fire))
+                    target_rows.append(
+                        (invoke_id, _account(account), "cn-bench", instance, "Scheduled", True,
+                         fire)
+                    )  # fmt: skip
         async with cur.copy(
             "COPY invocations (id, account_id, region_id, command_id, command_name, command_type,"
             " content, enable_parameter, parameters, repeat_mode, frequency, timeout, status,"
@@ -169,8 +172,8 @@ async def seed(conn: psycopg.AsyncConnection[Any], shape: Shape, groups: Sequenc
             for row in invocation_rows:
                 await copy.write_row(row)
         async with cur.copy(
-            "COPY invocation_targets (invocation_id, instance_id, status, armed, next_fire_at)"
-            " FROM STDIN"
+            "COPY invocation_targets (invocation_id, account_id, region_id, instance_id, status,"
+            " armed, next_fire_at) FROM STDIN"
         ) as copy:
             for row in target_rows:
                 await copy.write_row(row)

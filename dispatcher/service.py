@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
@@ -18,9 +19,10 @@ from kairos.v1 import agent_pb2, agent_pb2_grpc
 from scheduler.domain.codes import RefusalCode
 from scheduler.domain.enums import OsType
 from scheduler.domain.errors import invalid
-from scheduler.domain.hello import HELLO_LIMITS, check_hello
+from scheduler.domain.hello import HELLO_LIMITS, check_held, check_hello
 from scheduler.domain.live_rate import LiveRate
 from scheduler.domain.models import AgentHello
+from scheduler.domain.tenancy import InstanceKey
 from scheduler.observability import metrics
 from scheduler.operations import lifecycle
 from scheduler.operations.context import Context
@@ -29,7 +31,7 @@ from scheduler.rpc.convert import from_proto
 from scheduler.rpc.interceptor import current_caller
 from scheduler.store import notices
 from scheduler.store.dispatch import TaskView
-from scheduler.store.listener import GAP, Listener
+from scheduler.store.listener import GAP, Listener, Notice
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,10 @@ HELLO_TIMEOUT = 10.0
 """Seconds an agent has to send Hello after opening its stream."""
 SWEEP_INTERVAL = 1.0
 """Seconds between checks for executions past their delivery timeout or held by lost agents."""
+LEASE_TTL = timedelta(seconds=15)
+"""How long this replica's agents count as connected after its last lease renewal."""
+LEASE_RENEWAL = 5.0
+"""Seconds between lease renewals: a few chances to renew before the lease lapses."""
 
 
 class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
@@ -56,13 +62,16 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         self._id = dispatcher_id
         self._heartbeat_interval = heartbeat_interval
         self._send_timeout = send_timeout
-        self._sessions: dict[str, AgentSession] = {}
+        # By tenant and instance id: two accounts may each have an i-web-1.
+        self._sessions: dict[InstanceKey, AgentSession] = {}
         self._background: list[asyncio.Task[None]] = []
         self._aborting: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        """Start delivering on notifications and sweeping delivery timeouts."""
+        """Take this replica's lease, then deliver on notifications and sweep what is unanswered."""
+        await lifecycle.hold_lease(self._ctx, self._id, LEASE_TTL)
         self._background = [
+            asyncio.create_task(self._renew_lease(), name="kairos-lease"),
             asyncio.create_task(self._deliver_on_notice(), name="kairos-delivery"),
             asyncio.create_task(self._sweep_unanswered(), name="kairos-sweeper"),
         ]
@@ -78,25 +87,36 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         for task in background:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        try:
+            await lifecycle.release_lease(self._ctx, self._id)
+        except Exception:  # the lease lapses by itself: the agents count as gone a bit later
+            log.warning("could not release the dispatcher lease", exc_info=True)
 
     async def Connect(
         self, requests: AsyncIterator[agent_pb2.AgentMessage], context: RpcContext
     ) -> AsyncIterator[agent_pb2.DispatcherMessage]:
         tenant = current_caller().tenant
         hello = await _hello(requests)
+        key = InstanceKey(tenant, hello.instance_id)
         stream = asyncio.current_task()
         session = AgentSession(
-            hello.instance_id,
+            key,
             send_timeout=self._send_timeout,
             on_stuck=lambda stuck: self._close_stuck(stuck, context, stream),
         )
         await lifecycle.register_agent(
             self._ctx, tenant, _agent_hello(hello), dispatcher_id=self._id
         )
-        previous = self._sessions.get(hello.instance_id)
+        # An older agent lists nothing (the field is unset): nothing to reconcile.
+        to_stop = (
+            await lifecycle.reconcile(self._ctx, key, list(hello.held.execution_ids))
+            if hello.HasField("held")
+            else []
+        )
+        previous = self._sessions.get(key)
         if previous is not None:
             previous.close()
-        self._sessions[hello.instance_id] = session
+        self._sessions[key] = session
         metrics.connected_agents.inc()
         log.info("agent connected", extra={"instance_id": hello.instance_id})
         # Live output is rated per execution where its agent's stream arrives.
@@ -108,6 +128,8 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
                     heartbeat_interval_seconds=self._heartbeat_interval, server_time=_now()
                 )
             )
+            for execution_id in to_stop:
+                session.stop(execution_id)
             await self._deliver([session])
             while (message := await session.next_message()) is not None:
                 yield message
@@ -126,15 +148,16 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
     ) -> None:
         """End the stream of an agent that stopped reading; it is forgotten as if it left."""
         log.warning(
-            "agent stream stuck: %s; closing the stream",
+            "agent stream %s: %s; closing the stream",
+            "silent" if session.silent else "stuck",
             session.stuck_reason,
-            extra={"instance_id": session.instance_id},
+            extra={"instance_id": session.key.instance_id},
         )
-        metrics.stuck_agent_streams.inc()
+        (metrics.silent_agent_streams if session.silent else metrics.stuck_agent_streams).inc()
         # The status goes out behind what gRPC already holds (the agent sees it when it
         # reads again); cancelling the stream's task ends its generator now, so the
         # agent is recorded as gone and its executions follow the delivery rules.
-        aborting = asyncio.create_task(_abort_unavailable(context))
+        aborting = asyncio.create_task(_abort_unavailable(context, session.stuck_reason))
         self._aborting.add(aborting)
         aborting.add_done_callback(self._aborting.discard)
         if stream is not None:
@@ -144,17 +167,17 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         try:
             await self._deliver([session])
         except Exception:
-            log.exception("delivery failed", extra={"instance_id": session.instance_id})
+            log.exception("delivery failed", extra={"instance_id": session.key.instance_id})
 
     async def _forget(self, session: AgentSession, reader: asyncio.Task[None]) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await reader
         metrics.connected_agents.dec()
-        instance_id = session.instance_id
-        if self._sessions.get(instance_id) is session:
-            del self._sessions[instance_id]
-            await lifecycle.disconnect(self._ctx, instance_id, dispatcher_id=self._id)
-        log.info("agent disconnected", extra={"instance_id": instance_id})
+        key = session.key
+        if self._sessions.get(key) is session:
+            del self._sessions[key]
+            await lifecycle.disconnect(self._ctx, key, dispatcher_id=self._id)
+        log.info("agent disconnected", extra={"instance_id": key.instance_id})
 
     async def _read(
         self,
@@ -164,37 +187,39 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
     ) -> None:
         try:
             async for message in requests:
+                session.heard()
                 await self._handle(session, message, live)
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("agent stream failed", extra={"instance_id": session.instance_id})
+            log.exception("agent stream failed", extra={"instance_id": session.key.instance_id})
         finally:
             session.close()
 
     async def _handle(
         self, session: AgentSession, message: agent_pb2.AgentMessage, live: LiveRate
     ) -> None:
-        instance_id = session.instance_id
+        # The agent touches only its own instance's executions, in its own tenant.
+        agent = session.key
         kind = message.WhichOneof("kind")
         if kind == "heartbeat":
-            await lifecycle.heartbeat(self._ctx, instance_id, dispatcher_id=self._id)
+            await lifecycle.heartbeat(self._ctx, agent, dispatcher_id=self._id)
         elif kind == "ack":
             session.acknowledged(message.ack.execution_id)
-            await lifecycle.acknowledge(self._ctx, instance_id, message.ack.execution_id)
+            await lifecycle.acknowledge(self._ctx, agent, message.ack.execution_id)
         elif kind == "started":
             started = message.started
             started_at = moment(started, "start_time") or datetime.now(UTC)
-            if await lifecycle.start(self._ctx, instance_id, started.execution_id, started_at):
+            if await lifecycle.start(self._ctx, agent, started.execution_id, started_at):
                 session.stop(started.execution_id)
         elif kind == "output":
             output = message.output
             await lifecycle.record_output(
-                self._ctx, instance_id, output.execution_id, output.offset, output.data, live
+                self._ctx, agent, output.execution_id, output.offset, output.data, live
             )
         elif kind == "result":
             result = result_of(message.result)
-            await lifecycle.finish(self._ctx, instance_id, result)
+            await lifecycle.finish(self._ctx, agent, result)
             session.finished(result.execution_id)
             live.forget(result.execution_id)
             # Acknowledged even when nothing changed (a duplicate): the agent may forget it.
@@ -209,50 +234,85 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         """
         # An agent with a full outbox is only sent stops now: its tasks are read again
         # when its stream drains, so a stuck agent costs the shared loop no big reads.
-        room = {s.instance_id: s for s in sessions if s.has_room()}
-        full = {s.instance_id: s for s in sessions if s.instance_id not in room}
-        marks = {instance_id: session.mark() for instance_id, session in room.items()}
-        waiting: dict[str, list[TaskView]] = {s.instance_id: [] for s in sessions}
+        room = {s.key: s for s in sessions if s.has_room()}
+        full = {s.key: s for s in sessions if s.key not in room}
+        marks = {key: session.mark() for key, session in room.items()}
+        waiting: dict[InstanceKey, list[TaskView]] = {s.key: [] for s in sessions}
         for task in await lifecycle.waiting_work(self._ctx, list(room), stops_only=list(full)):
-            waiting[task.instance_id].append(task)
+            waiting[task.instance].append(task)
         delivered: list[str] = []
-        for instance_id, session in room.items():
-            delivered += session.offer(waiting[instance_id], as_of=marks[instance_id])
-        for instance_id, session in full.items():
-            session.offer(waiting[instance_id])
+        for key, session in room.items():
+            delivered += session.offer(waiting[key], as_of=marks[key])
+        for key, session in full.items():
+            session.offer(waiting[key])
             session.left_out()
         await lifecycle.delivered(self._ctx, delivered)
 
     async def _deliver_on_notice(self) -> None:
         async with self._listener.subscribe(notices.Channel.DISPATCH) as queue:
             while True:
-                notice = await queue.get()
-                if notice.channel == GAP:
-                    wanted = list(self._sessions.values())
-                else:
-                    ids = notices.dispatched_instances(notice.payload)
-                    wanted = [self._sessions[i] for i in ids if i in self._sessions]
-                if not wanted:
-                    continue
+                received = [await queue.get()]
+                # What arrived meanwhile is handled with it: one read for all of them.
+                while (more := queue.get_nowait()) is not None:
+                    received.append(more)
                 try:
-                    await self._deliver(wanted)
+                    wanted = await self._wanting_work(received)
+                    if wanted:
+                        await self._deliver(wanted)
                 except Exception:
                     log.exception("delivery failed")
 
-    async def _sweep_unanswered(self) -> None:
+    async def _renew_lease(self) -> None:
         while True:
+            await asyncio.sleep(LEASE_RENEWAL)
             try:
-                await lifecycle.end_unanswered(self._ctx)
+                await lifecycle.hold_lease(self._ctx, self._id, LEASE_TTL)
+            except Exception:
+                log.exception("dispatcher lease renewal failed")
+
+    def _close_silent(self) -> None:
+        """Close the streams of agents silent for longer than the lost-after time.
+
+        Their executions end as lost meanwhile; a half-open stream (a network
+        partition) must not outlive that, or the agent would go on running them:
+        once its stream ends it reconnects and reconciles.
+        """
+        lost_after = self._ctx.limits.agent_lost_after
+        for session in list(self._sessions.values()):
+            if session.silent_for() > lost_after:
+                session.give_up(f"it sent nothing for more than {lost_after} s", silent=True)
+
+    async def _wanting_work(self, received: list[Notice]) -> list[AgentSession]:
+        """This replica's agents that the DISPATCH notices (invocation ids) have work for."""
+        if not self._sessions:
+            return []
+        if any(notice.channel == GAP for notice in received):
+            return list(self._sessions.values())
+        keys = await lifecycle.agents_with_work(self._ctx, [n.payload for n in received])
+        return [self._sessions[key] for key in keys if key in self._sessions]
+
+    async def _sweep_unanswered(self) -> None:
+        # Seconds of working database before this replica ends anything as unanswered after
+        # an outage: every replica must first renew its lease and every agent record what it
+        # could not meanwhile (acks, heartbeats), or their agents would look lost.
+        grace = LEASE_TTL.total_seconds()
+        reachable_since = time.monotonic() - grace
+        while True:
+            self._close_silent()
+            try:
+                if time.monotonic() - reachable_since >= grace:
+                    await lifecycle.end_unanswered(self._ctx)
+                else:
+                    await lifecycle.check_database(self._ctx)
             except Exception:
                 log.exception("delivery timeout sweep failed")
+                reachable_since = time.monotonic()
             await asyncio.sleep(SWEEP_INTERVAL)
 
 
-async def _abort_unavailable(context: RpcContext) -> None:
+async def _abort_unavailable(context: RpcContext, reason: str) -> None:
     try:
-        await context.abort(
-            grpc.StatusCode.UNAVAILABLE, "the agent stopped reading its stream; reconnect"
-        )
+        await context.abort(grpc.StatusCode.UNAVAILABLE, f"stream closed: {reason}; reconnect")
     except grpc.aio.AbortError:
         pass  # how abort ends: the status is on its way
     except Exception:  # the agent went away meanwhile: there is no one to tell
@@ -284,6 +344,7 @@ async def _hello(requests: AsyncIterator[agent_pb2.AgentMessage]) -> agent_pb2.H
         raise invalid(RefusalCode.INVALID_PARAM_HELLO, "hello", "the first message must be Hello")
     hello = first.hello
     check_hello({name: getattr(hello, name) for name in HELLO_LIMITS})
+    check_held(hello.held.execution_ids)
     if hello.os_type != 0 and from_proto(OsType, hello.os_type) is None:
         raise invalid(
             RefusalCode.INVALID_PARAM_HELLO,

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from dispatcher.messages import stop_message, task_message
 from kairos.v1 import agent_pb2
 from scheduler.domain.enums import InvocationStatus
+from scheduler.domain.tenancy import InstanceKey
 from scheduler.observability import metrics
 from scheduler.store.dispatch import TaskView
 
@@ -38,13 +39,14 @@ class AgentSession:
 
     def __init__(
         self,
-        instance_id: str,
+        key: InstanceKey,
         *,
         queue_size: int = OUTBOX_SIZE,
         send_timeout: float = 30.0,
         on_stuck: Callable[[AgentSession], None] | None = None,
     ) -> None:
-        self.instance_id = instance_id
+        self.key = key
+        """The agent's instance: the tenant's, as its token says, and the id its Hello gave."""
         self._capacity = queue_size
         self._send_timeout = send_timeout
         self._on_stuck = on_stuck
@@ -53,10 +55,13 @@ class AgentSession:
         self._closed = False
         self._stuck = False
         self.stuck_reason = ""
-        """Why the stream counts as stuck, for the log."""
+        """Why the stream is being closed (stuck, or silent), for the log and the agent."""
+        self.silent = False
+        """The stream is closed because the agent sent nothing (not because it read nothing)."""
         self._wants_work = False
         self._full_since: float | None = None
         self._last_taken = time.monotonic()
+        self._last_heard = time.monotonic()
         self._timer: asyncio.TimerHandle | None = None
         self._sends = 0
         # Execution id -> the send number: which were sent before a reading of the work.
@@ -76,6 +81,14 @@ class AgentSession:
     def tracked(self) -> int:
         """Tasks and stops this session remembers having sent (the work in flight)."""
         return len(self._sent_tasks) + len(self._sent_stops)
+
+    def heard(self) -> None:
+        """The agent sent a message."""
+        self._last_heard = time.monotonic()
+
+    def silent_for(self) -> float:
+        """Seconds since the agent last sent anything."""
+        return time.monotonic() - self._last_heard
 
     def mark(self) -> int:
         """Call before reading the waiting work that is then given to ``offer``."""
@@ -158,7 +171,7 @@ class AgentSession:
         if self._closed:
             return False
         if len(self._messages) >= 2 * self._capacity:
-            self._give_up(f"its outbox overflowed ({len(self._messages)} messages)")
+            self.give_up(f"its outbox overflowed ({len(self._messages)} messages)")
             return False
         self._put(message)
         return True
@@ -222,13 +235,18 @@ class AgentSession:
         if left > 0:
             self._timer = asyncio.get_running_loop().call_later(left, self._check_stuck)
             return
-        self._give_up(f"its outbox stayed full for {self._send_timeout:g} s")
+        self.give_up(f"its outbox stayed full for {self._send_timeout:g} s")
 
-    def _give_up(self, reason: str) -> None:
+    def give_up(self, reason: str, *, silent: bool = False) -> None:
+        """Close the stream at once, dropping what is queued, and call ``on_stuck``.
+
+        ``silent``: the agent sent nothing for too long (rather than took nothing).
+        """
         if self._stuck:
             return
         self._stuck = True
         self.stuck_reason = reason
+        self.silent = silent
         self._messages.clear()  # redelivered to the next stream: nothing is lost
         self.close()
         if self._on_stuck is not None:

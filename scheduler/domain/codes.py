@@ -30,7 +30,8 @@ class ExecutionErrorCode(StrEnum):
     EXECUTION_EXCEPTION = "ExecutionException"
     """The script could not be started at all (``Error``)."""
     CLIENT_RESTARTED = "ClientRestarted"
-    """The agent died while the task was queued or running (``Error``)."""
+    """The agent died while the task was queued or running (``Error``), or reconnected
+    without it, its state lost (``Error``; ``Terminated`` when it was stopping)."""
     CLIENT_BUSY = "ClientBusy"
     """The agent's run queue was full when the task arrived (``Error``)."""
     INVALID_COMMAND_TYPE = "InvalidCommandType"
@@ -151,6 +152,9 @@ class RefusalCode(StrEnum):
     QUOTA_EXCEED_COMMAND = "Quota.ExceedCommand"
     """Saving a command would exceed the account's ``MaxCommandCount``
     (``RESOURCE_EXHAUSTED``)."""
+    QUOTA_EXCEED_INSTANCE = "Quota.ExceedInstance"
+    """An agent's Hello names an instance the account does not have yet, and it already has
+    ``MaxInstanceCount`` instances (``RESOURCE_EXHAUSTED``)."""
     INVOCATION_EXCEED_QUOTA = "Invocation.ExceedQuota"
     """The invocation's executions would exceed the account's ``MaxDailyExecutionCount``
     for the UTC day (``RESOURCE_EXHAUSTED``)."""
@@ -163,9 +167,6 @@ class RefusalCode(StrEnum):
     (``UNAUTHENTICATED``)."""
     FORBIDDEN_TOKEN_ROLE = "Forbidden.TokenRole"
     """A client token on the agent API, or an agent token on the client API
-    (``PERMISSION_DENIED``)."""
-    FORBIDDEN_INSTANCE = "Forbidden.Instance"
-    """An agent's Hello names an instance registered to another account
     (``PERMISSION_DENIED``)."""
 
     UNIMPLEMENTED = "Unimplemented"
@@ -192,5 +193,7 @@ class QuotaName(StrEnum):
     """Saved commands per account and region (RunCommand without keep_command is not saved)."""
     MAX_DAILY_EXECUTION_COUNT = "MaxDailyExecutionCount"
     """Executions per account, region and UTC day (dry runs do not count)."""
+    MAX_INSTANCE_COUNT = "MaxInstanceCount"
+    """Instances (agents that ever connected) per account and region."""
     MAX_WATCH_COUNT = "MaxWatchCount"
     """Concurrent WatchInvocation streams per account and region, on each server replica."""

@@ -27,6 +27,18 @@ def stopped_while_gone() -> DeliveryFailure:
     )
 
 
+def forgotten_by_agent() -> DeliveryFailure:
+    """The error of an execution its reconnecting agent no longer holds (``Error``, or
+    ``Terminated`` when it was stopping): its state was lost, its end is unknown."""
+    return DeliveryFailure(
+        error_code=ExecutionErrorCode.CLIENT_RESTARTED,
+        error_info=(
+            "the agent reconnected without this execution (it lost its state, say "
+            "reinstalled); its end is unknown; the output received so far is kept"
+        ),
+    )
+
+
 def lost_agent_failure(*, lost_after: int) -> DeliveryFailure:
     """The error of an execution its agent held when it stopped answering (status ``Error``)."""
     return DeliveryFailure(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from scheduler.domain.codes import RefusalCode
 from scheduler.domain.errors import invalid
@@ -15,6 +15,11 @@ HELLO_LIMITS: Mapping[str, int] = {
     "boot_id": 64,
 }
 """The longest value of each text field of Hello, in characters: its ``instances`` column's."""
+
+MAX_HELD = 1000
+"""Execution ids a Hello may list as held; an agent holding more lists none (no reconciling)."""
+MAX_EXECUTION_ID = 64
+"""Characters of an execution id (the ``executions.id`` column's size)."""
 
 
 def check_hello(fields: Mapping[str, str]) -> None:
@@ -39,3 +44,26 @@ def check_hello(fields: Mapping[str, str]) -> None:
             )
         if "\x00" in value:
             raise invalid(code, field_name, f"{name} must not contain a NUL character")
+
+
+def check_held(execution_ids: Sequence[str]) -> None:
+    """Refuse a Hello whose list of held executions (``hello.held``) breaks a rule.
+
+    At most ``MAX_HELD`` ids, each 1-64 characters without a NUL byte.
+    """
+    field_name = "hello.held.execution_ids"
+    if len(execution_ids) > MAX_HELD:
+        raise invalid(
+            RefusalCode.INVALID_PARAM_HELLO,
+            field_name,
+            f"held lists {len(execution_ids)} execution ids; the limit is {MAX_HELD} "
+            "(list none instead)",
+        )
+    for execution_id in execution_ids:
+        if not 0 < len(execution_id) <= MAX_EXECUTION_ID or "\x00" in execution_id:
+            raise invalid(
+                RefusalCode.INVALID_PARAM_HELLO,
+                field_name,
+                f"each execution id in held must be 1-{MAX_EXECUTION_ID} characters "
+                "without a NUL character",
+            )

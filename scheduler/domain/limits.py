@@ -20,6 +20,8 @@ class Limits:
     max_commands: int = 100
     max_daily_executions: int = 5000
     max_instances_per_call: int = 50
+    max_instances: int = 10_000
+    """Instances (agents that ever connected) per account and region."""
     max_saved_content: int = 18 * KIB
     """Base64-encoded size of a saved command's content (and of it rendered)."""
     max_unsaved_content: int = 24 * KIB

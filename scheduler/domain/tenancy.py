@@ -15,6 +15,14 @@ class Tenant:
     region_id: str
 
 
+@dataclass(frozen=True)
+class InstanceKey:
+    """One instance: its id is the agent's choice, unique only within its tenant."""
+
+    tenant: Tenant
+    instance_id: str
+
+
 DEFAULT_TENANT = Tenant(account_id="default", region_id="local")
 """The single tenant of a server running without an auth file."""
 

@@ -51,15 +51,21 @@ async def until_serving(address: str, within: float) -> None:
 
 
 async def until_online(
-    address: str, instance_ids: list[str], within: float, *, since: datetime | None = None
+    address: str,
+    instance_ids: list[str],
+    within: float,
+    *,
+    since: datetime | None = None,
+    token: str | None = None,
 ) -> None:
     """Poll DescribeAgentStatus until every one of `instance_ids` is online.
 
     With `since` (an aware datetime), each agent must also have been heard from
     at or after it: an agent that restarts shows online from its last run's
-    heartbeats until the server notices it has gone.
+    heartbeats until the server notices it has gone. ``token``: the client token of the
+    agents' account, for a server with an auth file.
     """
-    kairos = connect(address)
+    kairos = connect(address, token)
 
     async def online() -> bool:
         count = 0
@@ -68,7 +74,7 @@ async def until_online(
                 instance_ids=instance_ids[k : k + PAGE_SIZE], max_results=PAGE_SIZE
             )
             try:
-                reply = await kairos.fleet.DescribeAgentStatus(request)
+                reply = await kairos.fleet.DescribeAgentStatus(request, metadata=kairos.metadata)
             except grpc.aio.AioRpcError:
                 # NOT_FOUND until the agents have said hello; a server that died
                 # meanwhile is the supervisor's to report, with its log.

@@ -72,6 +72,10 @@ stuck_agent_streams = Counter(
     "kairos_stuck_agent_streams_total",
     "Agent streams closed because their outbox stayed full past --agent-send-timeout.",
 )
+silent_agent_streams = Counter(
+    "kairos_silent_agent_streams_total",
+    "Agent streams closed because the agent sent nothing for longer than --agent-lost-after.",
+)
 quota_exceeded = Counter(
     "kairos_quota_exceeded_total",
     "Requests or fires refused by a quota, by quota name.",

@@ -11,16 +11,17 @@ from scheduler.store import notices
 
 
 async def invocations_changed(
-    conn: AsyncConnection, invoke_ids: Iterable[str], *, new_work_for: Iterable[str] = ()
+    conn: AsyncConnection, invoke_ids: Iterable[str], *, new_work_in: Iterable[str] = ()
 ) -> None:
     """Executions or targets of these invocations changed: bring their statuses up to date.
 
     Refreshes the targets' and the invocations' derived statuses, then tells
-    watchers (EXECUTION) and, for ``new_work_for`` instances, the dispatchers
-    holding their agents (DISPATCH). Notices go out when the transaction commits.
+    watchers (EXECUTION) and, for the ``new_work_in`` invocations (with executions
+    for agents to run or stop), the dispatchers (DISPATCH). Notices go out when
+    the transaction commits.
     """
     ids = sorted(set(invoke_ids))
     await invocation_store.refresh_statuses(conn, ids)
     await notices.send(
-        conn, notices.executions_changed(ids) + notices.dispatch(sorted(set(new_work_for)))
+        conn, notices.executions_changed(ids) + notices.dispatch(sorted(set(new_work_in)))
     )

@@ -23,7 +23,7 @@ from scheduler.domain.firing import instance_zone, plan_fire
 from scheduler.domain.invocation import render_execution
 from scheduler.domain.limits import Limits
 from scheduler.domain.models import PlannedExecution
-from scheduler.domain.tenancy import Tenant
+from scheduler.domain.tenancy import InstanceKey, Tenant
 from scheduler.observability import metrics
 from scheduler.operations.changes import invocations_changed
 from scheduler.schedule import Schedule, ScheduleError, parse_frequency
@@ -110,8 +110,8 @@ async def fire(
         conn,
         [n.invocation_id for n in created_new]
         + [u.invocation_id for u in round_.updates if not u.armed],
-        new_work_for=[
-            n.plan.instance_id for n in created_new if n.plan.status is InvocationStatus.PENDING
+        new_work_in=[
+            n.invocation_id for n in created_new if n.plan.status is InvocationStatus.PENDING
         ],
     )
     return Fired(
@@ -132,20 +132,20 @@ def count(fired: Fired | None) -> None:
     metrics.fire_skips.labels("misfire").inc(fired.misfire_skips)
 
 
-async def fire_boot_triggers(conn: AsyncConnection, limits: Limits, instance_id: str) -> Fired:
+async def fire_boot_triggers(conn: AsyncConnection, limits: Limits, key: InstanceKey) -> Fired:
     """Create this boot's executions; NEXT_REBOOT_ONLY targets then disarm.
 
     Runs in the transaction that records the new boot id, so a boot fires
     once however often the agent reconnects.
     """
     now = await database_now(conn)
-    targets = await target_store.boot_targets(conn, instance_id)
+    targets = await target_store.boot_targets(conn, key)
     round_ = Round(
         fires=[Fire(target=t, scheduled_at=now) for t in targets],
         updates=[
             TargetUpdate(
                 invocation_id=t.invocation_id,
-                instance_id=instance_id,
+                instance_id=key.instance_id,
                 armed=t.repeat_mode is RepeatMode.EVERY_REBOOT,
                 next_fire_at=None,
                 fired=1,

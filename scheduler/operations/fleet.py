@@ -51,15 +51,20 @@ async def describe_instances(
 
 
 async def account_attributes(ctx: Context, tenant: Tenant) -> list[AccountAttribute]:
-    """The command quota and today's (UTC) execution quota, with their use."""
+    """The command and instance quotas and today's (UTC) execution quota, with their use."""
 
     async def read(conn: AsyncConnection) -> list[AccountAttribute]:
         today = (await database_now(conn)).date()
-        commands, executions = await quota.usage(conn, tenant, today)
+        used = await quota.usage(conn, tenant, today)
         return [
-            AccountAttribute(QuotaName.MAX_COMMAND_COUNT, ctx.limits.max_commands, commands),
+            AccountAttribute(QuotaName.MAX_COMMAND_COUNT, ctx.limits.max_commands, used.commands),
             AccountAttribute(
-                QuotaName.MAX_DAILY_EXECUTION_COUNT, ctx.limits.max_daily_executions, executions
+                QuotaName.MAX_INSTANCE_COUNT, ctx.limits.max_instances, used.instances
+            ),
+            AccountAttribute(
+                QuotaName.MAX_DAILY_EXECUTION_COUNT,
+                ctx.limits.max_daily_executions,
+                used.executions,
             ),
         ]
 

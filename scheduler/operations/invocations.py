@@ -271,8 +271,8 @@ async def _invoke(
                 for plan in plans
             ],
         )
-        pending = [p.instance_id for p in plans if p.status is InvocationStatus.PENDING]
-        await notices.send(conn, notices.dispatch(pending))
+        if any(p.status is InvocationStatus.PENDING for p in plans):
+            await notices.send(conn, notices.dispatch([invoke_id]))
     else:
         await notices.send(conn, notices.schedules_changed(invoke_id))
     await command_store.count_invocation(conn, command.id)

@@ -12,29 +12,31 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from scheduler.domain.codes import RefusalCode
-from scheduler.domain.delivery import lost_agent_failure, stopped_while_gone
+from scheduler.domain.codes import QuotaName, RefusalCode
+from scheduler.domain.delivery import forgotten_by_agent, lost_agent_failure, stopped_while_gone
 from scheduler.domain.enums import InvocationStatus
-from scheduler.domain.errors import ErrorKind, KairosError
+from scheduler.domain.errors import quota_exceeded
 from scheduler.domain.firing import agent_zone
 from scheduler.domain.limits import MAX_OUTPUT_OFFSET
 from scheduler.domain.live_rate import LiveRate
 from scheduler.domain.models import AgentHello, ExecutionResult
 from scheduler.domain.reports import bounded_result
-from scheduler.domain.tenancy import Tenant
+from scheduler.domain.tenancy import InstanceKey, Tenant
 from scheduler.observability import metrics
 from scheduler.operations.changes import invocations_changed
 from scheduler.operations.context import Context
 from scheduler.operations.firing import Fired, count, fire_boot_triggers
 from scheduler.store import dispatch as dispatch_store
 from scheduler.store import instances as instance_store
+from scheduler.store import leases as lease_store
 from scheduler.store import lost as lost_store
 from scheduler.store import notices
 from scheduler.store import stopping as stopping_store
+from scheduler.store.clock import database_now
 from scheduler.store.dispatch import TaskView
 
 log = logging.getLogger(__name__)
@@ -45,9 +47,11 @@ async def register_agent(
 ) -> None:
     """Record a connecting agent; a new boot id fires the instance's boot triggers.
 
-    Refused (PERMISSION_DENIED) when the instance belongs to another account.
-    A time zone that is not a valid one (``domain.firing.agent_zone``) is stored
-    as UTC, with a warning: the instance's crons then run in UTC.
+    The instance is the tenant's own: another tenant may have one of the same id.
+    A new instance past the tenant's ``max_instances`` is refused (RESOURCE_EXHAUSTED);
+    one it already has never is. A time zone that is not a valid one
+    (``domain.firing.agent_zone``) is stored as UTC, with a warning: the instance's
+    crons then run in UTC.
     """
     zone = agent_zone(hello.time_zone)
     if zone is None:
@@ -61,42 +65,95 @@ async def register_agent(
 
     async def register(conn: AsyncConnection) -> Fired | None:
         registration = await instance_store.register_agent(
-            conn, tenant, hello, dispatcher_id=dispatcher_id
+            conn,
+            tenant,
+            hello,
+            dispatcher_id=dispatcher_id,
+            max_instances=ctx.limits.max_instances,
         )
-        if registration.foreign:
-            raise KairosError(
-                kind=ErrorKind.PERMISSION_DENIED,
-                code=RefusalCode.FORBIDDEN_INSTANCE,
-                message=f"instance {hello.instance_id} belongs to another account",
+        if registration.over_quota:
+            raise quota_exceeded(
+                RefusalCode.QUOTA_EXCEED_INSTANCE,
+                QuotaName.MAX_INSTANCE_COUNT,
+                f"the account already has {ctx.limits.max_instances} instances in this region; "
+                f"instance {hello.instance_id} is not registered",
             )
         if registration.rebooted:
             log.info("instance booted", extra={"instance_id": hello.instance_id})
-            return await fire_boot_triggers(conn, ctx.limits, hello.instance_id)
+            return await fire_boot_triggers(
+                conn, ctx.limits, InstanceKey(tenant, hello.instance_id)
+            )
         return None
 
     count(await ctx.transaction(register))
 
 
-async def heartbeat(ctx: Context, instance_id: str, *, dispatcher_id: str) -> None:
+async def reconcile(ctx: Context, agent: InstanceKey, held: list[str]) -> list[str]:
+    """Match what a connecting agent holds with the records; returns the ids it must stop.
+
+    The agent must stop (and so forget) whatever it holds that is no longer
+    open on this instance: ended by the server meanwhile (its agent was lost,
+    say) or unknown. What the records say it runs but it no longer holds ends
+    (``domain.delivery.forgotten_by_agent``); what it should have but never
+    started is delivered again by the usual delivery.
+    """
+
+    async def match(conn: AsyncConnection) -> list[str]:
+        still_open = await lost_store.active_among(conn, agent, held)
+        forgotten = await lost_store.end_forgotten(conn, agent, held, forgotten_by_agent())
+        if forgotten:
+            log.warning(
+                "agent reconnected without executions it was running (in %d invocations); "
+                "ended them",
+                len(forgotten),
+                extra={"instance_id": agent.instance_id},
+            )
+            await invocations_changed(conn, forgotten)
+        return [execution_id for execution_id in held if execution_id not in still_open]
+
+    to_stop = await ctx.transaction(match)
+    if to_stop:
+        log.info(
+            "agent holds %d executions that are no longer open; stopping them",
+            len(to_stop),
+            extra={"instance_id": agent.instance_id},
+        )
+    return to_stop
+
+
+async def hold_lease(ctx: Context, dispatcher_id: str, ttl: timedelta) -> None:
+    """Renew this dispatcher replica's lease: its agents count as connected for ``ttl``."""
+    await ctx.transaction(lambda conn: lease_store.renew(conn, dispatcher_id, ttl))
+
+
+async def release_lease(ctx: Context, dispatcher_id: str) -> None:
+    """This dispatcher replica stops: its agents are disconnected at once."""
+    await ctx.transaction(lambda conn: lease_store.release(conn, dispatcher_id))
+
+
+async def heartbeat(ctx: Context, agent: InstanceKey, *, dispatcher_id: str) -> None:
     """The agent is alive and connected to ``dispatcher_id``."""
-    await ctx.transaction(lambda conn: instance_store.heartbeat(conn, instance_id, dispatcher_id))
+    await ctx.transaction(lambda conn: instance_store.heartbeat(conn, agent, dispatcher_id))
 
 
-async def disconnect(ctx: Context, instance_id: str, *, dispatcher_id: str) -> None:
+async def disconnect(ctx: Context, agent: InstanceKey, *, dispatcher_id: str) -> None:
     """The agent's stream to ``dispatcher_id`` ended (unless it is held elsewhere by now)."""
-    await ctx.transaction(lambda conn: instance_store.disconnect(conn, instance_id, dispatcher_id))
+    await ctx.transaction(lambda conn: instance_store.disconnect(conn, agent, dispatcher_id))
+
+
+async def agents_with_work(ctx: Context, invoke_ids: list[str]) -> set[InstanceKey]:
+    """The instances whose agents have executions of these invocations to run or to stop."""
+    return await ctx.transaction(lambda conn: dispatch_store.agents_with_work(conn, invoke_ids))
 
 
 async def waiting_work(
-    ctx: Context, instance_ids: list[str], *, stops_only: list[str] | None = None
+    ctx: Context, agents: list[InstanceKey], *, stops_only: list[InstanceKey] | None = None
 ) -> list[TaskView]:
     """Executions waiting for these instances' agents: to run (Pending) or to stop (Stopping).
 
     For the instances in ``stops_only`` (agents with no room for tasks) only those to stop.
     """
-    return await ctx.transaction(
-        lambda conn: dispatch_store.undelivered(conn, instance_ids, stops_only)
-    )
+    return await ctx.transaction(lambda conn: dispatch_store.undelivered(conn, agents, stops_only))
 
 
 async def delivered(ctx: Context, execution_ids: list[str]) -> None:
@@ -105,12 +162,12 @@ async def delivered(ctx: Context, execution_ids: list[str]) -> None:
         await ctx.transaction(lambda conn: dispatch_store.mark_delivered(conn, execution_ids))
 
 
-async def acknowledge(ctx: Context, instance_id: str, execution_id: str) -> None:
+async def acknowledge(ctx: Context, agent: InstanceKey, execution_id: str) -> None:
     """The agent holds the execution: the delivery timeout no longer applies."""
-    await ctx.transaction(lambda conn: dispatch_store.acknowledge(conn, execution_id, instance_id))
+    await ctx.transaction(lambda conn: dispatch_store.acknowledge(conn, execution_id, agent))
 
 
-async def start(ctx: Context, instance_id: str, execution_id: str, started_at: datetime) -> bool:
+async def start(ctx: Context, agent: InstanceKey, execution_id: str, started_at: datetime) -> bool:
     """The agent started the execution; True when it must stop at once.
 
     A stop request that came while the task was on its way has already made
@@ -118,7 +175,7 @@ async def start(ctx: Context, instance_id: str, execution_id: str, started_at: d
     """
 
     async def record(conn: AsyncConnection) -> InvocationStatus | None:
-        found = await dispatch_store.start(conn, execution_id, instance_id, started_at)
+        found = await dispatch_store.start(conn, execution_id, agent, started_at)
         if found is None:
             return None
         invoke_id, status = found
@@ -130,7 +187,7 @@ async def start(ctx: Context, instance_id: str, execution_id: str, started_at: d
 
 
 async def record_output(
-    ctx: Context, instance_id: str, execution_id: str, offset: int, data: bytes, live: LiveRate
+    ctx: Context, agent: InstanceKey, execution_id: str, offset: int, data: bytes, live: LiveRate
 ) -> None:
     """Keep live output (up to the stored limit) and pass on to watchers what ``live`` admits.
 
@@ -144,13 +201,13 @@ async def record_output(
         log.warning(
             "output chunk at an impossible offset %d dropped",
             offset,
-            extra={"execution_id": execution_id, "instance_id": instance_id},
+            extra={"execution_id": execution_id, "instance_id": agent.instance_id},
         )
         return
 
     async def record(conn: AsyncConnection) -> None:
         invoke_id = await dispatch_store.append_output(
-            conn, execution_id, instance_id, offset, data, ctx.limits.max_output
+            conn, execution_id, agent, offset, data, ctx.limits.max_output
         )
         if invoke_id is None:
             return
@@ -160,7 +217,7 @@ async def record_output(
         chunk = notices.OutputChunk(
             invoke_id=invoke_id,
             execution_id=execution_id,
-            instance_id=instance_id,
+            instance_id=agent.instance_id,
             offset=offset,
             data=data[:relayed],
         )
@@ -169,7 +226,7 @@ async def record_output(
     await ctx.transaction(record)
 
 
-async def finish(ctx: Context, instance_id: str, reported: ExecutionResult) -> bool:
+async def finish(ctx: Context, agent: InstanceKey, reported: ExecutionResult) -> bool:
     """Record the agent's final result; False when nothing changed (a duplicate, say).
 
     What is stored is bounded by the server's rules (``domain.reports``), not the agent's.
@@ -178,7 +235,7 @@ async def finish(ctx: Context, instance_id: str, reported: ExecutionResult) -> b
     result = bounded_result(reported, max_output=ctx.limits.max_output, now=datetime.now(UTC))
 
     async def record(conn: AsyncConnection) -> bool:
-        invoke_id = await dispatch_store.finish(conn, instance_id, result)
+        invoke_id = await dispatch_store.finish(conn, agent, result)
         if invoke_id is not None:
             await invocations_changed(conn, [invoke_id])
         return invoke_id is not None
@@ -191,7 +248,7 @@ async def finish(ctx: Context, instance_id: str, reported: ExecutionResult) -> b
     log.info(
         "execution finished: %s",
         result.status.value,
-        extra={"execution_id": result.execution_id, "instance_id": instance_id},
+        extra={"execution_id": result.execution_id, "instance_id": agent.instance_id},
     )
     return True
 
@@ -203,8 +260,13 @@ async def request_stop(conn: AsyncConnection, invoke_id: str, instance_ids: list
     become ``Stopping`` and their agents are told.
     """
     to_notify = await stopping_store.stop(conn, invoke_id, instance_ids, stopped_while_gone())
-    await invocations_changed(conn, [invoke_id], new_work_for=to_notify)
+    await invocations_changed(conn, [invoke_id], new_work_in=[invoke_id] if to_notify else [])
     await notices.send(conn, notices.schedules_changed(invoke_id))
+
+
+async def check_database(ctx: Context) -> None:
+    """Raise unless the database answers (a cheap round trip)."""
+    await ctx.transaction(database_now)
 
 
 async def end_unanswered(ctx: Context) -> None:

@@ -60,6 +60,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--max-instances-per-call", type=int, default=defaults.max_instances_per_call
     )
     server.add_argument(
+        "--max-instances",
+        type=int,
+        default=defaults.max_instances,
+        metavar="N",
+        help="instances per account and region; a new one past it is refused "
+        "(RESOURCE_EXHAUSTED), one already registered never is",
+    )
+    server.add_argument(
         "--misfire-grace",
         type=int,
         default=defaults.misfire_grace,
@@ -182,6 +190,7 @@ def run_server(args: argparse.Namespace) -> int:
             max_commands=args.max_commands,
             max_daily_executions=args.max_daily_executions,
             max_instances_per_call=args.max_instances_per_call,
+            max_instances=args.max_instances,
             delivery_timeout=args.delivery_timeout,
             agent_lost_after=args.agent_lost_after,
             max_watches=args.max_watches,

@@ -70,6 +70,10 @@ class ServerConfig:
                 "--heartbeat-interval must be at least 1 s and at most half of the "
                 f"{self.limits.offline_after} s after which an agent counts as offline"
             )
+        if self.limits.max_instances < 1:
+            raise ConfigError(
+                f"--max-instances must be at least 1, got {self.limits.max_instances}"
+            )
         if self.limits.max_watches < 1:
             raise ConfigError(f"--max-watches must be at least 1, got {self.limits.max_watches}")
         if self.limits.live_output_rate < 1:

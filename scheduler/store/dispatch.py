@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Interval, Text, and_, any_, bindparam, func, or_, select, update
+from sqlalchemy import Boolean, Interval, Text, and_, any_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.delivery import delivery_failure
@@ -19,8 +19,10 @@ from scheduler.domain.enums import (
     RepeatMode,
 )
 from scheduler.domain.models import ExecutionResult
+from scheduler.domain.tenancy import InstanceKey, Tenant
+from scheduler.store import leases
 from scheduler.store.arrays import Unnested, array, array_parameter
-from scheduler.store.tables import executions, instances, invocations, values_of
+from scheduler.store.tables import executions, instances, invocations, of_instance, values_of
 
 
 @dataclass(kw_only=True, frozen=True)
@@ -40,49 +42,69 @@ class TaskView:
     container_name: str
     scheduled_at: datetime
     status: InvocationStatus
-    instance_id: str
+    instance: InstanceKey
+
+
+_agents = Unnested(
+    "a", account_id=Text(), region_id=Text(), instance_id=Text(), stops_only=Boolean()
+)
+_UNDELIVERED = (
+    select(
+        executions.c.id,
+        executions.c.invocation_id,
+        executions.c.script,
+        executions.c.scheduled_at,
+        executions.c.status,
+        invocations.c.command_id,
+        invocations.c.command_type,
+        invocations.c.working_dir,
+        invocations.c.username,
+        invocations.c.timeout,
+        invocations.c.repeat_mode,
+        invocations.c.container_id,
+        invocations.c.container_name,
+        executions.c.account_id,
+        executions.c.region_id,
+        executions.c.instance_id,
+    )
+    .select_from(
+        _agents.rows.join(
+            executions,
+            and_(
+                executions.c.account_id == _agents.c.account_id,
+                executions.c.region_id == _agents.c.region_id,
+                executions.c.instance_id == _agents.c.instance_id,
+            ),
+        ).join(invocations, invocations.c.id == executions.c.invocation_id)
+    )
+    .where(
+        executions.c.status.in_(values_of(DISPATCH_STATUSES)),
+        or_(
+            executions.c.status == InvocationStatus.STOPPING.value,
+            _agents.c.stops_only.is_(False),
+        ),
+    )
+    .order_by(executions.c.created_at)
+)
 
 
 async def undelivered(
-    conn: AsyncConnection, instance_ids: list[str], stops_only: list[str] | None = None
+    conn: AsyncConnection, agents: list[InstanceKey], stops_only: list[InstanceKey] | None = None
 ) -> list[TaskView]:
     """Executions waiting for these instances' agents: to run, or to stop.
 
     For the instances in ``stops_only`` (agents with no room for tasks now) only
     the executions to stop.
     """
+    keys = [(key, False) for key in agents] + [(key, True) for key in stops_only or []]
     rows = await conn.execute(
-        select(
-            executions.c.id,
-            executions.c.invocation_id,
-            executions.c.script,
-            executions.c.scheduled_at,
-            executions.c.status,
-            invocations.c.command_id,
-            invocations.c.command_type,
-            invocations.c.working_dir,
-            invocations.c.username,
-            invocations.c.timeout,
-            invocations.c.repeat_mode,
-            invocations.c.container_id,
-            invocations.c.container_name,
-            executions.c.instance_id,
-        )
-        .join(invocations, invocations.c.id == executions.c.invocation_id)
-        .where(
-            or_(
-                and_(
-                    executions.c.instance_id == any_(array_parameter("instance_ids", Text())),
-                    executions.c.status.in_(values_of(DISPATCH_STATUSES)),
-                ),
-                and_(
-                    executions.c.instance_id == any_(array_parameter("stops_only", Text())),
-                    executions.c.status == InvocationStatus.STOPPING.value,
-                ),
-            )
-        )
-        .order_by(executions.c.created_at),
-        {"instance_ids": array(instance_ids), "stops_only": array(stops_only or [])},
+        _UNDELIVERED,
+        _agents.bind(
+            account_id=[key.tenant.account_id for key, _ in keys],
+            region_id=[key.tenant.region_id for key, _ in keys],
+            instance_id=[key.instance_id for key, _ in keys],
+            stops_only=[only for _, only in keys],
+        ),
     )
     return [
         TaskView(
@@ -99,10 +121,24 @@ async def undelivered(
             container_name=r.container_name,
             scheduled_at=r.scheduled_at,
             status=InvocationStatus(r.status),
-            instance_id=r.instance_id,
+            instance=InstanceKey(Tenant(r.account_id, r.region_id), r.instance_id),
         )
         for r in rows
     ]
+
+
+async def agents_with_work(conn: AsyncConnection, invoke_ids: list[str]) -> set[InstanceKey]:
+    """The instances with executions of these invocations waiting for their agents."""
+    rows = await conn.execute(
+        select(executions.c.account_id, executions.c.region_id, executions.c.instance_id)
+        .distinct()
+        .where(
+            executions.c.invocation_id == any_(array_parameter("invocation_ids", Text())),
+            executions.c.status.in_(values_of(DISPATCH_STATUSES)),
+        ),
+        {"invocation_ids": array(invoke_ids)},
+    )
+    return {InstanceKey(Tenant(r.account_id, r.region_id), r.instance_id) for r in rows}
 
 
 async def mark_delivered(conn: AsyncConnection, execution_ids: list[str]) -> None:
@@ -118,23 +154,23 @@ async def mark_delivered(conn: AsyncConnection, execution_ids: list[str]) -> Non
     )
 
 
-async def acknowledge(conn: AsyncConnection, execution_id: str, instance_id: str) -> None:
+async def acknowledge(conn: AsyncConnection, execution_id: str, agent: InstanceKey) -> None:
     """The agent holds the execution: the delivery timeout no longer applies."""
     await conn.execute(
         update(executions)
-        .where(_of_instance(execution_id, instance_id), executions.c.acked_at.is_(None))
+        .where(_of_agent(execution_id, agent), executions.c.acked_at.is_(None))
         .values(acked_at=func.now())
     )
 
 
 async def start(
-    conn: AsyncConnection, execution_id: str, instance_id: str, started_at: datetime
+    conn: AsyncConnection, execution_id: str, agent: InstanceKey, started_at: datetime
 ) -> tuple[str, InvocationStatus] | None:
     """Mark a pending execution running; returns its invocation and resulting status."""
     await conn.execute(
         update(executions)
         .where(
-            _of_instance(execution_id, instance_id),
+            _of_agent(execution_id, agent),
             executions.c.status == InvocationStatus.PENDING.value,
         )
         .values(
@@ -147,7 +183,7 @@ async def start(
     row = (
         await conn.execute(
             select(executions.c.invocation_id, executions.c.status).where(
-                _of_instance(execution_id, instance_id)
+                _of_agent(execution_id, agent)
             )
         )
     ).first()
@@ -155,7 +191,12 @@ async def start(
 
 
 async def append_output(
-    conn: AsyncConnection, execution_id: str, instance_id: str, offset: int, data: bytes, limit: int
+    conn: AsyncConnection,
+    execution_id: str,
+    agent: InstanceKey,
+    offset: int,
+    data: bytes,
+    limit: int,
 ) -> str | None:
     """Keep live output up to ``limit`` bytes; returns the invocation id, None if unknown.
 
@@ -170,7 +211,7 @@ async def append_output(
         await conn.execute(
             update(executions)
             .where(
-                _of_instance(execution_id, instance_id),
+                _of_agent(execution_id, agent),
                 unfinished,
                 executions.c.output_size <= offset,
             )
@@ -185,21 +226,19 @@ async def append_output(
         return str(row.invocation_id)
     found = (
         await conn.execute(
-            select(executions.c.invocation_id).where(
-                _of_instance(execution_id, instance_id), unfinished
-            )
+            select(executions.c.invocation_id).where(_of_agent(execution_id, agent), unfinished)
         )
     ).first()
     return None if found is None else str(found.invocation_id)
 
 
-async def finish(conn: AsyncConnection, instance_id: str, result: ExecutionResult) -> str | None:
+async def finish(conn: AsyncConnection, agent: InstanceKey, result: ExecutionResult) -> str | None:
     """Record an agent's final result; returns the invocation id, None if nothing changed."""
     row = (
         await conn.execute(
             update(executions)
             .where(
-                _of_instance(result.execution_id, instance_id),
+                _of_agent(result.execution_id, agent),
                 executions.c.status.in_(values_of(OVERRIDABLE_STATUSES)),
             )
             .values(
@@ -223,11 +262,11 @@ async def finish(conn: AsyncConnection, instance_id: str, result: ExecutionResul
 _OVERDUE = (
     select(
         executions.c.id,
-        instances.c.dispatcher_id.is_not(None).label("connected"),
+        leases.connected().label("connected"),
         instances.c.last_heartbeat_at,
         func.now().label("now"),
     )
-    .select_from(executions.join(instances, instances.c.id == executions.c.instance_id))
+    .select_from(executions.join(instances, of_instance(executions)))
     .where(
         executions.c.status == InvocationStatus.PENDING.value,
         executions.c.acked_at.is_(None),
@@ -285,6 +324,11 @@ async def abort_undelivered(
     return sorted(set(rows.scalars()))
 
 
-def _of_instance(execution_id: str, instance_id: str) -> Any:
-    # An agent may only touch executions of its own instance.
-    return and_(executions.c.id == execution_id, executions.c.instance_id == instance_id)
+def _of_agent(execution_id: str, agent: InstanceKey) -> Any:
+    # An agent may only touch executions of its own instance, in its own tenant.
+    return and_(
+        executions.c.id == execution_id,
+        executions.c.account_id == agent.tenant.account_id,
+        executions.c.region_id == agent.tenant.region_id,
+        executions.c.instance_id == agent.instance_id,
+    )

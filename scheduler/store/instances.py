@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.enums import OsType
 from scheduler.domain.models import AgentHello, Instance
-from scheduler.domain.tenancy import Tenant
+from scheduler.domain.tenancy import InstanceKey, Tenant
+from scheduler.store import quota
 from scheduler.store.paging import decode_token, encode_token
 from scheduler.store.tables import instances
 
@@ -21,8 +22,8 @@ from scheduler.store.tables import instances
 class Registration:
     """What a connecting agent's Hello told."""
 
-    foreign: bool
-    """The instance belongs to another tenant: the agent is refused."""
+    over_quota: bool
+    """A new instance the tenant has no room for (``max_instances``): the agent is refused."""
     rebooted: bool
     """The boot id changed since the last connection: the machine booted."""
 
@@ -67,63 +68,73 @@ async def register_agent(
     hello: AgentHello,
     *,
     dispatcher_id: str,
+    max_instances: int,
 ) -> Registration:
-    """Record a connecting agent, unless the instance belongs to another tenant."""
-    instance_id = hello.instance_id
+    """Record a connecting agent; a new instance takes one of the tenant's ``max_instances``.
+
+    An instance the tenant already has is never refused, whatever the quota.
+    """
+    key = InstanceKey(tenant, hello.instance_id)
     previous = (
-        await conn.execute(select(instances).where(instances.c.id == instance_id).with_for_update())
+        await conn.execute(select(instances.c.boot_id).where(_is(key)).with_for_update())
     ).first()
-    if previous is not None and (
-        previous.account_id != tenant.account_id or previous.region_id != tenant.region_id
-    ):
-        return Registration(foreign=True, rebooted=False)
-    values = {
-        "name": hello.name,
-        "os_type": hello.os_type.value,
-        "agent_version": hello.agent_version,
-        "time_zone": hello.time_zone,
-        "boot_id": hello.boot_id,
-        "last_heartbeat_at": func.now(),
-        "dispatcher_id": dispatcher_id,
-    }
-    statement = (
-        insert(instances)
-        .values(
-            id=instance_id,
-            account_id=tenant.account_id,
-            region_id=tenant.region_id,
-            **values,
+    if previous is None:
+        # Inserted first, counted only if new: a concurrent first connection of the same
+        # instance waits here for the other's insert and then counts nothing.
+        created = await conn.execute(
+            insert(instances)
+            .values(
+                id=key.instance_id,
+                account_id=tenant.account_id,
+                region_id=tenant.region_id,
+                os_type=hello.os_type.value,
+            )
+            .on_conflict_do_nothing()
+            .returning(instances.c.id)
         )
-        .on_conflict_do_update(index_elements=[instances.c.id], set_=values)
-    )
-    await conn.execute(statement)
+        if created.first() is not None and not await quota.take_instance_slot(
+            conn, tenant, max_instances
+        ):
+            return Registration(over_quota=True, rebooted=False)
     # A never-seen instance's first connection is not a boot; nor is a reconnect.
     rebooted = previous is not None and bool(previous.boot_id) and previous.boot_id != hello.boot_id
-    if rebooted:
-        await conn.execute(
-            update(instances)
-            .where(instances.c.id == instance_id)
-            .values(last_boot_at=func.clock_timestamp())
+    await conn.execute(
+        update(instances)
+        .where(_is(key))
+        .values(
+            name=hello.name,
+            os_type=hello.os_type.value,
+            agent_version=hello.agent_version,
+            time_zone=hello.time_zone,
+            boot_id=hello.boot_id,
+            last_heartbeat_at=func.now(),
+            dispatcher_id=dispatcher_id,
+            **({"last_boot_at": func.clock_timestamp()} if rebooted else {}),
         )
-    return Registration(foreign=False, rebooted=rebooted)
+    )
+    return Registration(over_quota=False, rebooted=rebooted)
 
 
-async def heartbeat(conn: AsyncConnection, instance_id: str, dispatcher_id: str) -> None:
+async def heartbeat(conn: AsyncConnection, key: InstanceKey, dispatcher_id: str) -> None:
     """Record a heartbeat of an agent connected to ``dispatcher_id``."""
     await conn.execute(
         update(instances)
-        .where(instances.c.id == instance_id)
+        .where(_is(key))
         .values(last_heartbeat_at=func.now(), dispatcher_id=dispatcher_id)
     )
 
 
-async def disconnect(conn: AsyncConnection, instance_id: str, dispatcher_id: str) -> None:
+async def disconnect(conn: AsyncConnection, key: InstanceKey, dispatcher_id: str) -> None:
     """Forget the agent's stream, unless another dispatcher holds it by now."""
     await conn.execute(
         update(instances)
-        .where(instances.c.id == instance_id, instances.c.dispatcher_id == dispatcher_id)
+        .where(_is(key), instances.c.dispatcher_id == dispatcher_id)
         .values(dispatcher_id=None)
     )
+
+
+def _is(key: InstanceKey) -> Any:
+    return and_(_own(key.tenant), instances.c.id == key.instance_id)
 
 
 def _own(tenant: Tenant) -> Any:

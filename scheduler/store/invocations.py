@@ -110,6 +110,8 @@ async def insert_invocation(
         [
             {
                 "invocation_id": invoke_id,
+                "account_id": tenant.account_id,
+                "region_id": tenant.region_id,
                 "instance_id": t.instance_id,
                 "status": t.status.value,
                 "armed": t.armed,
@@ -251,7 +253,9 @@ async def list_invocations(
         conditions.append(
             invocations.c.id.in_(
                 select(invocation_targets.c.invocation_id).where(
-                    invocation_targets.c.instance_id == where.instance_id
+                    invocation_targets.c.account_id == tenant.account_id,
+                    invocation_targets.c.region_id == tenant.region_id,
+                    invocation_targets.c.instance_id == where.instance_id,
                 )
             )
         )

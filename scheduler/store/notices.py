@@ -25,7 +25,12 @@ class Channel(StrEnum):
     """The NOTIFY channels Kairos listens on."""
 
     DISPATCH = "kairos_dispatch"
-    """Instances with new work for their agents: ids separated by commas."""
+    """An invocation with new work for agents (to run or to stop): its id.
+
+    A key, not the instances: a payload's size must not grow with their number
+    or the length of their ids (PostgreSQL allows 8000 bytes). Each dispatcher
+    reads which of its agents the work is for (``store.dispatch.agents_with_work``).
+    """
     EXECUTION = "kairos_execution"
     """An invocation whose executions changed: its id."""
     SCHEDULE = "kairos_schedule"
@@ -34,8 +39,6 @@ class Channel(StrEnum):
     """One live output chunk: JSON of ``OutputChunk``, data in Base64."""
 
 
-PAYLOAD_LIMIT = 7000
-"""Characters of one DISPATCH payload; PostgreSQL allows 8000 bytes."""
 OUTPUT_CHUNK = 3000
 """Bytes of output per OUTPUT notice: Base64 of it, in JSON, stays under the 8000-byte limit."""
 
@@ -55,25 +58,9 @@ Notice = tuple[Channel, str]
 """A channel and the payload to send on it."""
 
 
-def dispatch(instance_ids: Iterable[str]) -> list[Notice]:
-    """DISPATCH notices naming these instances, as few as the payload limit allows."""
-    notices: list[Notice] = []
-    current: list[str] = []
-    size = 0  # len(",".join(current)), kept as it grows rather than joined per id
-    for instance_id in instance_ids:
-        if current and size + 1 + len(instance_id) > PAYLOAD_LIMIT:
-            notices.append((Channel.DISPATCH, ",".join(current)))
-            current, size = [], 0
-        size += len(instance_id) + (1 if current else 0)
-        current.append(instance_id)
-    if current:
-        notices.append((Channel.DISPATCH, ",".join(current)))
-    return notices
-
-
-def dispatched_instances(payload: str) -> list[str]:
-    """The instance ids of a DISPATCH payload."""
-    return payload.split(",")
+def dispatch(invoke_ids: Iterable[str]) -> list[Notice]:
+    """DISPATCH notices, one per invocation with new work for agents."""
+    return [(Channel.DISPATCH, invoke_id) for invoke_id in invoke_ids]
 
 
 def executions_changed(invoke_ids: Iterable[str]) -> list[Notice]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
-from sqlalchemy import Date, Integer, String, bindparam, func, literal, select, update
+from sqlalchemy import Column, Date, Integer, String, bindparam, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -18,27 +20,34 @@ _day = bindparam("utc_day", type_=Date)
 _count = bindparam("count", type_=Integer)
 _limit = bindparam("limit", type_=Integer)
 
-_TAKE_COMMAND = (
-    insert(account_usage)
-    .from_select(
-        ["account_id", "region_id", "commands"],
-        select(_account, _region, literal(1)).where(literal(1) <= _limit),
+
+_TENANT = (account_usage.c.account_id == _account, account_usage.c.region_id == _region)
+
+
+def _take_slot(counter: Column[int]) -> Any:
+    """Count one more in the tenant's ``account_usage`` counter, returning a row only
+    while it stays within the limit: one statement, so no race exceeds it."""
+    return (
+        insert(account_usage)
+        .from_select(
+            ["account_id", "region_id", counter.name],
+            select(_account, _region, literal(1)).where(literal(1) <= _limit),
+        )
+        .on_conflict_do_update(
+            index_elements=[account_usage.c.account_id, account_usage.c.region_id],
+            set_={counter.name: counter + 1},
+            where=counter + 1 <= _limit,
+        )
+        .returning(counter)
     )
-    .on_conflict_do_update(
-        index_elements=[account_usage.c.account_id, account_usage.c.region_id],
-        set_={"commands": account_usage.c.commands + 1},
-        where=account_usage.c.commands + 1 <= _limit,
-    )
-    .returning(account_usage.c.commands)
-)
+
+
+_TAKE_COMMAND = _take_slot(account_usage.c.commands)
+_TAKE_INSTANCE = _take_slot(account_usage.c.instances)
 
 _RELEASE_COMMAND = (
     update(account_usage)
-    .where(
-        account_usage.c.account_id == _account,
-        account_usage.c.region_id == _region,
-        account_usage.c.commands > 0,
-    )
+    .where(*_TENANT, account_usage.c.commands > 0)
     .values(commands=account_usage.c.commands - 1)
 )
 
@@ -96,10 +105,8 @@ _TAKE_UP_TO = (
 )
 
 _USAGE = select(
-    select(account_usage.c.commands)
-    .where(account_usage.c.account_id == _account, account_usage.c.region_id == _region)
-    .scalar_subquery()
-    .label("commands"),
+    select(account_usage.c.commands).where(*_TENANT).scalar_subquery().label("commands"),
+    select(account_usage.c.instances).where(*_TENANT).scalar_subquery().label("instances"),
     select(daily_usage.c.executions).where(*_TODAY).scalar_subquery().label("executions"),
 )
 
@@ -107,6 +114,12 @@ _USAGE = select(
 async def take_command_slot(conn: AsyncConnection, tenant: Tenant, limit: int) -> bool:
     """Count one more saved command; False (and nothing changed) when at ``limit``."""
     row = await conn.execute(_TAKE_COMMAND, {**_keys(tenant), "limit": limit})
+    return row.first() is not None
+
+
+async def take_instance_slot(conn: AsyncConnection, tenant: Tenant, limit: int) -> bool:
+    """Count one more instance; False (and nothing changed) when at ``limit``."""
+    row = await conn.execute(_TAKE_INSTANCE, {**_keys(tenant), "limit": limit})
     return row.first() is not None
 
 
@@ -141,10 +154,22 @@ async def take_executions_up_to(
     return granted
 
 
-async def usage(conn: AsyncConnection, tenant: Tenant, day: date) -> tuple[int, int]:
-    """Saved commands and executions on ``day``."""
+@dataclass(frozen=True)
+class Usage:
+    """How much of its quotas a tenant uses."""
+
+    commands: int
+    instances: int
+    executions: int
+    """On the day asked for."""
+
+
+async def usage(conn: AsyncConnection, tenant: Tenant, day: date) -> Usage:
+    """Saved commands, instances, and executions on ``day``."""
     row = (await conn.execute(_USAGE, {**_keys(tenant), "utc_day": day})).one()
-    return row.commands or 0, row.executions or 0
+    return Usage(
+        commands=row.commands or 0, instances=row.instances or 0, executions=row.executions or 0
+    )
 
 
 def _keys(tenant: Tenant) -> dict[str, str]:

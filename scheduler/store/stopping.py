@@ -7,7 +7,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.delivery import DeliveryFailure
 from scheduler.domain.enums import InvocationStatus
-from scheduler.store.tables import executions, instances, invocation_targets, invocations, values_of
+from scheduler.store import leases
+from scheduler.store.tables import (
+    executions,
+    instances,
+    invocation_targets,
+    invocations,
+    of_instance,
+    values_of,
+)
 
 
 async def stop(
@@ -49,9 +57,7 @@ async def stop(
             executions.c.status.in_(
                 values_of({InvocationStatus.RUNNING, InvocationStatus.STOPPING})
             ),
-            executions.c.instance_id.in_(
-                select(instances.c.id).where(instances.c.dispatcher_id.is_(None))
-            ),
+            select(instances.c.id).where(of_instance(executions), ~leases.connected()).exists(),
         )
         .values(
             status=InvocationStatus.TERMINATED.value,

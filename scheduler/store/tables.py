@@ -16,9 +16,11 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    ColumnElement,
     Date,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -28,12 +30,14 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    and_,
     column,
     false,
     func,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.sql.expression import FromClause
 
 from scheduler.domain.enums import (
     DISPATCH_STATUSES,
@@ -77,6 +81,14 @@ def _tenancy() -> tuple[Column[str], Column[str]]:
     )
 
 
+def _instance_reference() -> ForeignKeyConstraint:
+    """The row's instance, by the whole key: an instance id is unique only in its tenant."""
+    return ForeignKeyConstraint(
+        ["account_id", "region_id", "instance_id"],
+        ["instances.account_id", "instances.region_id", "instances.id"],
+    )
+
+
 commands = Table(
     "commands",
     metadata,
@@ -103,8 +115,10 @@ account_usage = Table(
     metadata,
     *_tenancy(),
     Column("commands", Integer, nullable=False, server_default="0"),
+    Column("instances", Integer, nullable=False, server_default="0"),
     PrimaryKeyConstraint("account_id", "region_id"),
     CheckConstraint("commands >= 0", name="commands_not_negative"),
+    CheckConstraint("instances >= 0", name="instances_not_negative"),
 )
 
 daily_usage = Table(
@@ -120,7 +134,8 @@ daily_usage = Table(
 instances = Table(
     "instances",
     metadata,
-    Column("id", String(64), primary_key=True),
+    # The agent names its instance: two tenants may each have an i-web-1.
+    Column("id", String(64), nullable=False),
     *_tenancy(),
     Column("name", String(128), nullable=False, server_default=""),
     Column("os_type", String(16), nullable=False),
@@ -130,11 +145,34 @@ instances = Table(
     Column("registered_at", Timestamp, nullable=False, server_default=NOW),
     Column("last_heartbeat_at", Timestamp, nullable=False, server_default=NOW),
     Column("last_boot_at", Timestamp),
-    # The dispatcher replica holding the agent's stream; NULL while disconnected.
+    # The dispatcher replica holding the agent's stream; NULL while disconnected. The
+    # agent counts as connected only while that replica's lease (``dispatchers``) lives.
     Column("dispatcher_id", String(64)),
-    Index("ix_instances_tenant", "account_id", "region_id", "id"),
+    PrimaryKeyConstraint("account_id", "region_id", "id"),
     one_of("os_type", OsType),
 )
+
+dispatchers = Table(
+    "dispatchers",
+    metadata,
+    # A dispatcher replica's lease: renewed every few seconds while the replica lives,
+    # so the agents of a replica that crashed count as gone once it lapses.
+    Column("id", String(64), primary_key=True),
+    Column("started_at", Timestamp, nullable=False, server_default=NOW),
+    Column("renewed_at", Timestamp, nullable=False, server_default=NOW),
+    Column("expires_at", Timestamp, nullable=False),
+    CheckConstraint("expires_at > renewed_at", name="expires_after_renewal"),
+)
+
+
+def of_instance(referring: FromClause) -> ColumnElement[bool]:
+    """The join of rows of ``referring`` (a target, an execution) with their instance."""
+    return and_(
+        instances.c.account_id == referring.c.account_id,
+        instances.c.region_id == referring.c.region_id,
+        instances.c.id == referring.c.instance_id,
+    )
+
 
 invocations = Table(
     "invocations",
@@ -175,7 +213,9 @@ invocation_targets = Table(
         ForeignKey("invocations.id", ondelete="CASCADE"),
         nullable=False,
     ),
-    Column("instance_id", String(64), ForeignKey("instances.id"), nullable=False),
+    # The invocation's tenant, so that the instance is referred to by its whole key.
+    *_tenancy(),
+    Column("instance_id", String(64), nullable=False),
     Column("status", String(16), nullable=False),
     # True while future fires may come: periodic until exhausted or stopped, boot
     # triggers until stopped (NEXT_REBOOT_ONLY: until its run).
@@ -188,7 +228,8 @@ invocation_targets = Table(
     Column("created_at", Timestamp, nullable=False, server_default=NOW),
     Column("updated_at", Timestamp, nullable=False, server_default=NOW),
     PrimaryKeyConstraint("invocation_id", "instance_id"),
-    Index("ix_invocation_targets_instance", "instance_id"),
+    _instance_reference(),
+    Index("ix_invocation_targets_instance", "account_id", "region_id", "instance_id"),
     Index(
         "ix_invocation_targets_due",
         "next_fire_at",
@@ -208,7 +249,7 @@ executions = Table(
         ForeignKey("invocations.id", ondelete="CASCADE"),
         nullable=False,
     ),
-    Column("instance_id", String(64), ForeignKey("instances.id"), nullable=False),
+    Column("instance_id", String(64), nullable=False),
     Column("scheduled_at", Timestamp, nullable=False),
     Column("repeat", Integer, nullable=False, comment="1 for the first run on the instance"),
     Column("status", String(16), nullable=False),
@@ -227,10 +268,13 @@ executions = Table(
     Column("stop_requested_at", Timestamp),
     Column("updated_at", Timestamp, nullable=False, server_default=NOW),
     UniqueConstraint("invocation_id", "instance_id", "scheduled_at", name="uq_executions_fire"),
+    _instance_reference(),
     Index("ix_executions_target", "invocation_id", "instance_id", "repeat"),
     # The dispatcher's claim: work waiting for an agent.
     Index(
         "ix_executions_undelivered",
+        "account_id",
+        "region_id",
         "instance_id",
         "created_at",
         postgresql_where=column("status").in_(values_of(DISPATCH_STATUSES)),

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.enums import ACTIVE_STATUSES, CommandType, RepeatMode
 from scheduler.domain.models import Command, Instance
-from scheduler.domain.tenancy import Tenant
+from scheduler.domain.tenancy import InstanceKey, Tenant
 from scheduler.store.arrays import Unnested
 from scheduler.store.instances import instance_from
 from scheduler.store.tables import (
@@ -21,6 +21,7 @@ from scheduler.store.tables import (
     instances,
     invocation_targets,
     invocations,
+    of_instance,
     values_of,
 )
 
@@ -88,7 +89,7 @@ def _armed() -> Any:
     return (
         select(*_COLUMNS)
         .join(invocations, invocations.c.id == invocation_targets.c.invocation_id)
-        .join(instances, instances.c.id == invocation_targets.c.instance_id)
+        .join(instances, of_instance(invocation_targets))
         .where(invocation_targets.c.armed)
     )
 
@@ -109,12 +110,14 @@ async def claim_due(conn: AsyncConnection, horizon: datetime, limit: int) -> lis
     return _targets(await conn.execute(query))
 
 
-async def boot_targets(conn: AsyncConnection, instance_id: str) -> list[ArmedTarget]:
+async def boot_targets(conn: AsyncConnection, key: InstanceKey) -> list[ArmedTarget]:
     """Lock the instance's armed NEXT_REBOOT_ONLY and EVERY_REBOOT targets."""
     query = (
         _armed()
         .where(
-            invocation_targets.c.instance_id == instance_id,
+            invocation_targets.c.account_id == key.tenant.account_id,
+            invocation_targets.c.region_id == key.tenant.region_id,
+            invocation_targets.c.instance_id == key.instance_id,
             invocations.c.repeat_mode.in_(
                 [RepeatMode.NEXT_REBOOT_ONLY.value, RepeatMode.EVERY_REBOOT.value]
             ),
@@ -221,7 +224,7 @@ class _Builder:
 
     def __init__(self) -> None:
         self._invocations: dict[str, tuple[Tenant, RepeatMode, Command, dict[str, str]]] = {}
-        self._instances: dict[str, Instance] = {}
+        self._instances: dict[InstanceKey, Instance] = {}
 
     def target(self, row: Row[Any]) -> ArmedTarget:
         invocation = self._invocations.get(row.invocation_id)
@@ -244,9 +247,10 @@ class _Builder:
                 dict(row.parameters),
             )
         tenant, repeat_mode, command, parameters = invocation
-        instance = self._instances.get(row.instance_id)
+        key = InstanceKey(tenant, row.instance_id)
+        instance = self._instances.get(key)
         if instance is None:
-            instance = self._instances[row.instance_id] = instance_from(
+            instance = self._instances[key] = instance_from(
                 {**row._mapping, "id": row.instance_id, "name": row.instance_name}
             )
         return ArmedTarget(

@@ -183,3 +183,29 @@ async def test_shutdown_reconnects_after_the_delay(
         second = await dispatcher.session()
         await second.expect("hello")
         assert loop.time() - sent_at >= 0.3
+
+
+async def test_each_hello_lists_what_the_agent_holds_queued_running_or_unacked(
+    dispatcher: ScriptedDispatcher, tmp_path: Path, boot_id_file: Path
+) -> None:
+    dispatcher.ack_results = False
+    gate = tmp_path / "gate"
+    async with running_agent(dispatcher, tmp_path / "state", boot_id_file):
+        first = await dispatcher.session()
+        hello = (await first.expect("hello")).hello
+        assert hello.HasField("held")  # holding nothing is said too: the server reconciles
+        assert list(hello.held.execution_ids) == []
+        done = shell_task("echo done")
+        first.send(task=done)
+        await first.expect("result", done.execution_id)  # not acknowledged: still held
+        running = shell_task(f"echo up; while [ ! -e {gate} ]; do sleep 0.05; done")
+        first.send(task=running)
+        await first.expect("output", running.execution_id)
+        first.close()
+
+        second = await dispatcher.session()
+        hello = (await second.expect("hello")).hello
+        assert hello.HasField("held")
+        assert sorted(hello.held.execution_ids) == sorted([done.execution_id, running.execution_id])
+        gate.touch()
+        await second.expect("result", running.execution_id)

@@ -80,11 +80,14 @@ class Cluster:
             flags=["--heartbeat-interval", "2", *flags],
         )
 
-    async def start_agent(self, instance_id: str, *extra: str) -> Process:
-        """Start (or restart) an agent with its own state directory; wait until it is online."""
+    async def start_agent(self, instance_id: str, *extra: str, via: str | None = None) -> Process:
+        """Start (or restart) an agent with its own state directory; wait until it is online.
+
+        ``via``: the address the agent connects to (a replica, a proxy), if not the server's.
+        """
         since = datetime.now(UTC)
         agent = self.supervisor.start_agent(
-            instance_id, self.address, self.root / "agents" / instance_id, flags=extra
+            instance_id, via or self.address, self.root / "agents" / instance_id, flags=extra
         )
         self.agents[instance_id] = agent
         # Heard from since its start: a restarted agent shows online from its last run.

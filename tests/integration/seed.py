@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.enums import CommandType, InvocationStatus, OsType, RepeatMode
 from scheduler.domain.models import Command
 from scheduler.domain.tenancy import Tenant
 from scheduler.store.invocations import NewTarget, insert_invocation
-from scheduler.store.tables import commands, executions, instances
+from scheduler.store.tables import commands, dispatchers, executions, instances
 from tests.factories import invocation_settings
 
 TENANT = Tenant(account_id="account", region_id="region")
@@ -53,9 +54,14 @@ async def add_instance(
     instance_id: str,
     *,
     dispatcher_id: str | None = None,
+    lease_lapsed: bool = False,
     last_heartbeat_at: datetime | None = None,
 ) -> None:
-    """A Linux instance of the tenant; its heartbeat is now unless given."""
+    """A Linux instance of the tenant; its heartbeat is now unless given.
+
+    With ``dispatcher_id`` its agent is connected to that dispatcher, whose lease
+    lives (or has lapsed, with ``lease_lapsed``: the replica crashed).
+    """
     values: dict[str, object] = {
         "id": instance_id,
         "account_id": TENANT.account_id,
@@ -66,6 +72,15 @@ async def add_instance(
     if last_heartbeat_at is not None:
         values["last_heartbeat_at"] = last_heartbeat_at
     await conn.execute(insert(instances).values(values))
+    if dispatcher_id is not None:
+        expires = func.now() + timedelta(seconds=-1 if lease_lapsed else 60)
+        await conn.execute(
+            pg_insert(dispatchers)
+            .values(
+                id=dispatcher_id, renewed_at=expires - timedelta(seconds=15), expires_at=expires
+            )
+            .on_conflict_do_nothing()
+        )
 
 
 async def add_invocation(

@@ -29,9 +29,11 @@ async def test_overdue_executions_end_aborted_with_their_reason(engine: AsyncEng
         overdue = now - timedelta(seconds=DELIVERY_TIMEOUT + 1)
         await add_command(conn)
         await add_instance(conn, "i-connected", dispatcher_id="d-1")
+        # Its dispatcher crashed: the lease lapsed, so the agent counts as not connected.
+        await add_instance(conn, "i-crashed", dispatcher_id="d-2", lease_lapsed=True)
         await add_instance(conn, "i-recent", last_heartbeat_at=now - timedelta(seconds=10))
         await add_instance(conn, "i-offline", last_heartbeat_at=now - timedelta(hours=1))
-        instance_ids = ["i-connected", "i-recent", "i-offline"]
+        instance_ids = ["i-connected", "i-crashed", "i-recent", "i-offline"]
         await add_invocation(conn, "inv-b", instance_ids)
         await add_invocation(conn, "inv-a", instance_ids)
         for instance_id in instance_ids:
@@ -63,6 +65,7 @@ async def test_overdue_executions_end_aborted_with_their_reason(engine: AsyncEng
     not_connected = "the agent was not connected to take the task within 60 s"
     assert found == {
         "e-inv-b-i-connected-1": ("Aborted", "DeliveryTimeout", connected, True),
+        "e-inv-b-i-crashed-1": ("Aborted", "ClientNotResponse", not_connected, True),
         "e-inv-b-i-recent-1": ("Aborted", "ClientNotResponse", not_connected, True),
         "e-inv-b-i-offline-1": ("Aborted", "ClientNotRunning", not_connected, True),
         "e-inv-a-i-offline-1": ("Aborted", "ClientNotRunning", not_connected, True),

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from scheduler.domain.enums import InvocationStatus
 from scheduler.domain.models import PlannedExecution
+from scheduler.domain.tenancy import InstanceKey
 from scheduler.store import dispatch, notices, targets
 from scheduler.store.executions import NewExecution, insert_executions
 from scheduler.store.invocations import refresh_statuses
@@ -83,7 +84,7 @@ async def _notify(conn: AsyncConnection, invoke_ids: list[str]) -> None:
 
 
 async def _deliver(conn: AsyncConnection, invoke_ids: list[str]) -> None:
-    tasks = await dispatch.undelivered(conn, [f"i-{i}" for i in invoke_ids])
+    tasks = await dispatch.undelivered(conn, [InstanceKey(TENANT, f"i-{i}") for i in invoke_ids])
     await dispatch.mark_delivered(conn, [t.execution_id for t in tasks])
 
 

@@ -38,6 +38,7 @@ class ServerFactory:
         roles: frozenset[ServerRole] = frozenset(ServerRole),
         metrics_listen: str | None = None,
         agent_send_timeout: float = 30.0,
+        heartbeat_interval: int = 5,
     ) -> str:
         """Start a server on port 0; returns its address. It stops after the test."""
         config = ServerConfig(
@@ -47,7 +48,7 @@ class ServerFactory:
             database_url=self.url,
             auth_file=auth_file,
             limits=limits or Limits(),
-            heartbeat_interval=5,
+            heartbeat_interval=heartbeat_interval,
             agent_send_timeout=agent_send_timeout,
             grace=1.0,
         )

@@ -49,12 +49,14 @@ role = "agent"
 
 
 async def make_offline(database_url: str, instance_id: str) -> None:
-    """Make an instance's agent look offline: its last heartbeat three minutes ago."""
+    """Make an instance's agent look offline and gone: its last heartbeat three minutes
+    ago, its stream held by no dispatcher (until its next heartbeat)."""
     engine = create_engine(database_url)
     async with engine.begin() as conn:
         await conn.execute(
             text(
-                "UPDATE instances SET last_heartbeat_at = now() - interval '3 minutes' "
+                "UPDATE instances SET last_heartbeat_at = now() - interval '3 minutes', "
+                "dispatcher_id = NULL "
                 "WHERE id = :instance_id"
             ),
             {"instance_id": instance_id},
@@ -67,6 +69,7 @@ class Peer:
 
     def __init__(self, address: str, instance_id: str, *, token: str | None = None) -> None:
         self.instance_id = instance_id
+        self.address = address
         self._channel = grpc.aio.insecure_channel(address)
         self._outbox: asyncio.Queue[agent_pb2.AgentMessage | None] = asyncio.Queue()
         metadata = (("authorization", f"Bearer {token}"),) if token else ()
@@ -85,20 +88,21 @@ class Peer:
         name: str = "",
         boot_id: str = "b-1",
         time_zone: str = "UTC",
+        held: list[str] | None = None,
     ) -> agent_pb2.Welcome:
-        """Say Hello and return the Welcome."""
-        await self.send(
-            agent_pb2.AgentMessage(
-                hello=agent_pb2.Hello(
-                    instance_id=self.instance_id,
-                    instance_name=name or self.instance_id,
-                    os_type=os_type,  # type: ignore[arg-type]
-                    agent_version="test",
-                    time_zone=time_zone,
-                    boot_id=boot_id,
-                )
-            )
+        """Say Hello and return the Welcome; ``held`` lists the executions the agent holds
+        (None: an older agent that does not reconcile)."""
+        hello = agent_pb2.Hello(
+            instance_id=self.instance_id,
+            instance_name=name or self.instance_id,
+            os_type=os_type,  # type: ignore[arg-type]
+            agent_version="test",
+            time_zone=time_zone,
+            boot_id=boot_id,
         )
+        if held is not None:
+            hello.held.CopyFrom(agent_pb2.HeldExecutions(execution_ids=held))
+        await self.send(agent_pb2.AgentMessage(hello=hello))
         message = await self.receive()
         assert message.WhichOneof("kind") == "welcome"
         return message.welcome

@@ -8,7 +8,10 @@ from datetime import UTC, datetime
 from dispatcher.messages import result_ack_message
 from dispatcher.session import AgentSession
 from scheduler.domain.enums import CommandType, InvocationStatus
+from scheduler.domain.tenancy import DEFAULT_TENANT, InstanceKey
 from scheduler.store.dispatch import TaskView
+
+AGENT = InstanceKey(DEFAULT_TENANT, "i-1")
 
 
 def task(n: int, status: InvocationStatus = InvocationStatus.PENDING) -> TaskView:
@@ -26,7 +29,7 @@ def task(n: int, status: InvocationStatus = InvocationStatus.PENDING) -> TaskVie
         container_name="",
         scheduled_at=datetime.now(UTC),
         status=status,
-        instance_id="i-1",
+        instance=AGENT,
     )
 
 
@@ -42,7 +45,7 @@ async def drain(session: AgentSession, count: int) -> list[str]:
 
 
 async def test_offering_to_a_full_outbox_returns_at_once_and_loses_nothing() -> None:
-    session = AgentSession("i-1", queue_size=4)
+    session = AgentSession(AGENT, queue_size=4)
     waiting = [task(n) for n in range(10)]
 
     queued = session.offer(waiting, as_of=session.mark())  # no await: it cannot wait
@@ -68,7 +71,7 @@ async def test_offering_to_a_full_outbox_returns_at_once_and_loses_nothing() -> 
 
 
 async def test_stops_and_acks_fit_beyond_a_full_outbox_of_tasks() -> None:
-    session = AgentSession("i-1", queue_size=2)
+    session = AgentSession(AGENT, queue_size=2)
     session.offer([task(0), task(1), task(2)])
     assert session.pending() == 2  # full of tasks; stops and acks have as much room again
     session.stop("e-0")
@@ -87,7 +90,7 @@ async def test_stops_and_acks_fit_beyond_a_full_outbox_of_tasks() -> None:
 
 async def test_control_messages_beyond_twice_the_outbox_close_the_stuck_stream() -> None:
     stuck: list[AgentSession] = []
-    session = AgentSession("i-1", queue_size=2, on_stuck=stuck.append)
+    session = AgentSession(AGENT, queue_size=2, on_stuck=stuck.append)
     for n in range(4):
         assert session.send(result_ack_message(f"e-{n}"))
     assert not session.send(result_ack_message("e-4"))  # no waiting: the stream is closed
@@ -97,7 +100,7 @@ async def test_control_messages_beyond_twice_the_outbox_close_the_stuck_stream()
 
 
 async def test_close_ends_the_stream_even_when_the_outbox_is_full() -> None:
-    session = AgentSession("i-1", queue_size=3)
+    session = AgentSession(AGENT, queue_size=3)
     session.offer([task(n) for n in range(3)])
     session.send_nowait_shutdown(1000)
     session.close()
@@ -109,7 +112,7 @@ async def test_close_ends_the_stream_even_when_the_outbox_is_full() -> None:
 
 
 async def test_close_wakes_a_stream_waiting_for_messages() -> None:
-    session = AgentSession("i-1")
+    session = AgentSession(AGENT)
     waiting = asyncio.create_task(session.next_message())
     await asyncio.sleep(0)  # let it start waiting
     session.close()
@@ -118,7 +121,7 @@ async def test_close_wakes_a_stream_waiting_for_messages() -> None:
 
 async def test_an_outbox_full_past_the_send_timeout_closes_the_stream() -> None:
     stuck = asyncio.Event()
-    session = AgentSession("i-1", queue_size=2, send_timeout=0.05, on_stuck=lambda _: stuck.set())
+    session = AgentSession(AGENT, queue_size=2, send_timeout=0.05, on_stuck=lambda _: stuck.set())
     session.offer([task(0), task(1), task(2)])
     await asyncio.wait_for(stuck.wait(), 2)
     assert session.stuck
@@ -128,7 +131,7 @@ async def test_an_outbox_full_past_the_send_timeout_closes_the_stream() -> None:
 
 async def test_a_stream_that_keeps_taking_is_not_stuck() -> None:
     stuck: list[AgentSession] = []
-    session = AgentSession("i-1", queue_size=2, send_timeout=0.2, on_stuck=stuck.append)
+    session = AgentSession(AGENT, queue_size=2, send_timeout=0.2, on_stuck=stuck.append)
     session.offer([task(0), task(1)])
     for n in range(2, 8):
         # Only a clock says whether the stream keeps up: take one message every 0.1 s.
@@ -139,7 +142,7 @@ async def test_a_stream_that_keeps_taking_is_not_stuck() -> None:
 
 
 async def test_what_no_longer_waits_is_forgotten() -> None:
-    session = AgentSession("i-1", queue_size=8)
+    session = AgentSession(AGENT, queue_size=8)
     session.offer([task(n) for n in range(4)], as_of=session.mark())
     session.stop("e-0")
     assert session.tracked() == 5
@@ -158,7 +161,7 @@ async def test_what_no_longer_waits_is_forgotten() -> None:
 
 async def test_a_closed_stream_that_cannot_drain_is_still_closed_by_the_send_timeout() -> None:
     stuck = asyncio.Event()
-    session = AgentSession("i-1", queue_size=2, send_timeout=0.05, on_stuck=lambda _: stuck.set())
+    session = AgentSession(AGENT, queue_size=2, send_timeout=0.05, on_stuck=lambda _: stuck.set())
     session.offer([task(0), task(1)])
     session.close()  # say, replaced by a newer stream of the agent
     await asyncio.wait_for(stuck.wait(), 2)
@@ -166,7 +169,7 @@ async def test_a_closed_stream_that_cannot_drain_is_still_closed_by_the_send_tim
 
 async def test_an_ended_stream_is_no_longer_watched() -> None:
     stuck: list[AgentSession] = []
-    session = AgentSession("i-1", queue_size=2, send_timeout=0.05, on_stuck=stuck.append)
+    session = AgentSession(AGENT, queue_size=2, send_timeout=0.05, on_stuck=stuck.append)
     session.offer([task(0), task(1)])
     session.ended()
     # Only a clock can show that nothing happens: wait past the send timeout.

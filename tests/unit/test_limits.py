@@ -40,6 +40,7 @@ def test_defaults_are_the_spec_values() -> None:
     assert limits.max_commands == 100
     assert limits.max_daily_executions == 5000
     assert limits.max_instances_per_call == 50
+    assert limits.max_instances == 10_000
     assert limits.max_saved_content == 18 * 1024
     assert limits.max_unsaved_content == 24 * 1024
     assert limits.max_output == 24 * 1024
