@@ -29,6 +29,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python -m bench.schedule_bench
 	$(BIN)/python -m bench.invocation_bench
 	$(BIN)/python -m bench.ticker_bench
+	$(BIN)/python -m bench.watch_memory_bench
 
 stubs: $(BIN)/.installed
 	$(BIN)/python proto/generate_stubs.py

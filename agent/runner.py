@@ -24,11 +24,15 @@ from agent import outcome
 from agent.process import kill_group, process_start_time
 from kairos.v1 import agent_pb2, common_pb2
 from scheduler.domain.codes import ExecutionErrorCode
-from scheduler.domain.output import HeadTail
+from scheduler.domain.output import STORED_BYTES, HeadTail
 
 DEFAULT_TIMEOUT = 3600  # seconds, when a task carries none (SPEC §3)
 CHUNK_BYTES = 16 * 1024  # largest ExecutionOutput message
 CHUNK_INTERVAL = 0.05  # seconds between two output messages: at most 20 a second
+# Live output more than this far behind the script skips ahead to its latest bytes
+# (the stored head excepted): a watcher sees what the script prints now, not what it
+# printed a minute ago, and the server announces the skip as a gap.
+LIVE_BACKLOG = 2 * CHUNK_BYTES
 # After the script exits, how long its output pipe may stay open (held by a
 # background process) before the agent stops reading it.
 DRAIN_GRACE = 1.0
@@ -47,7 +51,8 @@ class RunEvents(Protocol):
         """The script's process group exists; called before any output."""
 
     def output(self, offset: int, data: bytes) -> None:
-        """Live output, paced to at most 20 calls a second, ``CHUNK_BYTES`` each."""
+        """Live output, paced to at most 20 calls a second, ``CHUNK_BYTES`` each; past the
+        stored head, it skips ahead when it falls ``LIVE_BACKLOG`` behind the script."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -324,6 +329,8 @@ class _Capture:
             await self._arrived.wait()
             self._arrived.clear()
             while self._sent < self._written:
+                if self._sent >= STORED_BYTES and self._written - self._sent > LIVE_BACKLOG:
+                    self._sent = self._written - CHUNK_BYTES
                 size = min(CHUNK_BYTES, self._written - self._sent)
                 self._events.output(self._sent, os.pread(self._reread, size, self._sent))
                 self._sent += size

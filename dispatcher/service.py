@@ -22,6 +22,7 @@ from scheduler.domain.codes import RefusalCode
 from scheduler.domain.enums import OsType
 from scheduler.domain.errors import invalid
 from scheduler.domain.hello import HELLO_LIMITS, check_held, check_hello
+from scheduler.domain.live_rate import LiveRate
 from scheduler.domain.models import AgentHello
 from scheduler.domain.tenancy import InstanceKey
 from scheduler.observability import metrics
@@ -121,7 +122,9 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         self._sessions[key] = session
         metrics.connected_agents.inc()
         log.info("agent connected", extra={"instance_id": hello.instance_id})
-        reader = asyncio.create_task(self._read(session, requests))
+        # Live output is rated per execution where its agent's stream arrives.
+        live = LiveRate(self._ctx.limits.live_output_rate, head=self._ctx.limits.max_output)
+        reader = asyncio.create_task(self._read(session, requests, live))
         try:
             yield agent_pb2.DispatcherMessage(
                 welcome=agent_pb2.Welcome(
@@ -180,13 +183,16 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         log.info("agent disconnected", extra={"instance_id": key.instance_id})
 
     async def _read(
-        self, session: AgentSession, requests: AsyncIterator[agent_pb2.AgentMessage]
+        self,
+        session: AgentSession,
+        requests: AsyncIterator[agent_pb2.AgentMessage],
+        live: LiveRate,
     ) -> None:
         try:
             async for message in requests:
                 session.heard()
                 await when_available(
-                    functools.partial(self._handle, session, message),
+                    functools.partial(self._handle, session, message, live),
                     kind=message.WhichOneof("kind") or "unknown",
                     instance_id=session.key.instance_id,
                     # Waiting for the database is not the agent falling silent.
@@ -199,7 +205,9 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         finally:
             session.close()
 
-    async def _handle(self, session: AgentSession, message: agent_pb2.AgentMessage) -> None:
+    async def _handle(
+        self, session: AgentSession, message: agent_pb2.AgentMessage, live: LiveRate
+    ) -> None:
         # The agent touches only its own instance's executions, in its own tenant.
         agent = session.key
         kind = message.WhichOneof("kind")
@@ -216,12 +224,13 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         elif kind == "output":
             output = message.output
             await lifecycle.record_output(
-                self._ctx, agent, output.execution_id, output.offset, output.data
+                self._ctx, agent, output.execution_id, output.offset, output.data, live
             )
         elif kind == "result":
             result = result_of(message.result)
             await lifecycle.finish(self._ctx, agent, result)
             session.finished(result.execution_id)
+            live.forget(result.execution_id)
             # Acknowledged even when nothing changed (a duplicate): the agent may forget it.
             # Never waits: an outbox too full even for that closes the stuck stream.
             session.send(result_ack_message(result.execution_id))

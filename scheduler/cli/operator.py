@@ -100,7 +100,14 @@ def _register_run_and_invoke(subparsers: Subparsers, api: list[argparse.Argument
     stop.set_defaults(func=handler("scheduler.cli.invocations:stop"))
 
     watch = subparsers.add_parser(
-        "watch", parents=api, help="follow an invocation's output and status until it ends"
+        "watch",
+        parents=api,
+        help="follow an invocation's output and status until it ends",
+        description="Follow an invocation: its runs' status changes and the latest runs' "
+        "output live, line by line. Output beyond the server's live rate "
+        "(--live-output-rate) or beyond what results keep (head and tail, 24 KB) shows as "
+        "'[… N bytes skipped …]'; before an instance's final status the watch shows the "
+        "stored head and tail it had not shown live. Exits 0 when the invocation ends Success.",
     )
     watch.add_argument("invoke_id", metavar="INVOKE_ID")
     watch.set_defaults(func=handler("scheduler.cli.watch:watch"))

@@ -1,8 +1,10 @@
 """`kairos watch`: live output and status of an invocation, until it finishes.
 
-Output chunks are printed line by line as `[i-1] line`, status changes as
-`[i-1] => Success (exit 0)`, and a progress line `done/total instances done` goes to
-stderr (redrawn in place on a terminal, one line per change otherwise).
+Output chunks are printed line by line as `[i-1] line`, output the server skipped
+(beyond its live rate, or not kept by results) as `[i-1] [… 12,345 bytes skipped …]`,
+status changes as `[i-1] => Success (exit 0)`, and a progress line
+`done/total instances done` goes to stderr (redrawn in place on a terminal, one line
+per change otherwise).
 """
 
 import argparse
@@ -55,6 +57,8 @@ def follow(
                 view.on_result(event.result)
             elif kind == "output":
                 view.on_output(event.output)
+            elif kind == "gap":
+                view.on_gap(event.gap)
             elif kind == "finished":
                 final = event.finished
                 break
@@ -134,19 +138,31 @@ class WatchView:
 
     def on_output(self, chunk: invocation_pb2.OutputChunk) -> None:
         """Print the complete lines of a chunk, skipping bytes already printed."""
-        key = chunk.execution_id or chunk.instance_id
-        stream = self._streams.setdefault(key, _Stream(instance_id=chunk.instance_id))
-        if chunk.offset > stream.seen:
-            # Started watching late, or the server skipped some: say so, don't hide it.
-            self._flush(stream)
-            gap = chunk.offset - stream.seen
-            self._emit(f"[{stream.instance_id}] [… {gap} bytes not streamed; see kairos results]")
-            stream.seen = chunk.offset
+        stream = self._stream(chunk.execution_id, chunk.instance_id)
+        if chunk.offset > stream.seen:  # a skip the server did not announce: still shown
+            self._skip(stream, chunk.offset - stream.seen)
         fresh = chunk.data[stream.seen - chunk.offset :]
         stream.seen += len(fresh)
         *lines, stream.partial = (stream.partial + stream.decoder.decode(fresh)).split("\n")
         for line in lines:
             self._emit(f"[{stream.instance_id}] {line}")
+
+    def on_gap(self, gap: invocation_pb2.OutputGap) -> None:
+        """Show where the watch skipped output (the live rate, or what results do not keep)."""
+        stream = self._stream(gap.execution_id, gap.instance_id)
+        if gap.offset + gap.skipped > stream.seen:
+            self._skip(stream, gap.offset + gap.skipped - stream.seen)
+
+    def _stream(self, execution_id: str, instance_id: str) -> _Stream:
+        return self._streams.setdefault(
+            execution_id or instance_id, _Stream(instance_id=instance_id)
+        )
+
+    def _skip(self, stream: _Stream, skipped: int) -> None:
+        # An unfinished line ends here: what follows the skip is another part of the output.
+        self._flush(stream)
+        self._emit(f"[{stream.instance_id}] [… {skipped:,} bytes skipped …]")
+        stream.seen += skipped
 
     def on_result(self, result: invocation_pb2.InvocationResult) -> None:
         """Print a status change and update the progress count."""

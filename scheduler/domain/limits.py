@@ -41,6 +41,8 @@ class Limits:
     """Seconds without a heartbeat after which an agent's open executions end Error."""
     misfire_grace: int = 60
     """Seconds after its instant within which a fire missed during downtime still runs."""
+    live_output_rate: int = 64 * KIB
+    """Bytes a second of one execution's output relayed live to watchers; the rest is skipped."""
 
 
 MAX_NAME = 128

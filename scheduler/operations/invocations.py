@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -35,10 +36,11 @@ from scheduler.store import commands as command_store
 from scheduler.store import executions as execution_store
 from scheduler.store import instances as instance_store
 from scheduler.store import invocations as store
-from scheduler.store import notices, quota
+from scheduler.store import notices, quota, watching
 from scheduler.store.clock import database_now
 from scheduler.store.executions import ExecutionView, NewExecution
 from scheduler.store.invocations import InvocationFilter, InvocationView, NewTarget
+from scheduler.store.watching import Followed
 
 
 @dataclass(frozen=True)
@@ -159,19 +161,37 @@ async def describe_results(
     return await ctx.transaction(read)
 
 
-async def watch_state(
+async def watch_start(
     ctx: Context, tenant: Tenant, invoke_id: str
 ) -> tuple[InvocationStatus, list[ExecutionView]]:
-    """An invocation's overall status and every execution, for WatchInvocation."""
+    """An invocation's overall status and its executions (only the latest ones with their
+    output): where a watch starts."""
     require_id("invoke_id", invoke_id)
+    return await _watch_read(ctx, tenant, invoke_id, watching.first_runs)
 
+
+async def watch_changes(
+    ctx: Context, tenant: Tenant, invoke_id: str, followed: Followed
+) -> tuple[InvocationStatus, list[ExecutionView]]:
+    """An invocation's overall status and the executions that may have changed since
+    ``followed``: never its whole history (``store.watching``)."""
+    return await _watch_read(
+        ctx, tenant, invoke_id, lambda conn, id_: watching.changed_runs(conn, id_, followed)
+    )
+
+
+async def _watch_read(
+    ctx: Context,
+    tenant: Tenant,
+    invoke_id: str,
+    runs: Callable[[AsyncConnection, str], Awaitable[list[ExecutionView]]],
+) -> tuple[InvocationStatus, list[ExecutionView]]:
     async def read(conn: AsyncConnection) -> tuple[InvocationStatus, list[ExecutionView]]:
-        found, _, _ = await store.list_invocations(
-            conn, tenant, InvocationFilter(invoke_id=invoke_id), 1, ""
-        )
-        if not found:
+        # The status first: once it is final, the executions read after it are too.
+        status = await watching.invocation_status(conn, tenant, invoke_id)
+        if status is None:
             raise _invocation_not_found(invoke_id)
-        return found[0].status, await execution_store.executions_of(conn, invoke_id)
+        return status, await runs(conn, invoke_id)
 
     return await ctx.transaction(read)
 

@@ -10,6 +10,7 @@ only translates messages and calls these; nothing here knows about gRPC.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -21,6 +22,7 @@ from scheduler.domain.enums import InvocationStatus
 from scheduler.domain.errors import quota_exceeded
 from scheduler.domain.firing import agent_zone
 from scheduler.domain.limits import MAX_OUTPUT_OFFSET
+from scheduler.domain.live_rate import LiveRate
 from scheduler.domain.models import AgentHello, ExecutionResult
 from scheduler.domain.reports import bounded_result
 from scheduler.domain.tenancy import InstanceKey, Tenant
@@ -185,10 +187,13 @@ async def start(ctx: Context, agent: InstanceKey, execution_id: str, started_at:
 
 
 async def record_output(
-    ctx: Context, agent: InstanceKey, execution_id: str, offset: int, data: bytes
+    ctx: Context, agent: InstanceKey, execution_id: str, offset: int, data: bytes, live: LiveRate
 ) -> None:
-    """Keep live output (up to the stored limit) and pass it on to watchers.
+    """Keep live output (up to the stored limit) and pass on to watchers what ``live`` admits.
 
+    Watchers get at most the live rate of each execution: the rest of a chunk is
+    skipped, and they see the skip as a gap before the next piece (or, at the
+    latest, when the execution ends and they are given its stored head and tail).
     A chunk at an impossible offset (negative, or beyond any real output) is
     dropped: it could only come from a broken or hostile agent.
     """
@@ -206,12 +211,15 @@ async def record_output(
         )
         if invoke_id is None:
             return
+        relayed = live.admit(execution_id, len(data), time.monotonic())
+        if not relayed:
+            return
         chunk = notices.OutputChunk(
             invoke_id=invoke_id,
             execution_id=execution_id,
             instance_id=agent.instance_id,
             offset=offset,
-            data=data,
+            data=data[:relayed],
         )
         await notices.send(conn, notices.output(chunk))
 

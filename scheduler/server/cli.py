@@ -89,6 +89,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="concurrent WatchInvocation streams per account on this server",
     )
     server.add_argument(
+        "--live-output-rate",
+        type=int,
+        default=defaults.live_output_rate,
+        metavar="BYTES_PER_SECOND",
+        help="live output of one execution relayed to watchers at most at this rate; "
+        "what is skipped shows as a gap in the watch, and results keep head and tail "
+        "(default %(default)s)",
+    )
+    server.add_argument(
         "--agent-lost-after",
         type=int,
         default=defaults.agent_lost_after,
@@ -186,6 +195,7 @@ def run_server(args: argparse.Namespace) -> int:
             agent_lost_after=args.agent_lost_after,
             max_watches=args.max_watches,
             misfire_grace=args.misfire_grace,
+            live_output_rate=args.live_output_rate,
         ),
         heartbeat_interval=args.heartbeat_interval,
         agent_send_timeout=args.agent_send_timeout,

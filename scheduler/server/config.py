@@ -76,6 +76,11 @@ class ServerConfig:
             )
         if self.limits.max_watches < 1:
             raise ConfigError(f"--max-watches must be at least 1, got {self.limits.max_watches}")
+        if self.limits.live_output_rate < 1:
+            raise ConfigError(
+                "--live-output-rate must be at least 1 byte a second, "
+                f"got {self.limits.live_output_rate}"
+            )
         if self.heartbeat_interval * 2 > self.limits.agent_lost_after:
             raise ConfigError(
                 "--agent-lost-after must be at least two heartbeat intervals "

@@ -45,7 +45,7 @@ class ExecutionView:
     updated_at: datetime
 
 
-_RESULT_COLUMNS = (
+RESULT_COLUMNS = (
     executions,
     invocations.c.command_id,
     invocations.c.username,
@@ -81,7 +81,7 @@ async def list_results(
         await conn.execute(select(func.count()).select_from(executions).where(*conditions))
     ).scalar_one()
     query = (
-        select(*_RESULT_COLUMNS)
+        select(*RESULT_COLUMNS)
         .join(invocations, invocations.c.id == executions.c.invocation_id)
         .where(*conditions)
     )
@@ -95,22 +95,11 @@ async def list_results(
             query.order_by(executions.c.instance_id, executions.c.repeat).limit(page_size + 1)
         )
     ).all()
-    page = [_execution(r) for r in rows[:page_size]]
+    page = [execution_view(r) for r in rows[:page_size]]
     token = ""
     if len(rows) > page_size:
         token = encode_token([page[-1].instance_id, page[-1].repeat])
     return page, total, token
-
-
-async def executions_of(conn: AsyncConnection, invoke_id: str) -> list[ExecutionView]:
-    """Every execution of an invocation (for watching it)."""
-    rows = await conn.execute(
-        select(*_RESULT_COLUMNS)
-        .join(invocations, invocations.c.id == executions.c.invocation_id)
-        .where(executions.c.invocation_id == invoke_id)
-        .order_by(executions.c.instance_id, executions.c.repeat)
-    )
-    return [_execution(r) for r in rows]
 
 
 @dataclass(kw_only=True, frozen=True)
@@ -184,7 +173,7 @@ async def insert_executions(conn: AsyncConnection, new: list[NewExecution]) -> s
     return set(rows.scalars())
 
 
-def _execution(row: Row[Any]) -> ExecutionView:
+def execution_view(row: Row[Any]) -> ExecutionView:
     return ExecutionView(
         id=row.id,
         invocation_id=row.invocation_id,

@@ -178,7 +178,24 @@ def test_watch_prints_whole_lines_and_skips_repeated_bytes() -> None:
     assert out.getvalue().splitlines() == [
         "[i-1] hello",
         "[i-1] world \u00e9",
-        "[i-1] [… 4 bytes not streamed; see kairos results]",
+        "[i-1] [… 4 bytes skipped …]",
+        "[i-1] tail",
+    ]
+
+
+def test_watch_shows_gap_events_where_output_was_skipped() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    view = WatchView(out, Progress(err), {"i-1": common_pb2.INVOCATION_STATUS_RUNNING})
+    view.on_output(_chunk(0, b"first\nunfin"))
+    view.on_gap(
+        invocation_pb2.OutputGap(execution_id="e-i-1", instance_id="i-1", offset=11, skipped=12345)
+    )
+    view.on_output(_chunk(12356, b"tail\n"))
+    view.close()
+    assert out.getvalue().splitlines() == [
+        "[i-1] first",
+        "[i-1] unfin",
+        "[i-1] [… 12,345 bytes skipped …]",
         "[i-1] tail",
     ]
 

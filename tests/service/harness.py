@@ -6,13 +6,17 @@ The client stubs (``Kairos``, ``connect``) are ``scheduler.local``'s.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import grpc
+import psycopg
 from sqlalchemy import text
 
 from kairos.v1 import agent_pb2, agent_pb2_grpc, common_pb2
 from scheduler.store.database import create_engine
+from scheduler.store.listener import conninfo
+from scheduler.store.notices import Channel
 
 MESSAGE_TIMEOUT = 10.0
 
@@ -117,3 +121,42 @@ class Peer:
         """End the stream and the channel."""
         await self._outbox.put(None)
         await self._channel.close()
+
+
+class Heard:
+    """Notification payloads as they arrive."""
+
+    def __init__(self) -> None:
+        self.payloads: list[str] = []
+        self._arrived = asyncio.Event()
+
+    def add(self, payload: str) -> None:
+        self.payloads.append(payload)
+        self._arrived.set()
+
+    async def until(self, payload: str) -> None:
+        """Wait until ``payload`` has arrived."""
+        while payload not in self.payloads:
+            self._arrived.clear()
+            await self._arrived.wait()
+
+
+@contextlib.asynccontextmanager
+async def output_notices(database_url: str) -> AsyncIterator[Heard]:
+    """The OUTPUT notices PostgreSQL delivers while the block runs (a LISTEN of our own)."""
+    heard = Heard()
+    conn = await psycopg.AsyncConnection.connect(conninfo(database_url), autocommit=True)
+    await conn.execute(f"LISTEN {Channel.OUTPUT.value}")
+
+    async def collect() -> None:
+        async for notice in conn.notifies():
+            heard.add(notice.payload)
+
+    collector = asyncio.create_task(collect())
+    try:
+        yield heard
+    finally:
+        collector.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await collector
+        await conn.close()

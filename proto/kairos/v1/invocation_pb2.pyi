@@ -268,14 +268,28 @@ class WatchInvocationRequest(_message.Message):
     def __init__(self, invoke_id: _Optional[str] = ...) -> None: ...
 
 class WatchInvocationEvent(_message.Message):
-    __slots__ = ("result", "output", "finished")
+    __slots__ = ("result", "output", "finished", "gap")
     RESULT_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_FIELD_NUMBER: _ClassVar[int]
     FINISHED_FIELD_NUMBER: _ClassVar[int]
+    GAP_FIELD_NUMBER: _ClassVar[int]
     result: InvocationResult
     output: OutputChunk
     finished: _common_pb2.InvocationStatus
-    def __init__(self, result: _Optional[_Union[InvocationResult, _Mapping]] = ..., output: _Optional[_Union[OutputChunk, _Mapping]] = ..., finished: _Optional[_Union[_common_pb2.InvocationStatus, str]] = ...) -> None: ...
+    gap: OutputGap
+    def __init__(self, result: _Optional[_Union[InvocationResult, _Mapping]] = ..., output: _Optional[_Union[OutputChunk, _Mapping]] = ..., finished: _Optional[_Union[_common_pb2.InvocationStatus, str]] = ..., gap: _Optional[_Union[OutputGap, _Mapping]] = ...) -> None: ...
+
+class OutputGap(_message.Message):
+    __slots__ = ("execution_id", "instance_id", "offset", "skipped")
+    EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
+    INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    execution_id: str
+    instance_id: str
+    offset: int
+    skipped: int
+    def __init__(self, execution_id: _Optional[str] = ..., instance_id: _Optional[str] = ..., offset: _Optional[int] = ..., skipped: _Optional[int] = ...) -> None: ...
 
 class OutputChunk(_message.Message):
     __slots__ = ("execution_id", "instance_id", "offset", "data")
