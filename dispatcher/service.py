@@ -6,18 +6,17 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from dispatcher.messages import moment, result_ack_message, result_of
+from dispatcher.messages import decoded, kind_of, moment, result_ack_message, result_of
 from dispatcher.session import AgentSession
 from kairos.v1 import agent_pb2, agent_pb2_grpc
 from scheduler.domain.codes import RefusalCode
 from scheduler.domain.enums import OsType
-from scheduler.domain.errors import invalid
+from scheduler.domain.errors import KairosError, invalid
 from scheduler.domain.hello import HELLO_LIMITS, check_hello
 from scheduler.domain.models import AgentHello
 from scheduler.observability import metrics
@@ -82,6 +81,7 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         self, requests: AsyncIterator[agent_pb2.AgentMessage], context: RpcContext
     ) -> AsyncIterator[agent_pb2.DispatcherMessage]:
         tenant = current_caller().tenant
+        requests = decoded(requests)
         hello = await _hello(requests)
         stream = asyncio.current_task()
         session = AgentSession(
@@ -111,6 +111,9 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
                 # gRPC took the message: refill an outbox that had no room for some work.
                 if session.wants_work():
                     await self._refill(session)
+            # A message the server could not take ends the stream with its refusal, never OK.
+            if reader.done() and (failure := reader.result()) is not None:
+                raise failure
         finally:
             session.ended()
             reader.cancel()
@@ -143,7 +146,7 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         except Exception:
             log.exception("delivery failed", extra={"instance_id": session.instance_id})
 
-    async def _forget(self, session: AgentSession, reader: asyncio.Task[None]) -> None:
+    async def _forget(self, session: AgentSession, reader: asyncio.Task[Exception | None]) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await reader
         metrics.connected_agents.dec()
@@ -155,20 +158,35 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
 
     async def _read(
         self, session: AgentSession, requests: AsyncIterator[agent_pb2.AgentMessage]
-    ) -> None:
+    ) -> Exception | None:
+        """Handle the agent's messages until it closes; what ended the stream otherwise."""
         try:
             async for message in requests:
                 await self._handle(session, message)
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("agent stream failed", extra={"instance_id": session.instance_id})
+        except KairosError as refusal:
+            log.warning(
+                "agent message refused: %s; ending its stream",
+                refusal.message,
+                extra={"instance_id": session.instance_id},
+            )
+            return refusal
+        except Exception as error:
+            # The interceptor logs it in full, with the request id the agent is told.
+            log.warning(
+                "agent stream failed: %s",
+                type(error).__name__,
+                extra={"instance_id": session.instance_id},
+            )
+            return error
         finally:
             session.close()
+        return None
 
     async def _handle(self, session: AgentSession, message: agent_pb2.AgentMessage) -> None:
         instance_id = session.instance_id
-        kind = message.WhichOneof("kind")
+        kind = kind_of(message)
         if kind == "heartbeat":
             await lifecycle.heartbeat(self._ctx, instance_id, dispatcher_id=self._id)
         elif kind == "ack":
@@ -176,7 +194,7 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
             await lifecycle.acknowledge(self._ctx, instance_id, message.ack.execution_id)
         elif kind == "started":
             started = message.started
-            started_at = moment(started, "start_time") or datetime.now(UTC)
+            started_at = moment(started, "start_time")
             if await lifecycle.start(self._ctx, instance_id, started.execution_id, started_at):
                 session.stop(started.execution_id)
         elif kind == "output":

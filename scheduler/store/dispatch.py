@@ -119,10 +119,17 @@ async def mark_delivered(conn: AsyncConnection, execution_ids: list[str]) -> Non
 
 
 async def acknowledge(conn: AsyncConnection, execution_id: str, instance_id: str) -> None:
-    """The agent holds the execution: the delivery timeout no longer applies."""
+    """The agent holds the execution: the delivery timeout no longer applies.
+
+    A late acknowledgement of an execution that has ended changes nothing.
+    """
     await conn.execute(
         update(executions)
-        .where(_of_instance(execution_id, instance_id), executions.c.acked_at.is_(None))
+        .where(
+            _of_instance(execution_id, instance_id),
+            executions.c.acked_at.is_(None),
+            executions.c.status.in_(values_of(ACTIVE_STATUSES)),
+        )
         .values(acked_at=func.now())
     )
 
