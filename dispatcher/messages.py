@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
-from google.protobuf.message import Message
+from google.protobuf.message import DecodeError, Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from kairos.v1 import agent_pb2
 from scheduler.domain.enums import InvocationStatus
 from scheduler.domain.models import ExecutionResult
+from scheduler.domain.protocol import check_message, undecodable
 from scheduler.rpc.convert import from_proto, timestamp, to_proto
 from scheduler.store.dispatch import TaskView
 
@@ -42,6 +44,25 @@ def stop_message(execution_id: str) -> agent_pb2.DispatcherMessage:
 def result_ack_message(execution_id: str) -> agent_pb2.DispatcherMessage:
     """The ResultAck that lets an agent forget a result it reported."""
     return agent_pb2.DispatcherMessage(result_ack=agent_pb2.ResultAck(execution_id=execution_id))
+
+
+async def decoded(
+    requests: AsyncIterator[agent_pb2.AgentMessage],
+) -> AsyncIterator[agent_pb2.AgentMessage]:
+    """The agent's messages; bytes that are no message are refused (``INVALID_ARGUMENT``)."""
+    try:
+        async for message in requests:
+            yield message
+    except DecodeError:
+        raise undecodable() from None
+
+
+def kind_of(message: agent_pb2.AgentMessage) -> str:
+    """The kind of an agent's message after Hello; a message that breaks the protocol
+    (``domain.protocol``) is refused with ``INVALID_ARGUMENT``."""
+    kind = message.WhichOneof("kind")
+    body = getattr(message, kind) if kind is not None else None
+    return check_message(kind, getattr(body, "execution_id", None))
 
 
 def result_of(message: agent_pb2.ExecutionResult) -> ExecutionResult:

@@ -8,19 +8,19 @@ import functools
 import logging
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from dispatcher.messages import moment, result_ack_message, result_of
+from dispatcher.messages import decoded, kind_of, moment, result_ack_message, result_of
 from dispatcher.patience import when_available
 from dispatcher.session import AgentSession
 from kairos.v1 import agent_pb2, agent_pb2_grpc
 from scheduler.domain.codes import RefusalCode
 from scheduler.domain.enums import OsType
-from scheduler.domain.errors import invalid
+from scheduler.domain.errors import KairosError, invalid
 from scheduler.domain.hello import HELLO_LIMITS, check_held, check_hello
 from scheduler.domain.live_rate import LiveRate
 from scheduler.domain.models import AgentHello
@@ -99,6 +99,7 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         self, requests: AsyncIterator[agent_pb2.AgentMessage], context: RpcContext
     ) -> AsyncIterator[agent_pb2.DispatcherMessage]:
         tenant = current_caller().tenant
+        requests = decoded(requests)
         hello = await _hello(requests)
         key = InstanceKey(tenant, hello.instance_id)
         stream = asyncio.current_task()
@@ -139,6 +140,9 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
                 # gRPC took the message: refill an outbox that had no room for some work.
                 if session.wants_work():
                     await self._refill(session)
+            # A message the server could not take ends the stream with its refusal, never OK.
+            if reader.done() and (failure := reader.result()) is not None:
+                raise failure
         finally:
             session.ended()
             reader.cancel()
@@ -172,7 +176,7 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         except Exception:
             log.exception("delivery failed", extra={"instance_id": session.key.instance_id})
 
-    async def _forget(self, session: AgentSession, reader: asyncio.Task[None]) -> None:
+    async def _forget(self, session: AgentSession, reader: asyncio.Task[Exception | None]) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await reader
         metrics.connected_agents.dec()
@@ -187,7 +191,8 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         session: AgentSession,
         requests: AsyncIterator[agent_pb2.AgentMessage],
         live: LiveRate,
-    ) -> None:
+    ) -> Exception | None:
+        """Handle the agent's messages until it closes; what ended the stream otherwise."""
         try:
             async for message in requests:
                 session.heard()
@@ -200,17 +205,31 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
                 )
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("agent stream failed", extra={"instance_id": session.key.instance_id})
+        except KairosError as refusal:
+            log.warning(
+                "agent message refused: %s; ending its stream",
+                refusal.message,
+                extra={"instance_id": session.key.instance_id},
+            )
+            return refusal
+        except Exception as error:
+            # The interceptor logs it in full, with the request id the agent is told.
+            log.warning(
+                "agent stream failed: %s",
+                type(error).__name__,
+                extra={"instance_id": session.key.instance_id},
+            )
+            return error
         finally:
             session.close()
+        return None
 
     async def _handle(
         self, session: AgentSession, message: agent_pb2.AgentMessage, live: LiveRate
     ) -> None:
         # The agent touches only its own instance's executions, in its own tenant.
         agent = session.key
-        kind = message.WhichOneof("kind")
+        kind = kind_of(message)
         if kind == "heartbeat":
             await lifecycle.heartbeat(self._ctx, agent, dispatcher_id=self._id)
         elif kind == "ack":
@@ -218,7 +237,7 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
             await lifecycle.acknowledge(self._ctx, agent, message.ack.execution_id)
         elif kind == "started":
             started = message.started
-            started_at = moment(started, "start_time") or datetime.now(UTC)
+            started_at = moment(started, "start_time")
             if await lifecycle.start(self._ctx, agent, started.execution_id, started_at):
                 session.stop(started.execution_id)
         elif kind == "output":

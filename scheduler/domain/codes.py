@@ -130,6 +130,11 @@ class RefusalCode(StrEnum):
     Hello field is over its length (name 128 characters, agent version, time zone and boot
     id 64), holds a NUL character, or the OS type is not one Kairos knows; BadRequest
     names the field, ``hello.<field>`` (``INVALID_ARGUMENT``)."""
+    INVALID_PARAM_AGENT_MESSAGE = "InvalidParam.AgentMessage"
+    """An agent's message breaks the protocol: bytes that do not decode as a message, a
+    second Hello, a message of no kind the server knows, or an execution id that is not
+    1-40 printable ASCII characters; BadRequest names the field, e.g.
+    ``result.execution_id`` (``INVALID_ARGUMENT``)."""
 
     # NOT_FOUND: unknown, or another account's (the two are never told apart).
     INVALID_COMMAND_ID_NOT_FOUND = "InvalidCommandId.NotFound"

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 
 from scheduler.domain.codes import RefusalCode
 from scheduler.domain.errors import invalid
+from scheduler.domain.protocol import MAX_EXECUTION_ID, is_execution_id
 
 HELLO_LIMITS: Mapping[str, int] = {
     "instance_id": 64,
@@ -18,8 +19,6 @@ HELLO_LIMITS: Mapping[str, int] = {
 
 MAX_HELD = 1000
 """Execution ids a Hello may list as held; an agent holding more lists none (no reconciling)."""
-MAX_EXECUTION_ID = 64
-"""Characters of an execution id (the ``executions.id`` column's size)."""
 
 
 def check_hello(fields: Mapping[str, str]) -> None:
@@ -49,7 +48,7 @@ def check_hello(fields: Mapping[str, str]) -> None:
 def check_held(execution_ids: Sequence[str]) -> None:
     """Refuse a Hello whose list of held executions (``hello.held``) breaks a rule.
 
-    At most ``MAX_HELD`` ids, each 1-64 characters without a NUL byte.
+    At most ``MAX_HELD`` ids, each one that can be an execution id (``domain.protocol``).
     """
     field_name = "hello.held.execution_ids"
     if len(execution_ids) > MAX_HELD:
@@ -60,10 +59,10 @@ def check_held(execution_ids: Sequence[str]) -> None:
             "(list none instead)",
         )
     for execution_id in execution_ids:
-        if not 0 < len(execution_id) <= MAX_EXECUTION_ID or "\x00" in execution_id:
+        if not is_execution_id(execution_id):
             raise invalid(
                 RefusalCode.INVALID_PARAM_HELLO,
                 field_name,
-                f"each execution id in held must be 1-{MAX_EXECUTION_ID} characters "
-                "without a NUL character",
+                f"each execution id in held must be 1-{MAX_EXECUTION_ID} printable ASCII "
+                "characters",
             )

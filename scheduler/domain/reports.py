@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from scheduler.domain.enums import REPORTED_STATUSES, InvocationStatus
-from scheduler.domain.limits import MAX_ERROR_CODE, MAX_ERROR_INFO
+from scheduler.domain.limits import MAX_ERROR_CODE, MAX_ERROR_INFO, MAX_OUTPUT_OFFSET
 from scheduler.domain.models import ExecutionResult
 from scheduler.domain.output import head_tail
 
@@ -27,9 +27,10 @@ def bounded_result(result: ExecutionResult, *, max_output: int, now: datetime) -
 
     A status an agent may not report counts as ``Error`` (its word kept in the
     message); output beyond ``max_output`` keeps its head and tail and counts
-    the rest as dropped (never negative); error code and message lose NUL
-    characters and are cut to their limits; an instant before 2000 or more than
-    a day ahead of ``now`` is dropped (the server then uses its own time).
+    the rest as dropped (never negative, nor more than any script prints);
+    error code and message lose NUL characters and are cut to their limits; an
+    instant before 2000 or more than a day ahead of ``now`` is dropped (the
+    server then uses its own time).
     """
     status, error_info = result.status, result.error_info
     if status not in REPORTED_STATUSES:
@@ -43,7 +44,7 @@ def bounded_result(result: ExecutionResult, *, max_output: int, now: datetime) -
         error_code=clean_text(result.error_code, MAX_ERROR_CODE),
         error_info=clean_text(error_info, MAX_ERROR_INFO),
         output=output,
-        dropped=max(0, result.dropped) + cut,
+        dropped=min(max(0, result.dropped), MAX_OUTPUT_OFFSET) + cut,
         started_at=believable(result.started_at, now),
         finished_at=believable(result.finished_at, now),
     )

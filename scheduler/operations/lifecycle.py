@@ -24,7 +24,7 @@ from scheduler.domain.firing import agent_zone
 from scheduler.domain.limits import MAX_OUTPUT_OFFSET
 from scheduler.domain.live_rate import LiveRate
 from scheduler.domain.models import AgentHello, ExecutionResult
-from scheduler.domain.reports import bounded_result
+from scheduler.domain.reports import believable, bounded_result
 from scheduler.domain.tenancy import InstanceKey, Tenant
 from scheduler.observability import metrics
 from scheduler.operations.changes import invocations_changed
@@ -167,12 +167,19 @@ async def acknowledge(ctx: Context, agent: InstanceKey, execution_id: str) -> No
     await ctx.transaction(lambda conn: dispatch_store.acknowledge(conn, execution_id, agent))
 
 
-async def start(ctx: Context, agent: InstanceKey, execution_id: str, started_at: datetime) -> bool:
-    """The agent started the execution; True when it must stop at once.
+async def start(
+    ctx: Context, agent: InstanceKey, execution_id: str, reported_at: datetime | None
+) -> bool:
+    """The agent started the execution (at ``reported_at``, if it said); True when it
+    must stop at once.
 
     A stop request that came while the task was on its way has already made
-    the execution ``Stopping`` or ``Cancelled``: the agent must not go on.
+    the execution ``Stopping`` or ``Cancelled``: the agent must not go on. An
+    instant the server does not believe (``domain.reports.believable``) is
+    replaced by the server's own time.
     """
+    now = datetime.now(UTC)
+    started_at = believable(reported_at, now) or now
 
     async def record(conn: AsyncConnection) -> InvocationStatus | None:
         found = await dispatch_store.start(conn, execution_id, agent, started_at)

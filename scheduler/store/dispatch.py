@@ -155,10 +155,17 @@ async def mark_delivered(conn: AsyncConnection, execution_ids: list[str]) -> Non
 
 
 async def acknowledge(conn: AsyncConnection, execution_id: str, agent: InstanceKey) -> None:
-    """The agent holds the execution: the delivery timeout no longer applies."""
+    """The agent holds the execution: the delivery timeout no longer applies.
+
+    A late acknowledgement of an execution that has ended changes nothing.
+    """
     await conn.execute(
         update(executions)
-        .where(_of_agent(execution_id, agent), executions.c.acked_at.is_(None))
+        .where(
+            _of_agent(execution_id, agent),
+            executions.c.acked_at.is_(None),
+            executions.c.status.in_(values_of(ACTIVE_STATUSES)),
+        )
         .values(acked_at=func.now())
     )
 

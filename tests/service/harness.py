@@ -117,6 +117,20 @@ class Peer:
         assert message is not grpc.aio.EOF, "the dispatcher closed the stream"
         return message  # type: ignore[no-any-return]
 
+    async def ending(self, *, half_close: bool = False) -> grpc.StatusCode:
+        """Read the stream to its end (after saying the agent is done, with ``half_close``);
+        the status it ended with."""
+        if half_close:
+            await self._outbox.put(None)
+        try:
+            async with asyncio.timeout(MESSAGE_TIMEOUT):
+                while await self._call.read() is not grpc.aio.EOF:
+                    pass
+        except grpc.aio.AioRpcError as error:
+            return error.code()
+        code: grpc.StatusCode = await self._call.code()
+        return code
+
     async def close(self) -> None:
         """End the stream and the channel."""
         await self._outbox.put(None)

@@ -25,7 +25,8 @@ def run_request(**fields: object) -> invocation_pb2.RunCommandRequest:
 
 async def results(kairos: Kairos, invoke_id: str) -> dict[str, invocation_pb2.InvocationResult]:
     response = await kairos.invocations.DescribeInvocationResults(
-        invocation_pb2.DescribeInvocationResultsRequest(invoke_id=invoke_id, max_results=50)
+        invocation_pb2.DescribeInvocationResultsRequest(invoke_id=invoke_id, max_results=50),
+        metadata=kairos.metadata,
     )
     return {r.instance_id: r for r in response.results}
 
@@ -100,10 +101,21 @@ async def start_with_output(peer: Peer, task: agent_pb2.Task, output: bytes) -> 
         agent_pb2.AgentMessage(
             output=agent_pb2.ExecutionOutput(execution_id=task.execution_id, offset=0, data=output)
         ),
-        agent_pb2.AgentMessage(result=agent_pb2.ExecutionResult(execution_id="e-barrier")),
     ):
         await peer.send(message)
-    assert (await peer.receive()).result_ack.execution_id == "e-barrier"
+    await barrier(peer)
+
+
+async def barrier(peer: Peer, name: str = "e-barrier") -> None:
+    """Return once the dispatcher has handled everything ``peer`` sent so far.
+
+    The stream is read in order: once a result for an execution nobody knows
+    (``name``) is acknowledged, every message before it has been recorded.
+    Tasks and other messages on the way are skipped.
+    """
+    await peer.send(agent_pb2.AgentMessage(result=agent_pb2.ExecutionResult(execution_id=name)))
+    while (await peer.receive()).result_ack.execution_id != name:
+        pass
 
 
 async def until_status(kairos: Kairos, invoke_id: str, instance_id: str, status: int) -> None:

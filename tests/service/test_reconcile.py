@@ -101,9 +101,9 @@ async def test_an_agent_that_lists_nothing_is_not_reconciled(
     ("held", "rule"),
     [
         ([f"e-{n}" for n in range(MAX_HELD + 1)], "the limit is 1000"),
-        (["e-1", ""], "1-64 characters"),
-        (["e-1\x00"], "NUL"),
-        (["e-" + "x" * 63], "1-64 characters"),
+        (["e-1", ""], "1-40 printable ASCII characters"),
+        (["e-1\x00"], "1-40 printable ASCII characters"),
+        (["e-" + "x" * 39], "1-40 printable ASCII characters"),
     ],
 )
 async def test_a_hello_listing_held_executions_beyond_the_rules_is_refused(
