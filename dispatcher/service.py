@@ -234,7 +234,8 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
             await lifecycle.heartbeat(self._ctx, agent, dispatcher_id=self._id)
         elif kind == "ack":
             session.acknowledged(message.ack.execution_id)
-            await lifecycle.acknowledge(self._ctx, agent, message.ack.execution_id)
+            if await lifecycle.acknowledge(self._ctx, agent, message.ack.execution_id):
+                session.stop(message.ack.execution_id)
         elif kind == "started":
             started = message.started
             started_at = moment(started, "start_time")

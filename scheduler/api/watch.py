@@ -17,7 +17,7 @@ from datetime import datetime
 
 from kairos.v1 import invocation_pb2
 from scheduler.api.results import result_message
-from scheduler.domain.enums import OVERRIDABLE_STATUSES, InvocationStatus
+from scheduler.domain.enums import ACTIVE_STATUSES, InvocationStatus
 from scheduler.domain.tenancy import Tenant
 from scheduler.domain.watched_output import Gap, OutputCursor, Piece
 from scheduler.operations import invocations as operations
@@ -76,7 +76,7 @@ class Watch:
 
     def followed(self) -> Followed:
         """What to re-read: the runs seen open, and each instance's latest run."""
-        open_ids = [i for i, (status, _) in self._seen.items() if status in OVERRIDABLE_STATUSES]
+        open_ids = [i for i, (status, _) in self._seen.items() if status in ACTIVE_STATUSES]
         return Followed(open_ids=open_ids, latest=dict(self._latest))
 
     def changes(self, executions: list[ExecutionView]) -> list[Event]:
@@ -103,12 +103,8 @@ class Watch:
                 self._seen[execution.id] = state
                 status.append(Event(result=result_message(execution, output=False)))
             events += output + status if execution.status.is_final else status + output
-            if execution.status.is_final and (
-                execution.status not in OVERRIDABLE_STATUSES
-                or execution.repeat < self._latest[execution.instance_id]
-            ):
-                # Settled (or history: a late report replacing an old Cancelled or
-                # Aborted run is not followed), so the watch need not remember it.
+            if execution.status.is_final:
+                # A final status never changes: the watch need not remember it.
                 del self._seen[execution.id], self._cursors[execution.id]
         return events
 

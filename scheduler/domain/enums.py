@@ -85,13 +85,6 @@ Its target shows that status, and is busy: a fire meanwhile is an overlap.
 DISPATCH_STATUSES = frozenset({InvocationStatus.PENDING, InvocationStatus.STOPPING})
 """Statuses of an execution its agent must be told of: a task to run, or to stop."""
 
-OVERRIDABLE_STATUSES = ACTIVE_STATUSES | {InvocationStatus.CANCELLED, InvocationStatus.ABORTED}
-"""Statuses an agent's final report replaces.
-
-Besides the unfinished ones, the server's own verdicts that the task never ran
-(cancelled before it started, aborted undelivered): the agent's report says it did.
-"""
-
 REPORTED_STATUSES = frozenset(
     {
         InvocationStatus.SUCCESS,

@@ -162,9 +162,12 @@ async def delivered(ctx: Context, execution_ids: list[str]) -> None:
         await ctx.transaction(lambda conn: dispatch_store.mark_delivered(conn, execution_ids))
 
 
-async def acknowledge(ctx: Context, agent: InstanceKey, execution_id: str) -> None:
-    """The agent holds the execution: the delivery timeout no longer applies."""
-    await ctx.transaction(lambda conn: dispatch_store.acknowledge(conn, execution_id, agent))
+async def acknowledge(ctx: Context, agent: InstanceKey, execution_id: str) -> bool:
+    """The agent holds the execution: the delivery timeout no longer applies. True when
+    the agent must stop it: it has ended meanwhile (aborted, say) or is not its own."""
+    return not await ctx.transaction(
+        lambda conn: dispatch_store.acknowledge(conn, execution_id, agent)
+    )
 
 
 async def start(
@@ -173,8 +176,10 @@ async def start(
     """The agent started the execution (at ``reported_at``, if it said); True when it
     must stop at once.
 
-    A stop request that came while the task was on its way has already made
-    the execution ``Stopping`` or ``Cancelled``: the agent must not go on. An
+    Anything but ``Running`` after the update means the agent must not go on: a
+    stop request that came while the task was on its way (``Stopping``,
+    ``Cancelled``), a final status reached meanwhile (``Aborted`` undelivered), or
+    an execution that is not the agent's at all. An
     instant the server does not believe (``domain.reports.believable``) is
     replaced by the server's own time.
     """
@@ -189,8 +194,7 @@ async def start(
         await invocations_changed(conn, [invoke_id])
         return status
 
-    status = await ctx.transaction(record)
-    return status in (InvocationStatus.STOPPING, InvocationStatus.CANCELLED)
+    return await ctx.transaction(record) is not InvocationStatus.RUNNING
 
 
 async def record_output(

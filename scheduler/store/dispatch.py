@@ -13,7 +13,6 @@ from scheduler.domain.delivery import delivery_failure
 from scheduler.domain.enums import (
     ACTIVE_STATUSES,
     DISPATCH_STATUSES,
-    OVERRIDABLE_STATUSES,
     CommandType,
     InvocationStatus,
     RepeatMode,
@@ -154,20 +153,22 @@ async def mark_delivered(conn: AsyncConnection, execution_ids: list[str]) -> Non
     )
 
 
-async def acknowledge(conn: AsyncConnection, execution_id: str, agent: InstanceKey) -> None:
+async def acknowledge(conn: AsyncConnection, execution_id: str, agent: InstanceKey) -> bool:
     """The agent holds the execution: the delivery timeout no longer applies.
 
-    A late acknowledgement of an execution that has ended changes nothing.
+    Returns whether the execution is still open; a late acknowledgement of one
+    that has ended (or of one the agent does not own) changes nothing.
     """
-    await conn.execute(
+    rows = await conn.execute(
         update(executions)
         .where(
             _of_agent(execution_id, agent),
-            executions.c.acked_at.is_(None),
             executions.c.status.in_(values_of(ACTIVE_STATUSES)),
         )
-        .values(acked_at=func.now())
+        .values(acked_at=func.coalesce(executions.c.acked_at, func.now()))
+        .returning(executions.c.id)
     )
+    return rows.first() is not None
 
 
 async def start(
@@ -246,7 +247,8 @@ async def finish(conn: AsyncConnection, agent: InstanceKey, result: ExecutionRes
             update(executions)
             .where(
                 _of_agent(result.execution_id, agent),
-                executions.c.status.in_(values_of(OVERRIDABLE_STATUSES)),
+                # A final status never changes: a late report is not stored over it.
+                executions.c.status.in_(values_of(ACTIVE_STATUSES)),
             )
             .values(
                 status=result.status.value,

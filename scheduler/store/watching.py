@@ -6,9 +6,7 @@ run's status and each instance's latest run whole (an unfinished run is always
 its instance's latest: a fire while one runs is an overlap skip), and afterwards
 reads only
 
-- the runs it saw open, by id: not finished, or an instance's latest run
-  ``Cancelled``/``Aborted``, which an agent's late report may still replace
-  (``OVERRIDABLE_STATUSES``);
+- the runs it saw open (not finished), by id;
 - each instance's runs after the latest it saw: ``repeat`` grows by one per fire
   under the target's row lock, so no run commits after a later one of its
   instance — a watermark the database keeps exactly, whatever order commits

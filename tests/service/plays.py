@@ -81,6 +81,10 @@ async def report(
         )
     )
     ack = await peer.receive()
+    if ack.WhichOneof("kind") == "stop":
+        # The execution had ended (or was never this agent's): it was told to stop it.
+        assert ack.stop.execution_id == task.execution_id
+        ack = await peer.receive()
     assert ack.WhichOneof("kind") == "result_ack"
     assert ack.result_ack.execution_id == task.execution_id
 

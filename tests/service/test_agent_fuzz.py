@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kairos.v1 import agent_pb2, common_pb2
-from scheduler.domain.enums import FINAL_STATUSES, OVERRIDABLE_STATUSES
+from scheduler.domain.enums import FINAL_STATUSES
 from scheduler.domain.limits import Limits
 from scheduler.local import Kairos, connect
 from scheduler.store.database import create_engine
@@ -49,8 +49,8 @@ REFUSALS = {
     grpc.StatusCode.FAILED_PRECONDITION,
 }
 """How a stream the server will not serve may end."""
-NEVER_CHANGE = {status.value for status in FINAL_STATUSES - OVERRIDABLE_STATUSES}
-"""Execution statuses no report may replace."""
+NEVER_CHANGE = {status.value for status in FINAL_STATUSES}
+"""Execution statuses no report may replace: every final one."""
 STEP_TIMEOUT = 30.0
 """Seconds one example may take: a stuck one fails instead of hanging the thread."""
 QUIET = Limits(delivery_timeout=3600, agent_lost_after=3600, offline_after=3600)

@@ -98,7 +98,8 @@ async def test_an_account_cannot_see_stop_or_report_on_another_accounts_executio
     invoke_id = await run_on(a, "i-web-1", "sleep 60")
     task = await receive_task(agent_a)
 
-    # Account b's i-web-1 reports on account a's execution: acknowledged, and dropped.
+    # Account b's i-web-1 reports on account a's execution: told to stop what is not its
+    # own, the result acknowledged, and dropped.
     now = Timestamp()
     now.GetCurrentTime()
     for message in (
@@ -116,6 +117,7 @@ async def test_an_account_cannot_see_stop_or_report_on_another_accounts_executio
         ),
     ):
         await agent_b.send(message)
+    assert (await agent_b.receive()).stop.execution_id == task.execution_id
     assert (await agent_b.receive()).result_ack.execution_id == task.execution_id
     [untouched] = await results(a, invoke_id)
     assert untouched.invocation_status == common_pb2.INVOCATION_STATUS_PENDING

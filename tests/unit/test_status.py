@@ -18,7 +18,6 @@ from scheduler.domain.enums import (
     FAILURE_STATUSES,
     FINAL_STATUSES,
     INVOCATION_STATUSES,
-    OVERRIDABLE_STATUSES,
     TARGET_STATUSES,
     InvocationStatus,
 )
@@ -137,11 +136,9 @@ def test_overall_is_a_final_status(instances: list[InvocationStatus]) -> None:
 
 
 def test_status_sets_nest() -> None:
-    assert DISPATCH_STATUSES <= ACTIVE_STATUSES <= OVERRIDABLE_STATUSES <= EXECUTION_STATUSES
+    assert DISPATCH_STATUSES <= ACTIVE_STATUSES <= EXECUTION_STATUSES
     assert {S.PENDING, S.RUNNING, S.STOPPING} == ACTIVE_STATUSES
     assert not ACTIVE_STATUSES & FINAL_STATUSES
-    # Beyond the unfinished ones, only the server's verdicts that the task never ran.
-    assert {S.CANCELLED, S.ABORTED} == OVERRIDABLE_STATUSES - ACTIVE_STATUSES
     assert S.SCHEDULED not in EXECUTION_STATUSES
     assert EXECUTION_STATUSES <= TARGET_STATUSES <= INVOCATION_STATUSES
     assert set(S) == INVOCATION_STATUSES
