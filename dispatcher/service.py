@@ -6,30 +6,25 @@ import asyncio
 import contextlib
 import functools
 import logging
-import time
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from typing import Any
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from dispatcher.hello import agent_hello, held_executions, read_hello
 from dispatcher.messages import decoded, kind_of, moment, result_ack_message, result_of
 from dispatcher.patience import when_available
 from dispatcher.session import AgentSession
+from dispatcher.upkeep import Upkeep
 from kairos.v1 import agent_pb2, agent_pb2_grpc
-from scheduler.domain.codes import RefusalCode
-from scheduler.domain.enums import OsType
-from scheduler.domain.errors import KairosError, invalid
-from scheduler.domain.hello import HELLO_LIMITS, check_held, check_hello
+from scheduler.domain.errors import KairosError
 from scheduler.domain.live_rate import LiveRate
-from scheduler.domain.models import AgentHello
 from scheduler.domain.tenancy import InstanceKey
 from scheduler.observability import metrics
 from scheduler.operations import lifecycle
 from scheduler.operations.context import Context
 from scheduler.rpc.context import RpcContext
-from scheduler.rpc.convert import from_proto
 from scheduler.rpc.interceptor import current_caller
 from scheduler.store import notices
 from scheduler.store.database import log_failure
@@ -37,15 +32,6 @@ from scheduler.store.dispatch import TaskView
 from scheduler.store.listener import GAP, Listener, Notice
 
 log = logging.getLogger(__name__)
-
-HELLO_TIMEOUT = 10.0
-"""Seconds an agent has to send Hello after opening its stream."""
-SWEEP_INTERVAL = 1.0
-"""Seconds between checks for executions past their delivery timeout or held by lost agents."""
-LEASE_TTL = timedelta(seconds=15)
-"""How long this replica's agents count as connected after its last lease renewal."""
-LEASE_RENEWAL = 5.0
-"""Seconds between lease renewals: a few chances to renew before the lease lapses."""
 
 
 class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
@@ -69,14 +55,15 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         self._sessions: dict[InstanceKey, AgentSession] = {}
         self._background: list[asyncio.Task[None]] = []
         self._aborting: set[asyncio.Task[None]] = set()
+        self._upkeep = Upkeep(ctx, dispatcher_id, lambda: self._sessions.values())
 
     async def start(self) -> None:
         """Take this replica's lease, then deliver on notifications and sweep what is unanswered."""
-        await lifecycle.hold_lease(self._ctx, self._id, LEASE_TTL)
+        await self._upkeep.take_lease()
         self._background = [
-            asyncio.create_task(self._renew_lease(), name="kairos-lease"),
+            asyncio.create_task(self._upkeep.renew_lease(), name="kairos-lease"),
             asyncio.create_task(self._deliver_on_notice(), name="kairos-delivery"),
-            asyncio.create_task(self._sweep_unanswered(), name="kairos-sweeper"),
+            asyncio.create_task(self._upkeep.sweep(), name="kairos-sweeper"),
         ]
 
     async def shutdown(self, reconnect_after_ms: int) -> None:
@@ -90,17 +77,14 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         for task in background:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        try:
-            await lifecycle.release_lease(self._ctx, self._id)
-        except Exception:  # the lease lapses by itself: the agents count as gone a bit later
-            log.warning("could not release the dispatcher lease", exc_info=True)
+        await self._upkeep.release_lease()
 
     async def Connect(
         self, requests: AsyncIterator[agent_pb2.AgentMessage], context: RpcContext
     ) -> AsyncIterator[agent_pb2.DispatcherMessage]:
         tenant = current_caller().tenant
         requests = decoded(requests)
-        hello = await _hello(requests)
+        hello = await read_hello(requests)
         key = InstanceKey(tenant, hello.instance_id)
         stream = asyncio.current_task()
         session = AgentSession(
@@ -109,14 +93,10 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
             on_stuck=lambda stuck: self._close_stuck(stuck, context, stream),
         )
         await lifecycle.register_agent(
-            self._ctx, tenant, _agent_hello(hello), dispatcher_id=self._id
+            self._ctx, tenant, agent_hello(hello), dispatcher_id=self._id
         )
-        # An older agent lists nothing (the field is unset): nothing to reconcile.
-        to_stop = (
-            await lifecycle.reconcile(self._ctx, key, list(hello.held.execution_ids))
-            if hello.HasField("held")
-            else []
-        )
+        held = held_executions(hello)
+        to_stop = [] if held is None else await lifecycle.reconcile(self._ctx, key, held)
         previous = self._sessions.get(key)
         if previous is not None:
             previous.close()
@@ -291,26 +271,6 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
                 except Exception as error:
                     log_failure(log, "delivery", error)
 
-    async def _renew_lease(self) -> None:
-        while True:
-            await asyncio.sleep(LEASE_RENEWAL)
-            try:
-                await lifecycle.hold_lease(self._ctx, self._id, LEASE_TTL)
-            except Exception:
-                log.exception("dispatcher lease renewal failed")
-
-    def _close_silent(self) -> None:
-        """Close the streams of agents silent for longer than the lost-after time.
-
-        Their executions end as lost meanwhile; a half-open stream (a network
-        partition) must not outlive that, or the agent would go on running them:
-        once its stream ends it reconnects and reconciles.
-        """
-        lost_after = self._ctx.limits.agent_lost_after
-        for session in list(self._sessions.values()):
-            if session.silent_for() > lost_after:
-                session.give_up(f"it sent nothing for more than {lost_after} s", silent=True)
-
     async def _wanting_work(self, received: list[Notice]) -> list[AgentSession]:
         """This replica's agents that the DISPATCH notices (invocation ids) have work for."""
         if not self._sessions:
@@ -320,24 +280,6 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         keys = await lifecycle.agents_with_work(self._ctx, [n.payload for n in received])
         return [self._sessions[key] for key in keys if key in self._sessions]
 
-    async def _sweep_unanswered(self) -> None:
-        # Seconds of working database before this replica ends anything as unanswered after
-        # an outage: every replica must first renew its lease and every agent record what it
-        # could not meanwhile (acks, heartbeats), or their agents would look lost.
-        grace = LEASE_TTL.total_seconds()
-        reachable_since = time.monotonic() - grace
-        while True:
-            self._close_silent()
-            try:
-                if time.monotonic() - reachable_since >= grace:
-                    await lifecycle.end_unanswered(self._ctx)
-                else:
-                    await lifecycle.check_database(self._ctx)
-            except Exception as error:
-                log_failure(log, "delivery timeout sweep", error)
-                reachable_since = time.monotonic()
-            await asyncio.sleep(SWEEP_INTERVAL)
-
 
 async def _abort_unavailable(context: RpcContext, reason: str) -> None:
     try:
@@ -346,41 +288,6 @@ async def _abort_unavailable(context: RpcContext, reason: str) -> None:
         pass  # how abort ends: the status is on its way
     except Exception:  # the agent went away meanwhile: there is no one to tell
         log.debug("could not end a stuck agent stream with a status", exc_info=True)
-
-
-def _agent_hello(hello: agent_pb2.Hello) -> AgentHello:
-    return AgentHello(
-        instance_id=hello.instance_id,
-        name=hello.instance_name,
-        # UNSPECIFIED (0) means Linux; an unknown value was refused by _hello.
-        os_type=from_proto(OsType, hello.os_type) or OsType.LINUX,
-        agent_version=hello.agent_version,
-        time_zone=hello.time_zone or "UTC",
-        boot_id=hello.boot_id,
-    )
-
-
-async def _hello(requests: AsyncIterator[agent_pb2.AgentMessage]) -> agent_pb2.Hello:
-    try:
-        first = await asyncio.wait_for(anext(requests), HELLO_TIMEOUT)
-    except (TimeoutError, StopAsyncIteration):
-        raise invalid(
-            RefusalCode.INVALID_PARAM_HELLO,
-            "hello",
-            f"send Hello within {HELLO_TIMEOUT:.0f} s of connecting",
-        ) from None
-    if first.WhichOneof("kind") != "hello":
-        raise invalid(RefusalCode.INVALID_PARAM_HELLO, "hello", "the first message must be Hello")
-    hello = first.hello
-    check_hello({name: getattr(hello, name) for name in HELLO_LIMITS})
-    check_held(hello.held.execution_ids)
-    if hello.os_type != 0 and from_proto(OsType, hello.os_type) is None:
-        raise invalid(
-            RefusalCode.INVALID_PARAM_HELLO,
-            "hello.os_type",
-            f"os_type {hello.os_type} is not a known OsType; leave it unset for Linux",
-        )
-    return hello
 
 
 def _now() -> Timestamp:

@@ -1,0 +1,86 @@
+"""The dispatcher's clockwork: its lease, silent streams, and what no agent answers for."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+
+from dispatcher.session import AgentSession
+from scheduler.operations import lifecycle
+from scheduler.operations.context import Context
+from scheduler.store.database import log_failure
+
+log = logging.getLogger(__name__)
+
+SWEEP_INTERVAL = 1.0
+"""Seconds between checks for executions past their delivery timeout or held by lost agents."""
+LEASE_TTL = timedelta(seconds=15)
+"""How long this replica's agents count as connected after its last lease renewal."""
+LEASE_RENEWAL = 5.0
+"""Seconds between lease renewals: a few chances to renew before the lease lapses."""
+
+
+class Upkeep:
+    """Keeps this replica's lease and ends what no agent will answer for, every second."""
+
+    def __init__(
+        self, ctx: Context, dispatcher_id: str, sessions: Callable[[], Iterable[AgentSession]]
+    ) -> None:
+        self._ctx = ctx
+        self._id = dispatcher_id
+        self._sessions = sessions
+
+    async def take_lease(self) -> None:
+        """Hold this replica's lease: its agents count as connected from now on."""
+        await lifecycle.hold_lease(self._ctx, self._id, LEASE_TTL)
+
+    async def release_lease(self) -> None:
+        """Give the lease up (shutdown): this replica's agents count as gone at once."""
+        try:
+            await lifecycle.release_lease(self._ctx, self._id)
+        except Exception:  # the lease lapses by itself: the agents count as gone a bit later
+            log.warning("could not release the dispatcher lease", exc_info=True)
+
+    async def renew_lease(self) -> None:
+        """Renew the lease every few seconds, for ever."""
+        while True:
+            await asyncio.sleep(LEASE_RENEWAL)
+            try:
+                await lifecycle.hold_lease(self._ctx, self._id, LEASE_TTL)
+            except Exception as error:
+                log_failure(log, "dispatcher lease renewal", error)
+
+    async def sweep(self) -> None:
+        """Close silent streams and end unanswered executions every second, for ever."""
+        # Seconds of working database before this replica ends anything as unanswered after
+        # an outage: every replica must first renew its lease and every agent record what it
+        # could not meanwhile (acks, heartbeats), or their agents would look lost.
+        grace = LEASE_TTL.total_seconds()
+        reachable_since = time.monotonic() - grace
+        while True:
+            self._close_silent()
+            try:
+                if time.monotonic() - reachable_since >= grace:
+                    await lifecycle.end_unanswered(self._ctx)
+                else:
+                    await lifecycle.check_database(self._ctx)
+            except Exception as error:
+                log_failure(log, "delivery timeout sweep", error)
+                reachable_since = time.monotonic()
+            await asyncio.sleep(SWEEP_INTERVAL)
+
+    def _close_silent(self) -> None:
+        """Close the streams of agents silent for longer than the lost-after time.
+
+        No execution of theirs ends as lost while a live replica holds their stream;
+        a half-open stream (a partition, a frozen machine) must not hold it for ever:
+        once it ends, the agent's executions are lost, and the agent, when it is back,
+        reconnects and reconciles.
+        """
+        lost_after = self._ctx.limits.agent_lost_after
+        for session in list(self._sessions()):
+            if session.silent_for() > lost_after:
+                session.give_up(f"it sent nothing for more than {lost_after} s", silent=True)
