@@ -21,7 +21,8 @@ class ExecutionErrorCode(StrEnum):
     EXIT_CODE_NONZERO = "ExitCodeNonzero"
     """The script ran and exited with a non-zero code (status ``Failed``)."""
     EXECUTION_TIMEOUT = "ExecutionTimeout"
-    """The script ran past its timeout and its process group was killed (``Timeout``)."""
+    """The script ran past its timeout and its process group was killed (``Timeout``); or,
+    ended by the server, its agent never reported its end within the timeout and 60 s."""
     EXECUTION_INTERRUPTED = "ExecutionInterrupted"
     """A stop request killed the running script, or the server ended it at once because
     its agent was not connected to confirm the stop (``Terminated``)."""

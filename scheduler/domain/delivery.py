@@ -80,3 +80,15 @@ def delivery_failure(
         ),
         error_info=f"the agent was not connected to take the task within {delivery_timeout} s",
     )
+
+
+def unreported_failure(*, grace: int) -> DeliveryFailure:
+    """The error of an execution whose agent, though it answers, never reported its end
+    within the command's timeout and ``grace`` seconds more (status ``Timeout``)."""
+    return DeliveryFailure(
+        error_code=ExecutionErrorCode.EXECUTION_TIMEOUT,
+        error_info=(
+            f"the agent did not report the end of this execution within its timeout and "
+            f"{grace} s more; ended by the server, the output received so far is kept"
+        ),
+    )

@@ -39,6 +39,9 @@ class Limits:
     """Concurrent WatchInvocation streams per account and region, on each server replica."""
     agent_lost_after: int = 120
     """Seconds without a heartbeat after which an agent's open executions end Error."""
+    report_grace: int = 60
+    """Seconds past an execution's timeout within which its agent must report its end
+    (the agent kills it at the timeout); later the server ends it ``Timeout`` itself."""
     misfire_grace: int = 60
     """Seconds after its instant within which a fire missed during downtime still runs."""
     live_output_rate: int = 64 * KIB

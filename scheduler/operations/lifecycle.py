@@ -17,7 +17,12 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.codes import QuotaName, RefusalCode
-from scheduler.domain.delivery import forgotten_by_agent, lost_agent_failure, stopped_while_gone
+from scheduler.domain.delivery import (
+    forgotten_by_agent,
+    lost_agent_failure,
+    stopped_while_gone,
+    unreported_failure,
+)
 from scheduler.domain.enums import InvocationStatus
 from scheduler.domain.errors import quota_exceeded
 from scheduler.domain.firing import agent_zone
@@ -282,7 +287,8 @@ async def check_database(ctx: Context) -> None:
 
 async def end_unanswered(ctx: Context) -> None:
     """End what no agent will answer for: ``Aborted`` what no agent took within the
-    delivery timeout, ``Error`` what agents that stopped answering held."""
+    delivery timeout, ``Error`` what agents that stopped answering held, ``Timeout``
+    what agents never reported within its timeout and the report grace."""
     limits = ctx.limits
 
     async def sweep(conn: AsyncConnection) -> None:
@@ -294,7 +300,10 @@ async def end_unanswered(ctx: Context) -> None:
             limits.agent_lost_after,
             lost_agent_failure(lost_after=limits.agent_lost_after),
         )
-        if aborted or lost:
-            await invocations_changed(conn, aborted + lost)
+        unreported = await lost_store.end_unreported(
+            conn, limits.report_grace, unreported_failure(grace=limits.report_grace)
+        )
+        if aborted or lost or unreported:
+            await invocations_changed(conn, aborted + lost + unreported)
 
     await ctx.transaction(sweep)

@@ -12,7 +12,7 @@ from scheduler.domain.enums import ACTIVE_STATUSES, InvocationStatus
 from scheduler.domain.tenancy import InstanceKey
 from scheduler.store import leases
 from scheduler.store.arrays import array, array_parameter
-from scheduler.store.tables import executions, instances, of_instance, values_of
+from scheduler.store.tables import executions, instances, invocations, of_instance, values_of
 
 _held = executions.alias("held")
 _LOST = (
@@ -135,3 +135,43 @@ def _agent(agent: InstanceKey) -> dict[str, str]:
         "region_id_of": agent.tenant.region_id,
         "instance_id_of": agent.instance_id,
     }
+
+
+_started = executions.alias("started")
+_UNREPORTED = (
+    select(_started.c.id)
+    .select_from(_started.join(invocations, invocations.c.id == _started.c.invocation_id))
+    .where(
+        _started.c.status.in_(values_of({InvocationStatus.RUNNING, InvocationStatus.STOPPING})),
+        _started.c.started_at
+        < func.now()
+        - func.make_interval(0, 0, 0, 0, 0, 0, invocations.c.timeout + bindparam("grace")),
+    )
+    # Another sweep holds these: they are its to end.
+    .with_for_update(of=_started, skip_locked=True)
+)
+_END_UNREPORTED = (
+    update(executions)
+    .where(executions.c.id.in_(_UNREPORTED))
+    .values(
+        status=InvocationStatus.TIMEOUT.value,
+        error_code=bindparam("error_code"),
+        error_info=bindparam("error_info"),
+        finished_at=func.now(),
+        updated_at=func.now(),
+    )
+    .returning(executions.c.invocation_id)
+)
+
+
+async def end_unreported(conn: AsyncConnection, grace: int, failure: DeliveryFailure) -> list[str]:
+    """End ``Timeout`` the started executions still open ``grace`` seconds past their
+    timeout: their agent answers but never reported their end (a bug, a hostile agent).
+
+    Output so far stays. Returns the invocations, sorted.
+    """
+    rows = await conn.execute(
+        _END_UNREPORTED,
+        {"grace": grace, "error_code": failure.error_code.value, "error_info": failure.error_info},
+    )
+    return sorted(set(rows.scalars()))

@@ -15,7 +15,13 @@ from scheduler.domain.limits import Limits
 from scheduler.local import connect
 from tests.service.conftest import ServerFactory
 from tests.service.harness import Peer
-from tests.service.plays import receive_task, results, run_request, until_status
+from tests.service.plays import (
+    receive_task,
+    results,
+    run_request,
+    start_with_output,
+    until_status,
+)
 
 S = common_pb2
 
@@ -53,5 +59,26 @@ async def test_an_aborted_execution_stays_aborted_and_its_late_agent_is_told_to_
     )
     assert kept.output == b""
     assert REGISTRY.get_sample_value("kairos_results_not_stored_total") == before + 1
+    await peer.close()
+    await kairos.channel.close()
+
+
+async def test_an_execution_its_agent_never_reports_ends_timeout_after_its_timeout_and_grace(
+    servers: ServerFactory,
+) -> None:
+    address = await servers.start(limits=Limits(min_timeout=1, report_grace=1))
+    kairos = connect(address)
+    peer = Peer(address, "i-1")
+    await peer.hello()
+    response = await kairos.invocations.RunCommand(run_request(timeout=1))
+    task = await receive_task(peer)
+    # The agent answers (its stream is open, it is not lost) but never reports the end.
+    await start_with_output(peer, task, b"partial\n")
+
+    await until_status(kairos, response.invoke_id, "i-1", S.INVOCATION_STATUS_TIMEOUT)
+    ended = (await results(kairos, response.invoke_id))["i-1"]
+    assert ended.error_code == "ExecutionTimeout"
+    assert "did not report" in ended.error_info
+    assert ended.output == b"partial\n"
     await peer.close()
     await kairos.channel.close()
