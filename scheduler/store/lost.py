@@ -140,9 +140,15 @@ def _agent(agent: InstanceKey) -> dict[str, str]:
 _started = executions.alias("started")
 _UNREPORTED = (
     select(_started.c.id)
-    .select_from(_started.join(invocations, invocations.c.id == _started.c.invocation_id))
+    .select_from(
+        _started.join(invocations, invocations.c.id == _started.c.invocation_id).join(
+            instances, of_instance(_started)
+        )
+    )
     .where(
         _started.c.status.in_(values_of({InvocationStatus.RUNNING, InvocationStatus.STOPPING})),
+        # A gone agent's executions are the lost rule's (ClientNotResponse).
+        leases.connected(),
         _started.c.started_at
         < func.now()
         - func.make_interval(0, 0, 0, 0, 0, 0, invocations.c.timeout + bindparam("grace")),
@@ -166,7 +172,8 @@ _END_UNREPORTED = (
 
 async def end_unreported(conn: AsyncConnection, grace: int, failure: DeliveryFailure) -> list[str]:
     """End ``Timeout`` the started executions still open ``grace`` seconds past their
-    timeout: their agent answers but never reported their end (a bug, a hostile agent).
+    timeout while their agent is connected: it answers but never reported their end (a
+    bug, a hostile agent). A gone agent's are left to ``end_lost``.
 
     Output so far stays. Returns the invocations, sorted.
     """
