@@ -27,8 +27,6 @@ MAX_RETRY = 2.0
 PATIENCE = 300.0
 """Seconds one message may wait for the database before the agent's stream is ended
 (the agent then reconnects and re-sends what it holds)."""
-DROPPED_KINDS = frozenset({"heartbeat"})
-"""Messages not worth waiting for: the next one says the same, newer."""
 
 
 async def when_available(
@@ -41,8 +39,7 @@ async def when_available(
 ) -> None:
     """Run ``handle``, again and again while the database is unavailable.
 
-    A message of a kind in ``DROPPED_KINDS`` is dropped instead. After
-    ``patience`` seconds the last error propagates. Any other error propagates at once.
+    After ``patience`` seconds the last error propagates. Any other error propagates at once.
     ``retrying`` is called before each retry.
     """
     extra = {"instance_id": instance_id}
@@ -56,9 +53,6 @@ async def when_available(
                 raise
             if attempt == 0:
                 metrics.agent_messages_delayed.labels(kind).inc()
-                if kind in DROPPED_KINDS:
-                    log.debug("database unavailable; agent %s dropped", kind, extra=extra)
-                    return
                 log.warning(
                     "database unavailable; agent %s held until it is back", kind, extra=extra
                 )

@@ -62,6 +62,7 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         await self._upkeep.take_lease()
         self._background = [
             asyncio.create_task(self._upkeep.renew_lease(), name="kairos-lease"),
+            asyncio.create_task(self._upkeep.flush_heartbeats(), name="kairos-heartbeats"),
             asyncio.create_task(self._deliver_on_notice(), name="kairos-delivery"),
             asyncio.create_task(self._upkeep.sweep(), name="kairos-sweeper"),
         ]
@@ -163,7 +164,9 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         key = session.key
         if self._sessions.get(key) is session:
             del self._sessions[key]
-            await lifecycle.disconnect(self._ctx, key, dispatcher_id=self._id)
+            await lifecycle.disconnect(
+                self._ctx, key, dispatcher_id=self._id, last_heard_at=session.last_heard_at()
+            )
         log.info("agent disconnected", extra={"instance_id": key.instance_id})
 
     async def _read(
@@ -211,7 +214,7 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         agent = session.key
         kind = kind_of(message)
         if kind == "heartbeat":
-            await lifecycle.heartbeat(self._ctx, agent, dispatcher_id=self._id)
+            session.beat()  # written in bulk (dispatcher/upkeep.py)
         elif kind == "ack":
             session.acknowledged(message.ack.execution_id)
             if await lifecycle.acknowledge(self._ctx, agent, message.ack.execution_id):

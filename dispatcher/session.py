@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from dispatcher.messages import stop_message, task_message
 from kairos.v1 import agent_pb2
@@ -62,6 +62,7 @@ class AgentSession:
         self._full_since: float | None = None
         self._last_taken = time.monotonic()
         self._last_heard = time.monotonic()
+        self._beat = False
         self._timer: asyncio.TimerHandle | None = None
         self._sends = 0
         # Execution id -> the send number: which were sent before a reading of the work.
@@ -89,6 +90,19 @@ class AgentSession:
     def silent_for(self) -> float:
         """Seconds since the agent last sent anything."""
         return time.monotonic() - self._last_heard
+
+    def last_heard_at(self) -> datetime:
+        """When the agent last sent anything, by the wall clock."""
+        return datetime.now(UTC) - timedelta(seconds=self.silent_for())
+
+    def beat(self) -> None:
+        """The agent sent a heartbeat: to be written with the next bulk flush."""
+        self._beat = True
+
+    def take_beat(self) -> bool:
+        """Whether a heartbeat came since the last call (the flush takes it)."""
+        beat, self._beat = self._beat, False
+        return beat
 
     def mark(self) -> int:
         """Call before reading the waiting work that is then given to ``offer``."""

@@ -21,6 +21,9 @@ LEASE_TTL = timedelta(seconds=15)
 """How long this replica's agents count as connected after its last lease renewal."""
 LEASE_RENEWAL = 5.0
 """Seconds between lease renewals: a few chances to renew before the lease lapses."""
+HEARTBEAT_FLUSH = 5.0
+"""Seconds between bulk writes of the heartbeats received: "online" means a heartbeat
+within minutes, so writing each one as it comes would buy nothing for its cost."""
 
 
 class Upkeep:
@@ -52,6 +55,20 @@ class Upkeep:
                 await lifecycle.hold_lease(self._ctx, self._id, LEASE_TTL)
             except Exception as error:
                 log_failure(log, "dispatcher lease renewal", error)
+
+    async def flush_heartbeats(self) -> None:
+        """Write the heartbeats received since the last flush, in one statement, for ever."""
+        while True:
+            await asyncio.sleep(HEARTBEAT_FLUSH)
+            beaten = [session for session in list(self._sessions()) if session.take_beat()]
+            try:
+                await lifecycle.heartbeats(
+                    self._ctx, [session.key for session in beaten], dispatcher_id=self._id
+                )
+            except Exception as error:
+                log_failure(log, "heartbeat flush", error)
+                for session in beaten:  # written with the next flush
+                    session.beat()
 
     async def sweep(self) -> None:
         """Close silent streams and end unanswered executions every second, for ever."""

@@ -136,14 +136,20 @@ async def release_lease(ctx: Context, dispatcher_id: str) -> None:
     await ctx.transaction(lambda conn: lease_store.release(conn, dispatcher_id))
 
 
-async def heartbeat(ctx: Context, agent: InstanceKey, *, dispatcher_id: str) -> None:
-    """The agent is alive and connected to ``dispatcher_id``."""
-    await ctx.transaction(lambda conn: instance_store.heartbeat(conn, agent, dispatcher_id))
+async def heartbeats(ctx: Context, agents: list[InstanceKey], *, dispatcher_id: str) -> None:
+    """These agents, connected to ``dispatcher_id``, are alive: written in one statement."""
+    if agents:
+        await ctx.transaction(lambda conn: instance_store.heartbeats(conn, agents, dispatcher_id))
 
 
-async def disconnect(ctx: Context, agent: InstanceKey, *, dispatcher_id: str) -> None:
-    """The agent's stream to ``dispatcher_id`` ended (unless it is held elsewhere by now)."""
-    await ctx.transaction(lambda conn: instance_store.disconnect(conn, agent, dispatcher_id))
+async def disconnect(
+    ctx: Context, agent: InstanceKey, *, dispatcher_id: str, last_heard_at: datetime
+) -> None:
+    """The agent's stream to ``dispatcher_id`` ended (unless it is held elsewhere by now);
+    it was last heard from at ``last_heard_at``."""
+    await ctx.transaction(
+        lambda conn: instance_store.disconnect(conn, agent, dispatcher_id, last_heard_at)
+    )
 
 
 async def agents_with_work(ctx: Context, invoke_ids: list[str]) -> set[InstanceKey]:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, func, select, update
+from sqlalchemy import Row, Text, and_, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -14,6 +15,7 @@ from scheduler.domain.enums import OsType
 from scheduler.domain.models import AgentHello, Instance
 from scheduler.domain.tenancy import InstanceKey, Tenant
 from scheduler.store import quota
+from scheduler.store.arrays import Unnested
 from scheduler.store.paging import decode_token, encode_token
 from scheduler.store.tables import instances
 
@@ -115,21 +117,45 @@ async def register_agent(
     return Registration(over_quota=False, rebooted=rebooted)
 
 
-async def heartbeat(conn: AsyncConnection, key: InstanceKey, dispatcher_id: str) -> None:
-    """Record a heartbeat of an agent connected to ``dispatcher_id``."""
+_heard = Unnested("h", account_id=Text(), region_id=Text(), instance_id=Text())
+_HEARTBEATS = (
+    update(instances)
+    .where(
+        instances.c.account_id == _heard.c.account_id,
+        instances.c.region_id == _heard.c.region_id,
+        instances.c.id == _heard.c.instance_id,
+    )
+    .values(last_heartbeat_at=func.now(), dispatcher_id=bindparam("dispatcher_of"))
+)
+
+
+async def heartbeats(conn: AsyncConnection, agents: list[InstanceKey], dispatcher_id: str) -> None:
+    """Record that these agents, connected to ``dispatcher_id``, were heard from: one statement."""
     await conn.execute(
-        update(instances)
-        .where(_is(key))
-        .values(last_heartbeat_at=func.now(), dispatcher_id=dispatcher_id)
+        _HEARTBEATS,
+        {
+            **_heard.bind(
+                account_id=[a.tenant.account_id for a in agents],
+                region_id=[a.tenant.region_id for a in agents],
+                instance_id=[a.instance_id for a in agents],
+            ),
+            "dispatcher_of": dispatcher_id,
+        },
     )
 
 
-async def disconnect(conn: AsyncConnection, key: InstanceKey, dispatcher_id: str) -> None:
-    """Forget the agent's stream, unless another dispatcher holds it by now."""
+async def disconnect(
+    conn: AsyncConnection, key: InstanceKey, dispatcher_id: str, last_heard_at: datetime
+) -> None:
+    """Forget the agent's stream, unless another dispatcher holds it by now; its last sign
+    of life is ``last_heard_at`` (heartbeats are written in bulk, a few seconds late)."""
     await conn.execute(
         update(instances)
         .where(_is(key), instances.c.dispatcher_id == dispatcher_id)
-        .values(dispatcher_id=None)
+        .values(
+            dispatcher_id=None,
+            last_heartbeat_at=func.greatest(instances.c.last_heartbeat_at, last_heard_at),
+        )
     )
 
 

@@ -1,4 +1,4 @@
-"""An agent message that meets an unavailable database: retried, dropped or given up on."""
+"""An agent message that meets an unavailable database: retried, or given up on."""
 
 from __future__ import annotations
 
@@ -26,12 +26,6 @@ async def test_a_result_is_retried_until_the_database_answers() -> None:
     handle = Handler(failures=2)
     await when_available(handle, kind="result", instance_id="i-1")
     assert handle.calls == 3
-
-
-async def test_a_heartbeat_is_dropped_at_the_first_failure() -> None:
-    handle = Handler(failures=5)
-    await when_available(handle, kind="heartbeat", instance_id="i-1")
-    assert handle.calls == 1
 
 
 async def test_the_error_propagates_once_patience_runs_out() -> None:
