@@ -28,7 +28,9 @@ On each, in this order:
 5. closed loops: ``--callers`` callers each RunCommand ``true`` on 50 (then on
    1,000) instances and wait for every result before the next call, for
    ``--loop-seconds`` (each caller finishes the call it is in); executions/s,
-   invoke→start, and CPU ms per execution of the server and of PostgreSQL;
+   invoke→start, CPU ms per execution of the server and of PostgreSQL, and the
+   CPU of this process (the simulator and callers: near 100 % of a core, the bare
+   figure is the simulator's limit rather than the bare server's);
 6. reconnect storm: every agent drops (streams cancelled, connections closed)
    and reconnects at once; seconds from the drop until all are welcomed again.
 
@@ -51,6 +53,7 @@ import argparse
 import asyncio
 import itertools
 import math
+import os
 import shutil
 import sys
 import tempfile
@@ -198,10 +201,12 @@ class Trial:
                 done += len(batch)
 
         server_before, postgres_before = self.server.cpu()
+        simulator_before = cpu_seconds(os.getpid())
         began = time.perf_counter()
         await asyncio.gather(*(caller() for _ in range(callers)))
         elapsed = time.perf_counter() - began
         server_after, postgres_after = self.server.cpu()
+        simulator = cpu_seconds(os.getpid()) - simulator_before
         return Loop(
             per_call=per_call,
             callers=callers,
@@ -214,6 +219,7 @@ class Trial:
                 if postgres_before is None or postgres_after is None
                 else postgres_after - postgres_before
             ),
+            simulator_cpu_seconds=simulator,
             failed_calls=failed,
         )
 

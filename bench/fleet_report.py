@@ -23,11 +23,17 @@ class Loop:
     invoke_to_start: Distribution
     server_cpu_seconds: float
     postgres_cpu_seconds: float | None
+    simulator_cpu_seconds: float  # the benchmark's own process: fleet and callers
     failed_calls: Counter[str]  # gRPC status name → RunCommand calls refused
 
     @property
     def per_second(self) -> float:
         return self.executions / self.seconds if self.seconds > 0 else math.nan
+
+    @property
+    def cpu_seconds(self) -> float:
+        """Server and PostgreSQL together (the bare server has no PostgreSQL)."""
+        return self.server_cpu_seconds + (self.postgres_cpu_seconds or 0.0)
 
     def cpu_ms_per_execution(self, seconds: float | None) -> float | None:
         if seconds is None or not self.executions:
@@ -53,6 +59,11 @@ class Figures:
     seen_twice: int = 0
     checks: list[Check] = field(default_factory=list)
 
+    @property
+    def idle_percent(self) -> float:
+        """Server and PostgreSQL together (the bare server has no PostgreSQL)."""
+        return self.idle_server_percent + (self.idle_postgres_percent or 0.0)
+
     def failed(self) -> bool:
         return any(check.failures() for check in self.checks)
 
@@ -74,6 +85,11 @@ def _loop_rows(name: str, callers: int, loop: Callable[[Figures], Loop]) -> list
         (f"invoke→start p50 ms, {name}", lambda f: loop(f).invoke_to_start.p50_ms, ".1f"),
         (f"invoke→start p99 ms, {name}", lambda f: loop(f).invoke_to_start.p99_ms, ".1f"),
         (
+            f"simulator CPU % of a core, {name}",
+            lambda f: loop(f).simulator_cpu_seconds / loop(f).seconds * 100,
+            ".1f",
+        ),
+        (
             f"server CPU ms per execution, {name}",
             lambda f: loop(f).cpu_ms_per_execution(loop(f).server_cpu_seconds),
             ".3f",
@@ -81,6 +97,11 @@ def _loop_rows(name: str, callers: int, loop: Callable[[Figures], Loop]) -> list
         (
             f"PostgreSQL CPU ms per execution, {name}",
             lambda f: loop(f).cpu_ms_per_execution(loop(f).postgres_cpu_seconds),
+            ".3f",
+        ),
+        (
+            f"server + PostgreSQL CPU ms per execution, {name}",
+            lambda f: loop(f).cpu_ms_per_execution(loop(f).cpu_seconds),
             ".3f",
         ),
     ]
@@ -94,6 +115,7 @@ def _rows(kairos: Figures) -> list[_Row]:
         ("KB per agent (server RSS growth / N)", lambda f: f.kb_per_agent, ".1f"),
         ("idle CPU % of a core: server", lambda f: f.idle_server_percent, ".2f"),
         ("idle CPU % of a core: PostgreSQL", lambda f: f.idle_postgres_percent, ".2f"),
+        ("idle CPU % of a core: server + PostgreSQL", lambda f: f.idle_percent, ".2f"),
         *_loop_rows(f"{large.per_call} per call", large.callers, lambda f: f.large),
         *_loop_rows(f"{small.per_call} per call", small.callers, lambda f: f.small),
         (
@@ -111,7 +133,7 @@ def _rows(kairos: Figures) -> list[_Row]:
 
 def table(kairos: Figures, bare: Figures, per_connection: int, heartbeat: int) -> str:
     """The figures of one fleet size, Kairos next to bare, with their ratio."""
-    head = f"{'':52} {'Kairos':>10} {'bare':>10} {'Kairos/bare':>12}"
+    head = f"{'':58} {'Kairos':>10} {'bare':>10} {'Kairos/bare':>12}"
     lines = [
         f"Fleet of {kairos.agents:,} simulated agents ({per_connection} streams per connection, "
         f"heartbeat {heartbeat} s)",
@@ -125,7 +147,7 @@ def table(kairos: Figures, bare: Figures, per_connection: int, heartbeat: int) -
     for label, pick, spec in _rows(kairos):
         k, b = pick(kairos), pick(bare)
         ratio = "" if k is None or b is None or not b or math.isnan(k) else f"{k / b:>11.3g}×"
-        lines.append(f"{label:52} {cell(k, spec)} {cell(b, spec)} {ratio:>12}")
+        lines.append(f"{label:58} {cell(k, spec)} {cell(b, spec)} {ratio:>12}")
     counts: list[tuple[str, Callable[[Figures], str]]] = [
         ("streams refused at connect", lambda f: _refusals(f.connect.refused)),
         ("streams refused in the reconnect storm", lambda f: _refusals(f.storm.refused)),
