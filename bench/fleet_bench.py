@@ -264,6 +264,7 @@ async def measure(server: Server, args: argparse.Namespace, agents: int) -> Figu
             storm=storm,
             lost=fleet.lost,
             seen_twice=fleet.duplicates,
+            stops=fleet.stops,
             checks=trial.checks,
         )
     finally:

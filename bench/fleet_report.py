@@ -57,6 +57,7 @@ class Figures:
     storm: Storm
     lost: Counter[str] = field(default_factory=Counter)
     seen_twice: int = 0
+    stops: int = 0  # StopTasks the fleet was sent
     checks: list[Check] = field(default_factory=list)
 
     @property
@@ -158,6 +159,7 @@ def table(kairos: Figures, bare: Figures, per_connection: int, heartbeat: int) -
                 f.single.failed_calls + f.small.failed_calls + f.large.failed_calls
             ),
         ),
+        ("StopTasks sent to the fleet", lambda f: str(f.stops)),
     ]
     for label, value in counts:
         lines.append(f"{label}: Kairos {value(kairos)}; bare {value(bare)}")

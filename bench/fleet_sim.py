@@ -166,7 +166,9 @@ class Fleet:
                     elif kind == "task":
                         await self._run(call, lock, message.task)
                     elif kind == "stop":
-                        self.stops += 1  # everything finished at once: nothing to stop
+                        # Every task was finished at once: like a real agent asked to stop
+                        # what it no longer runs, there is nothing to do but count it.
+                        self.stops += 1
                     elif kind == "result_ack":
                         self._acknowledged(message.result_ack.execution_id)
                 ended = "OK"
