@@ -21,7 +21,9 @@ On each, in this order:
    agent's back-off);
 2. KB per agent: the server's resident memory growth over the connect, / N;
 3. idle: CPU of the server (and of PostgreSQL: the postmaster with all its
-   backends) over ``--idle-seconds``, as % of one core, heartbeats every
+   backends) over ``--idle-seconds``, as % of one core, from ``--settle-seconds``
+   after the last Welcome (the connect's tail, each stream's first delivery
+   round, is not idleness), heartbeats every
    ``--heartbeat-interval`` seconds from random phases;
 4. single instance: ``--single-calls`` sequential RunCommand ``true`` on one
    instance of the idle fleet;
@@ -138,8 +140,9 @@ class Trial:
             )
         self.checks.append(check)
 
-    async def idle(self, seconds: float) -> tuple[float, float | None]:
+    async def idle(self, settle: float, seconds: float) -> tuple[float, float | None]:
         """% of one core the server and PostgreSQL use while the fleet only heartbeats."""
+        await asyncio.sleep(settle)  # a fixed pause: the server tells nobody it has settled
         server_before, postgres_before = self.server.cpu()
         began = time.perf_counter()
         await asyncio.sleep(seconds)  # the measuring window itself
@@ -235,8 +238,8 @@ async def measure(server: Server, args: argparse.Namespace, agents: int) -> Figu
         connected = await asyncio.wait_for(fleet.connect(), CONNECT_SECONDS)
         kb_per_agent = (rss_kb(server.pid) - rss_before) / agents
         await trial.check("connect")
-        _progress(args, f"{name}: idle for {args.idle_seconds:g} s")
-        idle_server, idle_postgres = await trial.idle(args.idle_seconds)
+        _progress(args, f"{name}: idle for {args.settle_seconds:g} + {args.idle_seconds:g} s")
+        idle_server, idle_postgres = await trial.idle(args.settle_seconds, args.idle_seconds)
         _progress(args, f"{name}: {args.single_calls} single-instance calls")
         single = await trial.loop(per_call=1, callers=1, calls=args.single_calls)
         await trial.check("single instance")
@@ -346,8 +349,20 @@ def _progress(args: argparse.Namespace, text: str) -> None:
 
 # --------------------------------------------------------------------------- main
 
-QUICK = {"agents": [100], "idle_seconds": 3.0, "loop_seconds": 5.0, "single_calls": 20}
-FULL = {"agents": [1000], "idle_seconds": 10.0, "loop_seconds": 20.0, "single_calls": 50}
+QUICK = {
+    "agents": [100],
+    "settle_seconds": 2.0,
+    "idle_seconds": 3.0,
+    "loop_seconds": 5.0,
+    "single_calls": 20,
+}
+FULL = {
+    "agents": [1000],
+    "settle_seconds": 5.0,
+    "idle_seconds": 10.0,
+    "loop_seconds": 20.0,
+    "single_calls": 50,
+}
 
 
 def _sizes(text: str) -> list[int]:
@@ -382,6 +397,11 @@ def options() -> argparse.ArgumentParser:
     parser.add_argument("--callers", type=int, default=4, help="closed-loop callers (default 4)")
     parser.add_argument(
         "--loop-seconds", type=float, help="length of each closed loop (default 20; quick 5)"
+    )
+    parser.add_argument(
+        "--settle-seconds",
+        type=float,
+        help="pause between the last Welcome and the idle window (default 5; quick 2)",
     )
     parser.add_argument("--idle-seconds", type=float, help="idle CPU window (default 10; quick 3)")
     parser.add_argument(
@@ -419,6 +439,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     for flag, seconds in (
         ("--loop-seconds", args.loop_seconds),
         ("--idle-seconds", args.idle_seconds),
+        ("--settle-seconds", args.settle_seconds),
         ("--grace", args.grace),
     ):
         if not seconds > 0:

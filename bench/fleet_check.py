@@ -26,6 +26,7 @@ class Check:
     duplicated: int = 0  # (invocation, instance) pairs with more than one execution
     aborted: int = 0  # the benchmark injects no fault: any Aborted is the server's
     not_success: int = 0  # every simulated agent answers Success
+    not_success_codes: tuple[tuple[str, int], ...] = ()  # ("Aborted/DeliveryTimeout", n), …
     seen_twice: int = 0  # tasks the fleet was sent more than once
     stored: bool = True
 
@@ -39,7 +40,12 @@ class Check:
             (self.not_final > 0, f"{self.not_final} not final"),
             (self.duplicated > 0, f"{self.duplicated} duplicated"),
             (self.aborted > 0, f"{self.aborted} Aborted"),
-            (self.not_success > 0, f"{self.not_success} not Success"),
+            (
+                self.not_success > 0,
+                f"{self.not_success} not Success ("
+                + ", ".join(f"{code} {n}" for code, n in self.not_success_codes)
+                + ")",
+            ),
             (self.seen_twice > 0, f"{self.seen_twice} tasks seen twice"),
         ]
         return [words for broken, words in rules if broken]
@@ -69,6 +75,18 @@ async def stored_check(
             .tuples()
             .all()  # a list: a Result has keys(), which dict() would misread
         )
+        codes = (
+            (
+                await connection.execute(
+                    select(executions.c.status, executions.c.error_code, func.count())
+                    .where(executions.c.status != InvocationStatus.SUCCESS.value)
+                    .group_by(executions.c.status, executions.c.error_code)
+                    .order_by(func.count().desc())
+                )
+            )
+            .tuples()
+            .all()
+        )
         duplicated = await connection.scalar(
             select(func.count()).select_from(pair.having(func.count() > 1).subquery())
         )
@@ -83,5 +101,6 @@ async def stored_check(
         not_success=sum(
             n for status, n in counts.items() if status != InvocationStatus.SUCCESS.value
         ),
+        not_success_codes=tuple((f"{status}/{code or '-'}", n) for status, code, n in codes),
         seen_twice=seen_twice,
     )
