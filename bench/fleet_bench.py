@@ -266,7 +266,6 @@ async def measure(server: Server, args: argparse.Namespace, agents: int) -> Figu
             large=loops[1],
             storm=storm,
             lost=fleet.lost,
-            seen_twice=fleet.duplicates,
             stops=fleet.stops,
             checks=trial.checks,
         )

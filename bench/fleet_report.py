@@ -56,7 +56,6 @@ class Figures:
     large: Loop  # 1,000 instances per call (or the whole fleet, if smaller)
     storm: Storm
     lost: Counter[str] = field(default_factory=Counter)
-    seen_twice: int = 0
     stops: int = 0  # StopTasks the fleet was sent
     checks: list[Check] = field(default_factory=list)
 

@@ -7,7 +7,9 @@ random phase, as a fleet that came up over time would), and answers every Task a
 once: TaskAck, ExecutionStarted and a Success result with exit code 0, each its own
 message as a real agent sends them. It records every task it was sent (a task seen
 twice is counted) and when it arrived, and counts the results acknowledged per
-invocation, which is what callers wait for.
+invocation, which is what callers wait for. Like a real agent, it keeps each result
+until the server acknowledges it: a new stream's Hello lists those as held and
+they are sent again after its Welcome.
 
 A stream refused before its Welcome is retried with the real agent's jittered
 back-off (``agent.connection.Backoff``); a stream the server ends after its Welcome
@@ -29,6 +31,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from agent.connection import KEEPALIVE, Backoff
 from kairos.v1 import agent_pb2, agent_pb2_grpc, common_pb2
+from scheduler.domain.hello import MAX_HELD
 
 AGENT_VERSION = "fleet-bench"
 
@@ -146,13 +149,17 @@ class Fleet:
     async def _agent(self, stub: agent_pb2_grpc.AgentServiceStub, instance_id: str) -> None:
         backoff = Backoff()
         welcomed_once = False
+        # Results the server has not acknowledged: held in Hello and sent again after the
+        # Welcome of the next stream, as a real agent's spool does.
+        unacknowledged: dict[str, agent_pb2.ExecutionResult] = {}
         while True:
             call = stub.Connect()
             welcomed = False
             heartbeat: asyncio.Task[None] | None = None
             lock = asyncio.Lock()  # one write at a time on a stream
             try:
-                await call.write(agent_pb2.AgentMessage(hello=self._hello(instance_id)))
+                hello = self._hello(instance_id, list(unacknowledged))
+                await call.write(agent_pb2.AgentMessage(hello=hello))
                 while (message := await call.read()) is not grpc.aio.EOF:
                     kind = message.WhichOneof("kind")
                     if kind == "welcome":
@@ -163,14 +170,19 @@ class Fleet:
                         if not welcomed_once:
                             welcomed_once = True
                             self._welcome()
+                        async with lock:
+                            for result in list(unacknowledged.values()):
+                                await call.write(agent_pb2.AgentMessage(result=result))
                     elif kind == "task":
-                        await self._run(call, lock, message.task)
+                        await self._run(call, lock, message.task, unacknowledged)
                     elif kind == "stop":
                         # Every task was finished at once: like a real agent asked to stop
                         # what it no longer runs, there is nothing to do but count it.
                         self.stops += 1
                     elif kind == "result_ack":
-                        self._acknowledged(message.result_ack.execution_id)
+                        execution_id = message.result_ack.execution_id
+                        unacknowledged.pop(execution_id, None)
+                        self._acknowledged(execution_id)
                 ended = "OK"
             except grpc.aio.AioRpcError as error:
                 ended = error.code().name
@@ -189,7 +201,7 @@ class Fleet:
             self._all_welcomed.set()
 
     @staticmethod
-    def _hello(instance_id: str) -> agent_pb2.Hello:
+    def _hello(instance_id: str, held: list[str]) -> agent_pb2.Hello:
         return agent_pb2.Hello(
             instance_id=instance_id,
             instance_name=instance_id,
@@ -197,7 +209,8 @@ class Fleet:
             agent_version=AGENT_VERSION,
             time_zone="Etc/UTC",
             boot_id=f"boot-{instance_id}",
-            held=agent_pb2.HeldExecutions(),  # holds nothing: every task is answered at once
+            # A real agent holding more than the protocol's limit lists none.
+            held=agent_pb2.HeldExecutions(execution_ids=held) if len(held) <= MAX_HELD else None,
         )
 
     @staticmethod
@@ -211,15 +224,28 @@ class Fleet:
                     await call.write(agent_pb2.AgentMessage(heartbeat=beat))
                 await asyncio.sleep(interval)
 
-    async def _run(self, call: _Call, lock: asyncio.Lock, task: agent_pb2.Task) -> None:
+    async def _run(
+        self,
+        call: _Call,
+        lock: asyncio.Lock,
+        task: agent_pb2.Task,
+        unacknowledged: dict[str, agent_pb2.ExecutionResult],
+    ) -> None:
         now = time.time_ns()
         execution_id = task.execution_id
+        ack = agent_pb2.AgentMessage(ack=agent_pb2.TaskAck(execution_id=execution_id))
         if execution_id in self.seen:
-            self.duplicates += 1  # answered again, as a real agent re-sends its result
-        else:
-            self.seen.add(execution_id)
-            self._invocation_of[execution_id] = task.invoke_id
-            self.tally(task.invoke_id).received_ns.append(now)
+            # As a real agent: acknowledged again, never run twice, its result sent again
+            # unless the server already acknowledged it.
+            self.duplicates += 1
+            async with lock:
+                await call.write(ack)
+                if execution_id in unacknowledged:
+                    await call.write(agent_pb2.AgentMessage(result=unacknowledged[execution_id]))
+            return
+        self.seen.add(execution_id)
+        self._invocation_of[execution_id] = task.invoke_id
+        self.tally(task.invoke_id).received_ns.append(now)
         stamp = _timestamp(now)
         result = agent_pb2.ExecutionResult(
             execution_id=execution_id,
@@ -228,10 +254,9 @@ class Fleet:
             start_time=stamp,
             finish_time=_timestamp(time.time_ns()),
         )
+        unacknowledged[execution_id] = result
         async with lock:
-            await call.write(
-                agent_pb2.AgentMessage(ack=agent_pb2.TaskAck(execution_id=execution_id))
-            )
+            await call.write(ack)
             started = agent_pb2.ExecutionStarted(execution_id=execution_id, start_time=stamp)
             await call.write(agent_pb2.AgentMessage(started=started))
             await call.write(agent_pb2.AgentMessage(result=result))
