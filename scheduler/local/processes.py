@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -19,12 +20,36 @@ def kairos_command(arguments: Sequence[str]) -> list[str]:
     return [sys.executable, "-m", "scheduler.cli", *arguments]
 
 
+PRIVATE_PORTS_FROM = 20_000
+PORT_ATTEMPTS = 200
+
+
 def free_port() -> int:
-    """A TCP port on the loopback interface that nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+    """A TCP port on the loopback interface that nothing listens on right now.
+
+    Chosen below the kernel's ephemeral range: a port from that range can be
+    taken, between this probe and the server's bind, by any outgoing connection
+    of this machine (a restarted replica once lost its port that way).
+    """
+    low = _ephemeral_low()
+    candidates = random.Random().sample(range(PRIVATE_PORTS_FROM, low), k=PORT_ATTEMPTS)
+    for port in candidates:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port below {low} after {PORT_ATTEMPTS} attempts")
+
+
+def _ephemeral_low() -> int:
+    """The first port of the kernel's ephemeral range (Linux; IANA's 49152 elsewhere)."""
+    try:
+        low = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0]
+    except OSError:
+        return 49_152
+    return max(int(low), PRIVATE_PORTS_FROM + PORT_ATTEMPTS)
 
 
 def client_address(listen: str) -> str:
