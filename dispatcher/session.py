@@ -17,6 +17,9 @@ from scheduler.store.dispatch import TaskView
 
 OUTBOX_SIZE = 256
 """Messages an agent's outbox holds before tasks for it wait in the database."""
+REPORTS_PER_AGENT = 32
+"""Reports an agent may have waiting for the database (``dispatcher.reports``) before
+its stream is read no further."""
 
 
 class AgentSession:
@@ -62,6 +65,10 @@ class AgentSession:
         self._full_since: float | None = None
         self._last_taken = time.monotonic()
         self._last_heard = time.monotonic()
+        self._held_back = False
+        self._report_room = asyncio.Semaphore(REPORTS_PER_AGENT)
+        self.failure: Exception | None = None
+        """Why the server ended the stream, when a report of it could not be applied."""
         self._beat = False
         self._timer: asyncio.TimerHandle | None = None
         self._sends = 0
@@ -88,8 +95,33 @@ class AgentSession:
         self._last_heard = time.monotonic()
 
     def silent_for(self) -> float:
-        """Seconds since the agent last sent anything."""
+        """Seconds since the agent last sent anything (0 while its stream is held back:
+        the dispatcher is not reading it, so the agent's silence tells nothing)."""
+        if self._held_back:
+            return 0.0
         return time.monotonic() - self._last_heard
+
+    async def room_for_report(self) -> None:
+        """Wait until the agent has fewer than ``REPORTS_PER_AGENT`` reports waiting."""
+        if not self._report_room.locked():
+            await self._report_room.acquire()
+            return
+        self._held_back = True
+        try:
+            await self._report_room.acquire()
+        finally:
+            self._held_back = False
+            self.heard()  # its silence counts again from now on
+
+    def report_done(self) -> None:
+        """A report of this agent was applied (or given up on): room for the next."""
+        self._report_room.release()
+
+    def fail(self, error: Exception) -> None:
+        """A report of the agent could not be applied: end the stream with ``error``."""
+        if self.failure is None:
+            self.failure = error
+        self.close()
 
     def last_heard_at(self) -> datetime:
         """When the agent last sent anything, by the wall clock."""
