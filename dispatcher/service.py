@@ -257,7 +257,13 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         full = {s.key: s for s in sessions if s.key not in room}
         marks = {key: session.mark() for key, session in room.items()}
         waiting: dict[InstanceKey, list[TaskView]] = {s.key: [] for s in sessions}
-        for task in await lifecycle.waiting_work(self._ctx, list(room), stops_only=list(full)):
+        try:
+            found = await lifecycle.waiting_work(self._ctx, list(room), stops_only=list(full))
+        except BaseException:
+            for key, session in room.items():
+                session.unmark(marks[key])
+            raise
+        for task in found:
             waiting[task.instance].append(task)
         delivered: list[str] = []
         for key, session in room.items():

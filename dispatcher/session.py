@@ -36,8 +36,11 @@ class AgentSession:
 
     Within a session each task and each stop is sent once; a new session
     (reconnect) sends everything still waiting again, and the agent deduplicates
-    by execution id. What was sent is forgotten once it no longer waits (it was
-    started or finished), so a session holds only the work in flight.
+    by execution id. What was sent is forgotten once a reading of the waiting
+    work no longer finds it (it was started or finished) and no older reading is
+    still under way: an older one may have read the database before the start
+    or the result was written, and must still find it sent. So a session holds
+    only the work in flight.
     """
 
     def __init__(
@@ -76,6 +79,8 @@ class AgentSession:
         self._sent_tasks: dict[str, int] = {}
         self._sent_stops: dict[str, int] = {}
         self._sent_at: dict[str, float] = {}
+        # The marks of the readings under way (``mark``, then ``offer`` or ``unmark``).
+        self._readings: set[int] = set()
 
     @property
     def stuck(self) -> bool:
@@ -137,8 +142,15 @@ class AgentSession:
         return beat
 
     def mark(self) -> int:
-        """Call before reading the waiting work that is then given to ``offer``."""
+        """Call before reading the waiting work that is then given to ``offer`` (or, if the
+        reading failed, to ``unmark``)."""
+        self._sends += 1  # a mark of its own: readings are ordered among the sends
+        self._readings.add(self._sends)
         return self._sends
+
+    def unmark(self, mark: int) -> None:
+        """The reading that began at ``mark`` failed: nothing is offered from it."""
+        self._readings.discard(mark)
 
     def offer(self, waiting: Iterable[TaskView], *, as_of: int | None = None) -> list[str]:
         """Queue the tasks and stops not yet sent in this session; never waits.
@@ -146,7 +158,8 @@ class AgentSession:
         Returns the ids of the tasks queued now. A task that does not fit in the
         outbox is left for later (``wants_work``). With ``as_of`` (the ``mark``
         taken before ``waiting`` was read), ``waiting`` is all the agent's waiting
-        work, and whatever was sent before and no longer waits is forgotten.
+        work, and whatever was sent before and no longer waits is forgotten,
+        unless an older reading is still under way.
         """
         tasks = list(waiting)
         queued = []
@@ -167,12 +180,16 @@ class AgentSession:
             elif task.status is InvocationStatus.STOPPING:
                 self.stop(task.execution_id)
         if as_of is not None:
-            still = {task.execution_id for task in tasks}
-            for sent in (self._sent_tasks, self._sent_stops):
-                for execution_id in [i for i, n in sent.items() if n <= as_of and i not in still]:
-                    del sent[execution_id]
-                    self._sent_at.pop(execution_id, None)
+            self._readings.discard(as_of)
+            if not any(mark < as_of for mark in self._readings):
+                self._forget_unless(as_of, {task.execution_id for task in tasks})
         return queued
+
+    def _forget_unless(self, as_of: int, still: set[str]) -> None:
+        for sent in (self._sent_tasks, self._sent_stops):
+            for execution_id in [i for i, n in sent.items() if n <= as_of and i not in still]:
+                del sent[execution_id]
+                self._sent_at.pop(execution_id, None)
 
     def has_room(self) -> bool:
         """True while a task fits in the outbox."""
@@ -197,9 +214,8 @@ class AgentSession:
             metrics.delivery_latency.observe(time.monotonic() - sent)
 
     def finished(self, execution_id: str) -> None:
-        """The execution reported its result: nothing of it is sent again."""
-        self._sent_tasks.pop(execution_id, None)
-        self._sent_stops.pop(execution_id, None)
+        """The execution's result is stored. It stays known as sent until a later reading
+        no longer finds it: a reading under way may have found it still waiting."""
         self._sent_at.pop(execution_id, None)
 
     def stop(self, execution_id: str) -> None:
