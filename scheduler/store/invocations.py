@@ -8,11 +8,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     ColumnElement,
+    Integer,
     Row,
     Text,
     and_,
     any_,
+    bindparam,
     case,
     func,
     insert,
@@ -29,7 +32,13 @@ from scheduler.domain.status import overall_status
 from scheduler.domain.tenancy import Tenant
 from scheduler.store.arrays import Unnested, array, array_parameter
 from scheduler.store.paging import decode_token, encode_token, token_timestamp
-from scheduler.store.tables import executions, invocation_targets, invocations, values_of
+from scheduler.store.tables import (
+    Timestamp,
+    executions,
+    invocation_targets,
+    invocations,
+    values_of,
+)
 
 
 @dataclass(kw_only=True, frozen=True)
@@ -81,6 +90,26 @@ class InvocationFilter:
     status: InvocationStatus | None = None
 
 
+_INSERT_INVOCATION = insert(invocations)
+_new_target = Unnested(
+    "t",
+    instance_id=Text(),
+    status=Text(),
+    armed=Boolean(),
+    next_fire_at=Timestamp,
+    repeats=Integer(),
+)
+_INSERT_TARGETS = insert(invocation_targets).from_select(
+    ["invocation_id", "account_id", "region_id", *_new_target.c.keys()],
+    select(
+        bindparam("invocation_id", type_=Text()),
+        bindparam("account_id", type_=Text()),
+        bindparam("region_id", type_=Text()),
+        *_new_target.c,
+    ),
+)
+
+
 async def insert_invocation(
     conn: AsyncConnection,
     tenant: Tenant,
@@ -90,36 +119,39 @@ async def insert_invocation(
     settings: InvocationSettings,
     targets: list[NewTarget],
 ) -> None:
-    """Store an invocation (with its copy of the command) and its targets."""
+    """Store an invocation (with its copy of the command) and its targets.
+
+    Two statements of a fixed text, whatever the settings and the number of targets.
+    """
     await conn.execute(
-        insert(invocations).values(
-            id=invoke_id,
-            account_id=tenant.account_id,
-            region_id=tenant.region_id,
-            command_id=command.id,
-            command_name=command.name,
-            command_type=command.type.value,
-            content=command.content,
-            enable_parameter=command.enable_parameter,
-            status=overall_status(t.status for t in targets).value,
+        _INSERT_INVOCATION,
+        {
+            "id": invoke_id,
+            "account_id": tenant.account_id,
+            "region_id": tenant.region_id,
+            "command_id": command.id,
+            "command_name": command.name,
+            "command_type": command.type.value,
+            "content": command.content,
+            "enable_parameter": command.enable_parameter,
+            "status": overall_status(t.status for t in targets).value,
             **_settings_columns(settings),
-        )
+        },
     )
     await conn.execute(
-        insert(invocation_targets),
-        [
-            {
-                "invocation_id": invoke_id,
-                "account_id": tenant.account_id,
-                "region_id": tenant.region_id,
-                "instance_id": t.instance_id,
-                "status": t.status.value,
-                "armed": t.armed,
-                "next_fire_at": t.next_fire_at,
-                "repeats": t.repeats,
-            }
-            for t in targets
-        ],
+        _INSERT_TARGETS,
+        {
+            "invocation_id": invoke_id,
+            "account_id": tenant.account_id,
+            "region_id": tenant.region_id,
+            **_new_target.bind(
+                instance_id=[t.instance_id for t in targets],
+                status=[t.status.value for t in targets],
+                armed=[t.armed for t in targets],
+                next_fire_at=[t.next_fire_at for t in targets],
+                repeats=[t.repeats for t in targets],
+            ),
+        },
     )
 
 

@@ -37,7 +37,6 @@ from scheduler.domain.agent_reports import (
     Started,
 )
 from scheduler.domain.enums import ACTIVE_STATUSES, InvocationStatus
-from scheduler.domain.tenancy import InstanceKey, Tenant
 from scheduler.store.arrays import Unnested
 from scheduler.store.tables import Timestamp, executions, values_of
 
@@ -85,13 +84,20 @@ _RETURNED = (
 )
 
 
-def _changed(rows: Iterable[Row[Any]]) -> list[Changed]:
-    return [
-        Changed(
-            (InstanceKey(Tenant(r.account_id, r.region_id), r.instance_id), r.id), r.invocation_id
-        )
-        for r in rows
-    ]
+def _changed(rows: Iterable[Row[Any]], keys: Sequence[ExecutionKey]) -> list[Changed]:
+    """The executions of ``keys`` among ``rows``: the same id, of the same agent."""
+    found = {r.id: r for r in rows}
+    changed = []
+    for agent, execution_id in keys:
+        row = found.get(execution_id)
+        if (
+            row is not None
+            and row.instance_id == agent.instance_id
+            and row.account_id == agent.tenant.account_id
+            and row.region_id == agent.tenant.region_id
+        ):
+            changed.append(Changed((agent, execution_id), row.invocation_id))
+    return changed
 
 
 _acked = _reports("k")
@@ -113,7 +119,7 @@ async def acknowledge(conn: AsyncConnection, reports: Sequence[Acknowledged]) ->
         return set()
     keys = [(r.agent, r.execution_id) for r in reports]
     rows = await conn.execute(_ACKNOWLEDGE, _bind(_acked, keys))
-    return {change.key for change in _changed(rows)}
+    return {change.key for change in _changed(rows, keys)}
 
 
 _started = _reports("s", started_at=Timestamp)
@@ -146,12 +152,11 @@ async def start(
     if not reports:
         return [], set()
     keys = [(r.agent, r.execution_id) for r in reports]
+    started_at = [r.started_at for r in reports]
     changed = _changed(
-        await conn.execute(
-            _START, _bind(_started, keys, started_at=[r.started_at for r in reports])
-        )
+        await conn.execute(_START, _bind(_started, keys, started_at=started_at)), keys
     )
-    running = _changed(await conn.execute(_RUNNING, _bind(_running, keys)))
+    running = _changed(await conn.execute(_RUNNING, _bind(_running, keys)), keys)
     return changed, {change.key for change in running}
 
 
@@ -203,7 +208,7 @@ async def append_output(
             "limit": limit,
         },
     )
-    return _changed(await conn.execute(_OPEN, _bind(_open, keys)))
+    return _changed(await conn.execute(_OPEN, _bind(_open, keys)), keys)
 
 
 _results = _reports(
@@ -261,4 +266,4 @@ async def finish(conn: AsyncConnection, reports: Sequence[Finished]) -> list[Cha
             finished_at=[r.finished_at for r in results],
         ),
     )
-    return _changed(rows)
+    return _changed(rows, keys)
