@@ -127,6 +127,22 @@ async def runs_everywhere(replicas: Replicas, kairos: Kairos, word: str) -> None
         assert result.output == f"{word}\n".encode()
 
 
+async def stops_everywhere(replicas: Replicas, started_on: Kairos, stopped_on: Kairos) -> str:
+    """A stop through one replica's API ends the scripts the other replica's agents run too."""
+    never = replicas.marks.parent / "never"
+    invoke_id = await run(started_on, marked(replicas.marks, in_flight_script(never)))
+    await watch_until(stopped_on, invoke_id, all_running)
+    await stopped_on.invocations.StopInvocation(
+        invocation_pb2.StopInvocationRequest(invoke_id=invoke_id)
+    )
+    end = await finished(started_on, invoke_id)
+    assert end["status"] == S.INVOCATION_STATUS_STOPPED, end
+    for result in (await results(started_on, invoke_id)).values():
+        assert result.invocation_status == S.INVOCATION_STATUS_TERMINATED, result
+        assert result.output == b"started\n", result
+    return invoke_id
+
+
 def fired_on_every_instance(times: int, after: datetime) -> Callable[[Runs], bool]:
     """A ``watch_until`` condition: every instance ended ``times`` fires due after ``after``."""
 
@@ -216,6 +232,7 @@ async def test_two_active_replicas_share_the_fleet_and_survive_a_sigkill(
     # Runs through either API reach the agents the other replica holds.
     await runs_everywhere(replicas, kairos_a, "via-a")
     await runs_everywhere(replicas, kairos_b, "via-b")
+    stopped = await stops_everywhere(replicas, kairos_b, kairos_a)
     await watch_until(kairos_a, periodic, fired_on_every_instance(1, created), within=30)
 
     # Scripts in flight on both replicas' agents, started through the replica about to die.
@@ -269,6 +286,7 @@ async def test_two_active_replicas_share_the_fleet_and_survive_a_sigkill(
             timed[0].invocation_created_at + k * TEN for k in range(1, len(timed) + 1)
         ], instance_id
         assert {e.status for e in timed} <= {"Success", "Terminated"}, timed
-    assert {e.status for e in recorded if e.invocation_id != periodic} == {"Success"}
+    assert {e.status for e in recorded if e.invocation_id == stopped} == {"Terminated"}
+    assert {e.status for e in recorded if e.invocation_id not in (periodic, stopped)} == {"Success"}
     started = Counter((e.invocation_id, e.instance_id) for e in recorded if e.started)
     assert runs_marked(replicas.marks) == started  # no script ran twice, none was lost
