@@ -50,3 +50,8 @@ def test_one_address_is_always_the_one() -> None:
     rotation = Rotation(("a:1",))
     rotation.advance()
     assert rotation.current == "a:1"
+
+
+def test_no_address_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least one server address"):
+        Rotation(())
