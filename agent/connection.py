@@ -12,6 +12,7 @@ import grpc
 
 from agent.executions import Executions
 from agent.outbox import Outbox
+from agent.servers import Rotation
 from kairos.v1 import agent_pb2, agent_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -57,11 +58,15 @@ class Backoff:
 
 
 class Connection:
-    """Keeps one ``Connect`` stream to the dispatcher open and routes its messages."""
+    """Keeps one ``Connect`` stream to a dispatcher open and routes its messages.
+
+    With several dispatcher addresses, each new attempt after a stream ended (or
+    failed to open) goes to the next one: the agents of a dead replica move to a live one.
+    """
 
     def __init__(
         self,
-        server: str,
+        servers: tuple[str, ...],
         token: str | None,
         hello: agent_pb2.Hello,
         executions: Executions,
@@ -70,7 +75,7 @@ class Connection:
         clock: Callable[[], datetime],
         backoff: Backoff | None = None,
     ) -> None:
-        self._server = server
+        self._servers = Rotation(servers)
         self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self._hello = hello
         self._executions = executions
@@ -95,7 +100,7 @@ class Connection:
                 log.log(
                     level,
                     "stream to %s failed: %s %s",
-                    self._server,
+                    self._servers.current,
                     error.code().name,
                     error.details(),
                 )
@@ -104,19 +109,20 @@ class Connection:
             except Exception:
                 # A local failure (a full disk, say) ends this stream only: the
                 # unacknowledged task will be delivered again on the next one.
-                log.exception("stream to %s failed", self._server)
+                log.exception("stream to %s failed", self._servers.current)
                 self._failures += 1
                 delay = None
             if delay is None:
                 delay = self._backoff.next_delay()
             else:
                 self._backoff.reset()
-            log.debug("reconnecting to %s in %.1f s", self._server, delay)
+            self._servers.advance()
+            log.debug("reconnecting to %s in %.1f s", self._servers.current, delay)
             await asyncio.sleep(delay)
 
     async def _session(self) -> float | None:
         """Serve one stream; return the delay a Shutdown asked for, or None."""
-        async with grpc.aio.insecure_channel(self._server, options=KEEPALIVE) as channel:
+        async with grpc.aio.insecure_channel(self._servers.current, options=KEEPALIVE) as channel:
             stub = agent_pb2_grpc.AgentServiceStub(channel)
             # Hello, then everything a new dispatcher must know, queued in one
             # step so that no result can slip in between or be sent twice.
@@ -131,10 +137,10 @@ class Connection:
                     if message.WhichOneof("kind") == "shutdown":
                         shutdown: agent_pb2.Shutdown = message.shutdown
                         reason = shutdown.reason or "no reason given"
-                        log.info("dispatcher %s is going away: %s", self._server, reason)
+                        log.info("dispatcher %s is going away: %s", self._servers.current, reason)
                         return max(0, shutdown.reconnect_after_ms) / 1000
                     self._handle(message)
-                log.warning("dispatcher %s closed the stream", self._server)
+                log.warning("dispatcher %s closed the stream", self._servers.current)
                 return None
             finally:
                 self._outbox.detach()
@@ -154,7 +160,7 @@ class Connection:
     def _handle(self, message: agent_pb2.DispatcherMessage) -> None:
         kind = message.WhichOneof("kind")
         if kind == "welcome":
-            log.info("connected to %s", self._server)
+            log.info("connected to %s", self._servers.current)
             self._backoff.reset()
             self._failures = 0
             interval = message.welcome.heartbeat_interval_seconds or DEFAULT_HEARTBEAT

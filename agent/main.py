@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from agent.servers import parse_servers
+
 if TYPE_CHECKING:
     from agent.executions import Executions
 
@@ -29,7 +31,7 @@ PRUNE_INTERVAL = 3600  # seconds between two prunes of old execution ids
 class Options:
     """Everything an agent needs to run, resolved from flags and environment."""
 
-    server: str
+    servers: tuple[str, ...]
     instance_id: str
     name: str
     token: str | None
@@ -53,7 +55,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--server",
         default=env.get("KAIROS_SERVER", "127.0.0.1:50051"),
-        help="dispatcher address HOST:PORT (env KAIROS_SERVER; default %(default)s)",
+        type=_servers,
+        metavar="HOST:PORT[,HOST:PORT...]",
+        help="dispatcher address HOST:PORT, or several as HOST:PORT,HOST:PORT,... tried in turn "
+        "from the first whenever a stream ends (env KAIROS_SERVER; default %(default)s)",
     )
     parser.add_argument(
         "--instance-id",
@@ -102,6 +107,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(func=run)
 
 
+def _servers(text: str) -> tuple[str, ...]:
+    """``--server`` as addresses; argparse reports a bad one as a usage error (exit 2)."""
+    try:
+        return parse_servers(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the agent from parsed ``kairos agent`` arguments until SIGTERM or SIGINT."""
     from scheduler.observability.logs import LogFormat, configure
@@ -114,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
     from agent.spool import SpoolLocked, safe_name
 
     options = Options(
-        server=args.server,
+        servers=args.server,
         instance_id=args.instance_id,
         name=args.name or args.instance_id,
         token=args.token or None,
@@ -176,13 +189,13 @@ async def serve(options: Options, stop: asyncio.Event) -> None:
         time_zone=options.time_zone,
         boot_id=boot_id,
     )
-    connection = Connection(options.server, options.token, hello, executions, outbox, clock=_now)
+    connection = Connection(options.servers, options.token, hello, executions, outbox, clock=_now)
     log.info(
         "agent %s (version %s) serving from %s, dispatcher %s",
         options.instance_id,
         agent.__version__,
         options.state_dir,
-        options.server,
+        ",".join(options.servers),
     )
     jobs = [
         asyncio.create_task(connection.run_forever()),

@@ -35,11 +35,14 @@ def boot_id_file(tmp_path: Path) -> Path:
 
 @contextlib.asynccontextmanager
 async def running_agent(
-    dispatcher: ScriptedDispatcher, state_dir: Path, boot_id_file: Path
+    dispatcher: ScriptedDispatcher,
+    state_dir: Path,
+    boot_id_file: Path,
+    *others: ScriptedDispatcher,
 ) -> AsyncIterator[None]:
-    """The agent, in this process, until the block ends."""
+    """The agent, in this process, until the block ends; ``others`` are further addresses."""
     options = Options(
-        server=dispatcher.address,
+        servers=tuple(peer.address for peer in (dispatcher, *others)),
         instance_id="i-test-1",
         name="web-1",
         token="agent-token",
@@ -209,3 +212,31 @@ async def test_each_hello_lists_what_the_agent_holds_queued_running_or_unacked(
         assert sorted(hello.held.execution_ids) == sorted([done.execution_id, running.execution_id])
         gate.touch()
         await second.expect("result", running.execution_id)
+
+
+async def test_an_agent_fails_over_to_the_next_dispatcher_and_back(
+    dispatcher: ScriptedDispatcher, tmp_path: Path, boot_id_file: Path
+) -> None:
+    dispatcher.ack_results = False
+    other = ScriptedDispatcher(heartbeat_interval=1)
+    await other.start()
+    first_port = int(dispatcher.address.rsplit(":", 1)[1])
+    try:
+        async with running_agent(dispatcher, tmp_path / "state", boot_id_file, other):
+            first = await dispatcher.session()
+            task = shell_task("echo once")
+            first.send(task=task)
+            result = (await first.expect("result", task.execution_id)).result
+            await dispatcher.stop()  # the first replica dies before storing the result
+
+            # The next attempt goes to the other replica: Hello, then the result again.
+            second = await other.session()
+            await second.expect("hello")
+            assert (await second.expect("result", task.execution_id)).result == result
+            await dispatcher.start(port=first_port)
+            await other.stop()  # and when that one dies in turn, back to the first
+
+            third = await dispatcher.session()
+            await third.expect("hello")
+    finally:
+        await other.stop()

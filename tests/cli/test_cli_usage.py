@@ -29,6 +29,8 @@ NOWHERE = ["--server", "127.0.0.1:1"]
         (["invocations", "--status", "done"], "unknown invocation status 'done'"),
         (["dev", "--agents", "0"], "0 is out of range (1-50)"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
+        (["agent", "--server", "a:1,,b:2"], "argument --server: entry '' is not HOST:PORT"),
+        (["agent", "--server", "a:1,a:1"], "an address is listed twice in 'a:1,a:1'"),
     ],
 )
 def test_usage_errors_exit_2(

@@ -205,6 +205,20 @@ def _kairos_env_names() -> set[str]:
     return names
 
 
+def _env_value(variable: Obj, objs: list[Obj]) -> str:
+    """A container variable's value: its own, its ConfigMap's, or a stand-in for the rest
+    (a secret, a field), so that the parser checks what the pod would really get."""
+    if "value" in variable:
+        return str(variable["value"])
+    ref = variable.get("valueFrom", {}).get("configMapKeyRef")
+    if ref is None:
+        return "from-a-reference"
+    (config_map,) = [
+        o for o in objs if o["kind"] == "ConfigMap" and o["metadata"]["name"] == ref["name"]
+    ]
+    return str(config_map["data"][ref["key"]])
+
+
 @needs_kubectl
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_manifests_use_real_flags_and_variables(
@@ -217,7 +231,7 @@ def test_manifests_use_real_flags_and_variables(
     for workload in workloads(rendered[overlay]):
         for container in containers(workload):
             where = f"{workload['metadata']['name']}/{container['name']}"
-            env = {e["name"]: e.get("value", "from-a-reference") for e in container.get("env", [])}
+            env = {e["name"]: _env_value(e, rendered[overlay]) for e in container.get("env", [])}
             assert {n for n in env if n.startswith("KAIROS_")} <= known, where
             with monkeypatch.context() as patched:
                 for name, value in env.items():
