@@ -17,11 +17,10 @@ async def invocations_changed(
 
     Refreshes the targets' and the invocations' derived statuses, then tells
     watchers (EXECUTION) and, for the ``new_work_in`` invocations (with executions
-    for agents to run or stop), the dispatchers (DISPATCH). Notices go out when
-    the transaction commits.
+    for agents to run or stop), the dispatchers holding their agents
+    (``notices.send_dispatch``). Notices go out when the transaction commits.
     """
     ids = sorted(set(invoke_ids))
     await invocation_store.refresh_statuses(conn, ids)
-    await notices.send(
-        conn, notices.executions_changed(ids) + notices.dispatch(sorted(set(new_work_in)))
-    )
+    await notices.send(conn, notices.executions_changed(ids))
+    await notices.send_dispatch(conn, new_work_in)

@@ -152,6 +152,18 @@ async def agents_with_work(ctx: Context, invoke_ids: list[str]) -> set[InstanceK
     return await ctx.transaction(lambda conn: dispatch_store.agents_with_work(conn, invoke_ids))
 
 
+async def agents_with_stale_work(
+    ctx: Context, dispatcher_id: str, *, older_than: float
+) -> set[InstanceKey]:
+    """The instances held by ``dispatcher_id`` with work older than ``older_than`` seconds
+    that was never sent to them (to run), or that is still to stop."""
+    return await ctx.transaction(
+        lambda conn: dispatch_store.agents_with_stale_work(
+            conn, dispatcher_id, timedelta(seconds=older_than)
+        )
+    )
+
+
 async def waiting_work(
     ctx: Context, agents: list[InstanceKey], *, stops_only: list[InstanceKey] | None = None
 ) -> list[TaskView]:

@@ -140,6 +140,37 @@ async def agents_with_work(conn: AsyncConnection, invoke_ids: list[str]) -> set[
     return {InstanceKey(Tenant(r.account_id, r.region_id), r.instance_id) for r in rows}
 
 
+_STALE_WORK = (
+    select(executions.c.account_id, executions.c.region_id, executions.c.instance_id)
+    .distinct()
+    .select_from(executions.join(instances, of_instance(executions)))
+    .where(
+        instances.c.dispatcher_id == bindparam("dispatcher_id"),
+        executions.c.status.in_(values_of(DISPATCH_STATUSES)),
+        or_(
+            and_(
+                executions.c.status == InvocationStatus.PENDING.value,
+                executions.c.delivered_at.is_(None),
+                executions.c.created_at < func.now() - bindparam("age", type_=Interval),
+            ),
+            and_(
+                executions.c.status == InvocationStatus.STOPPING.value,
+                executions.c.stop_requested_at < func.now() - bindparam("age", type_=Interval),
+            ),
+        ),
+    )
+)
+
+
+async def agents_with_stale_work(
+    conn: AsyncConnection, dispatcher_id: str, age: timedelta
+) -> set[InstanceKey]:
+    """The instances held by ``dispatcher_id`` with work older than ``age`` never sent to
+    them (to run), or still to stop: work whose notice may have missed this dispatcher."""
+    rows = await conn.execute(_STALE_WORK, {"dispatcher_id": dispatcher_id, "age": age})
+    return {InstanceKey(Tenant(r.account_id, r.region_id), r.instance_id) for r in rows}
+
+
 async def mark_delivered(conn: AsyncConnection, execution_ids: list[str]) -> None:
     """Record that these executions were sent to their agent."""
     await conn.execute(
