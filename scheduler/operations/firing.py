@@ -23,6 +23,7 @@ from scheduler.domain.firing import instance_zone, plan_fire
 from scheduler.domain.invocation import render_execution
 from scheduler.domain.limits import Limits
 from scheduler.domain.models import PlannedExecution
+from scheduler.domain.status import TargetKey
 from scheduler.domain.tenancy import InstanceKey, Tenant
 from scheduler.observability import metrics
 from scheduler.operations.changes import invocations_changed
@@ -108,8 +109,8 @@ async def fire(
     created_new = [n for n in new if n.plan.id in created]
     await invocations_changed(
         conn,
-        [n.invocation_id for n in created_new]
-        + [u.invocation_id for u in round_.updates if not u.armed],
+        [TargetKey(n.invocation_id, n.plan.instance_id) for n in created_new]
+        + [TargetKey(u.invocation_id, u.instance_id) for u in round_.updates if not u.armed],
         new_work_in=[
             n.invocation_id for n in created_new if n.plan.status is InvocationStatus.PENDING
         ],

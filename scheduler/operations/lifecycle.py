@@ -30,6 +30,7 @@ from scheduler.domain.limits import MAX_OUTPUT_OFFSET
 from scheduler.domain.live_rate import LiveRate
 from scheduler.domain.models import AgentHello, ExecutionResult
 from scheduler.domain.reports import believable, bounded_result
+from scheduler.domain.status import TargetKey
 from scheduler.domain.tenancy import InstanceKey, Tenant
 from scheduler.observability import metrics
 from scheduler.operations.changes import invocations_changed
@@ -201,8 +202,8 @@ async def start(
         found = await dispatch_store.start(conn, execution_id, agent, started_at)
         if found is None:
             return None
-        invoke_id, status = found
-        await invocations_changed(conn, [invoke_id])
+        target, status = found
+        await invocations_changed(conn, [target])
         return status
 
     return await ctx.transaction(record) is not InvocationStatus.RUNNING
@@ -257,10 +258,10 @@ async def finish(ctx: Context, agent: InstanceKey, reported: ExecutionResult) ->
     result = bounded_result(reported, max_output=ctx.limits.max_output, now=datetime.now(UTC))
 
     async def record(conn: AsyncConnection) -> bool:
-        invoke_id = await dispatch_store.finish(conn, agent, result)
-        if invoke_id is not None:
-            await invocations_changed(conn, [invoke_id])
-        return invoke_id is not None
+        target = await dispatch_store.finish(conn, agent, result)
+        if target is not None:
+            await invocations_changed(conn, [target])
+        return target is not None
 
     if not await ctx.transaction(record):
         # A resend, or too late: the execution already ended (lost agent, say).
@@ -282,7 +283,11 @@ async def request_stop(conn: AsyncConnection, invoke_id: str, instance_ids: list
     become ``Stopping`` and their agents are told.
     """
     to_notify = await stopping_store.stop(conn, invoke_id, instance_ids, stopped_while_gone())
-    await invocations_changed(conn, [invoke_id], new_work_in=[invoke_id] if to_notify else [])
+    await invocations_changed(
+        conn,
+        [TargetKey(invoke_id, instance_id) for instance_id in instance_ids],
+        new_work_in=[invoke_id] if to_notify else [],
+    )
     await notices.send(conn, notices.schedules_changed(invoke_id))
 
 

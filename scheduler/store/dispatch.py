@@ -6,7 +6,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Boolean, Interval, Text, and_, any_, bindparam, func, or_, select, update
+from sqlalchemy import (
+    Boolean,
+    Interval,
+    Text,
+    and_,
+    any_,
+    bindparam,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.delivery import delivery_failure
@@ -18,9 +29,11 @@ from scheduler.domain.enums import (
     RepeatMode,
 )
 from scheduler.domain.models import ExecutionResult
+from scheduler.domain.status import TargetKey
 from scheduler.domain.tenancy import InstanceKey, Tenant
 from scheduler.store import leases
 from scheduler.store.arrays import Unnested, array, array_parameter
+from scheduler.store.statuses import target_of, targets_of
 from scheduler.store.tables import executions, instances, invocations, of_instance, values_of
 
 
@@ -173,8 +186,8 @@ async def acknowledge(conn: AsyncConnection, execution_id: str, agent: InstanceK
 
 async def start(
     conn: AsyncConnection, execution_id: str, agent: InstanceKey, started_at: datetime
-) -> tuple[str, InvocationStatus] | None:
-    """Mark a pending execution running; returns its invocation and resulting status."""
+) -> tuple[TargetKey, InvocationStatus] | None:
+    """Mark a pending execution running; returns its target and resulting status."""
     await conn.execute(
         update(executions)
         .where(
@@ -190,12 +203,12 @@ async def start(
     )
     row = (
         await conn.execute(
-            select(executions.c.invocation_id, executions.c.status).where(
+            select(executions.c.invocation_id, executions.c.instance_id, executions.c.status).where(
                 _of_agent(execution_id, agent)
             )
         )
     ).first()
-    return None if row is None else (row.invocation_id, InvocationStatus(row.status))
+    return None if row is None else (target_of(row), InvocationStatus(row.status))
 
 
 async def append_output(
@@ -240,8 +253,10 @@ async def append_output(
     return None if found is None else str(found.invocation_id)
 
 
-async def finish(conn: AsyncConnection, agent: InstanceKey, result: ExecutionResult) -> str | None:
-    """Record an agent's final result; returns the invocation id, None if nothing changed."""
+async def finish(
+    conn: AsyncConnection, agent: InstanceKey, result: ExecutionResult
+) -> TargetKey | None:
+    """Record an agent's final result; returns its target, None if nothing changed."""
     row = (
         await conn.execute(
             update(executions)
@@ -262,10 +277,10 @@ async def finish(conn: AsyncConnection, agent: InstanceKey, result: ExecutionRes
                 finished_at=result.finished_at or func.now(),
                 updated_at=func.now(),
             )
-            .returning(executions.c.invocation_id)
+            .returning(executions.c.invocation_id, executions.c.instance_id)
         )
     ).first()
-    return None if row is None else str(row.invocation_id)
+    return None if row is None else target_of(row)
 
 
 _OVERDUE = (
@@ -295,14 +310,14 @@ _ABORT = (
         finished_at=func.now(),
         updated_at=func.now(),
     )
-    .returning(executions.c.invocation_id)
+    .returning(executions.c.invocation_id, executions.c.instance_id)
 )
 
 
 async def abort_undelivered(
     conn: AsyncConnection, delivery_timeout: int, offline_after: int
-) -> list[str]:
-    """End executions no agent took within the delivery timeout; returns their invocations.
+) -> list[TargetKey]:
+    """End executions no agent took within the delivery timeout; returns their targets, sorted.
 
     Each ends ``Aborted`` with the reason ``domain.delivery.delivery_failure``
     gives from its instance's connection and last heartbeat.
@@ -330,7 +345,7 @@ async def abort_undelivered(
             error_info=[failure.error_info for failure in failures],
         ),
     )
-    return sorted(set(rows.scalars()))
+    return targets_of(rows)
 
 
 def _of_agent(execution_id: str, agent: InstanceKey) -> Any:
