@@ -73,13 +73,16 @@ async def decide(
     ``kairos_fire_errors_total`` and disarmed like a target with an invalid
     schedule, so that it neither fails every round nor holds up the others.
     """
-    busy = await target_store.busy(conn, [(t.invocation_id, t.instance.id) for t in due])
+    busy = await target_store.busy(conn, [TargetKey(t.invocation_id, t.instance.id) for t in due])
     fires: list[Fire] = []
     updates: list[TargetUpdate] = []
     for target in due:
         try:
             fire, update = _decide(
-                target, now, busy=(target.invocation_id, target.instance.id) in busy, grace=grace
+                target,
+                now,
+                busy=TargetKey(target.invocation_id, target.instance.id) in busy,
+                grace=grace,
             )
         except Exception:
             log.exception(

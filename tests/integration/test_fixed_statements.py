@@ -77,7 +77,7 @@ async def _advance(conn: AsyncConnection, invoke_ids: list[str]) -> None:
 
 
 async def _busy(conn: AsyncConnection, invoke_ids: list[str]) -> None:
-    await targets.busy(conn, [(i, f"i-{i}") for i in invoke_ids])
+    await targets.busy(conn, _targets(invoke_ids))
 
 
 async def _notify(conn: AsyncConnection, invoke_ids: list[str]) -> None:
