@@ -10,7 +10,7 @@ embedded default (``bench.ticker_bench.embedded``: a fresh directory under /tmp,
 default durable settings unless ``--setting``, migrated). Two copies of it
 (``CREATE DATABASE … TEMPLATE``) then have every target finished one by one,
 each result its own transaction as results arrive from agents
-(``store.dispatch.finish``, then the refresh, then the EXECUTION notice):
+(``store.reports.finish``, then the refresh, then the EXECUTION notice):
 
 * **baseline** — the algorithm before per-status counts, kept here only as the
   baseline (``full_recompute_baseline``): lock the invocation row, re-derive
@@ -44,6 +44,7 @@ from sqlalchemy import func, insert, select, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bench.ticker_bench import Bench, embedded
+from scheduler.domain.agent_reports import Finished
 from scheduler.domain.enums import CommandType, InvocationStatus, OsType, RepeatMode
 from scheduler.domain.limits import Limits
 from scheduler.domain.models import Command, ExecutionResult, InvocationSettings, PlannedExecution
@@ -51,7 +52,7 @@ from scheduler.domain.status import TargetKey, overall_status
 from scheduler.domain.tenancy import InstanceKey, Tenant
 from scheduler.operations.changes import invocations_changed
 from scheduler.operations.context import Context
-from scheduler.store import dispatch, notices
+from scheduler.store import notices, reports
 from scheduler.store.database import create_engine
 from scheduler.store.executions import NewExecution, insert_executions
 from scheduler.store.invocations import NewTarget, insert_invocation
@@ -270,9 +271,11 @@ def _finishing(instance: str, refresh: Refresh) -> Callable[[AsyncConnection], A
     """The transaction of the result of ``instance``: stored, then refreshed."""
 
     async def record(conn: AsyncConnection) -> None:
-        target = await dispatch.finish(conn, InstanceKey(TENANT, instance), _success(instance))
-        assert target is not None, f"the execution on {instance} was not open"
-        await refresh(conn, target)
+        changed = await reports.finish(
+            conn, [Finished(InstanceKey(TENANT, instance), _success(instance))]
+        )
+        assert changed, f"the execution on {instance} was not open"
+        await refresh(conn, changed[0].target)
 
     return record
 

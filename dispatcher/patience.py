@@ -1,10 +1,11 @@
-"""Agent messages that meet an unavailable database wait for it, on their agent's reader only.
+"""Agent reports that meet an unavailable database wait for it.
 
-Ending the stream instead would make the agent reconnect, and its Hello fail,
-for as long as the database is away. Waiting holds back only this agent's
-later messages (each agent's stream is read by its own task); the agent keeps
-every result on disk until its ``ResultAck``, which is sent only once the
-result is stored, so nothing is lost and nothing is recorded twice.
+Ending the streams instead would make the agents reconnect, and their Hellos
+fail, for as long as the database is away. Waiting holds back the batch of
+reports (``dispatcher.reports``), and each agent's stream only once that agent
+has its most reports waiting; heartbeats go on. The agent keeps every result
+on disk until its ``ResultAck``, which is sent only once the result is stored,
+so nothing is lost and nothing is recorded twice.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ import itertools
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
-from scheduler.observability import metrics
 from scheduler.store.database import is_unavailable
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 FIRST_RETRY = 0.2
 """Seconds before the first retry; each retry doubles the wait, up to ``MAX_RETRY``."""
@@ -30,39 +33,35 @@ PATIENCE = 300.0
 
 
 async def when_available(
-    handle: Callable[[], Awaitable[None]],
+    handle: Callable[[], Awaitable[T]],
     *,
-    kind: str,
-    instance_id: str,
+    what: str,
     patience: float = PATIENCE,
-    retrying: Callable[[], None] | None = None,
-) -> None:
-    """Run ``handle``, again and again while the database is unavailable.
+    delayed: Callable[[], None] | None = None,
+) -> T:
+    """Run ``handle``, again and again while the database is unavailable; its result.
 
-    After ``patience`` seconds the last error propagates. Any other error propagates at once.
-    ``retrying`` is called before each retry.
+    After ``patience`` seconds the last error propagates. Any other error propagates
+    at once. ``delayed`` is called once, when ``what`` first meets the outage.
     """
-    extra = {"instance_id": instance_id}
     give_up = time.monotonic() + patience
     wait = FIRST_RETRY
     for attempt in itertools.count():
         try:
-            await handle()
+            done = await handle()
         except Exception as error:
             if not is_unavailable(error):
                 raise
             if attempt == 0:
-                metrics.agent_messages_delayed.labels(kind).inc()
-                log.warning(
-                    "database unavailable; agent %s held until it is back", kind, extra=extra
-                )
+                if delayed is not None:
+                    delayed()
+                log.warning("database unavailable; %s held until it is back", what)
             if time.monotonic() + wait > give_up:
-                raise  # the reader logs it and ends the stream
+                raise  # the caller ends the streams concerned
             await asyncio.sleep(wait)
             wait = min(wait * 2, MAX_RETRY)
-            if retrying is not None:
-                retrying()
         else:
             if attempt > 0:
-                log.info("database back; agent %s recorded", kind, extra=extra)
-            return
+                log.info("database back; %s recorded", what)
+            return done
+    raise AssertionError("unreachable")  # itertools.count never ends

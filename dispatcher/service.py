@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from dispatcher.hello import agent_hello, held_executions, read_hello
-from dispatcher.messages import decoded, kind_of, moment, result_ack_message, result_of
-from dispatcher.patience import when_available
+from dispatcher.messages import decoded, kind_of, moment, result_of
+from dispatcher.reports import ReportBatches
 from dispatcher.session import AgentSession
 from dispatcher.upkeep import Upkeep
 from kairos.v1 import agent_pb2, agent_pb2_grpc
+from scheduler.domain import agent_reports
+from scheduler.domain.agent_reports import AgentReport
 from scheduler.domain.errors import KairosError
 from scheduler.domain.live_rate import LiveRate
 from scheduler.domain.tenancy import InstanceKey
@@ -55,6 +57,7 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         self._sessions: dict[InstanceKey, AgentSession] = {}
         self._background: list[asyncio.Task[None]] = []
         self._aborting: set[asyncio.Task[None]] = set()
+        self._reports = ReportBatches(ctx)
         self._upkeep = Upkeep(ctx, dispatcher_id, lambda: self._sessions.values())
 
     async def start(self) -> None:
@@ -64,6 +67,7 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
             asyncio.create_task(self._upkeep.renew_lease(), name="kairos-lease"),
             asyncio.create_task(self._upkeep.flush_heartbeats(), name="kairos-heartbeats"),
             asyncio.create_task(self._deliver_on_notice(), name="kairos-delivery"),
+            asyncio.create_task(self._reports.run(), name="kairos-reports"),
             asyncio.create_task(self._upkeep.sweep(), name="kairos-sweeper"),
         ]
 
@@ -124,6 +128,8 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
             # A message the server could not take ends the stream with its refusal, never OK.
             if reader.done() and (failure := reader.result()) is not None:
                 raise failure
+            if session.failure is not None:
+                raise session.failure
         finally:
             session.ended()
             reader.cancel()
@@ -175,17 +181,13 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         requests: AsyncIterator[agent_pb2.AgentMessage],
         live: LiveRate,
     ) -> Exception | None:
-        """Handle the agent's messages until it closes; what ended the stream otherwise."""
+        """Pass the agent's messages on until it closes; what ended the stream otherwise."""
         try:
             async for message in requests:
                 session.heard()
-                await when_available(
-                    functools.partial(self._handle, session, message, live),
-                    kind=message.WhichOneof("kind") or "unknown",
-                    instance_id=session.key.instance_id,
-                    # Waiting for the database is not the agent falling silent.
-                    retrying=session.heard,
-                )
+                report = self._report(session, message, live)
+                if report is not None:
+                    await self._reports.submit(session, report)
         except asyncio.CancelledError:
             raise
         except KairosError as refusal:
@@ -207,36 +209,41 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
             session.close()
         return None
 
-    async def _handle(
+    def _report(
         self, session: AgentSession, message: agent_pb2.AgentMessage, live: LiveRate
-    ) -> None:
+    ) -> AgentReport | None:
+        """What the agent's message reports (None: a heartbeat, or nothing to record)."""
         # The agent touches only its own instance's executions, in its own tenant.
         agent = session.key
         kind = kind_of(message)
         if kind == "heartbeat":
             session.beat()  # written in bulk (dispatcher/upkeep.py)
-        elif kind == "ack":
+            return None
+        if kind == "ack":
             session.acknowledged(message.ack.execution_id)
-            if await lifecycle.acknowledge(self._ctx, agent, message.ack.execution_id):
-                session.stop(message.ack.execution_id)
-        elif kind == "started":
+            return agent_reports.Acknowledged(agent, message.ack.execution_id)
+        now = datetime.now(UTC)
+        if kind == "started":
             started = message.started
-            started_at = moment(started, "start_time")
-            if await lifecycle.start(self._ctx, agent, started.execution_id, started_at):
-                session.stop(started.execution_id)
-        elif kind == "output":
-            output = message.output
-            await lifecycle.record_output(
-                self._ctx, agent, output.execution_id, output.offset, output.data, live
+            return agent_reports.started(
+                agent, started.execution_id, moment(started, "start_time"), now
             )
-        elif kind == "result":
-            result = result_of(message.result)
-            await lifecycle.finish(self._ctx, agent, result)
-            session.finished(result.execution_id)
-            live.forget(result.execution_id)
-            # Acknowledged even when nothing changed (a duplicate): the agent may forget it.
-            # Never waits: an outbox too full even for that closes the stuck stream.
-            session.send(result_ack_message(result.execution_id))
+        if kind == "output":
+            chunk = message.output
+            report = agent_reports.output(agent, chunk.execution_id, chunk.offset, chunk.data, live)
+            if report is None:
+                log.warning(
+                    "output chunk at an impossible offset %d dropped",
+                    chunk.offset,
+                    extra={"execution_id": chunk.execution_id, "instance_id": agent.instance_id},
+                )
+            return report
+        result = result_of(message.result)
+        live.forget(result.execution_id)
+        # The wall clock is enough here: only instants a day or more off are refused.
+        return agent_reports.finished(
+            agent, result, max_output=self._ctx.limits.max_output, now=now
+        )
 
     async def _deliver(self, sessions: list[AgentSession]) -> None:
         """Offer these agents what waits for them: one query and one update for all.
@@ -250,7 +257,13 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         full = {s.key: s for s in sessions if s.key not in room}
         marks = {key: session.mark() for key, session in room.items()}
         waiting: dict[InstanceKey, list[TaskView]] = {s.key: [] for s in sessions}
-        for task in await lifecycle.waiting_work(self._ctx, list(room), stops_only=list(full)):
+        try:
+            found = await lifecycle.waiting_work(self._ctx, list(room), stops_only=list(full))
+        except BaseException:
+            for key, session in room.items():
+                session.unmark(marks[key])
+            raise
+        for task in found:
             waiting[task.instance].append(task)
         delivered: list[str] = []
         for key, session in room.items():

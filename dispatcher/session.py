@@ -17,6 +17,9 @@ from scheduler.store.dispatch import TaskView
 
 OUTBOX_SIZE = 256
 """Messages an agent's outbox holds before tasks for it wait in the database."""
+REPORTS_PER_AGENT = 32
+"""Reports an agent may have waiting for the database (``dispatcher.reports``) before
+its stream is read no further."""
 
 
 class AgentSession:
@@ -33,8 +36,11 @@ class AgentSession:
 
     Within a session each task and each stop is sent once; a new session
     (reconnect) sends everything still waiting again, and the agent deduplicates
-    by execution id. What was sent is forgotten once it no longer waits (it was
-    started or finished), so a session holds only the work in flight.
+    by execution id. What was sent is forgotten once a reading of the waiting
+    work no longer finds it (it was started or finished) and no older reading is
+    still under way: an older one may have read the database before the start
+    or the result was written, and must still find it sent. So a session holds
+    only the work in flight.
     """
 
     def __init__(
@@ -62,6 +68,10 @@ class AgentSession:
         self._full_since: float | None = None
         self._last_taken = time.monotonic()
         self._last_heard = time.monotonic()
+        self._held_back = False
+        self._report_room = asyncio.Semaphore(REPORTS_PER_AGENT)
+        self.failure: Exception | None = None
+        """Why the server ended the stream, when a report of it could not be applied."""
         self._beat = False
         self._timer: asyncio.TimerHandle | None = None
         self._sends = 0
@@ -69,6 +79,8 @@ class AgentSession:
         self._sent_tasks: dict[str, int] = {}
         self._sent_stops: dict[str, int] = {}
         self._sent_at: dict[str, float] = {}
+        # The marks of the readings under way (``mark``, then ``offer`` or ``unmark``).
+        self._readings: set[int] = set()
 
     @property
     def stuck(self) -> bool:
@@ -88,8 +100,33 @@ class AgentSession:
         self._last_heard = time.monotonic()
 
     def silent_for(self) -> float:
-        """Seconds since the agent last sent anything."""
+        """Seconds since the agent last sent anything (0 while its stream is held back:
+        the dispatcher is not reading it, so the agent's silence tells nothing)."""
+        if self._held_back:
+            return 0.0
         return time.monotonic() - self._last_heard
+
+    async def room_for_report(self) -> None:
+        """Wait until the agent has fewer than ``REPORTS_PER_AGENT`` reports waiting."""
+        if not self._report_room.locked():
+            await self._report_room.acquire()
+            return
+        self._held_back = True
+        try:
+            await self._report_room.acquire()
+        finally:
+            self._held_back = False
+            self.heard()  # its silence counts again from now on
+
+    def report_done(self) -> None:
+        """A report of this agent was applied (or given up on): room for the next."""
+        self._report_room.release()
+
+    def fail(self, error: Exception) -> None:
+        """A report of the agent could not be applied: end the stream with ``error``."""
+        if self.failure is None:
+            self.failure = error
+        self.close()
 
     def last_heard_at(self) -> datetime:
         """When the agent last sent anything, by the wall clock."""
@@ -105,8 +142,15 @@ class AgentSession:
         return beat
 
     def mark(self) -> int:
-        """Call before reading the waiting work that is then given to ``offer``."""
+        """Call before reading the waiting work that is then given to ``offer`` (or, if the
+        reading failed, to ``unmark``)."""
+        self._sends += 1  # a mark of its own: readings are ordered among the sends
+        self._readings.add(self._sends)
         return self._sends
+
+    def unmark(self, mark: int) -> None:
+        """The reading that began at ``mark`` failed: nothing is offered from it."""
+        self._readings.discard(mark)
 
     def offer(self, waiting: Iterable[TaskView], *, as_of: int | None = None) -> list[str]:
         """Queue the tasks and stops not yet sent in this session; never waits.
@@ -114,7 +158,8 @@ class AgentSession:
         Returns the ids of the tasks queued now. A task that does not fit in the
         outbox is left for later (``wants_work``). With ``as_of`` (the ``mark``
         taken before ``waiting`` was read), ``waiting`` is all the agent's waiting
-        work, and whatever was sent before and no longer waits is forgotten.
+        work, and whatever was sent before and no longer waits is forgotten,
+        unless an older reading is still under way.
         """
         tasks = list(waiting)
         queued = []
@@ -135,12 +180,16 @@ class AgentSession:
             elif task.status is InvocationStatus.STOPPING:
                 self.stop(task.execution_id)
         if as_of is not None:
-            still = {task.execution_id for task in tasks}
-            for sent in (self._sent_tasks, self._sent_stops):
-                for execution_id in [i for i, n in sent.items() if n <= as_of and i not in still]:
-                    del sent[execution_id]
-                    self._sent_at.pop(execution_id, None)
+            self._readings.discard(as_of)
+            if not any(mark < as_of for mark in self._readings):
+                self._forget_unless(as_of, {task.execution_id for task in tasks})
         return queued
+
+    def _forget_unless(self, as_of: int, still: set[str]) -> None:
+        for sent in (self._sent_tasks, self._sent_stops):
+            for execution_id in [i for i, n in sent.items() if n <= as_of and i not in still]:
+                del sent[execution_id]
+                self._sent_at.pop(execution_id, None)
 
     def has_room(self) -> bool:
         """True while a task fits in the outbox."""
@@ -165,9 +214,8 @@ class AgentSession:
             metrics.delivery_latency.observe(time.monotonic() - sent)
 
     def finished(self, execution_id: str) -> None:
-        """The execution reported its result: nothing of it is sent again."""
-        self._sent_tasks.pop(execution_id, None)
-        self._sent_stops.pop(execution_id, None)
+        """The execution's result is stored. It stays known as sent until a later reading
+        no longer finds it: a reading under way may have found it still waiting."""
         self._sent_at.pop(execution_id, None)
 
     def stop(self, execution_id: str) -> None:

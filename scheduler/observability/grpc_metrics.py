@@ -53,14 +53,15 @@ class _Counted:
 
     def __init__(self, requests: AsyncIterator[Any], labels: tuple[str, str, str]) -> None:
         self._requests = requests
-        self._labels = labels
+        # Looked up once: an agent stream carries many messages.
+        self._received = metrics.grpc_msg_received.labels(*labels)
 
     def __aiter__(self) -> _Counted:
         return self
 
     async def __anext__(self) -> Any:
         request = await self._requests.__anext__()
-        metrics.grpc_msg_received.labels(*self._labels).inc()
+        self._received.inc()
         return request
 
 
@@ -86,9 +87,10 @@ def _instrument(
             start = time.perf_counter()
             if request_streaming:
                 request = count_requests(request)
+            sent = metrics.grpc_msg_sent.labels(*labels)
             try:
                 async for response in behavior(request, context):
-                    metrics.grpc_msg_sent.labels(*labels).inc()
+                    sent.inc()
                     yield response
             finally:
                 finish(start, context)

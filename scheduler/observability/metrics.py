@@ -74,6 +74,16 @@ agent_messages_delayed = Counter(
     " (heartbeats: dropped), by message kind.",
     ("kind",),
 )
+agent_reports_waiting = Gauge(
+    "kairos_agent_reports_waiting",
+    "Agent reports (acks, starts, output, results) read by this dispatcher and not yet"
+    " applied to the database.",
+)
+agent_report_batch_size = Histogram(
+    "kairos_agent_report_batch_size",
+    "Agent reports applied in one transaction (group commit).",
+    buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000),
+)
 database_up = Gauge(
     "kairos_database_up", "1 while this process's health probe reaches the database, else 0."
 )

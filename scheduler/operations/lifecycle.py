@@ -1,18 +1,18 @@
 """The execution lifecycle as agents and the clock drive it.
 
-An agent registers (a new boot fires its boot triggers), its executions are
-delivered, acknowledged, started, stream output and end with a result; a stop
-request cancels or stops them; the delivery timeout aborts what no agent took.
-Each function is one transaction. The agent stream servicer (``dispatcher``)
-only translates messages and calls these; nothing here knows about gRPC.
+An agent registers (a new boot fires its boot triggers) and its executions are
+delivered; what it then reports (acknowledged, started, output, result) is
+applied in batches by ``operations.reports``. A stop request cancels or stops
+executions; the sweep ends what no agent answers for. Each function is one
+transaction. The agent stream servicer (``dispatcher``) only translates
+messages and calls these; nothing here knows about gRPC.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -23,16 +23,11 @@ from scheduler.domain.delivery import (
     stopped_while_gone,
     unreported_failure,
 )
-from scheduler.domain.enums import InvocationStatus
 from scheduler.domain.errors import quota_exceeded
 from scheduler.domain.firing import agent_zone
-from scheduler.domain.limits import MAX_OUTPUT_OFFSET
-from scheduler.domain.live_rate import LiveRate
-from scheduler.domain.models import AgentHello, ExecutionResult
-from scheduler.domain.reports import believable, bounded_result
+from scheduler.domain.models import AgentHello
 from scheduler.domain.status import TargetKey
 from scheduler.domain.tenancy import InstanceKey, Tenant
-from scheduler.observability import metrics
 from scheduler.operations.changes import invocations_changed
 from scheduler.operations.context import Context
 from scheduler.operations.firing import Fired, count, fire_boot_triggers
@@ -172,108 +167,6 @@ async def delivered(ctx: Context, execution_ids: list[str]) -> None:
     """These executions were sent to their agents."""
     if execution_ids:
         await ctx.transaction(lambda conn: dispatch_store.mark_delivered(conn, execution_ids))
-
-
-async def acknowledge(ctx: Context, agent: InstanceKey, execution_id: str) -> bool:
-    """The agent holds the execution: the delivery timeout no longer applies. True when
-    the agent must stop it: it has ended meanwhile (aborted, say) or is not its own."""
-    return not await ctx.transaction(
-        lambda conn: dispatch_store.acknowledge(conn, execution_id, agent)
-    )
-
-
-async def start(
-    ctx: Context, agent: InstanceKey, execution_id: str, reported_at: datetime | None
-) -> bool:
-    """The agent started the execution (at ``reported_at``, if it said); True when it
-    must stop at once.
-
-    Anything but ``Running`` after the update means the agent must not go on: a
-    stop request that came while the task was on its way (``Stopping``,
-    ``Cancelled``), a final status reached meanwhile (``Aborted`` undelivered), or
-    an execution that is not the agent's at all. An
-    instant the server does not believe (``domain.reports.believable``) is
-    replaced by the server's own time.
-    """
-    now = datetime.now(UTC)
-    started_at = believable(reported_at, now) or now
-
-    async def record(conn: AsyncConnection) -> InvocationStatus | None:
-        found = await dispatch_store.start(conn, execution_id, agent, started_at)
-        if found is None:
-            return None
-        target, status = found
-        await invocations_changed(conn, [target])
-        return status
-
-    return await ctx.transaction(record) is not InvocationStatus.RUNNING
-
-
-async def record_output(
-    ctx: Context, agent: InstanceKey, execution_id: str, offset: int, data: bytes, live: LiveRate
-) -> None:
-    """Keep live output (up to the stored limit) and pass on to watchers what ``live`` admits.
-
-    Watchers get at most the live rate of each execution: the rest of a chunk is
-    skipped, and they see the skip as a gap before the next piece (or, at the
-    latest, when the execution ends and they are given its stored head and tail).
-    A chunk at an impossible offset (negative, or beyond any real output) is
-    dropped: it could only come from a broken or hostile agent.
-    """
-    if not 0 <= offset <= MAX_OUTPUT_OFFSET:
-        log.warning(
-            "output chunk at an impossible offset %d dropped",
-            offset,
-            extra={"execution_id": execution_id, "instance_id": agent.instance_id},
-        )
-        return
-
-    async def record(conn: AsyncConnection) -> None:
-        invoke_id = await dispatch_store.append_output(
-            conn, execution_id, agent, offset, data, ctx.limits.max_output
-        )
-        if invoke_id is None:
-            return
-        relayed = live.admit(execution_id, len(data), time.monotonic())
-        if not relayed:
-            return
-        chunk = notices.OutputChunk(
-            invoke_id=invoke_id,
-            execution_id=execution_id,
-            instance_id=agent.instance_id,
-            offset=offset,
-            data=data[:relayed],
-        )
-        await notices.send(conn, notices.output(chunk))
-
-    await ctx.transaction(record)
-
-
-async def finish(ctx: Context, agent: InstanceKey, reported: ExecutionResult) -> bool:
-    """Record the agent's final result; False when nothing changed (a duplicate, say).
-
-    What is stored is bounded by the server's rules (``domain.reports``), not the agent's.
-    """
-    # The wall clock is enough here: only instants a day or more off are refused.
-    result = bounded_result(reported, max_output=ctx.limits.max_output, now=datetime.now(UTC))
-
-    async def record(conn: AsyncConnection) -> bool:
-        target = await dispatch_store.finish(conn, agent, result)
-        if target is not None:
-            await invocations_changed(conn, [target])
-        return target is not None
-
-    if not await ctx.transaction(record):
-        # A resend, or too late: the execution already ended (lost agent, say).
-        metrics.results_not_stored.inc()
-        return False
-    metrics.executions_finished.labels(result.status.value).inc()
-    log.info(
-        "execution finished: %s",
-        result.status.value,
-        extra={"execution_id": result.execution_id, "instance_id": agent.instance_id},
-    )
-    return True
 
 
 async def request_stop(conn: AsyncConnection, invoke_id: str, instance_ids: list[str]) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Text, and_, bindparam, func, select, update
+from sqlalchemy import Row, Text, and_, any_, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -15,7 +15,7 @@ from scheduler.domain.enums import OsType
 from scheduler.domain.models import AgentHello, Instance
 from scheduler.domain.tenancy import InstanceKey, Tenant
 from scheduler.store import quota
-from scheduler.store.arrays import Unnested
+from scheduler.store.arrays import Unnested, array, array_parameter
 from scheduler.store.paging import decode_token, encode_token
 from scheduler.store.tables import instances
 
@@ -30,12 +30,24 @@ class Registration:
     """The boot id changed since the last connection: the machine booted."""
 
 
+_INSTANCES_AMONG = select(instances).where(
+    instances.c.account_id == bindparam("account_id"),
+    instances.c.region_id == bindparam("region_id"),
+    instances.c.id == any_(array_parameter("ids", Text())),
+)
+
+
 async def get_instances(
     conn: AsyncConnection, tenant: Tenant, instance_ids: list[str]
 ) -> dict[str, Instance]:
     """The tenant's instances among ``instance_ids``, by id."""
     rows = await conn.execute(
-        select(instances).where(_own(tenant), instances.c.id.in_(instance_ids))
+        _INSTANCES_AMONG,
+        {
+            "account_id": tenant.account_id,
+            "region_id": tenant.region_id,
+            "ids": array(instance_ids),
+        },
     )
     return {row.id: _instance(row) for row in rows}
 

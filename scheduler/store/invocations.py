@@ -6,16 +6,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, func, insert, select, tuple_
+from sqlalchemy import Boolean, Integer, Row, Text, and_, bindparam, func, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.enums import CommandType, InvocationStatus, RepeatMode
 from scheduler.domain.models import SETTINGS_FIELDS, Command, InvocationSettings
 from scheduler.domain.status import overall_status
 from scheduler.domain.tenancy import Tenant
+from scheduler.store.arrays import Unnested
 from scheduler.store.paging import decode_token, encode_token, token_timestamp
 from scheduler.store.statuses import count_new_targets
-from scheduler.store.tables import invocation_targets, invocations
+from scheduler.store.tables import Timestamp, invocation_targets, invocations
 
 
 @dataclass(kw_only=True, frozen=True)
@@ -67,6 +68,26 @@ class InvocationFilter:
     status: InvocationStatus | None = None
 
 
+_INSERT_INVOCATION = insert(invocations)
+_new_target = Unnested(
+    "t",
+    instance_id=Text(),
+    status=Text(),
+    armed=Boolean(),
+    next_fire_at=Timestamp,
+    repeats=Integer(),
+)
+_INSERT_TARGETS = insert(invocation_targets).from_select(
+    ["invocation_id", "account_id", "region_id", *_new_target.c.keys()],
+    select(
+        bindparam("invocation_id", type_=Text()),
+        bindparam("account_id", type_=Text()),
+        bindparam("region_id", type_=Text()),
+        *_new_target.c,
+    ),
+)
+
+
 async def insert_invocation(
     conn: AsyncConnection,
     tenant: Tenant,
@@ -76,36 +97,39 @@ async def insert_invocation(
     settings: InvocationSettings,
     targets: list[NewTarget],
 ) -> None:
-    """Store an invocation (with its copy of the command), its targets and their counts."""
+    """Store an invocation (with its copy of the command), its targets and their counts.
+
+    Three statements of a fixed text, whatever the settings and the number of targets.
+    """
     await conn.execute(
-        insert(invocations).values(
-            id=invoke_id,
-            account_id=tenant.account_id,
-            region_id=tenant.region_id,
-            command_id=command.id,
-            command_name=command.name,
-            command_type=command.type.value,
-            content=command.content,
-            enable_parameter=command.enable_parameter,
-            status=overall_status(t.status for t in targets).value,
+        _INSERT_INVOCATION,
+        {
+            "id": invoke_id,
+            "account_id": tenant.account_id,
+            "region_id": tenant.region_id,
+            "command_id": command.id,
+            "command_name": command.name,
+            "command_type": command.type.value,
+            "content": command.content,
+            "enable_parameter": command.enable_parameter,
+            "status": overall_status(t.status for t in targets).value,
             **_settings_columns(settings),
-        )
+        },
     )
     await conn.execute(
-        insert(invocation_targets),
-        [
-            {
-                "invocation_id": invoke_id,
-                "account_id": tenant.account_id,
-                "region_id": tenant.region_id,
-                "instance_id": t.instance_id,
-                "status": t.status.value,
-                "armed": t.armed,
-                "next_fire_at": t.next_fire_at,
-                "repeats": t.repeats,
-            }
-            for t in targets
-        ],
+        _INSERT_TARGETS,
+        {
+            "invocation_id": invoke_id,
+            "account_id": tenant.account_id,
+            "region_id": tenant.region_id,
+            **_new_target.bind(
+                instance_id=[t.instance_id for t in targets],
+                status=[t.status.value for t in targets],
+                armed=[t.armed for t in targets],
+                next_fire_at=[t.next_fire_at for t in targets],
+                repeats=[t.repeats for t in targets],
+            ),
+        },
     )
     await count_new_targets(conn, [invoke_id])
 

@@ -19,11 +19,12 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from scheduler.domain.agent_reports import Finished
 from scheduler.domain.enums import EXECUTION_STATUSES, InvocationStatus
 from scheduler.domain.models import ExecutionResult
 from scheduler.domain.status import TargetKey, overall_status, target_status
 from scheduler.domain.tenancy import InstanceKey
-from scheduler.store import dispatch
+from scheduler.store import reports
 from scheduler.store.statuses import refresh_statuses
 from scheduler.store.tables import (
     executions,
@@ -208,24 +209,22 @@ async def _seed_running_and_pending(engine: AsyncEngine) -> dict[str, str]:
 async def _finish(
     conn: AsyncConnection, instance_id: str, execution_id: str, status: InvocationStatus
 ) -> None:
-    """What ``lifecycle.finish`` does in its transaction: store the result, refresh."""
-    target = await dispatch.finish(
-        conn,
-        InstanceKey(TENANT, instance_id),
-        ExecutionResult(
-            execution_id=execution_id,
-            status=status,
-            exit_code=0 if status is S.SUCCESS else 1,
-            error_code="",
-            error_info="",
-            output=b"",
-            dropped=0,
-            started_at=None,
-            finished_at=None,
-        ),
+    """What a batch of one result does in its transaction (``operations.reports.apply``):
+    store the result, refresh its target."""
+    result = ExecutionResult(
+        execution_id=execution_id,
+        status=status,
+        exit_code=0 if status is S.SUCCESS else 1,
+        error_code="",
+        error_info="",
+        output=b"",
+        dropped=0,
+        started_at=None,
+        finished_at=None,
     )
-    assert target == TargetKey("inv", instance_id)
-    await refresh_statuses(conn, [target])
+    changed = await reports.finish(conn, [Finished(InstanceKey(TENANT, instance_id), result)])
+    assert [c.target for c in changed] == [TargetKey("inv", instance_id)]
+    await refresh_statuses(conn, [c.target for c in changed])
 
 
 Work = Callable[[AsyncConnection], Awaitable[None]]

@@ -24,19 +24,19 @@ class Handler:
 
 async def test_a_result_is_retried_until_the_database_answers() -> None:
     handle = Handler(failures=2)
-    await when_available(handle, kind="result", instance_id="i-1")
+    await when_available(handle, what="a result")
     assert handle.calls == 3
 
 
 async def test_the_error_propagates_once_patience_runs_out() -> None:
     handle = Handler(failures=100)
     with pytest.raises(psycopg.OperationalError):
-        await when_available(handle, kind="result", instance_id="i-1", patience=0.1)
+        await when_available(handle, what="a result", patience=0.1)
     assert handle.calls == 1
 
 
 async def test_any_other_error_propagates_at_once() -> None:
     handle = Handler(failures=1, error=ValueError("a bug"))
     with pytest.raises(ValueError, match="a bug"):
-        await when_available(handle, kind="result", instance_id="i-1")
+        await when_available(handle, what="a result")
     assert handle.calls == 1

@@ -1,0 +1,100 @@
+"""Grouping a batch of agent reports: the first of each kind per execution, output joined
+so that storing the joined chunk once ends as storing each chunk alone would."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from scheduler.domain.agent_reports import (
+    Acknowledged,
+    AgentReport,
+    Finished,
+    Output,
+    Started,
+    grouped,
+    output,
+    started,
+)
+from scheduler.domain.enums import InvocationStatus
+from scheduler.domain.limits import MAX_OUTPUT_OFFSET
+from scheduler.domain.live_rate import LiveRate
+from scheduler.domain.models import ExecutionResult
+from scheduler.domain.tenancy import InstanceKey, Tenant
+
+AGENT = InstanceKey(Tenant("a-1", "r-1"), "i-1")
+OTHER = InstanceKey(Tenant("a-2", "r-1"), "i-1")
+LIVE = LiveRate(1024, head=1024)
+NOW = datetime(2026, 12, 5, tzinfo=UTC)
+
+
+def stored_alone(size: int, chunks: list[Output]) -> tuple[bytes, int]:
+    """The store's rule applied chunk by chunk: appended unless before the stored end."""
+    data = b""
+    for chunk in chunks:
+        if size <= chunk.offset:
+            data += chunk.data
+            size = chunk.offset + len(chunk.data)
+    return data, size
+
+
+@st.composite
+def chunk_runs(draw: st.DrawFn) -> list[Output]:
+    """Chunks as an agent sends them: mostly in order, some resent, some after a gap."""
+    offset = draw(st.integers(0, 100))
+    chunks = []
+    for _ in range(draw(st.integers(1, 12))):
+        data = draw(st.binary(min_size=0, max_size=8))
+        step = draw(st.sampled_from(["next", "next", "resend", "gap"]))
+        at = {"next": offset, "resend": max(0, offset - 4), "gap": offset + 3}[step]
+        chunks.append(Output(agent=AGENT, execution_id="e-1", offset=at, data=data, live=LIVE))
+        offset = max(offset, at + len(data))
+    return chunks
+
+
+@given(chunk_runs(), st.integers(0, 100))
+def test_a_joined_chunk_is_stored_as_its_parts_would_be(chunks: list[Output], size: int) -> None:
+    # What the database holds before the batch is at most where the batch's output starts
+    # (the agent's earlier output): the case the join is exact for.
+    size = min(size, chunks[0].offset)
+    (joined,) = grouped(chunks).output
+    assert (joined.data, joined.end) == stored_alone(size, chunks)
+    assert joined.offset == chunks[0].offset
+
+
+def test_the_first_report_of_each_kind_per_execution_is_kept() -> None:
+    result = ExecutionResult(
+        execution_id="e-1",
+        status=InvocationStatus.SUCCESS,
+        exit_code=0,
+        error_code="",
+        error_info="",
+        output=b"",
+        dropped=0,
+        started_at=None,
+        finished_at=None,
+    )
+    first_start = Started(AGENT, "e-1", NOW)
+    reports: list[AgentReport] = [
+        Acknowledged(AGENT, "e-1"),
+        Acknowledged(AGENT, "e-1"),
+        Acknowledged(OTHER, "e-1"),  # another agent naming the same id: its own report
+        first_start,
+        Started(AGENT, "e-1", NOW.replace(year=2027)),
+        Finished(AGENT, result),
+        Finished(AGENT, result),
+    ]
+    batch = grouped(reports)
+    assert batch.acknowledged == [Acknowledged(AGENT, "e-1"), Acknowledged(OTHER, "e-1")]
+    assert batch.started == [first_start]
+    assert batch.finished == [Finished(AGENT, result)]
+
+
+def test_an_unbelievable_start_is_the_servers_time_and_an_impossible_offset_is_dropped() -> None:
+    assert started(AGENT, "e-1", datetime(1970, 1, 1, tzinfo=UTC), NOW).started_at == NOW
+    assert started(AGENT, "e-1", None, NOW).started_at == NOW
+    assert output(AGENT, "e-1", -1, b"x", LIVE) is None
+    assert output(AGENT, "e-1", MAX_OUTPUT_OFFSET + 1, b"x", LIVE) is None
+    assert output(AGENT, "e-1", MAX_OUTPUT_OFFSET, b"x", LIVE) is not None
