@@ -26,6 +26,7 @@ from scheduler.domain.delivery import (
 from scheduler.domain.errors import quota_exceeded
 from scheduler.domain.firing import agent_zone
 from scheduler.domain.models import AgentHello
+from scheduler.domain.status import TargetKey
 from scheduler.domain.tenancy import InstanceKey, Tenant
 from scheduler.operations.changes import invocations_changed
 from scheduler.operations.context import Context
@@ -187,7 +188,11 @@ async def request_stop(conn: AsyncConnection, invoke_id: str, instance_ids: list
     become ``Stopping`` and their agents are told.
     """
     to_notify = await stopping_store.stop(conn, invoke_id, instance_ids, stopped_while_gone())
-    await invocations_changed(conn, [invoke_id], new_work_in=[invoke_id] if to_notify else [])
+    await invocations_changed(
+        conn,
+        [TargetKey(invoke_id, instance_id) for instance_id in instance_ids],
+        new_work_in=[invoke_id] if to_notify else [],
+    )
     await notices.send(conn, notices.schedules_changed(invoke_id))
 
 

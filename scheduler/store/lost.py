@@ -9,9 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.delivery import DeliveryFailure
 from scheduler.domain.enums import ACTIVE_STATUSES, InvocationStatus
+from scheduler.domain.status import TargetKey
 from scheduler.domain.tenancy import InstanceKey
 from scheduler.store import leases
 from scheduler.store.arrays import array, array_parameter
+from scheduler.store.statuses import targets_of
 from scheduler.store.tables import executions, instances, invocations, of_instance, values_of
 
 _held = executions.alias("held")
@@ -44,16 +46,18 @@ _END = (
         finished_at=func.now(),
         updated_at=func.now(),
     )
-    .returning(executions.c.invocation_id)
+    .returning(executions.c.invocation_id, executions.c.instance_id)
 )
 
 
-async def end_lost(conn: AsyncConnection, lost_after: int, failure: DeliveryFailure) -> list[str]:
+async def end_lost(
+    conn: AsyncConnection, lost_after: int, failure: DeliveryFailure
+) -> list[TargetKey]:
     """End ``Error`` the executions agents hold without a heartbeat for ``lost_after`` seconds
     and no live stream (``leases.connected``).
 
     Acknowledged, running and stopping ones; what was never acknowledged is the
-    delivery timeout's. Their output so far stays. Returns the invocations, sorted.
+    delivery timeout's. Their output so far stays. Returns their targets, sorted.
     """
     rows = await conn.execute(
         _END,
@@ -64,7 +68,7 @@ async def end_lost(conn: AsyncConnection, lost_after: int, failure: DeliveryFail
             "error_info": failure.error_info,
         },
     )
-    return sorted(set(rows.scalars()))
+    return targets_of(rows)
 
 
 _held_now = array_parameter("held", Text())
@@ -98,7 +102,7 @@ _END_FORGOTTEN = (
         finished_at=func.now(),
         updated_at=func.now(),
     )
-    .returning(executions.c.invocation_id)
+    .returning(executions.c.invocation_id, executions.c.instance_id)
 )
 
 
@@ -110,12 +114,12 @@ async def active_among(conn: AsyncConnection, agent: InstanceKey, held: list[str
 
 async def end_forgotten(
     conn: AsyncConnection, agent: InstanceKey, held: list[str], failure: DeliveryFailure
-) -> list[str]:
+) -> list[TargetKey]:
     """End the started executions of an instance whose agent does not hold them.
 
     Running ones end ``Error``, stopping ones ``Terminated``, with ``failure``'s
     reason; output so far stays. Executions not yet started are left: delivery
-    sends them again. Returns the invocations, sorted.
+    sends them again. Returns their targets, sorted.
     """
     rows = await conn.execute(
         _END_FORGOTTEN,
@@ -126,7 +130,7 @@ async def end_forgotten(
             "error_info": failure.error_info,
         },
     )
-    return sorted(set(rows.scalars()))
+    return targets_of(rows)
 
 
 def _agent(agent: InstanceKey) -> dict[str, str]:
@@ -166,19 +170,21 @@ _END_UNREPORTED = (
         finished_at=func.now(),
         updated_at=func.now(),
     )
-    .returning(executions.c.invocation_id)
+    .returning(executions.c.invocation_id, executions.c.instance_id)
 )
 
 
-async def end_unreported(conn: AsyncConnection, grace: int, failure: DeliveryFailure) -> list[str]:
+async def end_unreported(
+    conn: AsyncConnection, grace: int, failure: DeliveryFailure
+) -> list[TargetKey]:
     """End ``Timeout`` the started executions still open ``grace`` seconds past their
     timeout while their agent is connected: it answers but never reported their end (a
     bug, a hostile agent). A gone agent's are left to ``end_lost``.
 
-    Output so far stays. Returns the invocations, sorted.
+    Output so far stays. Returns their targets, sorted.
     """
     rows = await conn.execute(
         _END_UNREPORTED,
         {"grace": grace, "error_code": failure.error_code.value, "error_info": failure.error_info},
     )
-    return sorted(set(rows.scalars()))
+    return targets_of(rows)
