@@ -139,17 +139,19 @@ async def undelivered(
     ]
 
 
+_WITH_WORK = (
+    select(executions.c.account_id, executions.c.region_id, executions.c.instance_id)
+    .distinct()
+    .where(
+        executions.c.invocation_id == any_(array_parameter("invocation_ids", Text())),
+        executions.c.status.in_(values_of(DISPATCH_STATUSES)),
+    )
+)
+
+
 async def agents_with_work(conn: AsyncConnection, invoke_ids: list[str]) -> set[InstanceKey]:
     """The instances with executions of these invocations waiting for their agents."""
-    rows = await conn.execute(
-        select(executions.c.account_id, executions.c.region_id, executions.c.instance_id)
-        .distinct()
-        .where(
-            executions.c.invocation_id == any_(array_parameter("invocation_ids", Text())),
-            executions.c.status.in_(values_of(DISPATCH_STATUSES)),
-        ),
-        {"invocation_ids": array(invoke_ids)},
-    )
+    rows = await conn.execute(_WITH_WORK, {"invocation_ids": array(invoke_ids)})
     return {InstanceKey(Tenant(r.account_id, r.region_id), r.instance_id) for r in rows}
 
 
@@ -184,17 +186,19 @@ async def agents_with_stale_work(
     return {InstanceKey(Tenant(r.account_id, r.region_id), r.instance_id) for r in rows}
 
 
+_MARK_DELIVERED = (
+    update(executions)
+    .where(
+        executions.c.id == any_(array_parameter("execution_ids", Text())),
+        executions.c.delivered_at.is_(None),
+    )
+    .values(delivered_at=func.now())
+)
+
+
 async def mark_delivered(conn: AsyncConnection, execution_ids: list[str]) -> None:
     """Record that these executions were sent to their agent."""
-    await conn.execute(
-        update(executions)
-        .where(
-            executions.c.id == any_(array_parameter("execution_ids", Text())),
-            executions.c.delivered_at.is_(None),
-        )
-        .values(delivered_at=func.now()),
-        {"execution_ids": array(execution_ids)},
-    )
+    await conn.execute(_MARK_DELIVERED, {"execution_ids": array(execution_ids)})
 
 
 _OVERDUE = (
