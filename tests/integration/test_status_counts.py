@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from scheduler.domain.agent_reports import Finished
 from scheduler.domain.enums import EXECUTION_STATUSES, InvocationStatus
-from scheduler.domain.models import ExecutionResult
 from scheduler.domain.status import TargetKey, overall_status, target_status
 from scheduler.domain.tenancy import InstanceKey
 from scheduler.store import reports
@@ -32,6 +31,7 @@ from scheduler.store.tables import (
     invocation_targets,
     invocations,
 )
+from tests.factories import execution_result
 from tests.integration.seed import (
     TENANT,
     add_command,
@@ -211,16 +211,8 @@ async def _finish(
 ) -> None:
     """What a batch of one result does in its transaction (``operations.reports.apply``):
     store the result, refresh its target."""
-    result = ExecutionResult(
-        execution_id=execution_id,
-        status=status,
-        exit_code=0 if status is S.SUCCESS else 1,
-        error_code="",
-        error_info="",
-        output=b"",
-        dropped=0,
-        started_at=None,
-        finished_at=None,
+    result = execution_result(
+        execution_id, status=status, exit_code=0 if status is S.SUCCESS else 1
     )
     changed = await reports.finish(conn, [Finished(InstanceKey(TENANT, instance_id), result)])
     assert [c.target for c in changed] == [TargetKey("inv", instance_id)]

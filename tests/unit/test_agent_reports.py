@@ -18,11 +18,10 @@ from scheduler.domain.agent_reports import (
     output,
     started,
 )
-from scheduler.domain.enums import InvocationStatus
 from scheduler.domain.limits import MAX_OUTPUT_OFFSET
 from scheduler.domain.live_rate import LiveRate
-from scheduler.domain.models import ExecutionResult
 from scheduler.domain.tenancy import InstanceKey, Tenant
+from tests.factories import execution_result
 
 AGENT = InstanceKey(Tenant("a-1", "r-1"), "i-1")
 OTHER = InstanceKey(Tenant("a-2", "r-1"), "i-1")
@@ -65,17 +64,7 @@ def test_a_joined_chunk_is_stored_as_its_parts_would_be(chunks: list[Output], si
 
 
 def test_the_first_report_of_each_kind_per_execution_is_kept() -> None:
-    result = ExecutionResult(
-        execution_id="e-1",
-        status=InvocationStatus.SUCCESS,
-        exit_code=0,
-        error_code="",
-        error_info="",
-        output=b"",
-        dropped=0,
-        started_at=None,
-        finished_at=None,
-    )
+    result = execution_result("e-1")
     first_start = Started(AGENT, "e-1", NOW)
     reports: list[AgentReport] = [
         Acknowledged(AGENT, "e-1"),

@@ -11,6 +11,7 @@ from scheduler.domain.enums import REPORTED_STATUSES, InvocationStatus
 from scheduler.domain.limits import MAX_ERROR_CODE, MAX_ERROR_INFO, MAX_OUTPUT_OFFSET
 from scheduler.domain.models import ExecutionResult
 from scheduler.domain.reports import bounded_result
+from tests.factories import execution_result
 
 NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
 LIMIT = 24 * 1024
@@ -89,17 +90,7 @@ def test_a_sane_report_is_kept_as_it_is() -> None:
 
 
 def test_a_status_an_agent_may_not_report_is_an_error_that_says_so() -> None:
-    reported = ExecutionResult(
-        execution_id="e-1",
-        status=InvocationStatus.PARTIAL_FAILED,
-        exit_code=0,
-        error_code="",
-        error_info="",
-        output=b"",
-        dropped=0,
-        started_at=None,
-        finished_at=None,
-    )
+    reported = execution_result("e-1", status=InvocationStatus.PARTIAL_FAILED)
     kept = bounded_result(reported, max_output=LIMIT, now=NOW)
     assert kept.status is InvocationStatus.ERROR
     assert kept.error_info.startswith("agent reported the status PartialFailed")
