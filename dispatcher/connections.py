@@ -77,7 +77,9 @@ class ConnectionBatches:
         arriving = _Arriving(session, arrival)
         if self._stopped:  # the server is shutting down: its streams end anyway
             arriving.done.cancel()
+            return arriving.done
         self._arriving.append(arriving)
+        metrics.agent_connects_waiting.inc()
         self._gathered.set()
         return arriving.done
 
@@ -101,12 +103,18 @@ class ConnectionBatches:
                 while self._arriving or self._leaving:
                     arriving, leaving = self._take()
                     metrics.agent_connect_batch_size.observe(len(arriving))
-                    await self._apply(arriving, leaving)
+                    try:
+                        await self._apply(arriving, leaving)
+                    finally:
+                        metrics.agent_connects_waiting.dec(len(arriving))
                     arriving, leaving = [], []
         finally:
             # Stopped with the dispatcher: nothing waits for a batch that will not come.
             self._stopped = True
-            for pending in [*arriving, *self._arriving]:
+            for pending in self._arriving:
+                pending.done.cancel()
+                metrics.agent_connects_waiting.dec()
+            for pending in arriving:
                 pending.done.cancel()
             for departing in [*leaving, *self._leaving]:
                 departing.done.cancel()
