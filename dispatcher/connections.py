@@ -60,10 +60,18 @@ class _Leaving:
 class ConnectionBatches:
     """Gathers this replica's Hellos and ended streams and records them, a batch at a time."""
 
-    def __init__(self, ctx: Context, dispatcher_id: str, welcome: Welcome) -> None:
+    def __init__(
+        self,
+        ctx: Context,
+        dispatcher_id: str,
+        welcome: Welcome,
+        holds: Callable[[InstanceKey], bool],
+    ) -> None:
+        """``holds``: whether this replica holds a (welcomed) stream of the agent now."""
         self._ctx = ctx
         self._id = dispatcher_id
         self._welcome = welcome
+        self._holds = holds
         # Unbounded: each stream has at most one item here, and waits for it.
         self._arriving: deque[_Arriving] = deque()
         self._leaving: deque[_Leaving] = deque()
@@ -140,6 +148,12 @@ class ConnectionBatches:
         return list(arriving.values()), list(leaving.values())
 
     async def _apply(self, arriving: list[_Arriving], leaving: list[_Leaving]) -> None:
+        # An agent whose stream ended and that reconnected here since (its new Hello
+        # recorded by an earlier batch) is not gone: its old stream's end is not recorded.
+        for item in leaving:
+            if self._holds(item.departure.agent):
+                _succeed(item.done)
+        leaving = [item for item in leaving if not item.done.done()]
         try:
             outcomes = await connections.record(
                 self._ctx,

@@ -60,7 +60,9 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         self._background: list[asyncio.Task[None]] = []
         self._aborting: set[asyncio.Task[None]] = set()
         self._reports = ReportBatches(ctx)
-        self._connections = ConnectionBatches(ctx, dispatcher_id, self._welcome)
+        self._connections = ConnectionBatches(
+            ctx, dispatcher_id, self._welcome, lambda key: key in self._sessions
+        )
         self._upkeep = Upkeep(ctx, dispatcher_id, lambda: self._sessions.values())
 
     async def start(self) -> None:

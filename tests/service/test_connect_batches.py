@@ -34,25 +34,27 @@ AGENTS = 20
 WAIT = 30.0
 
 
+KINDS = {
+    "register": "UPDATE instances SET name",
+    "reconcile": "UPDATE executions SET status=CASE",
+}
+"""Statements by what they do: a text each contains, before and after batching."""
+
+
 class Statements:
     """How many statements of each kind the server sent (any engine of this process)."""
 
-    KINDS = {
-        "register": "UPDATE instances SET name",
-        "reconcile": "UPDATE executions SET status=CASE",
-    }
-
     def __init__(self) -> None:
-        self.counts = dict.fromkeys(self.KINDS, 0)
+        self.counts = dict.fromkeys(KINDS, 0)
 
     def __call__(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         text = " ".join(statement.split())
-        for kind, start in self.KINDS.items():
+        for kind, start in KINDS.items():
             if start in text:
                 self.counts[kind] += 1
 
     def reset(self) -> None:
-        self.counts = dict.fromkeys(self.KINDS, 0)
+        self.counts = dict.fromkeys(KINDS, 0)
 
 
 @pytest.fixture
@@ -203,3 +205,39 @@ async def test_the_same_instance_twice_in_a_batch_is_recorded_in_order_and_the_l
     for peer in (again, earlier, later):
         await peer.close()
     await kairos.channel.close()
+
+
+async def test_an_old_stream_that_ends_while_its_agent_reconnects_does_not_disconnect_it(
+    servers: ServerFactory,
+) -> None:
+    address = await servers.start()
+    old = Peer(address, "i-1")
+    await old.hello()
+    connected = REGISTRY.get_sample_value("kairos_connected_agents") or 0.0
+
+    new = Peer(address, "i-1")
+    async with instance_held(servers.url, "i-1"):
+        welcome = asyncio.create_task(new.hello())
+        await until_blocked(servers.url)
+        # The old stream ends while the new Hello is being recorded.
+        await old.close()
+        deadline = asyncio.get_running_loop().time() + WAIT
+        while (REGISTRY.get_sample_value("kairos_connected_agents") or 0.0) >= connected:
+            assert asyncio.get_running_loop().time() < deadline, "the old stream never ended"
+            await asyncio.sleep(0.05)
+    await welcome
+    # Recorded after whatever the dispatcher had to record before it.
+    later = Peer(address, "i-2")
+    await later.hello()
+
+    engine = create_engine(servers.url)
+    try:
+        async with engine.connect() as conn:
+            holder = (
+                await conn.execute(select(instances.c.dispatcher_id).where(instances.c.id == "i-1"))
+            ).scalar_one()
+    finally:
+        await engine.dispose()
+    assert holder is not None, "the agent's new stream is recorded as gone"
+    for peer in (new, later):
+        await peer.close()
