@@ -29,8 +29,9 @@ bench: $(BIN)/.installed
 	$(BIN)/python -m bench.schedule_bench
 	$(BIN)/python -m bench.invocation_bench
 	$(BIN)/python -m bench.ticker_bench
+	$(BIN)/python -m bench.status_bench
 	$(BIN)/python -m bench.watch_memory_bench
-	$(BIN)/python -m bench.fleet_bench
+	$(BIN)/python -m bench.fleet_bench --agents 1000,10000
 
 stubs: $(BIN)/.installed
 	$(BIN)/python proto/generate_stubs.py

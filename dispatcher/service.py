@@ -37,6 +37,9 @@ from scheduler.store.listener import GAP, Listener, Notice
 
 log = logging.getLogger(__name__)
 
+FORGOTTEN_WORK_AFTER = 2.0
+"""Seconds between two looks for work no notice brought, and how old such work is."""
+
 
 class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
     """Holds the agent streams of this replica and delivers their work."""
@@ -72,6 +75,7 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
             asyncio.create_task(self._upkeep.renew_lease(), name="kairos-lease"),
             asyncio.create_task(self._upkeep.flush_heartbeats(), name="kairos-heartbeats"),
             asyncio.create_task(self._deliver_on_notice(), name="kairos-delivery"),
+            asyncio.create_task(self._deliver_forgotten(), name="kairos-forgotten-work"),
             asyncio.create_task(self._reports.run(), name="kairos-reports"),
             asyncio.create_task(self._connections.run(), name="kairos-connections"),
             asyncio.create_task(self._upkeep.sweep(), name="kairos-sweeper"),
@@ -302,7 +306,7 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         await lifecycle.delivered(self._ctx, delivered)
 
     async def _deliver_on_notice(self) -> None:
-        async with self._listener.subscribe(notices.Channel.DISPATCH) as queue:
+        async with self._listener.subscribe(notices.dispatch_channel(self._id)) as queue:
             while True:
                 received = [await queue.get()]
                 # What arrived meanwhile is handled with it: one read for all of them.
@@ -314,6 +318,25 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
                         await self._deliver(wanted)
                 except Exception as error:
                     log_failure(log, "delivery", error)
+
+    async def _deliver_forgotten(self) -> None:
+        """Now and then, deliver work that its notice missed.
+
+        A notice goes to the replica that held the agent when the work was written;
+        an agent that connected here while that transaction was still open is
+        sent its work by this look (``FORGOTTEN_WORK_AFTER`` seconds at most late).
+        """
+        while True:
+            await asyncio.sleep(FORGOTTEN_WORK_AFTER)
+            try:
+                keys = await lifecycle.agents_with_stale_work(
+                    self._ctx, self._id, older_than=FORGOTTEN_WORK_AFTER
+                )
+                wanted = [self._sessions[key] for key in keys if key in self._sessions]
+                if wanted:
+                    await self._deliver(wanted)
+            except Exception as error:
+                log_failure(log, "delivery of forgotten work", error)
 
     async def _wanting_work(self, received: list[Notice]) -> list[AgentSession]:
         """This replica's agents that the DISPATCH notices (invocation ids) have work for."""

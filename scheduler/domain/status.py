@@ -1,11 +1,15 @@
 """Statuses derived from others: a target's from its executions, an invocation's from its targets.
 
-``store.invocations`` computes both in SQL; these functions are the rules it follows.
+``store.statuses`` keeps both up to date: each changed target's status in SQL
+(``target_status``'s twin), and per invocation how many targets are in each
+status, from which ``overall_status`` follows; these are the rules it follows.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from scheduler.domain.enums import ACTIVE_STATUSES, FAILURE_STATUSES, InvocationStatus
 
@@ -15,6 +19,35 @@ _PRECEDENCE = (
     InvocationStatus.RUNNING,
     InvocationStatus.STOPPING,
 )
+
+
+@dataclass(frozen=True, order=True)
+class TargetKey:
+    """One target: an invocation on one of its instances (an instance of its own tenant)."""
+
+    invocation_id: str
+    instance_id: str
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """A target of ``invocation_id`` moved from status ``old`` to ``new``."""
+
+    invocation_id: str
+    old: InvocationStatus
+    new: InvocationStatus
+
+
+def count_deltas(changes: Iterable[StatusChange]) -> dict[tuple[str, InvocationStatus], int]:
+    """How the per-status target counts of each invocation change: (invocation, status) → delta.
+
+    Only non-zero deltas; one target leaving a status and another entering it cancel out.
+    """
+    deltas: Counter[tuple[str, InvocationStatus]] = Counter()
+    for change in changes:
+        deltas[change.invocation_id, change.old] -= 1
+        deltas[change.invocation_id, change.new] += 1
+    return {key: delta for key, delta in sorted(deltas.items()) if delta}
 
 
 def target_status(latest: InvocationStatus | None, *, armed: bool) -> InvocationStatus:
@@ -32,7 +65,11 @@ def target_status(latest: InvocationStatus | None, *, armed: bool) -> Invocation
 
 
 def overall_status(statuses: Iterable[InvocationStatus]) -> InvocationStatus:
-    """The overall status of an invocation whose instances are in ``statuses`` (SPEC §7)."""
+    """The overall status of an invocation whose instances are in ``statuses`` (SPEC §7).
+
+    Only which statuses are present matters, not how many targets have each:
+    the store derives it from the statuses whose count is above zero.
+    """
     present = set(statuses)
     for status in _PRECEDENCE:
         if status in present:

@@ -1,4 +1,4 @@
-"""After executions or targets change: their invocations' statuses, and who is told."""
+"""After executions or targets change: their statuses, their invocations', and who is told."""
 
 from __future__ import annotations
 
@@ -6,22 +6,26 @@ from collections.abc import Iterable
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from scheduler.store import invocations as invocation_store
+from scheduler.domain.status import TargetKey
 from scheduler.store import notices
+from scheduler.store import statuses as status_store
 
 
 async def invocations_changed(
-    conn: AsyncConnection, invoke_ids: Iterable[str], *, new_work_in: Iterable[str] = ()
+    conn: AsyncConnection, targets: Iterable[TargetKey], *, new_work_in: Iterable[str] = ()
 ) -> None:
-    """Executions or targets of these invocations changed: bring their statuses up to date.
+    """Executions or settings of these targets changed: bring their statuses up to date.
 
-    Refreshes the targets' and the invocations' derived statuses, then tells
-    watchers (EXECUTION) and, for the ``new_work_in`` invocations (with executions
-    for agents to run or stop), the dispatchers (DISPATCH). Notices go out when
-    the transaction commits.
+    Refreshes the targets' and their invocations' derived statuses (at the cost of
+    the targets given, ``store.statuses``), then tells watchers of those
+    invocations (EXECUTION) and, for the ``new_work_in`` invocations (with
+    executions for agents to run or stop), the dispatchers holding their agents
+    (``notices.send_dispatch``). Notices go out when the transaction commits. Call
+    it once per transaction, with every target the transaction changed: its locks
+    are taken in a fixed order per call.
     """
-    ids = sorted(set(invoke_ids))
-    await invocation_store.refresh_statuses(conn, ids)
-    await notices.send(
-        conn, notices.executions_changed(ids) + notices.dispatch(sorted(set(new_work_in)))
-    )
+    changed = sorted(set(targets))
+    await status_store.refresh_statuses(conn, changed)
+    invoke_ids = sorted({target.invocation_id for target in changed})
+    await notices.send(conn, notices.executions_changed(invoke_ids))
+    await notices.send_dispatch(conn, new_work_in)

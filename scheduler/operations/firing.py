@@ -23,6 +23,7 @@ from scheduler.domain.firing import instance_zone, plan_fire
 from scheduler.domain.invocation import render_execution
 from scheduler.domain.limits import Limits
 from scheduler.domain.models import PlannedExecution
+from scheduler.domain.status import TargetKey
 from scheduler.domain.tenancy import InstanceKey, Tenant
 from scheduler.observability import metrics
 from scheduler.operations.changes import invocations_changed
@@ -72,13 +73,16 @@ async def decide(
     ``kairos_fire_errors_total`` and disarmed like a target with an invalid
     schedule, so that it neither fails every round nor holds up the others.
     """
-    busy = await target_store.busy(conn, [(t.invocation_id, t.instance.id) for t in due])
+    busy = await target_store.busy(conn, [TargetKey(t.invocation_id, t.instance.id) for t in due])
     fires: list[Fire] = []
     updates: list[TargetUpdate] = []
     for target in due:
         try:
             fire, update = _decide(
-                target, now, busy=(target.invocation_id, target.instance.id) in busy, grace=grace
+                target,
+                now,
+                busy=TargetKey(target.invocation_id, target.instance.id) in busy,
+                grace=grace,
             )
         except Exception:
             log.exception(
@@ -108,8 +112,8 @@ async def fire(
     created_new = [n for n in new if n.plan.id in created]
     await invocations_changed(
         conn,
-        [n.invocation_id for n in created_new]
-        + [u.invocation_id for u in round_.updates if not u.armed],
+        [TargetKey(n.invocation_id, n.plan.instance_id) for n in created_new]
+        + [TargetKey(u.invocation_id, u.instance_id) for u in round_.updates if not u.armed],
         new_work_in=[
             n.invocation_id for n in created_new if n.plan.status is InvocationStatus.PENDING
         ],

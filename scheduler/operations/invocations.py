@@ -272,7 +272,7 @@ async def _invoke(
             ],
         )
         if any(p.status is InvocationStatus.PENDING for p in plans):
-            await notices.send(conn, notices.dispatch([invoke_id]))
+            await notices.send_dispatch(conn, [invoke_id])
     else:
         await notices.send(conn, notices.schedules_changed(invoke_id))
     await command_store.count_invocation(conn, command.id)

@@ -20,6 +20,7 @@ from scheduler.domain.delivery import (
     stopped_while_gone,
     unreported_failure,
 )
+from scheduler.domain.status import TargetKey
 from scheduler.domain.tenancy import InstanceKey
 from scheduler.operations.changes import invocations_changed
 from scheduler.operations.context import Context
@@ -56,6 +57,18 @@ async def agents_with_work(ctx: Context, invoke_ids: list[str]) -> set[InstanceK
     return await ctx.transaction(lambda conn: dispatch_store.agents_with_work(conn, invoke_ids))
 
 
+async def agents_with_stale_work(
+    ctx: Context, dispatcher_id: str, *, older_than: float
+) -> set[InstanceKey]:
+    """The instances held by ``dispatcher_id`` with work older than ``older_than`` seconds
+    that was never sent to them (to run), or that is still to stop."""
+    return await ctx.transaction(
+        lambda conn: dispatch_store.agents_with_stale_work(
+            conn, dispatcher_id, timedelta(seconds=older_than)
+        )
+    )
+
+
 async def waiting_work(
     ctx: Context, agents: list[InstanceKey], *, stops_only: list[InstanceKey] | None = None
 ) -> list[TaskView]:
@@ -79,7 +92,11 @@ async def request_stop(conn: AsyncConnection, invoke_id: str, instance_ids: list
     become ``Stopping`` and their agents are told.
     """
     to_notify = await stopping_store.stop(conn, invoke_id, instance_ids, stopped_while_gone())
-    await invocations_changed(conn, [invoke_id], new_work_in=[invoke_id] if to_notify else [])
+    await invocations_changed(
+        conn,
+        [TargetKey(invoke_id, instance_id) for instance_id in instance_ids],
+        new_work_in=[invoke_id] if to_notify else [],
+    )
     await notices.send(conn, notices.schedules_changed(invoke_id))
 
 

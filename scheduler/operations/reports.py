@@ -47,7 +47,7 @@ async def apply(ctx: Context, reports: Sequence[AgentReport]) -> Applied:
             conn, batch, await report_store.append_output(conn, batch.output, ctx.limits.max_output)
         )
         finished = await report_store.finish(conn, batch.finished)
-        await invocations_changed(conn, [c.invocation_id for c in started + finished])
+        await invocations_changed(conn, [c.target for c in started + finished])
         acked = {(r.agent, r.execution_id) for r in batch.acknowledged}
         reported_started = {(r.agent, r.execution_id) for r in batch.started}
         must_stop = (acked - still_open) | (reported_started - running)

@@ -41,7 +41,7 @@ from scheduler.store import migrate
 from scheduler.store.database import create_engine, database_url
 from scheduler.store.embedded import EmbeddedPostgres
 from scheduler.store.listener import Listener, conninfo
-from scheduler.store.notices import Channel
+from scheduler.store.notices import Channel, dispatch_channel
 from scheduler.store.probe import DatabaseProbe
 from scheduler.ticker import Ticker
 
@@ -115,7 +115,12 @@ async def running_server(
     """A started gRPC server on ``config.listen``; yields its port and a graceful-stop function."""
     engine = create_engine(url)
     ctx = Context(engine=engine, limits=config.limits)
-    listener = Listener(conninfo(url), list(Channel))
+    # Each dispatcher replica hears of new work only for its own agents, on its own channel.
+    dispatcher_id = f"d-{secrets.token_hex(6)}"
+    channels: list[str] = list(Channel)
+    if ServerRole.DISPATCHER in config.roles:
+        channels.append(dispatch_channel(dispatcher_id))
+    listener = Listener(conninfo(url), channels)
     await listener.start()
     in_flight = InFlight()
     stop_metrics = serve_metrics(config.metrics_listen, engine) if config.metrics_listen else None
@@ -146,7 +151,7 @@ async def running_server(
         dispatcher = Dispatcher(
             ctx,
             listener,
-            dispatcher_id=f"d-{secrets.token_hex(6)}",
+            dispatcher_id=dispatcher_id,
             heartbeat_interval=config.heartbeat_interval,
             send_timeout=config.agent_send_timeout,
         )

@@ -1,26 +1,39 @@
-"""The dispatcher's queries on executions: what waits for agents, and what agents report."""
+"""The dispatcher's queries on executions: what waits for agents, and what no agent took.
+
+What agents report is applied by ``store.reports``.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import Boolean, Interval, Text, and_, any_, bindparam, func, or_, select, update
+from sqlalchemy import (
+    Boolean,
+    Interval,
+    Text,
+    and_,
+    any_,
+    bindparam,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.delivery import delivery_failure
 from scheduler.domain.enums import (
-    ACTIVE_STATUSES,
     DISPATCH_STATUSES,
     CommandType,
     InvocationStatus,
     RepeatMode,
 )
-from scheduler.domain.models import ExecutionResult
+from scheduler.domain.status import TargetKey
 from scheduler.domain.tenancy import InstanceKey, Tenant
 from scheduler.store import leases
 from scheduler.store.arrays import Unnested, array, array_parameter
+from scheduler.store.statuses import targets_of
 from scheduler.store.tables import executions, instances, invocations, of_instance, values_of
 
 
@@ -140,6 +153,37 @@ async def agents_with_work(conn: AsyncConnection, invoke_ids: list[str]) -> set[
     return {InstanceKey(Tenant(r.account_id, r.region_id), r.instance_id) for r in rows}
 
 
+_STALE_WORK = (
+    select(executions.c.account_id, executions.c.region_id, executions.c.instance_id)
+    .distinct()
+    .select_from(executions.join(instances, of_instance(executions)))
+    .where(
+        instances.c.dispatcher_id == bindparam("dispatcher_id"),
+        executions.c.status.in_(values_of(DISPATCH_STATUSES)),
+        or_(
+            and_(
+                executions.c.status == InvocationStatus.PENDING.value,
+                executions.c.delivered_at.is_(None),
+                executions.c.created_at < func.now() - bindparam("age", type_=Interval),
+            ),
+            and_(
+                executions.c.status == InvocationStatus.STOPPING.value,
+                executions.c.stop_requested_at < func.now() - bindparam("age", type_=Interval),
+            ),
+        ),
+    )
+)
+
+
+async def agents_with_stale_work(
+    conn: AsyncConnection, dispatcher_id: str, age: timedelta
+) -> set[InstanceKey]:
+    """The instances held by ``dispatcher_id`` with work older than ``age`` never sent to
+    them (to run), or still to stop: work whose notice may have missed this dispatcher."""
+    rows = await conn.execute(_STALE_WORK, {"dispatcher_id": dispatcher_id, "age": age})
+    return {InstanceKey(Tenant(r.account_id, r.region_id), r.instance_id) for r in rows}
+
+
 async def mark_delivered(conn: AsyncConnection, execution_ids: list[str]) -> None:
     """Record that these executions were sent to their agent."""
     await conn.execute(
@@ -151,121 +195,6 @@ async def mark_delivered(conn: AsyncConnection, execution_ids: list[str]) -> Non
         .values(delivered_at=func.now()),
         {"execution_ids": array(execution_ids)},
     )
-
-
-async def acknowledge(conn: AsyncConnection, execution_id: str, agent: InstanceKey) -> bool:
-    """The agent holds the execution: the delivery timeout no longer applies.
-
-    Returns whether the execution is still open; a late acknowledgement of one
-    that has ended (or of one the agent does not own) changes nothing.
-    """
-    rows = await conn.execute(
-        update(executions)
-        .where(
-            _of_agent(execution_id, agent),
-            executions.c.status.in_(values_of(ACTIVE_STATUSES)),
-        )
-        .values(acked_at=func.coalesce(executions.c.acked_at, func.now()))
-        .returning(executions.c.id)
-    )
-    return rows.first() is not None
-
-
-async def start(
-    conn: AsyncConnection, execution_id: str, agent: InstanceKey, started_at: datetime
-) -> tuple[str, InvocationStatus] | None:
-    """Mark a pending execution running; returns its invocation and resulting status."""
-    await conn.execute(
-        update(executions)
-        .where(
-            _of_agent(execution_id, agent),
-            executions.c.status == InvocationStatus.PENDING.value,
-        )
-        .values(
-            status=InvocationStatus.RUNNING.value,
-            started_at=started_at,
-            acked_at=func.coalesce(executions.c.acked_at, func.now()),
-            updated_at=func.now(),
-        )
-    )
-    row = (
-        await conn.execute(
-            select(executions.c.invocation_id, executions.c.status).where(
-                _of_agent(execution_id, agent)
-            )
-        )
-    ).first()
-    return None if row is None else (row.invocation_id, InvocationStatus(row.status))
-
-
-async def append_output(
-    conn: AsyncConnection,
-    execution_id: str,
-    agent: InstanceKey,
-    offset: int,
-    data: bytes,
-    limit: int,
-) -> str | None:
-    """Keep live output up to ``limit`` bytes; returns the invocation id, None if unknown.
-
-    Only the head is stored while running; the agent's final result carries
-    head and tail. A chunk before the stored end (a resend) is ignored; one
-    after it (the agent dropped live output while disconnected) is appended.
-    Output of an execution that has ended (a lost agent's, say) changes nothing
-    and returns None.
-    """
-    unfinished = executions.c.status.in_(values_of(ACTIVE_STATUSES))
-    row = (
-        await conn.execute(
-            update(executions)
-            .where(
-                _of_agent(execution_id, agent),
-                unfinished,
-                executions.c.output_size <= offset,
-            )
-            .values(
-                output=func.substring(executions.c.output.concat(data), 1, limit),
-                output_size=offset + len(data),
-            )
-            .returning(executions.c.invocation_id)
-        )
-    ).first()
-    if row is not None:
-        return str(row.invocation_id)
-    found = (
-        await conn.execute(
-            select(executions.c.invocation_id).where(_of_agent(execution_id, agent), unfinished)
-        )
-    ).first()
-    return None if found is None else str(found.invocation_id)
-
-
-async def finish(conn: AsyncConnection, agent: InstanceKey, result: ExecutionResult) -> str | None:
-    """Record an agent's final result; returns the invocation id, None if nothing changed."""
-    row = (
-        await conn.execute(
-            update(executions)
-            .where(
-                _of_agent(result.execution_id, agent),
-                # A final status never changes: a late report is not stored over it.
-                executions.c.status.in_(values_of(ACTIVE_STATUSES)),
-            )
-            .values(
-                status=result.status.value,
-                exit_code=result.exit_code,
-                error_code=result.error_code,
-                error_info=result.error_info,
-                output=result.output,
-                output_size=len(result.output) + result.dropped,
-                dropped=result.dropped,
-                started_at=func.coalesce(result.started_at, executions.c.started_at),
-                finished_at=result.finished_at or func.now(),
-                updated_at=func.now(),
-            )
-            .returning(executions.c.invocation_id)
-        )
-    ).first()
-    return None if row is None else str(row.invocation_id)
 
 
 _OVERDUE = (
@@ -295,14 +224,14 @@ _ABORT = (
         finished_at=func.now(),
         updated_at=func.now(),
     )
-    .returning(executions.c.invocation_id)
+    .returning(executions.c.invocation_id, executions.c.instance_id)
 )
 
 
 async def abort_undelivered(
     conn: AsyncConnection, delivery_timeout: int, offline_after: int
-) -> list[str]:
-    """End executions no agent took within the delivery timeout; returns their invocations.
+) -> list[TargetKey]:
+    """End executions no agent took within the delivery timeout; returns their targets, sorted.
 
     Each ends ``Aborted`` with the reason ``domain.delivery.delivery_failure``
     gives from its instance's connection and last heartbeat.
@@ -330,14 +259,4 @@ async def abort_undelivered(
             error_info=[failure.error_info for failure in failures],
         ),
     )
-    return sorted(set(rows.scalars()))
-
-
-def _of_agent(execution_id: str, agent: InstanceKey) -> Any:
-    # An agent may only touch executions of its own instance, in its own tenant.
-    return and_(
-        executions.c.id == execution_id,
-        executions.c.account_id == agent.tenant.account_id,
-        executions.c.region_id == agent.tenant.region_id,
-        executions.c.instance_id == agent.instance_id,
-    )
+    return targets_of(rows)

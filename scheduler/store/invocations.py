@@ -2,43 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    Boolean,
-    ColumnElement,
-    Integer,
-    Row,
-    Text,
-    and_,
-    any_,
-    bindparam,
-    case,
-    func,
-    insert,
-    select,
-    true,
-    tuple_,
-    update,
-)
+from sqlalchemy import Boolean, Integer, Row, Text, and_, bindparam, func, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from scheduler.domain.enums import ACTIVE_STATUSES, CommandType, InvocationStatus, RepeatMode
+from scheduler.domain.enums import CommandType, InvocationStatus, RepeatMode
 from scheduler.domain.models import SETTINGS_FIELDS, Command, InvocationSettings
 from scheduler.domain.status import overall_status
 from scheduler.domain.tenancy import Tenant
-from scheduler.store.arrays import Unnested, array, array_parameter
+from scheduler.store.arrays import Unnested
 from scheduler.store.paging import decode_token, encode_token, token_timestamp
-from scheduler.store.tables import (
-    Timestamp,
-    executions,
-    invocation_targets,
-    invocations,
-    values_of,
-)
+from scheduler.store.statuses import count_new_targets
+from scheduler.store.tables import Timestamp, invocation_targets, invocations
 
 
 @dataclass(kw_only=True, frozen=True)
@@ -119,9 +97,9 @@ async def insert_invocation(
     settings: InvocationSettings,
     targets: list[NewTarget],
 ) -> None:
-    """Store an invocation (with its copy of the command) and its targets.
+    """Store an invocation (with its copy of the command), its targets and their counts.
 
-    Two statements of a fixed text, whatever the settings and the number of targets.
+    Three statements of a fixed text, whatever the settings and the number of targets.
     """
     await conn.execute(
         _INSERT_INVOCATION,
@@ -153,98 +131,7 @@ async def insert_invocation(
             ),
         },
     )
-
-
-_ids = array_parameter("invocation_ids", Text())
-
-_LOCK_INVOCATIONS = (
-    select(invocations.c.id)
-    .where(invocations.c.id == any_(_ids))
-    .order_by(invocations.c.id)
-    .with_for_update()
-)
-
-
-def target_status_sql(latest: ColumnElement[str], armed: ColumnElement[bool]) -> ColumnElement[str]:
-    """``domain.status.target_status`` in SQL (``latest`` NULL: the target has no execution)."""
-    return case(
-        (latest.in_(values_of(ACTIVE_STATUSES)), latest),
-        (armed, InvocationStatus.SCHEDULED.value),
-        else_=func.coalesce(latest, InvocationStatus.CANCELLED.value),
-    )
-
-
-# The targets again, inside the statement that updates them: each one's derived status.
-_target = invocation_targets.alias("t")
-_latest = (
-    select(executions.c.status)
-    .where(
-        executions.c.invocation_id == _target.c.invocation_id,
-        executions.c.instance_id == _target.c.instance_id,
-    )
-    .order_by(executions.c.repeat.desc())
-    .limit(1)
-    .lateral("e")
-)
-_derived = (
-    select(
-        _target.c.invocation_id,
-        _target.c.instance_id,
-        target_status_sql(_latest.c.status, _target.c.armed).label("status"),
-    )
-    .select_from(_target.outerjoin(_latest, true()))
-    .where(_target.c.invocation_id == any_(_ids))
-    .subquery("s")
-)
-_REFRESH_TARGETS = (
-    update(invocation_targets)
-    .where(
-        invocation_targets.c.invocation_id == any_(_ids),
-        invocation_targets.c.invocation_id == _derived.c.invocation_id,
-        invocation_targets.c.instance_id == _derived.c.instance_id,
-        invocation_targets.c.status != _derived.c.status,
-    )
-    .values(status=_derived.c.status, updated_at=func.now())
-)
-
-_TARGET_STATUSES = select(invocation_targets.c.invocation_id, invocation_targets.c.status).where(
-    invocation_targets.c.invocation_id == any_(_ids)
-)
-
-_overall = Unnested("v", id=Text(), status=Text())
-_SET_INVOCATION_STATUSES = (
-    update(invocations).where(invocations.c.id == _overall.c.id).values(status=_overall.c.status)
-)
-
-
-async def refresh_statuses(conn: AsyncConnection, invoke_ids: Iterable[str]) -> None:
-    """Bring the targets' and the invocations' derived statuses up to date (SPEC §7).
-
-    Each target's status comes from its latest execution and whether it is
-    armed (``target_status_sql``), then each invocation's overall status from
-    its targets (``domain.status.overall_status``); four statements for any
-    number of invocations. The invocation rows are locked first, in id order, so
-    concurrent results of one invocation are aggregated one after the other
-    (none is missed) and concurrent rounds never deadlock.
-    """
-    ids = sorted(set(invoke_ids))
-    if not ids:
-        return
-    of_ids = {"invocation_ids": array(ids)}
-    await conn.execute(_LOCK_INVOCATIONS, of_ids)
-    await conn.execute(_REFRESH_TARGETS, of_ids)
-    statuses: dict[str, list[InvocationStatus]] = {invoke_id: [] for invoke_id in ids}
-    for row in await conn.execute(_TARGET_STATUSES, of_ids):
-        statuses[row.invocation_id].append(InvocationStatus(row.status))
-    await conn.execute(
-        _SET_INVOCATION_STATUSES,
-        _overall.bind(id=ids, status=[overall_status(statuses[i]).value for i in ids]),
-    )
-
-
-async def refresh_status(conn: AsyncConnection, invoke_id: str) -> None:
-    """``refresh_statuses`` for one invocation."""
-    await refresh_statuses(conn, [invoke_id])
+    await count_new_targets(conn, [invoke_id])
 
 
 async def invocation_instances(

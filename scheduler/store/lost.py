@@ -11,9 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.delivery import DeliveryFailure
 from scheduler.domain.enums import ACTIVE_STATUSES, InvocationStatus
+from scheduler.domain.status import TargetKey
 from scheduler.domain.tenancy import InstanceKey, Tenant
 from scheduler.store import leases
 from scheduler.store.arrays import Unnested
+from scheduler.store.statuses import target_of, targets_of
 from scheduler.store.tables import executions, instances, invocations, of_instance, values_of
 
 _held = executions.alias("held")
@@ -46,16 +48,18 @@ _END = (
         finished_at=func.now(),
         updated_at=func.now(),
     )
-    .returning(executions.c.invocation_id)
+    .returning(executions.c.invocation_id, executions.c.instance_id)
 )
 
 
-async def end_lost(conn: AsyncConnection, lost_after: int, failure: DeliveryFailure) -> list[str]:
+async def end_lost(
+    conn: AsyncConnection, lost_after: int, failure: DeliveryFailure
+) -> list[TargetKey]:
     """End ``Error`` the executions agents hold without a heartbeat for ``lost_after`` seconds
     and no live stream (``leases.connected``).
 
     Acknowledged, running and stopping ones; what was never acknowledged is the
-    delivery timeout's. Their output so far stays. Returns the invocations, sorted.
+    delivery timeout's. Their output so far stays. Returns their targets, sorted.
     """
     rows = await conn.execute(
         _END,
@@ -66,7 +70,7 @@ async def end_lost(conn: AsyncConnection, lost_after: int, failure: DeliveryFail
             "error_info": failure.error_info,
         },
     )
-    return sorted(set(rows.scalars()))
+    return targets_of(rows)
 
 
 # What each reconciling agent says it holds: one row per (instance, execution id).
@@ -136,12 +140,12 @@ async def active_among(
 
 async def end_forgotten(
     conn: AsyncConnection, held: Mapping[InstanceKey, list[str]], failure: DeliveryFailure
-) -> dict[InstanceKey, set[str]]:
+) -> dict[InstanceKey, set[TargetKey]]:
     """End the started executions of these instances that their agents do not hold.
 
     Running ones end ``Error``, stopping ones ``Terminated``, with ``failure``'s
     reason; output so far stays. Executions not yet started are left: delivery
-    sends them again. Returns, per agent that had some, their invocations.
+    sends them again. Returns, per agent that had some, their targets.
     """
     agents = list(held)
     rows = await conn.execute(
@@ -157,9 +161,9 @@ async def end_forgotten(
             "error_info": failure.error_info,
         },
     )
-    forgotten: dict[InstanceKey, set[str]] = {}
+    forgotten: dict[InstanceKey, set[TargetKey]] = {}
     for row in rows:
-        forgotten.setdefault(_key(row), set()).add(row.invocation_id)
+        forgotten.setdefault(_key(row), set()).add(target_of(row))
     return forgotten
 
 
@@ -206,19 +210,21 @@ _END_UNREPORTED = (
         finished_at=func.now(),
         updated_at=func.now(),
     )
-    .returning(executions.c.invocation_id)
+    .returning(executions.c.invocation_id, executions.c.instance_id)
 )
 
 
-async def end_unreported(conn: AsyncConnection, grace: int, failure: DeliveryFailure) -> list[str]:
+async def end_unreported(
+    conn: AsyncConnection, grace: int, failure: DeliveryFailure
+) -> list[TargetKey]:
     """End ``Timeout`` the started executions still open ``grace`` seconds past their
     timeout while their agent is connected: it answers but never reported their end (a
     bug, a hostile agent). A gone agent's are left to ``end_lost``.
 
-    Output so far stays. Returns the invocations, sorted.
+    Output so far stays. Returns their targets, sorted.
     """
     rows = await conn.execute(
         _END_UNREPORTED,
         {"grace": grace, "error_code": failure.error_code.value, "error_info": failure.error_info},
     )
-    return sorted(set(rows.scalars()))
+    return targets_of(rows)

@@ -14,29 +14,40 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import Text, func, select
+from sqlalchemy import Text, any_, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from scheduler.store.arrays import Unnested
+from scheduler.domain.enums import DISPATCH_STATUSES
+from scheduler.store.arrays import Unnested, array, array_parameter
 from scheduler.store.listener import Notice as Received
+from scheduler.store.tables import executions, instances, of_instance, values_of
 
 
 class Channel(StrEnum):
     """The NOTIFY channels Kairos listens on."""
 
-    DISPATCH = "kairos_dispatch"
-    """An invocation with new work for agents (to run or to stop): its id.
-
-    A key, not the instances: a payload's size must not grow with their number
-    or the length of their ids (PostgreSQL allows 8000 bytes). Each dispatcher
-    reads which of its agents the work is for (``store.dispatch.agents_with_work``).
-    """
     EXECUTION = "kairos_execution"
     """An invocation whose executions changed: its id."""
     SCHEDULE = "kairos_schedule"
     """Schedules were added or stopped (tickers recompute when to wake): an invocation id."""
     OUTPUT = "kairos_output"
     """One live output chunk: JSON of ``OutputChunk``, data in Base64."""
+
+
+DISPATCH_PREFIX = "kairos_dispatch_"
+"""Each dispatcher replica's own channel is this and its id (``dispatch_channel``)."""
+
+
+def dispatch_channel(dispatcher_id: str) -> str:
+    """The channel on which ``dispatcher_id`` hears of new work for its agents (to run or
+    to stop): an invocation id.
+
+    A key, not the instances: a payload's size must not grow with their number or
+    the length of their ids (PostgreSQL allows 8000 bytes). Only the replicas that
+    hold agents of the invocation are told (``send_dispatch``); each reads which of
+    its agents the work is for (``store.dispatch.agents_with_work``).
+    """
+    return DISPATCH_PREFIX + dispatcher_id
 
 
 OUTPUT_CHUNK = 3000
@@ -56,11 +67,6 @@ class OutputChunk:
 
 Notice = tuple[Channel, str]
 """A channel and the payload to send on it."""
-
-
-def dispatch(invoke_ids: Iterable[str]) -> list[Notice]:
-    """DISPATCH notices, one per invocation with new work for agents."""
-    return [(Channel.DISPATCH, invoke_id) for invoke_id in invoke_ids]
 
 
 def executions_changed(invoke_ids: Iterable[str]) -> list[Notice]:
@@ -125,6 +131,40 @@ async def send(conn: AsyncConnection, notices: list[Notice]) -> None:
         _SEND,
         _notices.bind(channel=[str(n[0]) for n in notices], payload=[n[1] for n in notices]),
     )
+
+
+_new_work = (
+    select(executions.c.invocation_id, instances.c.dispatcher_id)
+    .distinct()
+    .select_from(executions.join(instances, of_instance(executions)))
+    .where(
+        executions.c.invocation_id == any_(array_parameter("invocation_ids", Text())),
+        executions.c.status.in_(values_of(DISPATCH_STATUSES)),
+        instances.c.dispatcher_id.is_not(None),
+    )
+    .subquery("w")
+)
+_SEND_DISPATCH = select(
+    func.count(
+        func.pg_notify(
+            literal(DISPATCH_PREFIX) + _new_work.c.dispatcher_id, _new_work.c.invocation_id
+        )
+    )
+)
+
+
+async def send_dispatch(conn: AsyncConnection, invoke_ids: Iterable[str]) -> None:
+    """Tell the dispatchers holding agents with work of these invocations (to run or to
+    stop), each on its own channel; delivered when the transaction commits.
+
+    Agents held by no replica are told nothing: they are sent their work when they
+    connect. A replica an agent connects to while this transaction is open may miss
+    the notice; its periodic look for forgotten work
+    (``store.dispatch.agents_with_stale_work``) catches that within seconds.
+    """
+    ids = sorted(set(invoke_ids))
+    if ids:
+        await conn.execute(_SEND_DISPATCH, {"invocation_ids": array(ids)})
 
 
 _notices = Unnested("n", channel=Text(), payload=Text())

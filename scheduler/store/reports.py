@@ -37,16 +37,23 @@ from scheduler.domain.agent_reports import (
     Started,
 )
 from scheduler.domain.enums import ACTIVE_STATUSES, InvocationStatus
+from scheduler.domain.status import TargetKey
 from scheduler.store.arrays import Unnested
 from scheduler.store.tables import Timestamp, executions, values_of
 
 
 @dataclass(frozen=True)
 class Changed:
-    """An execution that a report changed, and its invocation (whose status follows)."""
+    """An execution that a report changed, and its invocation."""
 
     key: ExecutionKey
     invocation_id: str
+
+    @property
+    def target(self) -> TargetKey:
+        """The target the execution is a run of, whose status follows."""
+        agent, _ = self.key
+        return TargetKey(self.invocation_id, agent.instance_id)
 
 
 def _reports(name: str, **columns: TypeEngine[Any]) -> Unnested:

@@ -193,7 +193,8 @@ invocations = Table(
     Column("timeout", Integer, nullable=False),
     Column("container_id", String(128), nullable=False, server_default=""),
     Column("container_name", String(128), nullable=False, server_default=""),
-    # Derived from the targets (SPEC §7), kept in step in the same transactions.
+    # Derived from the targets (SPEC §7) through ``invocation_status_counts``, kept in
+    # step in the same transactions.
     Column("status", String(16), nullable=False),
     Column("created_at", Timestamp, nullable=False, server_default=NOW),
     Column("stopped_at", Timestamp),
@@ -235,6 +236,27 @@ invocation_targets = Table(
         "next_fire_at",
         postgresql_where=column("next_fire_at").is_not(None),
     ),
+    one_of("status", TARGET_STATUSES),
+)
+
+invocation_status_counts = Table(
+    "invocation_status_counts",
+    metadata,
+    # How many of an invocation's targets are in each status, kept up to date by delta
+    # in the transactions that change target statuses (``store.statuses``): the overall
+    # status follows from the statuses counted above zero, whatever the number of
+    # targets. A status no target has any more keeps its row, at zero. No tenancy
+    # columns: a row is part of its invocation and read only through it.
+    Column(
+        "invocation_id",
+        String(40),
+        ForeignKey("invocations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("status", String(16), nullable=False),
+    Column("targets", Integer, nullable=False),
+    PrimaryKeyConstraint("invocation_id", "status"),
+    CheckConstraint("targets >= 0", name="targets_not_negative"),
     one_of("status", TARGET_STATUSES),
 )
 

@@ -12,9 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.enums import ACTIVE_STATUSES, CommandType, RepeatMode
 from scheduler.domain.models import Command, Instance
+from scheduler.domain.status import TargetKey
 from scheduler.domain.tenancy import InstanceKey, Tenant
 from scheduler.store.arrays import Unnested
 from scheduler.store.instances import instance_from
+from scheduler.store.statuses import targets_of
 from scheduler.store.tables import (
     Timestamp,
     executions,
@@ -144,15 +146,17 @@ _BUSY = (
 )
 
 
-async def busy(conn: AsyncConnection, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
-    """The (invocation, instance) pairs among ``keys`` with an execution not yet finished."""
+async def busy(conn: AsyncConnection, keys: list[TargetKey]) -> set[TargetKey]:
+    """The targets among ``keys`` with an execution not yet finished."""
     if not keys:
         return set()
     rows = await conn.execute(
         _BUSY,
-        _keys.bind(invocation_id=[k[0] for k in keys], instance_id=[k[1] for k in keys]),
+        _keys.bind(
+            invocation_id=[k.invocation_id for k in keys], instance_id=[k.instance_id for k in keys]
+        ),
     )
-    return {(r.invocation_id, r.instance_id) for r in rows}
+    return set(targets_of(rows))
 
 
 _updates = Unnested(

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from scheduler.domain.enums import InvocationStatus
+from scheduler.domain.status import TargetKey
 from scheduler.store.dispatch import abort_undelivered
 from scheduler.store.tables import executions
 from tests.integration.seed import add_command, add_execution, add_instance, add_invocation
@@ -49,7 +50,10 @@ async def test_overdue_executions_end_aborted_with_their_reason(engine: AsyncEng
     async with engine.begin() as conn:
         aborted = await abort_undelivered(conn, DELIVERY_TIMEOUT, OFFLINE_AFTER)
 
-    assert aborted == ["inv-a", "inv-b"]
+    assert aborted == [
+        TargetKey("inv-a", "i-offline"),
+        *(TargetKey("inv-b", i) for i in ("i-connected", "i-crashed", "i-offline", "i-recent")),
+    ]
     async with engine.connect() as conn:
         rows = await conn.execute(
             select(
@@ -97,4 +101,4 @@ async def test_executions_another_sweep_holds_are_skipped_not_waited_for(
             aborted = await asyncio.wait_for(
                 abort_undelivered(conn, DELIVERY_TIMEOUT, OFFLINE_AFTER), timeout=10
             )
-    assert aborted == ["inv-2"]
+    assert aborted == [TargetKey("inv-2", "i-2")]

@@ -29,6 +29,7 @@ from scheduler.store.tables import (
     commands,
     executions,
     instances,
+    invocation_status_counts,
     invocation_targets,
     invocations,
     metadata,
@@ -42,6 +43,7 @@ CHECKED: list[tuple[Table, str, Iterable[StrEnum]]] = [
     (invocations, "repeat_mode", RepeatMode),
     (invocations, "status", INVOCATION_STATUSES),
     (invocation_targets, "status", TARGET_STATUSES),
+    (invocation_status_counts, "status", TARGET_STATUSES),
     (executions, "status", EXECUTION_STATUSES),
 ]
 CASES = [pytest.param(t, c, set(m), id=f"{t.name}.{c}") for t, c, m in CHECKED]

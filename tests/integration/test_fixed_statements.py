@@ -19,10 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from scheduler.domain.enums import InvocationStatus
 from scheduler.domain.models import PlannedExecution
+from scheduler.domain.status import TargetKey
 from scheduler.domain.tenancy import InstanceKey
 from scheduler.store import dispatch, notices, targets
 from scheduler.store.executions import NewExecution, insert_executions
-from scheduler.store.invocations import refresh_statuses
+from scheduler.store.statuses import refresh_statuses
 from tests.integration.seed import (
     FIRST_FIRE,
     TENANT,
@@ -76,7 +77,7 @@ async def _advance(conn: AsyncConnection, invoke_ids: list[str]) -> None:
 
 
 async def _busy(conn: AsyncConnection, invoke_ids: list[str]) -> None:
-    await targets.busy(conn, [(i, f"i-{i}") for i in invoke_ids])
+    await targets.busy(conn, _targets(invoke_ids))
 
 
 async def _notify(conn: AsyncConnection, invoke_ids: list[str]) -> None:
@@ -88,15 +89,23 @@ async def _deliver(conn: AsyncConnection, invoke_ids: list[str]) -> None:
     await dispatch.mark_delivered(conn, [t.execution_id for t in tasks])
 
 
+def _targets(invoke_ids: list[str]) -> list[TargetKey]:
+    return [TargetKey(i, f"i-{i}") for i in invoke_ids]
+
+
+async def _refresh(conn: AsyncConnection, invoke_ids: list[str]) -> None:
+    await refresh_statuses(conn, _targets(invoke_ids))
+
+
 async def _abort(conn: AsyncConnection, invoke_ids: list[str]) -> None:
-    assert await dispatch.abort_undelivered(conn, 60, 120) == sorted(invoke_ids)
+    assert await dispatch.abort_undelivered(conn, 60, 120) == _targets(invoke_ids)
 
 
 WORK: dict[str, Work] = {
     "insert_executions": _insert,
     "advance": _advance,
     "busy": _busy,
-    "refresh_statuses": refresh_statuses,
+    "refresh_statuses": _refresh,
     "send": _notify,
     "deliver": _deliver,
     "abort_undelivered": _abort,

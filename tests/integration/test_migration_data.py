@@ -69,3 +69,38 @@ def test_0004_keeps_every_row_and_keys_instances_by_tenant(empty_database_url: s
                 "INSERT INTO invocation_targets (invocation_id, account_id, region_id, "
                 "instance_id, status) VALUES ('t-1', 'a', 'r', 'i-3', 'Pending')"
             )
+
+
+def test_0006_counts_the_targets_of_existing_invocations(empty_database_url: str) -> None:
+    command.upgrade(alembic_config(empty_database_url), "0005")
+    with psycopg.connect(empty_database_url) as conn:
+        conn.execute(
+            b"""
+            INSERT INTO instances (id, account_id, region_id, os_type)
+            VALUES ('i-1', 'a', 'r', 'linux'), ('i-2', 'a', 'r', 'linux'),
+                   ('i-3', 'a', 'r', 'linux');
+            INSERT INTO invocations (id, account_id, region_id, command_id, command_name,
+                                     command_type, content, enable_parameter, repeat_mode,
+                                     timeout, status)
+            VALUES ('t-1', 'a', 'r', 'c-1', 'n', 'RunShellScript', 'true', false, 'Once', 60,
+                    'Running'),
+                   ('t-2', 'a', 'r', 'c-1', 'n', 'RunShellScript', 'true', false, 'Period', 60,
+                    'Scheduled');
+            INSERT INTO invocation_targets (invocation_id, account_id, region_id, instance_id,
+                                            status)
+            VALUES ('t-1', 'a', 'r', 'i-1', 'Running'), ('t-1', 'a', 'r', 'i-2', 'Success'),
+                   ('t-1', 'a', 'r', 'i-3', 'Running'), ('t-2', 'a', 'r', 'i-1', 'Scheduled');
+            """
+        )
+
+    upgrade(empty_database_url)
+
+    with psycopg.connect(empty_database_url) as conn:
+        assert conn.execute(
+            "SELECT invocation_id, status, targets FROM invocation_status_counts "
+            "ORDER BY invocation_id, status"
+        ).fetchall() == [
+            ("t-1", "Running", 2),
+            ("t-1", "Success", 1),
+            ("t-2", "Scheduled", 1),
+        ]

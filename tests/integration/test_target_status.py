@@ -3,20 +3,20 @@
 ``refresh_statuses`` runs on a real PostgreSQL over one target for every
 combination of its latest execution's status (or none) and whether it is armed;
 each target must end in the status the pure rule gives, and the invocation in
-the overall status of those.
+the overall status of those (through its counts).
 """
 
 from __future__ import annotations
 
 import itertools
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from scheduler.domain.enums import EXECUTION_STATUSES, InvocationStatus
-from scheduler.domain.status import overall_status, target_status
-from scheduler.store.invocations import refresh_statuses
-from scheduler.store.tables import invocation_targets, invocations
+from scheduler.domain.status import TargetKey, overall_status, target_status
+from scheduler.store.statuses import count_new_targets, refresh_statuses
+from scheduler.store.tables import invocation_status_counts, invocation_targets, invocations
 from tests.integration.seed import add_command, add_execution, add_instance, add_invocation
 
 LATEST: list[InvocationStatus | None] = [None, *sorted(EXECUTION_STATUSES)]
@@ -57,9 +57,15 @@ async def test_refreshed_target_statuses_follow_the_rule(engine: AsyncEngine) ->
                 .where(invocation_targets.c.instance_id == instance_id)
                 .values(status=stale.value)
             )
+        # Counted as they now are: the counts hold what the targets hold.
+        await conn.execute(delete(invocation_status_counts))
+        await count_new_targets(conn, ["inv-False", "inv-True"])
 
     async with engine.begin() as conn:
-        await refresh_statuses(conn, ["inv-False", "inv-True"])
+        await refresh_statuses(
+            conn,
+            [TargetKey(f"inv-{i.rsplit('-', 1)[1]}", i) for i in expected],
+        )
 
     async with engine.connect() as conn:
         targets = await conn.execute(

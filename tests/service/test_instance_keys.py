@@ -14,13 +14,15 @@ import grpc
 import psycopg
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
-from sqlalchemy import insert, text
+from psycopg import sql
+from sqlalchemy import insert, select, text
 
 from kairos.v1 import agent_pb2, common_pb2, fleet_pb2, invocation_pb2
 from scheduler.domain.codes import RefusalCode
 from scheduler.domain.limits import Limits
 from scheduler.local import Kairos, connect
 from scheduler.store.database import create_engine
+from scheduler.store.notices import dispatch_channel
 from scheduler.store.tables import instances
 from tests.service.conftest import ServerFactory
 from tests.service.harness import TWO_ACCOUNTS_AUTH, Peer
@@ -258,9 +260,13 @@ async def test_a_run_on_1000_long_instance_ids_sends_one_small_dispatch_notice(
                 for i in ids[:-1]
             ],
         )
+        holder = (
+            await conn.execute(select(instances.c.dispatcher_id).where(instances.c.id == ids[-1]))
+        ).scalar_one()
     await engine.dispose()
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as listen:
-        await listen.execute("LISTEN kairos_dispatch")
+        channel = sql.Identifier(dispatch_channel(holder))
+        await listen.execute(sql.SQL("LISTEN {}").format(channel))
         await listen.execute("LISTEN test_end")
         kairos = connect(address)
         invoke_id = (await kairos.invocations.RunCommand(run_request(instance_ids=ids))).invoke_id

@@ -6,6 +6,7 @@ Also the status sets of ``domain.enums`` that the store's SQL and checks are mad
 from __future__ import annotations
 
 import random
+from collections import Counter
 
 import pytest
 from hypothesis import given
@@ -21,7 +22,7 @@ from scheduler.domain.enums import (
     TARGET_STATUSES,
     InvocationStatus,
 )
-from scheduler.domain.status import overall_status, target_status
+from scheduler.domain.status import StatusChange, count_deltas, overall_status, target_status
 
 S = InvocationStatus
 PER_INSTANCE = [s for s in S if s not in (S.STOPPED, S.PARTIAL_FAILED)]
@@ -171,3 +172,54 @@ def test_a_target_status_is_one_a_target_may_have(
     latest: InvocationStatus | None, armed: bool
 ) -> None:
     assert target_status(latest, armed=armed) in TARGET_STATUSES
+
+
+def test_deltas_move_one_target_out_of_a_status_and_into_another() -> None:
+    assert count_deltas(
+        [
+            StatusChange("inv-b", S.RUNNING, S.SUCCESS),
+            StatusChange("inv-a", S.RUNNING, S.SUCCESS),
+            StatusChange("inv-a", S.PENDING, S.RUNNING),
+        ]
+    ) == {
+        ("inv-a", S.PENDING): -1,
+        ("inv-a", S.SUCCESS): 1,
+        ("inv-b", S.RUNNING): -1,
+        ("inv-b", S.SUCCESS): 1,
+    }
+
+
+def test_deltas_that_cancel_out_are_left_out() -> None:
+    swapped = [StatusChange("inv", S.RUNNING, S.PENDING), StatusChange("inv", S.PENDING, S.RUNNING)]
+    assert count_deltas(swapped) == {}
+
+
+changes = st.lists(
+    st.builds(
+        StatusChange,
+        st.sampled_from(["inv-a", "inv-b"]),
+        st.sampled_from(PER_INSTANCE),
+        st.sampled_from(PER_INSTANCE),
+    ),
+    max_size=30,
+)
+
+
+@given(statuses, changes)
+def test_counts_changed_by_deltas_equal_counting_again(
+    instances: list[InvocationStatus], moves: list[StatusChange]
+) -> None:
+    # The targets of "inv-a" and "inv-b" start in ``instances``; each move takes a
+    # target of the old status (when there is one) to the new one.
+    targets = {invoke_id: list(instances) for invoke_id in ("inv-a", "inv-b")}
+    applied = []
+    for move in moves:
+        if move.old in targets[move.invocation_id]:
+            targets[move.invocation_id].remove(move.old)
+            targets[move.invocation_id].append(move.new)
+            applied.append(move)
+    counts = Counter({(i, s): n for i in targets for s, n in Counter(instances).items()})
+    counts.update(count_deltas(applied))
+    assert +counts == Counter(
+        {(i, s): n for i, ts in targets.items() for s, n in Counter(ts).items()}
+    )

@@ -1,0 +1,247 @@
+"""Derived statuses, at the cost of what changed: targets' and, through counts, invocations'.
+
+A target's status follows from its latest execution and whether it is armed
+(``target_status_sql``, the twin of ``domain.status.target_status``). An
+invocation's overall status follows from which statuses its targets have
+(``domain.status.overall_status``), so each invocation keeps how many targets
+are in each status (``invocation_status_counts``), changed by delta in the
+transaction that changes the targets. Refreshing costs the same few statements,
+each of a fixed text, whether the invocation has one target or a thousand.
+
+Locks, always in this order, each set in key order, so concurrent refreshes
+never deadlock one another:
+
+1. the changed targets, for the whole transaction: two transactions changing
+   executions of one target (a result and a fire, say) derive its status one
+   after the other, the second from a snapshot that sees the first's executions,
+   so that the old status each subtracts is the one the other wrote;
+2. at the end, the invocations whose counts change (``FOR NO KEY UPDATE``, which
+   inserts of their executions, checking their foreign key, do not wait for):
+   the counts are added to and the overall status is derived from them under
+   that lock, so of two transactions changing different targets of one
+   invocation, the second sees the first's counts and writes the status of
+   both. It is held from there to the commit only; transactions that change no
+   target's status never take it. The invocation row rather than its counts
+   rows: a stop (``store.stopping``) holds it already when it refreshes, and
+   taking counts rows first would deadlock with it.
+
+Call ``refresh_statuses`` once per transaction, with every target it changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Row,
+    Text,
+    and_,
+    any_,
+    case,
+    func,
+    insert,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from scheduler.domain.enums import ACTIVE_STATUSES, InvocationStatus
+from scheduler.domain.status import StatusChange, TargetKey, count_deltas, overall_status
+from scheduler.store.arrays import Unnested, array, array_parameter
+from scheduler.store.tables import (
+    executions,
+    invocation_status_counts,
+    invocation_targets,
+    invocations,
+    values_of,
+)
+
+
+def target_status_sql(latest: ColumnElement[str], armed: ColumnElement[bool]) -> ColumnElement[str]:
+    """``domain.status.target_status`` in SQL (``latest`` NULL: the target has no execution)."""
+    return case(
+        (latest.in_(values_of(ACTIVE_STATUSES)), latest),
+        (armed, InvocationStatus.SCHEDULED.value),
+        else_=func.coalesce(latest, InvocationStatus.CANCELLED.value),
+    )
+
+
+_changed = Unnested("k", invocation_id=Text(), instance_id=Text())
+
+_LOCK_TARGETS = (
+    select(invocation_targets.c.invocation_id)
+    .select_from(
+        _changed.rows.join(
+            invocation_targets,
+            and_(
+                invocation_targets.c.invocation_id == _changed.c.invocation_id,
+                invocation_targets.c.instance_id == _changed.c.instance_id,
+            ),
+        )
+    )
+    .order_by(invocation_targets.c.invocation_id, invocation_targets.c.instance_id)
+    .with_for_update(of=invocation_targets, key_share=True)
+)
+
+# Each changed target's status now and as its latest execution makes it.
+_target = invocation_targets.alias("t")
+_latest = (
+    select(executions.c.status)
+    .where(
+        executions.c.invocation_id == _target.c.invocation_id,
+        executions.c.instance_id == _target.c.instance_id,
+    )
+    .order_by(executions.c.repeat.desc())
+    .limit(1)
+    .lateral("e")
+)
+_derived = (
+    select(
+        _target.c.invocation_id,
+        _target.c.instance_id,
+        _target.c.status.label("old"),
+        target_status_sql(_latest.c.status, _target.c.armed).label("new"),
+    )
+    .select_from(
+        _changed.rows.join(
+            _target,
+            and_(
+                _target.c.invocation_id == _changed.c.invocation_id,
+                _target.c.instance_id == _changed.c.instance_id,
+            ),
+        ).outerjoin(_latest, true())
+    )
+    .subquery("d")
+)
+_REFRESH_TARGETS = (
+    update(invocation_targets)
+    .where(
+        invocation_targets.c.invocation_id == _derived.c.invocation_id,
+        invocation_targets.c.instance_id == _derived.c.instance_id,
+        _derived.c.old != _derived.c.new,
+    )
+    .values(status=_derived.c.new, updated_at=func.now())
+    .returning(_derived.c.invocation_id, _derived.c.old, _derived.c.new)
+)
+
+_ids = array_parameter("invocation_ids", Text())
+_LOCK_INVOCATIONS = (
+    select(invocations.c.id, invocations.c.status)
+    .where(invocations.c.id == any_(_ids))
+    .order_by(invocations.c.id)
+    .with_for_update(key_share=True)
+)
+
+_deltas = Unnested("c", invocation_id=Text(), status=Text(), targets=Integer())
+# Added to the rows there are; a status new to its invocation gets its row. Under
+# the invocation's lock, so no other transaction adds the same row meanwhile. (Not
+# an upsert: PostgreSQL checks the row it would insert, a negative delta, first.)
+_added = (
+    update(invocation_status_counts)
+    .where(
+        invocation_status_counts.c.invocation_id == _deltas.c.invocation_id,
+        invocation_status_counts.c.status == _deltas.c.status,
+    )
+    .values(targets=invocation_status_counts.c.targets + _deltas.c.targets)
+    .returning(invocation_status_counts.c.invocation_id, invocation_status_counts.c.status)
+    .cte("added")
+)
+_ADD_COUNTS = insert(invocation_status_counts).from_select(
+    ["invocation_id", "status", "targets"],
+    select(_deltas.c.invocation_id, _deltas.c.status, _deltas.c.targets)
+    .where(
+        ~select(_added.c.status)
+        .where(
+            _added.c.invocation_id == _deltas.c.invocation_id,
+            _added.c.status == _deltas.c.status,
+        )
+        .exists()
+    )
+    .add_cte(_added),
+)
+
+_PRESENT = select(
+    invocation_status_counts.c.invocation_id, invocation_status_counts.c.status
+).where(
+    invocation_status_counts.c.invocation_id == any_(_ids),
+    invocation_status_counts.c.targets > 0,
+)
+
+_overall = Unnested("v", id=Text(), status=Text())
+_SET_INVOCATION_STATUSES = (
+    update(invocations).where(invocations.c.id == _overall.c.id).values(status=_overall.c.status)
+)
+
+
+async def refresh_statuses(conn: AsyncConnection, targets: Iterable[TargetKey]) -> None:
+    """Bring the derived statuses of these targets, and of their invocations, up to date
+    (SPEC §7), at the cost of the targets given, not of all their invocations' targets.
+
+    Locks the targets, re-derives their statuses, adds the changes to their
+    invocations' counts and writes each overall status that changed; see the
+    module's docstring for the locks.
+    """
+    keys = sorted(set(targets))
+    if not keys:
+        return
+    changed = _changed.bind(
+        invocation_id=[k.invocation_id for k in keys], instance_id=[k.instance_id for k in keys]
+    )
+    await conn.execute(_LOCK_TARGETS, changed)
+    changes = [
+        StatusChange(row.invocation_id, InvocationStatus(row.old), InvocationStatus(row.new))
+        for row in await conn.execute(_REFRESH_TARGETS, changed)
+    ]
+    deltas = count_deltas(changes)
+    if not deltas:
+        return
+    of_ids = {"invocation_ids": array(sorted({invoke_id for invoke_id, _ in deltas}))}
+    was = {
+        row.id: InvocationStatus(row.status)
+        for row in await conn.execute(_LOCK_INVOCATIONS, of_ids)
+    }
+    await conn.execute(
+        _ADD_COUNTS,
+        _deltas.bind(
+            invocation_id=[invoke_id for invoke_id, _ in deltas],
+            status=[status.value for _, status in deltas],
+            targets=list(deltas.values()),
+        ),
+    )
+    present: dict[str, list[InvocationStatus]] = {invoke_id: [] for invoke_id in was}
+    for row in await conn.execute(_PRESENT, of_ids):
+        present[row.invocation_id].append(InvocationStatus(row.status))
+    now = {invoke_id: overall_status(statuses) for invoke_id, statuses in present.items()}
+    moved = sorted(invoke_id for invoke_id, status in now.items() if status is not was[invoke_id])
+    if moved:
+        await conn.execute(
+            _SET_INVOCATION_STATUSES,
+            _overall.bind(id=moved, status=[now[invoke_id].value for invoke_id in moved]),
+        )
+
+
+def target_of(row: Row[*tuple[Any, ...]]) -> TargetKey:
+    """The target of an execution's (or a target's) row: its invocation and instance ids."""
+    return TargetKey(row.invocation_id, row.instance_id)
+
+
+def targets_of(rows: Iterable[Row[*tuple[Any, ...]]]) -> list[TargetKey]:
+    """The targets of execution (or target) rows, each once, sorted."""
+    return sorted({target_of(row) for row in rows})
+
+
+_COUNT_NEW_TARGETS = insert(invocation_status_counts).from_select(
+    ["invocation_id", "status", "targets"],
+    select(invocation_targets.c.invocation_id, invocation_targets.c.status, func.count())
+    .where(invocation_targets.c.invocation_id == any_(_ids))
+    .group_by(invocation_targets.c.invocation_id, invocation_targets.c.status),
+)
+
+
+async def count_new_targets(conn: AsyncConnection, invoke_ids: Iterable[str]) -> None:
+    """Start the counts of new invocations from the targets they were stored with."""
+    await conn.execute(_COUNT_NEW_TARGETS, {"invocation_ids": array(sorted(set(invoke_ids)))})

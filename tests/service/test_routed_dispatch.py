@@ -1,0 +1,101 @@
+"""New work is announced only to the dispatcher replica that holds the agent, and work
+whose announcement missed its agent's replica is still delivered within seconds."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import psycopg
+from psycopg import sql
+from sqlalchemy import select
+
+from kairos.v1 import common_pb2 as S
+from scheduler.domain.enums import InvocationStatus
+from scheduler.domain.models import PlannedExecution
+from scheduler.domain.tenancy import DEFAULT_TENANT
+from scheduler.local import Kairos, connect
+from scheduler.server.config import ServerRole
+from scheduler.store.database import create_engine
+from scheduler.store.executions import NewExecution, insert_executions
+from scheduler.store.notices import dispatch_channel
+from scheduler.store.tables import instances
+from tests.service.conftest import ServerFactory
+from tests.service.harness import Peer
+from tests.service.plays import receive_task, report, run_request
+
+DISPATCHER_ONLY = frozenset({ServerRole.DISPATCHER})
+
+
+async def holders(database_url: str) -> dict[str, str]:
+    """The dispatcher id holding each instance's agent."""
+    engine = create_engine(database_url)
+    async with engine.connect() as conn:
+        rows = await conn.execute(select(instances.c.id, instances.c.dispatcher_id))
+        found = {row.id: row.dispatcher_id for row in rows}
+    await engine.dispose()
+    return found
+
+
+async def test_new_work_is_announced_only_to_the_replica_holding_the_agent(
+    servers: ServerFactory, database_url: str
+) -> None:
+    first = await servers.start()
+    second = await servers.start(roles=DISPATCHER_ONLY)
+    kairos = connect(first)
+    peers = [Peer(first, "i-1"), Peer(second, "i-2")]
+    for peer in peers:
+        await peer.hello()
+    held_by = await holders(servers.url)
+    assert held_by["i-1"] != held_by["i-2"]
+    channels = {dispatch_channel(held_by[i]): i for i in ("i-1", "i-2")}
+
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as listen:
+        for channel in channels:
+            await listen.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+        on_first = await kairos.invocations.RunCommand(run_request(instance_ids=["i-1"]))
+        on_second = await kairos.invocations.RunCommand(run_request(instance_ids=["i-2"]))
+        heard = []
+        async for notice in listen.notifies(timeout=30.0):
+            heard.append((channels[notice.channel], notice.payload))
+            if notice.payload == on_second.invoke_id:
+                break
+    # In commit order: each invocation told to its agent's replica, and to no other.
+    assert heard == [("i-1", on_first.invoke_id), ("i-2", on_second.invoke_id)]
+    for peer in peers:
+        assert (await receive_task(peer)).invoke_id in (on_first.invoke_id, on_second.invoke_id)
+        await peer.close()
+    await kairos.channel.close()
+
+
+async def test_work_that_no_notice_announced_is_delivered_within_seconds(
+    kairos: Kairos, servers: ServerFactory
+) -> None:
+    peer = Peer(kairos.address, "i-1")
+    await peer.hello()
+    run = await kairos.invocations.RunCommand(run_request())
+    await report(peer, await receive_task(peer), S.INVOCATION_STATUS_SUCCESS)
+
+    # Another run of the same target, written as a replica would whose notice went
+    # to the agent's previous dispatcher: no notice reaches this one.
+    engine = create_engine(servers.url)
+    async with engine.begin() as conn:
+        await insert_executions(
+            conn,
+            [
+                NewExecution(
+                    tenant=DEFAULT_TENANT,
+                    invocation_id=run.invoke_id,
+                    plan=PlannedExecution(
+                        id="e-unannounced",
+                        instance_id="i-1",
+                        script=b"echo again",
+                        status=InvocationStatus.PENDING,
+                    ),
+                    scheduled_at=datetime.now(UTC),
+                    repeat=2,
+                )
+            ],
+        )
+    await engine.dispose()
+    assert (await receive_task(peer)).execution_id == "e-unannounced"
+    await peer.close()
