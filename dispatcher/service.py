@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from dispatcher.connections import ConnectionBatches
 from dispatcher.hello import agent_hello, held_executions, read_hello
 from dispatcher.messages import decoded, kind_of, moment, result_of
 from dispatcher.reports import ReportBatches
@@ -20,6 +21,7 @@ from dispatcher.upkeep import Upkeep
 from kairos.v1 import agent_pb2, agent_pb2_grpc
 from scheduler.domain import agent_reports
 from scheduler.domain.agent_reports import AgentReport
+from scheduler.domain.arrivals import Arrival
 from scheduler.domain.errors import KairosError
 from scheduler.domain.live_rate import LiveRate
 from scheduler.domain.tenancy import InstanceKey
@@ -61,6 +63,9 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         self._background: list[asyncio.Task[None]] = []
         self._aborting: set[asyncio.Task[None]] = set()
         self._reports = ReportBatches(ctx)
+        self._connections = ConnectionBatches(
+            ctx, dispatcher_id, self._welcome, lambda key: key in self._sessions
+        )
         self._upkeep = Upkeep(ctx, dispatcher_id, lambda: self._sessions.values())
 
     async def start(self) -> None:
@@ -72,6 +77,7 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
             asyncio.create_task(self._deliver_on_notice(), name="kairos-delivery"),
             asyncio.create_task(self._deliver_forgotten(), name="kairos-forgotten-work"),
             asyncio.create_task(self._reports.run(), name="kairos-reports"),
+            asyncio.create_task(self._connections.run(), name="kairos-connections"),
             asyncio.create_task(self._upkeep.sweep(), name="kairos-sweeper"),
         ]
 
@@ -94,36 +100,22 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         tenant = current_caller().tenant
         requests = decoded(requests)
         hello = await read_hello(requests)
-        key = InstanceKey(tenant, hello.instance_id)
         stream = asyncio.current_task()
         session = AgentSession(
-            key,
+            InstanceKey(tenant, hello.instance_id),
             send_timeout=self._send_timeout,
             on_stuck=lambda stuck: self._close_stuck(stuck, context, stream),
         )
-        await lifecycle.register_agent(
-            self._ctx, tenant, agent_hello(hello), dispatcher_id=self._id
+        # Recorded with the Hellos that gather meanwhile; then welcomed (``_welcome``).
+        arrived = self._connections.arrive(
+            session, Arrival(tenant, agent_hello(hello), held_executions(hello))
         )
-        held = held_executions(hello)
-        to_stop = [] if held is None else await lifecycle.reconcile(self._ctx, key, held)
-        previous = self._sessions.get(key)
-        if previous is not None:
-            previous.close()
-        self._sessions[key] = session
-        metrics.connected_agents.inc()
-        log.info("agent connected", extra={"instance_id": hello.instance_id})
-        # Live output is rated per execution where its agent's stream arrives.
-        live = LiveRate(self._ctx.limits.live_output_rate, head=self._ctx.limits.max_output)
-        reader = asyncio.create_task(self._read(session, requests, live))
+        reader: asyncio.Task[Exception | None] | None = None
         try:
-            yield agent_pb2.DispatcherMessage(
-                welcome=agent_pb2.Welcome(
-                    heartbeat_interval_seconds=self._heartbeat_interval, server_time=_now()
-                )
-            )
-            for execution_id in to_stop:
-                session.stop(execution_id)
-            await self._deliver([session])
+            await asyncio.shield(arrived)  # a refused Hello ends the stream with why
+            # Live output is rated per execution where its agent's stream arrives.
+            live = LiveRate(self._ctx.limits.live_output_rate, head=self._ctx.limits.max_output)
+            reader = asyncio.create_task(self._read(session, requests, live))
             while (message := await session.next_message()) is not None:
                 yield message
                 # gRPC took the message: refill an outbox that had no room for some work.
@@ -136,10 +128,38 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
                 raise session.failure
         finally:
             session.ended()
-            reader.cancel()
+            if reader is not None:
+                reader.cancel()
             # Shielded: the stream's own cancellation must not skip recording that the
             # agent is gone, or its executions would wait out "DeliveryTimeout" instead.
-            await asyncio.shield(self._forget(session, reader))
+            await asyncio.shield(self._forget(session, arrived, reader))
+
+    async def _welcome(self, arrived: Sequence[tuple[AgentSession, list[str]]]) -> None:
+        """These agents' Hellos are recorded: their sessions replace any earlier ones of the
+        same instances, and they get their Welcome, their stops and their waiting work."""
+        for session, to_stop in arrived:
+            previous = self._sessions.get(session.key)
+            if previous is not None:
+                previous.close()
+            self._sessions[session.key] = session
+            metrics.connected_agents.inc()
+            log.info("agent connected", extra={"instance_id": session.key.instance_id})
+            session.send(
+                agent_pb2.DispatcherMessage(
+                    welcome=agent_pb2.Welcome(
+                        heartbeat_interval_seconds=self._heartbeat_interval, server_time=_now()
+                    )
+                )
+            )
+            for execution_id in to_stop:
+                session.stop(execution_id)
+        sessions = [session for session, _ in arrived]
+        try:
+            await self._deliver(sessions)  # one reading for the whole batch
+        except Exception as error:
+            log_failure(log, "delivery to connecting agents", error)
+            for session in sessions:  # they reconnect, and their work is read again
+                session.fail(error)
 
     def _close_stuck(
         self, session: AgentSession, context: RpcContext, stream: asyncio.Task[Any] | None
@@ -167,16 +187,24 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         except Exception:
             log.exception("delivery failed", extra={"instance_id": session.key.instance_id})
 
-    async def _forget(self, session: AgentSession, reader: asyncio.Task[Exception | None]) -> None:
-        with contextlib.suppress(asyncio.CancelledError):
-            await reader
+    async def _forget(
+        self,
+        session: AgentSession,
+        arrived: asyncio.Future[None],
+        reader: asyncio.Task[Exception | None] | None,
+    ) -> None:
+        try:
+            await arrived
+        except (Exception, asyncio.CancelledError):
+            return  # refused, or the dispatcher stopped: never connected
+        if reader is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
         metrics.connected_agents.dec()
         key = session.key
         if self._sessions.get(key) is session:
             del self._sessions[key]
-            await lifecycle.disconnect(
-                self._ctx, key, dispatcher_id=self._id, last_heard_at=session.last_heard_at()
-            )
+            await self._connections.leave(key, session.last_heard_at())
         log.info("agent disconnected", extra={"instance_id": key.instance_id})
 
     async def _read(

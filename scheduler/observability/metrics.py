@@ -84,6 +84,15 @@ agent_report_batch_size = Histogram(
     "Agent reports applied in one transaction (group commit).",
     buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000),
 )
+agent_connects_waiting = Gauge(
+    "kairos_agent_connects_waiting",
+    "Agent Hellos read and waiting to be recorded (dispatcher.connections).",
+)
+agent_connect_batch_size = Histogram(
+    "kairos_agent_connect_batch_size",
+    "Agent Hellos recorded in one transaction (group commit).",
+    buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000),
+)
 database_up = Gauge(
     "kairos_database_up", "1 while this process's health probe reaches the database, else 0."
 )

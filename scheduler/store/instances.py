@@ -3,32 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, Text, and_, any_, bindparam, func, select, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.enums import OsType
-from scheduler.domain.models import AgentHello, Instance
+from scheduler.domain.models import Instance
 from scheduler.domain.tenancy import InstanceKey, Tenant
-from scheduler.store import quota
 from scheduler.store.arrays import Unnested, array, array_parameter
 from scheduler.store.paging import decode_token, encode_token
 from scheduler.store.tables import instances
-
-
-@dataclass(frozen=True)
-class Registration:
-    """What a connecting agent's Hello told."""
-
-    over_quota: bool
-    """A new instance the tenant has no room for (``max_instances``): the agent is refused."""
-    rebooted: bool
-    """The boot id changed since the last connection: the machine booted."""
-
 
 _INSTANCES_AMONG = select(instances).where(
     instances.c.account_id == bindparam("account_id"),
@@ -76,59 +61,6 @@ async def list_instances(
     return page, total, token
 
 
-async def register_agent(
-    conn: AsyncConnection,
-    tenant: Tenant,
-    hello: AgentHello,
-    *,
-    dispatcher_id: str,
-    max_instances: int,
-) -> Registration:
-    """Record a connecting agent; a new instance takes one of the tenant's ``max_instances``.
-
-    An instance the tenant already has is never refused, whatever the quota.
-    """
-    key = InstanceKey(tenant, hello.instance_id)
-    previous = (
-        await conn.execute(select(instances.c.boot_id).where(_is(key)).with_for_update())
-    ).first()
-    if previous is None:
-        # Inserted first, counted only if new: a concurrent first connection of the same
-        # instance waits here for the other's insert and then counts nothing.
-        created = await conn.execute(
-            insert(instances)
-            .values(
-                id=key.instance_id,
-                account_id=tenant.account_id,
-                region_id=tenant.region_id,
-                os_type=hello.os_type.value,
-            )
-            .on_conflict_do_nothing()
-            .returning(instances.c.id)
-        )
-        if created.first() is not None and not await quota.take_instance_slot(
-            conn, tenant, max_instances
-        ):
-            return Registration(over_quota=True, rebooted=False)
-    # A never-seen instance's first connection is not a boot; nor is a reconnect.
-    rebooted = previous is not None and bool(previous.boot_id) and previous.boot_id != hello.boot_id
-    await conn.execute(
-        update(instances)
-        .where(_is(key))
-        .values(
-            name=hello.name,
-            os_type=hello.os_type.value,
-            agent_version=hello.agent_version,
-            time_zone=hello.time_zone,
-            boot_id=hello.boot_id,
-            last_heartbeat_at=func.now(),
-            dispatcher_id=dispatcher_id,
-            **({"last_boot_at": func.clock_timestamp()} if rebooted else {}),
-        )
-    )
-    return Registration(over_quota=False, rebooted=rebooted)
-
-
 _heard = Unnested("h", account_id=Text(), region_id=Text(), instance_id=Text())
 _HEARTBEATS = (
     update(instances)
@@ -154,25 +86,6 @@ async def heartbeats(conn: AsyncConnection, agents: list[InstanceKey], dispatche
             "dispatcher_of": dispatcher_id,
         },
     )
-
-
-async def disconnect(
-    conn: AsyncConnection, key: InstanceKey, dispatcher_id: str, last_heard_at: datetime
-) -> None:
-    """Forget the agent's stream, unless another dispatcher holds it by now; its last sign
-    of life is ``last_heard_at`` (heartbeats are written in bulk, a few seconds late)."""
-    await conn.execute(
-        update(instances)
-        .where(_is(key), instances.c.dispatcher_id == dispatcher_id)
-        .values(
-            dispatcher_id=None,
-            last_heartbeat_at=func.greatest(instances.c.last_heartbeat_at, last_heard_at),
-        )
-    )
-
-
-def _is(key: InstanceKey) -> Any:
-    return and_(_own(key.tenant), instances.c.id == key.instance_id)
 
 
 def _own(tenant: Tenant) -> Any:

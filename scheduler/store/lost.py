@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import Interval, Text, and_, any_, bindparam, case, func, or_, select, update
+from sqlalchemy import Interval, Text, and_, bindparam, case, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.delivery import DeliveryFailure
 from scheduler.domain.enums import ACTIVE_STATUSES, InvocationStatus
 from scheduler.domain.status import TargetKey
-from scheduler.domain.tenancy import InstanceKey
+from scheduler.domain.tenancy import InstanceKey, Tenant
 from scheduler.store import leases
-from scheduler.store.arrays import array, array_parameter
-from scheduler.store.statuses import targets_of
+from scheduler.store.arrays import Unnested
+from scheduler.store.statuses import target_of, targets_of
 from scheduler.store.tables import executions, instances, invocations, of_instance, values_of
 
 _held = executions.alias("held")
@@ -71,23 +73,37 @@ async def end_lost(
     return targets_of(rows)
 
 
-_held_now = array_parameter("held", Text())
-_of_agent = and_(
-    executions.c.account_id == bindparam("account_id_of"),
-    executions.c.region_id == bindparam("region_id_of"),
-    executions.c.instance_id == bindparam("instance_id_of"),
+# What each reconciling agent says it holds: one row per (instance, execution id).
+_holding = Unnested(
+    "holding", account_id=Text(), region_id=Text(), instance_id=Text(), execution_id=Text()
 )
-_ACTIVE_HELD = select(executions.c.id).where(
-    _of_agent,
-    executions.c.id == any_(_held_now),
-    executions.c.status.in_(values_of(ACTIVE_STATUSES)),
+# The reconciling agents themselves (an agent may hold nothing).
+_agents = Unnested("agent", account_id=Text(), region_id=Text(), instance_id=Text())
+
+
+def _of(rows: Any) -> Any:
+    return and_(
+        executions.c.account_id == rows.c.account_id,
+        executions.c.region_id == rows.c.region_id,
+        executions.c.instance_id == rows.c.instance_id,
+    )
+
+
+_ACTIVE_HELD = (
+    select(
+        executions.c.account_id, executions.c.region_id, executions.c.instance_id, executions.c.id
+    )
+    .join_from(
+        executions, _holding.rows, and_(_of(_holding), executions.c.id == _holding.c.execution_id)
+    )
+    .where(executions.c.status.in_(values_of(ACTIVE_STATUSES)))
 )
 _END_FORGOTTEN = (
     update(executions)
     .where(
-        _of_agent,
+        _of(_agents),
         executions.c.status.in_(values_of({InvocationStatus.RUNNING, InvocationStatus.STOPPING})),
-        ~(executions.c.id == any_(_held_now)),
+        ~exists().where(_of(_holding), _holding.c.execution_id == executions.c.id),
     )
     .values(
         status=case(
@@ -102,43 +118,67 @@ _END_FORGOTTEN = (
         finished_at=func.now(),
         updated_at=func.now(),
     )
-    .returning(executions.c.invocation_id, executions.c.instance_id)
+    .returning(
+        executions.c.account_id,
+        executions.c.region_id,
+        executions.c.instance_id,
+        executions.c.invocation_id,
+    )
 )
 
 
-async def active_among(conn: AsyncConnection, agent: InstanceKey, held: list[str]) -> set[str]:
-    """Which of the executions an agent says it holds are still open on its instance."""
-    rows = await conn.execute(_ACTIVE_HELD, {**_agent(agent), "held": array(held)})
-    return set(rows.scalars())
+async def active_among(
+    conn: AsyncConnection, held: Mapping[InstanceKey, list[str]]
+) -> dict[InstanceKey, set[str]]:
+    """Which of the executions each agent says it holds are still open on its instance."""
+    rows = await conn.execute(_ACTIVE_HELD, _holding_rows(held))
+    still_open: dict[InstanceKey, set[str]] = {agent: set() for agent in held}
+    for row in rows:
+        still_open[_key(row)].add(row.id)
+    return still_open
 
 
 async def end_forgotten(
-    conn: AsyncConnection, agent: InstanceKey, held: list[str], failure: DeliveryFailure
-) -> list[TargetKey]:
-    """End the started executions of an instance whose agent does not hold them.
+    conn: AsyncConnection, held: Mapping[InstanceKey, list[str]], failure: DeliveryFailure
+) -> dict[InstanceKey, set[TargetKey]]:
+    """End the started executions of these instances that their agents do not hold.
 
     Running ones end ``Error``, stopping ones ``Terminated``, with ``failure``'s
     reason; output so far stays. Executions not yet started are left: delivery
-    sends them again. Returns their targets, sorted.
+    sends them again. Returns, per agent that had some, their targets.
     """
+    agents = list(held)
     rows = await conn.execute(
         _END_FORGOTTEN,
         {
-            **_agent(agent),
-            "held": array(held),
+            **_holding_rows(held),
+            **_agents.bind(
+                account_id=[a.tenant.account_id for a in agents],
+                region_id=[a.tenant.region_id for a in agents],
+                instance_id=[a.instance_id for a in agents],
+            ),
             "error_code": failure.error_code.value,
             "error_info": failure.error_info,
         },
     )
-    return targets_of(rows)
+    forgotten: dict[InstanceKey, set[TargetKey]] = {}
+    for row in rows:
+        forgotten.setdefault(_key(row), set()).add(target_of(row))
+    return forgotten
 
 
-def _agent(agent: InstanceKey) -> dict[str, str]:
-    return {
-        "account_id_of": agent.tenant.account_id,
-        "region_id_of": agent.tenant.region_id,
-        "instance_id_of": agent.instance_id,
-    }
+def _holding_rows(held: Mapping[InstanceKey, list[str]]) -> dict[str, list[Any]]:
+    pairs = [(agent, execution_id) for agent, ids in held.items() for execution_id in ids]
+    return _holding.bind(
+        account_id=[a.tenant.account_id for a, _ in pairs],
+        region_id=[a.tenant.region_id for a, _ in pairs],
+        instance_id=[a.instance_id for a, _ in pairs],
+        execution_id=[execution_id for _, execution_id in pairs],
+    )
+
+
+def _key(row: Any) -> InstanceKey:
+    return InstanceKey(Tenant(row.account_id, row.region_id), row.instance_id)
 
 
 _started = executions.alias("started")

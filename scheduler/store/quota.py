@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Column, Date, Integer, String, bindparam, func, literal, select, update
+from sqlalchemy import (
+    Column,
+    Date,
+    Integer,
+    String,
+    Text,
+    and_,
+    bindparam,
+    func,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.tenancy import Tenant
+from scheduler.store.arrays import Unnested
 from scheduler.store.tables import account_usage, daily_usage
 
 # Bind parameters; not named like columns, which insert and update keep for themselves.
@@ -43,7 +57,49 @@ def _take_slot(counter: Column[int]) -> Any:
 
 
 _TAKE_COMMAND = _take_slot(account_usage.c.commands)
-_TAKE_INSTANCE = _take_slot(account_usage.c.instances)
+
+_wanted = Unnested("wanted", account_id=Text(), region_id=Text(), slots=Integer())
+_of_wanted = and_(
+    account_usage.c.account_id == _wanted.c.account_id,
+    account_usage.c.region_id == _wanted.c.region_id,
+)
+_ENSURE_TENANTS = (
+    insert(account_usage)
+    .from_select(["account_id", "region_id"], select(_wanted.c.account_id, _wanted.c.region_id))
+    .on_conflict_do_nothing()
+)
+# Each tenant's row, locked in key order (two replicas never wait on each other in a
+# circle), as it was before this statement adds to it.
+_instances_before = (
+    select(
+        account_usage.c.account_id,
+        account_usage.c.region_id,
+        account_usage.c.instances,
+        _wanted.c.slots,
+    )
+    .join_from(account_usage, _wanted.rows, _of_wanted)
+    .order_by(account_usage.c.account_id, account_usage.c.region_id)
+    .with_for_update(of=account_usage)
+    .cte("before")
+)
+_TAKE_INSTANCES_UP_TO = (
+    update(account_usage)
+    .where(
+        account_usage.c.account_id == _instances_before.c.account_id,
+        account_usage.c.region_id == _instances_before.c.region_id,
+    )
+    .values(
+        instances=func.greatest(
+            _instances_before.c.instances,
+            func.least(_limit, _instances_before.c.instances + _instances_before.c.slots),
+        )
+    )
+    .returning(
+        account_usage.c.account_id,
+        account_usage.c.region_id,
+        (account_usage.c.instances - _instances_before.c.instances).label("granted"),
+    )
+)
 
 _RELEASE_COMMAND = (
     update(account_usage)
@@ -117,10 +173,23 @@ async def take_command_slot(conn: AsyncConnection, tenant: Tenant, limit: int) -
     return row.first() is not None
 
 
-async def take_instance_slot(conn: AsyncConnection, tenant: Tenant, limit: int) -> bool:
-    """Count one more instance; False (and nothing changed) when at ``limit``."""
-    row = await conn.execute(_TAKE_INSTANCE, {**_keys(tenant), "limit": limit})
-    return row.first() is not None
+async def take_instance_slots(
+    conn: AsyncConnection, wanted: Mapping[Tenant, int], limit: int
+) -> dict[Tenant, int]:
+    """Count up to ``wanted`` more instances per tenant within ``limit``; how many each got.
+
+    Two statements whatever the number of tenants; each tenant's counter is
+    locked while it grows, so concurrent registrations never exceed the limit.
+    """
+    tenants = sorted(wanted, key=lambda t: (t.account_id, t.region_id))
+    rows = _wanted.bind(
+        account_id=[t.account_id for t in tenants],
+        region_id=[t.region_id for t in tenants],
+        slots=[wanted[t] for t in tenants],
+    )
+    await conn.execute(_ENSURE_TENANTS, rows)
+    granted = await conn.execute(_TAKE_INSTANCES_UP_TO, {**rows, "limit": limit})
+    return {Tenant(row.account_id, row.region_id): row.granted for row in granted}
 
 
 async def release_command_slot(conn: AsyncConnection, tenant: Tenant) -> None:
