@@ -23,6 +23,7 @@ from scheduler.domain.codes import QuotaName, RefusalCode
 from scheduler.domain.delivery import forgotten_by_agent
 from scheduler.domain.errors import KairosError, quota_exceeded
 from scheduler.domain.firing import agent_zone
+from scheduler.domain.status import TargetKey
 from scheduler.domain.tenancy import InstanceKey
 from scheduler.operations.changes import invocations_changed
 from scheduler.operations.context import Context
@@ -64,22 +65,25 @@ async def record(
     """
     arrivals = [_valid_zone(arrival) for arrival in arrivals]
 
-    async def apply(conn: AsyncConnection) -> tuple[list[Outcome], list[Fired]]:
+    async def apply(conn: AsyncConnection) -> tuple[list[Outcome], Fired | None]:
         if departures:
             await registration_store.disconnect(
                 conn, [(d.agent, d.last_heard_at) for d in departures], dispatcher_id
             )
         if not arrivals:
-            return [], []
+            return [], None
         refused = await _admit(ctx, conn, arrivals)
         welcomed = [a for a in arrivals if a.key not in refused]
-        fired = await _boot(ctx, conn, welcomed, dispatcher_id)
-        to_stop = await _reconcile(conn, welcomed)
-        return [refused.get(a.key) or to_stop.get(a.key, []) for a in arrivals], fired
+        to_stop, forgotten = await _reconcile(conn, welcomed)
+        # One refresh for all the transaction changed: its locks go in one fixed order.
+        fired = await _boot(ctx, conn, welcomed, dispatcher_id, changed=forgotten)
+        if fired is None and forgotten:
+            await invocations_changed(conn, forgotten)
+        outcomes = [refused.get(a.key) or to_stop.get(a.key, []) for a in arrivals]
+        return outcomes, fired
 
     outcomes, fired = await ctx.transaction(apply)
-    for each in fired:
-        count(each)
+    count(fired)
     return outcomes
 
 
@@ -110,27 +114,32 @@ async def _admit(
 
 
 async def _boot(
-    ctx: Context, conn: AsyncConnection, arrivals: Sequence[Arrival], dispatcher_id: str
-) -> list[Fired]:
-    """Record the Hellos; fire the boot triggers of the instances that booted."""
+    ctx: Context,
+    conn: AsyncConnection,
+    arrivals: Sequence[Arrival],
+    dispatcher_id: str,
+    *,
+    changed: set[TargetKey],
+) -> Fired | None:
+    """Record the Hellos; fire the boot triggers of the instances that booted, in one round
+    that also refreshes the ``changed`` targets. None when none booted."""
     previous = await registration_store.record(conn, sorted(arrivals, key=_order), dispatcher_id)
     booted = [a.key for a in arrivals if is_boot(previous.get(a.key, ""), a.hello.boot_id)]
     if not booted:
-        return []
+        return None
     await registration_store.booted(conn, booted)
-    fired = []
-    # Rare (a machine booted): one round per instance, in this transaction, so a boot
-    # fires once however often the agent reconnects.
     for key in booted:
         log.info("instance booted", extra={"instance_id": key.instance_id})
-        fired.append(await fire_boot_triggers(conn, ctx.limits, key))
-    return fired
+    return await fire_boot_triggers(
+        conn, ctx.limits, sorted(booted, key=_key_order), changed=changed
+    )
 
 
 async def _reconcile(
     conn: AsyncConnection, arrivals: Sequence[Arrival]
-) -> dict[InstanceKey, list[str]]:
-    """Match what the agents hold with the records; the ids each must stop.
+) -> tuple[dict[InstanceKey, list[str]], set[TargetKey]]:
+    """Match what the agents hold with the records; the ids each must stop, and the
+    targets of the executions it ended (to refresh).
 
     An agent must stop (and so forget) whatever it holds that is no longer open
     on its instance: ended by the server meanwhile (its agent was lost, say) or
@@ -141,7 +150,7 @@ async def _reconcile(
     """
     held = {a.key: a.held for a in arrivals if a.held is not None}
     if not held:
-        return {}
+        return {}, set()
     still_open = await lost_store.active_among(conn, held)
     forgotten = await lost_store.end_forgotten(conn, held, forgotten_by_agent())
     for agent, invoke_ids in forgotten.items():
@@ -150,8 +159,6 @@ async def _reconcile(
             len(invoke_ids),
             extra={"instance_id": agent.instance_id},
         )
-    if forgotten:
-        await invocations_changed(conn, set().union(*forgotten.values()))
     to_stop = {
         agent: [execution_id for execution_id in ids if execution_id not in still_open[agent]]
         for agent, ids in held.items()
@@ -163,7 +170,7 @@ async def _reconcile(
                 len(ids),
                 extra={"instance_id": agent.instance_id},
             )
-    return to_stop
+    return to_stop, set().union(*forgotten.values())
 
 
 def _valid_zone(arrival: Arrival) -> Arrival:

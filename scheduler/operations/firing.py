@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
@@ -98,13 +99,20 @@ async def decide(
 
 
 async def fire(
-    conn: AsyncConnection, limits: Limits, round_: Round, today: date, *, trigger: str
+    conn: AsyncConnection,
+    limits: Limits,
+    round_: Round,
+    today: date,
+    *,
+    trigger: str,
+    changed: Iterable[TargetKey] = (),
 ) -> Fired:
     """Advance the targets, create the fires' executions, refresh and notify.
 
     Each tenant's daily quota is consumed in this transaction; a fire beyond
     it becomes a visible ``Failed`` execution (``InvocationQuotaExceeded``),
-    never a silent gap.
+    never a silent gap. ``changed``: other targets the transaction changed,
+    refreshed with the fires' in the one ``invocations_changed`` of the transaction.
     """
     await target_store.advance(conn, round_.updates)
     new = await _new_executions(conn, limits, round_.fires, today)
@@ -113,7 +121,8 @@ async def fire(
     await invocations_changed(
         conn,
         [TargetKey(n.invocation_id, n.plan.instance_id) for n in created_new]
-        + [TargetKey(u.invocation_id, u.instance_id) for u in round_.updates if not u.armed],
+        + [TargetKey(u.invocation_id, u.instance_id) for u in round_.updates if not u.armed]
+        + list(changed),
         new_work_in=[
             n.invocation_id for n in created_new if n.plan.status is InvocationStatus.PENDING
         ],
@@ -136,30 +145,38 @@ def count(fired: Fired | None) -> None:
     metrics.fire_skips.labels("misfire").inc(fired.misfire_skips)
 
 
-async def fire_boot_triggers(conn: AsyncConnection, limits: Limits, key: InstanceKey) -> Fired:
-    """Create this boot's executions; NEXT_REBOOT_ONLY targets then disarm.
+async def fire_boot_triggers(
+    conn: AsyncConnection,
+    limits: Limits,
+    booted: Sequence[InstanceKey],
+    *,
+    changed: Iterable[TargetKey] = (),
+) -> Fired:
+    """Create the executions of these instances' boots, in one round; NEXT_REBOOT_ONLY
+    targets then disarm. ``changed``: as for ``fire``.
 
-    Runs in the transaction that records the new boot id, so a boot fires
+    Runs in the transaction that records the new boot ids, so a boot fires
     once however often the agent reconnects.
     """
     now = await database_now(conn)
-    targets = await target_store.boot_targets(conn, key)
-    round_ = Round(
-        fires=[Fire(target=t, scheduled_at=now) for t in targets],
-        updates=[
-            TargetUpdate(
-                invocation_id=t.invocation_id,
-                instance_id=key.instance_id,
-                armed=t.repeat_mode is RepeatMode.EVERY_REBOOT,
-                next_fire_at=None,
-                fired=1,
-                overlap_skips=0,
-                misfire_skips=0,
+    fires: list[Fire] = []
+    updates: list[TargetUpdate] = []
+    for key in booted:
+        for target in await target_store.boot_targets(conn, key):
+            fires.append(Fire(target=target, scheduled_at=now))
+            updates.append(
+                TargetUpdate(
+                    invocation_id=target.invocation_id,
+                    instance_id=key.instance_id,
+                    armed=target.repeat_mode is RepeatMode.EVERY_REBOOT,
+                    next_fire_at=None,
+                    fired=1,
+                    overlap_skips=0,
+                    misfire_skips=0,
+                )
             )
-            for t in targets
-        ],
-    )
-    return await fire(conn, limits, round_, now.date(), trigger="boot")
+    round_ = Round(fires=fires, updates=updates)
+    return await fire(conn, limits, round_, now.date(), trigger="boot", changed=changed)
 
 
 def _decide(

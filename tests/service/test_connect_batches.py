@@ -18,7 +18,7 @@ from prometheus_client import REGISTRY
 from sqlalchemy import event, select
 from sqlalchemy.engine import Engine
 
-from kairos.v1 import fleet_pb2
+from kairos.v1 import common_pb2, fleet_pb2, invocation_pb2
 from scheduler.domain.codes import RefusalCode
 from scheduler.domain.limits import Limits
 from scheduler.local import connect
@@ -241,3 +241,43 @@ async def test_an_old_stream_that_ends_while_its_agent_reconnects_does_not_disco
     assert holder is not None, "the agent's new stream is recorded as gone"
     for peer in (new, later):
         await peer.close()
+
+
+async def test_instances_that_booted_in_one_batch_each_run_their_boot_triggers_once(
+    servers: ServerFactory,
+) -> None:
+    address = await servers.start()
+    kairos = connect(address)
+    ids = ["i-0", "i-1", "i-2"]
+    for instance_id in ids:
+        first = Peer(address, instance_id)
+        await first.hello(boot_id="boot-1")
+        await first.close()
+    every = await kairos.invocations.RunCommand(
+        run_request(instance_ids=ids, repeat_mode=common_pb2.REPEAT_MODE_EVERY_REBOOT)
+    )
+    before = connects_waiting()
+
+    peers = [Peer(address, instance_id) for instance_id in ids]
+    async with instance_held(servers.url, ids[0]):
+        welcomes = [asyncio.create_task(peers[0].hello(boot_id="boot-2", held=[]))]
+        await until_blocked(servers.url)
+        # Two boots gathered behind the blocked one: recorded, and fired, together.
+        welcomes += [
+            asyncio.create_task(peer.hello(boot_id="boot-2", held=[])) for peer in peers[1:]
+        ]
+        await until_waiting(before + len(ids))
+    await asyncio.gather(*welcomes)
+
+    for peer in peers:
+        assert (await receive_task(peer)).invoke_id == every.invoke_id
+    history = await kairos.invocations.DescribeInvocationResults(
+        invocation_pb2.DescribeInvocationResultsRequest(
+            invoke_id=every.invoke_id, include_history=True, max_results=50
+        )
+    )
+    # One run per instance: each boot fired once.
+    assert sorted(r.instance_id for r in history.results) == ids
+    for peer in peers:
+        await peer.close()
+    await kairos.channel.close()
