@@ -15,6 +15,10 @@ what the protocol needs, serving on one port:
   calls both servers): a Task to each named instance, answered once every result
   is in; every other method is unimplemented;
 * ``grpc.health.v1`` (always SERVING), for the readiness wait.
+
+It takes the same pending-call limits as ``kairos server`` (``scheduler.server.app.FLEET``):
+with gRPC's defaults a storm of 10,000 streams is partly refused, which would make
+the baseline slower than a server sized for a fleet.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from kairos.v1 import (
     invocation_pb2,
     invocation_pb2_grpc,
 )
+from scheduler.server.app import FLEET
 
 TASK_TIMEOUT = 60  # seconds, as a Task carries; nothing here enforces it
 
@@ -137,7 +142,7 @@ class BareServer(
 
 async def serve(listen: str, heartbeat_interval: int) -> None:
     """Serve on ``listen`` until the process is stopped."""
-    server = grpc.aio.server()
+    server = grpc.aio.server(options=FLEET)
     bare = BareServer(heartbeat_interval)
     agent_pb2_grpc.add_AgentServiceServicer_to_server(bare, server)
     invocation_pb2_grpc.add_InvocationServiceServicer_to_server(bare, server)
