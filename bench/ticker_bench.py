@@ -177,6 +177,13 @@ async def seed(conn: psycopg.AsyncConnection[Any], shape: Shape, groups: Sequenc
         ) as copy:
             for row in target_rows:
                 await copy.write_row(row)
+        # What the store keeps with every invocation (store/statuses.py count_new_targets).
+        await cur.execute(
+            "INSERT INTO invocation_status_counts (invocation_id, status, targets)"
+            " SELECT invocation_id, status, count(*) FROM invocation_targets"
+            " WHERE invocation_id = ANY(%s) GROUP BY invocation_id, status",
+            ([row[0] for row in invocation_rows],),
+        )
     await conn.execute("ANALYZE")
     return len(target_rows)
 
