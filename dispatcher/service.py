@@ -277,11 +277,13 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
             agent, result, max_output=self._ctx.limits.max_output, now=now
         )
 
-    async def _deliver(self, sessions: list[AgentSession]) -> None:
+    async def _deliver(self, sessions: list[AgentSession], *, complete: bool = True) -> None:
         """Offer these agents what waits for them: one query and one update for all.
 
         Never waits on an agent: what does not fit in its outbox stays undelivered
-        until its stream drains (``AgentSession.wants_work``).
+        until its stream drains (``AgentSession.wants_work``). Not ``complete``: only
+        the work never sent (what a notice announces), a far smaller reading under
+        load than all the work an agent holds unstarted.
         """
         # An agent with a full outbox is only sent stops now: its tasks are read again
         # when its stream drains, so a stuck agent costs the shared loop no big reads.
@@ -290,7 +292,9 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         marks = {key: session.mark() for key, session in room.items()}
         waiting: dict[InstanceKey, list[TaskView]] = {s.key: [] for s in sessions}
         try:
-            found = await lifecycle.waiting_work(self._ctx, list(room), stops_only=list(full))
+            found = await lifecycle.waiting_work(
+                self._ctx, list(room), stops_only=list(full), new_only=not complete
+            )
         except BaseException:
             for key, session in room.items():
                 session.unmark(marks[key])
@@ -299,7 +303,7 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
             waiting[task.instance].append(task)
         delivered: list[str] = []
         for key, session in room.items():
-            delivered += session.offer(waiting[key], as_of=marks[key])
+            delivered += session.offer(waiting[key], as_of=marks[key], complete=complete)
         for key, session in full.items():
             session.offer(waiting[key])
             session.left_out()
@@ -315,7 +319,7 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
                 try:
                     wanted = await self._wanting_work(received)
                     if wanted:
-                        await self._deliver(wanted)
+                        await self._deliver(wanted, complete=False)
                 except Exception as error:
                     log_failure(log, "delivery", error)
 

@@ -49,6 +49,7 @@ class AgentSession:
         "_capacity",
         "_changed",
         "_closed",
+        "_finishing",
         "_full_since",
         "_held_back",
         "_last_heard",
@@ -110,6 +111,8 @@ class AgentSession:
         # The marks of the readings under way (``mark``, then ``offer`` or ``unmark``).
         # A list: rarely more than one, and a set costs four times the memory per agent.
         self._readings: list[int] = []
+        # Execution id -> the send number when its result was stored (``finished``).
+        self._finishing: dict[str, int] = {}
 
     @property
     def stuck(self) -> bool:
@@ -178,18 +181,22 @@ class AgentSession:
         return self._sends
 
     def unmark(self, mark: int) -> None:
-        """The reading that began at ``mark`` failed: nothing is offered from it."""
+        """The reading that began at ``mark`` is over (offered, or failed)."""
         if mark in self._readings:
             self._readings.remove(mark)
+        self._forget_finished()
 
-    def offer(self, waiting: Iterable[TaskView], *, as_of: int | None = None) -> list[str]:
+    def offer(
+        self, waiting: Iterable[TaskView], *, as_of: int | None = None, complete: bool = True
+    ) -> list[str]:
         """Queue the tasks and stops not yet sent in this session; never waits.
 
         Returns the ids of the tasks queued now. A task that does not fit in the
         outbox is left for later (``wants_work``). With ``as_of`` (the ``mark``
-        taken before ``waiting`` was read), ``waiting`` is all the agent's waiting
-        work, and whatever was sent before and no longer waits is forgotten,
-        unless an older reading is still under way.
+        taken before ``waiting`` was read) and ``complete``, ``waiting`` is all the
+        agent's waiting work, and whatever was sent before and no longer waits is
+        forgotten, unless an older reading is still under way. A reading of only
+        the new work (not ``complete``) forgets nothing.
         """
         tasks = list(waiting)
         queued = []
@@ -211,7 +218,7 @@ class AgentSession:
                 self.stop(task.execution_id)
         if as_of is not None:
             self.unmark(as_of)
-            if not any(mark < as_of for mark in self._readings):
+            if complete and not any(mark < as_of for mark in self._readings):
                 self._forget_unless(as_of, {task.execution_id for task in tasks})
         return queued
 
@@ -244,9 +251,20 @@ class AgentSession:
             metrics.delivery_latency.observe(time.monotonic() - sent)
 
     def finished(self, execution_id: str) -> None:
-        """The execution's result is stored. It stays known as sent until a later reading
-        no longer finds it: a reading under way may have found it still waiting."""
+        """The execution's result is stored: it is forgotten once no reading that began
+        before is under way (such a reading may have found it still waiting)."""
         self._sent_at.pop(execution_id, None)
+        self._sends += 1
+        self._finishing[execution_id] = self._sends
+        self._forget_finished()
+
+    def _forget_finished(self) -> None:
+        oldest = min(self._readings, default=None)
+        done = [i for i, n in self._finishing.items() if oldest is None or n < oldest]
+        for execution_id in done:
+            del self._finishing[execution_id]
+            self._sent_tasks.pop(execution_id, None)
+            self._sent_stops.pop(execution_id, None)
 
     def stop(self, execution_id: str) -> None:
         """Ask the agent to stop an execution (once per session)."""

@@ -70,13 +70,20 @@ async def agents_with_stale_work(
 
 
 async def waiting_work(
-    ctx: Context, agents: list[InstanceKey], *, stops_only: list[InstanceKey] | None = None
+    ctx: Context,
+    agents: list[InstanceKey],
+    *,
+    stops_only: list[InstanceKey] | None = None,
+    new_only: bool = False,
 ) -> list[TaskView]:
     """Executions waiting for these instances' agents: to run (Pending) or to stop (Stopping).
 
-    For the instances in ``stops_only`` (agents with no room for tasks) only those to stop.
+    For the instances in ``stops_only`` (agents with no room for tasks) only those to stop;
+    ``new_only``: of those to run, only the ones never sent.
     """
-    return await ctx.transaction(lambda conn: dispatch_store.undelivered(conn, agents, stops_only))
+    return await ctx.transaction(
+        lambda conn: dispatch_store.undelivered(conn, agents, stops_only, new_only=new_only)
+    )
 
 
 async def delivered(ctx: Context, execution_ids: list[str]) -> None:

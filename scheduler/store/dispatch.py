@@ -93,7 +93,13 @@ _UNDELIVERED = (
         executions.c.status.in_(values_of(DISPATCH_STATUSES)),
         or_(
             executions.c.status == InvocationStatus.STOPPING.value,
-            _agents.c.stops_only.is_(False),
+            and_(
+                _agents.c.stops_only.is_(False),
+                or_(
+                    bindparam("new_only", type_=Boolean).is_(False),
+                    executions.c.delivered_at.is_(None),
+                ),
+            ),
         ),
     )
     .order_by(executions.c.created_at)
@@ -101,22 +107,30 @@ _UNDELIVERED = (
 
 
 async def undelivered(
-    conn: AsyncConnection, agents: list[InstanceKey], stops_only: list[InstanceKey] | None = None
+    conn: AsyncConnection,
+    agents: list[InstanceKey],
+    stops_only: list[InstanceKey] | None = None,
+    *,
+    new_only: bool = False,
 ) -> list[TaskView]:
     """Executions waiting for these instances' agents: to run, or to stop.
 
     For the instances in ``stops_only`` (agents with no room for tasks now) only
-    the executions to stop.
+    the executions to stop. ``new_only``: of those to run, only the ones never sent
+    (an agent's stream already holds the others).
     """
     keys = [(key, False) for key in agents] + [(key, True) for key in stops_only or []]
     rows = await conn.execute(
         _UNDELIVERED,
-        _agents.bind(
-            account_id=[key.tenant.account_id for key, _ in keys],
-            region_id=[key.tenant.region_id for key, _ in keys],
-            instance_id=[key.instance_id for key, _ in keys],
-            stops_only=[only for _, only in keys],
-        ),
+        {
+            **_agents.bind(
+                account_id=[key.tenant.account_id for key, _ in keys],
+                region_id=[key.tenant.region_id for key, _ in keys],
+                instance_id=[key.instance_id for key, _ in keys],
+                stops_only=[only for _, only in keys],
+            ),
+            "new_only": new_only,
+        },
     )
     return [
         TaskView(

@@ -146,10 +146,10 @@ async def test_what_no_longer_waits_is_forgotten() -> None:
     session.offer([task(n) for n in range(4)], as_of=session.mark())
     session.stop("e-0")
     assert session.tracked() == 5
-    session.finished("e-0")  # its result came: known as sent until a reading misses it
-    assert session.tracked() == 5
+    session.finished("e-0")  # its result came, and no reading is under way
+    assert session.tracked() == 3
     mark = session.mark()
-    session.offer([task(3)], as_of=mark)  # e-0 finished, e-1 and e-2 started: not waiting
+    session.offer([task(3)], as_of=mark)  # e-1 and e-2 started: no longer waiting
     assert session.tracked() == 1
     # Sent after the reading began: kept, though that reading did not see it.
     mark = session.mark()
@@ -159,16 +159,25 @@ async def test_what_no_longer_waits_is_forgotten() -> None:
     assert session.offer([task(3), task(4)]) == []  # and not sent twice
 
 
+async def test_a_reading_of_new_work_only_forgets_nothing() -> None:
+    session = AgentSession(AGENT, queue_size=8)
+    session.offer([task(0), task(1)], as_of=session.mark())
+    # e-0 and e-1 were sent: a reading of the new work does not find them.
+    assert session.offer([task(2)], as_of=session.mark(), complete=False) == ["e-2"]
+    assert session.tracked() == 3
+    assert session.offer([task(0), task(1), task(2)]) == []
+
+
 async def test_a_reading_older_than_a_result_never_sends_its_task_again() -> None:
     session = AgentSession(AGENT, queue_size=8)
     session.offer([task(0)], as_of=session.mark())
     older = session.mark()  # read before the agent's start and result were written
     session.finished("e-0")
-    newer = session.mark()  # read after: e-0 no longer waits
-    session.offer([], as_of=newer)
     assert session.tracked() == 1  # the older reading is still under way
-    assert session.offer([task(0)], as_of=older) == []  # its stale view sends nothing
-    session.offer([], as_of=session.mark())
+    newer = session.mark()  # read after: e-0 no longer waits
+    session.offer([], as_of=newer, complete=False)
+    assert session.tracked() == 1
+    assert session.offer([task(0)], as_of=older, complete=False) == []  # nothing sent again
     assert session.tracked() == 0  # no older reading under way: e-0 is forgotten
 
 
