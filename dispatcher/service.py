@@ -338,7 +338,7 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
                 )
                 wanted = [self._sessions[key] for key in keys if key in self._sessions]
                 if wanted:
-                    await self._deliver(wanted)
+                    await self._deliver(wanted, complete=False)
             except Exception as error:
                 log_failure(log, "delivery of forgotten work", error)
 
