@@ -35,6 +35,7 @@ from scheduler.operations.context import Context
 from scheduler.rpc.auth import TokenTable, load_auth_file, open_access
 from scheduler.rpc.in_flight import InFlight
 from scheduler.rpc.interceptor import KairosInterceptor
+from scheduler.server import collector
 from scheduler.server.config import ServerConfig, ServerRole
 from scheduler.server.health import Health
 from scheduler.store import migrate
@@ -84,6 +85,7 @@ async def serve(config: ServerConfig) -> None:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
         async with running_server(config, url, tokens) as (port, shutdown):
+            collector.settle()
             log.info("kairos server listening on port %d", port)
             print(
                 f"kairos server listening on {config.listen.rpartition(':')[0]}:{port}", flush=True
