@@ -28,8 +28,8 @@ FIRST_RETRY = 0.2
 MAX_RETRY = 2.0
 """Longest wait between two retries: a returning database is used within this."""
 PATIENCE = 300.0
-"""Seconds one message may wait for the database before the agent's stream is ended
-(the agent then reconnects and re-sends what it holds)."""
+"""Seconds a batch of reports may wait for the database before its agents' streams are
+ended (they then reconnect and re-send what they hold)."""
 
 
 async def when_available(
