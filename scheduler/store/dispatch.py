@@ -34,7 +34,14 @@ from scheduler.domain.tenancy import InstanceKey, Tenant
 from scheduler.store import leases
 from scheduler.store.arrays import Unnested, array, array_parameter
 from scheduler.store.statuses import targets_of
-from scheduler.store.tables import executions, instances, invocations, of_instance, values_of
+from scheduler.store.tables import (
+    executions,
+    instances,
+    invocations,
+    of_instance,
+    on_instances,
+    values_of,
+)
 
 
 @dataclass(kw_only=True, frozen=True)
@@ -80,14 +87,9 @@ _UNDELIVERED = (
         executions.c.instance_id,
     )
     .select_from(
-        _agents.rows.join(
-            executions,
-            and_(
-                executions.c.account_id == _agents.c.account_id,
-                executions.c.region_id == _agents.c.region_id,
-                executions.c.instance_id == _agents.c.instance_id,
-            ),
-        ).join(invocations, invocations.c.id == executions.c.invocation_id)
+        _agents.rows.join(executions, on_instances(executions, _agents.rows)).join(
+            invocations, invocations.c.id == executions.c.invocation_id
+        )
     )
     .where(
         executions.c.status.in_(values_of(DISPATCH_STATUSES)),

@@ -13,7 +13,7 @@ from scheduler.domain.models import Instance
 from scheduler.domain.tenancy import InstanceKey, Tenant
 from scheduler.store.arrays import Unnested, array, array_parameter
 from scheduler.store.paging import decode_token, encode_token
-from scheduler.store.tables import instances
+from scheduler.store.tables import instances, of_instance
 
 _INSTANCES_AMONG = select(instances).where(
     instances.c.account_id == bindparam("account_id"),
@@ -64,11 +64,7 @@ async def list_instances(
 _heard = Unnested("h", account_id=Text(), region_id=Text(), instance_id=Text())
 _HEARTBEATS = (
     update(instances)
-    .where(
-        instances.c.account_id == _heard.c.account_id,
-        instances.c.region_id == _heard.c.region_id,
-        instances.c.id == _heard.c.instance_id,
-    )
+    .where(of_instance(_heard.rows))
     .values(last_heartbeat_at=func.now(), dispatcher_id=bindparam("dispatcher_of"))
 )
 

@@ -16,7 +16,14 @@ from scheduler.domain.tenancy import InstanceKey, Tenant
 from scheduler.store import leases
 from scheduler.store.arrays import Unnested
 from scheduler.store.statuses import target_of, targets_of
-from scheduler.store.tables import executions, instances, invocations, of_instance, values_of
+from scheduler.store.tables import (
+    executions,
+    instances,
+    invocations,
+    of_instance,
+    on_instances,
+    values_of,
+)
 
 _held = executions.alias("held")
 _LOST = (
@@ -81,29 +88,25 @@ _holding = Unnested(
 _agents = Unnested("agent", account_id=Text(), region_id=Text(), instance_id=Text())
 
 
-def _of(rows: Any) -> Any:
-    return and_(
-        executions.c.account_id == rows.c.account_id,
-        executions.c.region_id == rows.c.region_id,
-        executions.c.instance_id == rows.c.instance_id,
-    )
-
-
 _ACTIVE_HELD = (
     select(
         executions.c.account_id, executions.c.region_id, executions.c.instance_id, executions.c.id
     )
     .join_from(
-        executions, _holding.rows, and_(_of(_holding), executions.c.id == _holding.c.execution_id)
+        executions,
+        _holding.rows,
+        and_(on_instances(executions, _holding.rows), executions.c.id == _holding.c.execution_id),
     )
     .where(executions.c.status.in_(values_of(ACTIVE_STATUSES)))
 )
 _END_FORGOTTEN = (
     update(executions)
     .where(
-        _of(_agents),
+        on_instances(executions, _agents.rows),
         executions.c.status.in_(values_of({InvocationStatus.RUNNING, InvocationStatus.STOPPING})),
-        ~exists().where(_of(_holding), _holding.c.execution_id == executions.c.id),
+        ~exists().where(
+            on_instances(executions, _holding.rows), _holding.c.execution_id == executions.c.id
+        ),
     )
     .values(
         status=case(

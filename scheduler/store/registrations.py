@@ -11,14 +11,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Text, and_, bindparam, delete, func, select, update
+from sqlalchemy import DateTime, Text, bindparam, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.arrivals import Arrival
 from scheduler.domain.tenancy import InstanceKey, Tenant
 from scheduler.store.arrays import Unnested
-from scheduler.store.tables import instances
+from scheduler.store.tables import instances, of_instance
 
 _keys = Unnested("k", account_id=Text(), region_id=Text(), instance_id=Text())
 _hellos = Unnested(
@@ -41,15 +41,6 @@ _gone = Unnested(
 )
 
 
-def _of(rows: Any) -> Any:
-    """The instance of each of these rows (their tenant and instance id)."""
-    return and_(
-        instances.c.account_id == rows.c.account_id,
-        instances.c.region_id == rows.c.region_id,
-        instances.c.id == rows.c.instance_id,
-    )
-
-
 _INSERT_NEW = (
     insert(instances)
     .from_select(
@@ -62,7 +53,7 @@ _INSERT_NEW = (
     .returning(instances.c.account_id, instances.c.region_id, instances.c.id)
 )
 
-_FORGET = delete(instances).where(_of(_keys))
+_FORGET = delete(instances).where(of_instance(_keys.rows))
 
 # Every row to record, locked, with its boot id as it was before this statement.
 _before = (
@@ -70,14 +61,14 @@ _before = (
         instances.c.boot_id.label("previous_boot_id"),
         *(column for column in _hellos.c),
     )
-    .join_from(instances, _hellos.rows, _of(_hellos))
+    .join_from(instances, _hellos.rows, of_instance(_hellos.rows))
     .order_by(instances.c.account_id, instances.c.region_id, instances.c.id)
     .with_for_update(of=instances)
     .cte("before")
 )
 _RECORD = (
     update(instances)
-    .where(_of(_before))
+    .where(of_instance(_before))
     .values(
         name=_before.c.instance_name,
         os_type=_before.c.os_type,
@@ -92,11 +83,13 @@ _RECORD = (
     )
 )
 
-_BOOTED = update(instances).where(_of(_keys)).values(last_boot_at=func.clock_timestamp())
+_BOOTED = (
+    update(instances).where(of_instance(_keys.rows)).values(last_boot_at=func.clock_timestamp())
+)
 
 _DISCONNECT = (
     update(instances)
-    .where(_of(_gone), instances.c.dispatcher_id == bindparam("dispatcher_of"))
+    .where(of_instance(_gone.rows), instances.c.dispatcher_id == bindparam("dispatcher_of"))
     .values(
         dispatcher_id=None,
         last_heartbeat_at=func.greatest(instances.c.last_heartbeat_at, _gone.c.last_heard_at),

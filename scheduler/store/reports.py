@@ -39,7 +39,7 @@ from scheduler.domain.agent_reports import (
 from scheduler.domain.enums import ACTIVE_STATUSES, InvocationStatus
 from scheduler.domain.status import TargetKey
 from scheduler.store.arrays import Unnested
-from scheduler.store.tables import Timestamp, executions, values_of
+from scheduler.store.tables import Timestamp, executions, on_instances, values_of
 
 
 @dataclass(frozen=True)
@@ -64,12 +64,7 @@ def _reports(name: str, **columns: TypeEngine[Any]) -> Unnested:
 
 
 def _of_agent(rows: Unnested) -> ColumnElement[bool]:
-    return and_(
-        executions.c.id == rows.c.id,
-        executions.c.account_id == rows.c.account_id,
-        executions.c.region_id == rows.c.region_id,
-        executions.c.instance_id == rows.c.instance_id,
-    )
+    return and_(executions.c.id == rows.c.id, on_instances(executions, rows.rows))
 
 
 def _bind(rows: Unnested, keys: Sequence[ExecutionKey], **columns: list[Any]) -> dict[str, Any]:

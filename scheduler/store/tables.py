@@ -174,6 +174,16 @@ def of_instance(referring: FromClause) -> ColumnElement[bool]:
     )
 
 
+def on_instances(referring: FromClause, named: FromClause) -> ColumnElement[bool]:
+    """Rows of ``referring`` (executions, targets) on the instances that the rows of
+    ``named`` give by tenant and instance id (``account_id``, ``region_id``, ``instance_id``)."""
+    return and_(
+        referring.c.account_id == named.c.account_id,
+        referring.c.region_id == named.c.region_id,
+        referring.c.instance_id == named.c.instance_id,
+    )
+
+
 invocations = Table(
     "invocations",
     metadata,
