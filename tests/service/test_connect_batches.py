@@ -8,8 +8,7 @@ its row: the dispatcher's batch that registers it waits, and Hellos gather behin
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from typing import Any
 
 import grpc
@@ -26,12 +25,13 @@ from scheduler.store.database import create_engine
 from scheduler.store.tables import instances
 from tests.service.conftest import ServerFactory
 from tests.service.harness import Peer
+from tests.service.locks import gauge, row_held, until_blocked, until_gauge
 from tests.service.plays import receive_task, run_request
 from tests.service.test_instance_keys import hello_refusal
-from tests.service.test_report_batches import until_blocked
 
 AGENTS = 20
 WAIT = 30.0
+CONNECTS_WAITING = "kairos_agent_connects_waiting"
 
 
 KINDS = {
@@ -65,33 +65,6 @@ def statements() -> Iterator[Statements]:
     event.remove(Engine, "after_cursor_execute", counter)
 
 
-@asynccontextmanager
-async def instance_held(database_url: str, instance_id: str) -> AsyncIterator[None]:
-    """The instance's row locked by another transaction until the block ends."""
-    engine = create_engine(database_url)
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(
-                select(instances.c.id).where(instances.c.id == instance_id).with_for_update()
-            )
-            yield
-            await conn.commit()
-    finally:
-        await engine.dispose()
-
-
-def connects_waiting() -> float:
-    return REGISTRY.get_sample_value("kairos_agent_connects_waiting") or 0.0
-
-
-async def until_waiting(hellos: float) -> None:
-    """Until the dispatcher has read ``hellos`` Hellos it has not recorded yet."""
-    deadline = asyncio.get_running_loop().time() + WAIT
-    while connects_waiting() < hellos:
-        assert asyncio.get_running_loop().time() < deadline, f"never {hellos} Hellos waiting"
-        await asyncio.sleep(0.05)
-
-
 async def test_hellos_that_gather_while_a_batch_is_written_are_recorded_together(
     servers: ServerFactory, statements: Statements
 ) -> None:
@@ -104,15 +77,15 @@ async def test_hellos_that_gather_while_a_batch_is_written_are_recorded_together
         await first.close()
     run = await kairos.invocations.RunCommand(run_request(instance_ids=ids))
     statements.reset()
-    before = connects_waiting()
+    before = gauge(CONNECTS_WAITING)
 
     peers = [Peer(address, instance_id) for instance_id in ids]
-    async with instance_held(servers.url, ids[0]):
+    async with row_held(servers.url, instances, ids[0]):
         welcomes = [asyncio.create_task(peers[0].hello(held=[]))]
         await until_blocked(servers.url)
         welcomes += [asyncio.create_task(peer.hello(held=[])) for peer in peers[1:]]
         # One Hello in the batch that waits, the others gathered behind it.
-        await until_waiting(before + AGENTS)
+        await until_gauge(CONNECTS_WAITING, before + AGENTS)
     await asyncio.gather(*welcomes)
 
     for peer in peers:
@@ -133,17 +106,17 @@ async def test_a_batch_with_more_new_instances_than_slots_refuses_exactly_the_ex
     for peer in known:
         await peer.hello()
     await known[1].close()
-    before = connects_waiting()
+    before = gauge(CONNECTS_WAITING)
 
     again = Peer(address, "i-1")
     new = [Peer(address, f"n-{n}") for n in range(6)]
-    async with instance_held(servers.url, "i-1"):
+    async with row_held(servers.url, instances, "i-1"):
         outcomes = [asyncio.create_task(hello_refusal(again))]
         await until_blocked(servers.url)
         for n, peer in enumerate(new):
             # One at a time, so that the batch holds them in this order.
             outcomes.append(asyncio.create_task(hello_refusal(peer)))
-            await until_waiting(before + 2 + n)
+            await until_gauge(CONNECTS_WAITING, before + 2 + n)
     refusals = await asyncio.gather(*outcomes)
 
     # Three slots left: the first three new instances of the batch get them.
@@ -181,17 +154,17 @@ async def test_the_same_instance_twice_in_a_batch_is_recorded_in_order_and_the_l
     blocker = Peer(address, "i-0")
     await blocker.hello()
     await blocker.close()
-    before = connects_waiting()
+    before = gauge(CONNECTS_WAITING)
 
     again = Peer(address, "i-0")
     earlier, later = Peer(address, "i-1"), Peer(address, "i-1")
-    async with instance_held(servers.url, "i-0"):
+    async with row_held(servers.url, instances, "i-0"):
         welcomes = [asyncio.create_task(again.hello())]
         await until_blocked(servers.url)
         welcomes.append(asyncio.create_task(earlier.hello(boot_id="b-1")))
-        await until_waiting(before + 2)
+        await until_gauge(CONNECTS_WAITING, before + 2)
         welcomes.append(asyncio.create_task(later.hello(boot_id="b-1")))
-        await until_waiting(before + 3)
+        await until_gauge(CONNECTS_WAITING, before + 3)
     await asyncio.gather(*welcomes)
 
     # The earlier stream is closed for the later one, which gets the work.
@@ -216,7 +189,7 @@ async def test_an_old_stream_that_ends_while_its_agent_reconnects_does_not_disco
     connected = REGISTRY.get_sample_value("kairos_connected_agents") or 0.0
 
     new = Peer(address, "i-1")
-    async with instance_held(servers.url, "i-1"):
+    async with row_held(servers.url, instances, "i-1"):
         welcome = asyncio.create_task(new.hello())
         await until_blocked(servers.url)
         # The old stream ends while the new Hello is being recorded.
@@ -256,17 +229,17 @@ async def test_instances_that_booted_in_one_batch_each_run_their_boot_triggers_o
     every = await kairos.invocations.RunCommand(
         run_request(instance_ids=ids, repeat_mode=common_pb2.REPEAT_MODE_EVERY_REBOOT)
     )
-    before = connects_waiting()
+    before = gauge(CONNECTS_WAITING)
 
     peers = [Peer(address, instance_id) for instance_id in ids]
-    async with instance_held(servers.url, ids[0]):
+    async with row_held(servers.url, instances, ids[0]):
         welcomes = [asyncio.create_task(peers[0].hello(boot_id="boot-2", held=[]))]
         await until_blocked(servers.url)
         # Two boots gathered behind the blocked one: recorded, and fired, together.
         welcomes += [
             asyncio.create_task(peer.hello(boot_id="boot-2", held=[])) for peer in peers[1:]
         ]
-        await until_waiting(before + len(ids))
+        await until_gauge(CONNECTS_WAITING, before + len(ids))
     await asyncio.gather(*welcomes)
 
     for peer in peers:

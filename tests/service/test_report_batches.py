@@ -9,14 +9,12 @@ its row: the dispatcher's batch that touches it waits, and reports gather behind
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
-from prometheus_client import REGISTRY
-from sqlalchemy import event, select, text
+from sqlalchemy import event, select
 from sqlalchemy.engine import Engine
 
 from kairos.v1 import agent_pb2
@@ -27,10 +25,12 @@ from scheduler.store.database import create_engine
 from scheduler.store.tables import executions
 from tests.service.conftest import ServerFactory
 from tests.service.harness import Peer
+from tests.service.locks import row_held, until_blocked, until_gauge
 from tests.service.plays import receive_task, results, run_request, start_with_output
 
 AGENTS = 20
 WAIT = 30.0
+REPORTS_WAITING = "kairos_agent_reports_waiting"
 
 
 class FinishStatements:
@@ -52,44 +52,6 @@ def finish_statements() -> Iterator[FinishStatements]:
     event.listen(Engine, "after_cursor_execute", counter)
     yield counter
     event.remove(Engine, "after_cursor_execute", counter)
-
-
-@asynccontextmanager
-async def row_held(database_url: str, execution_id: str) -> AsyncIterator[None]:
-    """The execution's row locked by another transaction until the block ends."""
-    engine = create_engine(database_url)
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(
-                select(executions.c.id).where(executions.c.id == execution_id).with_for_update()
-            )
-            yield
-            await conn.commit()
-    finally:
-        await engine.dispose()
-
-
-async def until_blocked(database_url: str) -> None:
-    """Until a statement of the server waits for the row lock."""
-    engine = create_engine(database_url)
-    query = text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
-    try:
-        async with asyncio.timeout(WAIT):
-            while True:
-                async with engine.connect() as conn:
-                    if (await conn.execute(query)).scalar_one() > 0:
-                        return
-                await asyncio.sleep(0.05)
-    finally:
-        await engine.dispose()
-
-
-async def until_waiting(reports: int) -> None:
-    """Until the dispatcher has read ``reports`` reports it has not applied yet."""
-    deadline = asyncio.get_running_loop().time() + WAIT
-    while (REGISTRY.get_sample_value("kairos_agent_reports_waiting") or 0) < reports:
-        assert asyncio.get_running_loop().time() < deadline, f"never {reports} reports waiting"
-        await asyncio.sleep(0.05)
 
 
 async def until_output(database_url: str, execution_id: str, expected: bytes) -> None:
@@ -133,13 +95,13 @@ async def test_results_that_gather_while_a_batch_is_written_are_stored_together(
     )
     tasks = [await receive_task(peer) for peer in peers]
 
-    async with row_held(servers.url, tasks[0].execution_id):
+    async with row_held(servers.url, executions, tasks[0].execution_id):
         await peers[0].send(result_message(tasks[0].execution_id))
         await until_blocked(servers.url)
         for peer, task in zip(peers[1:], tasks[1:], strict=True):
             await peer.send(result_message(task.execution_id))
         # One result in the batch that waits, the others gathered behind it.
-        await until_waiting(AGENTS)
+        await until_gauge(REPORTS_WAITING, AGENTS)
 
     for peer, task in zip(peers, tasks, strict=True):
         assert (await peer.receive()).result_ack.execution_id == task.execution_id
@@ -167,7 +129,7 @@ async def test_an_agent_held_back_by_a_slow_database_keeps_its_stream(
     chunks = [f"line {n}\n".encode() for n in range(40)]
     beat = agent_pb2.AgentMessage(heartbeat=agent_pb2.Heartbeat())
 
-    async with row_held(servers.url, task.execution_id):
+    async with row_held(servers.url, executions, task.execution_id):
         offset = 0
         for chunk in chunks:
             await peer.send(
