@@ -13,6 +13,7 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from dispatcher.connections import ConnectionBatches
+from dispatcher.handover import HeldSessions
 from dispatcher.hello import agent_hello, held_executions, read_hello
 from dispatcher.messages import decoded, kind_of, moment, result_of
 from dispatcher.reports import ReportBatches
@@ -67,6 +68,11 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
             ctx, dispatcher_id, self._welcome, lambda key: key in self._sessions
         )
         self._upkeep = Upkeep(ctx, dispatcher_id, lambda: self._sessions.values())
+        self._refills: set[asyncio.Task[None]] = set()
+
+    def held_agents(self) -> HeldSessions:
+        """The agents held here, for the calls of this process to hand new executions to."""
+        return HeldSessions(self._sessions, self._refill_soon)
 
     async def start(self) -> None:
         """Take this replica's lease, then deliver on notifications and sweep what is unanswered."""
@@ -180,6 +186,11 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         aborting.add_done_callback(self._aborting.discard)
         if stream is not None:
             stream.cancel()
+
+    def _refill_soon(self, session: AgentSession) -> None:
+        refill = asyncio.create_task(self._refill(session))
+        self._refills.add(refill)
+        refill.add_done_callback(self._refills.discard)
 
     async def _refill(self, session: AgentSession) -> None:
         try:

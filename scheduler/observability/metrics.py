@@ -67,6 +67,11 @@ delivery_latency = Histogram(
     "From an execution's delivery to its agent to the agent's acknowledgement.",
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+handed_over_tasks = Counter(
+    "kairos_handed_over_tasks_total",
+    "Tasks put in their agents' outboxes by the call that created them, in the same process"
+    " (no notice, no reading).",
+)
 connected_agents = Gauge("kairos_connected_agents", "Agent streams held by this dispatcher.")
 agent_messages_delayed = Counter(
     "kairos_agent_messages_delayed_total",

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from scheduler.domain.limits import Limits
 from scheduler.domain.tenancy import Tenant
+from scheduler.operations.handover import NO_AGENTS, HeldAgents
 from scheduler.store import idempotency
 from scheduler.store.database import in_transaction
 
@@ -23,6 +24,8 @@ class Context:
 
     engine: AsyncEngine
     limits: Limits
+    agents: HeldAgents = NO_AGENTS
+    """The agents this process's dispatcher holds, to hand new executions to directly."""
 
     async def transaction(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """Run ``work`` in one transaction, retried on transient conflicts."""

@@ -38,6 +38,7 @@ from scheduler.store import instances as instance_store
 from scheduler.store import invocations as store
 from scheduler.store import notices, quota, watching
 from scheduler.store.clock import database_now
+from scheduler.store.dispatch import TaskView, new_task
 from scheduler.store.executions import ExecutionView, NewExecution
 from scheduler.store.invocations import InvocationFilter, InvocationView, NewTarget
 from scheduler.store.watching import Followed
@@ -59,17 +60,17 @@ async def invoke_command(
     require_id("command_id", command_id)
     instance_ids = _check_request(ctx, request)
 
-    async def invoke(conn: AsyncConnection) -> dict[str, str]:
+    async def invoke(conn: AsyncConnection, created: Created) -> dict[str, str]:
         command = await command_store.get_command(conn, tenant, command_id)
         if command is None or not command.kept:
             raise not_found(
                 RefusalCode.INVALID_COMMAND_ID_NOT_FOUND, f"command {command_id} not found"
             )
-        invoke_id = await _invoke(conn, ctx, tenant, command, instance_ids, request)
+        invoke_id = await _invoke(conn, ctx, tenant, command, instance_ids, request, created)
         return {"invoke_id": invoke_id}
 
-    response = await ctx.idempotent(
-        tenant, "InvokeCommand", request.client_token, request_hash, invoke
+    response = await _creating(
+        ctx, tenant, "InvokeCommand", instance_ids, request, request_hash, invoke
     )
     return str(response["invoke_id"])
 
@@ -89,12 +90,12 @@ async def run_command(
     )
     instance_ids = _check_request(ctx, request)
 
-    async def run(conn: AsyncConnection) -> dict[str, str]:
+    async def run(conn: AsyncConnection, created: Created) -> dict[str, str]:
         await save_command(conn, ctx, tenant, command)
-        invoke_id = await _invoke(conn, ctx, tenant, command, instance_ids, request)
+        invoke_id = await _invoke(conn, ctx, tenant, command, instance_ids, request, created)
         return {"command_id": command.id, "invoke_id": invoke_id}
 
-    response = await ctx.idempotent(tenant, "RunCommand", request.client_token, request_hash, run)
+    response = await _creating(ctx, tenant, "RunCommand", instance_ids, request, request_hash, run)
     return str(response["command_id"]), str(response["invoke_id"])
 
 
@@ -196,6 +197,47 @@ async def _watch_read(
     return await ctx.transaction(read)
 
 
+class Created:
+    """What the attempts of a creating transaction made for the agents held here."""
+
+    def __init__(self, reserved: frozenset[str]) -> None:
+        self.reserved = reserved
+        """Instances whose agents this process holds: their executions are handed over."""
+        # By invocation id: each attempt of the transaction makes a new one, and only
+        # the committed one (the response's) is handed over.
+        self.tasks: dict[str, list[TaskView]] = {}
+
+
+async def _creating(
+    ctx: Context,
+    tenant: Tenant,
+    operation: str,
+    instance_ids: list[str],
+    request: InvokeRequest,
+    request_hash: str,
+    work: Callable[[AsyncConnection, Created], Awaitable[dict[str, str]]],
+) -> dict[str, str]:
+    """Run a creating ``work`` once per client token (``Context.idempotent``), the agents
+    held here reserved around it; once it has committed, hand its tasks over to them."""
+    reservation = ctx.agents.reserve(tenant, instance_ids)
+    created = Created(reservation.instance_ids)
+    try:
+        response = await ctx.idempotent(
+            tenant,
+            operation,
+            request.client_token,
+            request_hash,
+            lambda conn: work(conn, created),
+        )
+    except BaseException:
+        reservation.release()
+        raise
+    # A repeated request gets the first response and hands nothing over (nothing was
+    # made); a rolled-back attempt's invocation is not the response's.
+    reservation.hand_over(created.tasks.get(response["invoke_id"], []))
+    return response
+
+
 def _check_request(ctx: Context, request: InvokeRequest) -> list[str]:
     check_client_token(request.client_token)
     return check_instance_ids(ctx.limits, request.instance_ids)
@@ -208,6 +250,7 @@ async def _invoke(
     command: Command,
     instance_ids: list[str],
     request: InvokeRequest,
+    created: Created,
 ) -> str:
     settings = check_settings(ctx.limits, request.settings, command)
     found = await instance_store.get_instances(conn, tenant, instance_ids)
@@ -262,16 +305,28 @@ async def _invoke(
         targets=new_targets,
     )
     if immediate:
+        runnable = [p for p in plans if p.status is InvocationStatus.PENDING]
+        handed = [p for p in runnable if p.instance_id in created.reserved]
+        sent = {p.id for p in handed}
         await execution_store.insert_executions(
             conn,
             [
                 NewExecution(
-                    tenant=tenant, invocation_id=invoke_id, plan=plan, scheduled_at=now, repeat=1
+                    tenant=tenant,
+                    invocation_id=invoke_id,
+                    plan=plan,
+                    scheduled_at=now,
+                    repeat=1,
+                    delivered=plan.id in sent,
                 )
                 for plan in plans
             ],
         )
-        if any(p.status is InvocationStatus.PENDING for p in plans):
+        created.tasks[invoke_id] = [
+            new_task(tenant, invoke_id, command, settings, plan, scheduled_at=now)
+            for plan in handed
+        ]
+        if len(handed) < len(runnable):
             await notices.send_dispatch(conn, [invoke_id])
     else:
         await notices.send(conn, notices.schedules_changed(invoke_id))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import secrets
 import signal
@@ -136,19 +137,7 @@ async def running_server(
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     services = [health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME]
     dispatcher: Dispatcher | None = None
-    if ServerRole.API in config.roles:
-        command_pb2_grpc.add_CommandServiceServicer_to_server(CommandServicer(ctx), server)
-        invocation_pb2_grpc.add_InvocationServiceServicer_to_server(
-            InvocationServicer(ctx, listener), server
-        )
-        fleet_pb2_grpc.add_FleetServiceServicer_to_server(FleetServicer(ctx), server)
-        file_pb2_grpc.add_FileServiceServicer_to_server(FileServicer(), server)
-        services += [
-            command_pb2.DESCRIPTOR.services_by_name["CommandService"].full_name,
-            invocation_pb2.DESCRIPTOR.services_by_name["InvocationService"].full_name,
-            fleet_pb2.DESCRIPTOR.services_by_name["FleetService"].full_name,
-            file_pb2.DESCRIPTOR.services_by_name["FileService"].full_name,
-        ]
+    api_ctx = ctx
     if ServerRole.DISPATCHER in config.roles:
         dispatcher = Dispatcher(
             ctx,
@@ -157,6 +146,22 @@ async def running_server(
             heartbeat_interval=config.heartbeat_interval,
             send_timeout=config.agent_send_timeout,
         )
+        # Calls served here hand what they create for these agents straight to them.
+        api_ctx = dataclasses.replace(ctx, agents=dispatcher.held_agents())
+    if ServerRole.API in config.roles:
+        command_pb2_grpc.add_CommandServiceServicer_to_server(CommandServicer(api_ctx), server)
+        invocation_pb2_grpc.add_InvocationServiceServicer_to_server(
+            InvocationServicer(api_ctx, listener), server
+        )
+        fleet_pb2_grpc.add_FleetServiceServicer_to_server(FleetServicer(api_ctx), server)
+        file_pb2_grpc.add_FileServiceServicer_to_server(FileServicer(), server)
+        services += [
+            command_pb2.DESCRIPTOR.services_by_name["CommandService"].full_name,
+            invocation_pb2.DESCRIPTOR.services_by_name["InvocationService"].full_name,
+            fleet_pb2.DESCRIPTOR.services_by_name["FleetService"].full_name,
+            file_pb2.DESCRIPTOR.services_by_name["FileService"].full_name,
+        ]
+    if dispatcher is not None:
         agent_pb2_grpc.add_AgentServiceServicer_to_server(dispatcher, server)
         services.append(agent_pb2.DESCRIPTOR.services_by_name["AgentService"].full_name)
         await dispatcher.start()

@@ -29,6 +29,7 @@ from scheduler.domain.enums import (
     InvocationStatus,
     RepeatMode,
 )
+from scheduler.domain.models import Command, InvocationSettings, PlannedExecution
 from scheduler.domain.status import TargetKey
 from scheduler.domain.tenancy import InstanceKey, Tenant
 from scheduler.store import leases
@@ -62,6 +63,34 @@ class TaskView:
     scheduled_at: datetime
     status: InvocationStatus
     instance: InstanceKey
+
+
+def new_task(
+    tenant: Tenant,
+    invoke_id: str,
+    command: Command,
+    settings: InvocationSettings,
+    plan: PlannedExecution,
+    *,
+    scheduled_at: datetime,
+) -> TaskView:
+    """The task of an execution being created, as ``undelivered`` would read it once stored."""
+    return TaskView(
+        execution_id=plan.id,
+        invocation_id=invoke_id,
+        command_id=command.id,
+        command_type=command.type,
+        script=plan.script,
+        working_dir=settings.working_dir,
+        username=settings.username,
+        timeout=settings.timeout,
+        dry_run=settings.repeat_mode is RepeatMode.DRY_RUN,
+        container_id=settings.container_id,
+        container_name=settings.container_name,
+        scheduled_at=scheduled_at,
+        status=plan.status,
+        instance=InstanceKey(tenant, plan.instance_id),
+    )
 
 
 _agents = Unnested(

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, LargeBinary, Row, Text, case, func, null, select, tuple_
+from sqlalchemy import Boolean, Integer, LargeBinary, Row, Text, case, func, null, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -111,6 +111,8 @@ class NewExecution:
     plan: PlannedExecution
     scheduled_at: datetime
     repeat: int
+    delivered: bool = False
+    """Handed straight to its agent once created (``operations.handover``): marked sent."""
 
 
 _new = Unnested(
@@ -126,14 +128,17 @@ _new = Unnested(
     script=LargeBinary(),
     error_code=Text(),
     error_info=Text(),
+    delivered=Boolean(),
 )
+_created = [c for c in _new.c if c.name != "delivered"]
 _INSERT_EXECUTIONS = (
     insert(executions)
     .from_select(
-        [*_new.c.keys(), "created_at", "finished_at"],
+        [*(c.name for c in _created), "created_at", "delivered_at", "finished_at"],
         select(
-            *_new.c,
+            *_created,
             func.clock_timestamp(),
+            case((_new.c.delivered, func.clock_timestamp()), else_=null()),
             # Only a pending execution is still to run; the others were decided at once.
             case(
                 (_new.c.status == InvocationStatus.PENDING.value, null()),
@@ -168,6 +173,7 @@ async def insert_executions(conn: AsyncConnection, new: list[NewExecution]) -> s
             script=[n.plan.script for n in new],
             error_code=[n.plan.error_code for n in new],
             error_info=[n.plan.error_info for n in new],
+            delivered=[n.delivered for n in new],
         ),
     )
     return set(rows.scalars())

@@ -14,13 +14,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import Text, any_, func, literal, select
+from sqlalchemy import Text, and_, any_, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from scheduler.domain.enums import DISPATCH_STATUSES
+from scheduler.domain.enums import InvocationStatus
 from scheduler.store.arrays import Unnested, array, array_parameter
 from scheduler.store.listener import Notice as Received
-from scheduler.store.tables import executions, instances, of_instance, values_of
+from scheduler.store.tables import executions, instances, of_instance
 
 
 class Channel(StrEnum):
@@ -139,7 +139,15 @@ _new_work = (
     .select_from(executions.join(instances, of_instance(executions)))
     .where(
         executions.c.invocation_id == any_(array_parameter("invocation_ids", Text())),
-        executions.c.status.in_(values_of(DISPATCH_STATUSES)),
+        # What was sent already (handed over by the call that made it, say) is no news:
+        # a replica reads only the work never sent, and the stops.
+        or_(
+            executions.c.status == InvocationStatus.STOPPING.value,
+            and_(
+                executions.c.status == InvocationStatus.PENDING.value,
+                executions.c.delivered_at.is_(None),
+            ),
+        ),
         instances.c.dispatcher_id.is_not(None),
     )
     .subquery("w")

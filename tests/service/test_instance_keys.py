@@ -21,6 +21,7 @@ from kairos.v1 import agent_pb2, common_pb2, fleet_pb2, invocation_pb2
 from scheduler.domain.codes import RefusalCode
 from scheduler.domain.limits import Limits
 from scheduler.local import Kairos, connect
+from scheduler.server.config import ServerRole
 from scheduler.store.database import create_engine
 from scheduler.store.notices import dispatch_channel
 from scheduler.store.tables import instances
@@ -247,9 +248,12 @@ async def test_new_instances_past_max_instances_are_refused_and_known_ones_recon
 async def test_a_run_on_1000_long_instance_ids_sends_one_small_dispatch_notice(
     servers: ServerFactory, database_url: str
 ) -> None:
-    address = await servers.start(limits=Limits(max_instances_per_call=1000))
+    # The API on a replica of its own: a replica hands its own agents their work unannounced.
+    address = await servers.start(
+        limits=Limits(max_instances_per_call=1000), roles=frozenset({ServerRole.API})
+    )
     ids = [f"i-{n:04d}-".ljust(64, "x") for n in range(1000)]
-    peer = Peer(address, ids[-1])
+    peer = Peer(await servers.start(roles=frozenset({ServerRole.DISPATCHER})), ids[-1])
     await peer.hello()
     engine = create_engine(servers.url)
     async with engine.begin() as conn:

@@ -4,6 +4,7 @@ whose announcement missed its agent's replica is still delivered within seconds.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -24,6 +25,19 @@ from tests.service.harness import Peer
 from tests.service.plays import receive_task, report, run_request
 
 DISPATCHER_ONLY = frozenset({ServerRole.DISPATCHER})
+API_ONLY = frozenset({ServerRole.API})
+
+
+async def notices_until(
+    listen: psycopg.AsyncConnection[Any], channels: dict[str, str], last: str
+) -> list[tuple[str, str]]:
+    """The dispatch notices heard, as (instance, invocation id), up to the one of ``last``."""
+    heard = []
+    async for notice in listen.notifies(timeout=30.0):
+        heard.append((channels[notice.channel], notice.payload))
+        if notice.payload == last:
+            break
+    return heard
 
 
 async def holders(database_url: str) -> dict[str, str]:
@@ -39,9 +53,10 @@ async def holders(database_url: str) -> dict[str, str]:
 async def test_new_work_is_announced_only_to_the_replica_holding_the_agent(
     servers: ServerFactory, database_url: str
 ) -> None:
-    first = await servers.start()
+    api = await servers.start(roles=API_ONLY)
+    first = await servers.start(roles=DISPATCHER_ONLY)
     second = await servers.start(roles=DISPATCHER_ONLY)
-    kairos = connect(first)
+    kairos = connect(api)
     peers = [Peer(first, "i-1"), Peer(second, "i-2")]
     for peer in peers:
         await peer.hello()
@@ -54,15 +69,39 @@ async def test_new_work_is_announced_only_to_the_replica_holding_the_agent(
             await listen.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
         on_first = await kairos.invocations.RunCommand(run_request(instance_ids=["i-1"]))
         on_second = await kairos.invocations.RunCommand(run_request(instance_ids=["i-2"]))
-        heard = []
-        async for notice in listen.notifies(timeout=30.0):
-            heard.append((channels[notice.channel], notice.payload))
-            if notice.payload == on_second.invoke_id:
-                break
+        heard = await notices_until(listen, channels, on_second.invoke_id)
     # In commit order: each invocation told to its agent's replica, and to no other.
     assert heard == [("i-1", on_first.invoke_id), ("i-2", on_second.invoke_id)]
     for peer in peers:
         assert (await receive_task(peer)).invoke_id in (on_first.invoke_id, on_second.invoke_id)
+        await peer.close()
+    await kairos.channel.close()
+
+
+async def test_work_for_agents_of_the_calls_own_replica_is_handed_over_unannounced(
+    servers: ServerFactory, database_url: str
+) -> None:
+    both = await servers.start()
+    other = await servers.start(roles=DISPATCHER_ONLY)
+    kairos = connect(both)
+    peers = [Peer(both, "i-1"), Peer(other, "i-2")]
+    for peer in peers:
+        await peer.hello()
+    held_by = await holders(servers.url)
+    channels = {dispatch_channel(held_by[i]): i for i in ("i-1", "i-2")}
+
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as listen:
+        for channel in channels:
+            await listen.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+        here = await kairos.invocations.RunCommand(run_request(instance_ids=["i-1", "i-2"]))
+        assert (await receive_task(peers[0])).invoke_id == here.invoke_id
+        elsewhere = await kairos.invocations.RunCommand(run_request(instance_ids=["i-2"]))
+        heard = await notices_until(listen, channels, elsewhere.invoke_id)
+    # Notices come in commit order: the replica holding i-1 was told nothing.
+    assert heard == [("i-2", here.invoke_id), ("i-2", elsewhere.invoke_id)]
+    for _ in range(2):
+        assert (await receive_task(peers[1])).invoke_id in (here.invoke_id, elsewhere.invoke_id)
+    for peer in peers:
         await peer.close()
     await kairos.channel.close()
 
