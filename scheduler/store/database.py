@@ -85,9 +85,11 @@ def create_engine(
     """Create the async engine (psycopg 3) for the database at ``url``.
 
     ``url`` may be in libpq or SQLAlchemy form (see :func:`database_url`). Pooled
-    connections are checked with a ping before use, so a restarted database costs
-    one failed ping instead of a failed request, and are recycled after
-    ``pool_recycle`` seconds so that they never outlive server-side idle timeouts.
+    connections are not pinged before use (a round trip more in every transaction):
+    a connection the database dropped fails its first statement, which invalidates
+    the whole pool, and ``in_transaction`` runs the work again on a fresh one. They
+    are recycled after ``pool_recycle`` seconds so that they never outlive
+    server-side idle timeouts.
     The caller owns the engine and must ``await engine.dispose()`` when done.
     """
     return create_async_engine(
@@ -96,7 +98,7 @@ def create_engine(
         max_overflow=max_overflow,
         pool_timeout=pool_timeout,
         pool_recycle=pool_recycle,
-        pool_pre_ping=True,
+        pool_pre_ping=False,
         echo=echo,
         # Statement parameters (scripts, parameter values) never reach a log or an error.
         hide_parameters=True,
@@ -129,8 +131,11 @@ async def in_transaction(
     When PostgreSQL aborts it with a serialization failure or a deadlock (in
     ``work`` or at commit), it is rolled back and ``work`` runs again on a fresh
     transaction, after a short jittered backoff, up to ``attempts`` runs in all;
-    only if the last run fails that way does the error reach the caller. Any other
-    error propagates at once, after the rollback.
+    only if the last run fails that way does the error reach the caller. A pooled
+    connection found dropped before the commit (the database restarted, say: the
+    transaction died with it) is replaced and ``work`` runs again at once, once; a
+    connection lost during the commit is not, since the commit may have happened.
+    Any other error propagates at once, after the rollback.
 
     Because it may run several times, ``work`` must be safe to re-run: everything
     it does goes through the connection it receives (no side effects outside the
@@ -145,11 +150,21 @@ async def in_transaction(
     if isolation_level is not None:
         # A copy of the engine sharing its pool; the level applies per checkout.
         engine = engine.execution_options(isolation_level=isolation_level)
-    for attempt in range(1, attempts + 1):
+    attempt = 1
+    replaced_stale = False
+    while True:
+        committing = False
         try:
             async with engine.begin() as connection:
-                return await work(connection)
+                result = await work(connection)
+                committing = True
+            return result
         except DBAPIError as error:
+            if error.connection_invalidated and not committing and not replaced_stale:
+                # The pool is invalidated with it: the next checkout connects afresh.
+                replaced_stale = False
+                _log.info("a pooled database connection had been dropped; running the work again")
+                continue
             if attempt == attempts or not is_transient(error):
                 raise
             delay = random.uniform(0, min(_BACKOFF_CAP_SECONDS, _BACKOFF_BASE_SECONDS * 2**attempt))
@@ -161,7 +176,7 @@ async def in_transaction(
                 delay,
             )
             await asyncio.sleep(delay)
-    raise AssertionError("unreachable: the last attempt returns or raises")
+            attempt += 1
 
 
 def is_unavailable(error: BaseException) -> bool:

@@ -185,6 +185,39 @@ async def test_rolls_back_and_propagates_other_errors(engine: AsyncEngine) -> No
         assert (await connection.execute(SELECT_USAGE, {"a": "a"})).first() is None
 
 
+async def test_runs_the_work_again_on_a_fresh_connection_when_a_pooled_one_was_dropped(
+    database_url: str,
+) -> None:
+    engine = create_engine(database_url, pool_size=1, max_overflow=0)
+    try:
+        pid = await in_transaction(
+            engine, lambda c: _scalar(c, "SELECT pg_backend_pid()")
+        )  # now idle in the pool
+        async with await psycopg.AsyncConnection.connect(
+            conninfo(database_url), autocommit=True
+        ) as admin:
+            await admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        runs = 0
+
+        async def insert(connection: AsyncConnection) -> int:
+            nonlocal runs
+            runs += 1
+            await connection.execute(
+                text("INSERT INTO account_usage (account_id, region_id) VALUES ('a', 'r')")
+            )
+            return await _scalar(connection, "SELECT pg_backend_pid()")
+
+        assert await in_transaction(engine, insert) != pid
+        assert runs == 2  # the first run died with its connection, before any commit
+        assert await _usage(engine, "a") == 0  # inserted once: a second insert would fail
+    finally:
+        await engine.dispose()
+
+
+async def _scalar(connection: AsyncConnection, query: str) -> int:
+    return int((await connection.execute(text(query))).scalar_one())
+
+
 async def test_commits_the_result(engine: AsyncEngine) -> None:
     async def insert(connection: AsyncConnection) -> str:
         await connection.execute(
