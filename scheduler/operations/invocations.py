@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -37,7 +37,6 @@ from scheduler.store import executions as execution_store
 from scheduler.store import instances as instance_store
 from scheduler.store import invocations as store
 from scheduler.store import notices, quota, watching
-from scheduler.store.clock import database_now
 from scheduler.store.dispatch import TaskView, new_task
 from scheduler.store.executions import ExecutionView, NewExecution
 from scheduler.store.invocations import InvocationFilter, InvocationView, NewTarget
@@ -67,6 +66,7 @@ async def invoke_command(
                 RefusalCode.INVALID_COMMAND_ID_NOT_FOUND, f"command {command_id} not found"
             )
         invoke_id = await _invoke(conn, ctx, tenant, command, instance_ids, request, created)
+        await command_store.count_invocation(conn, command.id)
         return {"invoke_id": invoke_id}
 
     response = await _creating(
@@ -88,6 +88,8 @@ async def run_command(
     command = new_command(
         ctx.limits, command_request, command_id=ids.command_id(), kept=keep_command
     )
+    # Stored already invoked once: no second statement to count the invocation.
+    command = replace(command, invoke_times=1)
     instance_ids = _check_request(ctx, request)
 
     async def run(conn: AsyncConnection, created: Created) -> dict[str, str]:
@@ -253,8 +255,7 @@ async def _invoke(
     created: Created,
 ) -> str:
     settings = check_settings(ctx.limits, request.settings, command)
-    found = await instance_store.get_instances(conn, tenant, instance_ids)
-    now = await database_now(conn)
+    found, now = await instance_store.get_instances(conn, tenant, instance_ids)
     immediate = settings.repeat_mode.is_immediate
     targets = check_targets(
         instance_ids, found, now=now, limits=ctx.limits, require_online=immediate
@@ -330,7 +331,6 @@ async def _invoke(
             await notices.send_dispatch(conn, [invoke_id])
     else:
         await notices.send(conn, notices.schedules_changed(invoke_id))
-    await command_store.count_invocation(conn, command.id)
     return invoke_id
 
 

@@ -40,6 +40,7 @@ async def insert_command(conn: AsyncConnection, tenant: Tenant, command: Command
             enable_parameter=command.enable_parameter,
             parameter_names=command.parameter_names,
             kept=command.kept,
+            invoke_times=command.invoke_times,
         )
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, Text, and_, any_, bindparam, func, select, update
@@ -15,26 +16,36 @@ from scheduler.store.arrays import Unnested, array, array_parameter
 from scheduler.store.paging import decode_token, encode_token
 from scheduler.store.tables import instances, of_instance
 
-_INSTANCES_AMONG = select(instances).where(
-    instances.c.account_id == bindparam("account_id"),
-    instances.c.region_id == bindparam("region_id"),
-    instances.c.id == any_(array_parameter("ids", Text())),
+_clock = select(func.now().label("read_at")).subquery("clock")
+# One row at least, the clock's, so that the time comes back even when none is found.
+_INSTANCES_AMONG = select(_clock.c.read_at, instances).select_from(
+    _clock.outerjoin(
+        instances,
+        and_(
+            instances.c.account_id == bindparam("account_id"),
+            instances.c.region_id == bindparam("region_id"),
+            instances.c.id == any_(array_parameter("ids", Text())),
+        ),
+    )
 )
 
 
 async def get_instances(
     conn: AsyncConnection, tenant: Tenant, instance_ids: list[str]
-) -> dict[str, Instance]:
-    """The tenant's instances among ``instance_ids``, by id."""
-    rows = await conn.execute(
-        _INSTANCES_AMONG,
-        {
-            "account_id": tenant.account_id,
-            "region_id": tenant.region_id,
-            "ids": array(instance_ids),
-        },
-    )
-    return {row.id: _instance(row) for row in rows}
+) -> tuple[dict[str, Instance], datetime]:
+    """The tenant's instances among ``instance_ids``, by id, and the database's time for
+    this transaction (``store.clock.database_now``), in one round trip."""
+    rows = (
+        await conn.execute(
+            _INSTANCES_AMONG,
+            {
+                "account_id": tenant.account_id,
+                "region_id": tenant.region_id,
+                "ids": array(instance_ids),
+            },
+        )
+    ).all()
+    return {row.id: _instance(row) for row in rows if row.id is not None}, rows[0].read_at
 
 
 async def list_instances(
