@@ -6,13 +6,16 @@ applied kind by kind, in the order of an execution's life — acknowledged,
 started, output, finished — so an execution whose whole life fits in one batch
 ends as if each report had been applied alone. ``grouped`` keeps the first
 report of each kind per execution (a repeat changes nothing when applied alone
-either) and joins an execution's output chunks into one.
+either) and joins an execution's output chunks into one. An execution that ends
+within the batch needs neither its acknowledgement nor its start applied: its
+result says as much (its start instant taken from the start report when the
+result has none), and it ends as it would after them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import ClassVar
 
@@ -155,7 +158,26 @@ def grouped(reports: Iterable[AgentReport]) -> Grouped:
         else:
             batch.finished.append(report)
     batch.output = [_joined(parts) for parts in chunks.values()]
+    return _ending_in(batch)
+
+
+def _ending_in(batch: Grouped) -> Grouped:
+    """``batch`` without the acknowledgements and starts of the executions it ends."""
+    ending = {(report.agent, report.execution_id) for report in batch.finished}
+    if not ending:
+        return batch
+    start_of = {(r.agent, r.execution_id): r.started_at for r in batch.started}
+    batch.acknowledged = [r for r in batch.acknowledged if (r.agent, r.execution_id) not in ending]
+    batch.started = [r for r in batch.started if (r.agent, r.execution_id) not in ending]
+    batch.finished = [_with_start(report, start_of) for report in batch.finished]
     return batch
+
+
+def _with_start(report: Finished, start_of: dict[ExecutionKey, datetime]) -> Finished:
+    started_at = start_of.get((report.agent, report.execution_id))
+    if report.result.started_at is not None or started_at is None:
+        return report
+    return Finished(report.agent, replace(report.result, started_at=started_at))
 
 
 def _joined(parts: list[Output]) -> JoinedOutput:

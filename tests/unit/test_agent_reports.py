@@ -3,6 +3,7 @@ so that storing the joined chunk once ends as storing each chunk alone would."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from hypothesis import given
@@ -72,13 +73,35 @@ def test_the_first_report_of_each_kind_per_execution_is_kept() -> None:
         Acknowledged(OTHER, "e-1"),  # another agent naming the same id: its own report
         first_start,
         Started(AGENT, "e-1", NOW.replace(year=2027)),
-        Finished(AGENT, result),
-        Finished(AGENT, result),
+        Finished(OTHER, result),
+        Finished(OTHER, result),
     ]
     batch = grouped(reports)
-    assert batch.acknowledged == [Acknowledged(AGENT, "e-1"), Acknowledged(OTHER, "e-1")]
+    assert batch.acknowledged == [Acknowledged(AGENT, "e-1")]
     assert batch.started == [first_start]
-    assert batch.finished == [Finished(AGENT, result)]
+    assert batch.finished == [Finished(OTHER, result)]
+
+
+def test_an_execution_ending_in_the_batch_is_only_finished_with_its_start_instant() -> None:
+    without_start = execution_result("e-1")
+    with_start = execution_result("e-2", started_at=NOW.replace(hour=1))
+    reports: list[AgentReport] = [
+        Acknowledged(AGENT, "e-1"),
+        Started(AGENT, "e-1", NOW),
+        Acknowledged(AGENT, "e-2"),
+        Started(AGENT, "e-2", NOW),
+        Acknowledged(AGENT, "e-3"),  # still running
+        Started(AGENT, "e-3", NOW),
+        Finished(AGENT, without_start),
+        Finished(AGENT, with_start),
+    ]
+    batch = grouped(reports)
+    assert batch.acknowledged == [Acknowledged(AGENT, "e-3")]
+    assert batch.started == [Started(AGENT, "e-3", NOW)]
+    assert batch.finished == [
+        Finished(AGENT, replace(without_start, started_at=NOW)),
+        Finished(AGENT, with_start),  # the result's own start instant wins
+    ]
 
 
 def test_an_unbelievable_start_is_the_servers_time_and_an_impossible_offset_is_dropped() -> None:
