@@ -131,6 +131,11 @@ class AgentSession:
         """The agent sent a message."""
         self._last_heard = time.monotonic()
 
+    def silent_since(self, moment: float) -> bool:
+        """True when the agent sent nothing since ``moment`` (``time.monotonic``) and its
+        stream is not held back; ``silent_for`` without a clock read per session."""
+        return not self._held_back and self._last_heard < moment
+
     def silent_for(self) -> float:
         """Seconds since the agent last sent anything (0 while its stream is held back:
         the dispatcher is not reading it, so the agent's silence tells nothing)."""

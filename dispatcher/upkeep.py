@@ -17,6 +17,9 @@ log = logging.getLogger(__name__)
 
 SWEEP_INTERVAL = 1.0
 """Seconds between checks for executions past their delivery timeout or held by lost agents."""
+SILENCE_CHECK = 5.0
+"""Seconds between looks for silent streams (at most): a look costs a pass over every
+session, and the silence it looks for lasts minutes."""
 LEASE_TTL = timedelta(seconds=15)
 """How long this replica's agents count as connected after its last lease renewal."""
 LEASE_RENEWAL = 5.0
@@ -35,6 +38,8 @@ class Upkeep:
         self._ctx = ctx
         self._id = dispatcher_id
         self._sessions = sessions
+        # A tenth of the silence looked for at most, so a stream is closed close to it.
+        self._silence_check = min(SILENCE_CHECK, ctx.limits.agent_lost_after / 10)
 
     async def take_lease(self) -> None:
         """Hold this replica's lease: its agents count as connected from now on."""
@@ -77,8 +82,11 @@ class Upkeep:
         # could not meanwhile (acks, heartbeats), or their agents would look lost.
         grace = LEASE_TTL.total_seconds()
         reachable_since = time.monotonic() - grace
+        silence_checked = time.monotonic()
         while True:
-            self._close_silent()
+            if time.monotonic() - silence_checked >= self._silence_check:
+                silence_checked = time.monotonic()
+                self._close_silent()
             try:
                 if time.monotonic() - reachable_since >= grace:
                     await lifecycle.end_unanswered(self._ctx)
@@ -98,6 +106,7 @@ class Upkeep:
         reconnects and reconciles.
         """
         lost_after = self._ctx.limits.agent_lost_after
+        cutoff = time.monotonic() - lost_after
         for session in list(self._sessions()):
-            if session.silent_for() > lost_after:
+            if session.silent_since(cutoff):
                 session.give_up(f"it sent nothing for more than {lost_after} s", silent=True)
