@@ -62,6 +62,7 @@ import shutil
 import sys
 import tempfile
 import time
+import traceback
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -459,9 +460,8 @@ def main() -> int:
     except (StopRequested, KeyboardInterrupt):
         return 130
     except Exception as error:
-        import traceback
-
-        traceback.print_exc()  # DEBUG
+        # The whole trace: a benchmark fails rarely, and then in code far from main.
+        traceback.print_exc()
         if isinstance(error, ProcessExited):
             print("\n".join(error.process.tail(LOG_TAIL_LINES)), file=sys.stderr)
         print(f"benchmark failed: {error}\n(logs in {root / 'logs'})", file=sys.stderr)
