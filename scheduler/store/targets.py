@@ -14,6 +14,7 @@ from scheduler.domain.enums import ACTIVE_STATUSES, CommandType, RepeatMode
 from scheduler.domain.models import Command, Instance
 from scheduler.domain.status import TargetKey
 from scheduler.domain.tenancy import InstanceKey, Tenant
+from scheduler.store import leases
 from scheduler.store.arrays import Unnested
 from scheduler.store.instances import instance_from
 from scheduler.store.statuses import targets_of
@@ -84,6 +85,7 @@ _COLUMNS = (
     instances.c.last_heartbeat_at,
     instances.c.last_boot_at,
     instances.c.dispatcher_id,
+    leases.connected().label("connected"),
 )
 
 
