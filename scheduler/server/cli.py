@@ -110,7 +110,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         type=int,
         default=30,
         metavar="SECONDS",
-        help="seconds between agent heartbeats",
+        help="seconds between the HTTP/2 keepalive pings sent to each agent connection; "
+        "a connection that leaves one unanswered for 10 s is closed (agents send heartbeat "
+        "messages only every half --agent-lost-after, as a backstop)",
     )
     server.add_argument(
         "--agent-send-timeout",
