@@ -24,8 +24,8 @@ On each, in this order:
    backends) over ``--idle-seconds``, as % of one core, from ``--settle-seconds``
    after the last Welcome (the connect's tail, each stream's first delivery
    round, is not idleness), heartbeats from random phases at the interval each server's
-   Welcome names: the bare server's ``--heartbeat-interval``; Kairos's half its
-   ``--agent-lost-after`` (60 s), its ``--heartbeat-interval`` being the keepalive
+   Welcome names: the bare server's ``--heartbeat-interval``; Kairos's its
+   ``--agent-lost-after`` (120 s), its ``--heartbeat-interval`` being the keepalive
    pings it sends each connection (answered in gRPC's core, no Python);
 4. single instance: ``--single-calls`` sequential RunCommand ``true`` on one
    instance of the idle fleet;

@@ -55,8 +55,8 @@ class Instance:
     boot_id: str
     registered_at: datetime
     last_heartbeat_at: datetime
-    """The last recorded sign of life; a connected agent's may be a heartbeat backstop
-    interval old (``domain/liveness.py``)."""
+    """The last recorded sign of life; a connected agent's is recorded again once it is
+    ``domain.liveness.record_age`` old (a minute)."""
     last_boot_at: datetime | None
     dispatcher_id: str | None
     connected: bool

@@ -1,4 +1,5 @@
-"""When an agent counts as online, and how often it sends its backstop heartbeats."""
+"""When an agent counts as online, how often it heartbeats, when its stream is silent, and
+how often its dispatcher records it alive."""
 
 from __future__ import annotations
 
@@ -7,7 +8,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from scheduler.domain.limits import Limits
-from scheduler.domain.liveness import heartbeat_backstop, is_online
+from scheduler.domain.liveness import (
+    MAX_BACKSTOP,
+    heartbeat_backstop,
+    is_online,
+    record_age,
+    silent_after,
+)
 
 NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
 
@@ -35,14 +42,18 @@ def test_a_disconnected_agent_silent_past_offline_after_is_offline(heard_ago: ti
     assert not online(connected=False, heard_ago=heard_ago)
 
 
-def test_the_backstop_is_half_the_lost_after_time_by_default() -> None:
-    assert heartbeat_backstop(Limits()) == 60
-    assert heartbeat_backstop(Limits(agent_lost_after=6)) == 3
-    assert heartbeat_backstop(Limits(agent_lost_after=2)) == 1
+def test_the_backstop_is_the_lost_after_time_an_hour_at_most() -> None:
+    assert heartbeat_backstop(Limits()) == 120
+    assert heartbeat_backstop(Limits(agent_lost_after=6)) == 6
+    assert heartbeat_backstop(Limits(agent_lost_after=10**9)) == MAX_BACKSTOP
 
 
-def test_the_backstop_is_at_most_half_the_offline_threshold() -> None:
-    # A long lost-after time must not leave a connected agent's recorded sign of life
-    # older than "online" allows, for a reader that looks at it alone.
-    assert heartbeat_backstop(Limits(agent_lost_after=3600)) == 60
-    assert heartbeat_backstop(Limits(agent_lost_after=3600, offline_after=30)) == 15
+def test_a_stream_is_silent_after_two_backstop_heartbeats_missed() -> None:
+    assert silent_after(Limits()) == 240
+    assert silent_after(Limits(agent_lost_after=10**9)) == 2 * MAX_BACKSTOP
+
+
+def test_connected_agents_are_recorded_alive_twice_per_offline_or_lost_after_time() -> None:
+    assert record_age(Limits()) == 60
+    assert record_age(Limits(offline_after=30)) == 15
+    assert record_age(Limits(agent_lost_after=20)) == 10

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from scheduler.domain.limits import Limits
-from scheduler.domain.liveness import heartbeat_backstop
+from scheduler.domain.liveness import MAX_BACKSTOP, heartbeat_backstop, record_age
 from scheduler.server.config import ConfigError, ServerConfig, ServerRole, is_loopback
 
 
@@ -155,17 +155,18 @@ def test_agent_send_timeout_must_be_positive(timeout: float, ok: bool) -> None:
     lost_after=st.integers(min_value=-5, max_value=100_000),
     offline_after=st.integers(min_value=1, max_value=1000),
 )
-def test_every_accepted_configuration_has_a_sane_heartbeat_backstop(
+def test_every_accepted_configuration_has_sane_liveness_intervals(
     interval: int, lost_after: int, offline_after: int
 ) -> None:
-    """Agents' heartbeats (told in Welcome) come at least once a second, never more often
-    than the server's pings, twice per lost-after time, and fit the Welcome's int32."""
+    """Agents' heartbeats (told in Welcome) come at most once per ping interval and fit the
+    Welcome's int32; connected agents are recorded alive within the offline threshold and
+    within half the lost-after time, more rarely than the server's pings."""
     limits = Limits(agent_lost_after=lost_after, offline_after=offline_after)
     try:
         ServerConfig(heartbeat_interval=interval, limits=limits).validate()
     except ConfigError:
         return
     backstop = heartbeat_backstop(limits)
-    assert 1 <= interval <= backstop
-    assert 2 * backstop <= lost_after
-    assert 2 * backstop <= offline_after
+    assert 1 <= interval <= backstop <= MAX_BACKSTOP
+    assert interval <= record_age(limits) <= offline_after / 2
+    assert record_age(limits) <= lost_after / 2
