@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Boolean, Integer, Row, Text, and_, extract, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -75,7 +75,9 @@ _COLUMNS = (
     invocations.c.parameters,
     invocations.c.timeout,
     invocations.c.working_dir,
-    instances.c.name.label("instance_name"),
+    # An instance's columns by their own names: the row is its ``instance_from`` mapping.
+    instances.c.id,
+    instances.c.name,
     instances.c.os_type,
     instances.c.time_zone,
     instances.c.agent_version,
@@ -271,9 +273,9 @@ class _Builder:
         key = InstanceKey(tenant, row.instance_id)
         instance = self._instances.get(key)
         if instance is None:
-            instance = self._instances[key] = instance_from(
-                {**row._mapping, "id": row.instance_id, "name": row.instance_name}
-            )
+            # No copy into a dict: a thousand rows a round, it cost a tenth of the round.
+            mapping = cast(Mapping[str, Any], row._mapping)
+            instance = self._instances[key] = instance_from(mapping)
         return ArmedTarget(
             tenant=tenant,
             invocation_id=row.invocation_id,
