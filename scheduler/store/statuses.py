@@ -15,12 +15,12 @@ never deadlock one another:
    executions of one target (a result and a fire, say) derive its status one
    after the other, the second from a snapshot that sees the first's executions,
    so that the old status each subtracts is the one the other wrote. A fire's
-   targets are held already: their claim
-   (``store.targets.claim_due``, ``boot_targets``) already holds them
-   ``FOR UPDATE``, so ``store.targets.advance`` re-derives their statuses as it
-   moves them on, in the one update of those rows, and hands the moves to
-   ``refresh_statuses`` (``derived``) to count; locking them again would only
-   cost a statement, and a second update of each row a new row version;
+   targets are locked already, ``FOR UPDATE`` by their claim
+   (``store.targets.claim_due``, ``boot_targets``), so ``store.targets.advance``
+   re-derives their statuses as it moves them on, in the one update of those
+   rows, and hands the moves to ``refresh_statuses`` (``derived``) to count:
+   locking them again would only cost a statement, and a second update of each
+   row a new row version and its foreign key checks;
 2. at the end, the invocations whose counts change (``FOR NO KEY UPDATE``, which
    inserts of their executions, checking their foreign key, do not wait for):
    the counts are added to and the overall status is derived from them under
@@ -218,8 +218,9 @@ async def refresh_statuses(
     transaction has re-derived and written already, holding their rows
     (``store.targets.advance``), and how each moved; they are only counted.
     """
-    changes = list((derived or {}).values())
-    keys = sorted(set(targets) - (derived or {}).keys())
+    derived = derived or {}
+    changes = list(derived.values())
+    keys = sorted(set(targets) - derived.keys())
     if keys:
         of_keys = _of_targets(keys)
         await conn.execute(_LOCK_TARGETS, of_keys)
