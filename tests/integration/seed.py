@@ -90,20 +90,25 @@ async def add_invocation(
     *,
     armed: bool = False,
     status: InvocationStatus = InvocationStatus.SCHEDULED,
+    repeat_mode: RepeatMode = RepeatMode.PERIOD,
 ) -> None:
-    """A periodic invocation of ``COMMAND`` with a target on each instance."""
+    """An invocation of ``COMMAND`` with a target on each instance: periodic (``rate(10s)``,
+    armed ones due at ``FIRST_FIRE``) unless ``repeat_mode`` is a boot trigger."""
+    periodic = repeat_mode is RepeatMode.PERIOD
     await insert_invocation(
         conn,
         TENANT,
         invoke_id=invoke_id,
         command=COMMAND,
-        settings=invocation_settings(repeat_mode=RepeatMode.PERIOD, frequency="rate(10s)"),
+        settings=invocation_settings(
+            repeat_mode=repeat_mode, frequency="rate(10s)" if periodic else ""
+        ),
         targets=[
             NewTarget(
                 instance_id=i,
                 status=status,
                 armed=armed,
-                next_fire_at=FIRST_FIRE if armed else None,
+                next_fire_at=FIRST_FIRE if armed and periodic else None,
                 repeats=0,
             )
             for i in instance_ids
