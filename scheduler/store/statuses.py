@@ -274,16 +274,3 @@ def target_of(row: Row[*tuple[Any, ...]]) -> TargetKey:
 def targets_of(rows: Iterable[Row[*tuple[Any, ...]]]) -> list[TargetKey]:
     """The targets of execution (or target) rows, each once, sorted."""
     return sorted({target_of(row) for row in rows})
-
-
-_COUNT_NEW_TARGETS = insert(invocation_status_counts).from_select(
-    ["invocation_id", "status", "targets"],
-    select(invocation_targets.c.invocation_id, invocation_targets.c.status, func.count())
-    .where(invocation_targets.c.invocation_id == any_(_ids))
-    .group_by(invocation_targets.c.invocation_id, invocation_targets.c.status),
-)
-
-
-async def count_new_targets(conn: AsyncConnection, invoke_ids: Iterable[str]) -> None:
-    """Start the counts of new invocations from the targets they were stored with."""
-    await conn.execute(_COUNT_NEW_TARGETS, {"invocation_ids": array(sorted(set(invoke_ids)))})

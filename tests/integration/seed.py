@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, insert
+from sqlalchemy import func, insert, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -145,3 +145,16 @@ async def add_execution(
         values["acked_at"] = func.now()
     await conn.execute(insert(executions).values(values))
     return execution_id
+
+
+async def recount(conn: AsyncConnection, invoke_ids: list[str]) -> None:
+    """Count these invocations' targets afresh, as their statuses now are (the counts
+    ``store.invocations.insert_invocation`` starts an invocation with)."""
+    await conn.execute(
+        text(
+            "INSERT INTO invocation_status_counts (invocation_id, status, targets)"
+            " SELECT invocation_id, status, count(*) FROM invocation_targets"
+            " WHERE invocation_id = ANY(:ids) GROUP BY invocation_id, status"
+        ),
+        {"ids": invoke_ids},
+    )
