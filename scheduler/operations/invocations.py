@@ -275,7 +275,6 @@ async def _invoke(
         new_id=ids.execution_id,
     )
     if immediate:
-        await _take_daily_quota(conn, ctx, tenant, settings, len(plans), now)
         new_targets = [
             NewTarget(
                 instance_id=p.instance_id,
@@ -329,6 +328,9 @@ async def _invoke(
         ]
         if len(handed) < len(runnable):
             await notices.send_dispatch(conn, [invoke_id])
+        # Last: the tenant's one usage row of the day stays locked from here to the commit,
+        # and every call of the tenant waits for it (a refusal rolls all of it back).
+        await _take_daily_quota(conn, ctx, tenant, settings, len(plans), now)
     else:
         await notices.send(conn, notices.schedules_changed(invoke_id))
     return invoke_id
