@@ -35,6 +35,14 @@ async def save_command(
     conn: AsyncConnection, ctx: Context, tenant: Tenant, command: Command
 ) -> None:
     """Insert a command, taking a quota slot when it is kept."""
+    await take_command_slot(conn, ctx, tenant, command)
+    await store.insert_command(conn, tenant, command)
+
+
+async def take_command_slot(
+    conn: AsyncConnection, ctx: Context, tenant: Tenant, command: Command
+) -> None:
+    """Take a quota slot for a command to keep; refused beyond the tenant's saved commands."""
     if command.kept and not await quota.take_command_slot(conn, tenant, ctx.limits.max_commands):
         raise quota_exceeded(
             RefusalCode.QUOTA_EXCEED_COMMAND,
@@ -42,7 +50,6 @@ async def save_command(
             f"the account already has {ctx.limits.max_commands} saved commands, "
             "the limit; delete one first",
         )
-    await store.insert_command(conn, tenant, command)
 
 
 async def modify_command(

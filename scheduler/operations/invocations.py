@@ -29,7 +29,7 @@ from scheduler.domain.limits import (
 )
 from scheduler.domain.models import Command, InvocationSettings
 from scheduler.domain.tenancy import Tenant
-from scheduler.operations.commands import save_command
+from scheduler.operations.commands import take_command_slot
 from scheduler.operations.context import Context
 from scheduler.operations.lifecycle import request_stop
 from scheduler.store import commands as command_store
@@ -93,8 +93,11 @@ async def run_command(
     instance_ids = _check_request(ctx, request)
 
     async def run(conn: AsyncConnection, created: Created) -> dict[str, str]:
-        await save_command(conn, ctx, tenant, command)
-        invoke_id = await _invoke(conn, ctx, tenant, command, instance_ids, request, created)
+        await take_command_slot(conn, ctx, tenant, command)
+        # The command is stored with the invocation, in its statement.
+        invoke_id = await _invoke(
+            conn, ctx, tenant, command, instance_ids, request, created, new_command=True
+        )
         return {"command_id": command.id, "invoke_id": invoke_id}
 
     response = await _creating(ctx, tenant, "RunCommand", instance_ids, request, request_hash, run)
@@ -253,6 +256,8 @@ async def _invoke(
     instance_ids: list[str],
     request: InvokeRequest,
     created: Created,
+    *,
+    new_command: bool = False,
 ) -> str:
     settings = check_settings(ctx.limits, request.settings, command)
     found, now = await instance_store.get_instances(conn, tenant, instance_ids)
@@ -296,6 +301,9 @@ async def _invoke(
             )
             for p in plan_targets(settings, targets, now=now)
         ]
+    runnable = [p for p in plans if p.status is InvocationStatus.PENDING] if immediate else []
+    handed = [p for p in runnable if p.instance_id in created.reserved]
+    sent = {p.id for p in handed}
     await store.insert_invocation(
         conn,
         tenant,
@@ -303,25 +311,20 @@ async def _invoke(
         command=command,
         settings=settings,
         targets=new_targets,
+        new_command=new_command,
+        new_executions=[
+            NewExecution(
+                tenant=tenant,
+                invocation_id=invoke_id,
+                plan=plan,
+                scheduled_at=now,
+                repeat=1,
+                delivered=plan.id in sent,
+            )
+            for plan in (plans if immediate else [])
+        ],
     )
     if immediate:
-        runnable = [p for p in plans if p.status is InvocationStatus.PENDING]
-        handed = [p for p in runnable if p.instance_id in created.reserved]
-        sent = {p.id for p in handed}
-        await execution_store.insert_executions(
-            conn,
-            [
-                NewExecution(
-                    tenant=tenant,
-                    invocation_id=invoke_id,
-                    plan=plan,
-                    scheduled_at=now,
-                    repeat=1,
-                    delivered=plan.id in sent,
-                )
-                for plan in plans
-            ],
-        )
         created.tasks[invoke_id] = [
             new_task(tenant, invoke_id, command, settings, plan, scheduled_at=now)
             for plan in handed

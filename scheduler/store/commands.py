@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, func, insert, select, tuple_, update
+from sqlalchemy import Row, and_, bindparam, delete, func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.enums import CommandType
@@ -24,25 +24,51 @@ class CommandFilter:
     type: CommandType | None = None
 
 
+_COMMAND_COLUMNS = (
+    "id",
+    "account_id",
+    "region_id",
+    "name",
+    "description",
+    "type",
+    "content",
+    "working_dir",
+    "timeout",
+    "enable_parameter",
+    "parameter_names",
+    "kept",
+    "invoke_times",
+)
+INSERT_COMMAND = insert(commands).values(
+    {name: bindparam(f"cmd_{name}", type_=commands.c[name].type) for name in _COMMAND_COLUMNS}
+)
+"""Stores one command (``command_parameters``); also a part of ``store.invocations``'s
+statement that stores a RunCommand's command with its invocation."""
+
+
+def command_parameters(tenant: Tenant, command: Command) -> dict[str, Any]:
+    """The parameters of ``INSERT_COMMAND`` for ``command``."""
+    values = {
+        "id": command.id,
+        "account_id": tenant.account_id,
+        "region_id": tenant.region_id,
+        "name": command.name,
+        "description": command.description,
+        "type": command.type.value,
+        "content": command.content,
+        "working_dir": command.working_dir,
+        "timeout": command.timeout,
+        "enable_parameter": command.enable_parameter,
+        "parameter_names": command.parameter_names,
+        "kept": command.kept,
+        "invoke_times": command.invoke_times,
+    }
+    return {f"cmd_{name}": value for name, value in values.items()}
+
+
 async def insert_command(conn: AsyncConnection, tenant: Tenant, command: Command) -> None:
     """Store a new command."""
-    await conn.execute(
-        insert(commands).values(
-            id=command.id,
-            account_id=tenant.account_id,
-            region_id=tenant.region_id,
-            name=command.name,
-            description=command.description,
-            type=command.type.value,
-            content=command.content,
-            working_dir=command.working_dir,
-            timeout=command.timeout,
-            enable_parameter=command.enable_parameter,
-            parameter_names=command.parameter_names,
-            kept=command.kept,
-            invoke_times=command.invoke_times,
-        )
-    )
+    await conn.execute(INSERT_COMMAND, command_parameters(tenant, command))
 
 
 async def get_command(conn: AsyncConnection, tenant: Tenant, command_id: str) -> Command | None:

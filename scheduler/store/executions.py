@@ -5,6 +5,7 @@ What agents are sent and report is in ``store.dispatch``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -131,7 +132,7 @@ _new = Unnested(
     delivered=Boolean(),
 )
 _created = [c for c in _new.c if c.name != "delivered"]
-_INSERT_EXECUTIONS = (
+INSERT_EXECUTIONS = (
     insert(executions)
     .from_select(
         [*(c.name for c in _created), "created_at", "delivered_at", "finished_at"],
@@ -149,6 +150,26 @@ _INSERT_EXECUTIONS = (
     .on_conflict_do_nothing(constraint="uq_executions_fire")
     .returning(executions.c.id)
 )
+"""Creates executions (``execution_parameters``), at most one per fire; also a part of
+``store.invocations``'s statement that stores a run with its executions."""
+
+
+def execution_parameters(new: Sequence[NewExecution]) -> dict[str, list[Any]]:
+    """The parameters of ``INSERT_EXECUTIONS`` for these executions."""
+    return _new.bind(
+        id=[n.plan.id for n in new],
+        account_id=[n.tenant.account_id for n in new],
+        region_id=[n.tenant.region_id for n in new],
+        invocation_id=[n.invocation_id for n in new],
+        instance_id=[n.plan.instance_id for n in new],
+        scheduled_at=[n.scheduled_at for n in new],
+        repeat=[n.repeat for n in new],
+        status=[n.plan.status.value for n in new],
+        script=[n.plan.script for n in new],
+        error_code=[n.plan.error_code for n in new],
+        error_info=[n.plan.error_info for n in new],
+        delivered=[n.delivered for n in new],
+    )
 
 
 async def insert_executions(conn: AsyncConnection, new: list[NewExecution]) -> set[str]:
@@ -159,23 +180,7 @@ async def insert_executions(conn: AsyncConnection, new: list[NewExecution]) -> s
     """
     if not new:
         return set()
-    rows = await conn.execute(
-        _INSERT_EXECUTIONS,
-        _new.bind(
-            id=[n.plan.id for n in new],
-            account_id=[n.tenant.account_id for n in new],
-            region_id=[n.tenant.region_id for n in new],
-            invocation_id=[n.invocation_id for n in new],
-            instance_id=[n.plan.instance_id for n in new],
-            scheduled_at=[n.scheduled_at for n in new],
-            repeat=[n.repeat for n in new],
-            status=[n.plan.status.value for n in new],
-            script=[n.plan.script for n in new],
-            error_code=[n.plan.error_code for n in new],
-            error_info=[n.plan.error_info for n in new],
-            delivered=[n.delivered for n in new],
-        ),
-    )
+    rows = await conn.execute(INSERT_EXECUTIONS, execution_parameters(new))
     return set(rows.scalars())
 
 

@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Boolean, Integer, Row, Text, and_, bindparam, func, insert, select, tuple_
+from sqlalchemy import (
+    Boolean,
+    Insert,
+    Integer,
+    Row,
+    Text,
+    and_,
+    bindparam,
+    func,
+    insert,
+    select,
+    tuple_,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.enums import CommandType, InvocationStatus, RepeatMode
@@ -15,9 +29,12 @@ from scheduler.domain.models import SETTINGS_FIELDS, Command, InvocationSettings
 from scheduler.domain.status import overall_status
 from scheduler.domain.tenancy import Tenant
 from scheduler.store.arrays import Unnested
+from scheduler.store.commands import INSERT_COMMAND, command_parameters
+from scheduler.store.executions import INSERT_EXECUTIONS, NewExecution, execution_parameters
 from scheduler.store.paging import decode_token, encode_token, token_timestamp
 from scheduler.store.tables import (
     Timestamp,
+    commands,
     invocation_status_counts,
     invocation_targets,
     invocations,
@@ -95,7 +112,8 @@ _INVOCATION_COLUMNS = (
     *SETTINGS_FIELDS,
 )
 # One statement: the invocation, its targets and their counts (a foreign key is checked
-# at the end of the statement, when the invocation row is there).
+# at the end of the statement, when the invocation row is there); and, for a run, its
+# command and its executions (``_insert_statement``).
 _INSERT_INVOCATION = (
     insert(invocation_status_counts)
     .from_select(
@@ -130,6 +148,16 @@ _INSERT_INVOCATION = (
 )
 
 
+@cache
+def _insert_statement(*, with_command: bool, with_executions: bool) -> Insert:
+    statement = _INSERT_INVOCATION
+    if with_command:
+        statement = statement.add_cte(INSERT_COMMAND.returning(commands.c.id).cte("new_command"))
+    if with_executions:
+        statement = statement.add_cte(INSERT_EXECUTIONS.cte("new_executions"))
+    return statement
+
+
 async def insert_invocation(
     conn: AsyncConnection,
     tenant: Tenant,
@@ -138,9 +166,12 @@ async def insert_invocation(
     command: Command,
     settings: InvocationSettings,
     targets: list[NewTarget],
+    new_command: bool = False,
+    new_executions: Sequence[NewExecution] = (),
 ) -> None:
     """Store an invocation (with its copy of the command), its targets and their counts,
-    in one statement of a fixed text whatever the settings and the number of targets."""
+    and with ``new_command`` the command itself (RunCommand's), and ``new_executions``:
+    one statement whatever the settings and the number of targets, one round trip."""
     counts = Counter(t.status.value for t in targets)
     invocation = {
         "id": invoke_id,
@@ -154,20 +185,23 @@ async def insert_invocation(
         "status": overall_status(t.status for t in targets).value,
         **_settings_columns(settings),
     }
-    await conn.execute(
-        _INSERT_INVOCATION,
-        {
-            **{f"i_{name}": value for name, value in invocation.items()},
-            **_new_target.bind(
-                instance_id=[t.instance_id for t in targets],
-                status=[t.status.value for t in targets],
-                armed=[t.armed for t in targets],
-                next_fire_at=[t.next_fire_at for t in targets],
-                repeats=[t.repeats for t in targets],
-            ),
-            **_count.bind(status=list(counts), targets=list(counts.values())),
-        },
-    )
+    parameters = {
+        **{f"i_{name}": value for name, value in invocation.items()},
+        **_new_target.bind(
+            instance_id=[t.instance_id for t in targets],
+            status=[t.status.value for t in targets],
+            armed=[t.armed for t in targets],
+            next_fire_at=[t.next_fire_at for t in targets],
+            repeats=[t.repeats for t in targets],
+        ),
+        **_count.bind(status=list(counts), targets=list(counts.values())),
+    }
+    if new_command:
+        parameters |= command_parameters(tenant, command)
+    if new_executions:
+        parameters |= execution_parameters(new_executions)
+    statement = _insert_statement(with_command=new_command, with_executions=bool(new_executions))
+    await conn.execute(statement, parameters)
 
 
 async def invocation_instances(
