@@ -79,11 +79,12 @@ class Pack:
         """The message to send: a lone report as it is, several in one Reports."""
         if len(self._reports) == 1:
             return self._reports[0]
-        reports = [_report(message) for message in self._reports]
+        reports = [as_report(message) for message in self._reports]
         return agent_pb2.AgentMessage(reports=agent_pb2.Reports(reports=reports))
 
 
-def _report(message: agent_pb2.AgentMessage) -> agent_pb2.Report:
+def as_report(message: agent_pb2.AgentMessage) -> agent_pb2.Report:
+    """A report (``packs``) as a Reports message holds it."""
     kind = message.WhichOneof("kind")
     assert kind is not None  # a report: ``packs`` said so
     # A Report names each kind as AgentMessage does.
