@@ -6,7 +6,8 @@ while the previous batch was being written and applies it in one transaction
 (``operations.reports``). A lone report is written at once, as it would be
 alone; under load the batches grow, and the database does a few statements per
 batch instead of one transaction per message. Once a batch has committed the
-agents are answered: a result is acknowledged only when it is stored, and what
+agents are answered: a result is acknowledged only when it is stored (an agent
+that speaks protocol 2 gets its results of the batch in one ResultAcks), and what
 an agent must not run is stopped.
 
 Back-pressure, never a killed stream: an agent has at most
