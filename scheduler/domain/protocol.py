@@ -103,7 +103,7 @@ def check_report(index: int, kind: str | None, execution_id: str | None) -> str:
         raise invalid(
             RefusalCode.INVALID_PARAM_AGENT_MESSAGE,
             at,
-            f"each report must be one of {', '.join(REPORT_KINDS)}; report {index} is unset",
+            f"each report must be set to one of {', '.join(REPORT_KINDS)}; report {index} is not",
         )
     return check_message(kind, execution_id, within=f"{at}.")
 

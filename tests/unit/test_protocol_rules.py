@@ -157,5 +157,5 @@ def test_a_report_that_is_unset_or_no_report_is_refused(kind: str | None) -> Non
         ErrorKind.INVALID_ARGUMENT,
         RefusalCode.INVALID_PARAM_AGENT_MESSAGE,
         "reports.reports[0]",
-        "each report must be one of ack, started, output, result",
+        "each report must be set to one of ack, started, output, result; report 0 is not",
     )
