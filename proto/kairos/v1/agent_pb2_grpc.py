@@ -45,8 +45,9 @@ class AgentServiceStub:
     results, never Hello or Heartbeat) into one Reports message of 1 to 256
     reports, each set, each handled exactly as the same message alone; the
     server acknowledges the results of one applied batch to one agent with
-    one ResultAcks message instead of a ResultAck each. An empty Reports, an
-    unset report or more than 256 end the stream with INVALID_ARGUMENT.
+    one ResultAcks message instead of a ResultAck each (an agent of 2 takes
+    both). An empty Reports, an unset report or more than 256 end the stream
+    with INVALID_ARGUMENT, and none of that message is served.
 
     Every message stays under gRPC's 4 MiB limit: the agent packs at most 1 MiB
     of reports into one Reports message.
@@ -85,8 +86,9 @@ class AgentServiceServicer:
     results, never Hello or Heartbeat) into one Reports message of 1 to 256
     reports, each set, each handled exactly as the same message alone; the
     server acknowledges the results of one applied batch to one agent with
-    one ResultAcks message instead of a ResultAck each. An empty Reports, an
-    unset report or more than 256 end the stream with INVALID_ARGUMENT.
+    one ResultAcks message instead of a ResultAck each (an agent of 2 takes
+    both). An empty Reports, an unset report or more than 256 end the stream
+    with INVALID_ARGUMENT, and none of that message is served.
 
     Every message stays under gRPC's 4 MiB limit: the agent packs at most 1 MiB
     of reports into one Reports message.
@@ -134,8 +136,9 @@ class AgentService:
     results, never Hello or Heartbeat) into one Reports message of 1 to 256
     reports, each set, each handled exactly as the same message alone; the
     server acknowledges the results of one applied batch to one agent with
-    one ResultAcks message instead of a ResultAck each. An empty Reports, an
-    unset report or more than 256 end the stream with INVALID_ARGUMENT.
+    one ResultAcks message instead of a ResultAck each (an agent of 2 takes
+    both). An empty Reports, an unset report or more than 256 end the stream
+    with INVALID_ARGUMENT, and none of that message is served.
 
     Every message stays under gRPC's 4 MiB limit: the agent packs at most 1 MiB
     of reports into one Reports message.
