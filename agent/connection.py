@@ -15,6 +15,7 @@ from agent.outbox import Outbox
 from agent.packing import AGENT_PROTOCOL, request_stream, spoken
 from agent.servers import Rotation
 from kairos.v1 import agent_pb2, agent_pb2_grpc
+from scheduler.domain.liveness import AGENT_PING_INTERVAL, PING_TIMEOUT
 
 log = logging.getLogger(__name__)
 
@@ -23,9 +24,11 @@ DEFAULT_HEARTBEAT = 30  # seconds, when the Welcome names no interval
 
 KEEPALIVE = [
     # Pings reveal a silently dead connection in under a minute instead of TCP's many.
-    # The server permits pings this often (scheduler.server.app.KEEPALIVE).
-    ("grpc.keepalive_time_ms", 30_000),
-    ("grpc.keepalive_timeout_ms", 10_000),
+    # The server permits pings this often (scheduler.server.app.keepalive); its own pings,
+    # at any rate, are never refused by a client.
+    ("grpc.keepalive_time_ms", AGENT_PING_INTERVAL * 1000),
+    ("grpc.keepalive_timeout_ms", PING_TIMEOUT * 1000),
+    ("grpc.http2.ping_timeout_ms", PING_TIMEOUT * 1000),  # else a minute (see the server's)
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.http2.max_pings_without_data", 0),
 ]

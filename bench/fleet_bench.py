@@ -23,8 +23,10 @@ On each, in this order:
 3. idle: CPU of the server (and of PostgreSQL: the postmaster with all its
    backends) over ``--idle-seconds``, as % of one core, from ``--settle-seconds``
    after the last Welcome (the connect's tail, each stream's first delivery
-   round, is not idleness), heartbeats every
-   ``--heartbeat-interval`` seconds from random phases;
+   round, is not idleness), heartbeats from random phases at the interval each server's
+   Welcome names: the bare server's ``--heartbeat-interval``; Kairos's its
+   ``--agent-lost-after`` (120 s), its ``--heartbeat-interval`` being the keepalive
+   pings it sends each connection (answered in gRPC's core, no Python);
 4. single instance: ``--single-calls`` sequential RunCommand ``true`` on one
    instance of the idle fleet;
 5. closed loops: ``--callers`` callers each RunCommand ``true`` on 50 (then on
@@ -62,6 +64,7 @@ import shutil
 import sys
 import tempfile
 import time
+import traceback
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -409,7 +412,10 @@ def options() -> argparse.ArgumentParser:
         "--single-calls", type=int, help="single-instance calls (default 50; quick 20)"
     )
     parser.add_argument(
-        "--heartbeat-interval", type=int, default=30, help="seconds between heartbeats (default 30)"
+        "--heartbeat-interval",
+        type=int,
+        default=30,
+        help="Kairos: seconds between keepalive pings; bare: between heartbeats (default 30)",
     )
     parser.add_argument(
         "--log-level", default="INFO", help="the Kairos server's log level (default INFO)"
@@ -459,9 +465,8 @@ def main() -> int:
     except (StopRequested, KeyboardInterrupt):
         return 130
     except Exception as error:
-        import traceback
-
-        traceback.print_exc()  # DEBUG
+        # The whole trace: a benchmark fails rarely, and then in code far from main.
+        traceback.print_exc()
         if isinstance(error, ProcessExited):
             print("\n".join(error.process.tail(LOG_TAIL_LINES)), file=sys.stderr)
         print(f"benchmark failed: {error}\n(logs in {root / 'logs'})", file=sys.stderr)

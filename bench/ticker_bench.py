@@ -177,7 +177,7 @@ async def seed(conn: psycopg.AsyncConnection[Any], shape: Shape, groups: Sequenc
         ) as copy:
             for row in target_rows:
                 await copy.write_row(row)
-        # What the store keeps with every invocation (store/statuses.py count_new_targets).
+        # What the store keeps with every invocation (store/invocations.py insert_invocation).
         await cur.execute(
             "INSERT INTO invocation_status_counts (invocation_id, status, targets)"
             " SELECT invocation_id, status, count(*) FROM invocation_targets"

@@ -79,7 +79,7 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         await self._upkeep.take_lease()
         self._background = [
             asyncio.create_task(self._upkeep.renew_lease(), name="kairos-lease"),
-            asyncio.create_task(self._upkeep.flush_heartbeats(), name="kairos-heartbeats"),
+            asyncio.create_task(self._upkeep.record_alive(), name="kairos-alive"),
             asyncio.create_task(self._deliver_on_notice(), name="kairos-delivery"),
             asyncio.create_task(self._deliver_forgotten(), name="kairos-forgotten-work"),
             asyncio.create_task(self._reports.run(), name="kairos-reports"),
@@ -265,8 +265,7 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         # The agent touches only its own instance's executions, in its own tenant.
         agent = session.key
         if kind == "heartbeat":
-            session.beat()  # written in bulk (dispatcher/upkeep.py)
-            return None
+            return None  # it ended the silence (``heard``); the stream's pings say alive
         if kind == "ack":
             session.acknowledged(message.ack.execution_id)
             return agent_reports.Acknowledged(agent, message.ack.execution_id)

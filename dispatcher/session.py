@@ -46,7 +46,6 @@ class AgentSession:
 
     # Thousands of sessions per replica: no per-instance __dict__.
     __slots__ = (
-        "_beat",
         "_capacity",
         "_changed",
         "_closed",
@@ -58,6 +57,7 @@ class AgentSession:
         "_messages",
         "_on_stuck",
         "_readings",
+        "_recorded",
         "_report_room",
         "_send_timeout",
         "_sends",
@@ -106,7 +106,8 @@ class AgentSession:
         self._report_room = asyncio.Semaphore(REPORTS_PER_AGENT)
         self.failure: Exception | None = None
         """Why the server ended the stream, when a report of it could not be applied."""
-        self._beat = False
+        # Its Hello was recorded as it connected: that is its first record.
+        self._recorded = time.monotonic()
         self._timer: asyncio.TimerHandle | None = None
         self._sends = 0
         # Execution id -> the send number: which were sent before a reading of the work.
@@ -135,6 +136,11 @@ class AgentSession:
     def heard(self) -> None:
         """The agent sent a message."""
         self._last_heard = time.monotonic()
+
+    def silent_since(self, moment: float) -> bool:
+        """True when the agent sent nothing since ``moment`` (``time.monotonic``) and its
+        stream is not held back; ``silent_for`` without a clock read per session."""
+        return not self._held_back and self._last_heard < moment
 
     def silent_for(self) -> float:
         """Seconds since the agent last sent anything (0 while its stream is held back:
@@ -169,14 +175,13 @@ class AgentSession:
         """When the agent last sent anything, by the wall clock."""
         return datetime.now(UTC) - timedelta(seconds=self.silent_for())
 
-    def beat(self) -> None:
-        """The agent sent a heartbeat: to be written with the next bulk flush."""
-        self._beat = True
+    def recorded_before(self, moment: float) -> bool:
+        """True when the agent was last recorded alive before ``moment`` (``time.monotonic``)."""
+        return self._recorded < moment
 
-    def take_beat(self) -> bool:
-        """Whether a heartbeat came since the last call (the flush takes it)."""
-        beat, self._beat = self._beat, False
-        return beat
+    def recorded(self, moment: float) -> None:
+        """The agent was recorded alive as of ``moment`` (its Hello, or a bulk record)."""
+        self._recorded = moment
 
     def mark(self) -> int:
         """Call before reading the waiting work that is then given to ``offer`` (or, if the

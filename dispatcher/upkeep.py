@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 from dispatcher.session import AgentSession
+from scheduler.domain.liveness import record_age, silent_after
 from scheduler.operations import lifecycle
 from scheduler.operations.context import Context
 from scheduler.store.database import log_failure
@@ -17,13 +18,16 @@ log = logging.getLogger(__name__)
 
 SWEEP_INTERVAL = 1.0
 """Seconds between checks for executions past their delivery timeout or held by lost agents."""
+SILENCE_CHECK = 5.0
+"""Seconds between looks for silent streams (at most): a look costs a pass over every
+session, and the silence it looks for lasts minutes."""
 LEASE_TTL = timedelta(seconds=15)
 """How long this replica's agents count as connected after its last lease renewal."""
 LEASE_RENEWAL = 5.0
 """Seconds between lease renewals: a few chances to renew before the lease lapses."""
 HEARTBEAT_FLUSH = 5.0
-"""Seconds between bulk writes of the heartbeats received: "online" means a heartbeat
-within minutes, so writing each one as it comes would buy nothing for its cost."""
+"""Seconds between bulk records of the agents held here as alive (those due): "online"
+means a sign of life within minutes, so writing each one more often buys nothing."""
 
 
 class Upkeep:
@@ -35,6 +39,8 @@ class Upkeep:
         self._ctx = ctx
         self._id = dispatcher_id
         self._sessions = sessions
+        # A tenth of the silence looked for at most, so a stream is closed close to it.
+        self._silence_check = min(SILENCE_CHECK, silent_after(ctx.limits) / 10)
 
     async def take_lease(self) -> None:
         """Hold this replica's lease: its agents count as connected from now on."""
@@ -56,19 +62,24 @@ class Upkeep:
             except Exception as error:
                 log_failure(log, "dispatcher lease renewal", error)
 
-    async def flush_heartbeats(self) -> None:
-        """Write the heartbeats received since the last flush, in one statement, for ever."""
+    async def record_alive(self) -> None:
+        """Every few seconds, record alive, in one statement, the agents held here whose
+        last record is older than ``liveness.record_age``: their streams are open, and
+        the pings on their connections say they are alive. For ever."""
+        age = record_age(self._ctx.limits)
         while True:
             await asyncio.sleep(HEARTBEAT_FLUSH)
-            beaten = [session for session in list(self._sessions()) if session.take_beat()]
+            now = time.monotonic()
+            due = [s for s in list(self._sessions()) if s.recorded_before(now - age)]
             try:
                 await lifecycle.heartbeats(
-                    self._ctx, [session.key for session in beaten], dispatcher_id=self._id
+                    self._ctx, [session.key for session in due], dispatcher_id=self._id
                 )
             except Exception as error:
-                log_failure(log, "heartbeat flush", error)
-                for session in beaten:  # written with the next flush
-                    session.beat()
+                log_failure(log, "recording agents alive", error)
+                continue  # still due at the next flush
+            for session in due:
+                session.recorded(now)
 
     async def sweep(self) -> None:
         """Close silent streams and end unanswered executions every second, for ever."""
@@ -77,8 +88,11 @@ class Upkeep:
         # could not meanwhile (acks, heartbeats), or their agents would look lost.
         grace = LEASE_TTL.total_seconds()
         reachable_since = time.monotonic() - grace
+        silence_checked = time.monotonic()
         while True:
-            self._close_silent()
+            if time.monotonic() - silence_checked >= self._silence_check:
+                silence_checked = time.monotonic()
+                self._close_silent()
             try:
                 if time.monotonic() - reachable_since >= grace:
                     await lifecycle.end_unanswered(self._ctx)
@@ -90,14 +104,17 @@ class Upkeep:
             await asyncio.sleep(SWEEP_INTERVAL)
 
     def _close_silent(self) -> None:
-        """Close the streams of agents silent for longer than the lost-after time.
+        """Close the streams of agents silent for two backstop heartbeats
+        (``liveness.silent_after``).
 
         No execution of theirs ends as lost while a live replica holds their stream;
-        a half-open stream (a partition, a frozen machine) must not hold it for ever:
-        once it ends, the agent's executions are lost, and the agent, when it is back,
-        reconnects and reconciles.
+        the pings end a stream whose connection is dead, but not one through a proxy
+        that answers pings for an agent that is gone: once such a stream ends, the
+        agent's executions are lost, and the agent, if it is there, reconnects and
+        reconciles.
         """
-        lost_after = self._ctx.limits.agent_lost_after
+        silence = silent_after(self._ctx.limits)
+        cutoff = time.monotonic() - silence
         for session in list(self._sessions()):
-            if session.silent_for() > lost_after:
-                session.give_up(f"it sent nothing for more than {lost_after} s", silent=True)
+            if session.silent_since(cutoff):
+                session.give_up(f"it sent nothing for more than {silence} s", silent=True)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from scheduler.domain.codes import ExecutionErrorCode
+from scheduler.domain.liveness import is_online
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -61,8 +62,8 @@ def delivery_failure(
     """Why the instance's agent did not take a task within ``delivery_timeout`` seconds.
 
     ``connected``: a dispatcher holds the agent's stream, yet the agent was
-    silent. Otherwise the agent was offline when its last heartbeat is more than
-    ``offline_after`` seconds before ``now``, and merely not connected in time if not.
+    silent. Otherwise the agent was offline (``liveness.is_online``: not heard from
+    within ``offline_after`` seconds before ``now``), and merely not connected in time if not.
     """
     if connected:
         return DeliveryFailure(
@@ -71,7 +72,9 @@ def delivery_failure(
                 f"the agent is connected but did not take the task within {delivery_timeout} s"
             ),
         )
-    offline = now - last_heartbeat_at > timedelta(seconds=offline_after)
+    offline = not is_online(
+        connected=connected, last_heard_at=last_heartbeat_at, now=now, offline_after=offline_after
+    )
     return DeliveryFailure(
         error_code=(
             ExecutionErrorCode.CLIENT_NOT_RUNNING

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Generic, TypeVar
 
 from scheduler.domain.enums import CommandType, InvocationStatus, OsType, RepeatMode
+from scheduler.domain.liveness import is_online
 
 
 @dataclass(kw_only=True, frozen=True)
@@ -54,12 +55,21 @@ class Instance:
     boot_id: str
     registered_at: datetime
     last_heartbeat_at: datetime
+    """The last recorded sign of life; a connected agent's is recorded again once it is
+    ``domain.liveness.record_age`` old (a minute)."""
     last_boot_at: datetime | None
     dispatcher_id: str | None
+    connected: bool
+    """A replica with a live lease held the agent's stream when this was read."""
 
     def online(self, now: datetime, offline_after: int) -> bool:
-        """True when the agent sent a heartbeat within ``offline_after`` seconds."""
-        return (now - self.last_heartbeat_at).total_seconds() < offline_after
+        """Connected, or heard from within ``offline_after`` seconds (``liveness.is_online``)."""
+        return is_online(
+            connected=self.connected,
+            last_heard_at=self.last_heartbeat_at,
+            now=now,
+            offline_after=offline_after,
+        )
 
 
 M = TypeVar("M", bound=RepeatMode | None)

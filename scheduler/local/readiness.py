@@ -61,9 +61,9 @@ async def until_online(
     """Poll DescribeAgentStatus until every one of `instance_ids` is online.
 
     With `since` (an aware datetime), each agent must also have been heard from
-    at or after it: an agent that restarts shows online from its last run's
-    heartbeats until the server notices it has gone. ``token``: the client token of the
-    agents' account, for a server with an auth file.
+    at or after it (its Hello counts): an agent that restarts shows online from its
+    last run's stream and heartbeats until the server notices it has gone.
+    ``token``: the client token of the agents' account, for a server with an auth file.
     """
     kairos = connect(address, token)
 

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from scheduler.domain.status import TargetKey
+from scheduler.domain.status import StatusChange, TargetKey
 from scheduler.store import notices
 from scheduler.store import statuses as status_store
 
 
 async def invocations_changed(
-    conn: AsyncConnection, targets: Iterable[TargetKey], *, new_work_in: Iterable[str] = ()
+    conn: AsyncConnection,
+    targets: Iterable[TargetKey],
+    *,
+    derived: Mapping[TargetKey, StatusChange] | None = None,
+    new_work_in: Iterable[str] = (),
 ) -> None:
     """Executions or settings of these targets changed: bring their statuses up to date.
 
@@ -22,10 +26,11 @@ async def invocations_changed(
     executions for agents to run or stop), the dispatchers holding their agents
     (``notices.send_dispatch``). Notices go out when the transaction commits. Call
     it once per transaction, with every target the transaction changed: its locks
-    are taken in a fixed order per call.
+    are taken in a fixed order per call. ``derived``: targets among them whose statuses
+    the transaction has re-derived already (``store.statuses.refresh_statuses``).
     """
     changed = sorted(set(targets))
-    await status_store.refresh_statuses(conn, changed)
+    await status_store.refresh_statuses(conn, changed, derived=derived)
     invoke_ids = sorted({target.invocation_id for target in changed})
     await notices.send(conn, notices.executions_changed(invoke_ids))
     await notices.send_dispatch(conn, new_work_in)

@@ -114,15 +114,17 @@ async def fire(
     never a silent gap. ``changed``: other targets the transaction changed,
     refreshed with the fires' in the one ``invocations_changed`` of the transaction.
     """
-    await target_store.advance(conn, round_.updates)
     new = await _new_executions(conn, limits, round_.fires, today)
     created = await insert_executions(conn, new)
+    # After the executions: advancing re-derives each target's status from its latest.
+    derived = await target_store.advance(conn, round_.updates)
     created_new = [n for n in new if n.plan.id in created]
     await invocations_changed(
         conn,
         [TargetKey(n.invocation_id, n.plan.instance_id) for n in created_new]
         + [TargetKey(u.invocation_id, u.instance_id) for u in round_.updates if not u.armed]
         + list(changed),
+        derived=derived,
         new_work_in=[
             n.invocation_id for n in created_new if n.plan.status is InvocationStatus.PENDING
         ],

@@ -30,6 +30,7 @@ from kairos.v1 import (
 from scheduler.api.commands import CommandServicer
 from scheduler.api.fleet import FileServicer, FleetServicer
 from scheduler.api.invocations import InvocationServicer
+from scheduler.domain.liveness import AGENT_PING_INTERVAL, PING_TIMEOUT, heartbeat_backstop
 from scheduler.observability.grpc_metrics import MetricsInterceptor
 from scheduler.observability.metrics import serve_metrics
 from scheduler.operations.context import Context
@@ -49,15 +50,27 @@ from scheduler.ticker import Ticker
 
 log = logging.getLogger(__name__)
 
-KEEPALIVE = [
-    # Ping agents so that a vanished machine's stream ends within a minute, and let
-    # agents ping us as often (agent.connection.KEEPALIVE) without being cut off.
-    ("grpc.keepalive_time_ms", 30_000),
-    ("grpc.keepalive_timeout_ms", 10_000),
-    ("grpc.keepalive_permit_without_calls", 1),
-    ("grpc.http2.max_pings_without_data", 0),
-    ("grpc.http2.min_recv_ping_interval_without_data_ms", 20_000),
-]
+
+def keepalive(ping_interval: int) -> list[tuple[str, int]]:
+    """HTTP/2 keepalive: agents' liveness comes from the transport (``domain/liveness.py``).
+
+    This server pings each connection every ``ping_interval`` seconds, so a vanished
+    machine's streams end within it and ``PING_TIMEOUT``; and it lets agents ping it every
+    ``AGENT_PING_INTERVAL`` without striking them out (GOAWAY ``too_many_pings``, from
+    gRPC's default of one ping in five minutes while the server sends no data).
+    """
+    return [
+        ("grpc.keepalive_time_ms", ping_interval * 1000),
+        ("grpc.keepalive_timeout_ms", PING_TIMEOUT * 1000),
+        # What bounds a keepalive ping's wait for its answer in this gRPC (its default is a
+        # minute); the keepalive timeout alone leaves a dead peer's stream open that long.
+        ("grpc.http2.ping_timeout_ms", PING_TIMEOUT * 1000),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.max_pings_without_data", 0),
+        # Half the agents' interval: a ping early by a timer's jitter is no strike.
+        ("grpc.http2.min_ping_interval_without_data_ms", AGENT_PING_INTERVAL * 1000 // 2),
+    ]
+
 
 PENDING_CALLS = 32_768
 """Calls gRPC core holds before the server takes them, well above the 10,000 agents a
@@ -131,7 +144,7 @@ async def running_server(
         # Metrics outermost, so that they see the status the Kairos interceptor sets.
         interceptors=[MetricsInterceptor(), KairosInterceptor(tokens, in_flight)],
         # Without this a second server on the same port starts silently and splits traffic.
-        options=[*KEEPALIVE, *FLEET, ("grpc.so_reuseport", 0)],
+        options=[*keepalive(config.heartbeat_interval), *FLEET, ("grpc.so_reuseport", 0)],
     )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -143,7 +156,7 @@ async def running_server(
             ctx,
             listener,
             dispatcher_id=dispatcher_id,
-            heartbeat_interval=config.heartbeat_interval,
+            heartbeat_interval=heartbeat_backstop(config.limits),
             send_timeout=config.agent_send_timeout,
         )
         # Calls served here hand what they create for these agents straight to them.

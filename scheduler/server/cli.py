@@ -102,15 +102,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         type=int,
         default=defaults.agent_lost_after,
         metavar="SECONDS",
-        help="seconds without a heartbeat after which the executions an agent holds "
-        "(acknowledged, running, stopping) end Error/ClientNotResponse",
+        help="seconds not seen alive (and not connected) after which the executions an "
+        "agent holds (acknowledged, running, stopping) end Error/ClientNotResponse; also "
+        "its heartbeat interval (a stream silent for twice this is closed)",
     )
     server.add_argument(
         "--heartbeat-interval",
         type=int,
         default=30,
         metavar="SECONDS",
-        help="seconds between agent heartbeats",
+        help="seconds between the HTTP/2 keepalive pings sent to each agent connection; "
+        "a connection that leaves one unanswered for 10 s is closed (agents send heartbeat "
+        "messages only every --agent-lost-after, as a backstop)",
     )
     server.add_argument(
         "--agent-send-timeout",

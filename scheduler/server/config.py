@@ -37,6 +37,8 @@ class ServerConfig:
     roles: frozenset[ServerRole] = frozenset(ServerRole)
     limits: Limits = field(default_factory=Limits)
     heartbeat_interval: int = 30
+    """Seconds between the HTTP/2 keepalive pings this server sends each agent connection:
+    a dead machine or network ends its stream within this and ``liveness.PING_TIMEOUT``."""
     agent_send_timeout: float = 30.0
     """Seconds an agent's outbox may stay full, nothing taken, before its stream is closed."""
     grace: float = 10.0
@@ -81,6 +83,8 @@ class ServerConfig:
                 "--live-output-rate must be at least 1 byte a second, "
                 f"got {self.limits.live_output_rate}"
             )
+        # Agents' heartbeats (every half of it, domain/liveness.py) are then never more
+        # frequent than the pings, and a silent stream is closed after two went missing.
         if self.heartbeat_interval * 2 > self.limits.agent_lost_after:
             raise ConfigError(
                 "--agent-lost-after must be at least two heartbeat intervals "

@@ -12,13 +12,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from scheduler.domain.enums import OsType
 from scheduler.domain.models import Instance
 from scheduler.domain.tenancy import InstanceKey, Tenant
+from scheduler.store import leases
 from scheduler.store.arrays import Unnested, array, array_parameter
 from scheduler.store.paging import decode_token, encode_token
 from scheduler.store.tables import instances, of_instance
 
+_CONNECTED = leases.connected().label("connected")
+"""Whether a live replica holds the agent's stream: what "online" needs with the row."""
 _clock = select(func.now().label("read_at")).subquery("clock")
 # One row at least, the clock's, so that the time comes back even when none is found.
-_INSTANCES_AMONG = select(_clock.c.read_at, instances).select_from(
+_INSTANCES_AMONG = select(_clock.c.read_at, instances, _CONNECTED).select_from(
     _clock.outerjoin(
         instances,
         and_(
@@ -62,7 +65,7 @@ async def list_instances(
     total = (
         await conn.execute(select(func.count()).select_from(instances).where(*conditions))
     ).scalar_one()
-    query = select(instances).where(*conditions)
+    query = select(instances, _CONNECTED).where(*conditions)
     after = decode_token(next_token, 1)
     if after is not None:
         query = query.where(instances.c.id > str(after[0]))
@@ -106,7 +109,8 @@ def _instance(row: Row[Any]) -> Instance:
 
 
 def instance_from(values: Mapping[str, Any]) -> Instance:
-    """An instance from the columns of an ``instances`` row (by their column names)."""
+    """An instance from the columns of an ``instances`` row (by their column names) and
+    ``connected`` (``leases.connected``)."""
     return Instance(
         id=values["id"],
         account_id=values["account_id"],
@@ -120,4 +124,5 @@ def instance_from(values: Mapping[str, Any]) -> Instance:
         last_heartbeat_at=values["last_heartbeat_at"],
         last_boot_at=values["last_boot_at"],
         dispatcher_id=values["dispatcher_id"],
+        connected=values["connected"],
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,8 +16,12 @@ from scheduler.domain.status import overall_status
 from scheduler.domain.tenancy import Tenant
 from scheduler.store.arrays import Unnested
 from scheduler.store.paging import decode_token, encode_token, token_timestamp
-from scheduler.store.statuses import count_new_targets
-from scheduler.store.tables import Timestamp, invocation_targets, invocations
+from scheduler.store.tables import (
+    Timestamp,
+    invocation_status_counts,
+    invocation_targets,
+    invocations,
+)
 
 
 @dataclass(kw_only=True, frozen=True)
@@ -68,7 +73,6 @@ class InvocationFilter:
     status: InvocationStatus | None = None
 
 
-_INSERT_INVOCATION = insert(invocations)
 _new_target = Unnested(
     "t",
     instance_id=Text(),
@@ -77,14 +81,52 @@ _new_target = Unnested(
     next_fire_at=Timestamp,
     repeats=Integer(),
 )
-_INSERT_TARGETS = insert(invocation_targets).from_select(
-    ["invocation_id", "account_id", "region_id", *_new_target.c.keys()],
-    select(
-        bindparam("invocation_id", type_=Text()),
-        bindparam("account_id", type_=Text()),
-        bindparam("region_id", type_=Text()),
-        *_new_target.c,
-    ),
+_count = Unnested("c", status=Text(), targets=Integer())
+_INVOCATION_COLUMNS = (
+    "id",
+    "account_id",
+    "region_id",
+    "command_id",
+    "command_name",
+    "command_type",
+    "content",
+    "enable_parameter",
+    "status",
+    *SETTINGS_FIELDS,
+)
+# One statement: the invocation, its targets and their counts (a foreign key is checked
+# at the end of the statement, when the invocation row is there).
+_INSERT_INVOCATION = (
+    insert(invocation_status_counts)
+    .from_select(
+        ["invocation_id", "status", "targets"],
+        select(bindparam("i_id", type_=Text()), *_count.c),
+    )
+    .add_cte(
+        insert(invocations)
+        .values(
+            {
+                name: bindparam(f"i_{name}", type_=invocations.c[name].type)
+                for name in _INVOCATION_COLUMNS
+            }
+        )
+        .returning(invocations.c.id)
+        .cte("new_invocation")
+    )
+    .add_cte(
+        insert(invocation_targets)
+        .from_select(
+            ["invocation_id", "account_id", "region_id", *_new_target.c.keys()],
+            select(
+                bindparam("i_id", type_=Text()),
+                bindparam("i_account_id", type_=Text()),
+                bindparam("i_region_id", type_=Text()),
+                *_new_target.c,
+            ),
+        )
+        .returning(invocation_targets.c.instance_id)
+        .cte("new_targets")
+    )
 )
 
 
@@ -97,31 +139,25 @@ async def insert_invocation(
     settings: InvocationSettings,
     targets: list[NewTarget],
 ) -> None:
-    """Store an invocation (with its copy of the command), its targets and their counts.
-
-    Three statements of a fixed text, whatever the settings and the number of targets.
-    """
+    """Store an invocation (with its copy of the command), its targets and their counts,
+    in one statement of a fixed text whatever the settings and the number of targets."""
+    counts = Counter(t.status.value for t in targets)
+    invocation = {
+        "id": invoke_id,
+        "account_id": tenant.account_id,
+        "region_id": tenant.region_id,
+        "command_id": command.id,
+        "command_name": command.name,
+        "command_type": command.type.value,
+        "content": command.content,
+        "enable_parameter": command.enable_parameter,
+        "status": overall_status(t.status for t in targets).value,
+        **_settings_columns(settings),
+    }
     await conn.execute(
         _INSERT_INVOCATION,
         {
-            "id": invoke_id,
-            "account_id": tenant.account_id,
-            "region_id": tenant.region_id,
-            "command_id": command.id,
-            "command_name": command.name,
-            "command_type": command.type.value,
-            "content": command.content,
-            "enable_parameter": command.enable_parameter,
-            "status": overall_status(t.status for t in targets).value,
-            **_settings_columns(settings),
-        },
-    )
-    await conn.execute(
-        _INSERT_TARGETS,
-        {
-            "invocation_id": invoke_id,
-            "account_id": tenant.account_id,
-            "region_id": tenant.region_id,
+            **{f"i_{name}": value for name, value in invocation.items()},
             **_new_target.bind(
                 instance_id=[t.instance_id for t in targets],
                 status=[t.status.value for t in targets],
@@ -129,9 +165,9 @@ async def insert_invocation(
                 next_fire_at=[t.next_fire_at for t in targets],
                 repeats=[t.repeats for t in targets],
             ),
+            **_count.bind(status=list(counts), targets=list(counts.values())),
         },
     )
-    await count_new_targets(conn, [invoke_id])
 
 
 async def invocation_instances(

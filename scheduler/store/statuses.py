@@ -14,7 +14,13 @@ never deadlock one another:
 1. the changed targets, for the whole transaction: two transactions changing
    executions of one target (a result and a fire, say) derive its status one
    after the other, the second from a snapshot that sees the first's executions,
-   so that the old status each subtracts is the one the other wrote;
+   so that the old status each subtracts is the one the other wrote. A fire's
+   targets are locked already, ``FOR UPDATE`` by their claim
+   (``store.targets.claim_due``, ``boot_targets``), so ``store.targets.advance``
+   re-derives their statuses as it moves them on, in the one update of those
+   rows, and hands the moves to ``refresh_statuses`` (``derived``) to count:
+   locking them again would only cost a statement, and a second update of each
+   row a new row version and its foreign key checks;
 2. at the end, the invocations whose counts change (``FOR NO KEY UPDATE``, which
    inserts of their executions, checking their foreign key, do not wait for):
    the counts are added to and the overall status is derived from them under
@@ -26,17 +32,23 @@ never deadlock one another:
    taking counts rows first would deadlock with it.
 
 Call ``refresh_statuses`` once per transaction, with every target it changed.
+
+The statements here that join a set of target keys also name their invocations
+(``invocation_id = ANY(…)``): joined to a thousand keys alone, PostgreSQL reads
+the whole targets table into a hash, which costs what the table holds rather
+than what changed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Integer,
     Row,
+    Subquery,
     Text,
     and_,
     any_,
@@ -71,6 +83,7 @@ def target_status_sql(latest: ColumnElement[str], armed: ColumnElement[bool]) ->
 
 
 _changed = Unnested("k", invocation_id=Text(), instance_id=Text())
+_ids = array_parameter("invocation_ids", Text())
 
 _LOCK_TARGETS = (
     select(invocation_targets.c.invocation_id)
@@ -83,43 +96,57 @@ _LOCK_TARGETS = (
             ),
         )
     )
+    .where(invocation_targets.c.invocation_id == any_(_ids))
     .order_by(invocation_targets.c.invocation_id, invocation_targets.c.instance_id)
     .with_for_update(of=invocation_targets, key_share=True)
 )
 
-# Each changed target's status now and as its latest execution makes it.
-_target = invocation_targets.alias("t")
-_latest = (
-    select(executions.c.status)
-    .where(
-        executions.c.invocation_id == _target.c.invocation_id,
-        executions.c.instance_id == _target.c.instance_id,
+
+def rederived(rows: Unnested, armed: ColumnElement[bool] | None = None) -> Subquery:
+    """The targets ``rows`` name by ``invocation_id`` and ``instance_id``: every column of
+    ``rows``, then each target's status now (``old``) and as its latest execution makes
+    it (``new``), armed as ``armed`` says (a column of ``rows``; default: as it is now).
+
+    A statement writing ``new`` back subtracts ``old`` from the counts: it must hold
+    the targets' rows, so that no other transaction writes them meanwhile.
+    """
+    target = invocation_targets.alias("t")
+    latest = (
+        select(executions.c.status)
+        .where(
+            executions.c.invocation_id == target.c.invocation_id,
+            executions.c.instance_id == target.c.instance_id,
+        )
+        .order_by(executions.c.repeat.desc())
+        .limit(1)
+        .lateral("e")
     )
-    .order_by(executions.c.repeat.desc())
-    .limit(1)
-    .lateral("e")
-)
-_derived = (
-    select(
-        _target.c.invocation_id,
-        _target.c.instance_id,
-        _target.c.status.label("old"),
-        target_status_sql(_latest.c.status, _target.c.armed).label("new"),
-    )
-    .select_from(
-        _changed.rows.join(
-            _target,
-            and_(
-                _target.c.invocation_id == _changed.c.invocation_id,
-                _target.c.instance_id == _changed.c.instance_id,
+    return (
+        select(
+            *rows.c,
+            target.c.status.label("old"),
+            target_status_sql(latest.c.status, target.c.armed if armed is None else armed).label(
+                "new"
             ),
-        ).outerjoin(_latest, true())
+        )
+        .select_from(
+            rows.rows.join(
+                target,
+                and_(
+                    target.c.invocation_id == rows.c.invocation_id,
+                    target.c.instance_id == rows.c.instance_id,
+                ),
+            ).outerjoin(latest, true())
+        )
+        .subquery("d")
     )
-    .subquery("d")
-)
+
+
+_derived = rederived(_changed)
 _REFRESH_TARGETS = (
     update(invocation_targets)
     .where(
+        invocation_targets.c.invocation_id == any_(_ids),
         invocation_targets.c.invocation_id == _derived.c.invocation_id,
         invocation_targets.c.instance_id == _derived.c.instance_id,
         _derived.c.old != _derived.c.new,
@@ -128,7 +155,6 @@ _REFRESH_TARGETS = (
     .returning(_derived.c.invocation_id, _derived.c.old, _derived.c.new)
 )
 
-_ids = array_parameter("invocation_ids", Text())
 _LOCK_INVOCATIONS = (
     select(invocations.c.id, invocations.c.status)
     .where(invocations.c.id == any_(_ids))
@@ -177,25 +203,31 @@ _SET_INVOCATION_STATUSES = (
 )
 
 
-async def refresh_statuses(conn: AsyncConnection, targets: Iterable[TargetKey]) -> None:
+async def refresh_statuses(
+    conn: AsyncConnection,
+    targets: Iterable[TargetKey],
+    *,
+    derived: Mapping[TargetKey, StatusChange] | None = None,
+) -> None:
     """Bring the derived statuses of these targets, and of their invocations, up to date
     (SPEC §7), at the cost of the targets given, not of all their invocations' targets.
 
     Locks the targets, re-derives their statuses, adds the changes to their
     invocations' counts and writes each overall status that changed; see the
-    module's docstring for the locks.
+    module's docstring for the locks. ``derived``: targets whose statuses the
+    transaction has re-derived and written already, holding their rows
+    (``store.targets.advance``), and how each moved; they are only counted.
     """
-    keys = sorted(set(targets))
-    if not keys:
-        return
-    changed = _changed.bind(
-        invocation_id=[k.invocation_id for k in keys], instance_id=[k.instance_id for k in keys]
-    )
-    await conn.execute(_LOCK_TARGETS, changed)
-    changes = [
-        StatusChange(row.invocation_id, InvocationStatus(row.old), InvocationStatus(row.new))
-        for row in await conn.execute(_REFRESH_TARGETS, changed)
-    ]
+    derived = derived or {}
+    changes = list(derived.values())
+    keys = sorted(set(targets) - derived.keys())
+    if keys:
+        of_keys = _of_targets(keys)
+        await conn.execute(_LOCK_TARGETS, of_keys)
+        changes += [
+            StatusChange(row.invocation_id, InvocationStatus(row.old), InvocationStatus(row.new))
+            for row in await conn.execute(_REFRESH_TARGETS, of_keys)
+        ]
     deltas = count_deltas(changes)
     if not deltas:
         return
@@ -224,6 +256,16 @@ async def refresh_statuses(conn: AsyncConnection, targets: Iterable[TargetKey]) 
         )
 
 
+def _of_targets(keys: list[TargetKey]) -> dict[str, list[Any]]:
+    """The parameters naming these targets: their keys, and their invocations' ids apart."""
+    return {
+        **_changed.bind(
+            invocation_id=[k.invocation_id for k in keys], instance_id=[k.instance_id for k in keys]
+        ),
+        "invocation_ids": array(sorted({k.invocation_id for k in keys})),
+    }
+
+
 def target_of(row: Row[*tuple[Any, ...]]) -> TargetKey:
     """The target of an execution's (or a target's) row: its invocation and instance ids."""
     return TargetKey(row.invocation_id, row.instance_id)
@@ -232,16 +274,3 @@ def target_of(row: Row[*tuple[Any, ...]]) -> TargetKey:
 def targets_of(rows: Iterable[Row[*tuple[Any, ...]]]) -> list[TargetKey]:
     """The targets of execution (or target) rows, each once, sorted."""
     return sorted({target_of(row) for row in rows})
-
-
-_COUNT_NEW_TARGETS = insert(invocation_status_counts).from_select(
-    ["invocation_id", "status", "targets"],
-    select(invocation_targets.c.invocation_id, invocation_targets.c.status, func.count())
-    .where(invocation_targets.c.invocation_id == any_(_ids))
-    .group_by(invocation_targets.c.invocation_id, invocation_targets.c.status),
-)
-
-
-async def count_new_targets(conn: AsyncConnection, invoke_ids: Iterable[str]) -> None:
-    """Start the counts of new invocations from the targets they were stored with."""
-    await conn.execute(_COUNT_NEW_TARGETS, {"invocation_ids": array(sorted(set(invoke_ids)))})

@@ -153,6 +153,7 @@ async def _restart_under_load(postgres: OwnPostgres, root: Path) -> None:
 
             await postgres.start()
             up = datetime.now(UTC)
+            await engine.dispose()  # the test's own pooled connections died with the crash
             async with asyncio.timeout(WAIT):
                 assert (await health.read()).status == Health.SERVING
             health.cancel()

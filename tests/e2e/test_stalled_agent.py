@@ -1,7 +1,7 @@
 """A stalled agent of one account does not delay another account's run (issue 9).
 
 Real server and agent processes; agent A is a raw HTTP/2 client with a zero
-receive window (``tests.e2e.stalled_agent``) with hundreds of tasks queued to it.
+receive window (``tests.service.raw_agent``) with hundreds of tasks queued to it.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import pytest
 from kairos.v1 import common_pb2, invocation_pb2
 from scheduler.local import Kairos, connect, until_online
 from tests.e2e.cluster import moment, running_cluster
-from tests.e2e.stalled_agent import stalled_agent
 from tests.service.harness import TWO_ACCOUNTS_AUTH
+from tests.service.raw_agent import raw_agent
 
 pytestmark = pytest.mark.e2e
 
@@ -69,7 +69,7 @@ async def test_a_stalled_agent_does_not_delay_another_accounts_run(
         # B's agent is connected and working before A stalls.
         assert (await result(b, await run(b, "i-b", "true"))).exit_code == 0
 
-        async with stalled_agent(cluster.address, "i-a", "agent-a"):
+        async with raw_agent(cluster.address, "i-a", "agent-a", receive_window=0):
             await until_online(cluster.address, ["i-a"], 30, token="client-a")
             script = "#" * 16 * 1024
             for _ in range(TASKS):

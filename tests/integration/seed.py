@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, insert
+from sqlalchemy import func, insert, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -90,20 +90,25 @@ async def add_invocation(
     *,
     armed: bool = False,
     status: InvocationStatus = InvocationStatus.SCHEDULED,
+    repeat_mode: RepeatMode = RepeatMode.PERIOD,
 ) -> None:
-    """A periodic invocation of ``COMMAND`` with a target on each instance."""
+    """An invocation of ``COMMAND`` with a target on each instance: periodic (``rate(10s)``,
+    armed ones due at ``FIRST_FIRE``) unless ``repeat_mode`` is a boot trigger."""
+    periodic = repeat_mode is RepeatMode.PERIOD
     await insert_invocation(
         conn,
         TENANT,
         invoke_id=invoke_id,
         command=COMMAND,
-        settings=invocation_settings(repeat_mode=RepeatMode.PERIOD, frequency="rate(10s)"),
+        settings=invocation_settings(
+            repeat_mode=repeat_mode, frequency="rate(10s)" if periodic else ""
+        ),
         targets=[
             NewTarget(
                 instance_id=i,
                 status=status,
                 armed=armed,
-                next_fire_at=FIRST_FIRE if armed else None,
+                next_fire_at=FIRST_FIRE if armed and periodic else None,
                 repeats=0,
             )
             for i in instance_ids
@@ -140,3 +145,16 @@ async def add_execution(
         values["acked_at"] = func.now()
     await conn.execute(insert(executions).values(values))
     return execution_id
+
+
+async def recount(conn: AsyncConnection, invoke_ids: list[str]) -> None:
+    """Count these invocations' targets afresh, as their statuses now are (the counts
+    ``store.invocations.insert_invocation`` starts an invocation with)."""
+    await conn.execute(
+        text(
+            "INSERT INTO invocation_status_counts (invocation_id, status, targets)"
+            " SELECT invocation_id, status, count(*) FROM invocation_targets"
+            " WHERE invocation_id = ANY(:ids) GROUP BY invocation_id, status"
+        ),
+        {"ids": invoke_ids},
+    )

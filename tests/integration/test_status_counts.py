@@ -13,6 +13,7 @@ import random
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select, text, update
@@ -20,10 +21,12 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from scheduler.domain.agent_reports import Finished
-from scheduler.domain.enums import EXECUTION_STATUSES, InvocationStatus
+from scheduler.domain.enums import EXECUTION_STATUSES, InvocationStatus, RepeatMode
+from scheduler.domain.limits import Limits
 from scheduler.domain.status import TargetKey, overall_status, target_status
 from scheduler.domain.tenancy import InstanceKey
-from scheduler.store import reports
+from scheduler.operations import firing
+from scheduler.store import reports, targets
 from scheduler.store.statuses import refresh_statuses
 from scheduler.store.tables import (
     executions,
@@ -33,6 +36,7 @@ from scheduler.store.tables import (
 )
 from tests.factories import execution_result
 from tests.integration.seed import (
+    FIRST_FIRE,
     TENANT,
     add_command,
     add_execution,
@@ -336,3 +340,105 @@ async def test_a_refresh_in_progress_does_not_hold_up_new_executions_of_its_invo
         await add_execution(conn, "inv", "i-y", status=S.PENDING)
 
     assert await overlapped(engine, result, fire), "the new execution waited for the refresh"
+
+
+# --------------------------------------------------------------------------- fires
+
+
+async def _round(conn: AsyncConnection, plan: dict[str, tuple[bool, bool]]) -> firing.Round:
+    """Claim the due targets and make ``plan``'s round of them: instance → (fires, stays armed),
+    fires in ``plan``'s order; a claimed target not in ``plan`` is skipped (an overlap)."""
+    due = {t.instance.id: t for t in await targets.claim_due(conn, FIRST_FIRE, 100)}
+    fires = [
+        firing.Fire(target=due[instance_id], scheduled_at=FIRST_FIRE)
+        for instance_id, (fired, _) in plan.items()
+        if fired
+    ]
+    updates = []
+    for target in due.values():
+        fired, armed = plan.get(target.instance.id, (False, True))
+        updates.append(
+            targets.TargetUpdate(
+                invocation_id=target.invocation_id,
+                instance_id=target.instance.id,
+                armed=armed,
+                next_fire_at=FIRST_FIRE + timedelta(seconds=10) if armed else None,
+                fired=int(fired),
+                overlap_skips=int(not fired and armed),
+                misfire_skips=0,
+            )
+        )
+    return firing.Round(fires=fires, updates=updates)
+
+
+async def test_a_fire_round_leaves_statuses_and_counts_equal_a_full_recompute(
+    engine: AsyncEngine,
+) -> None:
+    # The round re-derives its targets' statuses as it advances them and only counts
+    # the moves: every kind of target a round moves on must come out as a full
+    # recompute says. The quota lets the first two fires run; the others fail.
+    instance_ids = [f"i-{n}" for n in range(6)]
+    async with engine.begin() as conn:
+        await add_command(conn)
+        for instance_id in instance_ids:
+            await add_instance(conn, instance_id)
+        await add_invocation(conn, "inv", instance_ids, armed=True)
+        await add_execution(conn, "inv", "i-4", status=S.SUCCESS)
+        await add_execution(conn, "inv", "i-5", status=S.RUNNING)
+        await refresh_statuses(conn, [TargetKey("inv", "i-4"), TargetKey("inv", "i-5")])
+
+    async with engine.begin() as conn:
+        round_ = await _round(
+            conn,
+            {
+                "i-0": (True, True),  # runs, stays armed
+                "i-2": (True, False),  # runs its last fire
+                "i-1": (True, True),  # beyond the quota, stays armed
+                "i-3": (True, False),  # beyond the quota, its last fire
+                "i-4": (False, False),  # disarmed without a fire, after a Success
+            },  # i-5: still running, an overlap skip
+        )
+        await firing.fire(
+            conn, Limits(max_daily_executions=2), round_, FIRST_FIRE.date(), trigger="schedule"
+        )
+
+    async with engine.connect() as conn:
+        assert (await stored(conn)).targets == {
+            TargetKey("inv", "i-0"): S.PENDING,
+            TargetKey("inv", "i-1"): S.SCHEDULED,
+            TargetKey("inv", "i-2"): S.PENDING,
+            TargetKey("inv", "i-3"): S.FAILED,
+            TargetKey("inv", "i-4"): S.SUCCESS,
+            TargetKey("inv", "i-5"): S.RUNNING,
+        }
+        await assert_consistent(conn)
+
+
+@pytest.mark.parametrize("boot_first", [True, False])
+async def test_a_boot_fire_and_a_result_of_one_target_at_once_count_the_target_once(
+    engine: AsyncEngine, boot_first: bool
+) -> None:
+    # A boot fires an every-reboot target while its previous run's result is stored.
+    # The boot's claim holds the target from before its execution is inserted to the
+    # commit, and its advance derives the status the result's refresh then subtracts
+    # (or, result first, the claim waits for the result and derives after it).
+    async with engine.begin() as conn:
+        await add_command(conn)
+        await add_instance(conn, "i-x")
+        await add_invocation(conn, "inv", ["i-x"], armed=True, repeat_mode=RepeatMode.EVERY_REBOOT)
+        running = await add_execution(conn, "inv", "i-x", status=S.RUNNING)
+        await conn.execute(update(invocation_targets).values(repeats=1))  # it fired once
+        await refresh_statuses(conn, [TargetKey("inv", "i-x")])
+
+    async def boot(conn: AsyncConnection) -> None:
+        await firing.fire_boot_triggers(conn, Limits(), [InstanceKey(TENANT, "i-x")])
+
+    async def result(conn: AsyncConnection) -> None:
+        await _finish(conn, "i-x", running, S.SUCCESS)
+
+    first, second = (boot, result) if boot_first else (result, boot)
+    await overlapped(engine, first, second)
+
+    async with engine.connect() as conn:
+        assert (await stored(conn)).targets == {TargetKey("inv", "i-x"): S.PENDING}
+        await assert_consistent(conn)

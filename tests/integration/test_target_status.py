@@ -15,9 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from scheduler.domain.enums import EXECUTION_STATUSES, InvocationStatus
 from scheduler.domain.status import TargetKey, overall_status, target_status
-from scheduler.store.statuses import count_new_targets, refresh_statuses
+from scheduler.store.statuses import refresh_statuses
 from scheduler.store.tables import invocation_status_counts, invocation_targets, invocations
-from tests.integration.seed import add_command, add_execution, add_instance, add_invocation
+from tests.integration.seed import (
+    add_command,
+    add_execution,
+    add_instance,
+    add_invocation,
+    recount,
+)
 
 LATEST: list[InvocationStatus | None] = [None, *sorted(EXECUTION_STATUSES)]
 
@@ -59,7 +65,7 @@ async def test_refreshed_target_statuses_follow_the_rule(engine: AsyncEngine) ->
             )
         # Counted as they now are: the counts hold what the targets hold.
         await conn.execute(delete(invocation_status_counts))
-        await count_new_targets(conn, ["inv-False", "inv-True"])
+        await recount(conn, ["inv-False", "inv-True"])
 
     async with engine.begin() as conn:
         await refresh_statuses(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 
 import grpc
@@ -62,6 +63,28 @@ async def make_offline(database_url: str, instance_id: str) -> None:
             {"instance_id": instance_id},
         )
     await engine.dispose()
+
+
+async def until_disconnected(url: str, *, account_id: str, instance_id: str) -> None:
+    """Poll until the dispatcher has recorded that the agent's stream ended."""
+    engine = create_engine(url)
+    deadline = time.monotonic() + 10
+    try:
+        while time.monotonic() < deadline:
+            async with engine.connect() as conn:
+                held = await conn.scalar(
+                    text(
+                        "SELECT dispatcher_id FROM instances "
+                        "WHERE account_id = :account AND id = :instance"
+                    ),
+                    {"account": account_id, "instance": instance_id},
+                )
+            if held is None:
+                return
+            await asyncio.sleep(0.05)
+    finally:
+        await engine.dispose()
+    raise AssertionError(f"{instance_id} of {account_id} still held after 10 s")
 
 
 class Peer:

@@ -7,7 +7,6 @@ the id; a tenant has at most ``--max-instances`` instances.
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
 import grpc
@@ -15,7 +14,7 @@ import psycopg
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from psycopg import sql
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, select
 
 from kairos.v1 import agent_pb2, common_pb2, fleet_pb2, invocation_pb2
 from scheduler.domain.codes import RefusalCode
@@ -26,7 +25,7 @@ from scheduler.store.database import create_engine
 from scheduler.store.notices import dispatch_channel
 from scheduler.store.tables import instances
 from tests.service.conftest import ServerFactory
-from tests.service.harness import TWO_ACCOUNTS_AUTH, Peer
+from tests.service.harness import TWO_ACCOUNTS_AUTH, Peer, until_disconnected
 from tests.service.plays import receive_task, report, run_request, start_with_output
 from tests.service.refusals import Refusal, decode
 
@@ -160,28 +159,6 @@ async def test_an_account_cannot_see_stop_or_report_on_another_accounts_executio
         b"mine\n",
     )
     await agent_a.close()
-
-
-async def until_disconnected(url: str, *, account_id: str, instance_id: str) -> None:
-    """Poll until the dispatcher has recorded that the agent's stream ended."""
-    engine = create_engine(url)
-    deadline = time.monotonic() + 10
-    try:
-        while time.monotonic() < deadline:
-            async with engine.connect() as conn:
-                held = await conn.scalar(
-                    text(
-                        "SELECT dispatcher_id FROM instances "
-                        "WHERE account_id = :account AND id = :instance"
-                    ),
-                    {"account": account_id, "instance": instance_id},
-                )
-            if held is None:
-                return
-            await asyncio.sleep(0.05)
-    finally:
-        await engine.dispose()
-    raise AssertionError(f"{instance_id} of {account_id} still held after 10 s")
 
 
 async def hello_refusal(peer: Peer) -> Refusal | None:

@@ -37,6 +37,7 @@ def instance(
     os_type: OsType = OsType.LINUX,
     name: str = "",
     heartbeat_age: float = 5,
+    connected: bool = False,
 ) -> Instance:
     return Instance(
         id=instance_id,
@@ -50,7 +51,8 @@ def instance(
         registered_at=NOW - timedelta(days=1),
         last_heartbeat_at=NOW - timedelta(seconds=heartbeat_age),
         last_boot_at=None,
-        dispatcher_id=None,
+        dispatcher_id="d-1" if connected else None,
+        connected=connected,
     )
 
 
@@ -260,6 +262,13 @@ def test_offline_instances_fail_immediate_invocations_and_are_named() -> None:
     assert check_targets(ids, found, now=NOW, limits=Limits(), require_online=False) == [
         found[i] for i in ids
     ]
+
+
+def test_a_connected_agent_is_online_however_old_its_last_heartbeat() -> None:
+    # Its connection's keepalive pings, not rare heartbeats, say it is alive.
+    found = {"i-a": instance("i-a", heartbeat_age=86_400, connected=True)}
+    targets = check_targets(["i-a"], found, now=NOW, limits=Limits(), require_online=True)
+    assert [t.id for t in targets] == ["i-a"]
 
 
 def test_offline_threshold_is_configurable() -> None:

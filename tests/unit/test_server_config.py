@@ -5,8 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from scheduler.domain.limits import Limits
+from scheduler.domain.liveness import MAX_BACKSTOP, heartbeat_backstop, record_age
 from scheduler.server.config import ConfigError, ServerConfig, ServerRole, is_loopback
 
 
@@ -145,3 +148,25 @@ def test_agent_send_timeout_must_be_positive(timeout: float, ok: bool) -> None:
         config.validate()
     else:
         assert "--agent-send-timeout" in refusal(config)
+
+
+@given(
+    interval=st.integers(min_value=-5, max_value=200),
+    lost_after=st.integers(min_value=-5, max_value=100_000),
+    offline_after=st.integers(min_value=1, max_value=1000),
+)
+def test_every_accepted_configuration_has_sane_liveness_intervals(
+    interval: int, lost_after: int, offline_after: int
+) -> None:
+    """Agents' heartbeats (told in Welcome) come at most once per ping interval and fit the
+    Welcome's int32; connected agents are recorded alive within the offline threshold and
+    within half the lost-after time, more rarely than the server's pings."""
+    limits = Limits(agent_lost_after=lost_after, offline_after=offline_after)
+    try:
+        ServerConfig(heartbeat_interval=interval, limits=limits).validate()
+    except ConfigError:
+        return
+    backstop = heartbeat_backstop(limits)
+    assert 1 <= interval <= backstop <= MAX_BACKSTOP
+    assert interval <= record_age(limits) <= offline_after / 2
+    assert record_age(limits) <= lost_after / 2
