@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import datetime
 
 import grpc
 
 from agent.executions import Executions
 from agent.outbox import Outbox
+from agent.packing import AGENT_PROTOCOL, request_stream, spoken
 from agent.servers import Rotation
 from kairos.v1 import agent_pb2, agent_pb2_grpc
 from scheduler.domain.liveness import AGENT_PING_INTERVAL, PING_TIMEOUT
@@ -87,6 +88,7 @@ class Connection:
         self._backoff = backoff or Backoff()
         self._heartbeat_job: asyncio.Task[None] | None = None
         self._failures = 0  # failed attempts since the last Welcome
+        self._protocol = 1  # the current stream's version: 1 until its Welcome says more
 
     async def run_forever(self) -> None:
         """Connect, serve the stream, and reconnect whenever it ends; never returns."""
@@ -133,7 +135,10 @@ class Connection:
             queue.put_nowait(agent_pb2.AgentMessage(hello=self._hello_now()))
             for pending in self._executions.replay():
                 queue.put_nowait(pending)
-            call = stub.Connect(_drain(queue), metadata=self._metadata)
+            self._protocol = 1
+            call = stub.Connect(
+                request_stream(queue, lambda: self._protocol), metadata=self._metadata
+            )
             try:
                 message: agent_pb2.DispatcherMessage
                 async for message in call:
@@ -155,6 +160,7 @@ class Connection:
         """Hello with what this agent holds now: the server reconciles it with its records."""
         hello = agent_pb2.Hello()
         hello.CopyFrom(self._hello)
+        hello.protocol = AGENT_PROTOCOL
         held = self._executions.held()
         if held is not None:
             hello.held.CopyFrom(held)
@@ -166,6 +172,7 @@ class Connection:
             log.info("connected to %s", self._servers.current)
             self._backoff.reset()
             self._failures = 0
+            self._protocol = spoken(message.welcome)
             interval = message.welcome.heartbeat_interval_seconds or DEFAULT_HEARTBEAT
             if self._heartbeat_job is not None:
                 self._heartbeat_job.cancel()
@@ -176,17 +183,12 @@ class Connection:
             self._executions.on_stop(message.stop.execution_id)
         elif kind == "result_ack":
             self._executions.on_result_ack(message.result_ack.execution_id)
+        elif kind == "result_acks":
+            for execution_id in message.result_acks.execution_ids:
+                self._executions.on_result_ack(execution_id)
 
     async def _heartbeat(self, interval: int) -> None:
         while True:
             await asyncio.sleep(interval)
             beat = agent_pb2.Heartbeat(agent_time=self._clock(), running=self._executions.running)
             self._outbox.send(agent_pb2.AgentMessage(heartbeat=beat))
-
-
-async def _drain(
-    queue: asyncio.Queue[agent_pb2.AgentMessage | None],
-) -> AsyncIterator[agent_pb2.AgentMessage]:
-    """The request stream: messages from the queue until its end marker."""
-    while (message := await queue.get()) is not None:
-        yield message

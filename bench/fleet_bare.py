@@ -9,7 +9,9 @@ A plain ``grpc.aio`` server with no database, no logging and no bookkeeping beyo
 what the protocol needs, serving on one port:
 
 * ``AgentService.Connect`` as Kairos speaks it: Hello, Welcome (with the heartbeat
-  interval), then Tasks pushed on the stream, a ResultAck for every result;
+  interval and the protocol, 2 for an agent that says 2), then Tasks pushed on the
+  stream; on protocol 2 the results of each message (a Reports message, or a result
+  alone) are acknowledged with one ResultAcks, on protocol 1 each with a ResultAck;
   acknowledgements, starts and heartbeats are read and dropped;
 * ``InvocationService.RunCommand`` (Kairos's own messages, so the same client stub
   calls both servers): a Task to each named instance, answered once every result
@@ -38,6 +40,7 @@ from kairos.v1 import (
     invocation_pb2,
     invocation_pb2_grpc,
 )
+from scheduler.domain.protocol import SERVER_PROTOCOL, speaks_reports
 from scheduler.server.app import FLEET
 
 TASK_TIMEOUT = 60  # seconds, as a Task carries; nothing here enforces it
@@ -76,11 +79,14 @@ class BareServer(
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first message must be hello")
             return
         instance_id = first.hello.instance_id
+        protocol = min(first.hello.protocol or 1, SERVER_PROTOCOL)
         outbox: Outbox = asyncio.Queue()
         self._outboxes[instance_id] = outbox
-        reader = asyncio.create_task(self._read(requests, outbox))
+        reader = asyncio.create_task(self._read(requests, outbox, protocol))
         try:
-            welcome = agent_pb2.Welcome(heartbeat_interval_seconds=self._heartbeat_interval)
+            welcome = agent_pb2.Welcome(
+                heartbeat_interval_seconds=self._heartbeat_interval, protocol=protocol
+            )
             yield agent_pb2.DispatcherMessage(welcome=welcome)
             while True:
                 yield await outbox.get()
@@ -89,21 +95,39 @@ class BareServer(
             if self._outboxes.get(instance_id) is outbox:  # not replaced by a newer stream
                 del self._outboxes[instance_id]
 
-    async def _read(self, requests: AsyncIterator[agent_pb2.AgentMessage], outbox: Outbox) -> None:
+    async def _read(
+        self, requests: AsyncIterator[agent_pb2.AgentMessage], outbox: Outbox, protocol: int
+    ) -> None:
         async for message in requests:
-            if message.WhichOneof("kind") != "result":
+            kind = message.WhichOneof("kind")
+            if kind == "result":
+                finished = [message.result.execution_id]
+            elif kind == "reports":
+                finished = [
+                    report.result.execution_id
+                    for report in message.reports.reports
+                    if report.WhichOneof("report") == "result"
+                ]
+            else:
+                finished = []  # acknowledgements, starts, heartbeats
+            if not finished:
                 continue
-            execution_id = message.result.execution_id
-            outbox.put_nowait(
-                agent_pb2.DispatcherMessage(
-                    result_ack=agent_pb2.ResultAck(execution_id=execution_id)
-                )
-            )
-            invocation = self._waiting.pop(execution_id, None)
-            if invocation is not None:
-                invocation.remaining -= 1
-                if invocation.remaining == 0:
-                    invocation.done.set()
+            if speaks_reports(protocol):
+                acks = agent_pb2.ResultAcks(execution_ids=finished)
+                outbox.put_nowait(agent_pb2.DispatcherMessage(result_acks=acks))
+            else:
+                for execution_id in finished:
+                    ack = agent_pb2.ResultAck(execution_id=execution_id)
+                    outbox.put_nowait(agent_pb2.DispatcherMessage(result_ack=ack))
+            for execution_id in finished:
+                self._finished(execution_id)
+
+    def _finished(self, execution_id: str) -> None:
+        invocation = self._waiting.pop(execution_id, None)
+        if invocation is not None:
+            invocation.remaining -= 1
+            if invocation.remaining == 0:
+                invocation.done.set()
 
     async def RunCommand(
         self,

@@ -2,14 +2,16 @@
 
 Agents share HTTP/2 connections, ``per_connection`` streams on each (one grpc.aio
 channel per group, with its own subchannel so that groups never share a
-connection). Each agent says Hello, heartbeats at the Welcome's interval (from a
-random phase, as a fleet that came up over time would), and answers every Task at
-once: TaskAck, ExecutionStarted and a Success result with exit code 0, each its own
-message as a real agent sends them. It records every task it was sent (a task seen
-twice is counted) and when it arrived, and counts the results acknowledged per
-invocation, which is what callers wait for. Like a real agent, it keeps each result
-until the server acknowledges it: a new stream's Hello lists those as held and
-they are sent again after its Welcome.
+connection). Each agent says Hello (protocol 2), heartbeats at the Welcome's interval
+(from a random phase, as a fleet that came up over time would), and answers every
+Task at once: TaskAck, ExecutionStarted and a Success result with exit code 0, in one
+Reports message when the Welcome says protocol 2 (as a real agent packs what is
+queued together), each its own message otherwise. It records every task it was sent
+(a task seen twice is counted) and when it arrived, and counts the results
+acknowledged per invocation (ResultAck, or each of a ResultAcks), which is what
+callers wait for. Like a real agent, it keeps each result until the server
+acknowledges it: a new stream's Hello lists those as held and they are sent again
+after its Welcome.
 
 A stream refused before its Welcome is retried with the real agent's jittered
 back-off (``agent.connection.Backoff``); a stream the server ends after its Welcome
@@ -30,8 +32,10 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from agent.connection import KEEPALIVE, Backoff
+from agent.packing import AGENT_PROTOCOL, as_report, spoken
 from kairos.v1 import agent_pb2, agent_pb2_grpc, common_pb2
 from scheduler.domain.hello import MAX_HELD
+from scheduler.domain.protocol import MAX_REPORTS_PER_MESSAGE, speaks_reports
 
 AGENT_VERSION = "fleet-bench"
 
@@ -155,6 +159,7 @@ class Fleet:
         while True:
             call = stub.Connect()
             welcomed = False
+            protocol = 1  # until the Welcome says more
             heartbeat: asyncio.Task[None] | None = None
             lock = asyncio.Lock()  # one write at a time on a stream
             try:
@@ -164,17 +169,22 @@ class Fleet:
                     kind = message.WhichOneof("kind")
                     if kind == "welcome":
                         welcomed = True
+                        protocol = spoken(message.welcome)
                         backoff.reset()
                         interval = message.welcome.heartbeat_interval_seconds
                         heartbeat = asyncio.create_task(self._heartbeat(call, lock, interval))
                         if not welcomed_once:
                             welcomed_once = True
                             self._welcome()
+                        resent = [
+                            agent_pb2.AgentMessage(result=result)
+                            for result in unacknowledged.values()
+                        ]
                         async with lock:
-                            for result in list(unacknowledged.values()):
-                                await call.write(agent_pb2.AgentMessage(result=result))
+                            for resend in _written(resent, protocol):
+                                await call.write(resend)
                     elif kind == "task":
-                        await self._run(call, lock, message.task, unacknowledged)
+                        await self._run(call, lock, message.task, unacknowledged, protocol)
                     elif kind == "stop":
                         # Every task was finished at once: like a real agent asked to stop
                         # what it no longer runs, there is nothing to do but count it.
@@ -183,6 +193,10 @@ class Fleet:
                         execution_id = message.result_ack.execution_id
                         unacknowledged.pop(execution_id, None)
                         self._acknowledged(execution_id)
+                    elif kind == "result_acks":
+                        for execution_id in message.result_acks.execution_ids:
+                            unacknowledged.pop(execution_id, None)
+                            self._acknowledged(execution_id)
                 ended = "OK"
             except grpc.aio.AioRpcError as error:
                 ended = error.code().name
@@ -209,6 +223,7 @@ class Fleet:
             agent_version=AGENT_VERSION,
             time_zone="Etc/UTC",
             boot_id=f"boot-{instance_id}",
+            protocol=AGENT_PROTOCOL,
             # A real agent holding more than the protocol's limit lists none.
             held=agent_pb2.HeldExecutions(execution_ids=held) if len(held) <= MAX_HELD else None,
         )
@@ -230,6 +245,7 @@ class Fleet:
         lock: asyncio.Lock,
         task: agent_pb2.Task,
         unacknowledged: dict[str, agent_pb2.ExecutionResult],
+        protocol: int,
     ) -> None:
         now = time.time_ns()
         execution_id = task.execution_id
@@ -238,10 +254,12 @@ class Fleet:
             # As a real agent: acknowledged again, never run twice, its result sent again
             # unless the server already acknowledged it.
             self.duplicates += 1
+            again = [ack]
+            if execution_id in unacknowledged:
+                again.append(agent_pb2.AgentMessage(result=unacknowledged[execution_id]))
             async with lock:
-                await call.write(ack)
-                if execution_id in unacknowledged:
-                    await call.write(agent_pb2.AgentMessage(result=unacknowledged[execution_id]))
+                for message in _written(again, protocol):
+                    await call.write(message)
             return
         self.seen.add(execution_id)
         self._invocation_of[execution_id] = task.invoke_id
@@ -255,11 +273,11 @@ class Fleet:
             finish_time=_timestamp(time.time_ns()),
         )
         unacknowledged[execution_id] = result
+        started = agent_pb2.ExecutionStarted(execution_id=execution_id, start_time=stamp)
+        run = [ack, agent_pb2.AgentMessage(started=started), agent_pb2.AgentMessage(result=result)]
         async with lock:
-            await call.write(ack)
-            started = agent_pb2.ExecutionStarted(execution_id=execution_id, start_time=stamp)
-            await call.write(agent_pb2.AgentMessage(started=started))
-            await call.write(agent_pb2.AgentMessage(result=result))
+            for message in _written(run, protocol):
+                await call.write(message)
 
     def _acknowledged(self, execution_id: str) -> None:
         invoke_id = self._invocation_of.pop(execution_id, None)
@@ -269,3 +287,18 @@ class Fleet:
         tally = self.tally(invoke_id)
         tally.acknowledged += 1
         tally.check()
+
+
+def _written(messages: list[agent_pb2.AgentMessage], protocol: int) -> list[agent_pb2.AgentMessage]:
+    """The reports ``messages`` as they go out: each alone on protocol 1; on protocol 2
+    together, in Reports messages of at most ``MAX_REPORTS_PER_MESSAGE``."""
+    if not speaks_reports(protocol):
+        return messages
+    return [
+        agent_pb2.AgentMessage(
+            reports=agent_pb2.Reports(
+                reports=[as_report(m) for m in messages[k : k + MAX_REPORTS_PER_MESSAGE]]
+            )
+        )
+        for k in range(0, len(messages), MAX_REPORTS_PER_MESSAGE)
+    ]

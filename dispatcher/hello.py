@@ -11,6 +11,7 @@ from scheduler.domain.enums import OsType
 from scheduler.domain.errors import invalid
 from scheduler.domain.hello import HELLO_LIMITS, check_held, check_hello
 from scheduler.domain.models import AgentHello
+from scheduler.domain.protocol import negotiated
 from scheduler.rpc.convert import from_proto
 
 HELLO_TIMEOUT = 10.0
@@ -52,6 +53,12 @@ def agent_hello(hello: agent_pb2.Hello) -> AgentHello:
         time_zone=hello.time_zone or "UTC",
         boot_id=hello.boot_id,
     )
+
+
+def spoken_protocol(hello: agent_pb2.Hello) -> int:
+    """The protocol version the server speaks with the agent of ``hello``; an agent too old,
+    or a version that is none, is refused (``domain.protocol.negotiated``)."""
+    return negotiated(hello.protocol)
 
 
 def held_executions(hello: agent_pb2.Hello) -> list[str] | None:

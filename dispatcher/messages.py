@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 
 from google.protobuf.message import DecodeError, Message
@@ -11,7 +11,13 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from kairos.v1 import agent_pb2
 from scheduler.domain.enums import InvocationStatus
 from scheduler.domain.models import ExecutionResult
-from scheduler.domain.protocol import check_message, undecodable
+from scheduler.domain.protocol import (
+    check_message,
+    check_report,
+    check_reports,
+    speaks_reports,
+    undecodable,
+)
 from scheduler.rpc.convert import from_proto, timestamp, to_proto
 from scheduler.store.dispatch import TaskView
 
@@ -46,6 +52,17 @@ def result_ack_message(execution_id: str) -> agent_pb2.DispatcherMessage:
     return agent_pb2.DispatcherMessage(result_ack=agent_pb2.ResultAck(execution_id=execution_id))
 
 
+def result_ack_messages(
+    execution_ids: Sequence[str], protocol: int
+) -> list[agent_pb2.DispatcherMessage]:
+    """What lets an agent of ``protocol`` forget these results: one ResultAcks for them all
+    (protocol 2), or a ResultAck each."""
+    if speaks_reports(protocol):
+        acks = agent_pb2.ResultAcks(execution_ids=execution_ids)
+        return [agent_pb2.DispatcherMessage(result_acks=acks)]
+    return [result_ack_message(execution_id) for execution_id in execution_ids]
+
+
 async def decoded(
     requests: AsyncIterator[agent_pb2.AgentMessage],
 ) -> AsyncIterator[agent_pb2.AgentMessage]:
@@ -57,12 +74,35 @@ async def decoded(
         raise undecodable() from None
 
 
-def kind_of(message: agent_pb2.AgentMessage) -> str:
-    """The kind of an agent's message after Hello; a message that breaks the protocol
-    (``domain.protocol``) is refused with ``INVALID_ARGUMENT``."""
+Said = agent_pb2.AgentMessage | agent_pb2.Report
+"""One thing an agent says: a message, or a report of a Reports message, which holds
+its report under the same field name (``ack``, ``started``, ``output``, ``result``)."""
+
+
+def unpacked(message: agent_pb2.AgentMessage, protocol: int) -> list[tuple[str, Said]]:
+    """What an agent's message after Hello says, as (kind, where it is) in order: the
+    message itself, or each report of a Reports message, each to be handled as the same
+    message alone would be. ``protocol`` is the stream's.
+
+    The whole message is checked first (``domain.protocol``): one that breaks the
+    protocol is refused with ``INVALID_ARGUMENT`` and none of it is served.
+    """
     kind = message.WhichOneof("kind")
-    body = getattr(message, kind) if kind is not None else None
-    return check_message(kind, getattr(body, "execution_id", None))
+    if kind != "reports":
+        return [(check_message(kind, _execution_id(message, kind)), message)]
+    reports = message.reports.reports
+    check_reports(len(reports), protocol)
+    said: list[tuple[str, Said]] = []
+    for at, report in enumerate(reports):
+        case = report.WhichOneof("report")
+        said.append((check_report(at, case, _execution_id(report, case)), report))
+    return said
+
+
+def _execution_id(said: Said, kind: str | None) -> str | None:
+    """The execution id the ``kind`` part of ``said`` names; None for kinds without one."""
+    body = getattr(said, kind) if kind is not None else None
+    return getattr(body, "execution_id", None)
 
 
 def result_of(message: agent_pb2.ExecutionResult) -> ExecutionResult:

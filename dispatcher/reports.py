@@ -6,7 +6,8 @@ while the previous batch was being written and applies it in one transaction
 (``operations.reports``). A lone report is written at once, as it would be
 alone; under load the batches grow, and the database does a few statements per
 batch instead of one transaction per message. Once a batch has committed the
-agents are answered: a result is acknowledged only when it is stored, and what
+agents are answered: a result is acknowledged only when it is stored (an agent
+that speaks protocol 2 gets its results of the batch in one ResultAcks), and what
 an agent must not run is stopped.
 
 Back-pressure, never a killed stream: an agent has at most
@@ -24,7 +25,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from dispatcher.messages import result_ack_message
+from dispatcher.messages import result_ack_messages
 from dispatcher.patience import when_available
 from dispatcher.session import AgentSession
 from scheduler.domain.agent_reports import AgentReport, Finished, Output
@@ -97,14 +98,19 @@ class ReportBatches:
             for item in batch:
                 item.session.fail(error)
             return
+        stored: dict[AgentSession, list[str]] = {}
         for item in batch:
             report, session = item.report, item.session
             if isinstance(report, Finished):
                 # Acknowledged even when nothing changed (a resend): the agent may forget it.
                 session.finished(report.execution_id)
-                session.send(result_ack_message(report.execution_id))
+                stored.setdefault(session, []).append(report.execution_id)
             elif (report.agent, report.execution_id) in applied.must_stop:
                 session.stop(report.execution_id)
+        for session, execution_ids in stored.items():
+            # One message for them all to an agent that speaks protocol 2.
+            for message in result_ack_messages(execution_ids, session.protocol):
+                session.send(message)
 
 
 def _size(report: AgentReport) -> int:

@@ -14,8 +14,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from dispatcher.connections import ConnectionBatches
 from dispatcher.handover import HeldSessions
-from dispatcher.hello import agent_hello, held_executions, read_hello
-from dispatcher.messages import decoded, kind_of, moment, result_of
+from dispatcher.hello import agent_hello, held_executions, read_hello, spoken_protocol
+from dispatcher.messages import Said, decoded, moment, result_of, unpacked
 from dispatcher.reports import ReportBatches
 from dispatcher.session import AgentSession
 from dispatcher.upkeep import Upkeep
@@ -109,6 +109,7 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         stream = asyncio.current_task()
         session = AgentSession(
             InstanceKey(tenant, hello.instance_id),
+            protocol=spoken_protocol(hello),
             send_timeout=self._send_timeout,
             on_stuck=lambda stuck: self._close_stuck(stuck, context, stream),
         )
@@ -153,7 +154,9 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
             session.send(
                 agent_pb2.DispatcherMessage(
                     welcome=agent_pb2.Welcome(
-                        heartbeat_interval_seconds=self._heartbeat_interval, server_time=_now()
+                        heartbeat_interval_seconds=self._heartbeat_interval,
+                        server_time=_now(),
+                        protocol=session.protocol,
                     )
                 )
             )
@@ -228,9 +231,11 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         try:
             async for message in requests:
                 session.heard()
-                report = self._report(session, message, live)
-                if report is not None:
-                    await self._reports.submit(session, report)
+                # Each report of a Reports message goes the way the same message alone would.
+                for kind, said in unpacked(message, session.protocol):
+                    report = self._report(session, kind, said, live)
+                    if report is not None:
+                        await self._reports.submit(session, report)
         except asyncio.CancelledError:
             raise
         except KairosError as refusal:
@@ -253,12 +258,12 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         return None
 
     def _report(
-        self, session: AgentSession, message: agent_pb2.AgentMessage, live: LiveRate
+        self, session: AgentSession, kind: str, message: Said, live: LiveRate
     ) -> AgentReport | None:
-        """What the agent's message reports (None: a heartbeat, or nothing to record)."""
+        """What the agent's message of ``kind`` reports (None: a heartbeat, or nothing to
+        record); ``message`` holds it under that name (``messages.unpacked``)."""
         # The agent touches only its own instance's executions, in its own tenant.
         agent = session.key
-        kind = kind_of(message)
         if kind == "heartbeat":
             return None  # it ended the silence (``heard``); the stream's pings say alive
         if kind == "ack":

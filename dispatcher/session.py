@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from dispatcher.messages import stop_message, task_message
 from kairos.v1 import agent_pb2
 from scheduler.domain.enums import InvocationStatus
+from scheduler.domain.protocol import OLDEST_PROTOCOL
 from scheduler.domain.tenancy import InstanceKey
 from scheduler.observability import metrics
 from scheduler.store.dispatch import TaskView
@@ -68,6 +69,7 @@ class AgentSession:
         "_wants_work",
         "failure",
         "key",
+        "protocol",
         "silent",
         "stuck_reason",
     )
@@ -76,12 +78,15 @@ class AgentSession:
         self,
         key: InstanceKey,
         *,
+        protocol: int = OLDEST_PROTOCOL,
         queue_size: int = OUTBOX_SIZE,
         send_timeout: float = 30.0,
         on_stuck: Callable[[AgentSession], None] | None = None,
     ) -> None:
         self.key = key
         """The agent's instance: the tenant's, as its token says, and the id its Hello gave."""
+        self.protocol = protocol
+        """The protocol version the server speaks with the agent (``domain.protocol``)."""
         self._capacity = queue_size
         self._send_timeout = send_timeout
         self._on_stuck = on_stuck

@@ -129,13 +129,16 @@ class RefusalCode(StrEnum):
     INVALID_PARAM_HELLO = "InvalidParam.Hello"
     """An agent's stream did not start with a Hello, or not within the Hello timeout; or a
     Hello field is over its length (name 128 characters, agent version, time zone and boot
-    id 64), holds a NUL character, or the OS type is not one Kairos knows; BadRequest
+    id 64), holds a NUL character, the OS type is not one Kairos knows, or the protocol
+    version is negative; BadRequest
     names the field, ``hello.<field>`` (``INVALID_ARGUMENT``)."""
     INVALID_PARAM_AGENT_MESSAGE = "InvalidParam.AgentMessage"
     """An agent's message breaks the protocol: bytes that do not decode as a message, a
-    second Hello, a message of no kind the server knows, or an execution id that is not
-    1-40 printable ASCII characters; BadRequest names the field, e.g.
-    ``result.execution_id`` (``INVALID_ARGUMENT``)."""
+    second Hello, a message of no kind the server knows, an execution id that is not
+    1-40 printable ASCII characters, or a Reports message that is empty, holds more than
+    256 reports or an unset one, or comes from an agent whose Hello did not say protocol
+    2; BadRequest names the field, e.g. ``result.execution_id`` or ``reports.reports``
+    (``INVALID_ARGUMENT``)."""
 
     # NOT_FOUND: unknown, or another account's (the two are never told apart).
     INVALID_COMMAND_ID_NOT_FOUND = "InvalidCommandId.NotFound"
@@ -146,6 +149,10 @@ class RefusalCode(StrEnum):
     """Instances to invoke on are not the caller's account's, or instances to stop are not
     the invocation's; the message names every one (``NOT_FOUND``)."""
 
+    CLIENT_NEED_UPGRADE = "ClientNeedUpgrade"
+    """An agent's Hello says a protocol version older than any this server speaks; the
+    message names ``Hello.protocol``, its value and the versions the server speaks
+    (``FAILED_PRECONDITION``)."""
     INVALID_INSTANCE_AGENT_OFFLINE = "InvalidInstance.AgentOffline"
     """An invocation that runs at once (not a timed or boot one) targets instances whose
     agents sent no heartbeat within the offline threshold; the message names every one

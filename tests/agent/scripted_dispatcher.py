@@ -3,6 +3,12 @@
 Each ``Connect`` becomes a ``Session`` the test drives: it reads what the agent
 sent (``expect``) and sends dispatcher messages (``send``). Hello is answered
 with a Welcome automatically; results are acknowledged when ``ack_results``.
+
+By default it is a dispatcher from before protocol versions: its Welcome says no
+protocol, and it knows neither Reports nor ResultAcks. With ``protocol`` it speaks
+that version too: each report of a Reports message is ``expect``ed as the message
+alone would be, and the results of one agent message are acknowledged with one
+ResultAcks.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ class Session:
     def __init__(self, metadata: tuple[tuple[str, str], ...]) -> None:
         self.metadata = dict(metadata)
         self.received: list[agent_pb2.AgentMessage] = []
+        """Every message as the agent sent it (a Reports message as one)."""
         self._inbox: asyncio.Queue[agent_pb2.AgentMessage | None] = asyncio.Queue()
         self.outgoing: asyncio.Queue[agent_pb2.DispatcherMessage | None] = asyncio.Queue()
 
@@ -55,17 +62,36 @@ class Session:
 
     def deliver(self, message: agent_pb2.AgentMessage | None) -> None:
         """Record a message from the agent; None marks the end of its stream."""
-        if message is not None:
-            self.received.append(message)
-        self._inbox.put_nowait(message)
+        if message is None:
+            self._inbox.put_nowait(None)
+            return
+        self.received.append(message)
+        for said in unpacked(message):
+            self._inbox.put_nowait(said)
+
+
+def unpacked(message: agent_pb2.AgentMessage) -> list[agent_pb2.AgentMessage]:
+    """The messages an agent's message stands for: each report of a Reports message as
+    the message it would be alone, any other message as it is."""
+    if message.WhichOneof("kind") != "reports":
+        return [message]
+    alone = []
+    for report in message.reports.reports:
+        kind = report.WhichOneof("report")
+        assert kind is not None, "a Reports message with an unset report"
+        alone.append(agent_pb2.AgentMessage(**{kind: getattr(report, kind)}))
+    return alone
 
 
 class ScriptedDispatcher:
     """The AgentService servicer; hands every new stream to the test."""
 
-    def __init__(self, *, heartbeat_interval: int = 30, ack_results: bool = True) -> None:
+    def __init__(
+        self, *, heartbeat_interval: int = 30, ack_results: bool = True, protocol: int = 0
+    ) -> None:
         self.heartbeat_interval = heartbeat_interval
         self.ack_results = ack_results
+        self.protocol = protocol
         self.address = ""
         self._sessions: asyncio.Queue[Session] = asyncio.Queue()
         self._server: grpc.aio.Server | None = None
@@ -111,12 +137,25 @@ class ScriptedDispatcher:
         try:
             async for message in requests:
                 session.deliver(message)
-                kind = message.WhichOneof("kind")
-                if kind == "hello":
-                    welcome = agent_pb2.Welcome(heartbeat_interval_seconds=self.heartbeat_interval)
-                    session.send(welcome=welcome)
-                elif kind == "result" and self.ack_results:
-                    ack = agent_pb2.ResultAck(execution_id=message.result.execution_id)
-                    session.send(result_ack=ack)
+                if message.WhichOneof("kind") == "hello":
+                    session.send(welcome=self._welcome(message.hello))
+                    continue
+                results = [
+                    said.result.execution_id
+                    for said in unpacked(message)
+                    if said.WhichOneof("kind") == "result"
+                ]
+                if not (results and self.ack_results):
+                    continue
+                if self.protocol >= 2:
+                    session.send(result_acks=agent_pb2.ResultAcks(execution_ids=results))
+                else:
+                    session.send(result_ack=agent_pb2.ResultAck(execution_id=results[0]))
         finally:
             session.deliver(None)
+
+    def _welcome(self, hello: agent_pb2.Hello) -> agent_pb2.Welcome:
+        welcome = agent_pb2.Welcome(heartbeat_interval_seconds=self.heartbeat_interval)
+        if self.protocol:
+            welcome.protocol = min(hello.protocol or 1, self.protocol)
+        return welcome

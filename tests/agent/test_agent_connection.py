@@ -15,7 +15,7 @@ from agent.spool import Spool
 from kairos.v1 import agent_pb2, common_pb2
 
 from .agent_harness import BOOT_ID, shell_task
-from .scripted_dispatcher import ScriptedDispatcher, Session
+from .scripted_dispatcher import ScriptedDispatcher, Session, unpacked
 
 
 @pytest.fixture
@@ -240,3 +240,67 @@ async def test_an_agent_fails_over_to_the_next_dispatcher_and_back(
             await third.expect("hello")
     finally:
         await other.stop()
+
+
+def names(message: agent_pb2.AgentMessage, execution_id: str) -> bool:
+    """Whether ``message`` (not a Reports message) is about ``execution_id``."""
+    body = getattr(message, str(message.WhichOneof("kind")))
+    return getattr(body, "execution_id", None) == execution_id
+
+
+async def results_of(session: Session, count: int) -> dict[str, agent_pb2.ExecutionResult]:
+    """The next ``count`` results the agent reports, by execution id, in whatever order."""
+    found: dict[str, agent_pb2.ExecutionResult] = {}
+    while len(found) < count:
+        result = (await session.expect("result")).result
+        found[result.execution_id] = result
+    return found
+
+
+async def test_against_a_server_from_before_versions_every_message_goes_alone(
+    session: Session,
+) -> None:
+    hello = (await session.expect("hello")).hello
+    assert hello.protocol == 2  # it says what it speaks; the Welcome said nothing back
+    tasks = [shell_task(f"echo {n}") for n in range(20)]
+    for task in tasks:
+        session.send(task=task)
+    assert sorted(await results_of(session, len(tasks))) == sorted(t.execution_id for t in tasks)
+    assert "reports" not in {m.WhichOneof("kind") for m in session.received}
+
+
+async def test_on_protocol_2_every_result_acknowledged_by_result_acks_is_forgotten(
+    tmp_path: Path, boot_id_file: Path
+) -> None:
+    dispatcher = ScriptedDispatcher(heartbeat_interval=1, protocol=2)
+    await dispatcher.start()
+    state_dir = tmp_path / "state"
+    try:
+        async with running_agent(dispatcher, state_dir, boot_id_file):
+            session = await dispatcher.session()
+            assert (await session.expect("hello")).hello.protocol == 2
+            tasks = [shell_task(f"echo {n}") for n in range(20)]
+            for task in tasks:
+                session.send(task=task)
+            results = await results_of(session, len(tasks))
+            assert {r.output for r in results.values()} == {f"{n}\n".encode() for n in range(20)}
+            # Each result's ResultAcks went out as it arrived. A redelivery is only acked:
+            # once its TaskAck is back, every ResultAcks before it has been handled.
+            session.send(task=tasks[0])
+            await session.expect("ack", tasks[0].execution_id)
+            entries = list(Spool(state_dir).load())
+            assert len(entries) == len(tasks)
+            assert all(e.record.acked and e.result is None for e in entries)
+            # Packed or not, each execution's reports came in their order.
+            for task in tasks:
+                kinds = [
+                    said.WhichOneof("kind")
+                    for message in session.received
+                    for said in unpacked(message)
+                    if names(said, task.execution_id)
+                ]
+                ended = kinds.index("result")
+                assert kinds[:2] == ["ack", "started"]
+                assert set(kinds[2:ended]) <= {"output"}
+    finally:
+        await dispatcher.stop()

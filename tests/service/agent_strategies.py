@@ -30,19 +30,35 @@ def well_formed_id(execution_id: str) -> bool:
     return _WELL_FORMED_ID.fullmatch(execution_id) is not None
 
 
-def breaks_protocol(message: agent_pb2.AgentMessage) -> bool:
-    """True when the dispatcher must end the stream on ``message`` (INVALID_ARGUMENT).
+def breaks_protocol(message: agent_pb2.AgentMessage, protocol: int) -> bool:
+    """True when the dispatcher must end the stream on ``message`` (INVALID_ARGUMENT), on a
+    stream that speaks ``protocol``.
 
     A message of no known kind, a second Hello, or an execution id that cannot
-    be one. Everything else is served: what it says is bounded, ignored when it
-    names no execution of the agent's, or counted as an error.
+    be one; a Reports message on protocol 1, or one that is empty, holds more than
+    256 reports, an unset one or one that would break the protocol alone.
+    Everything else is served: what it says is bounded, ignored when it names no
+    execution of the agent's, or counted as an error.
     """
     kind = message.WhichOneof("kind")
     if kind in (None, "hello"):
         return True
     if kind == "heartbeat":
         return False
+    if kind == "reports":
+        reports = message.reports.reports
+        return (
+            protocol < 2
+            or not 1 <= len(reports) <= 256
+            or any(report_breaks_protocol(report) for report in reports)
+        )
     return not well_formed_id(getattr(message, kind).execution_id)
+
+
+def report_breaks_protocol(report: agent_pb2.Report) -> bool:
+    """True when a report of a Reports message is unset or names a malformed id."""
+    kind = report.WhichOneof("report")
+    return kind is None or not well_formed_id(getattr(report, kind).execution_id)
 
 
 def text(limit: int) -> st.SearchStrategy[str]:
@@ -110,6 +126,7 @@ def hostile_hellos(draw: st.DrawFn, instance_ids: st.SearchStrategy[str]) -> age
         agent_version=draw(text(64)),
         time_zone=draw(ZONES),
         boot_id=draw(st.one_of(st.just("boot-1"), text(64))),
+        protocol=draw(st.one_of(st.integers(-1, 3), st.integers(*INT32))),
     )
 
 
@@ -124,6 +141,8 @@ def hellos(instance_id: str, others: list[str]) -> st.SearchStrategy[agent_pb2.H
         agent_version=st.just("1.0.0"),
         time_zone=ZONES.filter(lambda zone: "\x00" not in zone and len(zone) <= 64),
         boot_id=st.sampled_from(["boot-1", "boot-2"]),
+        # An agent from before versions, one of today, one newer than the server.
+        protocol=st.sampled_from([0, 1, 2, 2, 3]),
     )
     hostile = hostile_hellos(st.sampled_from([instance_id, *others]))
     return weighted((plain, 3), (hostile, 1))
@@ -173,12 +192,35 @@ def offsets() -> st.SearchStrategy[int]:
 
 @st.composite
 def agent_messages(draw: st.DrawFn, known: Known) -> agent_pb2.AgentMessage:
-    """One message of any kind, with any field values."""
-    ids = execution_ids(known)
+    """One message of any kind, with any field values: a Reports message too, of any
+    number of reports of any kind, unset ones included."""
     # Mostly messages of the protocol, so that long sequences are served.
     kind = draw(
-        st.sampled_from(["heartbeat", "ack", "started", "output", "result"] * 3 + ["hello", "none"])
+        st.sampled_from(
+            ["heartbeat", "ack", "started", "output", "result", "reports"] * 3 + ["hello", "none"]
+        )
     )
+    if kind == "reports":
+        too_many = [agent_pb2.Report(ack=agent_pb2.TaskAck(execution_id=known.own[-1]))] * 257
+        drawn = draw(weighted((st.lists(reports(known), max_size=6), 6), (st.just(too_many), 1)))
+        return agent_pb2.AgentMessage(reports=agent_pb2.Reports(reports=drawn))
+    return draw(single_messages(known, kind))
+
+
+@st.composite
+def reports(draw: st.DrawFn, known: Known) -> agent_pb2.Report:
+    """One report of a Reports message: any report, or unset."""
+    kind = draw(st.sampled_from(["ack", "started", "output", "result"] * 4 + ["none"]))
+    if kind == "none":
+        return agent_pb2.Report()
+    alone = draw(single_messages(known, kind))
+    return agent_pb2.Report(**{kind: getattr(alone, kind)})
+
+
+@st.composite
+def single_messages(draw: st.DrawFn, known: Known, kind: str) -> agent_pb2.AgentMessage:
+    """One message of ``kind`` (``none``: no kind), with any field values."""
+    ids = execution_ids(known)
     if kind == "heartbeat":
         beat = agent_pb2.Heartbeat(running=draw(st.integers(*INT32)))
         _with_time(beat, "agent_time", draw(timestamps()))

@@ -112,9 +112,11 @@ class Peer:
         boot_id: str = "b-1",
         time_zone: str = "UTC",
         held: list[str] | None = None,
+        protocol: int = 0,
     ) -> agent_pb2.Welcome:
         """Say Hello and return the Welcome; ``held`` lists the executions the agent holds
-        (None: an older agent that does not reconcile)."""
+        (None: an older agent that does not reconcile); ``protocol`` is the newest
+        version the agent speaks (0: an agent from before versions)."""
         hello = agent_pb2.Hello(
             instance_id=self.instance_id,
             instance_name=name or self.instance_id,
@@ -122,6 +124,7 @@ class Peer:
             agent_version="test",
             time_zone=time_zone,
             boot_id=boot_id,
+            protocol=protocol,
         )
         if held is not None:
             hello.held.CopyFrom(agent_pb2.HeldExecutions(execution_ids=held))

@@ -115,11 +115,14 @@ async def barrier(peer: Peer, name: str = "e-barrier") -> None:
 
     The stream is read in order: once a result for an execution nobody knows
     (``name``) is acknowledged, every message before it has been recorded.
-    Tasks and other messages on the way are skipped.
+    Tasks and other messages on the way are skipped. The acknowledgement is a
+    ResultAck, or one of a ResultAcks on protocol 2.
     """
     await peer.send(agent_pb2.AgentMessage(result=agent_pb2.ExecutionResult(execution_id=name)))
-    while (await peer.receive()).result_ack.execution_id != name:
-        pass
+    while True:
+        message = await peer.receive()
+        if name in (message.result_ack.execution_id, *message.result_acks.execution_ids):
+            return
 
 
 async def until_status(kairos: Kairos, invoke_id: str, instance_id: str, status: int) -> None:

@@ -174,7 +174,9 @@ class World:
             assert await stored(self.engine) == before, "a refused Hello stored something"
             return
         assert first.WhichOneof("kind") == "welcome"
-        allowed = list(itertools.takewhile(lambda m: not breaks_protocol(m), messages))
+        protocol = first.welcome.protocol
+        assert protocol == min(hello.protocol or 1, 2), "the lower of the agent's and 2"
+        allowed = list(itertools.takewhile(lambda m: not breaks_protocol(m, protocol), messages))
         for message in allowed:
             await peer.send(message)
         if len(allowed) == len(messages):

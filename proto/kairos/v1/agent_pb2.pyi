@@ -11,23 +11,43 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class AgentMessage(_message.Message):
-    __slots__ = ("hello", "heartbeat", "ack", "started", "output", "result")
+    __slots__ = ("hello", "heartbeat", "ack", "started", "output", "result", "reports")
     HELLO_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     ACK_FIELD_NUMBER: _ClassVar[int]
     STARTED_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_FIELD_NUMBER: _ClassVar[int]
     RESULT_FIELD_NUMBER: _ClassVar[int]
+    REPORTS_FIELD_NUMBER: _ClassVar[int]
     hello: Hello
     heartbeat: Heartbeat
     ack: TaskAck
     started: ExecutionStarted
     output: ExecutionOutput
     result: ExecutionResult
-    def __init__(self, hello: _Optional[_Union[Hello, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., ack: _Optional[_Union[TaskAck, _Mapping]] = ..., started: _Optional[_Union[ExecutionStarted, _Mapping]] = ..., output: _Optional[_Union[ExecutionOutput, _Mapping]] = ..., result: _Optional[_Union[ExecutionResult, _Mapping]] = ...) -> None: ...
+    reports: Reports
+    def __init__(self, hello: _Optional[_Union[Hello, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., ack: _Optional[_Union[TaskAck, _Mapping]] = ..., started: _Optional[_Union[ExecutionStarted, _Mapping]] = ..., output: _Optional[_Union[ExecutionOutput, _Mapping]] = ..., result: _Optional[_Union[ExecutionResult, _Mapping]] = ..., reports: _Optional[_Union[Reports, _Mapping]] = ...) -> None: ...
+
+class Reports(_message.Message):
+    __slots__ = ("reports",)
+    REPORTS_FIELD_NUMBER: _ClassVar[int]
+    reports: _containers.RepeatedCompositeFieldContainer[Report]
+    def __init__(self, reports: _Optional[_Iterable[_Union[Report, _Mapping]]] = ...) -> None: ...
+
+class Report(_message.Message):
+    __slots__ = ("ack", "started", "output", "result")
+    ACK_FIELD_NUMBER: _ClassVar[int]
+    STARTED_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    ack: TaskAck
+    started: ExecutionStarted
+    output: ExecutionOutput
+    result: ExecutionResult
+    def __init__(self, ack: _Optional[_Union[TaskAck, _Mapping]] = ..., started: _Optional[_Union[ExecutionStarted, _Mapping]] = ..., output: _Optional[_Union[ExecutionOutput, _Mapping]] = ..., result: _Optional[_Union[ExecutionResult, _Mapping]] = ...) -> None: ...
 
 class Hello(_message.Message):
-    __slots__ = ("instance_id", "instance_name", "os_type", "agent_version", "time_zone", "boot_id", "held")
+    __slots__ = ("instance_id", "instance_name", "os_type", "agent_version", "time_zone", "boot_id", "held", "protocol")
     INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
     INSTANCE_NAME_FIELD_NUMBER: _ClassVar[int]
     OS_TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -35,6 +55,7 @@ class Hello(_message.Message):
     TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
     BOOT_ID_FIELD_NUMBER: _ClassVar[int]
     HELD_FIELD_NUMBER: _ClassVar[int]
+    PROTOCOL_FIELD_NUMBER: _ClassVar[int]
     instance_id: str
     instance_name: str
     os_type: _common_pb2.OsType
@@ -42,7 +63,8 @@ class Hello(_message.Message):
     time_zone: str
     boot_id: str
     held: HeldExecutions
-    def __init__(self, instance_id: _Optional[str] = ..., instance_name: _Optional[str] = ..., os_type: _Optional[_Union[_common_pb2.OsType, str]] = ..., agent_version: _Optional[str] = ..., time_zone: _Optional[str] = ..., boot_id: _Optional[str] = ..., held: _Optional[_Union[HeldExecutions, _Mapping]] = ...) -> None: ...
+    protocol: int
+    def __init__(self, instance_id: _Optional[str] = ..., instance_name: _Optional[str] = ..., os_type: _Optional[_Union[_common_pb2.OsType, str]] = ..., agent_version: _Optional[str] = ..., time_zone: _Optional[str] = ..., boot_id: _Optional[str] = ..., held: _Optional[_Union[HeldExecutions, _Mapping]] = ..., protocol: _Optional[int] = ...) -> None: ...
 
 class HeldExecutions(_message.Message):
     __slots__ = ("execution_ids",)
@@ -105,26 +127,30 @@ class ExecutionResult(_message.Message):
     def __init__(self, execution_id: _Optional[str] = ..., status: _Optional[_Union[_common_pb2.InvocationStatus, str]] = ..., exit_code: _Optional[int] = ..., error_code: _Optional[str] = ..., error_info: _Optional[str] = ..., output: _Optional[bytes] = ..., dropped: _Optional[int] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finish_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class DispatcherMessage(_message.Message):
-    __slots__ = ("welcome", "task", "stop", "result_ack", "shutdown")
+    __slots__ = ("welcome", "task", "stop", "result_ack", "shutdown", "result_acks")
     WELCOME_FIELD_NUMBER: _ClassVar[int]
     TASK_FIELD_NUMBER: _ClassVar[int]
     STOP_FIELD_NUMBER: _ClassVar[int]
     RESULT_ACK_FIELD_NUMBER: _ClassVar[int]
     SHUTDOWN_FIELD_NUMBER: _ClassVar[int]
+    RESULT_ACKS_FIELD_NUMBER: _ClassVar[int]
     welcome: Welcome
     task: Task
     stop: StopTask
     result_ack: ResultAck
     shutdown: Shutdown
-    def __init__(self, welcome: _Optional[_Union[Welcome, _Mapping]] = ..., task: _Optional[_Union[Task, _Mapping]] = ..., stop: _Optional[_Union[StopTask, _Mapping]] = ..., result_ack: _Optional[_Union[ResultAck, _Mapping]] = ..., shutdown: _Optional[_Union[Shutdown, _Mapping]] = ...) -> None: ...
+    result_acks: ResultAcks
+    def __init__(self, welcome: _Optional[_Union[Welcome, _Mapping]] = ..., task: _Optional[_Union[Task, _Mapping]] = ..., stop: _Optional[_Union[StopTask, _Mapping]] = ..., result_ack: _Optional[_Union[ResultAck, _Mapping]] = ..., shutdown: _Optional[_Union[Shutdown, _Mapping]] = ..., result_acks: _Optional[_Union[ResultAcks, _Mapping]] = ...) -> None: ...
 
 class Welcome(_message.Message):
-    __slots__ = ("heartbeat_interval_seconds", "server_time")
+    __slots__ = ("heartbeat_interval_seconds", "server_time", "protocol")
     HEARTBEAT_INTERVAL_SECONDS_FIELD_NUMBER: _ClassVar[int]
     SERVER_TIME_FIELD_NUMBER: _ClassVar[int]
+    PROTOCOL_FIELD_NUMBER: _ClassVar[int]
     heartbeat_interval_seconds: int
     server_time: _timestamp_pb2.Timestamp
-    def __init__(self, heartbeat_interval_seconds: _Optional[int] = ..., server_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    protocol: int
+    def __init__(self, heartbeat_interval_seconds: _Optional[int] = ..., server_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., protocol: _Optional[int] = ...) -> None: ...
 
 class Task(_message.Message):
     __slots__ = ("execution_id", "invoke_id", "command_id", "type", "script", "working_dir", "username", "timeout", "dry_run", "container_id", "container_name", "scheduled_time")
@@ -165,6 +191,12 @@ class ResultAck(_message.Message):
     EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
     execution_id: str
     def __init__(self, execution_id: _Optional[str] = ...) -> None: ...
+
+class ResultAcks(_message.Message):
+    __slots__ = ("execution_ids",)
+    EXECUTION_IDS_FIELD_NUMBER: _ClassVar[int]
+    execution_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, execution_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Shutdown(_message.Message):
     __slots__ = ("reconnect_after_ms", "reason")

@@ -28,6 +28,29 @@ if _version_not_supported:
 class AgentServiceStub:
     """The agent-facing API: one bidirectional stream per connected agent.
     The agent sends Hello first; everything else may interleave.
+
+    Protocol versions. Hello.protocol says the newest version the agent speaks,
+    Welcome.protocol the one the server speaks with it: the lower of the agent's
+    and the server's own. Until the Welcome arrives the agent speaks version 1.
+    A server refuses an agent older than the oldest version it still speaks
+    with FAILED_PRECONDITION (ClientNeedUpgrade) naming Hello.protocol and the
+    versions it speaks; a negative Hello.protocol is INVALID_ARGUMENT.
+
+    1  Hello.protocol unset (0): every agent from before versions. The agent
+    sends Heartbeat, TaskAck, ExecutionStarted, ExecutionOutput and
+    ExecutionResult, one each per AgentMessage; the server answers every
+    stored result with its own ResultAck. Reports is refused
+    (INVALID_ARGUMENT): the agent said it does not speak 2.
+    2  Everything of 1, and: the agent may pack reports (acks, starts, output,
+    results, never Hello or Heartbeat) into one Reports message of 1 to 256
+    reports, each set, each handled exactly as the same message alone; the
+    server acknowledges the results of one applied batch to one agent with
+    one ResultAcks message instead of a ResultAck each (an agent of 2 takes
+    both). An empty Reports, an unset report or more than 256 end the stream
+    with INVALID_ARGUMENT, and none of that message is served.
+
+    Every message stays under gRPC's 4 MiB limit: the agent packs at most 1 MiB
+    of reports into one Reports message.
     """
 
     def __init__(self, channel):
@@ -46,6 +69,29 @@ class AgentServiceStub:
 class AgentServiceServicer:
     """The agent-facing API: one bidirectional stream per connected agent.
     The agent sends Hello first; everything else may interleave.
+
+    Protocol versions. Hello.protocol says the newest version the agent speaks,
+    Welcome.protocol the one the server speaks with it: the lower of the agent's
+    and the server's own. Until the Welcome arrives the agent speaks version 1.
+    A server refuses an agent older than the oldest version it still speaks
+    with FAILED_PRECONDITION (ClientNeedUpgrade) naming Hello.protocol and the
+    versions it speaks; a negative Hello.protocol is INVALID_ARGUMENT.
+
+    1  Hello.protocol unset (0): every agent from before versions. The agent
+    sends Heartbeat, TaskAck, ExecutionStarted, ExecutionOutput and
+    ExecutionResult, one each per AgentMessage; the server answers every
+    stored result with its own ResultAck. Reports is refused
+    (INVALID_ARGUMENT): the agent said it does not speak 2.
+    2  Everything of 1, and: the agent may pack reports (acks, starts, output,
+    results, never Hello or Heartbeat) into one Reports message of 1 to 256
+    reports, each set, each handled exactly as the same message alone; the
+    server acknowledges the results of one applied batch to one agent with
+    one ResultAcks message instead of a ResultAck each (an agent of 2 takes
+    both). An empty Reports, an unset report or more than 256 end the stream
+    with INVALID_ARGUMENT, and none of that message is served.
+
+    Every message stays under gRPC's 4 MiB limit: the agent packs at most 1 MiB
+    of reports into one Reports message.
     """
 
     def Connect(self, request_iterator, context):
@@ -73,6 +119,29 @@ def add_AgentServiceServicer_to_server(servicer, server):
 class AgentService:
     """The agent-facing API: one bidirectional stream per connected agent.
     The agent sends Hello first; everything else may interleave.
+
+    Protocol versions. Hello.protocol says the newest version the agent speaks,
+    Welcome.protocol the one the server speaks with it: the lower of the agent's
+    and the server's own. Until the Welcome arrives the agent speaks version 1.
+    A server refuses an agent older than the oldest version it still speaks
+    with FAILED_PRECONDITION (ClientNeedUpgrade) naming Hello.protocol and the
+    versions it speaks; a negative Hello.protocol is INVALID_ARGUMENT.
+
+    1  Hello.protocol unset (0): every agent from before versions. The agent
+    sends Heartbeat, TaskAck, ExecutionStarted, ExecutionOutput and
+    ExecutionResult, one each per AgentMessage; the server answers every
+    stored result with its own ResultAck. Reports is refused
+    (INVALID_ARGUMENT): the agent said it does not speak 2.
+    2  Everything of 1, and: the agent may pack reports (acks, starts, output,
+    results, never Hello or Heartbeat) into one Reports message of 1 to 256
+    reports, each set, each handled exactly as the same message alone; the
+    server acknowledges the results of one applied batch to one agent with
+    one ResultAcks message instead of a ResultAck each (an agent of 2 takes
+    both). An empty Reports, an unset report or more than 256 end the stream
+    with INVALID_ARGUMENT, and none of that message is served.
+
+    Every message stays under gRPC's 4 MiB limit: the agent packs at most 1 MiB
+    of reports into one Reports message.
     """
 
     @staticmethod
