@@ -8,7 +8,7 @@ status, from which ``overall_status`` follows; these are the rules it follows.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from scheduler.domain.enums import ACTIVE_STATUSES, FAILURE_STATUSES, InvocationStatus
@@ -48,6 +48,20 @@ def count_deltas(changes: Iterable[StatusChange]) -> dict[tuple[str, InvocationS
         deltas[change.invocation_id, change.old] -= 1
         deltas[change.invocation_id, change.new] += 1
     return {key: delta for key, delta in sorted(deltas.items()) if delta}
+
+
+def presence_changed(
+    deltas: Mapping[tuple[str, InvocationStatus], int],
+    counts: Mapping[tuple[str, InvocationStatus], int],
+) -> set[str]:
+    """The invocations some status of which ``deltas`` brought to zero or from zero, given
+    the ``counts`` after them: only their overall status can have changed, since it
+    follows from which statuses have targets, not from how many."""
+    return {
+        invoke_id
+        for (invoke_id, status), delta in deltas.items()
+        if (counts[invoke_id, status] > 0) != (counts[invoke_id, status] - delta > 0)
+    }
 
 
 def target_status(latest: InvocationStatus | None, *, armed: bool) -> InvocationStatus:

@@ -57,12 +57,19 @@ from sqlalchemy import (
     insert,
     select,
     true,
+    union_all,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.enums import ACTIVE_STATUSES, InvocationStatus
-from scheduler.domain.status import StatusChange, TargetKey, count_deltas, overall_status
+from scheduler.domain.status import (
+    StatusChange,
+    TargetKey,
+    count_deltas,
+    overall_status,
+    presence_changed,
+)
 from scheduler.store.arrays import Unnested, array, array_parameter
 from scheduler.store.tables import (
     executions,
@@ -166,6 +173,11 @@ _deltas = Unnested("c", invocation_id=Text(), status=Text(), targets=Integer())
 # Added to the rows there are; a status new to its invocation gets its row. Under
 # the invocation's lock, so no other transaction adds the same row meanwhile. (Not
 # an upsert: PostgreSQL checks the row it would insert, a negative delta, first.)
+_counted = (
+    invocation_status_counts.c.invocation_id,
+    invocation_status_counts.c.status,
+    invocation_status_counts.c.targets,
+)
 _added = (
     update(invocation_status_counts)
     .where(
@@ -173,22 +185,27 @@ _added = (
         invocation_status_counts.c.status == _deltas.c.status,
     )
     .values(targets=invocation_status_counts.c.targets + _deltas.c.targets)
-    .returning(invocation_status_counts.c.invocation_id, invocation_status_counts.c.status)
+    .returning(*_counted)
     .cte("added")
 )
-_ADD_COUNTS = insert(invocation_status_counts).from_select(
-    ["invocation_id", "status", "targets"],
-    select(_deltas.c.invocation_id, _deltas.c.status, _deltas.c.targets)
-    .where(
-        ~select(_added.c.status)
-        .where(
-            _added.c.invocation_id == _deltas.c.invocation_id,
-            _added.c.status == _deltas.c.status,
-        )
-        .exists()
+_inserted = (
+    insert(invocation_status_counts)
+    .from_select(
+        ["invocation_id", "status", "targets"],
+        select(_deltas.c.invocation_id, _deltas.c.status, _deltas.c.targets).where(
+            ~select(_added.c.status)
+            .where(
+                _added.c.invocation_id == _deltas.c.invocation_id,
+                _added.c.status == _deltas.c.status,
+            )
+            .exists()
+        ),
     )
-    .add_cte(_added),
+    .returning(*_counted)
+    .cte("inserted")
 )
+# The counts after the deltas, to tell whether any went to or from zero.
+_ADD_COUNTS = union_all(select(_added), select(_inserted))
 
 _PRESENT = select(
     invocation_status_counts.c.invocation_id, invocation_status_counts.c.status
@@ -236,7 +253,7 @@ async def refresh_statuses(
         row.id: InvocationStatus(row.status)
         for row in await conn.execute(_LOCK_INVOCATIONS, of_ids)
     }
-    await conn.execute(
+    counted = await conn.execute(
         _ADD_COUNTS,
         _deltas.bind(
             invocation_id=[invoke_id for invoke_id, _ in deltas],
@@ -244,8 +261,13 @@ async def refresh_statuses(
             targets=list(deltas.values()),
         ),
     )
-    present: dict[str, list[InvocationStatus]] = {invoke_id: [] for invoke_id in was}
-    for row in await conn.execute(_PRESENT, of_ids):
+    counts = {(row.invocation_id, InvocationStatus(row.status)): row.targets for row in counted}
+    # Most changes only move counts between statuses that have targets anyway.
+    crossed = sorted(presence_changed(deltas, counts))
+    if not crossed:
+        return
+    present: dict[str, list[InvocationStatus]] = {invoke_id: [] for invoke_id in crossed}
+    for row in await conn.execute(_PRESENT, {"invocation_ids": array(crossed)}):
         present[row.invocation_id].append(InvocationStatus(row.status))
     now = {invoke_id: overall_status(statuses) for invoke_id, statuses in present.items()}
     moved = sorted(invoke_id for invoke_id, status in now.items() if status is not was[invoke_id])

@@ -22,7 +22,13 @@ from scheduler.domain.enums import (
     TARGET_STATUSES,
     InvocationStatus,
 )
-from scheduler.domain.status import StatusChange, count_deltas, overall_status, target_status
+from scheduler.domain.status import (
+    StatusChange,
+    count_deltas,
+    overall_status,
+    presence_changed,
+    target_status,
+)
 
 S = InvocationStatus
 PER_INSTANCE = [s for s in S if s not in (S.STOPPED, S.PARTIAL_FAILED)]
@@ -223,3 +229,26 @@ def test_counts_changed_by_deltas_equal_counting_again(
     assert +counts == Counter(
         {(i, s): n for i, ts in targets.items() for s, n in Counter(ts).items()}
     )
+
+
+@given(statuses, changes)
+def test_only_invocations_whose_statuses_came_or_went_can_change_overall(
+    instances: list[InvocationStatus], moves: list[StatusChange]
+) -> None:
+    targets = {invoke_id: list(instances) for invoke_id in ("inv-a", "inv-b")}
+    before = {i: overall_status(ts) for i, ts in targets.items()}
+    applied = []
+    for move in moves:
+        if move.old in targets[move.invocation_id]:
+            targets[move.invocation_id].remove(move.old)
+            targets[move.invocation_id].append(move.new)
+            applied.append(move)
+    deltas = count_deltas(applied)
+    after = Counter({(i, s): n for i, ts in targets.items() for s, n in Counter(ts).items()})
+    crossed = presence_changed(deltas, after)
+    for invoke_id, statuses in targets.items():
+        present_then = set(instances)
+        present_now = set(statuses)
+        assert (invoke_id in crossed) == (present_then != present_now)
+        if invoke_id not in crossed:
+            assert overall_status(statuses) is before[invoke_id]
