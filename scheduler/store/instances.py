@@ -105,12 +105,12 @@ def _own(tenant: Tenant) -> Any:
 
 
 def _instance(row: Row[Any]) -> Instance:
-    return instance_from(dict(row._mapping))
+    return instance_from(row._mapping)
 
 
-def instance_from(values: Mapping[str, Any]) -> Instance:
+def instance_from(values: Mapping[Any, Any]) -> Instance:
     """An instance from the columns of an ``instances`` row (by their column names) and
-    ``connected`` (``leases.connected``)."""
+    ``connected`` (``leases.connected``): a row's own mapping, no copy needed."""
     return Instance(
         id=values["id"],
         account_id=values["account_id"],

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import Boolean, Integer, Row, Text, and_, extract, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -276,8 +276,7 @@ class _Builder:
         instance = self._instances.get(key)
         if instance is None:
             # No copy into a dict: a thousand rows a round, it cost a tenth of the round.
-            mapping = cast(Mapping[str, Any], row._mapping)
-            instance = self._instances[key] = instance_from(mapping)
+            instance = self._instances[key] = instance_from(row._mapping)
         return ArmedTarget(
             tenant=tenant,
             invocation_id=row.invocation_id,
