@@ -50,7 +50,6 @@ from sqlalchemy import (
     Row,
     Subquery,
     Text,
-    and_,
     any_,
     case,
     func,
@@ -76,6 +75,7 @@ from scheduler.store.tables import (
     invocation_status_counts,
     invocation_targets,
     invocations,
+    on_targets,
     values_of,
 )
 
@@ -97,10 +97,7 @@ _LOCK_TARGETS = (
     .select_from(
         _changed.rows.join(
             invocation_targets,
-            and_(
-                invocation_targets.c.invocation_id == _changed.c.invocation_id,
-                invocation_targets.c.instance_id == _changed.c.instance_id,
-            ),
+            on_targets(invocation_targets, _changed.rows),
         )
     )
     .where(invocation_targets.c.invocation_id == any_(_ids))
@@ -121,8 +118,7 @@ def rederived(rows: Unnested, armed: ColumnElement[bool] | None = None) -> Subqu
     latest = (
         select(executions.c.status)
         .where(
-            executions.c.invocation_id == target.c.invocation_id,
-            executions.c.instance_id == target.c.instance_id,
+            on_targets(executions, target),
         )
         .order_by(executions.c.repeat.desc())
         .limit(1)
@@ -139,10 +135,7 @@ def rederived(rows: Unnested, armed: ColumnElement[bool] | None = None) -> Subqu
         .select_from(
             rows.rows.join(
                 target,
-                and_(
-                    target.c.invocation_id == rows.c.invocation_id,
-                    target.c.instance_id == rows.c.instance_id,
-                ),
+                on_targets(target, rows.rows),
             ).outerjoin(latest, true())
         )
         .subquery("d")
@@ -154,8 +147,7 @@ _REFRESH_TARGETS = (
     update(invocation_targets)
     .where(
         invocation_targets.c.invocation_id == any_(_ids),
-        invocation_targets.c.invocation_id == _derived.c.invocation_id,
-        invocation_targets.c.instance_id == _derived.c.instance_id,
+        on_targets(invocation_targets, _derived),
         _derived.c.old != _derived.c.new,
     )
     .values(status=_derived.c.new, updated_at=func.now())

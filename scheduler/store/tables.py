@@ -184,6 +184,15 @@ def on_instances(referring: FromClause, named: FromClause) -> ColumnElement[bool
     )
 
 
+def on_targets(referring: FromClause, named: FromClause) -> ColumnElement[bool]:
+    """Rows of ``referring`` (executions, targets) of the targets that the rows of ``named``
+    give by invocation and instance id (``invocation_id``, ``instance_id``)."""
+    return and_(
+        referring.c.invocation_id == named.c.invocation_id,
+        referring.c.instance_id == named.c.instance_id,
+    )
+
+
 invocations = Table(
     "invocations",
     metadata,

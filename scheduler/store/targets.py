@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Integer, Row, Text, and_, extract, func, select, update
+from sqlalchemy import Boolean, Integer, Row, Text, extract, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.enums import ACTIVE_STATUSES, CommandType, InvocationStatus, RepeatMode
@@ -25,6 +25,7 @@ from scheduler.store.tables import (
     invocation_targets,
     invocations,
     of_instance,
+    on_targets,
     values_of,
 )
 
@@ -140,10 +141,7 @@ _BUSY = (
     .select_from(
         _keys.rows.join(
             executions,
-            and_(
-                executions.c.invocation_id == _keys.c.invocation_id,
-                executions.c.instance_id == _keys.c.instance_id,
-            ),
+            on_targets(executions, _keys.rows),
         )
     )
     .where(executions.c.status.in_(values_of(ACTIVE_STATUSES)))
@@ -180,8 +178,7 @@ _advanced = rederived(_updates, armed=_updates.c.armed)
 _ADVANCE = (
     update(invocation_targets)
     .where(
-        invocation_targets.c.invocation_id == _advanced.c.invocation_id,
-        invocation_targets.c.instance_id == _advanced.c.instance_id,
+        on_targets(invocation_targets, _advanced),
     )
     .values(
         armed=_advanced.c.armed,

@@ -40,7 +40,7 @@ from scheduler.domain.enums import InvocationStatus
 from scheduler.domain.tenancy import Tenant
 from scheduler.store.arrays import Unnested, array, array_parameter
 from scheduler.store.executions import RESULT_COLUMNS, ExecutionView, execution_view
-from scheduler.store.tables import executions, invocation_targets, invocations
+from scheduler.store.tables import executions, invocation_targets, invocations, on_targets
 
 
 @dataclass(frozen=True)
@@ -104,8 +104,7 @@ _newer = (
     .join(
         executions,
         and_(
-            executions.c.invocation_id == invocation_targets.c.invocation_id,
-            executions.c.instance_id == invocation_targets.c.instance_id,
+            on_targets(executions, invocation_targets),
             executions.c.repeat > func.coalesce(_marks.c.repeat, 0),
         ),
     )
