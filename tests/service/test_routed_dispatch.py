@@ -3,6 +3,9 @@ whose announcement missed its agent's replica is still delivered within seconds.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,16 +31,29 @@ DISPATCHER_ONLY = frozenset({ServerRole.DISPATCHER})
 API_ONLY = frozenset({ServerRole.API})
 
 
-async def notices_until(
-    listen: psycopg.AsyncConnection[Any], channels: dict[str, str], last: str
-) -> list[tuple[str, str]]:
-    """The dispatch notices heard, as (instance, invocation id), up to the one of ``last``."""
-    heard = []
-    async for notice in listen.notifies(timeout=30.0):
-        heard.append((channels[notice.channel], notice.payload))
-        if notice.payload == last:
-            break
-    return heard
+@contextlib.asynccontextmanager
+async def listening(database_url: str, held_by: dict[str, str]) -> AsyncIterator[Listening]:
+    """Listening on the dispatch channels of the replicas holding these instances."""
+    channels = {dispatch_channel(dispatcher): i for i, dispatcher in held_by.items()}
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as listen:
+        for channel in channels:
+            await listen.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+        yield Listening(listen, channels)
+
+
+@dataclass(frozen=True)
+class Listening:
+    listen: psycopg.AsyncConnection[Any]
+    channels: dict[str, str]
+
+    async def until(self, last: str) -> list[tuple[str, str]]:
+        """The dispatch notices heard, as (instance, invocation id), up to ``last``'s."""
+        heard = []
+        async for notice in self.listen.notifies(timeout=30.0):
+            heard.append((self.channels[notice.channel], notice.payload))
+            if notice.payload == last:
+                break
+        return heard
 
 
 async def holders(database_url: str) -> dict[str, str]:
@@ -62,14 +78,11 @@ async def test_new_work_is_announced_only_to_the_replica_holding_the_agent(
         await peer.hello()
     held_by = await holders(servers.url)
     assert held_by["i-1"] != held_by["i-2"]
-    channels = {dispatch_channel(held_by[i]): i for i in ("i-1", "i-2")}
 
-    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as listen:
-        for channel in channels:
-            await listen.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+    async with listening(database_url, held_by) as notices:
         on_first = await kairos.invocations.RunCommand(run_request(instance_ids=["i-1"]))
         on_second = await kairos.invocations.RunCommand(run_request(instance_ids=["i-2"]))
-        heard = await notices_until(listen, channels, on_second.invoke_id)
+        heard = await notices.until(on_second.invoke_id)
     # In commit order: each invocation told to its agent's replica, and to no other.
     assert heard == [("i-1", on_first.invoke_id), ("i-2", on_second.invoke_id)]
     for peer in peers:
@@ -88,15 +101,12 @@ async def test_work_for_agents_of_the_calls_own_replica_is_handed_over_unannounc
     for peer in peers:
         await peer.hello()
     held_by = await holders(servers.url)
-    channels = {dispatch_channel(held_by[i]): i for i in ("i-1", "i-2")}
 
-    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as listen:
-        for channel in channels:
-            await listen.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+    async with listening(database_url, held_by) as notices:
         here = await kairos.invocations.RunCommand(run_request(instance_ids=["i-1", "i-2"]))
         assert (await receive_task(peers[0])).invoke_id == here.invoke_id
         elsewhere = await kairos.invocations.RunCommand(run_request(instance_ids=["i-2"]))
-        heard = await notices_until(listen, channels, elsewhere.invoke_id)
+        heard = await notices.until(elsewhere.invoke_id)
     # Notices come in commit order: the replica holding i-1 was told nothing.
     assert heard == [("i-2", here.invoke_id), ("i-2", elsewhere.invoke_id)]
     for _ in range(2):

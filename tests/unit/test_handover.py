@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dispatcher.handover import HeldSessions
+from dispatcher.handover import HeldSessions, SessionReservation
 from dispatcher.session import AgentSession
 from scheduler.domain.tenancy import DEFAULT_TENANT, InstanceKey, Tenant
 from tests.unit.outboxes import AGENT, drain, task
@@ -79,23 +79,9 @@ async def test_an_agent_gone_meanwhile_gets_its_work_when_it_is_back() -> None:
     assert session.pending() == 0
 
 
-async def test_a_reservation_holds_back_forgetting_what_finishes_meanwhile() -> None:
-    # A task sent by an earlier reading finishes while the call's transaction runs; the
-    # call (which may have found it waiting) must still find it sent, never send it again.
-    session = AgentSession(AGENT)
-    agents, _, _ = held(session)
-    session.offer([task(1)], as_of=session.mark())
-    await drain(session, 1)
-    reservation = agents.reserve(DEFAULT_TENANT, ["i-1"])
-    session.finished("e-1")
-
-    reservation.hand_over([task(1)])
-
-    assert session.pending() == 0
-    assert session.tracked() == 0  # forgotten once the reservation is over
-
-
-async def test_a_released_reservation_lets_finished_work_be_forgotten() -> None:
+async def finished_while_reserved() -> tuple[AgentSession, SessionReservation]:
+    """A session whose task, sent by an earlier reading, finishes while a call's
+    transaction runs (the call may have found it waiting)."""
     session = AgentSession(AGENT)
     agents, _, _ = held(session)
     session.offer([task(1)], as_of=session.mark())
@@ -103,6 +89,20 @@ async def test_a_released_reservation_lets_finished_work_be_forgotten() -> None:
     reservation = agents.reserve(DEFAULT_TENANT, ["i-1"])
     session.finished("e-1")
     assert session.tracked() == 1  # held back by the reservation
+    return session, reservation
+
+
+async def test_a_reservation_holds_back_forgetting_what_finishes_meanwhile() -> None:
+    session, reservation = await finished_while_reserved()
+
+    reservation.hand_over([task(1)])  # still found sent: never sent again
+
+    assert session.pending() == 0
+    assert session.tracked() == 0  # forgotten once the reservation is over
+
+
+async def test_a_released_reservation_lets_finished_work_be_forgotten() -> None:
+    session, reservation = await finished_while_reserved()
 
     reservation.release()
 

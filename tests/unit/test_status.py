@@ -211,12 +211,11 @@ changes = st.lists(
 )
 
 
-@given(statuses, changes)
-def test_counts_changed_by_deltas_equal_counting_again(
+def moved(
     instances: list[InvocationStatus], moves: list[StatusChange]
-) -> None:
-    # The targets of "inv-a" and "inv-b" start in ``instances``; each move takes a
-    # target of the old status (when there is one) to the new one.
+) -> tuple[dict[str, list[InvocationStatus]], list[StatusChange]]:
+    """The targets of "inv-a" and "inv-b", both starting in ``instances``, after the moves
+    that find a target of their old status; and those moves."""
     targets = {invoke_id: list(instances) for invoke_id in ("inv-a", "inv-b")}
     applied = []
     for move in moves:
@@ -224,6 +223,14 @@ def test_counts_changed_by_deltas_equal_counting_again(
             targets[move.invocation_id].remove(move.old)
             targets[move.invocation_id].append(move.new)
             applied.append(move)
+    return targets, applied
+
+
+@given(statuses, changes)
+def test_counts_changed_by_deltas_equal_counting_again(
+    instances: list[InvocationStatus], moves: list[StatusChange]
+) -> None:
+    targets, applied = moved(instances, moves)
     counts = Counter({(i, s): n for i in targets for s, n in Counter(instances).items()})
     counts.update(count_deltas(applied))
     assert +counts == Counter(
@@ -235,14 +242,8 @@ def test_counts_changed_by_deltas_equal_counting_again(
 def test_only_invocations_whose_statuses_came_or_went_can_change_overall(
     instances: list[InvocationStatus], moves: list[StatusChange]
 ) -> None:
-    targets = {invoke_id: list(instances) for invoke_id in ("inv-a", "inv-b")}
-    before = {i: overall_status(ts) for i, ts in targets.items()}
-    applied = []
-    for move in moves:
-        if move.old in targets[move.invocation_id]:
-            targets[move.invocation_id].remove(move.old)
-            targets[move.invocation_id].append(move.new)
-            applied.append(move)
+    before = overall_status(instances)
+    targets, applied = moved(instances, moves)
     deltas = count_deltas(applied)
     after = Counter({(i, s): n for i, ts in targets.items() for s, n in Counter(ts).items()})
     crossed = presence_changed(deltas, after)
@@ -251,4 +252,4 @@ def test_only_invocations_whose_statuses_came_or_went_can_change_overall(
         present_now = set(statuses)
         assert (invoke_id in crossed) == (present_then != present_now)
         if invoke_id not in crossed:
-            assert overall_status(statuses) is before[invoke_id]
+            assert overall_status(statuses) is before
