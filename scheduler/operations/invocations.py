@@ -14,6 +14,7 @@ from scheduler.domain.command import CommandRequest, new_command
 from scheduler.domain.enums import InvocationStatus
 from scheduler.domain.errors import not_found, quota_exceeded
 from scheduler.domain.invocation import (
+    PlannedTarget,
     SettingsRequest,
     check_settings,
     check_targets,
@@ -27,7 +28,7 @@ from scheduler.domain.limits import (
     check_page_size,
     require_id,
 )
-from scheduler.domain.models import Command, InvocationSettings
+from scheduler.domain.models import Command, InvocationSettings, PlannedExecution
 from scheduler.domain.tenancy import Tenant
 from scheduler.operations.commands import take_command_slot
 from scheduler.operations.context import Context
@@ -279,8 +280,50 @@ async def _invoke(
         ),
         new_id=ids.execution_id,
     )
+    invocation = NewInvocation(
+        tenant=tenant,
+        invoke_id=invoke_id,
+        command=command,
+        settings=settings,
+        now=now,
+        new_command=new_command,
+    )
     if immediate:
-        new_targets = [
+        await _store_run(conn, ctx, invocation, plans, created)
+    else:
+        await _store_schedule(conn, invocation, plan_targets(settings, targets, now=now))
+    return invoke_id
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewInvocation:
+    """An invocation being made, as its storing needs it."""
+
+    tenant: Tenant
+    invoke_id: str
+    command: Command
+    settings: InvocationSettings
+    now: datetime
+    new_command: bool
+    """The command is new too (RunCommand's), stored in the same statement."""
+
+
+async def _store_run(
+    conn: AsyncConnection,
+    ctx: Context,
+    invocation: NewInvocation,
+    plans: list[PlannedExecution],
+    created: Created,
+) -> None:
+    """Store a run and its executions now; those for agents held here are handed over."""
+    tenant, invoke_id, now = invocation.tenant, invocation.invoke_id, invocation.now
+    runnable = [p for p in plans if p.status is InvocationStatus.PENDING]
+    handed = [p for p in runnable if p.instance_id in created.reserved]
+    sent = {p.id for p in handed}
+    await _store(
+        conn,
+        invocation,
+        [
             NewTarget(
                 instance_id=p.instance_id,
                 status=p.status,
@@ -289,29 +332,7 @@ async def _invoke(
                 repeats=1,
             )
             for p in plans
-        ]
-    else:
-        new_targets = [
-            NewTarget(
-                instance_id=p.instance_id,
-                status=InvocationStatus.SCHEDULED,
-                armed=True,
-                next_fire_at=p.next_fire_at,
-                repeats=0,
-            )
-            for p in plan_targets(settings, targets, now=now)
-        ]
-    runnable = [p for p in plans if p.status is InvocationStatus.PENDING] if immediate else []
-    handed = [p for p in runnable if p.instance_id in created.reserved]
-    sent = {p.id for p in handed}
-    await store.insert_invocation(
-        conn,
-        tenant,
-        invoke_id=invoke_id,
-        command=command,
-        settings=settings,
-        targets=new_targets,
-        new_command=new_command,
+        ],
         new_executions=[
             NewExecution(
                 tenant=tenant,
@@ -321,22 +342,59 @@ async def _invoke(
                 repeat=1,
                 delivered=plan.id in sent,
             )
-            for plan in (plans if immediate else [])
+            for plan in plans
         ],
     )
-    if immediate:
-        created.tasks[invoke_id] = [
-            new_task(tenant, invoke_id, command, settings, plan, scheduled_at=now)
-            for plan in handed
-        ]
-        if len(handed) < len(runnable):
-            await notices.send_dispatch(conn, [invoke_id])
-        # Last: the tenant's one usage row of the day stays locked from here to the commit,
-        # and every call of the tenant waits for it (a refusal rolls all of it back).
-        await _take_daily_quota(conn, ctx, tenant, settings, len(plans), now)
-    else:
-        await notices.send(conn, notices.schedules_changed(invoke_id))
-    return invoke_id
+    created.tasks[invoke_id] = [
+        new_task(tenant, invoke_id, invocation.command, invocation.settings, plan, scheduled_at=now)
+        for plan in handed
+    ]
+    if len(handed) < len(runnable):
+        await notices.send_dispatch(conn, [invoke_id])
+    # Last: the tenant's one usage row of the day stays locked from here to the commit,
+    # and every call of the tenant waits for it (a refusal rolls all of it back).
+    await _take_daily_quota(conn, ctx, tenant, invocation.settings, len(plans), now)
+
+
+async def _store_schedule(
+    conn: AsyncConnection, invocation: NewInvocation, planned: list[PlannedTarget]
+) -> None:
+    """Store a timed invocation, its targets armed for their first fires."""
+    await _store(
+        conn,
+        invocation,
+        [
+            NewTarget(
+                instance_id=p.instance_id,
+                status=InvocationStatus.SCHEDULED,
+                armed=True,
+                next_fire_at=p.next_fire_at,
+                repeats=0,
+            )
+            for p in planned
+        ],
+    )
+    await notices.send(conn, notices.schedules_changed(invocation.invoke_id))
+
+
+async def _store(
+    conn: AsyncConnection,
+    invocation: NewInvocation,
+    targets: list[NewTarget],
+    *,
+    new_executions: list[NewExecution] | tuple[()] = (),
+) -> None:
+    """Store the invocation, its targets and, for a run, its executions: one statement."""
+    await store.insert_invocation(
+        conn,
+        invocation.tenant,
+        invoke_id=invocation.invoke_id,
+        command=invocation.command,
+        settings=invocation.settings,
+        targets=targets,
+        new_command=invocation.new_command,
+        new_executions=new_executions,
+    )
 
 
 async def _take_daily_quota(
