@@ -37,6 +37,7 @@ from scheduler.store.arrays import Unnested, array, array_parameter
 from scheduler.store.statuses import targets_of
 from scheduler.store.tables import (
     executions,
+    instance_columns,
     instances,
     invocations,
     of_instance,
@@ -155,9 +156,7 @@ async def undelivered(
         _UNDELIVERED,
         {
             **_agents.bind(
-                account_id=[key.tenant.account_id for key, _ in keys],
-                region_id=[key.tenant.region_id for key, _ in keys],
-                instance_id=[key.instance_id for key, _ in keys],
+                **instance_columns(key for key, _ in keys),
                 stops_only=[only for _, only in keys],
             ),
             "new_only": new_only,

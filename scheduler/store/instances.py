@@ -15,7 +15,7 @@ from scheduler.domain.tenancy import InstanceKey, Tenant
 from scheduler.store import leases
 from scheduler.store.arrays import Unnested, array, array_parameter
 from scheduler.store.paging import decode_token, encode_token
-from scheduler.store.tables import instances, of_instance
+from scheduler.store.tables import instance_columns, instances, of_instance
 
 _CONNECTED = leases.connected().label("connected")
 """Whether a live replica holds the agent's stream: what "online" needs with the row."""
@@ -88,11 +88,7 @@ async def heartbeats(conn: AsyncConnection, agents: list[InstanceKey], dispatche
     await conn.execute(
         _HEARTBEATS,
         {
-            **_heard.bind(
-                account_id=[a.tenant.account_id for a in agents],
-                region_id=[a.tenant.region_id for a in agents],
-                instance_id=[a.instance_id for a in agents],
-            ),
+            **_heard.bind(**instance_columns(agents)),
             "dispatcher_of": dispatcher_id,
         },
     )

@@ -18,6 +18,7 @@ from scheduler.store.arrays import Unnested
 from scheduler.store.statuses import target_of, targets_of
 from scheduler.store.tables import (
     executions,
+    instance_columns,
     instances,
     invocations,
     of_instance,
@@ -155,11 +156,7 @@ async def end_forgotten(
         _END_FORGOTTEN,
         {
             **_holding_rows(held),
-            **_agents.bind(
-                account_id=[a.tenant.account_id for a in agents],
-                region_id=[a.tenant.region_id for a in agents],
-                instance_id=[a.instance_id for a in agents],
-            ),
+            **_agents.bind(**instance_columns(agents)),
             "error_code": failure.error_code.value,
             "error_info": failure.error_info,
         },
@@ -173,9 +170,7 @@ async def end_forgotten(
 def _holding_rows(held: Mapping[InstanceKey, list[str]]) -> dict[str, list[Any]]:
     pairs = [(agent, execution_id) for agent, ids in held.items() for execution_id in ids]
     return _holding.bind(
-        account_id=[a.tenant.account_id for a, _ in pairs],
-        region_id=[a.tenant.region_id for a, _ in pairs],
-        instance_id=[a.instance_id for a, _ in pairs],
+        **instance_columns(agent for agent, _ in pairs),
         execution_id=[execution_id for _, execution_id in pairs],
     )
 

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from scheduler.domain.arrivals import Arrival
 from scheduler.domain.tenancy import InstanceKey, Tenant
 from scheduler.store.arrays import Unnested
-from scheduler.store.tables import instances, of_instance
+from scheduler.store.tables import instance_columns, instances, of_instance
 
 _keys = Unnested("k", account_id=Text(), region_id=Text(), instance_id=Text())
 _hellos = Unnested(
@@ -135,9 +135,7 @@ async def disconnect(
         _DISCONNECT,
         {
             **_gone.bind(
-                account_id=[key.tenant.account_id for key, _ in gone],
-                region_id=[key.tenant.region_id for key, _ in gone],
-                instance_id=[key.instance_id for key, _ in gone],
+                **instance_columns(key for key, _ in gone),
                 last_heard_at=[at for _, at in gone],
             ),
             "dispatcher_of": dispatcher_id,
@@ -159,8 +157,4 @@ def _hello_rows(arrivals: Sequence[Arrival]) -> dict[str, list[Any]]:
 
 
 def _key_rows(keys: Sequence[InstanceKey]) -> dict[str, list[Any]]:
-    return _keys.bind(
-        account_id=[key.tenant.account_id for key in keys],
-        region_id=[key.tenant.region_id for key in keys],
-        instance_id=[key.instance_id for key in keys],
-    )
+    return _keys.bind(**instance_columns(keys))

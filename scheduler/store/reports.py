@@ -39,7 +39,7 @@ from scheduler.domain.agent_reports import (
 from scheduler.domain.enums import ACTIVE_STATUSES, InvocationStatus
 from scheduler.domain.status import TargetKey
 from scheduler.store.arrays import Unnested
-from scheduler.store.tables import Timestamp, executions, on_instances, values_of
+from scheduler.store.tables import Timestamp, executions, instance_columns, on_instances, values_of
 
 
 @dataclass(frozen=True)
@@ -70,9 +70,7 @@ def _of_agent(rows: Unnested) -> ColumnElement[bool]:
 def _bind(rows: Unnested, keys: Sequence[ExecutionKey], **columns: list[Any]) -> dict[str, Any]:
     return rows.bind(
         id=[execution_id for _, execution_id in keys],
-        account_id=[agent.tenant.account_id for agent, _ in keys],
-        region_id=[agent.tenant.region_id for agent, _ in keys],
-        instance_id=[agent.instance_id for agent, _ in keys],
+        **instance_columns(agent for agent, _ in keys),
         **columns,
     )
 

@@ -48,6 +48,7 @@ from scheduler.domain.enums import (
     OsType,
     RepeatMode,
 )
+from scheduler.domain.tenancy import InstanceKey
 
 metadata = MetaData(
     naming_convention={
@@ -182,6 +183,17 @@ def on_instances(referring: FromClause, named: FromClause) -> ColumnElement[bool
         referring.c.region_id == named.c.region_id,
         referring.c.instance_id == named.c.instance_id,
     )
+
+
+def instance_columns(agents: Iterable[InstanceKey]) -> dict[str, list[str]]:
+    """The ``account_id``, ``region_id`` and ``instance_id`` values of rows naming these
+    instances, one list per column (for ``Unnested.bind``; matched by ``on_instances``)."""
+    keys = list(agents)
+    return {
+        "account_id": [key.tenant.account_id for key in keys],
+        "region_id": [key.tenant.region_id for key in keys],
+        "instance_id": [key.instance_id for key in keys],
+    }
 
 
 def on_targets(referring: FromClause, named: FromClause) -> ColumnElement[bool]:
