@@ -13,6 +13,8 @@ import grpc
 from google.protobuf.message import Message
 
 from kairos.v1 import (
+    activation_pb2,
+    activation_pb2_grpc,
     command_pb2,
     command_pb2_grpc,
     fleet_pb2,
@@ -39,6 +41,7 @@ class Client:
         self._commands = command_pb2_grpc.CommandServiceStub(self._channel)
         self._invocations = invocation_pb2_grpc.InvocationServiceStub(self._channel)
         self._fleet = fleet_pb2_grpc.FleetServiceStub(self._channel)
+        self._activations = activation_pb2_grpc.ActivationServiceStub(self._channel)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Self:
@@ -140,6 +143,50 @@ class Client:
             self._fleet.DescribeAccountAttributes,
             request,
             fleet_pb2.DescribeAccountAttributesResponse,
+        )
+
+    def create_activation(
+        self, request: activation_pb2.CreateActivationRequest
+    ) -> activation_pb2.CreateActivationResponse:
+        """ActivationService.CreateActivation."""
+        return self._call(
+            self._activations.CreateActivation, request, activation_pb2.CreateActivationResponse
+        )
+
+    def describe_activations(
+        self, request: activation_pb2.DescribeActivationsRequest
+    ) -> activation_pb2.DescribeActivationsResponse:
+        """ActivationService.DescribeActivations."""
+        return self._call(
+            self._activations.DescribeActivations,
+            request,
+            activation_pb2.DescribeActivationsResponse,
+        )
+
+    def disable_activation(
+        self, request: activation_pb2.DisableActivationRequest
+    ) -> activation_pb2.DisableActivationResponse:
+        """ActivationService.DisableActivation."""
+        return self._call(
+            self._activations.DisableActivation, request, activation_pb2.DisableActivationResponse
+        )
+
+    def delete_activation(
+        self, request: activation_pb2.DeleteActivationRequest
+    ) -> activation_pb2.DeleteActivationResponse:
+        """ActivationService.DeleteActivation."""
+        return self._call(
+            self._activations.DeleteActivation, request, activation_pb2.DeleteActivationResponse
+        )
+
+    def deregister_managed_instance(
+        self, request: activation_pb2.DeregisterManagedInstanceRequest
+    ) -> activation_pb2.DeregisterManagedInstanceResponse:
+        """ActivationService.DeregisterManagedInstance."""
+        return self._call(
+            self._activations.DeregisterManagedInstance,
+            request,
+            activation_pb2.DeregisterManagedInstanceResponse,
         )
 
     def watch_invocation(

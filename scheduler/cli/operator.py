@@ -27,11 +27,12 @@ Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 def register(subparsers: Subparsers) -> None:
     """Add `command`, `run`, `invoke`, `invocations`, `results`, `stop`, `watch`,
-    `instances`, `quota` and `dev` to the `kairos` parser."""
+    `instances`, `quota`, `activation`, `instance` and `dev` to the `kairos` parser."""
     api = [connection_flags()]
     _register_command(subparsers, api)
     _register_run_and_invoke(subparsers, api)
     _register_inspection(subparsers, api)
+    _register_activations(subparsers, api)
     _register_dev(subparsers)
 
 
@@ -145,6 +146,66 @@ def _register_inspection(subparsers: Subparsers, api: list[argparse.ArgumentPars
 
     quota = subparsers.add_parser("quota", parents=api, help="quotas and today's usage")
     quota.set_defaults(func=handler("scheduler.cli.fleet:quota"))
+
+
+def _register_activations(subparsers: Subparsers, api: list[argparse.ArgumentParser]) -> None:
+    activation = subparsers.add_parser(
+        "activation", help="create, list, disable and delete activations of managed instances"
+    )
+    actions = activation.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    create = actions.add_parser(
+        "create",
+        parents=api,
+        help="a code machines register with (`kairos agent --activation-id --activation-code`)",
+        description="Create an activation; its code is printed this once.",
+    )
+    create.add_argument(
+        "--instance-count",
+        type=int_in(1, 1000),
+        required=True,
+        metavar="N",
+        help="how many instances may register with it, 1-1000",
+    )
+    create.add_argument("--instance-name", default="", help="the name registered instances get")
+    create.add_argument(
+        "--ttl-hours",
+        type=int_in(1, 876_000),
+        metavar="HOURS",
+        help="hours until it expires, 1-876000 (server default 4)",
+    )
+    create.add_argument(
+        "--ip-address-range",
+        default="",
+        metavar="CIDR",
+        help="only callers in this network may register, e.g. 10.0.0.0/8 (default: any)",
+    )
+    create.add_argument("--description", default="", help="a note for operators")
+    create.set_defaults(func=handler("scheduler.cli.activations:create"))
+
+    listing = actions.add_parser("list", parents=api, help="list activations, newest first")
+    listing.add_argument("--id", dest="activation_id", help="only this activation")
+    listing.add_argument("--instance-name", help="only activations with this instance name")
+    add_paging_flags(listing)
+    listing.set_defaults(func=handler("scheduler.cli.activations:describe"))
+
+    for action, what in (
+        ("disable", "no more registrations (its instances keep working)"),
+        ("delete", "delete one that registered nothing, or a disabled one"),
+    ):
+        parser = actions.add_parser(action, parents=api, help=what)
+        parser.add_argument("activation_id", metavar="ACTIVATION_ID")
+        parser.set_defaults(func=handler(f"scheduler.cli.activations:{action}"))
+
+    instance = subparsers.add_parser("instance", help="manage one managed instance")
+    instance_actions = instance.add_subparsers(dest="action", metavar="ACTION", required=True)
+    deregister = instance_actions.add_parser(
+        "deregister",
+        parents=api,
+        help="refuse a managed instance's credential; its open executions end Error",
+    )
+    deregister.add_argument("instance_id", metavar="INSTANCE_ID")
+    deregister.set_defaults(func=handler("scheduler.cli.activations:deregister"))
 
 
 def _register_dev(subparsers: Subparsers) -> None:

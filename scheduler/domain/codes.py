@@ -139,6 +139,15 @@ class RefusalCode(StrEnum):
     256 reports or an unset one, or comes from an agent whose Hello did not say protocol
     2; BadRequest names the field, e.g. ``result.execution_id`` or ``reports.reports``
     (``INVALID_ARGUMENT``)."""
+    INVALID_PARAM_INSTANCE_NAME = "InvalidParam.InstanceName"
+    """An activation's instance name is over 128 characters (``INVALID_ARGUMENT``)."""
+    INVALID_PARAM_INSTANCE_COUNT = "InvalidParam.InstanceCount"
+    """An activation's instance count is outside 1–1,000 (``INVALID_ARGUMENT``)."""
+    INVALID_PARAM_TIME_TO_LIVE_IN_HOURS = "InvalidParam.TimeToLiveInHours"
+    """An activation's time to live is outside 1–876,000 hours (``INVALID_ARGUMENT``)."""
+    INVALID_PARAM_IP_ADDRESS_RANGE = "InvalidParam.IpAddressRange"
+    """An activation's IP address range is not one IPv4 or IPv6 network in CIDR notation
+    without host bits, such as ``10.0.0.0/8`` (``INVALID_ARGUMENT``)."""
 
     # NOT_FOUND: unknown, or another account's (the two are never told apart).
     INVALID_COMMAND_ID_NOT_FOUND = "InvalidCommandId.NotFound"
@@ -147,7 +156,26 @@ class RefusalCode(StrEnum):
     """The invoke id names no invocation of the caller's account (``NOT_FOUND``)."""
     INVALID_INSTANCE_NOT_FOUND = "InvalidInstance.NotFound"
     """Instances to invoke on are not the caller's account's, or instances to stop are not
-    the invocation's; the message names every one (``NOT_FOUND``)."""
+    the invocation's, or the instance to deregister is no registered managed instance of
+    the account; the message names every one (``NOT_FOUND``)."""
+    INVALID_ACTIVATION_ID_NOT_FOUND = "InvalidActivationId.NotFound"
+    """The activation id names no activation of the caller's account (``NOT_FOUND``)."""
+    INVALID_ACTIVATION_IN_USE = "InvalidActivation.InUse"
+    """An activation that registered instances and is not disabled cannot be deleted:
+    disable it first (``FAILED_PRECONDITION``)."""
+    INVALID_ACTIVATION_EXPIRED = "InvalidActivation.Expired"
+    """A registration with an activation past its expiry time (``FAILED_PRECONDITION``)."""
+    INVALID_ACTIVATION_DISABLED = "InvalidActivation.Disabled"
+    """A registration with a disabled activation (``FAILED_PRECONDITION``)."""
+    INVALID_ACTIVATION_COUNT_EXHAUSTED = "InvalidActivation.CountExhausted"
+    """A registration with an activation that registered its instance count already
+    (``RESOURCE_EXHAUSTED``)."""
+    INVALID_ACTIVATION_IP_ADDRESS_RANGE = "InvalidActivation.IpAddressRange"
+    """A registration from an address outside the activation's IP address range
+    (``PERMISSION_DENIED``)."""
+    INVALID_ACTIVATION_CODE = "InvalidActivation.Code"
+    """A registration whose activation id or code is wrong; the two are never told apart
+    (``UNAUTHENTICATED``)."""
 
     CLIENT_NEED_UPGRADE = "ClientNeedUpgrade"
     """An agent's Hello says a protocol version older than any this server speaks; the

@@ -18,3 +18,13 @@ def invoke_id() -> str:
 def execution_id() -> str:
     """A new execution id, ``e-`` and 24 hex digits."""
     return "e-" + secrets.token_hex(12)
+
+
+def activation_id() -> str:
+    """A new activation id, ``act-`` and 24 hex digits."""
+    return "act-" + secrets.token_hex(12)
+
+
+def managed_instance_id() -> str:
+    """A new managed instance id, ``mi-`` and 24 hex digits (Cloud Assistant's form)."""
+    return "mi-" + secrets.token_hex(12)

@@ -6,7 +6,12 @@ from dataclasses import dataclass
 
 import grpc
 
-from kairos.v1 import command_pb2_grpc, fleet_pb2_grpc, invocation_pb2_grpc
+from kairos.v1 import (
+    activation_pb2_grpc,
+    command_pb2_grpc,
+    fleet_pb2_grpc,
+    invocation_pb2_grpc,
+)
 
 
 @dataclass(kw_only=True)
@@ -18,6 +23,7 @@ class Kairos:
     commands: command_pb2_grpc.CommandServiceStub
     invocations: invocation_pb2_grpc.InvocationServiceStub
     fleet: fleet_pb2_grpc.FleetServiceStub
+    activations: activation_pb2_grpc.ActivationServiceStub
     metadata: tuple[tuple[str, str], ...] = ()
 
 
@@ -30,5 +36,6 @@ def connect(address: str, token: str | None = None) -> Kairos:
         commands=command_pb2_grpc.CommandServiceStub(channel),
         invocations=invocation_pb2_grpc.InvocationServiceStub(channel),
         fleet=fleet_pb2_grpc.FleetServiceStub(channel),
+        activations=activation_pb2_grpc.ActivationServiceStub(channel),
         metadata=(("authorization", f"Bearer {token}"),) if token else (),
     )

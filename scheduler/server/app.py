@@ -16,6 +16,8 @@ from grpc_reflection.v1alpha import reflection
 
 from dispatcher.service import Dispatcher
 from kairos.v1 import (
+    activation_pb2,
+    activation_pb2_grpc,
     agent_pb2,
     agent_pb2_grpc,
     command_pb2,
@@ -27,6 +29,7 @@ from kairos.v1 import (
     invocation_pb2,
     invocation_pb2_grpc,
 )
+from scheduler.api.activations import ActivationServicer
 from scheduler.api.commands import CommandServicer
 from scheduler.api.fleet import FileServicer, FleetServicer
 from scheduler.api.invocations import InvocationServicer
@@ -168,11 +171,15 @@ async def running_server(
         )
         fleet_pb2_grpc.add_FleetServiceServicer_to_server(FleetServicer(api_ctx), server)
         file_pb2_grpc.add_FileServiceServicer_to_server(FileServicer(), server)
+        activation_pb2_grpc.add_ActivationServiceServicer_to_server(
+            ActivationServicer(api_ctx), server
+        )
         services += [
             command_pb2.DESCRIPTOR.services_by_name["CommandService"].full_name,
             invocation_pb2.DESCRIPTOR.services_by_name["InvocationService"].full_name,
             fleet_pb2.DESCRIPTOR.services_by_name["FleetService"].full_name,
             file_pb2.DESCRIPTOR.services_by_name["FileService"].full_name,
+            activation_pb2.DESCRIPTOR.services_by_name["ActivationService"].full_name,
         ]
     if dispatcher is not None:
         agent_pb2_grpc.add_AgentServiceServicer_to_server(dispatcher, server)

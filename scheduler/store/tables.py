@@ -39,6 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.sql.expression import FromClause
 
+from scheduler.domain.activations import MAX_INSTANCE_COUNT, MIN_INSTANCE_COUNT
 from scheduler.domain.enums import (
     DISPATCH_STATUSES,
     EXECUTION_STATUSES,
@@ -347,4 +348,57 @@ idempotency_keys = Table(
     Column("response", JSONB),
     Column("created_at", Timestamp, nullable=False, server_default=NOW),
     PrimaryKeyConstraint("account_id", "region_id", "operation", "client_token"),
+)
+
+activations = Table(
+    "activations",
+    metadata,
+    # How machines register as managed instances: a code for a number of registrations,
+    # a time and an IP range. The code itself is never stored, only its hash.
+    Column("id", String(40), primary_key=True),
+    *_tenancy(),
+    Column("instance_name", String(128), nullable=False, server_default=""),
+    Column("instance_count", Integer, nullable=False),
+    Column("registered_count", Integer, nullable=False, server_default="0"),
+    Column("deregistered_count", Integer, nullable=False, server_default="0"),
+    # One network in canonical CIDR text (``domain.activations.address_range``).
+    Column("ip_address_range", String(64), nullable=False),
+    Column("description", String(512), nullable=False, server_default=""),
+    Column("code_hash", String(64), nullable=False),
+    Column("disabled", Boolean, nullable=False, server_default=false()),
+    Column("created_at", Timestamp, nullable=False, server_default=NOW),
+    Column("expires_at", Timestamp, nullable=False),
+    Index("ix_activations_tenant_created", "account_id", "region_id", "created_at", "id"),
+    CheckConstraint(
+        f"instance_count BETWEEN {MIN_INSTANCE_COUNT} AND {MAX_INSTANCE_COUNT}",
+        name="instance_count_valid",
+    ),
+    # Registration takes a count in one conditional update; this is its invariant.
+    CheckConstraint(
+        "registered_count >= 0 AND registered_count <= instance_count",
+        name="registered_within_count",
+    ),
+    CheckConstraint(
+        "deregistered_count >= 0 AND deregistered_count <= registered_count",
+        name="deregistered_within_registered",
+    ),
+)
+
+instance_credentials = Table(
+    "instance_credentials",
+    metadata,
+    # A managed instance's credential, made when it registered: only its hash is stored.
+    # Not a foreign key to ``instances``: that row appears with the agent's first Hello.
+    Column("instance_id", String(64), nullable=False),
+    *_tenancy(),
+    # Not a foreign key either: an instance outlives a deleted activation.
+    Column("activation_id", String(40), nullable=False),
+    Column("credential_hash", String(64), nullable=False),
+    Column("hostname", String(255), nullable=False, server_default=""),
+    Column("registered_at", Timestamp, nullable=False, server_default=NOW),
+    # Set once: from then on the credential is refused.
+    Column("deregistered_at", Timestamp),
+    PrimaryKeyConstraint("account_id", "region_id", "instance_id"),
+    # Every agent connect looks its credential up by this.
+    UniqueConstraint("credential_hash"),
 )

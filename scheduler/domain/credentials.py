@@ -1,0 +1,51 @@
+"""Activation codes and instance credentials: made, hashed and compared.
+
+Both are random secrets of at least 192 bits made here, never chosen by people.
+The server keeps only their SHA-256: for a secret that cannot be guessed, a fast
+unsalted hash is as strong as a slow salted one (salt and stretching defend
+low-entropy passwords against dictionaries; 2^192 candidates are no dictionary),
+and a deterministic hash lets a credential be found by an index in one lookup,
+which the connect of every agent pays.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+CREDENTIAL_PREFIX = "kmi_"
+"""How an instance credential starts: the server looks such a bearer token up among
+the instance credentials instead of the auth file's tokens."""
+MANAGED_PREFIX = "mi-"
+"""How a managed instance's id starts; no other instance may have such an id."""
+
+
+def new_activation_code() -> str:
+    """A new activation code: 192 random bits, URL-safe text."""
+    return secrets.token_urlsafe(24)
+
+
+def new_credential() -> str:
+    """A new instance credential: ``kmi_`` and 256 random bits, URL-safe text."""
+    return CREDENTIAL_PREFIX + secrets.token_urlsafe(32)
+
+
+def digest(secret: str) -> str:
+    """What the server stores of a secret: its SHA-256, in hex."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def matches(secret: str, stored: str) -> bool:
+    """Whether ``secret`` is the one whose ``digest`` is ``stored``, in constant time."""
+    return hmac.compare_digest(digest(secret), stored)
+
+
+def is_instance_credential(token: str) -> bool:
+    """Whether a bearer token is (in form) an instance credential."""
+    return token.startswith(CREDENTIAL_PREFIX)
+
+
+def is_managed(instance_id: str) -> bool:
+    """Whether an instance id is a managed instance's (``mi-`` and the rest)."""
+    return instance_id.startswith(MANAGED_PREFIX)

@@ -1,0 +1,79 @@
+"""Managed instances' credentials: stored as hashes, looked up on every agent connect."""
+
+from __future__ import annotations
+
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from scheduler.domain.tenancy import InstanceKey, Tenant
+from scheduler.store.tables import instance_credentials
+
+_INSERT = insert(instance_credentials)
+
+# By the unique index on the hash: one lookup per connect, whatever the number of instances.
+_OWNER = select(
+    instance_credentials.c.account_id,
+    instance_credentials.c.region_id,
+    instance_credentials.c.instance_id,
+).where(
+    instance_credentials.c.credential_hash == bindparam("credential_hash"),
+    instance_credentials.c.deregistered_at.is_(None),
+)
+
+_DEREGISTER = (
+    update(instance_credentials)
+    .where(
+        instance_credentials.c.account_id == bindparam("of_account"),
+        instance_credentials.c.region_id == bindparam("of_region"),
+        instance_credentials.c.instance_id == bindparam("of_instance"),
+        instance_credentials.c.deregistered_at.is_(None),
+    )
+    .values(deregistered_at=func.now())
+    .returning(instance_credentials.c.activation_id)
+)
+
+
+async def insert_credential(
+    conn: AsyncConnection,
+    instance: InstanceKey,
+    *,
+    activation_id: str,
+    credential_hash: str,
+    hostname: str,
+) -> None:
+    """Store a newly registered instance's credential (its hash)."""
+    await conn.execute(
+        _INSERT,
+        {
+            "account_id": instance.tenant.account_id,
+            "region_id": instance.tenant.region_id,
+            "instance_id": instance.instance_id,
+            "activation_id": activation_id,
+            "credential_hash": credential_hash,
+            "hostname": hostname,
+        },
+    )
+
+
+async def owner(conn: AsyncConnection, credential_hash: str) -> InstanceKey | None:
+    """The registered (not deregistered) instance whose credential has this hash."""
+    row = (await conn.execute(_OWNER, {"credential_hash": credential_hash})).first()
+    if row is None:
+        return None
+    return InstanceKey(Tenant(row.account_id, row.region_id), row.instance_id)
+
+
+async def deregister(conn: AsyncConnection, instance: InstanceKey) -> str | None:
+    """Refuse the instance's credential from now on; its activation's id, or None when
+    the tenant has no such registered instance (or it was deregistered already)."""
+    row = (
+        await conn.execute(
+            _DEREGISTER,
+            {
+                "of_account": instance.tenant.account_id,
+                "of_region": instance.tenant.region_id,
+                "of_instance": instance.instance_id,
+            },
+        )
+    ).first()
+    return None if row is None else str(row.activation_id)

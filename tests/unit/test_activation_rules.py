@@ -1,0 +1,208 @@
+"""The pure rules of activations: the request's limits, addresses and ranges, refusals."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from scheduler.domain.activations import (
+    ANY_ADDRESS,
+    ActivationRequest,
+    Gate,
+    address_range,
+    check_activation,
+    peer_address,
+    refusal,
+    within,
+)
+from scheduler.domain.codes import RefusalCode
+from scheduler.domain.credentials import digest, matches, new_activation_code, new_credential
+from scheduler.domain.errors import ErrorKind, KairosError
+
+
+def request(**fields: object) -> ActivationRequest:
+    values: dict[str, object] = {
+        "instance_name": "web",
+        "instance_count": 3,
+        "time_to_live_in_hours": 0,
+        "ip_address_range": "",
+        "description": "",
+    }
+    values.update(fields)
+    return ActivationRequest(**values)  # type: ignore[arg-type]
+
+
+def test_defaults_are_four_hours_and_any_address() -> None:
+    checked = check_activation(request())
+    assert checked.time_to_live == timedelta(hours=4)
+    assert checked.ip_address_range == ANY_ADDRESS
+
+
+@pytest.mark.parametrize(
+    ("fields", "code", "field", "needle"),
+    [
+        (
+            {"instance_count": 0},
+            RefusalCode.INVALID_PARAM_INSTANCE_COUNT,
+            "instance_count",
+            "between 1 and 1000, got 0",
+        ),
+        (
+            {"instance_count": 1001},
+            RefusalCode.INVALID_PARAM_INSTANCE_COUNT,
+            "instance_count",
+            "got 1001",
+        ),
+        (
+            {"time_to_live_in_hours": 876_001},
+            RefusalCode.INVALID_PARAM_TIME_TO_LIVE_IN_HOURS,
+            "time_to_live_in_hours",
+            "between 1 and 876000",
+        ),
+        (
+            {"time_to_live_in_hours": -1},
+            RefusalCode.INVALID_PARAM_TIME_TO_LIVE_IN_HOURS,
+            "time_to_live_in_hours",
+            "got -1",
+        ),
+        (
+            {"ip_address_range": "10.0.0.1/8"},
+            RefusalCode.INVALID_PARAM_IP_ADDRESS_RANGE,
+            "ip_address_range",
+            "without host bits",
+        ),
+        (
+            {"ip_address_range": "not a network"},
+            RefusalCode.INVALID_PARAM_IP_ADDRESS_RANGE,
+            "ip_address_range",
+            "CIDR",
+        ),
+        (
+            {"instance_name": "n" * 129},
+            RefusalCode.INVALID_PARAM_INSTANCE_NAME,
+            "instance_name",
+            "the limit is 128",
+        ),
+        (
+            {"description": "d" * 513},
+            RefusalCode.INVALID_PARAM_DESCRIPTION,
+            "description",
+            "the limit is 512",
+        ),
+    ],
+)
+def test_bad_requests_name_the_field_and_the_rule(
+    fields: dict[str, object], code: RefusalCode, field: str, needle: str
+) -> None:
+    with pytest.raises(KairosError) as raised:
+        check_activation(request(**fields))
+    assert raised.value.kind is ErrorKind.INVALID_ARGUMENT
+    assert raised.value.code is code
+    assert [v.field for v in raised.value.violations] == [field]
+    assert needle in raised.value.message
+
+
+def test_ranges_are_canonical() -> None:
+    assert address_range(" 2001:DB8::/32 ") == "2001:db8::/32"
+    assert address_range("192.168.1.7/32") == "192.168.1.7/32"
+
+
+@pytest.mark.parametrize(
+    ("peer", "address"),
+    [
+        ("ipv4:10.1.2.3:50000", "10.1.2.3"),
+        ("ipv6:[::1]:50000", "::1"),
+        ("ipv6:[::ffff:10.1.2.3]:50000", "10.1.2.3"),
+        ("ipv6:%5B::1%5D:1", None),
+        ("unix:/tmp/socket", None),
+        ("", None),
+    ],
+)
+def test_peer_addresses(peer: str, address: str | None) -> None:
+    assert peer_address(peer) == address
+
+
+@pytest.mark.parametrize(
+    ("address", "network", "inside"),
+    [
+        ("10.1.2.3", "10.0.0.0/8", True),
+        ("11.1.2.3", "10.0.0.0/8", False),
+        ("::1", "10.0.0.0/8", False),
+        ("::1", ANY_ADDRESS, True),
+        (None, ANY_ADDRESS, True),
+        (None, "10.0.0.0/8", False),
+        ("2001:db8::5", "2001:db8::/32", True),
+        ("10.1.2.3", "2001:db8::/32", False),
+    ],
+)
+def test_within(address: str | None, network: str, inside: bool) -> None:
+    assert within(address, network) is inside
+
+
+def gate(**fields: object) -> Gate:
+    values: dict[str, object] = {
+        "code_hash": digest("c0de-right"),
+        "disabled": False,
+        "expired": False,
+        "ip_address_range": ANY_ADDRESS,
+        "registered_count": 1,
+        "instance_count": 1,
+    }
+    values.update(fields)
+    return Gate(**values)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("found", "code", "kind", "reason"),
+    [
+        (None, "c0de-right", ErrorKind.UNAUTHENTICATED, RefusalCode.INVALID_ACTIVATION_CODE),
+        (gate(), "c0de-wrong", ErrorKind.UNAUTHENTICATED, RefusalCode.INVALID_ACTIVATION_CODE),
+        # A wrong code learns nothing else of the activation.
+        (
+            gate(disabled=True, expired=True),
+            "c0de-wrong",
+            ErrorKind.UNAUTHENTICATED,
+            RefusalCode.INVALID_ACTIVATION_CODE,
+        ),
+        (
+            gate(disabled=True),
+            "c0de-right",
+            ErrorKind.FAILED_PRECONDITION,
+            RefusalCode.INVALID_ACTIVATION_DISABLED,
+        ),
+        (
+            gate(expired=True),
+            "c0de-right",
+            ErrorKind.FAILED_PRECONDITION,
+            RefusalCode.INVALID_ACTIVATION_EXPIRED,
+        ),
+        (
+            gate(ip_address_range="10.0.0.0/8"),
+            "c0de-right",
+            ErrorKind.PERMISSION_DENIED,
+            RefusalCode.INVALID_ACTIVATION_IP_ADDRESS_RANGE,
+        ),
+        (
+            gate(),
+            "c0de-right",
+            ErrorKind.RESOURCE_EXHAUSTED,
+            RefusalCode.INVALID_ACTIVATION_COUNT_EXHAUSTED,
+        ),
+    ],
+)
+def test_refusals_say_why(
+    found: Gate | None, code: str, kind: ErrorKind, reason: RefusalCode
+) -> None:
+    error = refusal(found, code, "192.0.2.1")
+    assert (error.kind, error.code) == (kind, reason)
+    assert code not in error.message
+
+
+def test_secrets_are_random_and_only_their_digest_matches() -> None:
+    assert new_activation_code() != new_activation_code()
+    credential = new_credential()
+    assert credential.startswith("kmi_") and len(credential) > 40
+    assert matches(credential, digest(credential))
+    assert not matches(credential + "x", digest(credential))
+    assert credential not in digest(credential)
