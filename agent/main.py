@@ -18,6 +18,7 @@ from agent.servers import parse_servers
 
 if TYPE_CHECKING:
     from agent.executions import Executions
+    from agent.registration import Activation
 
 # The agent's parts (gRPC, protobuf) are imported when the agent runs, not when
 # the ``kairos`` command line is built: ``kairos --help`` stays fast.
@@ -25,6 +26,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PRUNE_INTERVAL = 3600  # seconds between two prunes of old execution ids
+MANAGED_STATE_DIR = "managed"
+"""The default state directory (under ~/.kairos-agent) of an agent without --instance-id:
+a managed instance's, whose id the server gives when it registers."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -33,8 +37,10 @@ class Options:
 
     servers: tuple[str, ...]
     instance_id: str
-    name: str
+    """Empty for a managed instance: its id is in its credential (``agent.registration``)."""
+    name: str | None
     token: str | None
+    activation: Activation | None
     state_dir: Path
     boot_id_file: Path
     time_zone: str
@@ -65,7 +71,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=env.get("KAIROS_INSTANCE_ID"),
         help="id of this instance, e.g. i-web-1 (required; env KAIROS_INSTANCE_ID)",
     )
-    parser.add_argument("--name", help="instance name shown to users (default: the instance id)")
+    parser.add_argument(
+        "--activation-id",
+        default=env.get("KAIROS_ACTIVATION_ID"),
+        help="register this machine as a managed instance with this activation, once; then "
+        "it connects with the credential kept in the state directory (env KAIROS_ACTIVATION_ID)",
+    )
+    parser.add_argument(
+        "--activation-code",
+        default=env.get("KAIROS_ACTIVATION_CODE"),
+        help="the activation's code, for --activation-id (env KAIROS_ACTIVATION_CODE)",
+    )
+    parser.add_argument(
+        "--name",
+        help="instance name shown to users (default: the activation's instance name, "
+        "else the instance id)",
+    )
     parser.add_argument(
         "--token",
         default=env.get("KAIROS_AGENT_TOKEN"),
@@ -74,8 +95,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--state-dir",
         type=Path,
-        help="where accepted tasks, output and results are kept "
-        "(default: ~/.kairos-agent/INSTANCE_ID)",
+        help="where accepted tasks, output, results and a managed instance's credential are "
+        f"kept (default: ~/.kairos-agent/INSTANCE_ID, or ~/.kairos-agent/{MANAGED_STATE_DIR} "
+        "without --instance-id)",
     )
     parser.add_argument(
         "--boot-id-file",
@@ -120,28 +142,95 @@ def run(args: argparse.Namespace) -> int:
     from scheduler.observability.logs import LogFormat, configure
 
     configure(args.log_level, LogFormat(args.log_format))
-    if not args.instance_id:
-        print("kairos agent: --instance-id (or KAIROS_INSTANCE_ID) is required", file=sys.stderr)
-        return 2
     from agent.identity import detect_time_zone
+    from agent.registration import Activation, RegistrationRefused, load_credential
     from agent.spool import SpoolLocked, safe_name
 
+    if bool(args.activation_id) != bool(args.activation_code):
+        return _usage("--activation-id and --activation-code go together")
+    if args.instance_id and args.activation_id:
+        return _usage(
+            "--instance-id and --activation-id exclude each other: "
+            "a managed instance's id is given when it registers"
+        )
+    state_dir = args.state_dir or Path.home() / ".kairos-agent" / safe_name(
+        args.instance_id or MANAGED_STATE_DIR
+    )
+    if not (args.instance_id or args.activation_id or load_credential(state_dir)):
+        return _usage(
+            "--instance-id (or KAIROS_INSTANCE_ID) is required, or --activation-id and "
+            f"--activation-code to register this machine (no credential in {state_dir})"
+        )
     options = Options(
         servers=args.server,
-        instance_id=args.instance_id,
-        name=args.name or args.instance_id,
+        instance_id=args.instance_id or "",
+        name=args.name or None,
         token=args.token or None,
-        state_dir=args.state_dir or Path.home() / ".kairos-agent" / safe_name(args.instance_id),
+        activation=(
+            Activation(activation_id=args.activation_id, code=args.activation_code)
+            if args.activation_id
+            else None
+        ),
+        state_dir=state_dir,
         boot_id_file=args.boot_id_file,
         time_zone=detect_time_zone(args.time_zone, os.environ),
         power_hook=args.power_hook,
     )
     try:
         asyncio.run(_serve_until_signalled(options))
-    except SpoolLocked as error:
+    except (SpoolLocked, RegistrationRefused, IdentityMismatch) as error:
         print(f"kairos agent: {error}", file=sys.stderr)
         return 1
     return 0
+
+
+def _usage(message: str) -> int:
+    print(f"kairos agent: {message}", file=sys.stderr)
+    return 2
+
+
+class IdentityMismatch(Exception):
+    """--instance-id names another instance than the credential in the state directory."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Identity:
+    """Which instance this agent speaks for, its name, and the bearer token that says so."""
+
+    instance_id: str
+    name: str
+    token: str | None = dataclasses.field(repr=False)
+
+
+async def identity(options: Options) -> Identity:
+    """The instance this agent is: a managed instance's credential, kept in the state
+    directory (registered first with ``options.activation`` if there is none yet), or
+    ``--instance-id`` with the account's agent token."""
+    from agent.registration import load_credential, register, save_credential
+
+    kept = load_credential(options.state_dir)
+    if kept is None and options.activation is not None:
+        kept = await register(options.servers, options.activation)
+        save_credential(options.state_dir, kept)
+    elif kept is not None and options.activation is not None:
+        log.info(
+            "registered already as %s: --activation-id and --activation-code are not needed "
+            "any more and are ignored",
+            kept.instance_id,
+        )
+    if kept is None:
+        return Identity(options.instance_id, options.name or options.instance_id, options.token)
+    if options.instance_id and options.instance_id != kept.instance_id:
+        raise IdentityMismatch(
+            f"--instance-id {options.instance_id} is not the managed instance "
+            f"{kept.instance_id} registered in {options.state_dir}"
+        )
+    if options.token:
+        log.info(
+            "connecting with the instance credential of %s; --token is ignored", kept.instance_id
+        )
+    name = options.name or kept.instance_name or kept.instance_id
+    return Identity(kept.instance_id, name, kept.credential)
 
 
 async def _serve_until_signalled(options: Options) -> None:
@@ -170,6 +259,8 @@ async def serve(options: Options, stop: asyncio.Event) -> None:
 
     spool = Spool(options.state_dir)
     spool.lock()
+    # Under the state directory's lock: two agents never register one directory twice.
+    me = await identity(options)
     boot_id = read_boot_id(options.boot_id_file)
     outbox = Outbox()
     executions = Executions(
@@ -182,17 +273,17 @@ async def serve(options: Options, stop: asyncio.Event) -> None:
     )
     executions.recover()
     hello = agent_pb2.Hello(
-        instance_id=options.instance_id,
-        instance_name=options.name,
+        instance_id=me.instance_id,
+        instance_name=me.name,
         os_type=os_type(),
         agent_version=agent.__version__,
         time_zone=options.time_zone,
         boot_id=boot_id,
     )
-    connection = Connection(options.servers, options.token, hello, executions, outbox, clock=_now)
+    connection = Connection(options.servers, me.token, hello, executions, outbox, clock=_now)
     log.info(
         "agent %s (version %s) serving from %s, dispatcher %s",
-        options.instance_id,
+        me.instance_id,
         agent.__version__,
         options.state_dir,
         ",".join(options.servers),

@@ -21,13 +21,15 @@ from dispatcher.session import AgentSession
 from dispatcher.upkeep import Upkeep
 from kairos.v1 import agent_pb2, agent_pb2_grpc
 from scheduler.domain import agent_reports
+from scheduler.domain.activations import peer_address
 from scheduler.domain.agent_reports import AgentReport
 from scheduler.domain.arrivals import Arrival
+from scheduler.domain.credentials import check_speaks_for
 from scheduler.domain.errors import KairosError
 from scheduler.domain.live_rate import LiveRate
 from scheduler.domain.tenancy import InstanceKey
 from scheduler.observability import metrics
-from scheduler.operations import lifecycle
+from scheduler.operations import lifecycle, managed_instances
 from scheduler.operations.context import Context
 from scheduler.rpc.context import RpcContext
 from scheduler.rpc.interceptor import current_caller
@@ -103,9 +105,11 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
     async def Connect(
         self, requests: AsyncIterator[agent_pb2.AgentMessage], context: RpcContext
     ) -> AsyncIterator[agent_pb2.DispatcherMessage]:
-        tenant = current_caller().tenant
+        caller = current_caller()
+        tenant = caller.tenant
         requests = decoded(requests)
         hello = await read_hello(requests)
+        check_speaks_for(caller.instance_id, hello.instance_id)
         stream = asyncio.current_task()
         session = AgentSession(
             InstanceKey(tenant, hello.instance_id),
@@ -140,6 +144,22 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
             # Shielded: the stream's own cancellation must not skip recording that the
             # agent is gone, or its executions would wait out "DeliveryTimeout" instead.
             await asyncio.shield(self._forget(session, arrived, reader))
+
+    async def Register(
+        self, request: agent_pb2.RegisterRequest, context: RpcContext
+    ) -> agent_pb2.RegisterResponse:
+        registered = await managed_instances.register(
+            self._ctx,
+            request.activation_id,
+            request.activation_code,
+            hostname=request.hostname,
+            address=peer_address(context.peer()),
+        )
+        return agent_pb2.RegisterResponse(
+            instance_id=registered.instance.instance_id,
+            instance_name=registered.name,
+            credential=registered.credential,
+        )
 
     async def _welcome(self, arrived: Sequence[tuple[AgentSession, list[str]]]) -> None:
         """These agents' Hellos are recorded: their sessions replace any earlier ones of the

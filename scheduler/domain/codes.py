@@ -148,6 +148,8 @@ class RefusalCode(StrEnum):
     INVALID_PARAM_IP_ADDRESS_RANGE = "InvalidParam.IpAddressRange"
     """An activation's IP address range is not one IPv4 or IPv6 network in CIDR notation
     without host bits, such as ``10.0.0.0/8`` (``INVALID_ARGUMENT``)."""
+    INVALID_PARAM_HOSTNAME = "InvalidParam.Hostname"
+    """A registering agent's hostname is over 255 characters (``INVALID_ARGUMENT``)."""
 
     # NOT_FOUND: unknown, or another account's (the two are never told apart).
     INVALID_COMMAND_ID_NOT_FOUND = "InvalidCommandId.NotFound"
@@ -204,11 +206,15 @@ class RefusalCode(StrEnum):
     """A client token was already used for a different request (``ALREADY_EXISTS``)."""
 
     UNAUTHENTICATED = "Unauthenticated"
-    """The call carries no bearer token, or one the server does not know
-    (``UNAUTHENTICATED``)."""
+    """The call carries no bearer token, or one the server does not know, or the
+    credential of a deregistered managed instance (``UNAUTHENTICATED``)."""
     FORBIDDEN_TOKEN_ROLE = "Forbidden.TokenRole"
     """A client token on the agent API, or an agent token on the client API
     (``PERMISSION_DENIED``)."""
+    FORBIDDEN_INSTANCE = "Forbidden.Instance"
+    """An agent stream's Hello names an instance its credential does not speak for: an
+    instance credential speaks only for its own managed instance, an account's agent
+    token for no managed instance (``PERMISSION_DENIED``)."""
 
     UNIMPLEMENTED = "Unimplemented"
     """The RPC is declared in the API but not served yet (``UNIMPLEMENTED``)."""

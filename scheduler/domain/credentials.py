@@ -14,6 +14,9 @@ import hashlib
 import hmac
 import secrets
 
+from scheduler.domain.codes import RefusalCode
+from scheduler.domain.errors import ErrorKind, KairosError
+
 CREDENTIAL_PREFIX = "kmi_"
 """How an instance credential starts: the server looks such a bearer token up among
 the instance credentials instead of the auth file's tokens."""
@@ -49,3 +52,23 @@ def is_instance_credential(token: str) -> bool:
 def is_managed(instance_id: str) -> bool:
     """Whether an instance id is a managed instance's (``mi-`` and the rest)."""
     return instance_id.startswith(MANAGED_PREFIX)
+
+
+def check_speaks_for(credential_instance: str | None, instance_id: str) -> None:
+    """Refuse (PERMISSION_DENIED) a Hello as ``instance_id`` on a stream whose credential
+    speaks for ``credential_instance`` (None: an account's agent token, which speaks for
+    every instance of its tenant but the managed ones, whose own credential alone does)."""
+    if credential_instance is None and not is_managed(instance_id):
+        return
+    if credential_instance == instance_id:
+        return
+    speaks = (
+        "an account's agent token speaks for no managed instance"
+        if credential_instance is None
+        else f"this credential speaks for {credential_instance} only"
+    )
+    raise KairosError(
+        kind=ErrorKind.PERMISSION_DENIED,
+        code=RefusalCode.FORBIDDEN_INSTANCE,
+        message=f"Hello as {instance_id} refused: {speaks}",
+    )

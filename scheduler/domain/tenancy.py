@@ -33,3 +33,6 @@ class Caller:
 
     tenant: Tenant
     roles: frozenset[Role]
+    instance_id: str | None = None
+    """The one instance an instance credential speaks for; None for an auth file's token
+    (or open access), which speaks for any instance of its tenant but a managed one."""

@@ -31,6 +31,11 @@ class Context:
         """Run ``work`` in one transaction, retried on transient conflicts."""
         return await in_transaction(self.engine, work)
 
+    async def read_alone(self, read: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """Run one read statement outside any transaction: a single round trip, for reads on
+        a hot path (an agent's connect) that need no snapshot of several statements."""
+        return await in_transaction(self.engine, read, isolation_level="AUTOCOMMIT")
+
     async def idempotent(
         self,
         tenant: Tenant,

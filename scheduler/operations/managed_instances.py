@@ -1,16 +1,81 @@
-"""Managed instances: deregistered by an operator."""
+"""Managed instances: registered with an activation, deregistered by an operator."""
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass, field
+
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from scheduler.domain import ids
+from scheduler.domain.activations import MAX_HOSTNAME, refusal
 from scheduler.domain.codes import RefusalCode
-from scheduler.domain.errors import not_found
-from scheduler.domain.limits import require_id
-from scheduler.domain.tenancy import InstanceKey, Tenant
+from scheduler.domain.credentials import digest, new_credential
+from scheduler.domain.enums import Role
+from scheduler.domain.errors import ErrorKind, KairosError, not_found
+from scheduler.domain.limits import check_length, require_id
+from scheduler.domain.tenancy import Caller, InstanceKey, Tenant
 from scheduler.operations.context import Context
 from scheduler.store import activations as activation_store
 from scheduler.store import credentials as credential_store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Registered:
+    """A newly registered managed instance and its credential, which is sent this once."""
+
+    instance: InstanceKey
+    name: str
+    credential: str = field(repr=False)
+
+
+async def register(
+    ctx: Context, activation_id: str, code: str, *, hostname: str, address: str | None
+) -> Registered:
+    """Register a machine calling from ``address`` with an activation: one count taken by
+    one conditional statement, or the refusal saying why (``domain.activations.refusal``)."""
+    require_id("activation_id", activation_id)
+    require_id("activation_code", code)
+    check_length(RefusalCode.INVALID_PARAM_HOSTNAME, "hostname", hostname, MAX_HOSTNAME)
+    credential = new_credential()
+
+    async def apply(conn: AsyncConnection) -> Registered:
+        taken = await activation_store.take_registration(conn, activation_id, digest(code), address)
+        if taken is None:
+            raise refusal(await activation_store.gate(conn, activation_id), code, address)
+        tenant, name = taken
+        instance = InstanceKey(tenant, ids.managed_instance_id())
+        await credential_store.insert_credential(
+            conn,
+            instance,
+            activation_id=activation_id,
+            credential_hash=digest(credential),
+            hostname=hostname,
+        )
+        return Registered(instance, name, credential)
+
+    registered = await ctx.transaction(apply)
+    log.info(
+        "managed instance registered with activation %s",
+        activation_id,
+        extra={"instance_id": registered.instance.instance_id},
+    )
+    return registered
+
+
+async def credential_caller(ctx: Context, credential: str) -> Caller | KairosError:
+    """The agent an instance credential speaks for, or UNAUTHENTICATED (unknown, or
+    deregistered): one indexed read by the credential's hash, one round trip."""
+    owner = await ctx.read_alone(lambda conn: credential_store.owner(conn, digest(credential)))
+    if owner is None:
+        return KairosError(
+            kind=ErrorKind.UNAUTHENTICATED,
+            code=RefusalCode.UNAUTHENTICATED,
+            message="unknown or deregistered instance credential",
+        )
+    return Caller(owner.tenant, frozenset({Role.AGENT}), owner.instance_id)
 
 
 async def deregister(ctx: Context, tenant: Tenant, instance_id: str) -> None:

@@ -27,10 +27,7 @@ class TokenTable:
         """The caller behind an ``authorization`` header, or the error refusing it."""
         if self.open_access:
             return Caller(DEFAULT_TENANT, frozenset(Role))
-        if isinstance(authorization, bytes):
-            authorization = authorization.decode(errors="replace")
-        scheme, _, token = (authorization or "").partition(" ")
-        caller = self.callers.get(token.strip()) if scheme.lower() == "bearer" else None
+        caller = self.callers.get(bearer(authorization))
         if caller is None:
             return KairosError(
                 kind=ErrorKind.UNAUTHENTICATED,
@@ -44,6 +41,14 @@ class TokenTable:
                 message=f"this token's role may not call the {role.value} API",
             )
         return caller
+
+
+def bearer(authorization: str | bytes | None) -> str:
+    """The token of an ``authorization: Bearer <token>`` header; empty for anything else."""
+    if isinstance(authorization, bytes):
+        authorization = authorization.decode(errors="replace")
+    scheme, _, token = (authorization or "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
 
 
 def open_access() -> TokenTable:

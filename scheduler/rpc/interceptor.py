@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -15,11 +16,12 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from scheduler.domain.codes import RefusalCode
+from scheduler.domain.credentials import is_instance_credential
 from scheduler.domain.enums import Role
 from scheduler.domain.errors import ErrorKind, KairosError
 from scheduler.domain.tenancy import Caller
 from scheduler.observability import metrics
-from scheduler.rpc.auth import TokenTable
+from scheduler.rpc.auth import TokenTable, bearer
 from scheduler.rpc.context import RpcContext
 from scheduler.rpc.in_flight import InFlight
 from scheduler.rpc.validate import check_request
@@ -33,6 +35,9 @@ _caller: contextvars.ContextVar[Caller] = contextvars.ContextVar("kairos_caller"
 
 _AGENT_PREFIX = "/kairos.v1.AgentService/"
 _CLIENT_PREFIX = "/kairos.v1."
+SELF_AUTHENTICATED = frozenset({"/kairos.v1.AgentService/Register"})
+"""Calls that carry their own proof instead of a bearer token (an activation code): no
+caller is authenticated for them, but their errors are translated like any other's."""
 
 
 def current_caller() -> Caller:
@@ -58,9 +63,17 @@ class KairosInterceptor(grpc.aio.ServerInterceptor):
     details (BadRequest, QuotaFailure, ErrorInfo).
     """
 
-    def __init__(self, tokens: TokenTable, in_flight: InFlight | None = None) -> None:
+    def __init__(
+        self,
+        tokens: TokenTable,
+        in_flight: InFlight | None = None,
+        credentials: CredentialLookup | None = None,
+    ) -> None:
+        """``credentials``: finds the instance an instance credential speaks for (agent
+        API only); without it such a token is looked up in ``tokens`` like any other."""
         self._tokens = tokens
         self._in_flight = in_flight or InFlight()
+        self._credentials = credentials
 
     async def intercept_service(
         self,
@@ -71,11 +84,35 @@ class KairosInterceptor(grpc.aio.ServerInterceptor):
         role = required_role(details.method)
         if handler is None or role is None:
             return handler
-        metadata = dict(details.invocation_metadata or ())
-        caller = self._tokens.authenticate(metadata.get("authorization"), role)
-        # Client calls are what a graceful stop waits for; agent streams never end by themselves.
-        client = role is Role.CLIENT
-        return _wrap(handler, details.method, caller, self._in_flight if client else None)
+        authorization = dict(details.invocation_metadata or ()).get("authorization")
+        token = bearer(authorization)
+        caller: Authentication
+        if details.method in SELF_AUTHENTICATED:
+            caller = None
+        elif (
+            role is Role.AGENT
+            and self._credentials is not None
+            and is_instance_credential(token)
+            and token not in self._tokens.callers
+        ):
+            # Read from the database as the call opens, in its task: its errors are
+            # translated like any other's.
+            caller = functools.partial(self._credentials, token)
+        else:
+            caller = self._tokens.authenticate(authorization, role)
+        # Client calls (and registrations) are what a graceful stop waits for; agent
+        # streams never end by themselves.
+        counted = role is Role.CLIENT or caller is None
+        return _wrap(handler, details.method, caller, self._in_flight if counted else None)
+
+
+CredentialLookup: TypeAlias = Callable[[str], Awaitable[Caller | KairosError]]
+"""The agent an instance credential speaks for, or why it is refused."""
+Authentication: TypeAlias = (
+    "Caller | KairosError | Callable[[], Awaitable[Caller | KairosError]] | None"
+)
+"""Who calls: known as the call opens, or to be read (a credential), or None for a call
+that carries its own proof (``SELF_AUTHENTICATED``)."""
 
 
 _FACTORIES = {
@@ -87,7 +124,7 @@ _FACTORIES = {
 
 
 def _wrap(
-    handler: Handler, method: str, caller: Caller | KairosError, in_flight: InFlight | None
+    handler: Handler, method: str, caller: Authentication, in_flight: InFlight | None
 ) -> Handler:
     kind = next(k for k in _FACTORIES if getattr(handler, k) is not None)
     behavior = getattr(handler, kind)
@@ -99,7 +136,7 @@ def _wrap(
     if handler.response_streaming:
 
         async def streaming(request: Any, context: RpcContext) -> AsyncIterator[Any]:
-            await _enter(caller, context)
+            await _enter(caller, context, method)
             with counting():
                 async with _refusals(context, method):
                     if checked:
@@ -111,7 +148,7 @@ def _wrap(
     else:
 
         async def single(request: Any, context: RpcContext) -> Any:
-            await _enter(caller, context)
+            await _enter(caller, context, method)
             with counting():
                 async with _refusals(context, method):
                     if checked:
@@ -140,10 +177,15 @@ async def _refusals(context: RpcContext, method: str) -> AsyncIterator[None]:
         await abort(context, unexpected(error, method))
 
 
-async def _enter(caller: Caller | KairosError, context: RpcContext) -> None:
+async def _enter(caller: Authentication, context: RpcContext, method: str) -> None:
+    if callable(caller):
+        try:
+            caller = await caller()
+        except Exception as error:
+            caller = unexpected(error, method)
     if isinstance(caller, KairosError):
         await abort(context, caller)
-    else:
+    elif caller is not None:
         # Each RPC runs in a task of its own, so the variable never leaks to another call.
         _caller.set(caller)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 import secrets
 import signal
@@ -36,6 +37,7 @@ from scheduler.api.invocations import InvocationServicer
 from scheduler.domain.liveness import AGENT_PING_INTERVAL, PING_TIMEOUT, heartbeat_backstop
 from scheduler.observability.grpc_metrics import MetricsInterceptor
 from scheduler.observability.metrics import serve_metrics
+from scheduler.operations import managed_instances
 from scheduler.operations.context import Context
 from scheduler.rpc.auth import TokenTable, load_auth_file, open_access
 from scheduler.rpc.in_flight import InFlight
@@ -145,7 +147,12 @@ async def running_server(
     stop_metrics = serve_metrics(config.metrics_listen, engine) if config.metrics_listen else None
     server = grpc.aio.server(
         # Metrics outermost, so that they see the status the Kairos interceptor sets.
-        interceptors=[MetricsInterceptor(), KairosInterceptor(tokens, in_flight)],
+        interceptors=[
+            MetricsInterceptor(),
+            KairosInterceptor(
+                tokens, in_flight, functools.partial(managed_instances.credential_caller, ctx)
+            ),
+        ],
         # Without this a second server on the same port starts silently and splits traffic.
         options=[*keepalive(config.heartbeat_interval), *FLEET, ("grpc.so_reuseport", 0)],
     )

@@ -147,9 +147,9 @@ _range = cast(activations.c.ip_address_range, CIDR)
 _TAKE = (
     update(activations)
     .where(
-        activations.c.id == bindparam("activation_id"),
+        activations.c.id == bindparam("of_activation"),
         # Equality of hashes: a hash of a high-entropy secret gives away nothing usable.
-        activations.c.code_hash == bindparam("code_hash"),
+        activations.c.code_hash == bindparam("given_hash"),
         ~activations.c.disabled,
         activations.c.expires_at > func.now(),
         # As ``domain.activations.within``: a /0 network admits any address, IPv6 too.
@@ -173,7 +173,7 @@ async def take_registration(
     statement; its tenant and instance name, or None (``gate`` then tells why)."""
     row = (
         await conn.execute(
-            _TAKE, {"activation_id": activation_id, "code_hash": code_hash, "address": address}
+            _TAKE, {"of_activation": activation_id, "given_hash": code_hash, "address": address}
         )
     ).first()
     return None if row is None else (Tenant(row.account_id, row.region_id), row.instance_name)

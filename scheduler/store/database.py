@@ -35,7 +35,8 @@ _log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-IsolationLevel = Literal["READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE"]
+IsolationLevel = Literal["READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE", "AUTOCOMMIT"]
+"""``AUTOCOMMIT``: no transaction at all, so a lone read is one round trip (no BEGIN, COMMIT)."""
 
 SERIALIZATION_FAILURE = "40001"
 DEADLOCK_DETECTED = "40P01"

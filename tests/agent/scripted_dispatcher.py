@@ -83,8 +83,9 @@ def unpacked(message: agent_pb2.AgentMessage) -> list[agent_pb2.AgentMessage]:
     return alone
 
 
-class ScriptedDispatcher:
-    """The AgentService servicer; hands every new stream to the test."""
+class ScriptedDispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
+    """The AgentService servicer; hands every new stream to the test (Register: the
+    generated base answers UNIMPLEMENTED)."""
 
     def __init__(
         self, *, heartbeat_interval: int = 30, ack_results: bool = True, protocol: int = 0

@@ -46,6 +46,7 @@ async def running_agent(
         instance_id="i-test-1",
         name="web-1",
         token="agent-token",
+        activation=None,
         state_dir=state_dir,
         boot_id_file=boot_id_file,
         time_zone="Europe/Paris",

@@ -10,6 +10,26 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class RegisterRequest(_message.Message):
+    __slots__ = ("activation_id", "activation_code", "hostname")
+    ACTIVATION_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTIVATION_CODE_FIELD_NUMBER: _ClassVar[int]
+    HOSTNAME_FIELD_NUMBER: _ClassVar[int]
+    activation_id: str
+    activation_code: str
+    hostname: str
+    def __init__(self, activation_id: _Optional[str] = ..., activation_code: _Optional[str] = ..., hostname: _Optional[str] = ...) -> None: ...
+
+class RegisterResponse(_message.Message):
+    __slots__ = ("instance_id", "instance_name", "credential")
+    INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
+    INSTANCE_NAME_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    instance_id: str
+    instance_name: str
+    credential: str
+    def __init__(self, instance_id: _Optional[str] = ..., instance_name: _Optional[str] = ..., credential: _Optional[str] = ...) -> None: ...
+
 class AgentMessage(_message.Message):
     __slots__ = ("hello", "heartbeat", "ack", "started", "output", "result", "reports")
     HELLO_FIELD_NUMBER: _ClassVar[int]

@@ -64,6 +64,11 @@ class AgentServiceStub:
                 request_serializer=kairos_dot_v1_dot_agent__pb2.AgentMessage.SerializeToString,
                 response_deserializer=kairos_dot_v1_dot_agent__pb2.DispatcherMessage.FromString,
                 _registered_method=True)
+        self.Register = channel.unary_unary(
+                '/kairos.v1.AgentService/Register',
+                request_serializer=kairos_dot_v1_dot_agent__pb2.RegisterRequest.SerializeToString,
+                response_deserializer=kairos_dot_v1_dot_agent__pb2.RegisterResponse.FromString,
+                _registered_method=True)
 
 
 class AgentServiceServicer:
@@ -100,6 +105,20 @@ class AgentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Register(self, request, context):
+        """Register this machine as a managed instance with an activation (ActivationService),
+        once: the call needs no bearer token, the activation code is its proof. The server
+        checks, in this order, the code (UNAUTHENTICATED: wrong id or code, never told
+        apart), that the activation is not disabled or expired (FAILED_PRECONDITION), that
+        the caller's address is in its IP range (PERMISSION_DENIED) and that it has a
+        registration left (RESOURCE_EXHAUSTED). The credential is sent this once: the agent
+        connects with it from then on ("authorization: Bearer <credential>"), and it speaks
+        for this instance only (a Hello naming another is PERMISSION_DENIED).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AgentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -107,6 +126,11 @@ def add_AgentServiceServicer_to_server(servicer, server):
                     servicer.Connect,
                     request_deserializer=kairos_dot_v1_dot_agent__pb2.AgentMessage.FromString,
                     response_serializer=kairos_dot_v1_dot_agent__pb2.DispatcherMessage.SerializeToString,
+            ),
+            'Register': grpc.unary_unary_rpc_method_handler(
+                    servicer.Register,
+                    request_deserializer=kairos_dot_v1_dot_agent__pb2.RegisterRequest.FromString,
+                    response_serializer=kairos_dot_v1_dot_agent__pb2.RegisterResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -161,6 +185,33 @@ class AgentService:
             '/kairos.v1.AgentService/Connect',
             kairos_dot_v1_dot_agent__pb2.AgentMessage.SerializeToString,
             kairos_dot_v1_dot_agent__pb2.DispatcherMessage.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Register(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kairos.v1.AgentService/Register',
+            kairos_dot_v1_dot_agent__pb2.RegisterRequest.SerializeToString,
+            kairos_dot_v1_dot_agent__pb2.RegisterResponse.FromString,
             options,
             channel_credentials,
             insecure,

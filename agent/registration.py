@@ -1,0 +1,145 @@
+"""This machine as a managed instance: registered once with an activation, then known by
+the instance id and credential kept in the state directory.
+
+``credential.json`` (mode 0600, written to a temporary name and renamed, so a crash
+leaves the old file or the new one) holds the instance id, its name and the credential.
+The credential speaks for this instance only; the activation code is not kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+
+from agent.connection import Backoff
+from agent.servers import Rotation
+from kairos.v1 import agent_pb2, agent_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+CREDENTIAL_FILE = "credential.json"
+REGISTER_TIMEOUT = 30.0
+"""Seconds one registration call may take."""
+REFUSALS = frozenset(
+    {
+        grpc.StatusCode.UNAUTHENTICATED,
+        grpc.StatusCode.PERMISSION_DENIED,
+        grpc.StatusCode.FAILED_PRECONDITION,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        grpc.StatusCode.INVALID_ARGUMENT,
+    }
+)
+"""The answers that trying again would not change: the agent stops and says why."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Activation:
+    """``--activation-id`` and ``--activation-code``."""
+
+    activation_id: str
+    code: str = field(repr=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Credential:
+    """Who this machine is: its managed instance, and the secret that proves it."""
+
+    instance_id: str
+    instance_name: str
+    credential: str = field(repr=False)
+
+
+class RegistrationRefused(Exception):
+    """The server refused the registration; the message says why (never the code)."""
+
+
+def load_credential(state_dir: Path) -> Credential | None:
+    """The credential kept in ``state_dir``; None when this machine never registered."""
+    path = state_dir / CREDENTIAL_FILE
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    return Credential(
+        instance_id=document["instance_id"],
+        instance_name=document["instance_name"],
+        credential=document["credential"],
+    )
+
+
+def save_credential(state_dir: Path, credential: Credential) -> None:
+    """Keep ``credential`` in ``state_dir``, readable by this user only, atomically."""
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = state_dir / CREDENTIAL_FILE
+    temporary = path.with_name(path.name + ".tmp")
+    data = json.dumps(
+        {
+            "instance_id": credential.instance_id,
+            "instance_name": credential.instance_name,
+            "credential": credential.credential,
+        }
+    ).encode()
+    # Created 0600 from the start: never readable by others, not even for a moment.
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(data)
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(temporary, path)
+    directory = os.open(state_dir, os.O_RDONLY)
+    try:
+        os.fsync(directory)  # the rename itself survives a crash
+    finally:
+        os.close(directory)
+
+
+async def register(
+    servers: tuple[str, ...], activation: Activation, *, backoff: Backoff | None = None
+) -> Credential:
+    """Register with ``activation`` at the first of ``servers`` that answers.
+
+    An unreachable server is retried (the next address, with back-off) until one
+    answers; a refusal raises ``RegistrationRefused`` with the server's reason.
+    """
+    rotation = Rotation(servers)
+    backoff = backoff or Backoff()
+    request = agent_pb2.RegisterRequest(
+        activation_id=activation.activation_id,
+        activation_code=activation.code,
+        hostname=socket.gethostname()[:255],
+    )
+    while True:
+        try:
+            async with grpc.aio.insecure_channel(rotation.current) as channel:
+                response = await agent_pb2_grpc.AgentServiceStub(channel).Register(
+                    request, timeout=REGISTER_TIMEOUT
+                )
+        except grpc.aio.AioRpcError as error:
+            if error.code() in REFUSALS:
+                raise RegistrationRefused(f"{error.code().name}: {error.details()}") from None
+            log.warning(
+                "registration at %s failed: %s %s; retrying",
+                rotation.current,
+                error.code().name,
+                error.details(),
+            )
+            rotation.advance()
+            await asyncio.sleep(backoff.next_delay())
+            continue
+        log.info(
+            "registered with activation %s",
+            activation.activation_id,
+            extra={"instance_id": response.instance_id},
+        )
+        return Credential(
+            instance_id=response.instance_id,
+            instance_name=response.instance_name,
+            credential=response.credential,
+        )

@@ -1,0 +1,96 @@
+"""Managed instances with real processes: `kairos agent --activation-id --activation-code`
+registers once, keeps its credential (0600) and connects with it from then on."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import stat
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from kairos.v1 import activation_pb2, common_pb2, invocation_pb2
+from scheduler.local import Process, kairos_command, until_online
+from tests.e2e.cluster import START_TIMEOUT, Cluster, finished, results, running_cluster
+
+pytestmark = pytest.mark.e2e
+
+S = common_pb2
+
+
+def start_managed_agent(cluster: Cluster, state_dir: Path, *flags: str) -> Process:
+    """`kairos agent` with no --instance-id: a managed instance's, in ``state_dir``."""
+    return cluster.supervisor.spawn(
+        f"managed agent {state_dir.name}",
+        kairos_command(
+            ["agent", "--server", cluster.address, "--state-dir", str(state_dir), *flags]
+        ),
+        cluster.root / f"{state_dir.name}.log",
+    )
+
+
+async def credential_in(state_dir: Path) -> dict[str, str]:
+    """The credential file, once the agent has registered."""
+    path = state_dir / "credential.json"
+    deadline = time.monotonic() + START_TIMEOUT
+    while not path.exists():
+        assert time.monotonic() < deadline, f"no {path} after {START_TIMEOUT} s"
+        await asyncio.sleep(0.1)
+    document: dict[str, str] = json.loads(path.read_text())
+    return document
+
+
+async def test_an_agent_registers_once_and_connects_with_its_credential(
+    database_url: str, tmp_path: Path
+) -> None:
+    async with running_cluster(tmp_path, database_url, server_flags=[], agents={}) as cluster:
+        kairos = cluster.client()
+        created = await kairos.activations.CreateActivation(
+            activation_pb2.CreateActivationRequest(instance_count=1, instance_name="web")
+        )
+        activation = [
+            "--activation-id", created.activation_id,
+            "--activation-code", created.activation_code,
+        ]  # fmt: skip
+        state_dir = tmp_path / "managed-1"
+        agent = start_managed_agent(cluster, state_dir, *activation)
+        kept = await credential_in(state_dir)
+        instance_id = kept["instance_id"]
+        assert instance_id.startswith("mi-")
+        assert stat.S_IMODE((state_dir / "credential.json").stat().st_mode) == 0o600
+        await cluster.supervisor.supervise(
+            until_online(cluster.address, [instance_id], START_TIMEOUT)
+        )
+        response = await kairos.invocations.RunCommand(
+            invocation_pb2.RunCommandRequest(
+                type=S.COMMAND_TYPE_RUN_SHELL_SCRIPT,
+                command_content="echo hello from $HOSTNAME",
+                instance_ids=[instance_id],
+            )
+        )
+        assert (await finished(kairos, response.invoke_id))["status"] == (
+            S.INVOCATION_STATUS_SUCCESS
+        )
+
+        # Restarted without the activation: the kept credential is enough. With it again,
+        # the flags are ignored: no second registration (the activation has one only).
+        for flags in ([], activation):
+            agent.terminate()
+            since = datetime.now(UTC)
+            agent = start_managed_agent(cluster, state_dir, *flags)
+            await cluster.supervisor.supervise(
+                until_online(cluster.address, [instance_id], START_TIMEOUT, since=since)
+            )
+        listed = await kairos.activations.DescribeActivations(
+            activation_pb2.DescribeActivationsRequest(activation_id=created.activation_id)
+        )
+        assert listed.activations[0].registered_count == 1
+        logs = "\n".join(agent.tail(200))
+        assert "are not needed any more and are ignored" in logs
+        for secret in (kept["credential"], created.activation_code):
+            assert secret not in logs
+        [result] = (await results(kairos, response.invoke_id)).values()
+        assert result.output.startswith(b"hello from")
