@@ -13,6 +13,7 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from dispatcher.connections import ConnectionBatches
+from dispatcher.deregistrations import close_deregistered
 from dispatcher.handover import HeldSessions
 from dispatcher.hello import agent_hello, held_executions, read_hello, spoken_protocol
 from dispatcher.messages import Said, decoded, moment, result_of, unpacked
@@ -87,6 +88,10 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
             asyncio.create_task(self._reports.run(), name="kairos-reports"),
             asyncio.create_task(self._connections.run(), name="kairos-connections"),
             asyncio.create_task(self._upkeep.sweep(), name="kairos-sweeper"),
+            asyncio.create_task(
+                close_deregistered(self._ctx, self._listener, lambda: self._sessions),
+                name="kairos-deregistrations",
+            ),
         ]
 
     async def shutdown(self, reconnect_after_ms: int) -> None:
@@ -116,6 +121,7 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
             protocol=spoken_protocol(hello),
             send_timeout=self._send_timeout,
             on_stuck=lambda stuck: self._close_stuck(stuck, context, stream),
+            peer=context.peer(),
         )
         # Recorded with the Hellos that gather meanwhile; then welcomed (``_welcome``).
         arrived = self._connections.arrive(
@@ -167,6 +173,8 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
         for session, to_stop in arrived:
             previous = self._sessions.get(session.key)
             if previous is not None:
+                if previous.peer != session.peer:
+                    _taken_over(session, previous)
                 previous.close()
             self._sessions[session.key] = session
             metrics.connected_agents.inc()
@@ -385,6 +393,21 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
             return list(self._sessions.values())
         keys = await lifecycle.agents_with_work(self._ctx, [n.payload for n in received])
         return [self._sessions[key] for key in keys if key in self._sessions]
+
+
+def _taken_over(session: AgentSession, previous: AgentSession) -> None:
+    """Another stream says it is an instance that a connected stream is: it replaces it.
+
+    An agent reconnecting while its old stream still looks open does this too; two
+    agents (or an attacker) speaking for one instance do it again and again.
+    """
+    metrics.agent_takeovers.inc()
+    log.warning(
+        "agent stream from %s takes over the instance from the stream from %s",
+        session.peer,
+        previous.peer,
+        extra={"instance_id": session.key.instance_id},
+    )
 
 
 async def _abort_unavailable(context: RpcContext, reason: str) -> None:

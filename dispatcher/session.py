@@ -69,6 +69,7 @@ class AgentSession:
         "_wants_work",
         "failure",
         "key",
+        "peer",
         "protocol",
         "silent",
         "stuck_reason",
@@ -82,9 +83,12 @@ class AgentSession:
         queue_size: int = OUTBOX_SIZE,
         send_timeout: float = 30.0,
         on_stuck: Callable[[AgentSession], None] | None = None,
+        peer: str = "",
     ) -> None:
         self.key = key
         """The agent's instance: the tenant's, as its token says, and the id its Hello gave."""
+        self.peer = peer
+        """The address the stream comes from, as gRPC gives it (``ipv4:10.0.0.5:41234``)."""
         self.protocol = protocol
         """The protocol version the server speaks with the agent (``domain.protocol``)."""
         self._capacity = queue_size

@@ -54,6 +54,9 @@ class ExecutionErrorCode(StrEnum):
     CLIENT_NOT_RESPONSE = "ClientNotResponse"
     """The agent was not connected to take the task within the delivery timeout (``Aborted``),
     or it stopped answering while it held the task (``Error``, after ``--agent-lost-after``)."""
+    INSTANCE_DEREGISTERED = "InstanceDeregistered"
+    """The managed instance was deregistered while the execution was open (``Error``): its
+    agent's credential is refused from then on, so it can never report it."""
 
 
 @unique

@@ -40,6 +40,18 @@ def forgotten_by_agent() -> DeliveryFailure:
     )
 
 
+def deregistered() -> DeliveryFailure:
+    """The error of an execution open on a managed instance when it was deregistered
+    (status ``Error``): its agent can never report it."""
+    return DeliveryFailure(
+        error_code=ExecutionErrorCode.INSTANCE_DEREGISTERED,
+        error_info=(
+            "the managed instance was deregistered while this execution was open; "
+            "the output received so far is kept"
+        ),
+    )
+
+
 def lost_agent_failure(*, lost_after: int) -> DeliveryFailure:
     """The error of an execution its agent held when it stopped answering (status ``Error``)."""
     return DeliveryFailure(

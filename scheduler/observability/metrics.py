@@ -105,6 +105,11 @@ stuck_agent_streams = Counter(
     "kairos_stuck_agent_streams_total",
     "Agent streams closed because their outbox stayed full past --agent-send-timeout.",
 )
+agent_takeovers = Counter(
+    "kairos_agent_takeovers_total",
+    "Agent streams that replaced a connected stream of the same instance from another peer: "
+    "reconnects while the old stream still looked open, or two agents speaking for one instance.",
+)
 silent_agent_streams = Counter(
     "kairos_silent_agent_streams_total",
     "Agent streams closed because the agent sent nothing for longer than --agent-lost-after.",

@@ -11,13 +11,17 @@ from scheduler.domain import ids
 from scheduler.domain.activations import MAX_HOSTNAME, refusal
 from scheduler.domain.codes import RefusalCode
 from scheduler.domain.credentials import digest, new_credential
+from scheduler.domain.delivery import deregistered
 from scheduler.domain.enums import Role
 from scheduler.domain.errors import ErrorKind, KairosError, not_found
 from scheduler.domain.limits import check_length, require_id
 from scheduler.domain.tenancy import Caller, InstanceKey, Tenant
+from scheduler.operations.changes import invocations_changed
 from scheduler.operations.context import Context
 from scheduler.store import activations as activation_store
 from scheduler.store import credentials as credential_store
+from scheduler.store import lost as lost_store
+from scheduler.store import notices
 
 log = logging.getLogger(__name__)
 
@@ -79,11 +83,12 @@ async def credential_caller(ctx: Context, credential: str) -> Caller | KairosErr
 
 
 async def deregister(ctx: Context, tenant: Tenant, instance_id: str) -> None:
-    """Refuse the managed instance's credential from now on."""
+    """Refuse the managed instance's credential from now on, end its open executions
+    ``Error``/``InstanceDeregistered`` and tell the dispatchers to close its stream."""
     require_id("instance_id", instance_id)
     instance = InstanceKey(tenant, instance_id)
 
-    async def apply(conn: AsyncConnection) -> None:
+    async def apply(conn: AsyncConnection) -> int:
         activation_id = await credential_store.deregister(conn, instance)
         if activation_id is None:
             raise not_found(
@@ -91,5 +96,23 @@ async def deregister(ctx: Context, tenant: Tenant, instance_id: str) -> None:
                 f"instance {instance_id} is no registered managed instance of the account",
             )
         await activation_store.count_deregistered(conn, activation_id)
+        ended = await lost_store.end_open(conn, instance, deregistered())
+        if ended:
+            await invocations_changed(conn, ended)
+        await notices.send(conn, notices.deregistered(instance))
+        return len(ended)
 
-    await ctx.transaction(apply)
+    ended = await ctx.transaction(apply)
+    log.info(
+        "managed instance deregistered; %d open executions ended",
+        ended,
+        extra={"instance_id": instance_id},
+    )
+
+
+async def deregistered_among(ctx: Context, instances: list[InstanceKey]) -> set[InstanceKey]:
+    """Which of these instances were deregistered (for a dispatcher that may have missed
+    the notices)."""
+    if not instances:
+        return set()
+    return await ctx.transaction(lambda conn: credential_store.deregistered_among(conn, instances))

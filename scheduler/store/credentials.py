@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, func, insert, select, update
+from collections.abc import Sequence
+
+from sqlalchemy import Text, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.tenancy import InstanceKey, Tenant
-from scheduler.store.tables import instance_credentials
+from scheduler.store.arrays import Unnested
+from scheduler.store.tables import instance_columns, instance_credentials, on_instances
 
 _INSERT = insert(instance_credentials)
 
@@ -77,3 +80,22 @@ async def deregister(conn: AsyncConnection, instance: InstanceKey) -> str | None
         )
     ).first()
     return None if row is None else str(row.activation_id)
+
+
+_among = Unnested("among", account_id=Text(), region_id=Text(), instance_id=Text())
+_DEREGISTERED_AMONG = select(
+    instance_credentials.c.account_id,
+    instance_credentials.c.region_id,
+    instance_credentials.c.instance_id,
+).where(
+    on_instances(instance_credentials, _among.rows),
+    instance_credentials.c.deregistered_at.is_not(None),
+)
+
+
+async def deregistered_among(
+    conn: AsyncConnection, instances: Sequence[InstanceKey]
+) -> set[InstanceKey]:
+    """Which of these instances are deregistered managed instances: one statement."""
+    rows = await conn.execute(_DEREGISTERED_AMONG, _among.bind(**instance_columns(instances)))
+    return {InstanceKey(Tenant(r.account_id, r.region_id), r.instance_id) for r in rows}

@@ -179,6 +179,43 @@ def _key(row: Any) -> InstanceKey:
     return InstanceKey(Tenant(row.account_id, row.region_id), row.instance_id)
 
 
+_END_ON_INSTANCE = (
+    update(executions)
+    .where(
+        executions.c.account_id == bindparam("of_account"),
+        executions.c.region_id == bindparam("of_region"),
+        executions.c.instance_id == bindparam("of_instance"),
+        executions.c.status.in_(values_of(ACTIVE_STATUSES)),
+    )
+    .values(
+        status=InvocationStatus.ERROR.value,
+        error_code=bindparam("error_code"),
+        error_info=bindparam("error_info"),
+        finished_at=func.now(),
+        updated_at=func.now(),
+    )
+    .returning(executions.c.invocation_id, executions.c.instance_id)
+)
+
+
+async def end_open(
+    conn: AsyncConnection, instance: InstanceKey, failure: DeliveryFailure
+) -> list[TargetKey]:
+    """End ``Error`` every open execution of the instance, whatever its state (pending,
+    running, stopping): no agent will answer for it. Output so far stays. Their targets."""
+    rows = await conn.execute(
+        _END_ON_INSTANCE,
+        {
+            "of_account": instance.tenant.account_id,
+            "of_region": instance.tenant.region_id,
+            "of_instance": instance.instance_id,
+            "error_code": failure.error_code.value,
+            "error_info": failure.error_info,
+        },
+    )
+    return targets_of(rows)
+
+
 _started = executions.alias("started")
 _UNREPORTED = (
     select(_started.c.id)

@@ -18,6 +18,7 @@ from sqlalchemy import Text, and_, any_, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.enums import InvocationStatus
+from scheduler.domain.tenancy import InstanceKey, Tenant
 from scheduler.store.arrays import Unnested, array, array_parameter
 from scheduler.store.listener import Notice as Received
 from scheduler.store.tables import executions, instances, of_instance
@@ -32,6 +33,9 @@ class Channel(StrEnum):
     """Schedules were added or stopped (tickers recompute when to wake): an invocation id."""
     OUTPUT = "kairos_output"
     """One live output chunk: JSON of ``OutputChunk``, data in Base64."""
+    DEREGISTERED = "kairos_deregistered"
+    """A managed instance was deregistered (its stream is to close): JSON of its account,
+    region and instance id (``deregistered``, ``deregistered_instance``)."""
 
 
 DISPATCH_PREFIX = "kairos_dispatch_"
@@ -92,6 +96,23 @@ def output(chunk: OutputChunk) -> list[Notice]:
         }
         notices.append((Channel.OUTPUT, json.dumps(payload)))
     return notices
+
+
+def deregistered(instance: InstanceKey) -> list[Notice]:
+    """The DEREGISTERED notice of a managed instance."""
+    tenant = instance.tenant
+    return [
+        (
+            Channel.DEREGISTERED,
+            json.dumps([tenant.account_id, tenant.region_id, instance.instance_id]),
+        )
+    ]
+
+
+def deregistered_instance(payload: str) -> InstanceKey:
+    """The instance a DEREGISTERED payload names."""
+    account_id, region_id, instance_id = json.loads(payload)
+    return InstanceKey(Tenant(account_id, region_id), instance_id)
 
 
 def about(invoke_id: str) -> Callable[[Received], bool]:

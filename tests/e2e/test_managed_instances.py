@@ -14,7 +14,14 @@ import pytest
 
 from kairos.v1 import activation_pb2, common_pb2, invocation_pb2
 from scheduler.local import Process, kairos_command, until_online
-from tests.e2e.cluster import START_TIMEOUT, Cluster, finished, results, running_cluster
+from tests.e2e.cluster import (
+    START_TIMEOUT,
+    Cluster,
+    finished,
+    output_seen,
+    results,
+    running_cluster,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -94,3 +101,50 @@ async def test_an_agent_registers_once_and_connects_with_its_credential(
             assert secret not in logs
         [result] = (await results(kairos, response.invoke_id)).values()
         assert result.output.startswith(b"hello from")
+
+
+async def test_a_deregistered_agent_is_refused_and_its_running_execution_ends(
+    database_url: str, tmp_path: Path
+) -> None:
+    async with running_cluster(tmp_path, database_url, server_flags=[], agents={}) as cluster:
+        kairos = cluster.client()
+        created = await kairos.activations.CreateActivation(
+            activation_pb2.CreateActivationRequest(instance_count=1)
+        )
+        state_dir = tmp_path / "managed-2"
+        agent = start_managed_agent(
+            cluster,
+            state_dir,
+            "--activation-id", created.activation_id,
+            "--activation-code", created.activation_code,
+        )  # fmt: skip
+        instance_id = (await credential_in(state_dir))["instance_id"]
+        await cluster.supervisor.supervise(
+            until_online(cluster.address, [instance_id], START_TIMEOUT)
+        )
+        response = await kairos.invocations.RunCommand(
+            invocation_pb2.RunCommandRequest(
+                type=S.COMMAND_TYPE_RUN_SHELL_SCRIPT,
+                command_content="echo started; sleep 60",
+                instance_ids=[instance_id],
+            )
+        )
+        await output_seen(kairos, response.invoke_id, b"started")
+        await kairos.activations.DeregisterManagedInstance(
+            activation_pb2.DeregisterManagedInstanceRequest(instance_id=instance_id)
+        )
+        end = await finished(kairos, response.invoke_id)
+        assert end["status"] == S.INVOCATION_STATUS_FAILED
+        [result] = (await results(kairos, response.invoke_id)).values()
+        assert (result.invocation_status, result.error_code) == (
+            S.INVOCATION_STATUS_ERROR,
+            "InstanceDeregistered",
+        )
+        assert result.output == b"started\n"
+        # Its stream is closed, and each reconnect is refused: the agent says so.
+        deadline = time.monotonic() + START_TIMEOUT
+        while not any(
+            "unknown or deregistered instance credential" in line for line in agent.tail(50)
+        ):
+            assert time.monotonic() < deadline, "the agent's reconnect was never refused"
+            await asyncio.sleep(0.1)

@@ -90,10 +90,20 @@ async def until_disconnected(url: str, *, account_id: str, instance_id: str) -> 
 class Peer:
     """The agent's side of one real AgentService stream, driven by the test."""
 
-    def __init__(self, address: str, instance_id: str, *, token: str | None = None) -> None:
+    def __init__(
+        self,
+        address: str,
+        instance_id: str,
+        *,
+        token: str | None = None,
+        own_connection: bool = False,
+    ) -> None:
+        """``own_connection``: a TCP connection of its own, as another machine's agent has
+        (channels of one process otherwise share one connection, so one peer address)."""
         self.instance_id = instance_id
         self.address = address
-        self._channel = grpc.aio.insecure_channel(address)
+        options = [("grpc.use_local_subchannel_pool", 1)] if own_connection else []
+        self._channel = grpc.aio.insecure_channel(address, options=options)
         self._outbox: asyncio.Queue[agent_pb2.AgentMessage | None] = asyncio.Queue()
         metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self._call = agent_pb2_grpc.AgentServiceStub(self._channel).Connect(
