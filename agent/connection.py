@@ -14,6 +14,7 @@ from agent.executions import Executions
 from agent.outbox import Outbox
 from agent.packing import AGENT_PROTOCOL, request_stream, spoken
 from agent.servers import Rotation
+from agent.tls import ClientTls, ClientTlsError
 from kairos.v1 import agent_pb2, agent_pb2_grpc
 from scheduler.domain.liveness import AGENT_PING_INTERVAL, PING_TIMEOUT
 
@@ -78,6 +79,7 @@ class Connection:
         *,
         clock: Callable[[], datetime],
         backoff: Backoff | None = None,
+        tls: ClientTls | None = None,
     ) -> None:
         self._servers = Rotation(servers)
         self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
@@ -86,6 +88,7 @@ class Connection:
         self._outbox = outbox
         self._clock = clock
         self._backoff = backoff or Backoff()
+        self._tls = tls or ClientTls()
         self._heartbeat_job: asyncio.Task[None] | None = None
         self._failures = 0  # failed attempts since the last Welcome
         self._protocol = 1  # the current stream's version: 1 until its Welcome says more
@@ -111,6 +114,12 @@ class Connection:
                 )
                 self._failures += 1
                 delay = None
+            except ClientTlsError as error:
+                # A rotated file caught while it was replaced: read again on the next attempt.
+                level = logging.DEBUG if self._failures > 0 else logging.ERROR
+                log.log(level, "cannot connect to %s: %s", self._servers.current, error)
+                self._failures += 1
+                delay = None
             except Exception:
                 # A local failure (a full disk, say) ends this stream only: the
                 # unacknowledged task will be delivered again on the next one.
@@ -127,7 +136,7 @@ class Connection:
 
     async def _session(self) -> float | None:
         """Serve one stream; return the delay a Shutdown asked for, or None."""
-        async with grpc.aio.insecure_channel(self._servers.current, options=KEEPALIVE) as channel:
+        async with self._channel() as channel:
             stub = agent_pb2_grpc.AgentServiceStub(channel)
             # Hello, then everything a new dispatcher must know, queued in one
             # step so that no result can slip in between or be sent twice.
@@ -155,6 +164,14 @@ class Connection:
                 if self._heartbeat_job is not None:
                     self._heartbeat_job.cancel()
                 call.cancel()
+
+    def _channel(self) -> grpc.aio.Channel:
+        """A channel to the current server; the TLS files are read anew (rotated ones count)."""
+        credentials = self._tls.credentials()
+        if credentials is None:
+            return grpc.aio.insecure_channel(self._servers.current, options=KEEPALIVE)
+        options = [*KEEPALIVE, *self._tls.channel_options()]
+        return grpc.aio.secure_channel(self._servers.current, credentials, options=options)
 
     def _hello_now(self) -> agent_pb2.Hello:
         """Hello with what this agent holds now: the server reconciles it with its records."""

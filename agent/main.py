@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agent.servers import parse_servers
+from agent.tls import ClientTls, ClientTlsError, add_server_trust_flags
 
 if TYPE_CHECKING:
     from agent.executions import Executions
@@ -39,6 +40,7 @@ class Options:
     boot_id_file: Path
     time_zone: str
     power_hook: str | None
+    tls: ClientTls = dataclasses.field(default_factory=ClientTls)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -70,6 +72,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--token",
         default=env.get("KAIROS_AGENT_TOKEN"),
         help="agent token sent as 'authorization: Bearer' (env KAIROS_AGENT_TOKEN)",
+    )
+    add_server_trust_flags(parser)
+    parser.add_argument(
+        "--tls-cert",
+        type=Path,
+        metavar="FILE",
+        help="PEM client certificate for a server with --tls-client-ca (mutual TLS; "
+        "with --tls-key and --ca-file); read again at each reconnection",
+    )
+    parser.add_argument(
+        "--tls-key", type=Path, metavar="FILE", help="PEM private key of --tls-cert"
     )
     parser.add_argument(
         "--state-dir",
@@ -126,6 +139,12 @@ def run(args: argparse.Namespace) -> int:
     from agent.identity import detect_time_zone
     from agent.spool import SpoolLocked, safe_name
 
+    try:
+        tls = ClientTls.from_args(args)
+        tls.credentials()  # the files must be readable now; they are read again per stream
+    except ClientTlsError as error:
+        print(f"kairos agent: {error}", file=sys.stderr)
+        return 2
     options = Options(
         servers=args.server,
         instance_id=args.instance_id,
@@ -135,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
         boot_id_file=args.boot_id_file,
         time_zone=detect_time_zone(args.time_zone, os.environ),
         power_hook=args.power_hook,
+        tls=tls,
     )
     try:
         asyncio.run(_serve_until_signalled(options))
@@ -189,7 +209,9 @@ async def serve(options: Options, stop: asyncio.Event) -> None:
         time_zone=options.time_zone,
         boot_id=boot_id,
     )
-    connection = Connection(options.servers, options.token, hello, executions, outbox, clock=_now)
+    connection = Connection(
+        options.servers, options.token, hello, executions, outbox, clock=_now, tls=options.tls
+    )
     log.info(
         "agent %s (version %s) serving from %s, dispatcher %s",
         options.instance_id,

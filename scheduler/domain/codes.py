@@ -181,6 +181,9 @@ class RefusalCode(StrEnum):
     FORBIDDEN_TOKEN_ROLE = "Forbidden.TokenRole"
     """A client token on the agent API, or an agent token on the client API
     (``PERMISSION_DENIED``)."""
+    UNAUTHENTICATED_CLIENT_CERTIFICATE = "Unauthenticated.ClientCertificate"
+    """An agent call without a verified client certificate on a server that requires one
+    (``--tls-client-ca``): on ``--listen`` instead of ``--agent-listen`` (``UNAUTHENTICATED``)."""
 
     UNIMPLEMENTED = "Unimplemented"
     """The RPC is declared in the API but not served yet (``UNIMPLEMENTED``)."""

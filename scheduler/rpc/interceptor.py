@@ -22,6 +22,7 @@ from scheduler.observability import metrics
 from scheduler.rpc.auth import TokenTable
 from scheduler.rpc.context import RpcContext
 from scheduler.rpc.in_flight import InFlight
+from scheduler.rpc.peer import NO_CLIENT_CERTIFICATE, has_client_certificate
 from scheduler.rpc.validate import check_request
 from scheduler.store.database import is_unavailable
 
@@ -58,9 +59,16 @@ class KairosInterceptor(grpc.aio.ServerInterceptor):
     details (BadRequest, QuotaFailure, ErrorInfo).
     """
 
-    def __init__(self, tokens: TokenTable, in_flight: InFlight | None = None) -> None:
+    def __init__(
+        self,
+        tokens: TokenTable,
+        in_flight: InFlight | None = None,
+        *,
+        agent_certificates: bool = False,
+    ) -> None:
         self._tokens = tokens
         self._in_flight = in_flight or InFlight()
+        self._agent_certificates = agent_certificates
 
     async def intercept_service(
         self,
@@ -75,7 +83,11 @@ class KairosInterceptor(grpc.aio.ServerInterceptor):
         caller = self._tokens.authenticate(metadata.get("authorization"), role)
         # Client calls are what a graceful stop waits for; agent streams never end by themselves.
         client = role is Role.CLIENT
-        return _wrap(handler, details.method, caller, self._in_flight if client else None)
+        # Shown in the TLS handshake, which only the call's context tells.
+        certified = self._agent_certificates and role is Role.AGENT
+        return _wrap(
+            handler, details.method, caller, self._in_flight if client else None, certified
+        )
 
 
 _FACTORIES = {
@@ -87,7 +99,11 @@ _FACTORIES = {
 
 
 def _wrap(
-    handler: Handler, method: str, caller: Caller | KairosError, in_flight: InFlight | None
+    handler: Handler,
+    method: str,
+    caller: Caller | KairosError,
+    in_flight: InFlight | None,
+    certified: bool,
 ) -> Handler:
     kind = next(k for k in _FACTORIES if getattr(handler, k) is not None)
     behavior = getattr(handler, kind)
@@ -99,7 +115,7 @@ def _wrap(
     if handler.response_streaming:
 
         async def streaming(request: Any, context: RpcContext) -> AsyncIterator[Any]:
-            await _enter(caller, context)
+            await _enter(caller, context, certified)
             with counting():
                 async with _refusals(context, method):
                     if checked:
@@ -111,7 +127,7 @@ def _wrap(
     else:
 
         async def single(request: Any, context: RpcContext) -> Any:
-            await _enter(caller, context)
+            await _enter(caller, context, certified)
             with counting():
                 async with _refusals(context, method):
                     if checked:
@@ -140,7 +156,10 @@ async def _refusals(context: RpcContext, method: str) -> AsyncIterator[None]:
         await abort(context, unexpected(error, method))
 
 
-async def _enter(caller: Caller | KairosError, context: RpcContext) -> None:
+async def _enter(caller: Caller | KairosError, context: RpcContext, certified: bool) -> None:
+    """Refuse the call (``certified``: without a verified client certificate) or note its caller."""
+    if certified and not has_client_certificate(context):
+        await abort(context, NO_CLIENT_CERTIFICATE)
     if isinstance(caller, KairosError):
         await abort(context, caller)
     else:

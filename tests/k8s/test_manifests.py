@@ -240,8 +240,15 @@ def test_manifests_use_real_flags_and_variables(
             unknown_flags = {u.split("=")[0] for u in unknown if u.startswith("-")}
             assert not unknown_flags, (where, unknown)
             if container["args"][0] == "server":
-                config = ServerConfig(listen=args.listen, auth_file=args.auth_file)
-                config.validate()  # [::]:50051 is not loopback: needs the auth file
+                config = ServerConfig(
+                    listen=args.listen,
+                    auth_file=args.auth_file,
+                    insecure=args.insecure,
+                    tls_cert=args.tls_cert,
+                    tls_key=args.tls_key,
+                )
+                config.validate()  # [::]:50051 is not loopback: needs TLS or --insecure
+                assert args.auth_file, where  # --insecure is no reason to let every caller in
                 assert args.database_url == "from-a-reference", where
             elif container["args"][0] == "agent":
                 assert args.instance_id and args.server, where
