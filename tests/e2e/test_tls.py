@@ -12,6 +12,7 @@ import subprocess
 import time
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import grpc
@@ -19,7 +20,7 @@ import pytest
 import pytest_asyncio
 
 from kairos.v1 import agent_pb2, agent_pb2_grpc, common_pb2, fleet_pb2, invocation_pb2
-from scheduler.local import Process, Tls, connect, free_port, kairos_command
+from scheduler.local import Process, Tls, connect, free_port, kairos_command, until_online
 from tests.e2e.cluster import Cluster, finished, results, running_cluster
 from tests.tls_certs import Authority, Issued, presented_serial
 
@@ -224,6 +225,49 @@ async def test_agent_calls_on_the_client_port_are_refused_with_why(
         assert "client certificate" in str(refused.value.details())
         assert "--agent-listen" in str(refused.value.details())
         await channel.close()
+
+
+async def test_an_agent_reconnects_with_the_files_rotated_on_its_disk(
+    database_url: str, tmp_path: Path, pki: Pki
+) -> None:
+    client_ca = pki.ca.write(tmp_path / "client-ca.crt")
+    agent_address = f"127.0.0.1:{free_port()}"
+    flags = pki.server_flags("--tls-client-ca", str(client_ca), "--agent-listen", agent_address)
+    agent_ca = pki.ca.write(tmp_path / "agent" / "ca.crt")
+    agent_cert, agent_key = pki.ca.client("i-rot").write(tmp_path / "agent", "agent")
+    async with running_cluster(
+        tmp_path, database_url, server_flags=flags, agents={}, tls=pki.tls()
+    ) as cluster:
+        tls = [
+            "--ca-file",
+            str(agent_ca),
+            "--tls-cert",
+            str(agent_cert),
+            "--tls-key",
+            str(agent_key),
+        ]
+        agent = await cluster.start_agent("i-rot", *tls, via=agent_address)
+        # Everything moves to a new CA: what the server shows and trusts, and what the
+        # agent trusts and shows. Only an agent that reads its files again gets back in.
+        successor = Authority("Kairos test CA 2")
+        rename_over(agent_ca, successor.pem)
+        issued = successor.client("i-rot")
+        rename_over(agent_key, issued.key)
+        rename_over(agent_cert, issued.cert)
+        server_pair = successor.server()
+        rename_over(pki.key, server_pair.key)
+        rename_over(pki.cert, server_pair.cert)
+        rename_over(client_ca, successor.pem)
+        assert cluster.server is not None
+        cluster.server.terminate()  # the agent's stream ends; it reconnects to the new one
+        cluster.tls = Tls(grpc.ssl_channel_credentials(successor.pem))
+        since = datetime.now(UTC)
+        await cluster.start_server()
+        await cluster.supervisor.supervise(
+            until_online(cluster.address, ["i-rot"], 60.0, since=since, tls=cluster.tls)
+        )
+        assert agent.alive()  # the same process: no restart picked the files up
+        await run_echo(cluster, "i-rot")
 
 
 def replace_in_place(path: Path, data: bytes) -> None:
