@@ -314,6 +314,49 @@ def migration_problems(objs: list[Obj]) -> list[str]:
     return problems
 
 
+DATABASE_TLS_MODE = "verify-full"
+"""libpq's ``sslmode`` for a production database: TLS, and the server's certificate
+checked against the cluster's CA and the host name."""
+
+
+def database_tls_problems(objs: list[Obj]) -> list[str]:
+    """Every container that connects to the database does so over TLS with the
+    server's certificate verified (PGSSLMODE verify-full), against the CA certificate
+    alone of the CloudNativePG cluster (PGSSLROOTCERT, a file of the Secret
+    CLUSTER-ca mounted with its key ca.crt only: the Secret also holds the CA's key)."""
+    clusters = of_kind(objs, "Cluster")
+    if len(clusters) != 1:
+        return [f"expected one CloudNativePG Cluster, found {len(clusters)}"]
+    ca_secret = f"{clusters[0]['metadata']['name']}-ca"
+    problems: list[str] = []
+    for workload in workloads(objs):
+        volumes = {v["name"]: v for v in pod_spec(workload).get("volumes", [])}
+        for container in containers(workload):
+            if database_url_source(container) is None:
+                continue
+            where = f"{workload['metadata']['name']}/{container['name']}"
+            mode = (env_value(container, "PGSSLMODE") or {}).get("value")
+            if mode != DATABASE_TLS_MODE:
+                problems.append(f"{where}: PGSSLMODE is {mode!r}, not {DATABASE_TLS_MODE!r}")
+            root = (env_value(container, "PGSSLROOTCERT") or {}).get("value") or ""
+            if not any(
+                root == f"{mount['mountPath'].rstrip('/')}/ca.crt"
+                and _only_ca_certificate(volumes.get(mount["name"]), ca_secret)
+                for mount in container.get("volumeMounts", [])
+            ):
+                problems.append(
+                    f"{where}: PGSSLROOTCERT {root!r} is not ca.crt of Secret {ca_secret} "
+                    "mounted alone"
+                )
+    return problems
+
+
+def _only_ca_certificate(volume: Obj | None, secret_name: str) -> bool:
+    secret = (volume or {}).get("secret") or {}
+    items = secret.get("items") or []
+    return secret.get("secretName") == secret_name and [i["key"] for i in items] == ["ca.crt"]
+
+
 # ---------------------------------------------------------------- roles and services
 
 

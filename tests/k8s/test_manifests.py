@@ -289,6 +289,14 @@ def test_a_role_refuses_an_unmigrated_database(empty_database_url: str) -> None:
 
 
 @needs_kubectl
+def test_prod_connects_to_the_database_over_verified_tls(rendered: Rendered) -> None:
+    assert rules.database_tls_problems(rendered["prod"]) == []
+    job = named(rendered["prod"], "Job", "kairos-migrate")
+    (migrate,) = containers(job)
+    assert (env_value(migrate, "PGSSLMODE") or {}).get("value") == "verify-full"
+
+
+@needs_kubectl
 @pytest.mark.parametrize(("overlay", "split"), [("dev", False), ("prod", True)])
 def test_role_layout(rendered: Rendered, overlay: str, split: bool) -> None:
     assert rules.role_layout_problems(rendered[overlay], split=split) == []
@@ -488,6 +496,19 @@ def _other_database(r: Rendered) -> list[str]:
     return rules.migration_problems(r["prod"])
 
 
+def _database_tls_unverified(r: Rendered) -> list[str]:
+    _, container = _prod_server(r, "kairos-api")
+    (env_value(container, "PGSSLMODE") or {})["value"] = "require"
+    return rules.database_tls_problems(r["prod"])
+
+
+def _database_ca_key_mounted(r: Rendered) -> list[str]:
+    job = named(r["prod"], "Job", "kairos-migrate")
+    (volume,) = [v for v in pod_spec(job)["volumes"] if v["name"] == "database-ca"]
+    del volume["secret"]["items"]
+    return rules.database_tls_problems(r["prod"])
+
+
 def _agent_wrong_port(r: Rendered) -> list[str]:
     (config,) = of_kind(r["prod"], "ConfigMap")
     config["data"]["KAIROS_SERVER"] = "kairos-agents.kairos.svc:50052"
@@ -593,6 +614,8 @@ MUTATIONS: list[tuple[Mutation, str]] = [
     (_order_annotation_missing, "kairos-dispatcher is not ordered after the migration Job"),
     (_role_migrates_itself, "container migrate migrates by itself"),
     (_other_database, "kairos-ticker: KAIROS_DATABASE_URL does not come from"),
+    (_database_tls_unverified, "kairos-api/kairos: PGSSLMODE is 'require'"),
+    (_database_ca_key_mounted, "kairos-migrate/migrate: PGSSLROOTCERT"),
     (_agent_wrong_port, "port '50052' is not a port of Service kairos-agents"),
     (_agent_to_api, "host 'kairos-api.kairos-dev.svc' is not the agent Service's DNS name"),
     (_agent_fixed_instance, "KAIROS_INSTANCE_ID is not the node name"),
