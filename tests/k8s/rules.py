@@ -9,6 +9,7 @@ that each rule can fail.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import shlex
 
@@ -474,6 +475,67 @@ def agent_problems(objs: list[Obj]) -> list[str]:
     if service["metadata"].get("namespace", "default") != namespace:
         problems.append("Service kairos-agents is not in the agent's namespace")
     return problems
+
+
+METADATA_ADDRESS = ipaddress.ip_address("169.254.169.254")
+"""The cloud metadata service: it hands out the node's credentials to whoever asks."""
+
+
+def agent_egress_problems(objs: list[Obj]) -> list[str]:
+    """The agent pods may open connections only to the dispatcher pods (on a port
+    they serve) and to DNS: a script run in the agent's pod reaches neither the cloud
+    metadata address nor any other pod. An ipBlock (dispatchers outside the cluster)
+    must leave out the metadata address."""
+    daemonsets = of_kind(objs, "DaemonSet")
+    if len(daemonsets) != 1:
+        return [f"expected one agent DaemonSet, found {len(daemonsets)}"]
+    labels = pod_labels(daemonsets[0])
+    dispatchers = [d for d in server_deployments(objs) if "dispatcher" in _deployment_roles(d)]
+    policies = [
+        p
+        for p in of_kind(objs, "NetworkPolicy")
+        if "Egress" in p["spec"]["policyTypes"]
+        and selects(p["spec"]["podSelector"].get("matchLabels", {}), labels)
+    ]
+    if not policies:
+        return ["the agent pods have no egress policy: they may connect anywhere"]
+    problems = []
+    for policy in policies:
+        name = policy["metadata"]["name"]
+        for rule in policy["spec"].get("egress", []):
+            peers = rule.get("to")
+            if not peers:
+                problems.append(f"NetworkPolicy {name}: an egress rule allows every destination")
+            for peer in peers or []:
+                problems += _agent_peer_problems(name, peer, rule, dispatchers)
+    return problems
+
+
+def _deployment_roles(deployment: Obj) -> frozenset[str]:
+    return frozenset().union(*(roles(c) for c in containers(deployment) if is_server(c)))
+
+
+def _agent_peer_problems(policy: str, peer: Obj, rule: Obj, dispatchers: list[Obj]) -> list[str]:
+    if "ipBlock" in peer:
+        block = ipaddress.ip_network(peer["ipBlock"]["cidr"])
+        excepted = [ipaddress.ip_network(e) for e in peer["ipBlock"].get("except", [])]
+        if METADATA_ADDRESS in block and not any(METADATA_ADDRESS in e for e in excepted):
+            return [f"NetworkPolicy {policy}: ipBlock {block} reaches the cloud metadata address"]
+        return []
+    selector = (peer.get("podSelector") or {}).get("matchLabels", {})
+    if selector.get("k8s-app") == "kube-dns":
+        ports = {port.get("port") for port in rule.get("ports", [])}
+        return [] if ports == {53} else [f"NetworkPolicy {policy}: DNS on ports {ports}"]
+    selected = [d for d in dispatchers if selects(selector, pod_labels(d))]
+    if "podSelector" not in peer or not selector or not selected:
+        return [f"NetworkPolicy {policy}: egress to {peer} is not to the dispatchers"]
+    if not all(
+        any(container_port(c, port.get("port")) for c in containers(d))
+        for d in selected
+        for port in rule.get("ports", [{}])
+    ):
+        return [f"NetworkPolicy {policy}: a port is not one the dispatchers serve"]
+    return []
 
 
 # ---------------------------------------------------------------- prod availability

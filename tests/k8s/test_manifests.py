@@ -86,7 +86,7 @@ def test_overlays_render_the_expected_objects(rendered: Rendered) -> None:
         "DaemonSet": 1,
         "Job": 1,
         "Cluster": 1,
-        "NetworkPolicy": 6,
+        "NetworkPolicy": 7,
     }
     assert prod == {
         "ServiceAccount": 3,
@@ -96,7 +96,7 @@ def test_overlays_render_the_expected_objects(rendered: Rendered) -> None:
         "DaemonSet": 1,
         "Job": 1,
         "Cluster": 1,
-        "NetworkPolicy": 6,
+        "NetworkPolicy": 7,
         "PodDisruptionBudget": 3,
         "HorizontalPodAutoscaler": 2,
         "ServiceMonitor": 1,
@@ -365,6 +365,7 @@ def test_image_tags_are_pinned(rendered: Rendered, overlay: str) -> None:
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_network_policies_match_the_pods(rendered: Rendered, overlay: str) -> None:
     assert rules.network_policy_problems(rendered[overlay]) == []
+    assert rules.agent_egress_problems(rendered[overlay]) == []
 
 
 def test_dockerfile_follows_the_rules() -> None:
@@ -509,6 +510,17 @@ def _database_ca_key_mounted(r: Rendered) -> list[str]:
     return rules.database_tls_problems(r["prod"])
 
 
+def _agent_egress_anywhere(r: Rendered) -> list[str]:
+    policy = named(r["prod"], "NetworkPolicy", "kairos-agent-egress")
+    policy["spec"]["egress"].append({"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]})
+    return rules.agent_egress_problems(r["prod"])
+
+
+def _agent_egress_policy_gone(r: Rendered) -> list[str]:
+    r["dev"] = [o for o in r["dev"] if o["metadata"]["name"] != "kairos-agent-egress"]
+    return rules.agent_egress_problems(r["dev"])
+
+
 def _agent_wrong_port(r: Rendered) -> list[str]:
     (config,) = of_kind(r["prod"], "ConfigMap")
     config["data"]["KAIROS_SERVER"] = "kairos-agents.kairos.svc:50052"
@@ -616,6 +628,8 @@ MUTATIONS: list[tuple[Mutation, str]] = [
     (_other_database, "kairos-ticker: KAIROS_DATABASE_URL does not come from"),
     (_database_tls_unverified, "kairos-api/kairos: PGSSLMODE is 'require'"),
     (_database_ca_key_mounted, "kairos-migrate/migrate: PGSSLROOTCERT"),
+    (_agent_egress_anywhere, "ipBlock 0.0.0.0/0 reaches the cloud metadata address"),
+    (_agent_egress_policy_gone, "the agent pods have no egress policy"),
     (_agent_wrong_port, "port '50052' is not a port of Service kairos-agents"),
     (_agent_to_api, "host 'kairos-api.kairos-dev.svc' is not the agent Service's DNS name"),
     (_agent_fixed_instance, "KAIROS_INSTANCE_ID is not the node name"),
