@@ -30,21 +30,16 @@ _COLUMNS = ["account_id", "region_id", "instance_id", "created_at"]
 
 def upgrade() -> None:
     """Apply this revision."""
-    op.drop_index("ix_executions_undelivered", table_name="executions")
-    op.create_index(
-        "ix_executions_open",
-        "executions",
-        _COLUMNS,
-        postgresql_where=sa.text("status IN ('Pending', 'Running', 'Stopping')"),
-    )
+    _replace("ix_executions_undelivered", "ix_executions_open", ("Pending", "Running", "Stopping"))
 
 
 def downgrade() -> None:
     """Revert this revision."""
-    op.drop_index("ix_executions_open", table_name="executions")
-    op.create_index(
-        "ix_executions_undelivered",
-        "executions",
-        _COLUMNS,
-        postgresql_where=sa.text("status IN ('Pending', 'Stopping')"),
-    )
+    _replace("ix_executions_open", "ix_executions_undelivered", ("Pending", "Stopping"))
+
+
+def _replace(old: str, new: str, statuses: tuple[str, ...]) -> None:
+    """Drop index ``old``; create ``new`` over the executions in ``statuses``."""
+    listed = ", ".join(f"'{status}'" for status in statuses)
+    op.drop_index(old, table_name="executions")
+    op.create_index(new, "executions", _COLUMNS, postgresql_where=sa.text(f"status IN ({listed})"))
