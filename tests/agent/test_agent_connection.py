@@ -12,6 +12,7 @@ import pytest
 import agent
 from agent.main import Options, serve
 from agent.spool import Spool
+from agent.tokens import FixedToken
 from kairos.v1 import agent_pb2, common_pb2
 
 from .agent_harness import BOOT_ID, shell_task
@@ -45,7 +46,7 @@ async def running_agent(
         servers=tuple(peer.address for peer in (dispatcher, *others)),
         instance_id="i-test-1",
         name="web-1",
-        token="agent-token",
+        token=FixedToken("agent-token"),
         state_dir=state_dir,
         boot_id_file=boot_id_file,
         time_zone="Europe/Paris",
