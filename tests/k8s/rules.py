@@ -21,6 +21,7 @@ from tests.k8s.render import (
     env_value,
     flag,
     is_server,
+    mounted_secret,
     of_kind,
     pod_labels,
     pod_spec,
@@ -435,7 +436,8 @@ def metrics_problems(deployment: Obj) -> list[str]:
 
 
 def agent_problems(objs: list[Obj]) -> list[str]:
-    """The DaemonSet runs `kairos agent` with the node name as instance id, and its
+    """The DaemonSet runs `kairos agent` with the node name as instance id, its token
+    from a private file of a Secret volume (never the environment), and its
     KAIROS_SERVER is the agent Service's DNS name and port in its namespace."""
     daemonsets = of_kind(objs, "DaemonSet")
     if len(daemonsets) != 1:
@@ -448,9 +450,14 @@ def agent_problems(objs: list[Obj]) -> list[str]:
     field_ref = (instance.get("valueFrom") or {}).get("fieldRef") or {}
     if field_ref.get("fieldPath") != "spec.nodeName":
         problems.append("KAIROS_INSTANCE_ID is not the node name (fieldRef spec.nodeName)")
-    token = env_value(agent, "KAIROS_AGENT_TOKEN") or {}
-    if not (token.get("valueFrom") or {}).get("secretKeyRef"):
-        problems.append("KAIROS_AGENT_TOKEN does not come from a Secret")
+    if env_value(agent, "KAIROS_AGENT_TOKEN") is not None:
+        problems.append("KAIROS_AGENT_TOKEN is in the agent's environment, which scripts can read")
+    token_file = flag(agent["args"], "--token-file") or ""
+    mounted = mounted_secret(daemonset, agent, token_file)
+    if mounted is None:
+        problems.append(f"--token-file {token_file!r} is not a file of a Secret volume")
+    elif (mode := mounted[0]["secret"].get("defaultMode", 0o644)) & 0o077:
+        problems.append(f"the agent token's Secret volume is open to group or others ({mode:04o})")
     server = env_value(agent, "KAIROS_SERVER") or {}
     ref = (server.get("valueFrom") or {}).get("configMapKeyRef")
     if ref is None:

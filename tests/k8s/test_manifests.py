@@ -33,8 +33,10 @@ from tests.k8s.render import (
     Obj,
     containers,
     env_value,
+    flag,
     is_server,
     kubectl,
+    mounted_secret,
     named,
     of_kind,
     pod_spec,
@@ -324,10 +326,13 @@ def test_agent_daemonset_is_wired_to_the_agent_service(rendered: Rendered, overl
 @needs_kubectl
 def test_dev_agent_token_is_an_agent_token_of_the_auth_file(rendered: Rendered) -> None:
     objs = rendered["dev"]
-    (agent,) = [c for d in of_kind(objs, "DaemonSet") for c in containers(d)]
-    ref = (env_value(agent, "KAIROS_AGENT_TOKEN") or {})["valueFrom"]["secretKeyRef"]
-    token_secret = named(objs, "Secret", ref["name"])
-    token = base64.b64decode(token_secret["data"][ref["key"]]).decode()
+    (daemonset,) = of_kind(objs, "DaemonSet")
+    (agent,) = containers(daemonset)
+    mounted = mounted_secret(daemonset, agent, flag(agent["args"], "--token-file") or "")
+    assert mounted is not None
+    volume, key = mounted
+    token_secret = named(objs, "Secret", volume["secret"]["secretName"])
+    token = base64.b64decode(token_secret["data"][key]).decode()
     (server,) = server_deployments(objs)
     (auth_volume,) = [v for v in pod_spec(server)["volumes"] if v["name"] == "auth"]
     auth_secret = named(objs, "Secret", auth_volume["secret"]["secretName"])
@@ -541,6 +546,29 @@ def _agent_fixed_instance(r: Rendered) -> list[str]:
     return rules.agent_problems(r["prod"])
 
 
+def _agent_token_in_env(r: Rendered) -> list[str]:
+    (daemonset,) = of_kind(r["prod"], "DaemonSet")
+    secret = {"secretKeyRef": {"name": "kairos-agent-token", "key": "token"}}
+    pod_spec(daemonset)["containers"][0]["env"].append(
+        {"name": "KAIROS_AGENT_TOKEN", "valueFrom": secret}
+    )
+    return rules.agent_problems(r["prod"])
+
+
+def _agent_token_file_elsewhere(r: Rendered) -> list[str]:
+    (daemonset,) = of_kind(r["prod"], "DaemonSet")
+    args = pod_spec(daemonset)["containers"][0]["args"]
+    args[args.index("--token-file") + 1] = "/var/lib/kairos-agent/token"
+    return rules.agent_problems(r["prod"])
+
+
+def _agent_token_readable_by_all(r: Rendered) -> list[str]:
+    (daemonset,) = of_kind(r["dev"], "DaemonSet")
+    for volume in pod_spec(daemonset)["volumes"]:
+        volume.get("secret", {}).pop("defaultMode", None)  # Kubernetes' default: 0644
+    return rules.agent_problems(r["dev"])
+
+
 def _no_pdb(r: Rendered) -> list[str]:
     r["prod"] = [
         o
@@ -633,6 +661,9 @@ MUTATIONS: list[tuple[Mutation, str]] = [
     (_agent_wrong_port, "port '50052' is not a port of Service kairos-agents"),
     (_agent_to_api, "host 'kairos-api.kairos-dev.svc' is not the agent Service's DNS name"),
     (_agent_fixed_instance, "KAIROS_INSTANCE_ID is not the node name"),
+    (_agent_token_in_env, "KAIROS_AGENT_TOKEN is in the agent's environment"),
+    (_agent_token_file_elsewhere, "'/var/lib/kairos-agent/token' is not a file of a Secret"),
+    (_agent_token_readable_by_all, "Secret volume is open to group or others (0644)"),
     (_no_pdb, "kairos-ticker: 0 PodDisruptionBudgets select it"),
     (_no_hpa, "kairos-api: no HorizontalPodAutoscaler"),
     (_latest_tag, "is not pinned to a release tag"),
