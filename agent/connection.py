@@ -15,6 +15,7 @@ from agent.outbox import Outbox
 from agent.packing import AGENT_PROTOCOL, request_stream, spoken
 from agent.servers import Rotation
 from agent.tls import ClientTls, ClientTlsError
+from agent.tokens import TokenSource
 from kairos.v1 import agent_pb2, agent_pb2_grpc
 from scheduler.domain.liveness import AGENT_PING_INTERVAL, PING_TIMEOUT
 
@@ -72,7 +73,7 @@ class Connection:
     def __init__(
         self,
         servers: tuple[str, ...],
-        token: str | None,
+        token: TokenSource,
         hello: agent_pb2.Hello,
         executions: Executions,
         outbox: Outbox,
@@ -82,7 +83,7 @@ class Connection:
         tls: ClientTls | None = None,
     ) -> None:
         self._servers = Rotation(servers)
-        self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
+        self._token = token
         self._hello = hello
         self._executions = executions
         self._outbox = outbox
@@ -145,9 +146,10 @@ class Connection:
             for pending in self._executions.replay():
                 queue.put_nowait(pending)
             self._protocol = 1
-            call = stub.Connect(
-                request_stream(queue, lambda: self._protocol), metadata=self._metadata
-            )
+            # Asked at each connection: a rotated token file is picked up here.
+            token = self._token.current()
+            metadata = (("authorization", f"Bearer {token}"),) if token else ()
+            call = stub.Connect(request_stream(queue, lambda: self._protocol), metadata=metadata)
             try:
                 message: agent_pb2.DispatcherMessage
                 async for message in call:

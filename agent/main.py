@@ -16,6 +16,17 @@ from typing import TYPE_CHECKING
 
 from agent.servers import parse_servers
 from agent.tls import ClientTls, ClientTlsError, add_server_trust_flags
+from agent.tokens import (
+    TOKEN_ENV,
+    TOKEN_FLAG,
+    FixedToken,
+    TokenError,
+    TokenFile,
+    TokenSource,
+    reexec_without,
+    take_handed_over,
+    without_token_flag,
+)
 
 if TYPE_CHECKING:
     from agent.executions import Executions
@@ -35,7 +46,7 @@ class Options:
     servers: tuple[str, ...]
     instance_id: str
     name: str
-    token: str | None
+    token: TokenSource
     state_dir: Path
     boot_id_file: Path
     time_zone: str
@@ -69,9 +80,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--name", help="instance name shown to users (default: the instance id)")
     parser.add_argument(
-        "--token",
-        default=env.get("KAIROS_AGENT_TOKEN"),
-        help="agent token sent as 'authorization: Bearer' (env KAIROS_AGENT_TOKEN)",
+        "--token-file",
+        type=Path,
+        default=env.get("KAIROS_AGENT_TOKEN_FILE") or None,
+        metavar="FILE",
+        help="file holding the agent token sent as 'authorization: Bearer', read again before "
+        "each connection, best mode 0600 (env KAIROS_AGENT_TOKEN_FILE)",
+    )
+    parser.add_argument(
+        TOKEN_FLAG,
+        default=env.get(TOKEN_ENV),
+        help=f"the agent token itself (env {TOKEN_ENV}); the agent re-executes itself without "
+        "it so that scripts cannot read it from /proc: prefer --token-file",
     )
     add_server_trust_flags(parser)
     parser.add_argument(
@@ -136,6 +156,11 @@ def run(args: argparse.Namespace) -> int:
     if not args.instance_id:
         print("kairos agent: --instance-id (or KAIROS_INSTANCE_ID) is required", file=sys.stderr)
         return 2
+    try:
+        token = _token_source(args)
+    except TokenError as error:
+        print(f"kairos agent: {error}", file=sys.stderr)
+        return 2
     from agent.identity import detect_time_zone
     from agent.spool import SpoolLocked, safe_name
 
@@ -149,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
         servers=args.server,
         instance_id=args.instance_id,
         name=args.name or args.instance_id,
-        token=args.token or None,
+        token=token,
         state_dir=args.state_dir or Path.home() / ".kairos-agent" / safe_name(args.instance_id),
         boot_id_file=args.boot_id_file,
         time_zone=detect_time_zone(args.time_zone, os.environ),
@@ -162,6 +187,28 @@ def run(args: argparse.Namespace) -> int:
         print(f"kairos agent: {error}", file=sys.stderr)
         return 1
     return 0
+
+
+def _token_source(args: argparse.Namespace) -> TokenSource:
+    """The agent's token from the flags, re-executing the agent if it sits in /proc.
+
+    ``run`` is the entry point of an agent process: this may replace the process image.
+    """
+    handed_over = take_handed_over(os.environ)
+    if handed_over is not None:
+        return FixedToken(handed_over)
+    if args.token and args.token_file:
+        raise TokenError(f"give the agent token one way: --token-file, {TOKEN_FLAG} or {TOKEN_ENV}")
+    if args.token_file:
+        return TokenFile(args.token_file)
+    if args.token:
+        log.warning(
+            "the agent token came from %s: re-executing without it, so that scripts cannot "
+            "read it from /proc; use --token-file instead",
+            TOKEN_FLAG if without_token_flag(sys.orig_argv) != sys.orig_argv else TOKEN_ENV,
+        )
+        reexec_without(args.token, sys.orig_argv, os.environ)
+    return FixedToken(None)
 
 
 async def _serve_until_signalled(options: Options) -> None:

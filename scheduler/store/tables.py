@@ -40,7 +40,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.sql.expression import FromClause
 
 from scheduler.domain.enums import (
-    DISPATCH_STATUSES,
+    ACTIVE_STATUSES,
     EXECUTION_STATUSES,
     INVOCATION_STATUSES,
     TARGET_STATUSES,
@@ -323,14 +323,16 @@ executions = Table(
     UniqueConstraint("invocation_id", "instance_id", "scheduled_at", name="uq_executions_fire"),
     _instance_reference(),
     Index("ix_executions_target", "invocation_id", "instance_id", "repeat"),
-    # The dispatcher's claim: work waiting for an agent.
+    # The executions not finished, by instance: the dispatcher's claim (work waiting
+    # for an agent) and the sweeps that end what no agent will answer for read only
+    # these, never the whole history, which only grows.
     Index(
-        "ix_executions_undelivered",
+        "ix_executions_open",
         "account_id",
         "region_id",
         "instance_id",
         "created_at",
-        postgresql_where=column("status").in_(values_of(DISPATCH_STATUSES)),
+        postgresql_where=column("status").in_(values_of(ACTIVE_STATUSES)),
     ),
     # Not error_code: agents of other versions may report codes this server does not know.
     one_of("status", EXECUTION_STATUSES),

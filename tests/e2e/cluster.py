@@ -134,7 +134,7 @@ async def finished(
     output: dict[str, bytes] = {}
     final = None
     call = kairos.invocations.WatchInvocation(
-        invocation_pb2.WatchInvocationRequest(invoke_id=invoke_id)
+        invocation_pb2.WatchInvocationRequest(invoke_id=invoke_id), metadata=kairos.metadata
     )
     async with asyncio.timeout(FINISH_TIMEOUT):
         while (event := await call.read()) is not grpc.aio.EOF:
@@ -152,7 +152,8 @@ async def finished(
 async def results(kairos: Kairos, invoke_id: str) -> dict[str, invocation_pb2.InvocationResult]:
     """The latest result of each instance of an invocation."""
     response = await kairos.invocations.DescribeInvocationResults(
-        invocation_pb2.DescribeInvocationResultsRequest(invoke_id=invoke_id, max_results=50)
+        invocation_pb2.DescribeInvocationResultsRequest(invoke_id=invoke_id, max_results=50),
+        metadata=kairos.metadata,
     )
     return {r.instance_id: r for r in response.results}
 
