@@ -14,6 +14,8 @@ from agent.executions import Executions
 from agent.outbox import Outbox
 from agent.packing import AGENT_PROTOCOL, request_stream, spoken
 from agent.servers import Rotation
+from agent.tls import ClientTls, ClientTlsError
+from agent.tokens import TokenSource
 from kairos.v1 import agent_pb2, agent_pb2_grpc
 from scheduler.domain.liveness import AGENT_PING_INTERVAL, PING_TIMEOUT
 
@@ -71,21 +73,23 @@ class Connection:
     def __init__(
         self,
         servers: tuple[str, ...],
-        token: str | None,
+        token: TokenSource,
         hello: agent_pb2.Hello,
         executions: Executions,
         outbox: Outbox,
         *,
         clock: Callable[[], datetime],
         backoff: Backoff | None = None,
+        tls: ClientTls | None = None,
     ) -> None:
         self._servers = Rotation(servers)
-        self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
+        self._token = token
         self._hello = hello
         self._executions = executions
         self._outbox = outbox
         self._clock = clock
         self._backoff = backoff or Backoff()
+        self._tls = tls or ClientTls()
         self._heartbeat_job: asyncio.Task[None] | None = None
         self._failures = 0  # failed attempts since the last Welcome
         self._protocol = 1  # the current stream's version: 1 until its Welcome says more
@@ -111,6 +115,12 @@ class Connection:
                 )
                 self._failures += 1
                 delay = None
+            except ClientTlsError as error:
+                # A rotated file caught while it was replaced: read again on the next attempt.
+                level = logging.DEBUG if self._failures > 0 else logging.ERROR
+                log.log(level, "cannot connect to %s: %s", self._servers.current, error)
+                self._failures += 1
+                delay = None
             except Exception:
                 # A local failure (a full disk, say) ends this stream only: the
                 # unacknowledged task will be delivered again on the next one.
@@ -127,7 +137,7 @@ class Connection:
 
     async def _session(self) -> float | None:
         """Serve one stream; return the delay a Shutdown asked for, or None."""
-        async with grpc.aio.insecure_channel(self._servers.current, options=KEEPALIVE) as channel:
+        async with self._channel() as channel:
             stub = agent_pb2_grpc.AgentServiceStub(channel)
             # Hello, then everything a new dispatcher must know, queued in one
             # step so that no result can slip in between or be sent twice.
@@ -136,9 +146,10 @@ class Connection:
             for pending in self._executions.replay():
                 queue.put_nowait(pending)
             self._protocol = 1
-            call = stub.Connect(
-                request_stream(queue, lambda: self._protocol), metadata=self._metadata
-            )
+            # Asked at each connection: a rotated token file is picked up here.
+            token = self._token.current()
+            metadata = (("authorization", f"Bearer {token}"),) if token else ()
+            call = stub.Connect(request_stream(queue, lambda: self._protocol), metadata=metadata)
             try:
                 message: agent_pb2.DispatcherMessage
                 async for message in call:
@@ -155,6 +166,10 @@ class Connection:
                 if self._heartbeat_job is not None:
                     self._heartbeat_job.cancel()
                 call.cancel()
+
+    def _channel(self) -> grpc.aio.Channel:
+        """A channel to the current server; the TLS files are read anew (rotated ones count)."""
+        return self._tls.channel(self._servers.current, KEEPALIVE)
 
     def _hello_now(self) -> agent_pb2.Hello:
         """Hello with what this agent holds now: the server reconciles it with its records."""

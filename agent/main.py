@@ -15,6 +15,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agent.servers import parse_servers
+from agent.tls import ClientTls, ClientTlsError, add_server_trust_flags
+from agent.tokens import (
+    TOKEN_ENV,
+    TOKEN_FLAG,
+    FixedToken,
+    TokenError,
+    TokenFile,
+    TokenSource,
+    reexec_without,
+    take_handed_over,
+    without_token_flag,
+)
 
 if TYPE_CHECKING:
     from agent.executions import Executions
@@ -39,12 +51,13 @@ class Options:
     instance_id: str
     """Empty for a managed instance: its id is in its credential (``agent.registration``)."""
     name: str | None
-    token: str | None
+    token: TokenSource
     activation: Activation | None
     state_dir: Path
     boot_id_file: Path
     time_zone: str
     power_hook: str | None
+    tls: ClientTls = dataclasses.field(default_factory=ClientTls)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -88,9 +101,29 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "else the instance id)",
     )
     parser.add_argument(
-        "--token",
-        default=env.get("KAIROS_AGENT_TOKEN"),
-        help="agent token sent as 'authorization: Bearer' (env KAIROS_AGENT_TOKEN)",
+        "--token-file",
+        type=Path,
+        default=env.get("KAIROS_AGENT_TOKEN_FILE") or None,
+        metavar="FILE",
+        help="file holding the agent token sent as 'authorization: Bearer', read again before "
+        "each connection, best mode 0600 (env KAIROS_AGENT_TOKEN_FILE)",
+    )
+    parser.add_argument(
+        TOKEN_FLAG,
+        default=env.get(TOKEN_ENV),
+        help=f"the agent token itself (env {TOKEN_ENV}); the agent re-executes itself without "
+        "it so that scripts cannot read it from /proc: prefer --token-file",
+    )
+    add_server_trust_flags(parser)
+    parser.add_argument(
+        "--tls-cert",
+        type=Path,
+        metavar="FILE",
+        help="PEM client certificate for a server with --tls-client-ca (mutual TLS; "
+        "with --tls-key and --ca-file); read again at each reconnection",
+    )
+    parser.add_argument(
+        "--tls-key", type=Path, metavar="FILE", help="PEM private key of --tls-cert"
     )
     parser.add_argument(
         "--state-dir",
@@ -142,6 +175,11 @@ def run(args: argparse.Namespace) -> int:
     from scheduler.observability.logs import LogFormat, configure
 
     configure(args.log_level, LogFormat(args.log_format))
+    try:
+        token = _token_source(args)
+    except TokenError as error:
+        print(f"kairos agent: {error}", file=sys.stderr)
+        return 2
     from agent.identity import detect_time_zone
     from agent.registration import Activation, RegistrationRefused, load_credential
     from agent.spool import SpoolLocked, safe_name
@@ -161,11 +199,16 @@ def run(args: argparse.Namespace) -> int:
             "--instance-id (or KAIROS_INSTANCE_ID) is required, or --activation-id and "
             f"--activation-code to register this machine (no credential in {state_dir})"
         )
+    try:
+        tls = ClientTls.from_args(args)
+        tls.credentials()  # the files must be readable now; they are read again per stream
+    except ClientTlsError as error:
+        return _usage(str(error))
     options = Options(
         servers=args.server,
         instance_id=args.instance_id or "",
         name=args.name or None,
-        token=args.token or None,
+        token=token,
         activation=(
             Activation(activation_id=args.activation_id, code=args.activation_code)
             if args.activation_id
@@ -175,6 +218,7 @@ def run(args: argparse.Namespace) -> int:
         boot_id_file=args.boot_id_file,
         time_zone=detect_time_zone(args.time_zone, os.environ),
         power_hook=args.power_hook,
+        tls=tls,
     )
     try:
         asyncio.run(_serve_until_signalled(options))
@@ -199,7 +243,7 @@ class Identity:
 
     instance_id: str
     name: str
-    token: str | None = dataclasses.field(repr=False)
+    token: TokenSource = dataclasses.field(repr=False)
 
 
 async def identity(options: Options) -> Identity:
@@ -210,7 +254,7 @@ async def identity(options: Options) -> Identity:
 
     kept = load_credential(options.state_dir)
     if kept is None and options.activation is not None:
-        kept = await register(options.servers, options.activation)
+        kept = await register(options.servers, options.activation, tls=options.tls)
         save_credential(options.state_dir, kept)
     elif kept is not None and options.activation is not None:
         log.info(
@@ -225,12 +269,35 @@ async def identity(options: Options) -> Identity:
             f"--instance-id {options.instance_id} is not the managed instance "
             f"{kept.instance_id} registered in {options.state_dir}"
         )
-    if options.token:
+    if options.token.current() is not None:
         log.info(
-            "connecting with the instance credential of %s; --token is ignored", kept.instance_id
+            "connecting with the instance credential of %s; the agent token is ignored",
+            kept.instance_id,
         )
     name = options.name or kept.instance_name or kept.instance_id
-    return Identity(kept.instance_id, name, kept.credential)
+    return Identity(kept.instance_id, name, FixedToken(kept.credential))
+
+
+def _token_source(args: argparse.Namespace) -> TokenSource:
+    """The agent's token from the flags, re-executing the agent if it sits in /proc.
+
+    ``run`` is the entry point of an agent process: this may replace the process image.
+    """
+    handed_over = take_handed_over(os.environ)
+    if handed_over is not None:
+        return FixedToken(handed_over)
+    if args.token and args.token_file:
+        raise TokenError(f"give the agent token one way: --token-file, {TOKEN_FLAG} or {TOKEN_ENV}")
+    if args.token_file:
+        return TokenFile(args.token_file)
+    if args.token:
+        log.warning(
+            "the agent token came from %s: re-executing without it, so that scripts cannot "
+            "read it from /proc; use --token-file instead",
+            TOKEN_FLAG if without_token_flag(sys.orig_argv) != sys.orig_argv else TOKEN_ENV,
+        )
+        reexec_without(args.token, sys.orig_argv, os.environ)
+    return FixedToken(None)
 
 
 async def _serve_until_signalled(options: Options) -> None:
@@ -280,7 +347,9 @@ async def serve(options: Options, stop: asyncio.Event) -> None:
         time_zone=options.time_zone,
         boot_id=boot_id,
     )
-    connection = Connection(options.servers, me.token, hello, executions, outbox, clock=_now)
+    connection = Connection(
+        options.servers, me.token, hello, executions, outbox, clock=_now, tls=options.tls
+    )
     log.info(
         "agent %s (version %s) serving from %s, dispatcher %s",
         me.instance_id,

@@ -20,6 +20,7 @@ import grpc
 
 from agent.connection import Backoff
 from agent.servers import Rotation
+from agent.tls import ClientTls, ClientTlsError
 from kairos.v1 import agent_pb2, agent_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -101,14 +102,19 @@ def save_credential(state_dir: Path, credential: Credential) -> None:
 
 
 async def register(
-    servers: tuple[str, ...], activation: Activation, *, backoff: Backoff | None = None
+    servers: tuple[str, ...],
+    activation: Activation,
+    *,
+    tls: ClientTls | None = None,
+    backoff: Backoff | None = None,
 ) -> Credential:
-    """Register with ``activation`` at the first of ``servers`` that answers.
+    """Register with ``activation`` at the first of ``servers`` that answers (over ``tls``).
 
     An unreachable server is retried (the next address, with back-off) until one
     answers; a refusal raises ``RegistrationRefused`` with the server's reason.
     """
     rotation = Rotation(servers)
+    tls = tls or ClientTls()
     backoff = backoff or Backoff()
     request = agent_pb2.RegisterRequest(
         activation_id=activation.activation_id,
@@ -117,7 +123,7 @@ async def register(
     )
     while True:
         try:
-            async with grpc.aio.insecure_channel(rotation.current) as channel:
+            async with tls.channel(rotation.current) as channel:
                 response = await agent_pb2_grpc.AgentServiceStub(channel).Register(
                     request, timeout=REGISTER_TIMEOUT
                 )
@@ -130,16 +136,18 @@ async def register(
                 error.code().name,
                 error.details(),
             )
-            rotation.advance()
-            await asyncio.sleep(backoff.next_delay())
-            continue
-        log.info(
-            "registered with activation %s",
-            activation.activation_id,
-            extra={"instance_id": response.instance_id},
-        )
-        return Credential(
-            instance_id=response.instance_id,
-            instance_name=response.instance_name,
-            credential=response.credential,
-        )
+        except ClientTlsError as error:  # a rotated file caught while it was replaced
+            log.warning("cannot reach %s: %s; retrying", rotation.current, error)
+        else:
+            log.info(
+                "registered with activation %s",
+                activation.activation_id,
+                extra={"instance_id": response.instance_id},
+            )
+            return Credential(
+                instance_id=response.instance_id,
+                instance_name=response.instance_name,
+                credential=response.credential,
+            )
+        rotation.advance()
+        await asyncio.sleep(backoff.next_delay())

@@ -12,6 +12,7 @@ from typing import Any, Protocol, Self, TypeVar
 import grpc
 from google.protobuf.message import Message
 
+from agent.tls import ClientTls, ClientTlsError
 from kairos.v1 import (
     activation_pb2,
     activation_pb2_grpc,
@@ -22,7 +23,7 @@ from kairos.v1 import (
     invocation_pb2,
     invocation_pb2_grpc,
 )
-from scheduler.cli.errors import CliError
+from scheduler.cli.errors import CliError, UsageError
 
 MessageT = TypeVar("MessageT", bound=Message)
 
@@ -34,9 +35,18 @@ CALL_TIMEOUT_SECONDS = 30.0
 class Client:
     """Typed unary and streaming calls to the client API of one server."""
 
-    def __init__(self, address: str, token: str | None) -> None:
+    def __init__(self, address: str, token: str | None, tls: ClientTls | None = None) -> None:
         self.address = address
-        self._channel = grpc.insecure_channel(address)
+        tls = tls or ClientTls()
+        try:
+            credentials = tls.credentials()
+        except ClientTlsError as error:
+            raise UsageError(str(error)) from None
+        self._channel = (
+            grpc.secure_channel(address, credentials, options=tls.channel_options())
+            if credentials is not None
+            else grpc.insecure_channel(address)
+        )
         self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self._commands = command_pb2_grpc.CommandServiceStub(self._channel)
         self._invocations = invocation_pb2_grpc.InvocationServiceStub(self._channel)
@@ -45,8 +55,12 @@ class Client:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Self:
-        """A client for the `--server` and `--token` of a parsed command line."""
-        return cls(args.server, args.token)
+        """A client for the `--server`, `--token` and TLS flags of a parsed command line."""
+        try:
+            tls = ClientTls.from_args(args)
+        except ClientTlsError as error:
+            raise UsageError(str(error)) from None
+        return cls(args.server, args.token, tls)
 
     def __enter__(self) -> Self:
         return self

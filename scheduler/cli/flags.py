@@ -9,6 +9,7 @@ import importlib
 import os
 from collections.abc import Callable
 
+from agent.tls import add_server_trust_flags
 from scheduler.cli.errors import UsageError
 
 DEFAULT_SERVER = "127.0.0.1:50051"
@@ -34,7 +35,7 @@ def handler(target: str) -> Handler:
 
 
 def connection_flags() -> argparse.ArgumentParser:
-    """A parent parser with `--server`, `--token` and `--json`, for every API subcommand."""
+    """A parent parser with `--server`, `--token`, TLS and `--json`, for every API subcommand."""
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("connection and output")
     group.add_argument(
@@ -48,6 +49,7 @@ def connection_flags() -> argparse.ArgumentParser:
         default=os.environ.get("KAIROS_TOKEN") or None,
         help="bearer token sent as `authorization` metadata (env KAIROS_TOKEN)",
     )
+    add_server_trust_flags(group)
     group.add_argument(
         "--json", action="store_true", help="print one JSON document instead of tables"
     )

@@ -23,7 +23,7 @@ from scheduler.local.processes import (
     kairos_command,
 )
 from scheduler.local.readiness import NotReady, until_online, until_serving
-from scheduler.local.stubs import Kairos, connect
+from scheduler.local.stubs import Kairos, Tls, connect
 from scheduler.local.supervisor import StopRequested, Supervisor
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "ProcessExited",
     "StopRequested",
     "Supervisor",
+    "Tls",
     "client_address",
     "connect",
     "free_port",

@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,6 +79,8 @@ class Process:
     """Where clients reach a server process (empty for agents)."""
     postgres: Path | None = None
     """The data directory of a server's embedded PostgreSQL, if it runs one."""
+    env: Mapping[str, str] = field(default_factory=dict)
+    """Variables set for the process on top of the environment it inherits."""
     popen: subprocess.Popen[bytes] | None = field(default=None, init=False)
     stopping: bool = field(default=False, init=False)
     """Asked to end (SIGTERM or SIGKILL from us): its exit is no failure."""
@@ -99,6 +101,7 @@ class Process:
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                env={**os.environ, **self.env} if self.env else None,
             )
         self.stopping = False
 

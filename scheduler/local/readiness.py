@@ -12,7 +12,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from kairos.v1 import fleet_pb2
-from scheduler.local.stubs import connect
+from scheduler.local.stubs import Tls, connect, open_channel
 
 POLL_SECONDS = 0.05
 PAGE_SIZE = 50  # DescribeAgentStatus names at most this many instances per call
@@ -31,9 +31,9 @@ class NotReady(TimeoutError):
     """A wait gave up: `gave up waiting for the server at 127.0.0.1:50051 to serve`."""
 
 
-async def until_serving(address: str, within: float) -> None:
-    """Poll the gRPC health service at `address` until it reports SERVING."""
-    channel = grpc.aio.insecure_channel(address, options=_RECONNECT)
+async def until_serving(address: str, within: float, tls: Tls | None = None) -> None:
+    """Poll the gRPC health service at `address` until it reports SERVING (TLS with `tls`)."""
+    channel = open_channel(address, tls, _RECONNECT)
     # The health stubs' types declare no methods; the call is checked at run time.
     health: Any = health_pb2_grpc.HealthStub(channel)
 
@@ -57,15 +57,17 @@ async def until_online(
     *,
     since: datetime | None = None,
     token: str | None = None,
+    tls: Tls | None = None,
 ) -> None:
     """Poll DescribeAgentStatus until every one of `instance_ids` is online.
 
     With `since` (an aware datetime), each agent must also have been heard from
     at or after it (its Hello counts): an agent that restarts shows online from its
     last run's stream and heartbeats until the server notices it has gone.
-    ``token``: the client token of the agents' account, for a server with an auth file.
+    ``token``: the client token of the agents' account, for a server with an auth file;
+    ``tls``: for a server that serves TLS.
     """
-    kairos = connect(address, token)
+    kairos = connect(address, token, tls)
 
     async def online() -> bool:
         count = 0

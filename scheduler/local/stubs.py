@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import grpc
@@ -27,9 +28,9 @@ class Kairos:
     metadata: tuple[tuple[str, str], ...] = ()
 
 
-def connect(address: str, token: str | None = None) -> Kairos:
-    """Client stubs for ``address``, sending ``token`` as a bearer token."""
-    channel = grpc.aio.insecure_channel(address)
+def connect(address: str, token: str | None = None, tls: Tls | None = None) -> Kairos:
+    """Client stubs for ``address``, sending ``token`` as a bearer token; TLS with ``tls``."""
+    channel = open_channel(address, tls)
     return Kairos(
         address=address,
         channel=channel,
@@ -39,3 +40,23 @@ def connect(address: str, token: str | None = None) -> Kairos:
         activations=activation_pb2_grpc.ActivationServiceStub(channel),
         metadata=(("authorization", f"Bearer {token}"),) if token else (),
     )
+
+
+@dataclass(frozen=True)
+class Tls:
+    """How a local client speaks TLS to a server: whom it trusts, and the name to check."""
+
+    credentials: grpc.ChannelCredentials
+    server_name: str | None = None
+    """The name the server's certificate carries, when it is not the address's host."""
+
+
+def open_channel(
+    address: str, tls: Tls | None, options: Sequence[tuple[str, int | str]] = ()
+) -> grpc.aio.Channel:
+    """A channel to ``address``: TLS with ``tls``, plaintext without."""
+    if tls is None:
+        return grpc.aio.insecure_channel(address, options=options)
+    if tls.server_name:
+        options = [*options, ("grpc.ssl_target_name_override", tls.server_name)]
+    return grpc.aio.secure_channel(address, tls.credentials, options=options)

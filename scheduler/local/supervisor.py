@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Awaitable, Iterator, Sequence
+from collections.abc import Awaitable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -67,11 +67,17 @@ class Supervisor:
         )
 
     def start_agent(
-        self, instance_id: str, server: str, state_dir: Path, *, flags: Sequence[str] = ()
+        self,
+        instance_id: str,
+        server: str,
+        state_dir: Path,
+        *,
+        flags: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
     ) -> Process:
         """Start `kairos agent` for `instance_id`, connecting to `server`, as `agent ID`.
 
-        The log is `LOGS/ID.log`.
+        `env`: variables added to the agent's environment. The log is `LOGS/ID.log`.
         """
         arguments = [
             "agent",
@@ -84,7 +90,10 @@ class Supervisor:
             *flags,
         ]
         return self.spawn(
-            f"agent {instance_id}", kairos_command(arguments), self.logs / f"{instance_id}.log"
+            f"agent {instance_id}",
+            kairos_command(arguments),
+            self.logs / f"{instance_id}.log",
+            env=env or {},
         )
 
     def spawn(
@@ -95,12 +104,15 @@ class Supervisor:
         *,
         address: str = "",
         postgres: Path | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> Process:
         """Start any command as process `name`, replacing an ended one of that name."""
         previous = self.processes.get(name)
         if previous is not None and previous.alive():
             raise RuntimeError(f"{name} is running already")
-        process = Process(name=name, command=command, log=log, address=address, postgres=postgres)
+        process = Process(
+            name=name, command=command, log=log, address=address, postgres=postgres, env=env or {}
+        )
         process.start()
         self.processes[name] = process
         return process

@@ -24,6 +24,7 @@ from scheduler.observability import metrics
 from scheduler.rpc.auth import TokenTable, bearer
 from scheduler.rpc.context import RpcContext
 from scheduler.rpc.in_flight import InFlight
+from scheduler.rpc.peer import NO_CLIENT_CERTIFICATE, has_client_certificate
 from scheduler.rpc.validate import check_request
 from scheduler.store.database import is_unavailable
 
@@ -68,12 +69,16 @@ class KairosInterceptor(grpc.aio.ServerInterceptor):
         tokens: TokenTable,
         in_flight: InFlight | None = None,
         credentials: CredentialLookup | None = None,
+        *,
+        agent_certificates: bool = False,
     ) -> None:
         """``credentials``: finds the instance an instance credential speaks for (agent
-        API only); without it such a token is looked up in ``tokens`` like any other."""
+        API only); without it such a token is looked up in ``tokens`` like any other.
+        ``agent_certificates``: agent calls must show a verified client certificate."""
         self._tokens = tokens
         self._in_flight = in_flight or InFlight()
         self._credentials = credentials
+        self._agent_certificates = agent_certificates
 
     async def intercept_service(
         self,
@@ -103,7 +108,11 @@ class KairosInterceptor(grpc.aio.ServerInterceptor):
         # Client calls (and registrations) are what a graceful stop waits for; agent
         # streams never end by themselves.
         counted = role is Role.CLIENT or caller is None
-        return _wrap(handler, details.method, caller, self._in_flight if counted else None)
+        # Shown in the TLS handshake, which only the call's context tells.
+        certified = self._agent_certificates and role is Role.AGENT
+        return _wrap(
+            handler, details.method, caller, self._in_flight if counted else None, certified
+        )
 
 
 CredentialLookup: TypeAlias = Callable[[str], Awaitable[Caller | KairosError]]
@@ -124,7 +133,11 @@ _FACTORIES = {
 
 
 def _wrap(
-    handler: Handler, method: str, caller: Authentication, in_flight: InFlight | None
+    handler: Handler,
+    method: str,
+    caller: Authentication,
+    in_flight: InFlight | None,
+    certified: bool,
 ) -> Handler:
     kind = next(k for k in _FACTORIES if getattr(handler, k) is not None)
     behavior = getattr(handler, kind)
@@ -136,7 +149,7 @@ def _wrap(
     if handler.response_streaming:
 
         async def streaming(request: Any, context: RpcContext) -> AsyncIterator[Any]:
-            await _enter(caller, context, method)
+            await _enter(caller, context, method, certified)
             with counting():
                 async with _refusals(context, method):
                     if checked:
@@ -148,7 +161,7 @@ def _wrap(
     else:
 
         async def single(request: Any, context: RpcContext) -> Any:
-            await _enter(caller, context, method)
+            await _enter(caller, context, method, certified)
             with counting():
                 async with _refusals(context, method):
                     if checked:
@@ -177,7 +190,11 @@ async def _refusals(context: RpcContext, method: str) -> AsyncIterator[None]:
         await abort(context, unexpected(error, method))
 
 
-async def _enter(caller: Authentication, context: RpcContext, method: str) -> None:
+async def _enter(caller: Authentication, context: RpcContext, method: str, certified: bool) -> None:
+    """Refuse the call (``certified``: without a verified client certificate) or note its
+    caller, read first if it is to be read (an instance credential)."""
+    if certified and not has_client_certificate(context):
+        await abort(context, NO_CLIENT_CERTIFICATE)
     if callable(caller):
         try:
             caller = await caller()

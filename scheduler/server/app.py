@@ -9,7 +9,7 @@ import functools
 import logging
 import secrets
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -42,7 +42,7 @@ from scheduler.operations.context import Context
 from scheduler.rpc.auth import TokenTable, load_auth_file, open_access
 from scheduler.rpc.in_flight import InFlight
 from scheduler.rpc.interceptor import KairosInterceptor
-from scheduler.server import collector
+from scheduler.server import collector, tls
 from scheduler.server.config import ServerConfig, ServerRole
 from scheduler.server.health import Health
 from scheduler.store import migrate
@@ -97,18 +97,24 @@ AGENT_CLOSE_MARGIN = 1.0
 async def serve(config: ServerConfig) -> None:
     """Run the server until SIGTERM or SIGINT, then shut down gracefully."""
     config.validate()
+    listening = tls.endpoints(config)  # reads the TLS files: a bad one stops us here
     tokens = load_auth_file(config.auth_file) if config.auth_file else open_access()
     async with _database(config) as url:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        async with running_server(config, url, tokens) as (port, shutdown):
+        async with running_server(config, url, tokens, listening) as (port, shutdown):
             collector.settle()
             log.info("kairos server listening on port %d", port)
+            security = "TLS" if config.tls_cert else "plaintext"
             print(
-                f"kairos server listening on {config.listen.rpartition(':')[0]}:{port}", flush=True
+                f"kairos server listening on {config.listen.rpartition(':')[0]}:{port} "
+                f"({security})",
+                flush=True,
             )
+            if config.agent_listen:
+                print(f"agents (mutual TLS) on {config.agent_listen}", flush=True)
             await stop.wait()
             log.info("shutting down")
             await shutdown()
@@ -131,9 +137,16 @@ async def _database(config: ServerConfig) -> AsyncIterator[str]:
 
 @contextlib.asynccontextmanager
 async def running_server(
-    config: ServerConfig, url: str, tokens: TokenTable
+    config: ServerConfig,
+    url: str,
+    tokens: TokenTable,
+    listening: Sequence[tls.Endpoint] | None = None,
 ) -> AsyncIterator[tuple[int, Callable[[], Awaitable[None]]]]:
-    """A started gRPC server on ``config.listen``; yields its port and a graceful-stop function."""
+    """A started gRPC server on ``config.listen``; yields its port and a graceful-stop function.
+
+    ``listening``: the server's ports with their credentials, ``tls.endpoints(config)`` if
+    not given. The first is ``--listen``, whose port is yielded.
+    """
     engine = create_engine(url)
     ctx = Context(engine=engine, limits=config.limits)
     # Each dispatcher replica hears of new work only for its own agents, on its own channel.
@@ -149,8 +162,13 @@ async def running_server(
         # Metrics outermost, so that they see the status the Kairos interceptor sets.
         interceptors=[
             MetricsInterceptor(),
+            # With mutual TLS for agents, an agent call without a verified client certificate
+            # (one on --listen, where gRPC asks for none) is refused.
             KairosInterceptor(
-                tokens, in_flight, functools.partial(managed_instances.credential_caller, ctx)
+                tokens,
+                in_flight,
+                functools.partial(managed_instances.credential_caller, ctx),
+                agent_certificates=config.tls_client_ca is not None,
             ),
         ],
         # Without this a second server on the same port starts silently and splits traffic.
@@ -197,7 +215,13 @@ async def running_server(
         ticker = Ticker(ctx, listener)
         await ticker.start()
     reflection.enable_server_reflection(services, server)
-    port = server.add_insecure_port(config.listen)
+    ports = [
+        server.add_secure_port(endpoint.address, endpoint.credentials)
+        if endpoint.credentials is not None
+        else server.add_insecure_port(endpoint.address)
+        for endpoint in listening or tls.endpoints(config)
+    ]
+    port = ports[0]
     await server.start()
     health_status = Health(health_servicer, services, DatabaseProbe(conninfo(url)))
     await health_status.start()

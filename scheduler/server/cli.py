@@ -47,7 +47,34 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     server.add_argument(
         "--insecure",
         action="store_true",
-        help="allow a non-loopback --listen without an --auth-file",
+        help="allow a non-loopback --listen without an --auth-file or without TLS "
+        "(for a port something else guards, such as a service mesh's mutual TLS)",
+    )
+    server.add_argument(
+        "--tls-cert",
+        type=Path,
+        metavar="FILE",
+        help="PEM certificate chain: serve TLS on --listen (with --tls-key); "
+        "reloaded when the file changes",
+    )
+    server.add_argument(
+        "--tls-key",
+        type=Path,
+        metavar="FILE",
+        help="PEM private key of --tls-cert; reloaded when the file changes",
+    )
+    server.add_argument(
+        "--tls-client-ca",
+        type=Path,
+        metavar="FILE",
+        help="PEM CA certificates: agents must show a client certificate it signed, "
+        "on --agent-listen (mutual TLS); operators keep using --listen and tokens",
+    )
+    server.add_argument(
+        "--agent-listen",
+        metavar="HOST:PORT",
+        help="a second port, for agents with client certificates (needs --tls-client-ca; "
+        "with it, agents are refused on --listen)",
     )
     server.add_argument(
         "--roles",
@@ -188,6 +215,10 @@ def run_server(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         auth_file=args.auth_file,
         insecure=args.insecure,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        tls_client_ca=args.tls_client_ca,
+        agent_listen=args.agent_listen,
         roles=roles,
         limits=Limits(
             max_commands=args.max_commands,

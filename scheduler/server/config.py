@@ -34,6 +34,13 @@ class ServerConfig:
     data_dir: Path = Path(".kairos/server")
     auth_file: Path | None = None
     insecure: bool = False
+    """Serve a non-loopback ``listen`` without an auth file and without TLS."""
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None
+    """CA whose client certificates agents must show, on ``agent_listen`` (mutual TLS)."""
+    agent_listen: str | None = None
+    """HOST:PORT of a second port where agents connect with a client certificate."""
     roles: frozenset[ServerRole] = frozenset(ServerRole)
     limits: Limits = field(default_factory=Limits)
     heartbeat_interval: int = 30
@@ -48,13 +55,25 @@ class ServerConfig:
     def validate(self) -> None:
         """Refuse unsafe or impossible settings with a message naming the flag."""
         host, _, port = self.listen.rpartition(":")
-        if not host or not (port.isascii() and port.isdigit() and int(port) <= 65_535):
+        if not host or not _is_port(port):
             raise ConfigError(f"--listen must be HOST:PORT, got {self.listen!r}")
-        if self.auth_file is None and not self.insecure and not is_loopback(host):
-            raise ConfigError(
-                f"--listen {self.listen} is not a loopback address and there is no --auth-file: "
-                "give an --auth-file, or --insecure to serve every caller as the default account"
-            )
+        self._validate_tls()
+        if not self.insecure and not is_loopback(host):
+            missing = [
+                flags
+                for flags, given in (
+                    ("--auth-file", self.auth_file is not None),
+                    ("TLS (--tls-cert, --tls-key)", self.tls_cert is not None),
+                )
+                if not given
+            ]
+            if missing:
+                raise ConfigError(
+                    f"--listen {self.listen} is not a loopback address but has no "
+                    f"{' and no '.join(missing)}: give what is missing, or --insecure when "
+                    "something else guards the port, such as a service mesh's mutual TLS "
+                    "(without an auth file every caller is the default account)"
+                )
         if self.metrics_listen is not None:
             metrics_host, _, metrics_port = self.metrics_listen.rpartition(":")
             if not metrics_host or not metrics_port.isdigit():
@@ -91,6 +110,30 @@ class ServerConfig:
                 f"({2 * self.heartbeat_interval} s), got {self.limits.agent_lost_after} s"
             )
 
+    def _validate_tls(self) -> None:
+        """The TLS flags come in the combinations that can work; the files are read later."""
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ConfigError("--tls-cert and --tls-key go together: give both or neither")
+        if self.tls_client_ca is not None and self.tls_cert is None:
+            raise ConfigError("--tls-client-ca needs --tls-cert and --tls-key")
+        # gRPC Python asks a client for a certificate only on a port that requires one, and
+        # operators have none: agents show theirs on a port of their own.
+        if (self.tls_client_ca is None) != (self.agent_listen is None):
+            raise ConfigError(
+                "--tls-client-ca and --agent-listen go together: agents show their client "
+                "certificate on the --agent-listen port, operators use --listen without one"
+            )
+        if self.agent_listen is not None:
+            host, _, port = self.agent_listen.rpartition(":")
+            if not host or not _is_port(port):
+                raise ConfigError(f"--agent-listen must be HOST:PORT, got {self.agent_listen!r}")
+            if self.agent_listen == self.listen:
+                raise ConfigError("--agent-listen must differ from --listen")
+            if ServerRole.DISPATCHER not in self.roles:
+                raise ConfigError(
+                    "--agent-listen serves the agent API: --roles must include dispatcher"
+                )
+
 
 def is_loopback(host: str) -> bool:
     """True for localhost and loopback addresses."""
@@ -101,3 +144,7 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _is_port(text: str) -> bool:
+    return text.isascii() and text.isdigit() and int(text) <= 65_535

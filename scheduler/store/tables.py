@@ -41,7 +41,7 @@ from sqlalchemy.sql.expression import FromClause
 
 from scheduler.domain.activations import MAX_INSTANCE_COUNT, MIN_INSTANCE_COUNT
 from scheduler.domain.enums import (
-    DISPATCH_STATUSES,
+    ACTIVE_STATUSES,
     EXECUTION_STATUSES,
     INVOCATION_STATUSES,
     TARGET_STATUSES,
@@ -324,14 +324,16 @@ executions = Table(
     UniqueConstraint("invocation_id", "instance_id", "scheduled_at", name="uq_executions_fire"),
     _instance_reference(),
     Index("ix_executions_target", "invocation_id", "instance_id", "repeat"),
-    # The dispatcher's claim: work waiting for an agent.
+    # The executions not finished, by instance: the dispatcher's claim (work waiting
+    # for an agent) and the sweeps that end what no agent will answer for read only
+    # these, never the whole history, which only grows.
     Index(
-        "ix_executions_undelivered",
+        "ix_executions_open",
         "account_id",
         "region_id",
         "instance_id",
         "created_at",
-        postgresql_where=column("status").in_(values_of(DISPATCH_STATUSES)),
+        postgresql_where=column("status").in_(values_of(ACTIVE_STATUSES)),
     ),
     # Not error_code: agents of other versions may report codes this server does not know.
     one_of("status", EXECUTION_STATUSES),

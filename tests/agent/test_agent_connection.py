@@ -12,10 +12,13 @@ import pytest
 import agent
 from agent.main import Options, serve
 from agent.spool import Spool
+from agent.tokens import FixedToken, TokenFile, TokenSource
 from kairos.v1 import agent_pb2, common_pb2
 
 from .agent_harness import BOOT_ID, shell_task
 from .scripted_dispatcher import ScriptedDispatcher, Session, unpacked
+
+AGENT_TOKEN = FixedToken("agent-token")
 
 
 @pytest.fixture
@@ -39,13 +42,14 @@ async def running_agent(
     state_dir: Path,
     boot_id_file: Path,
     *others: ScriptedDispatcher,
+    token: TokenSource = AGENT_TOKEN,
 ) -> AsyncIterator[None]:
     """The agent, in this process, until the block ends; ``others`` are further addresses."""
     options = Options(
         servers=tuple(peer.address for peer in (dispatcher, *others)),
         instance_id="i-test-1",
         name="web-1",
-        token="agent-token",
+        token=token,
         activation=None,
         state_dir=state_dir,
         boot_id_file=boot_id_file,
@@ -82,6 +86,31 @@ async def test_hello_then_heartbeats(session: Session) -> None:
     beat = (await session.expect("heartbeat")).heartbeat
     assert beat.running == 0
     assert beat.agent_time.seconds > 0
+
+
+async def test_a_rotated_token_file_is_read_at_the_next_connection(
+    dispatcher: ScriptedDispatcher, tmp_path: Path, boot_id_file: Path
+) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text("old-token\n")
+    async with running_agent(
+        dispatcher, tmp_path / "state", boot_id_file, token=TokenFile(token_file)
+    ):
+        first = await dispatcher.session()
+        await first.expect("hello")
+        assert first.metadata["authorization"] == "Bearer old-token"
+        rotated = tmp_path / "token.new"
+        rotated.write_text("new-token\n")
+        rotated.rename(token_file)  # as a secret manager replaces a file
+        first.close()
+        second = await dispatcher.session()
+        await second.expect("hello")
+        assert second.metadata["authorization"] == "Bearer new-token"
+        token_file.write_text("")  # caught halfway through a rewrite: the last good one
+        second.close()
+        third = await dispatcher.session()
+        await third.expect("hello")
+        assert third.metadata["authorization"] == "Bearer new-token"
 
 
 async def test_task_is_acked_started_streamed_and_reported(session: Session) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -36,9 +37,16 @@ def boot_id_file(tmp_path: Path) -> Path:
 
 
 async def start_agent(
-    dispatcher: ScriptedDispatcher, tmp_path: Path, boot_id_file: Path
+    dispatcher: ScriptedDispatcher,
+    tmp_path: Path,
+    boot_id_file: Path,
+    *flags: str,
+    env: dict[str, str] | None = None,
 ) -> asyncio.subprocess.Process:
-    """Start ``python -m agent`` on the test's state dir, logging to ``agent.log``."""
+    """Start ``python -m agent`` on the test's state dir, logging to ``agent.log``.
+
+    ``env``: variables added to the agent's environment.
+    """
     log = (tmp_path / "agent.log").open("ab")
     try:
         return await asyncio.create_subprocess_exec(
@@ -55,7 +63,9 @@ async def start_agent(
             str(boot_id_file),
             "--log-level",
             "DEBUG",
+            *flags,
             cwd=REPO,
+            env={**os.environ, **(env or {})},
             stdin=asyncio.subprocess.DEVNULL,
             stdout=log,
             stderr=log,
@@ -120,3 +130,64 @@ async def test_missing_instance_id_is_a_clear_error(tmp_path: Path) -> None:
     _, stderr = await process.communicate()
     assert process.returncode == 2
     assert b"--instance-id" in stderr
+
+
+@pytest.mark.parametrize("way", ["env", "flag"])
+async def test_a_token_in_the_environment_or_arguments_leaves_proc_on_re_exec(
+    dispatcher: ScriptedDispatcher, tmp_path: Path, boot_id_file: Path, way: str
+) -> None:
+    token = "s3cret-agent-token"
+    if way == "env":
+        process = await start_agent(
+            dispatcher, tmp_path, boot_id_file, env={"KAIROS_AGENT_TOKEN": token}
+        )
+    else:
+        process = await start_agent(dispatcher, tmp_path, boot_id_file, "--token", token)
+    try:
+        session = await dispatcher.session()
+        await session.expect("hello")
+        assert session.metadata["authorization"] == f"Bearer {token}"
+        proc = Path(f"/proc/{process.pid}")
+        assert token.encode() not in (proc / "environ").read_bytes()
+        arguments = (proc / "cmdline").read_bytes().split(b"\0")
+        assert token.encode() not in b" ".join(arguments)
+        assert b"--instance-id" in arguments  # the rest of the command line is kept
+    finally:
+        process.terminate()
+        await process.wait()
+    log = (tmp_path / "agent.log").read_text()
+    assert "use --token-file instead" in log
+    assert token not in log
+
+
+@pytest.mark.parametrize(
+    ("content", "flags", "message"),
+    [
+        ("\n", ["--token-file", "{file}"], b"is empty"),
+        (None, ["--token-file", "{file}"], b"cannot read token file"),
+        ("t", ["--token-file", "{file}", "--token", "t"], b"give the agent token one way"),
+    ],
+)
+async def test_an_unusable_token_is_a_start_up_error(
+    tmp_path: Path, content: str | None, flags: list[str], message: bytes
+) -> None:
+    token_file = tmp_path / "token"
+    if content is not None:
+        token_file.write_text(content)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "agent",
+        "--instance-id",
+        "i-proc-1",
+        "--state-dir",
+        str(tmp_path / "state"),
+        *(flag.format(file=token_file) for flag in flags),
+        cwd=REPO,
+        env={"PATH": "/usr/bin:/bin"},
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, stderr = await process.communicate()
+    assert process.returncode == 2
+    assert message in stderr
+    assert not (tmp_path / "state").exists()  # refused before anything else

@@ -183,6 +183,26 @@ async def test_runs_as_another_user_with_its_environment(
     assert result.output == f"nobody\n{home} nobody nobody\n/tmp\ntoken=\n".encode()
 
 
+async def test_a_script_inherits_no_kairos_variable_and_no_descriptor_of_the_agent(
+    make_harness: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KAIROS_AGENT_TOKEN", "secret")
+    monkeypatch.setenv("KAIROS_AGENT_TOKEN_FD", "3")
+    harness = make_harness()  # the runner copies the environment when built
+    read_end, write_end = os.pipe()
+    os.set_inheritable(read_end, True)  # as a handed-over token's pipe would be
+    try:
+        script = 'env | grep -c "^KAIROS_"; echo "$0"; ls /proc/$$/fd'
+        result = await harness.run(shell_task(script))
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    count, script_path, *descriptors = result.output.decode().splitlines()
+    assert count == "0"
+    # stdin, output, the script's descriptor (/dev/fd/N) and the one bash reads it on.
+    assert set(descriptors) <= {"0", "1", "2", script_path.rsplit("/", 1)[1], "255"}
+
+
 async def test_working_dir_is_the_users_home_by_default(harness: Harness) -> None:
     result = await harness.run(shell_task("pwd"))
     assert result.output.decode().strip() == pwd.getpwuid(os.geteuid()).pw_dir

@@ -18,6 +18,7 @@ from scheduler.local import (
     Kairos,
     Process,
     Supervisor,
+    Tls,
     connect,
     free_port,
     until_online,
@@ -46,6 +47,8 @@ class Cluster:
     agents: dict[str, Process] = field(default_factory=dict)
     server_flags: list[str] = field(default_factory=list)
     replicas: dict[str, Process] = field(default_factory=dict)
+    tls: Tls | None = None
+    """How clients and readiness checks connect, to a server that serves TLS."""
     supervisor: Supervisor = field(init=False)
 
     def __post_init__(self) -> None:
@@ -92,16 +95,22 @@ class Cluster:
         self.agents[instance_id] = agent
         # Heard from since its start: a restarted agent shows online from its last run.
         await self.supervisor.supervise(
-            until_online(self.address, [instance_id], START_TIMEOUT, since=since)
+            until_online(
+                self.address,
+                [instance_id],
+                START_TIMEOUT,
+                since=since,
+                tls=self.tls,
+            )
         )
         return agent
 
     def client(self) -> Kairos:
-        return connect(self.address)
+        return connect(self.address, tls=self.tls)
 
     async def until_serving(self, server: Process) -> None:
         """Wait until a server process's health service says SERVING."""
-        await self.supervisor.supervise(until_serving(server.address, START_TIMEOUT))
+        await self.supervisor.supervise(until_serving(server.address, START_TIMEOUT, self.tls))
 
     def stop(self) -> None:
         """Stop the agents, then the servers (SIGKILL after a grace)."""
@@ -125,7 +134,7 @@ async def finished(
     output: dict[str, bytes] = {}
     final = None
     call = kairos.invocations.WatchInvocation(
-        invocation_pb2.WatchInvocationRequest(invoke_id=invoke_id)
+        invocation_pb2.WatchInvocationRequest(invoke_id=invoke_id), metadata=kairos.metadata
     )
     async with asyncio.timeout(FINISH_TIMEOUT):
         while (event := await call.read()) is not grpc.aio.EOF:
@@ -143,7 +152,8 @@ async def finished(
 async def results(kairos: Kairos, invoke_id: str) -> dict[str, invocation_pb2.InvocationResult]:
     """The latest result of each instance of an invocation."""
     response = await kairos.invocations.DescribeInvocationResults(
-        invocation_pb2.DescribeInvocationResultsRequest(invoke_id=invoke_id, max_results=50)
+        invocation_pb2.DescribeInvocationResultsRequest(invoke_id=invoke_id, max_results=50),
+        metadata=kairos.metadata,
     )
     return {r.instance_id: r for r in response.results}
 
@@ -171,12 +181,14 @@ async def running_cluster(
     *,
     server_flags: list[str],
     agents: dict[str, list[str]],
+    tls: Tls | None = None,
 ) -> AsyncIterator[Cluster]:
     """A started server and agents (instance id → extra agent flags), stopped afterwards.
 
+    ``tls``: how the test's clients connect, when ``server_flags`` make the server serve TLS.
     The processes' logs are printed at the end: pytest shows them for failing tests.
     """
-    cluster = Cluster(root=root, database_url=database_url, server_flags=server_flags)
+    cluster = Cluster(root=root, database_url=database_url, server_flags=server_flags, tls=tls)
     try:
         await cluster.start_server()
         for instance_id, flags in agents.items():

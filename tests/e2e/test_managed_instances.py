@@ -10,10 +10,11 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import grpc
 import pytest
 
 from kairos.v1 import activation_pb2, common_pb2, invocation_pb2
-from scheduler.local import Process, kairos_command, until_online
+from scheduler.local import Process, Tls, kairos_command, until_online
 from tests.e2e.cluster import (
     START_TIMEOUT,
     Cluster,
@@ -22,6 +23,7 @@ from tests.e2e.cluster import (
     results,
     running_cluster,
 )
+from tests.tls_certs import Authority
 
 pytestmark = pytest.mark.e2e
 
@@ -148,3 +150,30 @@ async def test_a_deregistered_agent_is_refused_and_its_running_execution_ends(
         ):
             assert time.monotonic() < deadline, "the agent's reconnect was never refused"
             await asyncio.sleep(0.1)
+
+
+async def test_an_agent_registers_and_connects_over_tls(database_url: str, tmp_path: Path) -> None:
+    ca = Authority()
+    cert, key = ca.server().write(tmp_path / "pki", "server")
+    ca_file = ca.write(tmp_path / "pki" / "ca.crt")
+    tls = Tls(grpc.ssl_channel_credentials(ca.pem))
+    flags = ["--tls-cert", str(cert), "--tls-key", str(key)]
+    async with running_cluster(
+        tmp_path, database_url, server_flags=flags, agents={}, tls=tls
+    ) as cluster:
+        kairos = cluster.client()
+        created = await kairos.activations.CreateActivation(
+            activation_pb2.CreateActivationRequest(instance_count=1)
+        )
+        state_dir = tmp_path / "managed-tls"
+        start_managed_agent(
+            cluster,
+            state_dir,
+            "--ca-file", str(ca_file),
+            "--activation-id", created.activation_id,
+            "--activation-code", created.activation_code,
+        )  # fmt: skip
+        instance_id = (await credential_in(state_dir))["instance_id"]
+        await cluster.supervisor.supervise(
+            until_online(cluster.address, [instance_id], START_TIMEOUT, tls=tls)
+        )

@@ -62,8 +62,14 @@ async def test_a_stalled_agent_does_not_delay_another_accounts_run(
     flags = ["--auth-file", str(auth_file)]
     async with running_cluster(tmp_path, database_url, server_flags=flags, agents={}) as cluster:
         a, b = connect(cluster.address, "client-a"), connect(cluster.address, "client-b")
+        token_file = tmp_path / "agent-b.token"
+        token_file.write_text("agent-b\n")
+        token_file.chmod(0o600)
         cluster.supervisor.start_agent(
-            "i-b", cluster.address, tmp_path / "agents" / "i-b", flags=["--token", "agent-b"]
+            "i-b",
+            cluster.address,
+            tmp_path / "agents" / "i-b",
+            flags=["--token-file", str(token_file)],
         )
         await until_online(cluster.address, ["i-b"], 30, token="client-b")
         # B's agent is connected and working before A stalls.

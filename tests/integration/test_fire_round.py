@@ -7,37 +7,19 @@ their statuses as it moves them on, so the refresh only counts the moves.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
-from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from scheduler.domain.limits import Limits
 from scheduler.domain.status import TargetKey
 from scheduler.operations import firing
 from scheduler.store import targets
 from scheduler.store.statuses import refresh_statuses
+from tests.integration.plans import plans_of, recorded
 from tests.integration.seed import FIRST_FIRE, add_command, add_instance, add_invocation
 
 INSTANCES = [f"i-{n}" for n in range(50)]
-
-
-@contextmanager
-def _recorded(conn: AsyncConnection) -> Iterator[list[tuple[str, Any]]]:
-    """The statements (and their parameters) sent on ``conn`` meanwhile."""
-    statements: list[tuple[str, Any]] = []
-
-    def record(*args: Any) -> None:
-        statements.append((args[2], args[3]))
-
-    event.listen(conn.sync_connection, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(conn.sync_connection, "before_cursor_execute", record)
 
 
 async def _seed(engine: AsyncEngine, invocations: int) -> None:
@@ -57,7 +39,7 @@ async def test_a_fire_round_writes_each_claimed_target_once_and_locks_none_again
     async with engine.begin() as conn:
         due = await targets.claim_due(conn, FIRST_FIRE, 1000)
         round_ = await firing.decide(conn, due, FIRST_FIRE, grace=timedelta(seconds=60))
-        with _recorded(conn) as statements:
+        with recorded(conn) as statements:
             await firing.fire(conn, Limits(), round_, FIRST_FIRE.date(), trigger="schedule")
 
     assert len(round_.fires) == 2 * len(INSTANCES)
@@ -78,12 +60,9 @@ async def test_refreshing_a_batch_of_targets_reads_only_their_invocations_target
         await conn.exec_driver_sql("ANALYZE")
     batch = [TargetKey(f"inv-{n:04d}", i) for n in range(100, 120) for i in INSTANCES]
     async with engine.begin() as conn:
-        with _recorded(conn) as statements:
+        with recorded(conn) as statements:
             await refresh_statuses(conn, batch)
-        plans = []
-        for text, parameters in statements:
-            rows = await conn.exec_driver_sql(f"EXPLAIN {text}", parameters)
-            plans.append("\n".join(row[0] for row in rows))
+        plans = await plans_of(conn, statements)
 
     reading_all = [plan for plan in plans if "Seq Scan on invocation_targets" in plan]
     assert plans

@@ -118,6 +118,19 @@ def env_value(container: Obj, name: str) -> Obj | None:
     return None
 
 
+def mounted_secret(workload: Obj, container: Obj, path: str) -> tuple[Obj, str] | None:
+    """The Secret volume and key that file ``path`` of ``container`` comes from, or None."""
+    directory, _, name = path.rpartition("/")
+    for mount in container.get("volumeMounts", []):
+        if mount["mountPath"].rstrip("/") != directory:
+            continue
+        for volume in pod_spec(workload).get("volumes", []):
+            if volume["name"] == mount["name"] and "secret" in volume:
+                keys = {item["path"]: item["key"] for item in volume["secret"].get("items", [])}
+                return volume, keys.get(name, name)
+    return None
+
+
 def container_port(container: Obj, port: int | str) -> int | None:
     """Resolve a port number or port name against a container's ports."""
     for entry in container.get("ports", []):

@@ -9,6 +9,7 @@ that each rule can fail.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import shlex
 
@@ -20,6 +21,7 @@ from tests.k8s.render import (
     env_value,
     flag,
     is_server,
+    mounted_secret,
     of_kind,
     pod_labels,
     pod_spec,
@@ -314,6 +316,49 @@ def migration_problems(objs: list[Obj]) -> list[str]:
     return problems
 
 
+DATABASE_TLS_MODE = "verify-full"
+"""libpq's ``sslmode`` for a production database: TLS, and the server's certificate
+checked against the cluster's CA and the host name."""
+
+
+def database_tls_problems(objs: list[Obj]) -> list[str]:
+    """Every container that connects to the database does so over TLS with the
+    server's certificate verified (PGSSLMODE verify-full), against the CA certificate
+    alone of the CloudNativePG cluster (PGSSLROOTCERT, a file of the Secret
+    CLUSTER-ca mounted with its key ca.crt only: the Secret also holds the CA's key)."""
+    clusters = of_kind(objs, "Cluster")
+    if len(clusters) != 1:
+        return [f"expected one CloudNativePG Cluster, found {len(clusters)}"]
+    ca_secret = f"{clusters[0]['metadata']['name']}-ca"
+    problems: list[str] = []
+    for workload in workloads(objs):
+        volumes = {v["name"]: v for v in pod_spec(workload).get("volumes", [])}
+        for container in containers(workload):
+            if database_url_source(container) is None:
+                continue
+            where = f"{workload['metadata']['name']}/{container['name']}"
+            mode = (env_value(container, "PGSSLMODE") or {}).get("value")
+            if mode != DATABASE_TLS_MODE:
+                problems.append(f"{where}: PGSSLMODE is {mode!r}, not {DATABASE_TLS_MODE!r}")
+            root = (env_value(container, "PGSSLROOTCERT") or {}).get("value") or ""
+            if not any(
+                root == f"{mount['mountPath'].rstrip('/')}/ca.crt"
+                and _only_ca_certificate(volumes.get(mount["name"]), ca_secret)
+                for mount in container.get("volumeMounts", [])
+            ):
+                problems.append(
+                    f"{where}: PGSSLROOTCERT {root!r} is not ca.crt of Secret {ca_secret} "
+                    "mounted alone"
+                )
+    return problems
+
+
+def _only_ca_certificate(volume: Obj | None, secret_name: str) -> bool:
+    secret = (volume or {}).get("secret") or {}
+    items = secret.get("items") or []
+    return secret.get("secretName") == secret_name and [i["key"] for i in items] == ["ca.crt"]
+
+
 # ---------------------------------------------------------------- roles and services
 
 
@@ -391,7 +436,8 @@ def metrics_problems(deployment: Obj) -> list[str]:
 
 
 def agent_problems(objs: list[Obj]) -> list[str]:
-    """The DaemonSet runs `kairos agent` with the node name as instance id, and its
+    """The DaemonSet runs `kairos agent` with the node name as instance id, its token
+    from a private file of a Secret volume (never the environment), and its
     KAIROS_SERVER is the agent Service's DNS name and port in its namespace."""
     daemonsets = of_kind(objs, "DaemonSet")
     if len(daemonsets) != 1:
@@ -404,9 +450,14 @@ def agent_problems(objs: list[Obj]) -> list[str]:
     field_ref = (instance.get("valueFrom") or {}).get("fieldRef") or {}
     if field_ref.get("fieldPath") != "spec.nodeName":
         problems.append("KAIROS_INSTANCE_ID is not the node name (fieldRef spec.nodeName)")
-    token = env_value(agent, "KAIROS_AGENT_TOKEN") or {}
-    if not (token.get("valueFrom") or {}).get("secretKeyRef"):
-        problems.append("KAIROS_AGENT_TOKEN does not come from a Secret")
+    if env_value(agent, "KAIROS_AGENT_TOKEN") is not None:
+        problems.append("KAIROS_AGENT_TOKEN is in the agent's environment, which scripts can read")
+    token_file = flag(agent["args"], "--token-file") or ""
+    mounted = mounted_secret(daemonset, agent, token_file)
+    if mounted is None:
+        problems.append(f"--token-file {token_file!r} is not a file of a Secret volume")
+    elif (mode := mounted[0]["secret"].get("defaultMode", 0o644)) & 0o077:
+        problems.append(f"the agent token's Secret volume is open to group or others ({mode:04o})")
     server = env_value(agent, "KAIROS_SERVER") or {}
     ref = (server.get("valueFrom") or {}).get("configMapKeyRef")
     if ref is None:
@@ -431,6 +482,67 @@ def agent_problems(objs: list[Obj]) -> list[str]:
     if service["metadata"].get("namespace", "default") != namespace:
         problems.append("Service kairos-agents is not in the agent's namespace")
     return problems
+
+
+METADATA_ADDRESS = ipaddress.ip_address("169.254.169.254")
+"""The cloud metadata service: it hands out the node's credentials to whoever asks."""
+
+
+def agent_egress_problems(objs: list[Obj]) -> list[str]:
+    """The agent pods may open connections only to the dispatcher pods (on a port
+    they serve) and to DNS: a script run in the agent's pod reaches neither the cloud
+    metadata address nor any other pod. An ipBlock (dispatchers outside the cluster)
+    must leave out the metadata address."""
+    daemonsets = of_kind(objs, "DaemonSet")
+    if len(daemonsets) != 1:
+        return [f"expected one agent DaemonSet, found {len(daemonsets)}"]
+    labels = pod_labels(daemonsets[0])
+    dispatchers = [d for d in server_deployments(objs) if "dispatcher" in _deployment_roles(d)]
+    policies = [
+        p
+        for p in of_kind(objs, "NetworkPolicy")
+        if "Egress" in p["spec"]["policyTypes"]
+        and selects(p["spec"]["podSelector"].get("matchLabels", {}), labels)
+    ]
+    if not policies:
+        return ["the agent pods have no egress policy: they may connect anywhere"]
+    problems = []
+    for policy in policies:
+        name = policy["metadata"]["name"]
+        for rule in policy["spec"].get("egress", []):
+            peers = rule.get("to")
+            if not peers:
+                problems.append(f"NetworkPolicy {name}: an egress rule allows every destination")
+            for peer in peers or []:
+                problems += _agent_peer_problems(name, peer, rule, dispatchers)
+    return problems
+
+
+def _deployment_roles(deployment: Obj) -> frozenset[str]:
+    return frozenset().union(*(roles(c) for c in containers(deployment) if is_server(c)))
+
+
+def _agent_peer_problems(policy: str, peer: Obj, rule: Obj, dispatchers: list[Obj]) -> list[str]:
+    if "ipBlock" in peer:
+        block = ipaddress.ip_network(peer["ipBlock"]["cidr"])
+        excepted = [ipaddress.ip_network(e) for e in peer["ipBlock"].get("except", [])]
+        if METADATA_ADDRESS in block and not any(METADATA_ADDRESS in e for e in excepted):
+            return [f"NetworkPolicy {policy}: ipBlock {block} reaches the cloud metadata address"]
+        return []
+    selector = (peer.get("podSelector") or {}).get("matchLabels", {})
+    if selector.get("k8s-app") == "kube-dns":
+        ports = {port.get("port") for port in rule.get("ports", [])}
+        return [] if ports == {53} else [f"NetworkPolicy {policy}: DNS on ports {ports}"]
+    selected = [d for d in dispatchers if selects(selector, pod_labels(d))]
+    if "podSelector" not in peer or not selector or not selected:
+        return [f"NetworkPolicy {policy}: egress to {peer} is not to the dispatchers"]
+    if not all(
+        any(container_port(c, port.get("port")) for c in containers(d))
+        for d in selected
+        for port in rule.get("ports", [{}])
+    ):
+        return [f"NetworkPolicy {policy}: a port is not one the dispatchers serve"]
+    return []
 
 
 # ---------------------------------------------------------------- prod availability

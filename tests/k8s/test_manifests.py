@@ -33,8 +33,10 @@ from tests.k8s.render import (
     Obj,
     containers,
     env_value,
+    flag,
     is_server,
     kubectl,
+    mounted_secret,
     named,
     of_kind,
     pod_spec,
@@ -86,7 +88,7 @@ def test_overlays_render_the_expected_objects(rendered: Rendered) -> None:
         "DaemonSet": 1,
         "Job": 1,
         "Cluster": 1,
-        "NetworkPolicy": 6,
+        "NetworkPolicy": 7,
     }
     assert prod == {
         "ServiceAccount": 3,
@@ -96,7 +98,7 @@ def test_overlays_render_the_expected_objects(rendered: Rendered) -> None:
         "DaemonSet": 1,
         "Job": 1,
         "Cluster": 1,
-        "NetworkPolicy": 6,
+        "NetworkPolicy": 7,
         "PodDisruptionBudget": 3,
         "HorizontalPodAutoscaler": 2,
         "ServiceMonitor": 1,
@@ -240,8 +242,15 @@ def test_manifests_use_real_flags_and_variables(
             unknown_flags = {u.split("=")[0] for u in unknown if u.startswith("-")}
             assert not unknown_flags, (where, unknown)
             if container["args"][0] == "server":
-                config = ServerConfig(listen=args.listen, auth_file=args.auth_file)
-                config.validate()  # [::]:50051 is not loopback: needs the auth file
+                config = ServerConfig(
+                    listen=args.listen,
+                    auth_file=args.auth_file,
+                    insecure=args.insecure,
+                    tls_cert=args.tls_cert,
+                    tls_key=args.tls_key,
+                )
+                config.validate()  # [::]:50051 is not loopback: needs TLS or --insecure
+                assert args.auth_file, where  # --insecure is no reason to let every caller in
                 assert args.database_url == "from-a-reference", where
             elif container["args"][0] == "agent":
                 assert args.instance_id and args.server, where
@@ -289,6 +298,14 @@ def test_a_role_refuses_an_unmigrated_database(empty_database_url: str) -> None:
 
 
 @needs_kubectl
+def test_prod_connects_to_the_database_over_verified_tls(rendered: Rendered) -> None:
+    assert rules.database_tls_problems(rendered["prod"]) == []
+    job = named(rendered["prod"], "Job", "kairos-migrate")
+    (migrate,) = containers(job)
+    assert (env_value(migrate, "PGSSLMODE") or {}).get("value") == "verify-full"
+
+
+@needs_kubectl
 @pytest.mark.parametrize(("overlay", "split"), [("dev", False), ("prod", True)])
 def test_role_layout(rendered: Rendered, overlay: str, split: bool) -> None:
     assert rules.role_layout_problems(rendered[overlay], split=split) == []
@@ -316,10 +333,13 @@ def test_agent_daemonset_is_wired_to_the_agent_service(rendered: Rendered, overl
 @needs_kubectl
 def test_dev_agent_token_is_an_agent_token_of_the_auth_file(rendered: Rendered) -> None:
     objs = rendered["dev"]
-    (agent,) = [c for d in of_kind(objs, "DaemonSet") for c in containers(d)]
-    ref = (env_value(agent, "KAIROS_AGENT_TOKEN") or {})["valueFrom"]["secretKeyRef"]
-    token_secret = named(objs, "Secret", ref["name"])
-    token = base64.b64decode(token_secret["data"][ref["key"]]).decode()
+    (daemonset,) = of_kind(objs, "DaemonSet")
+    (agent,) = containers(daemonset)
+    mounted = mounted_secret(daemonset, agent, flag(agent["args"], "--token-file") or "")
+    assert mounted is not None
+    volume, key = mounted
+    token_secret = named(objs, "Secret", volume["secret"]["secretName"])
+    token = base64.b64decode(token_secret["data"][key]).decode()
     (server,) = server_deployments(objs)
     (auth_volume,) = [v for v in pod_spec(server)["volumes"] if v["name"] == "auth"]
     auth_secret = named(objs, "Secret", auth_volume["secret"]["secretName"])
@@ -357,6 +377,7 @@ def test_image_tags_are_pinned(rendered: Rendered, overlay: str) -> None:
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_network_policies_match_the_pods(rendered: Rendered, overlay: str) -> None:
     assert rules.network_policy_problems(rendered[overlay]) == []
+    assert rules.agent_egress_problems(rendered[overlay]) == []
 
 
 def test_dockerfile_follows_the_rules() -> None:
@@ -488,6 +509,30 @@ def _other_database(r: Rendered) -> list[str]:
     return rules.migration_problems(r["prod"])
 
 
+def _database_tls_unverified(r: Rendered) -> list[str]:
+    _, container = _prod_server(r, "kairos-api")
+    (env_value(container, "PGSSLMODE") or {})["value"] = "require"
+    return rules.database_tls_problems(r["prod"])
+
+
+def _database_ca_key_mounted(r: Rendered) -> list[str]:
+    job = named(r["prod"], "Job", "kairos-migrate")
+    (volume,) = [v for v in pod_spec(job)["volumes"] if v["name"] == "database-ca"]
+    del volume["secret"]["items"]
+    return rules.database_tls_problems(r["prod"])
+
+
+def _agent_egress_anywhere(r: Rendered) -> list[str]:
+    policy = named(r["prod"], "NetworkPolicy", "kairos-agent-egress")
+    policy["spec"]["egress"].append({"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]})
+    return rules.agent_egress_problems(r["prod"])
+
+
+def _agent_egress_policy_gone(r: Rendered) -> list[str]:
+    r["dev"] = [o for o in r["dev"] if o["metadata"]["name"] != "kairos-agent-egress"]
+    return rules.agent_egress_problems(r["dev"])
+
+
 def _agent_wrong_port(r: Rendered) -> list[str]:
     (config,) = of_kind(r["prod"], "ConfigMap")
     config["data"]["KAIROS_SERVER"] = "kairos-agents.kairos.svc:50052"
@@ -506,6 +551,29 @@ def _agent_fixed_instance(r: Rendered) -> list[str]:
     entry.pop("valueFrom")
     entry["value"] = "i-node"
     return rules.agent_problems(r["prod"])
+
+
+def _agent_token_in_env(r: Rendered) -> list[str]:
+    (daemonset,) = of_kind(r["prod"], "DaemonSet")
+    secret = {"secretKeyRef": {"name": "kairos-agent-token", "key": "token"}}
+    pod_spec(daemonset)["containers"][0]["env"].append(
+        {"name": "KAIROS_AGENT_TOKEN", "valueFrom": secret}
+    )
+    return rules.agent_problems(r["prod"])
+
+
+def _agent_token_file_elsewhere(r: Rendered) -> list[str]:
+    (daemonset,) = of_kind(r["prod"], "DaemonSet")
+    args = pod_spec(daemonset)["containers"][0]["args"]
+    args[args.index("--token-file") + 1] = "/var/lib/kairos-agent/token"
+    return rules.agent_problems(r["prod"])
+
+
+def _agent_token_readable_by_all(r: Rendered) -> list[str]:
+    (daemonset,) = of_kind(r["dev"], "DaemonSet")
+    for volume in pod_spec(daemonset)["volumes"]:
+        volume.get("secret", {}).pop("defaultMode", None)  # Kubernetes' default: 0644
+    return rules.agent_problems(r["dev"])
 
 
 def _no_pdb(r: Rendered) -> list[str]:
@@ -593,9 +661,16 @@ MUTATIONS: list[tuple[Mutation, str]] = [
     (_order_annotation_missing, "kairos-dispatcher is not ordered after the migration Job"),
     (_role_migrates_itself, "container migrate migrates by itself"),
     (_other_database, "kairos-ticker: KAIROS_DATABASE_URL does not come from"),
+    (_database_tls_unverified, "kairos-api/kairos: PGSSLMODE is 'require'"),
+    (_database_ca_key_mounted, "kairos-migrate/migrate: PGSSLROOTCERT"),
+    (_agent_egress_anywhere, "ipBlock 0.0.0.0/0 reaches the cloud metadata address"),
+    (_agent_egress_policy_gone, "the agent pods have no egress policy"),
     (_agent_wrong_port, "port '50052' is not a port of Service kairos-agents"),
     (_agent_to_api, "host 'kairos-api.kairos-dev.svc' is not the agent Service's DNS name"),
     (_agent_fixed_instance, "KAIROS_INSTANCE_ID is not the node name"),
+    (_agent_token_in_env, "KAIROS_AGENT_TOKEN is in the agent's environment"),
+    (_agent_token_file_elsewhere, "'/var/lib/kairos-agent/token' is not a file of a Secret"),
+    (_agent_token_readable_by_all, "Secret volume is open to group or others (0644)"),
     (_no_pdb, "kairos-ticker: 0 PodDisruptionBudgets select it"),
     (_no_hpa, "kairos-api: no HorizontalPodAutoscaler"),
     (_latest_tag, "is not pinned to a release tag"),

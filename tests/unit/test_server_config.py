@@ -63,14 +63,60 @@ def test_loopback_listen_needs_no_auth(listen: str) -> None:
     ServerConfig(listen=listen).validate()
 
 
-@pytest.mark.parametrize("listen", ["0.0.0.0:50051", "[::]:50051", "10.1.2.3:443", "example.com:1"])
-def test_public_listen_needs_auth_or_insecure(listen: str) -> None:
+PUBLIC = ["0.0.0.0:50051", "[::]:50051", "10.1.2.3:443", "example.com:1"]
+
+
+def tls(
+    listen: str = "127.0.0.1:50051",
+    *,
+    auth_file: Path | None = None,
+    client_ca: Path | None = None,
+    agent_listen: str | None = None,
+    roles: frozenset[ServerRole] = frozenset(ServerRole),
+) -> ServerConfig:
+    """A configuration serving TLS from tls.crt and tls.key."""
+    return ServerConfig(
+        listen=listen,
+        auth_file=auth_file,
+        tls_cert=Path("tls.crt"),
+        tls_key=Path("tls.key"),
+        tls_client_ca=client_ca,
+        agent_listen=agent_listen,
+        roles=roles,
+    )
+
+
+@pytest.mark.parametrize("listen", PUBLIC)
+def test_public_listen_needs_auth_and_tls_or_insecure(listen: str) -> None:
     message = refusal(ServerConfig(listen=listen))
     assert "--listen" in message
     assert "--auth-file" in message
+    assert "TLS (--tls-cert, --tls-key)" in message
     assert "--insecure" in message
-    ServerConfig(listen=listen, auth_file=Path("auth.toml")).validate()
+    tls(listen, auth_file=Path("auth.toml")).validate()
     ServerConfig(listen=listen, insecure=True).validate()
+
+
+@pytest.mark.parametrize("listen", PUBLIC)
+def test_public_listen_with_only_one_of_auth_and_tls_names_the_other(listen: str) -> None:
+    without_tls = refusal(ServerConfig(listen=listen, auth_file=Path("auth.toml")))
+    assert "has no TLS (--tls-cert, --tls-key):" in without_tls
+    without_auth = refusal(tls(listen))
+    assert "has no --auth-file:" in without_auth
+
+
+def test_tls_flags_come_in_working_combinations() -> None:
+    ca, agents = Path("ca.crt"), "127.0.0.1:50052"
+    assert "--tls-key" in refusal(ServerConfig(tls_cert=Path("tls.crt")))
+    assert "--tls-cert" in refusal(ServerConfig(tls_key=Path("tls.key")))
+    assert "needs --tls-cert" in refusal(ServerConfig(tls_client_ca=ca, agent_listen=agents))
+    assert "--agent-listen" in refusal(tls(client_ca=ca))
+    assert "--tls-client-ca" in refusal(tls(agent_listen=agents))
+    tls(client_ca=ca, agent_listen=agents).validate()
+    assert "HOST:PORT" in refusal(tls(client_ca=ca, agent_listen="50052"))
+    assert "differ" in refusal(tls(client_ca=ca, agent_listen="127.0.0.1:50051"))
+    api_only = frozenset({ServerRole.API})
+    assert "dispatcher" in refusal(tls(client_ca=ca, agent_listen=agents, roles=api_only))
 
 
 @pytest.mark.parametrize(

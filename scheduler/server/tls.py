@@ -1,0 +1,178 @@
+"""TLS on the server's ports: the certificate pair (and the agents' client CA) read from
+files, checked, and read again whenever the files change.
+
+gRPC asks ``CertificateFiles.fetch`` before each new connection's handshake. The files
+are read each time and compared by their bytes, so a change is seen however it was made:
+written in place, renamed over, or swapped through a symbolic link (a Kubernetes Secret
+volume swaps its ``..data`` link; cert-manager renews into it). A pair that does not load
+(half written, key and certificate not matching yet) leaves the last good one serving,
+with one warning per bad version of the files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+
+from scheduler.server.config import ConfigError, ServerConfig
+
+log = logging.getLogger(__name__)
+
+
+class TlsFileError(ConfigError):
+    """A certificate, key or CA file that cannot be used; the message names its flag."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TlsFiles:
+    """The files of one TLS port; with ``client_ca``, clients must show a certificate."""
+
+    cert: Path
+    key: Path
+    client_ca: Path | None = None
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """An address the server listens on, and its credentials (None: plaintext)."""
+
+    address: str
+    credentials: grpc.ServerCredentials | None
+
+
+def endpoints(config: ServerConfig) -> list[Endpoint]:
+    """The ports of ``config``: ``--listen``, and ``--agent-listen`` (mutual TLS) if given.
+
+    Reads and checks every TLS file now: a bad one stops the start with ``TlsFileError``.
+    """
+    if config.tls_cert is None or config.tls_key is None:
+        return [Endpoint(config.listen, None)]
+    pair = TlsFiles(cert=config.tls_cert, key=config.tls_key)
+    listening = [Endpoint(config.listen, server_credentials(pair))]
+    if config.agent_listen is not None and config.tls_client_ca is not None:
+        agents = TlsFiles(cert=config.tls_cert, key=config.tls_key, client_ca=config.tls_client_ca)
+        listening.append(Endpoint(config.agent_listen, server_credentials(agents)))
+    return listening
+
+
+def server_credentials(files: TlsFiles) -> grpc.ServerCredentials:
+    """Credentials that serve ``files`` and pick up their changes without a restart.
+
+    With a client CA, gRPC requires and verifies a client certificate in the handshake.
+    """
+    reloading = CertificateFiles(files)
+    return grpc.dynamic_ssl_server_credentials(
+        reloading.initial,
+        reloading.fetch,  # type: ignore[arg-type]  # None ("no change") is allowed; the stubs miss it
+        require_client_authentication=files.client_ca is not None,
+    )
+
+
+class CertificateFiles:
+    """The current configuration of one port's files, replaced when they change and load."""
+
+    def __init__(self, files: TlsFiles) -> None:
+        self._files = files
+        # gRPC may call ``fetch`` from several of its threads at once.
+        self._lock = threading.Lock()
+        contents = _read(files)
+        self.initial = _configuration(files, contents)
+        self._serving = _fingerprint(contents)
+        self._refused: str | None = None  # the version last warned about
+
+    def fetch(self) -> grpc.ServerCertificateConfiguration | None:
+        """The new configuration if the files changed and load; None keeps the current one."""
+        with self._lock:
+            try:
+                contents = _read(self._files)
+            except TlsFileError as error:
+                self._refuse(str(error), error)
+                return None
+            version = _fingerprint(contents)
+            if version == self._serving:
+                self._refused = None  # back as they were: the next bad change warns again
+                return None
+            if version == self._refused:
+                return None
+            try:
+                configuration = _configuration(self._files, contents)
+            except TlsFileError as error:
+                self._refuse(version, error)
+                return None
+            self._serving, self._refused = version, None
+            log.info("TLS certificate reloaded from %s", self._files.cert)
+            return configuration
+
+    def _refuse(self, version: str, error: TlsFileError) -> None:
+        if version != self._refused:
+            log.warning(
+                "TLS files changed but cannot be used, still serving the last good: %s", error
+            )
+            self._refused = version
+
+
+Contents = tuple[bytes, bytes, bytes | None]
+"""The bytes of the certificate chain, the key and the client CA (None without one)."""
+
+
+def _read(files: TlsFiles) -> Contents:
+    ca = _read_file(files.client_ca, "--tls-client-ca") if files.client_ca else None
+    return _read_file(files.cert, "--tls-cert"), _read_file(files.key, "--tls-key"), ca
+
+
+def _read_file(path: Path, flag: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise TlsFileError(f"{flag} {path}: cannot read it ({error.strerror})") from None
+
+
+def _fingerprint(contents: Contents) -> str:
+    digest = hashlib.sha256()
+    for part in contents:
+        digest.update(len(part or b"").to_bytes(8, "big"))
+        digest.update(part or b"")
+    return digest.hexdigest()
+
+
+def _configuration(files: TlsFiles, contents: Contents) -> grpc.ServerCertificateConfiguration:
+    """gRPC's configuration of checked contents; ``TlsFileError`` says what is wrong."""
+    cert, key, ca = contents
+    chain = _certificates(cert, f"--tls-cert {files.cert}")
+    try:
+        private_key = serialization.load_pem_private_key(key, password=None)
+    except (ValueError, TypeError):
+        raise TlsFileError(f"--tls-key {files.key}: not an unencrypted PEM private key") from None
+    if _public(private_key.public_key()) != _public(chain[0].public_key()):
+        raise TlsFileError(
+            f"--tls-key {files.key} does not match the certificate of --tls-cert {files.cert}"
+        )
+    if ca is not None:
+        _certificates(ca, f"--tls-client-ca {files.client_ca}")
+    return grpc.ssl_server_certificate_configuration([(key, cert)], root_certificates=ca)
+
+
+def _certificates(pem: bytes, where: str) -> Sequence[x509.Certificate]:
+    try:
+        certificates = x509.load_pem_x509_certificates(pem)
+    except ValueError:
+        certificates = []
+    if not certificates:
+        raise TlsFileError(f"{where}: no PEM certificate in it")
+    return certificates
+
+
+def _public(key: PublicKeyTypes) -> bytes:
+    """A public key's bytes, to compare a private key with a certificate."""
+    return key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
