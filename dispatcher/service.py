@@ -13,7 +13,7 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from dispatcher.connections import ConnectionBatches
-from dispatcher.deregistrations import close_deregistered
+from dispatcher.deregistrations import Deregistrations
 from dispatcher.handover import HeldSessions
 from dispatcher.hello import agent_hello, held_executions, read_hello, spoken_protocol
 from dispatcher.messages import Said, decoded, moment, result_of, unpacked
@@ -71,6 +71,7 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
             ctx, dispatcher_id, self._welcome, lambda key: key in self._sessions
         )
         self._upkeep = Upkeep(ctx, dispatcher_id, lambda: self._sessions.values())
+        self._deregistrations = Deregistrations(ctx, listener, lambda: self._sessions)
         self._refills: set[asyncio.Task[None]] = set()
 
     def held_agents(self) -> HeldSessions:
@@ -88,10 +89,7 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
             asyncio.create_task(self._reports.run(), name="kairos-reports"),
             asyncio.create_task(self._connections.run(), name="kairos-connections"),
             asyncio.create_task(self._upkeep.sweep(), name="kairos-sweeper"),
-            asyncio.create_task(
-                close_deregistered(self._ctx, self._listener, lambda: self._sessions),
-                name="kairos-deregistrations",
-            ),
+            asyncio.create_task(self._deregistrations.run(), name="kairos-deregistrations"),
         ]
 
     async def shutdown(self, reconnect_after_ms: int) -> None:
@@ -190,6 +188,7 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
             )
             for execution_id in to_stop:
                 session.stop(execution_id)
+            self._deregistrations.close_if_gone(session)
         sessions = [session for session, _ in arrived]
         try:
             await self._deliver(sessions)  # one reading for the whole batch
