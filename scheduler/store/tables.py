@@ -373,7 +373,7 @@ activations = Table(
     Index("ix_activations_tenant_created", "account_id", "region_id", "created_at", "id"),
     CheckConstraint(
         f"instance_count BETWEEN {MIN_INSTANCE_COUNT} AND {MAX_INSTANCE_COUNT}",
-        name="instance_count_valid",
+        name="instance_count_in_range",
     ),
     # Registration takes a count in one conditional update; this is its invariant.
     CheckConstraint(

@@ -37,7 +37,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=now, nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
-            "instance_count BETWEEN 1 AND 1000", name=op.f("ck_activations_instance_count_valid")
+            "instance_count BETWEEN 1 AND 1000", name=op.f("ck_activations_instance_count_in_range")
         ),
         sa.CheckConstraint(
             "registered_count >= 0 AND registered_count <= instance_count",
