@@ -14,18 +14,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from agent.handover import (
+    ACTIVATION_CODE,
+    TOKEN,
+    Secret,
+    given_on_command_line,
+    reexec_without,
+    take_handed_over,
+)
 from agent.servers import parse_servers
 from agent.tls import ClientTls, ClientTlsError, add_server_trust_flags
 from agent.tokens import (
-    TOKEN_ENV,
-    TOKEN_FLAG,
     FixedToken,
     TokenError,
     TokenFile,
     TokenSource,
-    reexec_without,
-    take_handed_over,
-    without_token_flag,
+    read_secret_file,
+    warn_if_open,
 )
 
 if TYPE_CHECKING:
@@ -91,9 +96,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "it connects with the credential kept in the state directory (env KAIROS_ACTIVATION_ID)",
     )
     parser.add_argument(
-        "--activation-code",
-        default=env.get("KAIROS_ACTIVATION_CODE"),
-        help="the activation's code, for --activation-id (env KAIROS_ACTIVATION_CODE)",
+        ACTIVATION_CODE.file_flag,
+        type=Path,
+        default=env.get("KAIROS_ACTIVATION_CODE_FILE") or None,
+        metavar="FILE",
+        help="file holding the activation's code, for --activation-id, best mode 0600 "
+        "(env KAIROS_ACTIVATION_CODE_FILE)",
+    )
+    parser.add_argument(
+        ACTIVATION_CODE.flag,
+        default=env.get(ACTIVATION_CODE.env),
+        help=f"the activation's code itself (env {ACTIVATION_CODE.env}); the agent re-executes "
+        f"itself without it so that scripts cannot read it from /proc: prefer "
+        f"{ACTIVATION_CODE.file_flag}",
     )
     parser.add_argument(
         "--name",
@@ -109,10 +124,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "each connection, best mode 0600 (env KAIROS_AGENT_TOKEN_FILE)",
     )
     parser.add_argument(
-        TOKEN_FLAG,
-        default=env.get(TOKEN_ENV),
-        help=f"the agent token itself (env {TOKEN_ENV}); the agent re-executes itself without "
-        "it so that scripts cannot read it from /proc: prefer --token-file",
+        TOKEN.flag,
+        default=env.get(TOKEN.env),
+        help=f"the agent token itself (env {TOKEN.env}); the agent re-executes itself without "
+        f"it so that scripts cannot read it from /proc: prefer {TOKEN.file_flag}",
     )
     add_server_trust_flags(parser)
     parser.add_argument(
@@ -176,7 +191,7 @@ def run(args: argparse.Namespace) -> int:
 
     configure(args.log_level, LogFormat(args.log_format))
     try:
-        token = _token_source(args)
+        token, activation_code = _secrets(args)
     except TokenError as error:
         print(f"kairos agent: {error}", file=sys.stderr)
         return 2
@@ -184,8 +199,8 @@ def run(args: argparse.Namespace) -> int:
     from agent.registration import Activation, RegistrationRefused, load_credential
     from agent.spool import SpoolLocked, safe_name
 
-    if bool(args.activation_id) != bool(args.activation_code):
-        return _usage("--activation-id and --activation-code go together")
+    if bool(args.activation_id) != bool(activation_code):
+        return _usage("--activation-id and --activation-code (or its file) go together")
     if args.instance_id and args.activation_id:
         return _usage(
             "--instance-id and --activation-id exclude each other: "
@@ -210,8 +225,8 @@ def run(args: argparse.Namespace) -> int:
         name=args.name or None,
         token=token,
         activation=(
-            Activation(activation_id=args.activation_id, code=args.activation_code)
-            if args.activation_id
+            Activation(activation_id=args.activation_id, code=activation_code)
+            if args.activation_id and activation_code
             else None
         ),
         state_dir=state_dir,
@@ -278,26 +293,47 @@ async def identity(options: Options) -> Identity:
     return Identity(kept.instance_id, name, FixedToken(kept.credential))
 
 
-def _token_source(args: argparse.Namespace) -> TokenSource:
-    """The agent's token from the flags, re-executing the agent if it sits in /proc.
+def _secrets(args: argparse.Namespace) -> tuple[TokenSource, str | None]:
+    """The agent token and the activation code, re-executing the agent if either sits
+    in /proc (``agent.handover``).
 
     ``run`` is the entry point of an agent process: this may replace the process image.
     """
-    handed_over = take_handed_over(os.environ)
-    if handed_over is not None:
-        return FixedToken(handed_over)
-    if args.token and args.token_file:
-        raise TokenError(f"give the agent token one way: --token-file, {TOKEN_FLAG} or {TOKEN_ENV}")
-    if args.token_file:
-        return TokenFile(args.token_file)
-    if args.token:
+    # Each secret three ways: a file, the environment or a flag (both in /proc), or
+    # handed over by the image before the re-execution.
+    files: dict[Secret, Path | None] = {
+        TOKEN: args.token_file,
+        ACTIVATION_CODE: args.activation_code_file,
+    }
+    in_proc = {
+        secret: value
+        for secret, value in ((TOKEN, args.token), (ACTIVATION_CODE, args.activation_code))
+        if value
+    }
+    for secret in in_proc:
+        if files[secret]:
+            raise TokenError(
+                f"give {secret.what} one way: {secret.file_flag}, {secret.flag} or {secret.env}"
+            )
         log.warning(
-            "the agent token came from %s: re-executing without it, so that scripts cannot "
-            "read it from /proc; use --token-file instead",
-            TOKEN_FLAG if without_token_flag(sys.orig_argv) != sys.orig_argv else TOKEN_ENV,
+            "%s came from %s: re-executing without it, so that scripts cannot read it "
+            "from /proc; use %s instead",
+            secret.what,
+            secret.flag if given_on_command_line(secret, sys.orig_argv) else secret.env,
+            secret.file_flag,
         )
-        reexec_without(args.token, sys.orig_argv, os.environ)
-    return FixedToken(None)
+    if in_proc:
+        reexec_without(in_proc, sys.orig_argv, os.environ)
+    token = take_handed_over(TOKEN, os.environ)
+    code = take_handed_over(ACTIVATION_CODE, os.environ)
+    if code is None and args.activation_code_file:
+        code = read_secret_file(args.activation_code_file, "activation code file")
+        warn_if_open(args.activation_code_file, "activation code file")
+    if token is not None:
+        return FixedToken(token), code
+    if args.token_file:
+        return TokenFile(args.token_file), code
+    return FixedToken(None), code
 
 
 async def _serve_until_signalled(options: Options) -> None:

@@ -28,10 +28,10 @@ def test_the_credential_is_kept_for_this_user_only(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("flags", "needle"),
     [
-        (["--activation-id", "act-1"], "--activation-id and --activation-code go together"),
-        (["--activation-code", "c"], "--activation-id and --activation-code go together"),
+        (["--activation-id", "act-1"], "--activation-id and --activation-code (or its file) go"),
+        (["--activation-code-file", "CODE"], "--activation-id and --activation-code (or its file)"),
         (
-            ["--instance-id", "i-1", "--activation-id", "act-1", "--activation-code", "c"],
+            ["--instance-id", "i-1", "--activation-id", "act-1", "--activation-code-file", "CODE"],
             "--instance-id and --activation-id exclude each other",
         ),
         ([], "--instance-id (or KAIROS_INSTANCE_ID) is required, or --activation-id"),
@@ -44,7 +44,16 @@ def test_flags_that_cannot_work_are_usage_errors(
     flags: list[str],
     needle: str,
 ) -> None:
-    for name in ("KAIROS_INSTANCE_ID", "KAIROS_ACTIVATION_ID", "KAIROS_ACTIVATION_CODE"):
+    # The code from a file: given as --activation-code, main() would re-execute pytest.
+    code_file = tmp_path / "code"
+    code_file.write_text("s3cret-code")
+    for name in (
+        "KAIROS_INSTANCE_ID",
+        "KAIROS_ACTIVATION_ID",
+        "KAIROS_ACTIVATION_CODE",
+        "KAIROS_ACTIVATION_CODE_FILE",
+    ):
         monkeypatch.delenv(name, raising=False)
-    assert main(["agent", "--state-dir", str(tmp_path / "state"), *flags]) == 2
+    argv = [str(code_file) if flag == "CODE" else flag for flag in flags]
+    assert main(["agent", "--state-dir", str(tmp_path / "state"), *argv]) == 2
     assert needle in capsys.readouterr().err

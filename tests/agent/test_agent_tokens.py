@@ -1,4 +1,4 @@
-"""The agent's token: read from a file, checked, and the ``--token`` flag taken out of argv."""
+"""The agent's secrets: read from a file, checked, and their flags taken out of argv."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from agent.handover import ACTIVATION_CODE, TOKEN, without_flag
 from agent.tokens import (
     MAX_TOKEN_BYTES,
     TokenError,
     TokenFile,
-    read_token_file,
-    without_token_flag,
+    read_secret_file,
 )
 from scheduler.cli.main import main
 
@@ -20,7 +20,7 @@ from scheduler.cli.main import main
 def test_the_trailing_newline_is_not_part_of_the_token(tmp_path: Path) -> None:
     path = tmp_path / "token"
     path.write_text("s3cret-token\r\n")
-    assert read_token_file(path) == "s3cret-token"
+    assert read_secret_file(path) == "s3cret-token"
 
 
 @pytest.mark.parametrize(
@@ -89,22 +89,54 @@ def test_a_token_file_that_disappears_keeps_the_last_token(
 
 
 @pytest.mark.parametrize(
-    ("argv", "kept"),
+    ("flag", "argv", "kept"),
     [
-        (["agent", "--token", "t", "--name", "n"], ["agent", "--name", "n"]),
-        (["agent", "--token=t", "--name", "n"], ["agent", "--name", "n"]),
-        (["agent", "--token-file", "f"], ["agent", "--token-file", "f"]),
-        (["agent", "--name", "--token-x"], ["agent", "--name", "--token-x"]),
+        (TOKEN.flag, ["agent", "--token", "t", "--name", "n"], ["agent", "--name", "n"]),
+        (TOKEN.flag, ["agent", "--token=t", "--name", "n"], ["agent", "--name", "n"]),
+        (TOKEN.flag, ["agent", "--token-file", "f"], ["agent", "--token-file", "f"]),
+        (TOKEN.flag, ["agent", "--name", "--token-x"], ["agent", "--name", "--token-x"]),
+        (
+            ACTIVATION_CODE.flag,
+            ["agent", "--activation-id", "a", "--activation-code", "c", "--token", "t"],
+            ["agent", "--activation-id", "a", "--token", "t"],
+        ),
+        (
+            ACTIVATION_CODE.flag,
+            ["agent", "--activation-code=c", "--activation-code-file", "f"],
+            ["agent", "--activation-code-file", "f"],
+        ),
     ],
 )
-def test_without_token_flag(argv: list[str], kept: list[str]) -> None:
-    assert without_token_flag(argv) == kept
+def test_without_flag(flag: str, argv: list[str], kept: list[str]) -> None:
+    assert without_flag(argv, flag) == kept
 
 
-@pytest.mark.parametrize("prefix", ["--to", "--tok", "--toke"])
-def test_no_abbreviation_of_token_is_accepted(
+@pytest.mark.parametrize(
+    "prefix", ["--to", "--tok", "--toke", "--activation-c", "--activation-co", "--activation-cod"]
+)
+def test_no_abbreviation_of_a_secrets_flag_is_accepted(
     prefix: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # without_token_flag relies on it: an abbreviated --token would stay in /proc/PID/cmdline.
+    # without_flag relies on it: an abbreviated flag would stay in /proc/PID/cmdline.
     assert main(["agent", "--instance-id", "i-1", prefix, "s3cret-token"]) == 2
     assert "ambiguous option" in capsys.readouterr().err
+
+
+def test_a_secret_given_two_ways_is_refused_without_showing_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code_file = tmp_path / "code"
+    code_file.write_text("s3cret-code")
+    argv = ["agent", "--activation-id", "act-1", "--activation-code-file", str(code_file)]
+    assert main([*argv, "--activation-code", "s3cret-code"]) == 2
+    err = capsys.readouterr().err
+    assert "give the activation code one way: --activation-code-file" in err
+    assert "s3cret-code" not in err
+
+
+def test_a_missing_activation_code_file_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "nowhere"
+    assert main(["agent", "--activation-id", "act-1", "--activation-code-file", str(missing)]) == 2
+    assert f"cannot read activation code file {missing}: No such file" in capsys.readouterr().err

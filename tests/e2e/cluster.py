@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,6 +23,7 @@ from scheduler.local import (
     Tls,
     connect,
     free_port,
+    kairos_command,
     until_online,
     until_serving,
 )
@@ -104,6 +107,22 @@ class Cluster:
             )
         )
         return agent
+
+    def start_managed_agent(
+        self, state_dir: Path, *flags: str, env: dict[str, str] | None = None
+    ) -> Process:
+        """`kairos agent` with no --instance-id: a managed instance's, in ``state_dir``.
+
+        ``env``: variables added to the agent's environment.
+        """
+        return self.supervisor.spawn(
+            f"managed agent {state_dir.name}",
+            kairos_command(
+                ["agent", "--server", self.address, "--state-dir", str(state_dir), *flags]
+            ),
+            self.root / f"{state_dir.name}.log",
+            env=env,
+        )
 
     def client(self) -> Kairos:
         return connect(self.address, tls=self.tls)
@@ -197,6 +216,17 @@ async def running_cluster(
     finally:
         cluster.stop()
         print(cluster.logs())
+
+
+async def credential_in(state_dir: Path) -> dict[str, str]:
+    """A managed agent's credential file, once the agent has registered."""
+    path = state_dir / "credential.json"
+    deadline = time.monotonic() + START_TIMEOUT
+    while not path.exists():
+        assert time.monotonic() < deadline, f"no {path} after {START_TIMEOUT} s"
+        await asyncio.sleep(0.1)
+    document: dict[str, str] = json.loads(path.read_text())
+    return document
 
 
 def moment(timestamp: Timestamp) -> datetime:

@@ -1,10 +1,11 @@
-"""A root script finds the agent token in nothing it can see of the agent (issue 11).
+"""A root script finds the agent token and the activation code in nothing it can see
+of the agent (issue 11).
 
 Real server and agent processes. The script walks up from itself to pid 1 (each
-process's ``PPid`` in ``/proc/PID/status``) and looks for the token in every
+process's ``PPid`` in ``/proc/PID/status``) and looks for the secret in every
 ``/proc/PID/environ`` and ``/proc/PID/cmdline`` on the way, its own included. The
-token is given to the agent each way there is: the environment, ``--token`` and
-``--token-file``; the agent comes online with it each time, so it was used.
+secret is given to the agent each way there is: the environment, the flag and the
+file; the agent comes online with it each time, so it was used.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from kairos.v1 import common_pb2, invocation_pb2
-from scheduler.local import connect, until_online
-from tests.e2e.cluster import Cluster, finished, results, running_cluster
+from kairos.v1 import activation_pb2, common_pb2, invocation_pb2
+from scheduler.local import Kairos, connect, until_online
+from tests.e2e.cluster import Cluster, credential_in, finished, results, running_cluster
 
 pytestmark = [
     pytest.mark.e2e,
@@ -39,7 +40,7 @@ region = "cn-hangzhou"
 role = "agent"
 """
 
-# The token in two halves, so that the script's own text holds it nowhere. Pure bash
+# The secret in two halves, so that the script's own text holds it nowhere. Pure bash
 # matching: no child process (grep) gets the token in its arguments.
 ANCESTORS = r"""
 needle='FIRST''SECOND'
@@ -61,10 +62,10 @@ done
 """
 
 
-def searched(token: str) -> str:
-    """The script that looks for ``token`` in its ancestors and itself."""
-    half = len(token) // 2
-    return ANCESTORS.replace("FIRST", token[:half]).replace("SECOND", token[half:])
+def searched(secret: str) -> str:
+    """The script that looks for ``secret`` in its ancestors and itself."""
+    half = len(secret) // 2
+    return ANCESTORS.replace("FIRST", secret[:half]).replace("SECOND", secret[half:])
 
 
 @pytest.mark.parametrize("way", ["env", "flag", "file"])
@@ -72,26 +73,84 @@ async def test_a_root_script_finds_no_token_in_its_ancestors(
     database_url: str, tmp_path: Path, way: str
 ) -> None:
     token = f"agent-{secrets.token_hex(16)}"
-    auth_file = tmp_path / "auth.toml"
-    auth_file.write_text(AUTH.format(client=CLIENT_TOKEN, agent=token))
-    flags = ["--auth-file", str(auth_file)]
-    async with running_cluster(tmp_path, database_url, server_flags=flags, agents={}) as cluster:
+    async with running_cluster(
+        tmp_path, database_url, server_flags=auth_flags(tmp_path, token), agents={}
+    ) as cluster:
         agent_pid = await start_agent(cluster, tmp_path, token, way)
-        kairos = connect(cluster.address, CLIENT_TOKEN)
-        response = await kairos.invocations.RunCommand(
-            invocation_pb2.RunCommandRequest(
-                type=common_pb2.COMMAND_TYPE_RUN_SHELL_SCRIPT,
-                command_content=searched(token),
-                instance_ids=["i-secrets"],
-            ),
-            metadata=kairos.metadata,
-        )
-        await finished(kairos, response.invoke_id)
-        result = (await results(kairos, response.invoke_id))["i-secrets"]
+        looks = await ancestors_searched(cluster, "i-secrets", token)
+    assert_found_nowhere(looks, agent_pid)
 
+
+@pytest.mark.parametrize("way", ["env", "flag", "file"])
+async def test_a_root_script_finds_no_activation_code_in_its_ancestors(
+    database_url: str, tmp_path: Path, way: str
+) -> None:
+    token = f"agent-{secrets.token_hex(16)}"
+    async with running_cluster(
+        tmp_path, database_url, server_flags=auth_flags(tmp_path, token), agents={}
+    ) as cluster:
+        kairos = connect(cluster.address, CLIENT_TOKEN)
+        created = await kairos.activations.CreateActivation(
+            activation_pb2.CreateActivationRequest(instance_count=1), metadata=kairos.metadata
+        )
+        code = created.activation_code
+        flags = ["--activation-id", created.activation_id]
+        env: dict[str, str] = {}
+        if way == "env":
+            env["KAIROS_ACTIVATION_CODE"] = code
+        elif way == "flag":
+            flags += ["--activation-code", code]
+        else:
+            flags += ["--activation-code-file", str(secret_file(tmp_path, code))]
+        state_dir = tmp_path / "managed"
+        agent = cluster.start_managed_agent(state_dir, *flags, env=env)
+        # Registered with the code, so the agent had it.
+        instance_id = (await credential_in(state_dir))["instance_id"]
+        await cluster.supervisor.supervise(
+            until_online(cluster.address, [instance_id], 30, token=CLIENT_TOKEN)
+        )
+        looks = await ancestors_searched(cluster, instance_id, code)
+    assert agent.popen is not None
+    assert_found_nowhere(looks, agent.popen.pid)
+
+
+def auth_flags(tmp_path: Path, agent_token: str) -> list[str]:
+    """Server flags for an auth file with the test's client token and ``agent_token``."""
+    auth_file = tmp_path / "auth.toml"
+    auth_file.write_text(AUTH.format(client=CLIENT_TOKEN, agent=agent_token))
+    return ["--auth-file", str(auth_file)]
+
+
+def secret_file(tmp_path: Path, secret: str) -> Path:
+    """A file of mode 0600 holding ``secret``."""
+    path = tmp_path / "secret"
+    path.write_text(f"{secret}\n")
+    path.chmod(0o600)
+    return path
+
+
+async def ancestors_searched(
+    cluster: Cluster, instance_id: str, secret: str
+) -> dict[tuple[int, str], str]:
+    """Run the search for ``secret`` on ``instance_id``: (pid, file) → its verdict."""
+    kairos: Kairos = connect(cluster.address, CLIENT_TOKEN)
+    response = await kairos.invocations.RunCommand(
+        invocation_pb2.RunCommandRequest(
+            type=common_pb2.COMMAND_TYPE_RUN_SHELL_SCRIPT,
+            command_content=searched(secret),
+            instance_ids=[instance_id],
+        ),
+        metadata=kairos.metadata,
+    )
+    await finished(kairos, response.invoke_id)
+    result = (await results(kairos, response.invoke_id))[instance_id]
     assert result.invocation_status == common_pb2.INVOCATION_STATUS_SUCCESS, result
     output = result.output.decode().splitlines()
-    looks = {(int(pid), what): verdict for pid, what, verdict in map(str.split, output)}
+    return {(int(pid), what): verdict for pid, what, verdict in map(str.split, output)}
+
+
+def assert_found_nowhere(looks: dict[tuple[int, str], str], agent_pid: int) -> None:
+    """No process held the secret, and the script did read itself, the agent and pid 1."""
     assert [where for where, verdict in looks.items() if verdict == "FOUND"] == [], looks
     # A process the script cannot read (pid 1 in some sandboxes) hides nothing from it;
     # the script itself and the agent must have been read, and the walk reached pid 1.
@@ -110,10 +169,7 @@ async def start_agent(cluster: Cluster, tmp_path: Path, token: str, way: str) ->
     elif way == "flag":
         flags += ["--token", token]
     else:
-        token_file = tmp_path / "agent-token"
-        token_file.write_text(f"{token}\n")
-        token_file.chmod(0o600)
-        flags += ["--token-file", str(token_file)]
+        flags += ["--token-file", str(secret_file(tmp_path, token))]
     agent = cluster.supervisor.start_agent(
         "i-secrets", cluster.address, tmp_path / "agents" / "i-secrets", flags=flags, env=env
     )

@@ -4,7 +4,6 @@ registers once, keeps its credential (0600) and connects with it from then on.""
 from __future__ import annotations
 
 import asyncio
-import json
 import stat
 import time
 from datetime import UTC, datetime
@@ -14,10 +13,10 @@ import grpc
 import pytest
 
 from kairos.v1 import activation_pb2, common_pb2, invocation_pb2
-from scheduler.local import Process, Tls, kairos_command, until_online
+from scheduler.local import Tls, until_online
 from tests.e2e.cluster import (
     START_TIMEOUT,
-    Cluster,
+    credential_in,
     finished,
     output_seen,
     results,
@@ -28,28 +27,6 @@ from tests.tls_certs import Authority
 pytestmark = pytest.mark.e2e
 
 S = common_pb2
-
-
-def start_managed_agent(cluster: Cluster, state_dir: Path, *flags: str) -> Process:
-    """`kairos agent` with no --instance-id: a managed instance's, in ``state_dir``."""
-    return cluster.supervisor.spawn(
-        f"managed agent {state_dir.name}",
-        kairos_command(
-            ["agent", "--server", cluster.address, "--state-dir", str(state_dir), *flags]
-        ),
-        cluster.root / f"{state_dir.name}.log",
-    )
-
-
-async def credential_in(state_dir: Path) -> dict[str, str]:
-    """The credential file, once the agent has registered."""
-    path = state_dir / "credential.json"
-    deadline = time.monotonic() + START_TIMEOUT
-    while not path.exists():
-        assert time.monotonic() < deadline, f"no {path} after {START_TIMEOUT} s"
-        await asyncio.sleep(0.1)
-    document: dict[str, str] = json.loads(path.read_text())
-    return document
 
 
 async def test_an_agent_registers_once_and_connects_with_its_credential(
@@ -65,7 +42,7 @@ async def test_an_agent_registers_once_and_connects_with_its_credential(
             "--activation-code", created.activation_code,
         ]  # fmt: skip
         state_dir = tmp_path / "managed-1"
-        agent = start_managed_agent(cluster, state_dir, *activation)
+        agent = cluster.start_managed_agent(state_dir, *activation)
         kept = await credential_in(state_dir)
         instance_id = kept["instance_id"]
         assert instance_id.startswith("mi-")
@@ -89,7 +66,7 @@ async def test_an_agent_registers_once_and_connects_with_its_credential(
         for flags in ([], activation):
             agent.terminate()
             since = datetime.now(UTC)
-            agent = start_managed_agent(cluster, state_dir, *flags)
+            agent = cluster.start_managed_agent(state_dir, *flags)
             await cluster.supervisor.supervise(
                 until_online(cluster.address, [instance_id], START_TIMEOUT, since=since)
             )
@@ -114,8 +91,7 @@ async def test_a_deregistered_agent_is_refused_and_its_running_execution_ends(
             activation_pb2.CreateActivationRequest(instance_count=1)
         )
         state_dir = tmp_path / "managed-2"
-        agent = start_managed_agent(
-            cluster,
+        agent = cluster.start_managed_agent(
             state_dir,
             "--activation-id", created.activation_id,
             "--activation-code", created.activation_code,
@@ -166,8 +142,7 @@ async def test_an_agent_registers_and_connects_over_tls(database_url: str, tmp_p
             activation_pb2.CreateActivationRequest(instance_count=1)
         )
         state_dir = tmp_path / "managed-tls"
-        start_managed_agent(
-            cluster,
+        cluster.start_managed_agent(
             state_dir,
             "--ca-file", str(ca_file),
             "--activation-id", created.activation_id,
