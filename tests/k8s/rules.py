@@ -435,29 +435,41 @@ def metrics_problems(deployment: Obj) -> list[str]:
 # ---------------------------------------------------------------- agent
 
 
+ACTIVATION_SECRET = "kairos-agent-activation"
+"""The Secret the agent DaemonSet registers with: keys ``id`` and ``code``."""
+AGENT_SECRETS_IN_PROC = {
+    "KAIROS_AGENT_TOKEN": "--token",
+    "KAIROS_ACTIVATION_CODE": "--activation-code",
+}
+"""The agent's secrets by environment variable and flag, both readable in /proc."""
+
+
 def agent_problems(objs: list[Obj]) -> list[str]:
-    """The DaemonSet runs `kairos agent` with the node name as instance id, its token
-    from a private file of a Secret volume (never the environment), and its
-    KAIROS_SERVER is the agent Service's DNS name and port in its namespace."""
+    """The DaemonSet runs `kairos agent` with a secret only in private files of Secret
+    volumes (never the environment or the arguments), either registering through the
+    activation of Secret kairos-agent-activation (its id by env, its code a file), named
+    after the node and keeping its credential on the node, or with the account's agent
+    token and the node name as instance id; its KAIROS_SERVER is the agent Service's DNS
+    name and port in its namespace."""
     daemonsets = of_kind(objs, "DaemonSet")
     if len(daemonsets) != 1:
         return [f"expected one agent DaemonSet, found {len(daemonsets)}"]
     daemonset = daemonsets[0]
     namespace = daemonset["metadata"].get("namespace", "default")
     (agent,) = [c for c in containers(daemonset) if c.get("args", [])[:1] == ["agent"]]
+    args = agent["args"]
     problems = []
-    instance = env_value(agent, "KAIROS_INSTANCE_ID") or {}
-    field_ref = (instance.get("valueFrom") or {}).get("fieldRef") or {}
-    if field_ref.get("fieldPath") != "spec.nodeName":
-        problems.append("KAIROS_INSTANCE_ID is not the node name (fieldRef spec.nodeName)")
-    if env_value(agent, "KAIROS_AGENT_TOKEN") is not None:
-        problems.append("KAIROS_AGENT_TOKEN is in the agent's environment, which scripts can read")
-    token_file = flag(agent["args"], "--token-file") or ""
-    mounted = mounted_secret(daemonset, agent, token_file)
-    if mounted is None:
-        problems.append(f"--token-file {token_file!r} is not a file of a Secret volume")
-    elif (mode := mounted[0]["secret"].get("defaultMode", 0o644)) & 0o077:
-        problems.append(f"the agent token's Secret volume is open to group or others ({mode:04o})")
+    for variable, option in AGENT_SECRETS_IN_PROC.items():
+        if env_value(agent, variable) is not None:
+            problems.append(f"{variable} is in the agent's environment, which scripts can read")
+        if flag(args, option) is not None:
+            problems.append(f"{option} puts a secret in the agent's command line")
+    if flag(args, "--activation-code-file") is not None:
+        problems += _activation_problems(daemonset, agent)
+    elif flag(args, "--token-file") is not None:
+        problems += _agent_token_problems(daemonset, agent)
+    else:
+        problems.append("the agent has neither --activation-code-file nor --token-file")
     server = env_value(agent, "KAIROS_SERVER") or {}
     ref = (server.get("valueFrom") or {}).get("configMapKeyRef")
     if ref is None:
@@ -482,6 +494,78 @@ def agent_problems(objs: list[Obj]) -> list[str]:
     if service["metadata"].get("namespace", "default") != namespace:
         problems.append("Service kairos-agents is not in the agent's namespace")
     return problems
+
+
+def _activation_problems(daemonset: Obj, agent: Obj) -> list[str]:
+    """A managed instance: the activation's id from the Secret by env, its code a private
+    file of it, the node name as instance name, the state directory on the node."""
+    problems = []
+    if env_value(agent, "KAIROS_INSTANCE_ID") is not None:
+        problems.append(
+            "KAIROS_INSTANCE_ID is set: a managed instance's id is the server's "
+            "(it excludes --activation-id)"
+        )
+    activation_id = env_value(agent, "KAIROS_ACTIVATION_ID") or {}
+    ref = (activation_id.get("valueFrom") or {}).get("secretKeyRef") or {}
+    if (ref.get("name"), ref.get("key")) != (ACTIVATION_SECRET, "id"):
+        problems.append(
+            f"KAIROS_ACTIVATION_ID does not come from Secret {ACTIVATION_SECRET} key id"
+        )
+    code_file = flag(agent["args"], "--activation-code-file") or ""
+    problems += _secret_file_problems(daemonset, agent, code_file, "activation code")
+    mounted = mounted_secret(daemonset, agent, code_file)
+    if mounted is not None and (mounted[0]["secret"]["secretName"], mounted[1]) != (
+        ACTIVATION_SECRET,
+        "code",
+    ):
+        problems.append(f"--activation-code-file is not Secret {ACTIVATION_SECRET} key code")
+    name = flag(agent["args"], "--name") or ""
+    variable = name.removeprefix("$(").removesuffix(")")
+    if name != f"$({variable})" or _field_ref(agent, variable) != "spec.nodeName":
+        problems.append(f"--name {name!r} is not the node name (an env of fieldRef spec.nodeName)")
+    state_dir = flag(agent["args"], "--state-dir") or ""
+    if not _on_host_path(daemonset, agent, state_dir):
+        problems.append(
+            f"--state-dir {state_dir!r} is not on a hostPath volume: the instance credential "
+            "would not outlive the pod, and each new pod would register again"
+        )
+    return problems
+
+
+def _agent_token_problems(daemonset: Obj, agent: Obj) -> list[str]:
+    """The account's agent token: the node name as instance id, the token a private file."""
+    problems = []
+    if _field_ref(agent, "KAIROS_INSTANCE_ID") != "spec.nodeName":
+        problems.append("KAIROS_INSTANCE_ID is not the node name (fieldRef spec.nodeName)")
+    token_file = flag(agent["args"], "--token-file") or ""
+    return problems + _secret_file_problems(daemonset, agent, token_file, "agent token")
+
+
+def _secret_file_problems(daemonset: Obj, agent: Obj, path: str, what: str) -> list[str]:
+    """``path`` must be a file of a Secret volume that only its owner may read."""
+    mounted = mounted_secret(daemonset, agent, path)
+    if mounted is None:
+        return [f"the {what} file {path!r} is not a file of a Secret volume"]
+    if (mode := mounted[0]["secret"].get("defaultMode", 0o644)) & 0o077:
+        return [f"the {what}'s Secret volume is open to group or others ({mode:04o})"]
+    return []
+
+
+def _field_ref(container: Obj, variable: str) -> str | None:
+    """The pod field an env variable of ``container`` comes from, None if from none."""
+    entry = env_value(container, variable) or {}
+    path: str | None = ((entry.get("valueFrom") or {}).get("fieldRef") or {}).get("fieldPath")
+    return path
+
+
+def _on_host_path(workload: Obj, container: Obj, path: str) -> bool:
+    """Whether ``path`` of ``container`` is (under) a mount of a hostPath volume."""
+    host_paths = {v["name"] for v in pod_spec(workload).get("volumes", []) if "hostPath" in v}
+    return any(
+        mount["name"] in host_paths
+        and (path + "/").startswith(mount["mountPath"].rstrip("/") + "/")
+        for mount in container.get("volumeMounts", [])
+    )
 
 
 METADATA_ADDRESS = ipaddress.ip_address("169.254.169.254")

@@ -253,7 +253,9 @@ def test_manifests_use_real_flags_and_variables(
                 assert args.auth_file, where  # --insecure is no reason to let every caller in
                 assert args.database_url == "from-a-reference", where
             elif container["args"][0] == "agent":
-                assert args.instance_id and args.server, where
+                # An instance id (the account's agent token), or an activation: not both.
+                registers = bool(args.activation_id and args.activation_code_file)
+                assert args.server and bool(args.instance_id) != registers, where
             else:
                 assert container["args"] == ["migrate"], where
                 assert args.database_url == "from-a-reference", where
@@ -328,6 +330,22 @@ def test_metrics_port_and_json_logs(rendered: Rendered, overlay: str) -> None:
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_agent_daemonset_is_wired_to_the_agent_service(rendered: Rendered, overlay: str) -> None:
     assert rules.agent_problems(rendered[overlay]) == []
+
+
+@needs_kubectl
+@pytest.mark.parametrize(
+    ("overlay", "identity"), [("prod", "--activation-code-file"), ("dev", "--token-file")]
+)
+def test_prod_agents_register_through_an_activation_and_dev_agents_use_the_token(
+    rendered: Rendered, overlay: str, identity: str
+) -> None:
+    # Dev has no activation: the server that makes one is not running before the apply.
+    (daemonset,) = of_kind(rendered[overlay], "DaemonSet")
+    (agent,) = containers(daemonset)
+    assert flag(agent["args"], identity) is not None
+    names = [s["metadata"]["name"] for s in of_kind(rendered[overlay], "Secret")]
+    # An activation is made at run time, never from git.
+    assert [n for n in names if n.startswith("kairos-agent-activation")] == []
 
 
 @needs_kubectl
@@ -546,11 +564,11 @@ def _agent_to_api(r: Rendered) -> list[str]:
 
 
 def _agent_fixed_instance(r: Rendered) -> list[str]:
-    (daemonset,) = of_kind(r["prod"], "DaemonSet")
+    (daemonset,) = of_kind(r["dev"], "DaemonSet")
     entry = env_value(pod_spec(daemonset)["containers"][0], "KAIROS_INSTANCE_ID") or {}
     entry.pop("valueFrom")
     entry["value"] = "i-node"
-    return rules.agent_problems(r["prod"])
+    return rules.agent_problems(r["dev"])
 
 
 def _agent_token_in_env(r: Rendered) -> list[str]:
@@ -563,10 +581,10 @@ def _agent_token_in_env(r: Rendered) -> list[str]:
 
 
 def _agent_token_file_elsewhere(r: Rendered) -> list[str]:
-    (daemonset,) = of_kind(r["prod"], "DaemonSet")
+    (daemonset,) = of_kind(r["dev"], "DaemonSet")
     args = pod_spec(daemonset)["containers"][0]["args"]
     args[args.index("--token-file") + 1] = "/var/lib/kairos-agent/token"
-    return rules.agent_problems(r["prod"])
+    return rules.agent_problems(r["dev"])
 
 
 def _agent_token_readable_by_all(r: Rendered) -> list[str]:
@@ -574,6 +592,83 @@ def _agent_token_readable_by_all(r: Rendered) -> list[str]:
     for volume in pod_spec(daemonset)["volumes"]:
         volume.get("secret", {}).pop("defaultMode", None)  # Kubernetes' default: 0644
     return rules.agent_problems(r["dev"])
+
+
+def _prod_agent(r: Rendered) -> tuple[Obj, Obj]:
+    """The prod agent DaemonSet and its container, to break."""
+    (daemonset,) = of_kind(r["prod"], "DaemonSet")
+    return daemonset, pod_spec(daemonset)["containers"][0]
+
+
+def _agent_code_in_env(r: Rendered) -> list[str]:
+    _, agent = _prod_agent(r)
+    secret = {"secretKeyRef": {"name": "kairos-agent-activation", "key": "code"}}
+    agent["env"].append({"name": "KAIROS_ACTIVATION_CODE", "valueFrom": secret})
+    return rules.agent_problems(r["prod"])
+
+
+def _agent_code_as_flag(r: Rendered) -> list[str]:
+    _, agent = _prod_agent(r)
+    agent["args"] += ["--activation-code", "$(KAIROS_ACTIVATION_CODE)"]
+    return rules.agent_problems(r["prod"])
+
+
+def _agent_without_identity(r: Rendered) -> list[str]:
+    _, agent = _prod_agent(r)
+    at = agent["args"].index("--activation-code-file")
+    del agent["args"][at : at + 2]
+    return rules.agent_problems(r["prod"])
+
+
+def _agent_code_file_elsewhere(r: Rendered) -> list[str]:
+    _, agent = _prod_agent(r)
+    args = agent["args"]
+    args[args.index("--activation-code-file") + 1] = "/var/lib/kairos-agent/code"
+    return rules.agent_problems(r["prod"])
+
+
+def _agent_code_of_another_secret(r: Rendered) -> list[str]:
+    daemonset, _ = _prod_agent(r)
+    (volume,) = [v for v in pod_spec(daemonset)["volumes"] if v["name"] == "agent-activation"]
+    volume["secret"]["secretName"] = "kairos-agent-token"
+    return rules.agent_problems(r["prod"])
+
+
+def _agent_code_readable_by_all(r: Rendered) -> list[str]:
+    daemonset, _ = _prod_agent(r)
+    for volume in pod_spec(daemonset)["volumes"]:
+        volume.get("secret", {}).pop("defaultMode", None)  # Kubernetes' default: 0644
+    return rules.agent_problems(r["prod"])
+
+
+def _agent_activation_id_literal(r: Rendered) -> list[str]:
+    _, agent = _prod_agent(r)
+    entry = env_value(agent, "KAIROS_ACTIVATION_ID") or {}
+    entry.pop("valueFrom")
+    entry["value"] = "act-0123456789abcdef01234567"
+    return rules.agent_problems(r["prod"])
+
+
+def _agent_instance_id_with_activation(r: Rendered) -> list[str]:
+    _, agent = _prod_agent(r)
+    node_name = {"fieldRef": {"fieldPath": "spec.nodeName"}}
+    agent["env"].append({"name": "KAIROS_INSTANCE_ID", "valueFrom": node_name})
+    return rules.agent_problems(r["prod"])
+
+
+def _agent_named_after_the_pod(r: Rendered) -> list[str]:
+    _, agent = _prod_agent(r)
+    (entry,) = [e for e in agent["env"] if e["name"] == "NODE_NAME"]
+    entry["valueFrom"]["fieldRef"]["fieldPath"] = "metadata.name"
+    return rules.agent_problems(r["prod"])
+
+
+def _agent_state_in_the_pod(r: Rendered) -> list[str]:
+    daemonset, _ = _prod_agent(r)
+    (volume,) = [v for v in pod_spec(daemonset)["volumes"] if v["name"] == "state"]
+    volume.pop("hostPath")
+    volume["emptyDir"] = {}
+    return rules.agent_problems(r["prod"])
 
 
 def _no_pdb(r: Rendered) -> list[str]:
@@ -670,7 +765,17 @@ MUTATIONS: list[tuple[Mutation, str]] = [
     (_agent_fixed_instance, "KAIROS_INSTANCE_ID is not the node name"),
     (_agent_token_in_env, "KAIROS_AGENT_TOKEN is in the agent's environment"),
     (_agent_token_file_elsewhere, "'/var/lib/kairos-agent/token' is not a file of a Secret"),
-    (_agent_token_readable_by_all, "Secret volume is open to group or others (0644)"),
+    (_agent_token_readable_by_all, "agent token's Secret volume is open to group or others"),
+    (_agent_code_in_env, "KAIROS_ACTIVATION_CODE is in the agent's environment"),
+    (_agent_code_as_flag, "--activation-code puts a secret in the agent's command line"),
+    (_agent_without_identity, "neither --activation-code-file nor --token-file"),
+    (_agent_code_file_elsewhere, "'/var/lib/kairos-agent/code' is not a file of a Secret"),
+    (_agent_code_of_another_secret, "is not Secret kairos-agent-activation key code"),
+    (_agent_code_readable_by_all, "activation code's Secret volume is open to group or others"),
+    (_agent_activation_id_literal, "KAIROS_ACTIVATION_ID does not come from Secret"),
+    (_agent_instance_id_with_activation, "KAIROS_INSTANCE_ID is set: a managed instance's id"),
+    (_agent_named_after_the_pod, "is not the node name (an env of fieldRef spec.nodeName)"),
+    (_agent_state_in_the_pod, "is not on a hostPath volume: the instance credential"),
     (_no_pdb, "kairos-ticker: 0 PodDisruptionBudgets select it"),
     (_no_hpa, "kairos-api: no HorizontalPodAutoscaler"),
     (_latest_tag, "is not pinned to a release tag"),
