@@ -81,7 +81,7 @@ async def test_a_root_script_finds_no_token_in_its_ancestors(
     assert_found_nowhere(looks, agent_pid)
 
 
-@pytest.mark.parametrize("way", ["env", "flag", "file"])
+@pytest.mark.parametrize("way", ["env", "flag", "file", "env and token flag"])
 async def test_a_root_script_finds_no_activation_code_in_its_ancestors(
     database_url: str, tmp_path: Path, way: str
 ) -> None:
@@ -96,11 +96,15 @@ async def test_a_root_script_finds_no_activation_code_in_its_ancestors(
         code = created.activation_code
         flags = ["--activation-id", created.activation_id]
         env: dict[str, str] = {}
-        if way == "env":
+        secrets_given = [code]
+        if way.startswith("env"):
             env["KAIROS_ACTIVATION_CODE"] = code
+        if way == "env and token flag":  # both handed over by one re-execution
+            flags += ["--token", token]
+            secrets_given.append(token)
         elif way == "flag":
             flags += ["--activation-code", code]
-        else:
+        elif way == "file":
             flags += ["--activation-code-file", str(secret_file(tmp_path, code))]
         state_dir = tmp_path / "managed"
         agent = cluster.start_managed_agent(state_dir, *flags, env=env)
@@ -109,9 +113,10 @@ async def test_a_root_script_finds_no_activation_code_in_its_ancestors(
         await cluster.supervisor.supervise(
             until_online(cluster.address, [instance_id], 30, token=CLIENT_TOKEN)
         )
-        looks = await ancestors_searched(cluster, instance_id, code)
+        searches = [await ancestors_searched(cluster, instance_id, s) for s in secrets_given]
     assert agent.popen is not None
-    assert_found_nowhere(looks, agent.popen.pid)
+    for looks in searches:
+        assert_found_nowhere(looks, agent.popen.pid)
 
 
 def auth_flags(tmp_path: Path, agent_token: str) -> list[str]:
