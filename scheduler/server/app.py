@@ -44,7 +44,7 @@ from scheduler.rpc.in_flight import InFlight
 from scheduler.rpc.interceptor import KairosInterceptor
 from scheduler.server import collector, tls
 from scheduler.server.config import ServerConfig, ServerRole
-from scheduler.server.health import Health
+from scheduler.server.health import Health, serve_health_only
 from scheduler.store import migrate
 from scheduler.store.database import create_engine, database_url
 from scheduler.store.embedded import EmbeddedPostgres
@@ -115,6 +115,8 @@ async def serve(config: ServerConfig) -> None:
             )
             if config.agent_listen:
                 print(f"agents (mutual TLS) on {config.agent_listen}", flush=True)
+            if config.health_listen:
+                print(f"health checks (plaintext) on {config.health_listen}", flush=True)
             await stop.wait()
             log.info("shutting down")
             await shutdown()
@@ -223,6 +225,12 @@ async def running_server(
     ]
     port = ports[0]
     await server.start()
+    # Started after the main port, so that a probe sees SERVING only once it listens too.
+    health_only = (
+        await serve_health_only(config.health_listen, health_servicer)
+        if config.health_listen
+        else None
+    )
     health_status = Health(health_servicer, services, DatabaseProbe(conninfo(url)))
     await health_status.start()
 
@@ -251,6 +259,8 @@ async def running_server(
         if dispatcher is not None:
             await dispatcher.shutdown(RECONNECT_HINT_MS)
         await server.stop(0)
+        if health_only is not None:
+            await health_only.stop(0)
         await listener.stop()
         if stop_metrics is not None:
             await asyncio.to_thread(stop_metrics)

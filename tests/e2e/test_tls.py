@@ -14,12 +14,21 @@ from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
 import pytest_asyncio
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from kairos.v1 import agent_pb2, agent_pb2_grpc, common_pb2, fleet_pb2, invocation_pb2
+from kairos.v1 import (
+    agent_pb2,
+    agent_pb2_grpc,
+    common_pb2,
+    fleet_pb2,
+    fleet_pb2_grpc,
+    invocation_pb2,
+)
 from scheduler.local import Process, Tls, connect, free_port, kairos_command, until_online
 from tests.e2e.cluster import Cluster, finished, results, running_cluster
 from tests.tls_certs import Authority, Issued, presented_serial
@@ -268,6 +277,32 @@ async def test_an_agent_reconnects_with_the_files_rotated_on_its_disk(
         )
         assert agent.alive()  # the same process: no restart picked the files up
         await run_echo(cluster, "i-rot")
+
+
+async def test_probes_check_health_in_plaintext_while_the_api_serves_tls(
+    database_url: str, tmp_path: Path, pki: Pki
+) -> None:
+    health_address = f"127.0.0.1:{free_port()}"
+    flags = pki.server_flags("--health-listen", health_address)
+    async with running_cluster(
+        tmp_path, database_url, server_flags=flags, agents={}, tls=pki.tls()
+    ) as cluster:
+        # As the kubelet's native gRPC probes do: plaintext, the overall status and liveness.
+        async with grpc.aio.insecure_channel(health_address) as probe:
+            health: Any = health_pb2_grpc.HealthStub(probe)  # the stubs type no methods
+            for service in ("", "liveness"):
+                check = await health.Check(health_pb2.HealthCheckRequest(service=service))
+                assert check.status == health_pb2.HealthCheckResponse.SERVING, service
+            # Nothing but health answers there, not even to a token-free plaintext caller.
+            fleet = fleet_pb2_grpc.FleetServiceStub(probe)
+            assert await refusal(fleet.DescribeAgentStatus(describe_agents())) == (
+                grpc.StatusCode.UNIMPLEMENTED
+            )
+        # The main port still serves only TLS.
+        plaintext = connect(cluster.address)
+        assert await refusal(plaintext.fleet.DescribeAgentStatus(describe_agents())) == (
+            grpc.StatusCode.UNAVAILABLE
+        )
 
 
 def replace_in_place(path: Path, data: bytes) -> None:
