@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import copy
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -51,6 +52,7 @@ sleep and matchLabelKeys (beta, on by default, 1.30)."""
 CUSTOM_KINDS = {
     ("postgresql.cnpg.io/v1", "Cluster"),
     ("monitoring.coreos.com/v1", "ServiceMonitor"),
+    ("cert-manager.io/v1", "Certificate"),
 }
 
 needs_kubectl = pytest.mark.skipif(
@@ -248,6 +250,8 @@ def test_manifests_use_real_flags_and_variables(
                     insecure=args.insecure,
                     tls_cert=args.tls_cert,
                     tls_key=args.tls_key,
+                    health_listen=args.health_listen,
+                    metrics_listen=args.metrics_listen,
                 )
                 config.validate()  # [::]:50051 is not loopback: needs TLS or --insecure
                 assert args.auth_file, where  # --insecure is no reason to let every caller in
@@ -257,6 +261,42 @@ def test_manifests_use_real_flags_and_variables(
             else:
                 assert container["args"] == ["migrate"], where
                 assert args.database_url == "from-a-reference", where
+
+
+@needs_kubectl
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_servers_serve_tls_from_a_secret(rendered: Rendered, overlay: str) -> None:
+    objs = rendered[overlay]
+    assert rules.server_tls_problems(objs, dev=overlay == "dev") == []
+    for deployment in server_deployments(objs):
+        (server,) = [c for c in containers(deployment) if is_server(c)]
+        # Dev serves plaintext on purpose (k8s/README.md, "TLS"); prod never does.
+        assert ("--insecure" in server["args"]) == (overlay == "dev")
+
+
+@pytest.fixture(scope="module")
+def prod_with_cert_manager(tmp_path_factory: pytest.TempPathFactory) -> list[Obj]:
+    """The prod overlay with components/cert-manager added, as k8s/README.md says."""
+    tree = tmp_path_factory.mktemp("k8s") / "k8s"
+    shutil.copytree(K8S, tree)
+    kustomization = tree / "overlays" / "prod" / "kustomization.yaml"
+    text = kustomization.read_text()
+    commented = "  # - ../../components/cert-manager\n"
+    assert commented in text
+    kustomization.write_text(text.replace(commented, "  - ../../components/cert-manager\n"))
+    return render(tree / "overlays" / "prod")
+
+
+@needs_kubectl
+def test_cert_manager_issues_the_servers_secret_for_the_service_names(
+    prod_with_cert_manager: list[Obj],
+) -> None:
+    objs = prod_with_cert_manager
+    (certificate,) = of_kind(objs, "Certificate")
+    assert rules.custom_resource_problems(certificate) == []
+    assert rules.certificate_problems(objs) == []
+    assert certificate["metadata"]["namespace"] == "kairos"
+    assert "kairos-agents.kairos.svc" in certificate["spec"]["dnsNames"]
 
 
 @needs_kubectl
@@ -432,6 +472,74 @@ def _probe_wrong_port(r: Rendered) -> list[str]:
     deployment, container = _prod_server(r)
     container["startupProbe"]["grpc"]["port"] = 9090
     return rules.probe_problems(deployment)
+
+
+def _probe_on_the_tls_port(r: Rendered) -> list[str]:
+    deployment, container = _prod_server(r, "kairos-dispatcher")
+    container["readinessProbe"]["grpc"]["port"] = 50051
+    return rules.probe_problems(deployment)
+
+
+def _no_health_listen(r: Rendered) -> list[str]:
+    deployment, container = _prod_server(r, "kairos-ticker")
+    args = container["args"]
+    del args[args.index("--health-listen") : args.index("--health-listen") + 2]
+    return rules.probe_problems(deployment)
+
+
+def _health_port_unnamed(r: Rendered) -> list[str]:
+    deployment, container = _prod_server(r)
+    for port in container["ports"]:
+        if port["name"] == "health":
+            port["name"] = "probes"
+    return rules.probe_problems(deployment)
+
+
+def _insecure_in_prod(r: Rendered) -> list[str]:
+    _, container = _prod_server(r)
+    args = container["args"]
+    del args[args.index("--tls-cert") : args.index("--tls-key") + 2]
+    args.insert(1, "--insecure")
+    return rules.server_tls_problems(r["prod"], dev=False)
+
+
+def _tls_key_outside_the_secret(r: Rendered) -> list[str]:
+    _, container = _prod_server(r, "kairos-dispatcher")
+    args = container["args"]
+    args[args.index("--tls-key") + 1] = "/tmp/tls.key"
+    return rules.server_tls_problems(r["prod"], dev=False)
+
+
+def _tls_key_readable_by_all(r: Rendered) -> list[str]:
+    deployment, _ = _prod_server(r)
+    (volume,) = [v for v in pod_spec(deployment)["volumes"] if v["name"] == "tls"]
+    volume["secret"]["defaultMode"] = 0o644
+    return rules.server_tls_problems(r["prod"], dev=False)
+
+
+def _tls_mount_writable(r: Rendered) -> list[str]:
+    _, container = _prod_server(r, "kairos-ticker")
+    (mount,) = [m for m in container["volumeMounts"] if m["name"] == "tls"]
+    del mount["readOnly"]
+    return rules.server_tls_problems(r["prod"], dev=False)
+
+
+def _certificate_of_another_secret(r: Rendered) -> list[str]:
+    certificate = named(r["cert-manager"], "Certificate", "kairos-tls")
+    certificate["spec"]["secretName"] = "kairos-tls-old"
+    return rules.certificate_problems(r["cert-manager"])
+
+
+def _certificate_without_namespaced_names(r: Rendered) -> list[str]:
+    certificate = named(r["cert-manager"], "Certificate", "kairos-tls")
+    certificate["spec"]["dnsNames"] = ["kairos-api", "kairos-agents"]
+    return rules.certificate_problems(r["cert-manager"])
+
+
+def _certificate_without_issuer(r: Rendered) -> list[str]:
+    certificate = named(r["cert-manager"], "Certificate", "kairos-tls")
+    del certificate["spec"]["issuerRef"]
+    return rules.custom_resource_problems(certificate)
 
 
 def _writable_root(r: Rendered) -> list[str]:
@@ -648,7 +756,17 @@ MUTATIONS: list[tuple[Mutation, str]] = [
     (_http_liveness, "livenessProbe is not a native gRPC probe"),
     (_liveness_follows_database, "livenessProbe must check the health service 'liveness'"),
     (_readiness_ignores_database, "readinessProbe must check the health service ''"),
-    (_probe_wrong_port, "startupProbe probes port 9090"),
+    (_probe_wrong_port, "startupProbe probes port 9090, not the health port 8081"),
+    (_probe_on_the_tls_port, "readinessProbe probes port 50051, not the health port"),
+    (_no_health_listen, "kairos-ticker: no --health-listen"),
+    (_health_port_unnamed, "no container port named health"),
+    (_insecure_in_prod, "kairos-api: --insecure (plaintext) outside the dev overlay"),
+    (_tls_key_outside_the_secret, "--tls-key '/tmp/tls.key' is not a file of a Secret"),
+    (_tls_key_readable_by_all, "Secret volume is wider than 0440 (0644)"),
+    (_tls_mount_writable, "kairos-ticker: --tls-cert's Secret volume is not mounted read-only"),
+    (_certificate_of_another_secret, "Secret 'kairos-tls-old' is not the one the servers mount"),
+    (_certificate_without_namespaced_names, "does not name kairos-agents.kairos.svc"),
+    (_certificate_without_issuer, "spec.issuerRef.name is required"),
     (_writable_root, "readOnlyRootFilesystem is not true"),
     (_root_user, "runAsUser is not a numeric non-root uid"),
     (_capability_added, "capabilities are not drop [ALL]"),
@@ -688,8 +806,10 @@ MUTATIONS: list[tuple[Mutation, str]] = [
 @pytest.mark.parametrize(
     ("mutation", "expected"), MUTATIONS, ids=[m.__name__.strip("_") for m, _ in MUTATIONS]
 )
-def test_each_rule_can_fail(rendered: Rendered, mutation: Mutation, expected: str) -> None:
-    broken = copy.deepcopy(rendered)
+def test_each_rule_can_fail(
+    rendered: Rendered, prod_with_cert_manager: list[Obj], mutation: Mutation, expected: str
+) -> None:
+    broken = copy.deepcopy({**rendered, "cert-manager": prod_with_cert_manager})
     problems = mutation(broken)
     assert any(expected in p for p in problems), problems
 
