@@ -40,7 +40,8 @@ class ServerConfig:
     tls_client_ca: Path | None = None
     """CA whose client certificates agents must show, on ``agent_listen`` (mutual TLS)."""
     agent_listen: str | None = None
-    """HOST:PORT of a second port where agents connect with a client certificate."""
+    """HOST:PORT of a second port, the only one serving agents (with a client certificate
+    when ``tls_client_ca`` is given); None: agents use ``listen``."""
     roles: frozenset[ServerRole] = frozenset(ServerRole)
     limits: Limits = field(default_factory=Limits)
     heartbeat_interval: int = 30
@@ -62,6 +63,13 @@ class ServerConfig:
             raise ConfigError(f"--listen must be HOST:PORT, got {self.listen!r}")
         self._validate_tls()
         self._validate_ports()
+        agent_host = (self.agent_listen or "").rpartition(":")[0]
+        if self.agent_listen and not (self.insecure or self.tls_cert or is_loopback(agent_host)):
+            raise ConfigError(
+                f"--agent-listen {self.agent_listen} is not a loopback address but has no "
+                "TLS (--tls-cert, --tls-key): give it, or --insecure when something else "
+                "guards the port, such as a service mesh's mutual TLS"
+            )
         if not self.insecure and not is_loopback(host):
             missing = [
                 flags
@@ -116,9 +124,9 @@ class ServerConfig:
             raise ConfigError("--tls-client-ca needs --tls-cert and --tls-key")
         # gRPC Python asks a client for a certificate only on a port that requires one, and
         # operators have none: agents show theirs on a port of their own.
-        if (self.tls_client_ca is None) != (self.agent_listen is None):
+        if self.tls_client_ca is not None and self.agent_listen is None:
             raise ConfigError(
-                "--tls-client-ca and --agent-listen go together: agents show their client "
+                "--tls-client-ca needs --agent-listen: agents show their client "
                 "certificate on the --agent-listen port, operators use --listen without one"
             )
         if self.agent_listen is not None and ServerRole.DISPATCHER not in self.roles:

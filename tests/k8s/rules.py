@@ -529,6 +529,47 @@ def service_problems(objs: list[Obj]) -> list[str]:
     return problems
 
 
+AGENT_PORT = "agents"
+"""The container port name of ``--agent-listen``, where the dispatchers serve agents."""
+
+
+def agent_port_problems(objs: list[Obj]) -> list[str]:
+    """Agents have a port of their own, and only agents reach it: every dispatcher serves
+    them on ``--agent-listen`` (container port ``agents``; on --listen agent calls are
+    refused), Service kairos-agents forwards there, kairos-api does not, and no ingress
+    rule open to every source admits that port."""
+    problems = []
+    for deployment in _serving(objs, "dispatcher"):
+        name = deployment["metadata"]["name"]
+        for container in containers(deployment):
+            listen = flag(container.get("args", []), "--agent-listen") or ""
+            port = container_port(container, AGENT_PORT)
+            if is_server(container) and (port is None or listen.rpartition(":")[2] != str(port)):
+                problems.append(
+                    f"{name}: agents are served on --listen, not on --agent-listen at a "
+                    f"container port named {AGENT_PORT} (--agent-listen {listen!r})"
+                )
+    services = {s["metadata"]["name"]: s for s in of_kind(objs, "Service")}
+    for service, agents in (("kairos-agents", True), ("kairos-api", False)):
+        targets = {
+            p["targetPort"] for p in services.get(service, {}).get("spec", {}).get("ports", [])
+        }
+        if (targets == {AGENT_PORT}) != agents:
+            problems.append(
+                f"Service {service} {'does not forward' if agents else 'forwards'} to port "
+                f"{AGENT_PORT} only (targetPort {sorted(map(str, targets))})"
+            )
+    for policy in of_kind(objs, "NetworkPolicy"):
+        for rule in policy["spec"].get("ingress", []):
+            ports = [p.get("port") for p in rule.get("ports", [])]
+            if not rule.get("from") and (not ports or AGENT_PORT in ports):
+                problems.append(
+                    f"NetworkPolicy {policy['metadata']['name']}: a rule open to every source "
+                    f"admits the agent port ({ports or 'every port'})"
+                )
+    return problems
+
+
 def metrics_problems(deployment: Obj) -> list[str]:
     """Port 9090 named metrics, and the server told to serve metrics there."""
     problems = []

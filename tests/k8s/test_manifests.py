@@ -24,7 +24,7 @@ import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 
 from scheduler.cli.main import build_parser
-from scheduler.server.config import ServerConfig
+from scheduler.server.config import ServerConfig, ServerRole
 from tests.k8s import rules
 from tests.k8s.dockerfile import DOCKERFILE, dockerfile_problems, dockerignore_lines, parse
 from tests.k8s.render import (
@@ -250,8 +250,10 @@ def test_manifests_use_real_flags_and_variables(
                     insecure=args.insecure,
                     tls_cert=args.tls_cert,
                     tls_key=args.tls_key,
+                    agent_listen=args.agent_listen,
                     health_listen=args.health_listen,
                     metrics_listen=args.metrics_listen,
+                    roles=frozenset(ServerRole(r) for r in args.roles.split(",")),
                 )
                 config.validate()  # [::]:50051 is not loopback: needs TLS or --insecure
                 assert args.auth_file, where  # --insecure is no reason to let every caller in
@@ -355,6 +357,12 @@ def test_role_layout(rendered: Rendered, overlay: str, split: bool) -> None:
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_services_reach_the_right_roles(rendered: Rendered, overlay: str) -> None:
     assert rules.service_problems(rendered[overlay]) == []
+
+
+@needs_kubectl
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_agents_have_a_port_only_agents_reach(rendered: Rendered, overlay: str) -> None:
+    assert rules.agent_port_problems(rendered[overlay]) == []
 
 
 @needs_kubectl
@@ -540,6 +548,31 @@ def _certificate_without_issuer(r: Rendered) -> list[str]:
     certificate = named(r["cert-manager"], "Certificate", "kairos-tls")
     del certificate["spec"]["issuerRef"]
     return rules.custom_resource_problems(certificate)
+
+
+def _agents_on_the_client_port(r: Rendered) -> list[str]:
+    _, container = _prod_server(r, "kairos-dispatcher")
+    args = container["args"]
+    del args[args.index("--agent-listen") : args.index("--agent-listen") + 2]
+    return rules.agent_port_problems(r["prod"])
+
+
+def _agent_service_to_the_client_port(r: Rendered) -> list[str]:
+    service = named(r["dev"], "Service", "kairos-agents")
+    service["spec"]["ports"][0]["targetPort"] = "grpc"
+    return rules.agent_port_problems(r["dev"])
+
+
+def _client_policy_admits_the_agent_port(r: Rendered) -> list[str]:
+    policy = named(r["dev"], "NetworkPolicy", "kairos-api-ingress")
+    policy["spec"]["ingress"][0]["ports"].append({"port": "agents", "protocol": "TCP"})
+    return rules.agent_port_problems(r["dev"])
+
+
+def _client_policy_admits_every_port(r: Rendered) -> list[str]:
+    policy = named(r["dev"], "NetworkPolicy", "kairos-api-ingress")
+    del policy["spec"]["ingress"][0]["ports"]
+    return rules.agent_port_problems(r["dev"])
 
 
 def _writable_root(r: Rendered) -> list[str]:
@@ -767,6 +800,10 @@ MUTATIONS: list[tuple[Mutation, str]] = [
     (_certificate_of_another_secret, "Secret 'kairos-tls-old' is not the one the servers mount"),
     (_certificate_without_namespaced_names, "does not name kairos-agents.kairos.svc"),
     (_certificate_without_issuer, "spec.issuerRef.name is required"),
+    (_agents_on_the_client_port, "kairos-dispatcher: agents are served on --listen"),
+    (_agent_service_to_the_client_port, "Service kairos-agents does not forward to port agents"),
+    (_client_policy_admits_the_agent_port, "kairos-api-ingress: a rule open to every source"),
+    (_client_policy_admits_every_port, "admits the agent port (every port)"),
     (_writable_root, "readOnlyRootFilesystem is not true"),
     (_root_user, "runAsUser is not a numeric non-root uid"),
     (_capability_added, "capabilities are not drop [ALL]"),
