@@ -186,10 +186,10 @@ async def running_server(
     # open the agent API. With --tls-client-ca that port alone verifies client certificates.
     server = grpc_server(agents_elsewhere=config.agent_listen is not None)
     agent_server = grpc_server(agents_elsewhere=False) if config.agent_listen else None
+    grpc_servers = [server, *([agent_server] if agent_server is not None else [])]
     health_servicer = health.aio.HealthServicer()
-    for serving in (server, agent_server):
-        if serving is not None:
-            health_pb2_grpc.add_HealthServicer_to_server(health_servicer, serving)
+    for serving in grpc_servers:
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, serving)
     services = [health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME]
     dispatcher: Dispatcher | None = None
     api_ctx = ctx
@@ -222,9 +222,8 @@ async def running_server(
         ]
     if dispatcher is not None:
         # Also on --listen when agents have their own port: there it only refuses them.
-        for serving in (server, agent_server):
-            if serving is not None:
-                agent_pb2_grpc.add_AgentServiceServicer_to_server(dispatcher, serving)
+        for serving in grpc_servers:
+            agent_pb2_grpc.add_AgentServiceServicer_to_server(dispatcher, serving)
         services.append(agent_pb2.DESCRIPTOR.services_by_name["AgentService"].full_name)
         await dispatcher.start()
     ticker: Ticker | None = None
@@ -253,9 +252,7 @@ async def running_server(
         if ticker is not None:
             await ticker.shutdown()  # its open round commits or rolls back whole
         # From here new calls are refused; calls in flight get up to the grace period.
-        stopping = asyncio.gather(
-            *(serving.stop(config.grace) for serving in (server, agent_server) if serving)
-        )
+        stopping = asyncio.gather(*(serving.stop(config.grace) for serving in grpc_servers))
         # Client calls in flight (a WatchInvocation, say) may still need agents' results.
         await in_flight.idle(config.grace - AGENT_CLOSE_MARGIN)
         if dispatcher is not None:
@@ -272,9 +269,8 @@ async def running_server(
             await ticker.shutdown()
         if dispatcher is not None:
             await dispatcher.shutdown(RECONNECT_HINT_MS)
-        for serving in (server, agent_server, health_only):
-            if serving is not None:
-                await serving.stop(0)
+        for serving in [*grpc_servers, *([health_only] if health_only is not None else [])]:
+            await serving.stop(0)
         await listener.stop()
         if stop_metrics is not None:
             await asyncio.to_thread(stop_metrics)
