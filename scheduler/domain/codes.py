@@ -218,9 +218,10 @@ class RefusalCode(StrEnum):
     """An agent stream's Hello names an instance its credential does not speak for: an
     instance credential speaks only for its own managed instance, an account's agent
     token for no managed instance (``PERMISSION_DENIED``)."""
-    UNAUTHENTICATED_CLIENT_CERTIFICATE = "Unauthenticated.ClientCertificate"
-    """An agent call without a verified client certificate on a server that requires one
-    (``--tls-client-ca``): on ``--listen`` instead of ``--agent-listen`` (``UNAUTHENTICATED``)."""
+    UNAUTHENTICATED_AGENT_PORT = "Unauthenticated.AgentPort"
+    """An agent call on ``--listen`` of a server that serves agents on ``--agent-listen``
+    (with ``--tls-client-ca``, the only port that verifies client certificates)
+    (``UNAUTHENTICATED``)."""
 
     UNIMPLEMENTED = "Unimplemented"
     """The RPC is declared in the API but not served yet (``UNIMPLEMENTED``)."""

@@ -24,7 +24,6 @@ from scheduler.observability import metrics
 from scheduler.rpc.auth import TokenTable, bearer
 from scheduler.rpc.context import RpcContext
 from scheduler.rpc.in_flight import InFlight
-from scheduler.rpc.peer import NO_CLIENT_CERTIFICATE, has_client_certificate
 from scheduler.rpc.validate import check_request
 from scheduler.store.database import is_unavailable
 
@@ -36,6 +35,13 @@ _caller: contextvars.ContextVar[Caller] = contextvars.ContextVar("kairos_caller"
 
 _AGENT_PREFIX = "/kairos.v1.AgentService/"
 _CLIENT_PREFIX = "/kairos.v1."
+AGENTS_ELSEWHERE = KairosError(
+    kind=ErrorKind.UNAUTHENTICATED,
+    code=RefusalCode.UNAUTHENTICATED_AGENT_PORT,
+    message="agents connect to the server's --agent-listen port, not to --listen (with "
+    "kairos agent --tls-cert and --tls-key when it requires a client certificate)",
+)
+"""Why an agent call on ``--listen`` is refused when agents have a port of their own."""
 SELF_AUTHENTICATED = frozenset({"/kairos.v1.AgentService/Register"})
 """Calls that carry their own proof instead of a bearer token (an activation code): no
 caller is authenticated for them, but their errors are translated like any other's."""
@@ -70,15 +76,15 @@ class KairosInterceptor(grpc.aio.ServerInterceptor):
         in_flight: InFlight | None = None,
         credentials: CredentialLookup | None = None,
         *,
-        agent_certificates: bool = False,
+        agents_elsewhere: bool = False,
     ) -> None:
         """``credentials``: finds the instance an instance credential speaks for (agent
         API only); without it such a token is looked up in ``tokens`` like any other.
-        ``agent_certificates``: agent calls must show a verified client certificate."""
+        ``agents_elsewhere``: this port refuses agent calls (``AGENTS_ELSEWHERE``)."""
         self._tokens = tokens
         self._in_flight = in_flight or InFlight()
         self._credentials = credentials
-        self._agent_certificates = agent_certificates
+        self._agents_elsewhere = agents_elsewhere
 
     async def intercept_service(
         self,
@@ -92,7 +98,9 @@ class KairosInterceptor(grpc.aio.ServerInterceptor):
         authorization = dict(details.invocation_metadata or ()).get("authorization")
         token = bearer(authorization)
         caller: Authentication
-        if details.method in SELF_AUTHENTICATED:
+        if self._agents_elsewhere and role is Role.AGENT:
+            caller = AGENTS_ELSEWHERE
+        elif details.method in SELF_AUTHENTICATED:
             caller = None
         elif (
             role is Role.AGENT
@@ -108,11 +116,7 @@ class KairosInterceptor(grpc.aio.ServerInterceptor):
         # Client calls (and registrations) are what a graceful stop waits for; agent
         # streams never end by themselves.
         counted = role is Role.CLIENT or caller is None
-        # Shown in the TLS handshake, which only the call's context tells.
-        certified = self._agent_certificates and role is Role.AGENT
-        return _wrap(
-            handler, details.method, caller, self._in_flight if counted else None, certified
-        )
+        return _wrap(handler, details.method, caller, self._in_flight if counted else None)
 
 
 CredentialLookup: TypeAlias = Callable[[str], Awaitable[Caller | KairosError]]
@@ -137,7 +141,6 @@ def _wrap(
     method: str,
     caller: Authentication,
     in_flight: InFlight | None,
-    certified: bool,
 ) -> Handler:
     kind = next(k for k in _FACTORIES if getattr(handler, k) is not None)
     behavior = getattr(handler, kind)
@@ -149,7 +152,7 @@ def _wrap(
     if handler.response_streaming:
 
         async def streaming(request: Any, context: RpcContext) -> AsyncIterator[Any]:
-            await _enter(caller, context, method, certified)
+            await _enter(caller, context, method)
             with counting():
                 async with _refusals(context, method):
                     if checked:
@@ -161,7 +164,7 @@ def _wrap(
     else:
 
         async def single(request: Any, context: RpcContext) -> Any:
-            await _enter(caller, context, method, certified)
+            await _enter(caller, context, method)
             with counting():
                 async with _refusals(context, method):
                     if checked:
@@ -190,11 +193,9 @@ async def _refusals(context: RpcContext, method: str) -> AsyncIterator[None]:
         await abort(context, unexpected(error, method))
 
 
-async def _enter(caller: Authentication, context: RpcContext, method: str, certified: bool) -> None:
-    """Refuse the call (``certified``: without a verified client certificate) or note its
-    caller, read first if it is to be read (an instance credential)."""
-    if certified and not has_client_certificate(context):
-        await abort(context, NO_CLIENT_CERTIFICATE)
+async def _enter(caller: Authentication, context: RpcContext, method: str) -> None:
+    """Refuse the call or note its caller, read first if it is to be read (an instance
+    credential)."""
     if callable(caller):
         try:
             caller = await caller()

@@ -44,7 +44,7 @@ from scheduler.rpc.in_flight import InFlight
 from scheduler.rpc.interceptor import KairosInterceptor
 from scheduler.server import collector, tls
 from scheduler.server.config import ServerConfig, ServerRole
-from scheduler.server.health import Health
+from scheduler.server.health import Health, serve_health_only
 from scheduler.store import migrate
 from scheduler.store.database import create_engine, database_url
 from scheduler.store.embedded import EmbeddedPostgres
@@ -114,7 +114,10 @@ async def serve(config: ServerConfig) -> None:
                 flush=True,
             )
             if config.agent_listen:
-                print(f"agents (mutual TLS) on {config.agent_listen}", flush=True)
+                mutual = " with client certificates" if config.tls_client_ca else ""
+                print(f"agents{mutual} on {config.agent_listen}", flush=True)
+            if config.health_listen:
+                print(f"health checks (plaintext) on {config.health_listen}", flush=True)
             await stop.wait()
             log.info("shutting down")
             await shutdown()
@@ -158,24 +161,35 @@ async def running_server(
     await listener.start()
     in_flight = InFlight()
     stop_metrics = serve_metrics(config.metrics_listen, engine) if config.metrics_listen else None
-    server = grpc.aio.server(
-        # Metrics outermost, so that they see the status the Kairos interceptor sets.
-        interceptors=[
-            MetricsInterceptor(),
-            # With mutual TLS for agents, an agent call without a verified client certificate
-            # (one on --listen, where gRPC asks for none) is refused.
-            KairosInterceptor(
-                tokens,
-                in_flight,
-                functools.partial(managed_instances.credential_caller, ctx),
-                agent_certificates=config.tls_client_ca is not None,
-            ),
-        ],
-        # Without this a second server on the same port starts silently and splits traffic.
-        options=[*keepalive(config.heartbeat_interval), *FLEET, ("grpc.so_reuseport", 0)],
-    )
+    listening = list(listening or tls.endpoints(config))
+
+    def grpc_server(*, agents_elsewhere: bool) -> grpc.aio.Server:
+        return grpc.aio.server(
+            # Metrics outermost, so that they see the status the Kairos interceptor sets.
+            interceptors=[
+                MetricsInterceptor(),
+                KairosInterceptor(
+                    tokens,
+                    in_flight,
+                    functools.partial(managed_instances.credential_caller, ctx),
+                    agents_elsewhere=agents_elsewhere,
+                ),
+            ],
+            # Without this a second server on the same port starts silently and splits
+            # traffic.
+            options=[*keepalive(config.heartbeat_interval), *FLEET, ("grpc.so_reuseport", 0)],
+        )
+
+    # With --agent-listen, agents are served there only, by a server of their own (which
+    # port a call came in on is not something a call's context tells): on --listen an
+    # agent call is refused, saying where to go, and a port open to every client does not
+    # open the agent API. With --tls-client-ca that port alone verifies client certificates.
+    server = grpc_server(agents_elsewhere=config.agent_listen is not None)
+    agent_server = grpc_server(agents_elsewhere=False) if config.agent_listen else None
+    grpc_servers = [server, *([agent_server] if agent_server is not None else [])]
     health_servicer = health.aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    for serving in grpc_servers:
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, serving)
     services = [health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME]
     dispatcher: Dispatcher | None = None
     api_ctx = ctx
@@ -207,7 +221,9 @@ async def running_server(
             activation_pb2.DESCRIPTOR.services_by_name["ActivationService"].full_name,
         ]
     if dispatcher is not None:
-        agent_pb2_grpc.add_AgentServiceServicer_to_server(dispatcher, server)
+        # Also on --listen when agents have their own port: there it only refuses them.
+        for serving in grpc_servers:
+            agent_pb2_grpc.add_AgentServiceServicer_to_server(dispatcher, serving)
         services.append(agent_pb2.DESCRIPTOR.services_by_name["AgentService"].full_name)
         await dispatcher.start()
     ticker: Ticker | None = None
@@ -215,14 +231,17 @@ async def running_server(
         ticker = Ticker(ctx, listener)
         await ticker.start()
     reflection.enable_server_reflection(services, server)
-    ports = [
-        server.add_secure_port(endpoint.address, endpoint.credentials)
-        if endpoint.credentials is not None
-        else server.add_insecure_port(endpoint.address)
-        for endpoint in listening or tls.endpoints(config)
-    ]
-    port = ports[0]
+    port = _add_port(server, listening[0])
     await server.start()
+    if agent_server is not None:
+        _add_port(agent_server, listening[1])
+        await agent_server.start()
+    # Started after the main port, so that a probe sees SERVING only once it listens too.
+    health_only = (
+        await serve_health_only(config.health_listen, health_servicer)
+        if config.health_listen
+        else None
+    )
     health_status = Health(health_servicer, services, DatabaseProbe(conninfo(url)))
     await health_status.start()
 
@@ -233,7 +252,7 @@ async def running_server(
         if ticker is not None:
             await ticker.shutdown()  # its open round commits or rolls back whole
         # From here new calls are refused; calls in flight get up to the grace period.
-        stopping = asyncio.create_task(server.stop(config.grace))
+        stopping = asyncio.gather(*(serving.stop(config.grace) for serving in grpc_servers))
         # Client calls in flight (a WatchInvocation, say) may still need agents' results.
         await in_flight.idle(config.grace - AGENT_CLOSE_MARGIN)
         if dispatcher is not None:
@@ -250,8 +269,15 @@ async def running_server(
             await ticker.shutdown()
         if dispatcher is not None:
             await dispatcher.shutdown(RECONNECT_HINT_MS)
-        await server.stop(0)
+        for serving in [*grpc_servers, *([health_only] if health_only is not None else [])]:
+            await serving.stop(0)
         await listener.stop()
         if stop_metrics is not None:
             await asyncio.to_thread(stop_metrics)
         await engine.dispose()
+
+
+def _add_port(server: grpc.aio.Server, endpoint: tls.Endpoint) -> int:
+    if endpoint.credentials is None:
+        return server.add_insecure_port(endpoint.address)
+    return server.add_secure_port(endpoint.address, endpoint.credentials)

@@ -77,6 +77,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "with it, agents are refused on --listen)",
     )
     server.add_argument(
+        "--health-listen",
+        default=os.environ.get("KAIROS_HEALTH_LISTEN"),
+        metavar="HOST:PORT",
+        help="a plaintext port serving only grpc.health.v1, for probes that cannot speak "
+        "TLS (env KAIROS_HEALTH_LISTEN; default: health on --listen only)",
+    )
+    server.add_argument(
         "--roles",
         default=os.environ.get("KAIROS_ROLES", "api,dispatcher,ticker"),
         help="comma-separated roles to run: api, dispatcher, ticker (default: all)",
@@ -219,6 +226,7 @@ def run_server(args: argparse.Namespace) -> int:
         tls_key=args.tls_key,
         tls_client_ca=args.tls_client_ca,
         agent_listen=args.agent_listen,
+        health_listen=args.health_listen,
         roles=roles,
         limits=Limits(
             max_commands=args.max_commands,

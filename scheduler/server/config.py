@@ -40,7 +40,8 @@ class ServerConfig:
     tls_client_ca: Path | None = None
     """CA whose client certificates agents must show, on ``agent_listen`` (mutual TLS)."""
     agent_listen: str | None = None
-    """HOST:PORT of a second port where agents connect with a client certificate."""
+    """HOST:PORT of a second port, the only one serving agents (with a client certificate
+    when ``tls_client_ca`` is given); None: agents use ``listen``."""
     roles: frozenset[ServerRole] = frozenset(ServerRole)
     limits: Limits = field(default_factory=Limits)
     heartbeat_interval: int = 30
@@ -51,6 +52,9 @@ class ServerConfig:
     grace: float = 10.0
     metrics_listen: str | None = None
     """HOST:PORT of the Prometheus endpoint; None serves no metrics."""
+    health_listen: str | None = None
+    """HOST:PORT of a plaintext port serving only grpc.health.v1, for probes that cannot
+    speak TLS (the kubelet's); None: health is served on ``listen`` only."""
 
     def validate(self) -> None:
         """Refuse unsafe or impossible settings with a message naming the flag."""
@@ -58,6 +62,14 @@ class ServerConfig:
         if not host or not _is_port(port):
             raise ConfigError(f"--listen must be HOST:PORT, got {self.listen!r}")
         self._validate_tls()
+        self._validate_ports()
+        agent_host = (self.agent_listen or "").rpartition(":")[0]
+        if self.agent_listen and not (self.insecure or self.tls_cert or is_loopback(agent_host)):
+            raise ConfigError(
+                f"--agent-listen {self.agent_listen} is not a loopback address but has no "
+                "TLS (--tls-cert, --tls-key): give it, or --insecure when something else "
+                "guards the port, such as a service mesh's mutual TLS"
+            )
         if not self.insecure and not is_loopback(host):
             missing = [
                 flags
@@ -73,12 +85,6 @@ class ServerConfig:
                     f"{' and no '.join(missing)}: give what is missing, or --insecure when "
                     "something else guards the port, such as a service mesh's mutual TLS "
                     "(without an auth file every caller is the default account)"
-                )
-        if self.metrics_listen is not None:
-            metrics_host, _, metrics_port = self.metrics_listen.rpartition(":")
-            if not metrics_host or not metrics_port.isdigit():
-                raise ConfigError(
-                    f"--metrics-listen must be HOST:PORT, got {self.metrics_listen!r}"
                 )
         if not self.roles:
             raise ConfigError("--roles needs at least one of: api, dispatcher, ticker")
@@ -118,21 +124,34 @@ class ServerConfig:
             raise ConfigError("--tls-client-ca needs --tls-cert and --tls-key")
         # gRPC Python asks a client for a certificate only on a port that requires one, and
         # operators have none: agents show theirs on a port of their own.
-        if (self.tls_client_ca is None) != (self.agent_listen is None):
+        if self.tls_client_ca is not None and self.agent_listen is None:
             raise ConfigError(
-                "--tls-client-ca and --agent-listen go together: agents show their client "
+                "--tls-client-ca needs --agent-listen: agents show their client "
                 "certificate on the --agent-listen port, operators use --listen without one"
             )
-        if self.agent_listen is not None:
-            host, _, port = self.agent_listen.rpartition(":")
+        if self.agent_listen is not None and ServerRole.DISPATCHER not in self.roles:
+            raise ConfigError(
+                "--agent-listen serves the agent API: --roles must include dispatcher"
+            )
+
+    def _validate_ports(self) -> None:
+        """Every further port is HOST:PORT, and no two of the server's ports share a number
+        (on a wildcard host they would collide; port 0 picks a free one each time)."""
+        ports = [("--listen", self.listen)]
+        for flag, address in (
+            ("--agent-listen", self.agent_listen),
+            ("--health-listen", self.health_listen),
+            ("--metrics-listen", self.metrics_listen),
+        ):
+            if address is None:
+                continue
+            host, _, port = address.rpartition(":")
             if not host or not _is_port(port):
-                raise ConfigError(f"--agent-listen must be HOST:PORT, got {self.agent_listen!r}")
-            if self.agent_listen == self.listen:
-                raise ConfigError("--agent-listen must differ from --listen")
-            if ServerRole.DISPATCHER not in self.roles:
-                raise ConfigError(
-                    "--agent-listen serves the agent API: --roles must include dispatcher"
-                )
+                raise ConfigError(f"{flag} must be HOST:PORT, got {address!r}")
+            for other, taken in ports:
+                if int(port) != 0 and taken.rpartition(":")[2] == port:
+                    raise ConfigError(f"{flag} must differ from {other}: both use port {port}")
+            ports.append((flag, address))
 
 
 def is_loopback(host: str) -> bool:

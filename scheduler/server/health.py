@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import logging
 
-from grpc_health.v1 import health, health_pb2
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from scheduler.observability import metrics
 from scheduler.store.probe import DatabaseProbe
@@ -23,6 +24,20 @@ PROBE_INTERVAL = 1.0
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+async def serve_health_only(address: str, servicer: health.aio.HealthServicer) -> grpc.aio.Server:
+    """A started plaintext server on ``address`` answering grpc.health.v1 and nothing else.
+
+    For probes that cannot speak TLS (the kubelet's native gRPC probes) while the main port
+    does. It shares ``servicer`` with the main port, so both report the same statuses; it
+    carries no secret and no call that could change anything.
+    """
+    server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+    health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
+    server.add_insecure_port(address)
+    await server.start()
+    return server
 
 
 class Health:

@@ -50,15 +50,17 @@ class Endpoint:
 
 
 def endpoints(config: ServerConfig) -> list[Endpoint]:
-    """The ports of ``config``: ``--listen``, and ``--agent-listen`` (mutual TLS) if given.
+    """The ports of ``config``: ``--listen``, and ``--agent-listen`` if given (the same
+    TLS, plus mutual TLS with ``--tls-client-ca``).
 
     Reads and checks every TLS file now: a bad one stops the start with ``TlsFileError``.
     """
     if config.tls_cert is None or config.tls_key is None:
-        return [Endpoint(config.listen, None)]
+        ports = [config.listen, *([config.agent_listen] if config.agent_listen else [])]
+        return [Endpoint(address, None) for address in ports]
     pair = TlsFiles(cert=config.tls_cert, key=config.tls_key)
     listening = [Endpoint(config.listen, server_credentials(pair))]
-    if config.agent_listen is not None and config.tls_client_ca is not None:
+    if config.agent_listen is not None:
         agents = TlsFiles(cert=config.tls_cert, key=config.tls_key, client_ca=config.tls_client_ca)
         listening.append(Endpoint(config.agent_listen, server_credentials(agents)))
     return listening

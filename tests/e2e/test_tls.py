@@ -14,12 +14,21 @@ from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
 import pytest_asyncio
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from kairos.v1 import agent_pb2, agent_pb2_grpc, common_pb2, fleet_pb2, invocation_pb2
+from kairos.v1 import (
+    agent_pb2,
+    agent_pb2_grpc,
+    common_pb2,
+    fleet_pb2,
+    fleet_pb2_grpc,
+    invocation_pb2,
+)
 from scheduler.local import Process, Tls, connect, free_port, kairos_command, until_online
 from tests.e2e.cluster import Cluster, finished, results, running_cluster
 from tests.tls_certs import Authority, Issued, presented_serial
@@ -190,7 +199,7 @@ async def test_with_a_client_ca_only_agents_with_a_good_certificate_connect(
             "i-plain", cluster.address, tmp_path / "agents" / "i-plain", flags=[*trust, *good]
         )
         await until_logged(on_listen, "UNAUTHENTICATED")
-        await until_logged(on_listen, "Unauthenticated.ClientCertificate")
+        await until_logged(on_listen, "Unauthenticated.AgentPort")
         # On --agent-listen, a handshake without a certificate, or with one the client CA
         # did not sign, fails.
         forged = ["--tls-cert", str(forged_cert), "--tls-key", str(forged_key)]
@@ -215,16 +224,50 @@ async def test_agent_calls_on_the_client_port_are_refused_with_why(
     async with running_cluster(
         tmp_path, database_url, server_flags=flags, agents={}, tls=pki.tls()
     ) as cluster:
-        channel = grpc.aio.secure_channel(cluster.address, pki.tls().credentials)
-        call = agent_pb2_grpc.AgentServiceStub(channel).Connect(
-            iter([agent_pb2.AgentMessage(hello=agent_pb2.Hello(instance_id="i-sneaky"))])
+        async with grpc.aio.secure_channel(cluster.address, pki.tls().credentials) as channel:
+            refused = await agent_hello_refusal(channel)
+        assert refused.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert "client certificate" in str(refused.details())
+        assert "--agent-listen" in str(refused.details())
+
+
+async def agent_hello_refusal(channel: grpc.aio.Channel) -> grpc.aio.AioRpcError:
+    """How an agent stream saying Hello on ``channel`` is refused."""
+    call = agent_pb2_grpc.AgentServiceStub(channel).Connect(
+        iter([agent_pb2.AgentMessage(hello=agent_pb2.Hello(instance_id="i-sneaky"))])
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await call.read()
+    return refused.value
+
+
+async def test_agents_on_a_port_of_their_own_are_refused_on_the_client_port(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Without TLS or client certificates: the client port does not open the agent API,
+    and the agent port serves no client API."""
+    agent_address = f"127.0.0.1:{free_port()}"
+    async with running_cluster(
+        tmp_path, database_url, server_flags=["--agent-listen", agent_address], agents={}
+    ) as cluster:
+        await cluster.start_agent("i-own-port", via=agent_address)
+        await run_echo(cluster, "i-own-port")
+
+        async with grpc.aio.insecure_channel(cluster.address) as channel:
+            refused = await agent_hello_refusal(channel)
+        assert refused.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert "--agent-listen" in str(refused.details())
+        on_listen = cluster.supervisor.start_agent(
+            "i-client-port", cluster.address, tmp_path / "agents" / "i-client-port", flags=[]
         )
-        with pytest.raises(grpc.aio.AioRpcError) as refused:
-            await call.read()
-        assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
-        assert "client certificate" in str(refused.value.details())
-        assert "--agent-listen" in str(refused.value.details())
-        await channel.close()
+        await until_logged(on_listen, "Unauthenticated.AgentPort")
+
+        agent_port = connect(agent_address)
+        assert await refusal(agent_port.fleet.DescribeAgentStatus(describe_agents())) == (
+            grpc.StatusCode.UNIMPLEMENTED
+        )
+        listing = await cluster.client().fleet.DescribeAgentStatus(describe_agents())
+        assert {agent.instance_id for agent in listing.instances if agent.online} == {"i-own-port"}
 
 
 async def test_an_agent_reconnects_with_the_files_rotated_on_its_disk(
@@ -268,6 +311,32 @@ async def test_an_agent_reconnects_with_the_files_rotated_on_its_disk(
         )
         assert agent.alive()  # the same process: no restart picked the files up
         await run_echo(cluster, "i-rot")
+
+
+async def test_probes_check_health_in_plaintext_while_the_api_serves_tls(
+    database_url: str, tmp_path: Path, pki: Pki
+) -> None:
+    health_address = f"127.0.0.1:{free_port()}"
+    flags = pki.server_flags("--health-listen", health_address)
+    async with running_cluster(
+        tmp_path, database_url, server_flags=flags, agents={}, tls=pki.tls()
+    ) as cluster:
+        # As the kubelet's native gRPC probes do: plaintext, the overall status and liveness.
+        async with grpc.aio.insecure_channel(health_address) as probe:
+            health: Any = health_pb2_grpc.HealthStub(probe)  # the stubs type no methods
+            for service in ("", "liveness"):
+                check = await health.Check(health_pb2.HealthCheckRequest(service=service))
+                assert check.status == health_pb2.HealthCheckResponse.SERVING, service
+            # Nothing but health answers there, not even to a token-free plaintext caller.
+            fleet = fleet_pb2_grpc.FleetServiceStub(probe)
+            assert await refusal(fleet.DescribeAgentStatus(describe_agents())) == (
+                grpc.StatusCode.UNIMPLEMENTED
+            )
+        # The main port still serves only TLS.
+        plaintext = connect(cluster.address)
+        assert await refusal(plaintext.fleet.DescribeAgentStatus(describe_agents())) == (
+            grpc.StatusCode.UNAVAILABLE
+        )
 
 
 def replace_in_place(path: Path, data: bytes) -> None:
@@ -387,7 +456,7 @@ def test_a_non_loopback_listen_without_tls_refuses_to_start(pki: Pki, tmp_path: 
         (["--tls-cert", "{cert}", "--tls-key", "{cert}"], "not an unencrypted PEM private key"),
         (
             ["--tls-cert", "{cert}", "--tls-key", "{key}", "--tls-client-ca", "{missing}"],
-            "--tls-client-ca and --agent-listen go together",
+            "--tls-client-ca needs --agent-listen",
         ),
         (
             [

@@ -13,6 +13,7 @@ import ipaddress
 import re
 import shlex
 
+from scheduler.server.config import is_loopback
 from scheduler.server.health import LIVENESS
 from tests.k8s.render import (
     Obj,
@@ -75,6 +76,15 @@ def custom_resource_problems(obj: Obj) -> list[str]:
         endpoints = spec.get("endpoints") or []
         if not endpoints or not all(e.get("port") for e in endpoints):
             problems.append(f"ServiceMonitor {name}: every spec.endpoints entry needs a port")
+    elif kind == "Certificate":
+        if api != "cert-manager.io/v1":
+            problems.append(f"Certificate {name}: apiVersion {api}, expected cert-manager.io/v1")
+        if not spec.get("secretName"):
+            problems.append(f"Certificate {name}: spec.secretName is required")
+        if not (spec.get("issuerRef") or {}).get("name"):
+            problems.append(f"Certificate {name}: spec.issuerRef.name is required")
+        if not spec.get("dnsNames"):
+            problems.append(f"Certificate {name}: spec.dnsNames is empty")
     else:
         problems.append(f"{api} {kind} {name}: a custom resource these tests do not know")
     return problems
@@ -109,7 +119,8 @@ def image_problems(objs: list[Obj]) -> list[str]:
 
 
 def probe_problems(deployment: Obj) -> list[str]:
-    """Every server container has gRPC readiness, liveness and startup probes on its port."""
+    """Every server container has gRPC readiness, liveness and startup probes on its
+    plaintext health-only port (--health-listen, container port ``health``)."""
     problems = []
     name = deployment["metadata"]["name"]
     for container in containers(deployment):
@@ -125,6 +136,16 @@ def probe_problems(deployment: Obj) -> list[str]:
             problems.append(
                 f"{name}: port grpc is {grpc_port}, the server listens on {listen_port!r}"
             )
+        health = flag(container["args"], "--health-listen") or (
+            env_value(container, "KAIROS_HEALTH_LISTEN") or {}
+        ).get("value")
+        health_port = container_port(container, "health")
+        if health is None:
+            problems.append(f"{name}: no --health-listen, the plaintext port the probes check")
+        elif health_port is None or str(health_port) != health.rpartition(":")[2]:
+            problems.append(
+                f"{name}: no container port named health for --health-listen {health!r}"
+            )
         for probe_name in ("readinessProbe", "livenessProbe", "startupProbe"):
             probe = container.get(probe_name)
             if probe is None:
@@ -134,10 +155,11 @@ def probe_problems(deployment: Obj) -> list[str]:
             if "grpc" not in probe or other:
                 problems.append(f"{name}: {probe_name} is not a native gRPC probe")
                 continue
-            if probe["grpc"].get("port") != grpc_port:
+            # The kubelet's gRPC probes speak no TLS: they check the plaintext health port.
+            if probe["grpc"].get("port") != health_port:
                 problems.append(
                     f"{name}: {probe_name} probes port {probe['grpc'].get('port')}, "
-                    f"not the gRPC port {grpc_port}"
+                    f"not the health port {health_port}"
                 )
             wanted = PROBE_SERVICES[probe_name]
             if probe["grpc"].get("service", "") != wanted:
@@ -242,6 +264,99 @@ def spread_problems(deployment: Obj) -> list[str]:
     if not by_host:
         return [f"{deployment['metadata']['name']}: no topology spread over nodes for its pods"]
     return []
+
+
+# ---------------------------------------------------------------- TLS
+
+
+TLS_MODE_MAX = 0o440
+"""The widest mode of the servers' certificate and key files: the key is a secret."""
+
+
+def server_tls_problems(objs: list[Obj], *, dev: bool) -> list[str]:
+    """Every server listening beyond loopback serves TLS from a Secret volume mounted
+    read-only with files no wider than 0440, its certificate and key from one Secret;
+    only the dev overlay may serve plaintext (``--insecure``)."""
+    problems = []
+    for deployment in server_deployments(objs):
+        name = deployment["metadata"]["name"]
+        for container in containers(deployment):
+            if not is_server(container):
+                continue
+            args = container["args"]
+            listen = flag(args, "--listen") or (env_value(container, "KAIROS_LISTEN") or {}).get(
+                "value", "127.0.0.1:50051"
+            )
+            if is_loopback(listen.rpartition(":")[0]):
+                continue
+            if "--insecure" in args:
+                if not dev:
+                    problems.append(f"{name}: --insecure (plaintext) outside the dev overlay")
+                continue
+            secrets = set()
+            for option in ("--tls-cert", "--tls-key"):
+                path = flag(args, option) or ""
+                mounted = mounted_secret(deployment, container, path)
+                if mounted is None:
+                    problems.append(f"{name}: {option} {path!r} is not a file of a Secret volume")
+                    continue
+                volume = mounted[0]
+                secrets.add(volume["secret"]["secretName"])
+                mode = volume["secret"].get("defaultMode", 0o644)
+                modes = [
+                    mode,
+                    *(i["mode"] for i in volume["secret"].get("items", []) if "mode" in i),
+                ]
+                if any(m & ~TLS_MODE_MAX for m in modes):
+                    problems.append(
+                        f"{name}: {option}'s Secret volume is wider than "
+                        f"{TLS_MODE_MAX:04o} ({mode:04o})"
+                    )
+                mounts = [m for m in container["volumeMounts"] if m["name"] == volume["name"]]
+                if not all(m.get("readOnly") for m in mounts):
+                    problems.append(f"{name}: {option}'s Secret volume is not mounted read-only")
+            if len(secrets) > 1:
+                problems.append(f"{name}: --tls-cert and --tls-key come from different Secrets")
+    return problems
+
+
+def _tls_secrets(objs: list[Obj]) -> set[str]:
+    """The Secrets the servers' --tls-cert files come from."""
+    names = set()
+    for deployment in server_deployments(objs):
+        for container in containers(deployment):
+            path = flag(container.get("args", []), "--tls-cert")
+            found = mounted_secret(deployment, container, path) if path else None
+            if is_server(container) and found is not None:
+                names.add(found[0]["secret"]["secretName"])
+    return names
+
+
+def certificate_problems(objs: list[Obj]) -> list[str]:
+    """A cert-manager Certificate issues the Secret the servers mount, for every name
+    the Services are dialled by: bare and with the namespace."""
+    problems = []
+    mounted = _tls_secrets(objs)
+    for certificate in of_kind(objs, "Certificate"):
+        name = certificate["metadata"]["name"]
+        namespace = certificate["metadata"].get("namespace", "default")
+        spec = certificate["spec"]
+        if spec.get("secretName") not in mounted:
+            problems.append(
+                f"Certificate {name}: Secret {spec.get('secretName')!r} is not the one the "
+                f"servers mount ({sorted(mounted)})"
+            )
+        names = set(spec.get("dnsNames", []))
+        for service in ("kairos-api", "kairos-agents"):
+            for dns in (
+                service,
+                f"{service}.{namespace}",
+                f"{service}.{namespace}.svc",
+                f"{service}.{namespace}.svc.cluster.local",
+            ):
+                if dns not in names:
+                    problems.append(f"Certificate {name} does not name {dns}")
+    return problems
 
 
 # ---------------------------------------------------------------- database and migration
@@ -414,6 +529,47 @@ def service_problems(objs: list[Obj]) -> list[str]:
     return problems
 
 
+AGENT_PORT = "agents"
+"""The container port name of ``--agent-listen``, where the dispatchers serve agents."""
+
+
+def agent_port_problems(objs: list[Obj]) -> list[str]:
+    """Agents have a port of their own, and only agents reach it: every dispatcher serves
+    them on ``--agent-listen`` (container port ``agents``; on --listen agent calls are
+    refused), Service kairos-agents forwards there, kairos-api does not, and no ingress
+    rule open to every source admits that port."""
+    problems = []
+    for deployment in _serving(objs, "dispatcher"):
+        name = deployment["metadata"]["name"]
+        for container in containers(deployment):
+            listen = flag(container.get("args", []), "--agent-listen") or ""
+            port = container_port(container, AGENT_PORT)
+            if is_server(container) and (port is None or listen.rpartition(":")[2] != str(port)):
+                problems.append(
+                    f"{name}: agents are served on --listen, not on --agent-listen at a "
+                    f"container port named {AGENT_PORT} (--agent-listen {listen!r})"
+                )
+    services = {s["metadata"]["name"]: s for s in of_kind(objs, "Service")}
+    for service, agents in (("kairos-agents", True), ("kairos-api", False)):
+        targets = {
+            p["targetPort"] for p in services.get(service, {}).get("spec", {}).get("ports", [])
+        }
+        if (targets == {AGENT_PORT}) != agents:
+            problems.append(
+                f"Service {service} {'does not forward' if agents else 'forwards'} to port "
+                f"{AGENT_PORT} only (targetPort {sorted(map(str, targets))})"
+            )
+    for policy in of_kind(objs, "NetworkPolicy"):
+        for rule in policy["spec"].get("ingress", []):
+            ports = [p.get("port") for p in rule.get("ports", [])]
+            if not rule.get("from") and (not ports or AGENT_PORT in ports):
+                problems.append(
+                    f"NetworkPolicy {policy['metadata']['name']}: a rule open to every source "
+                    f"admits the agent port ({ports or 'every port'})"
+                )
+    return problems
+
+
 def metrics_problems(deployment: Obj) -> list[str]:
     """Port 9090 named metrics, and the server told to serve metrics there."""
     problems = []
@@ -493,6 +649,41 @@ def agent_problems(objs: list[Obj]) -> list[str]:
         problems.append(f"KAIROS_SERVER port {port!r} is not a port of Service kairos-agents")
     if service["metadata"].get("namespace", "default") != namespace:
         problems.append("Service kairos-agents is not in the agent's namespace")
+    return problems
+
+
+def agent_tls_problems(objs: list[Obj]) -> list[str]:
+    """Where the servers serve TLS (--tls-cert), the agents verify them: --ca-file is a
+    file of a mounted ConfigMap (a CA certificate is public; a Secret holding the
+    servers' key must not reach every node). Where they serve plaintext, no --ca-file
+    (the agent would speak TLS to a plaintext port)."""
+    tls = any(
+        flag(c.get("args", []), "--tls-cert") is not None
+        for d in server_deployments(objs)
+        for c in containers(d)
+        if is_server(c)
+    )
+    problems = []
+    for daemonset in of_kind(objs, "DaemonSet"):
+        volumes = {v["name"]: v for v in pod_spec(daemonset).get("volumes", [])}
+        for agent in containers(daemonset):
+            ca_file = flag(agent.get("args", []), "--ca-file")
+            if not tls:
+                if ca_file is not None:
+                    problems.append("the agents verify TLS the plaintext servers do not speak")
+                continue
+            mounted = [
+                m
+                for m in agent.get("volumeMounts", [])
+                if ca_file is not None
+                and ca_file.startswith(m["mountPath"].rstrip("/") + "/")
+                and "configMap" in volumes.get(m["name"], {})
+            ]
+            if not mounted:
+                problems.append(
+                    f"the servers serve TLS but the agent's --ca-file {ca_file!r} "
+                    "is not a file of a mounted ConfigMap"
+                )
     return problems
 
 

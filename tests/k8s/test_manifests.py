@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import copy
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -23,7 +24,7 @@ import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 
 from scheduler.cli.main import build_parser
-from scheduler.server.config import ServerConfig
+from scheduler.server.config import ServerConfig, ServerRole
 from tests.k8s import rules
 from tests.k8s.dockerfile import DOCKERFILE, dockerfile_problems, dockerignore_lines, parse
 from tests.k8s.render import (
@@ -51,6 +52,7 @@ sleep and matchLabelKeys (beta, on by default, 1.30)."""
 CUSTOM_KINDS = {
     ("postgresql.cnpg.io/v1", "Cluster"),
     ("monitoring.coreos.com/v1", "ServiceMonitor"),
+    ("cert-manager.io/v1", "Certificate"),
 }
 
 needs_kubectl = pytest.mark.skipif(
@@ -248,6 +250,10 @@ def test_manifests_use_real_flags_and_variables(
                     insecure=args.insecure,
                     tls_cert=args.tls_cert,
                     tls_key=args.tls_key,
+                    agent_listen=args.agent_listen,
+                    health_listen=args.health_listen,
+                    metrics_listen=args.metrics_listen,
+                    roles=frozenset(ServerRole(r) for r in args.roles.split(",")),
                 )
                 config.validate()  # [::]:50051 is not loopback: needs TLS or --insecure
                 assert args.auth_file, where  # --insecure is no reason to let every caller in
@@ -259,6 +265,42 @@ def test_manifests_use_real_flags_and_variables(
             else:
                 assert container["args"] == ["migrate"], where
                 assert args.database_url == "from-a-reference", where
+
+
+@needs_kubectl
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_servers_serve_tls_from_a_secret(rendered: Rendered, overlay: str) -> None:
+    objs = rendered[overlay]
+    assert rules.server_tls_problems(objs, dev=overlay == "dev") == []
+    for deployment in server_deployments(objs):
+        (server,) = [c for c in containers(deployment) if is_server(c)]
+        # Dev serves plaintext on purpose (k8s/README.md, "TLS"); prod never does.
+        assert ("--insecure" in server["args"]) == (overlay == "dev")
+
+
+@pytest.fixture(scope="module")
+def prod_with_cert_manager(tmp_path_factory: pytest.TempPathFactory) -> list[Obj]:
+    """The prod overlay with components/cert-manager added, as k8s/README.md says."""
+    tree = tmp_path_factory.mktemp("k8s") / "k8s"
+    shutil.copytree(K8S, tree)
+    kustomization = tree / "overlays" / "prod" / "kustomization.yaml"
+    text = kustomization.read_text()
+    commented = "  # - ../../components/cert-manager\n"
+    assert commented in text
+    kustomization.write_text(text.replace(commented, "  - ../../components/cert-manager\n"))
+    return render(tree / "overlays" / "prod")
+
+
+@needs_kubectl
+def test_cert_manager_issues_the_servers_secret_for_the_service_names(
+    prod_with_cert_manager: list[Obj],
+) -> None:
+    objs = prod_with_cert_manager
+    (certificate,) = of_kind(objs, "Certificate")
+    assert rules.custom_resource_problems(certificate) == []
+    assert rules.certificate_problems(objs) == []
+    assert certificate["metadata"]["namespace"] == "kairos"
+    assert "kairos-agents.kairos.svc" in certificate["spec"]["dnsNames"]
 
 
 @needs_kubectl
@@ -317,6 +359,13 @@ def test_role_layout(rendered: Rendered, overlay: str, split: bool) -> None:
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_services_reach_the_right_roles(rendered: Rendered, overlay: str) -> None:
     assert rules.service_problems(rendered[overlay]) == []
+
+
+@needs_kubectl
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_agents_have_a_port_only_agents_reach(rendered: Rendered, overlay: str) -> None:
+    assert rules.agent_port_problems(rendered[overlay]) == []
+    assert rules.agent_tls_problems(rendered[overlay]) == []
 
 
 @needs_kubectl
@@ -452,6 +501,99 @@ def _probe_wrong_port(r: Rendered) -> list[str]:
     return rules.probe_problems(deployment)
 
 
+def _probe_on_the_tls_port(r: Rendered) -> list[str]:
+    deployment, container = _prod_server(r, "kairos-dispatcher")
+    container["readinessProbe"]["grpc"]["port"] = 50051
+    return rules.probe_problems(deployment)
+
+
+def _no_health_listen(r: Rendered) -> list[str]:
+    deployment, container = _prod_server(r, "kairos-ticker")
+    args = container["args"]
+    del args[args.index("--health-listen") : args.index("--health-listen") + 2]
+    return rules.probe_problems(deployment)
+
+
+def _health_port_unnamed(r: Rendered) -> list[str]:
+    deployment, container = _prod_server(r)
+    for port in container["ports"]:
+        if port["name"] == "health":
+            port["name"] = "probes"
+    return rules.probe_problems(deployment)
+
+
+def _insecure_in_prod(r: Rendered) -> list[str]:
+    _, container = _prod_server(r)
+    args = container["args"]
+    del args[args.index("--tls-cert") : args.index("--tls-key") + 2]
+    args.insert(1, "--insecure")
+    return rules.server_tls_problems(r["prod"], dev=False)
+
+
+def _tls_key_outside_the_secret(r: Rendered) -> list[str]:
+    _, container = _prod_server(r, "kairos-dispatcher")
+    args = container["args"]
+    args[args.index("--tls-key") + 1] = "/tmp/tls.key"
+    return rules.server_tls_problems(r["prod"], dev=False)
+
+
+def _tls_key_readable_by_all(r: Rendered) -> list[str]:
+    deployment, _ = _prod_server(r)
+    (volume,) = [v for v in pod_spec(deployment)["volumes"] if v["name"] == "tls"]
+    volume["secret"]["defaultMode"] = 0o644
+    return rules.server_tls_problems(r["prod"], dev=False)
+
+
+def _tls_mount_writable(r: Rendered) -> list[str]:
+    _, container = _prod_server(r, "kairos-ticker")
+    (mount,) = [m for m in container["volumeMounts"] if m["name"] == "tls"]
+    del mount["readOnly"]
+    return rules.server_tls_problems(r["prod"], dev=False)
+
+
+def _certificate_of_another_secret(r: Rendered) -> list[str]:
+    certificate = named(r["cert-manager"], "Certificate", "kairos-tls")
+    certificate["spec"]["secretName"] = "kairos-tls-old"
+    return rules.certificate_problems(r["cert-manager"])
+
+
+def _certificate_without_namespaced_names(r: Rendered) -> list[str]:
+    certificate = named(r["cert-manager"], "Certificate", "kairos-tls")
+    certificate["spec"]["dnsNames"] = ["kairos-api", "kairos-agents"]
+    return rules.certificate_problems(r["cert-manager"])
+
+
+def _certificate_without_issuer(r: Rendered) -> list[str]:
+    certificate = named(r["cert-manager"], "Certificate", "kairos-tls")
+    del certificate["spec"]["issuerRef"]
+    return rules.custom_resource_problems(certificate)
+
+
+def _agents_on_the_client_port(r: Rendered) -> list[str]:
+    _, container = _prod_server(r, "kairos-dispatcher")
+    args = container["args"]
+    del args[args.index("--agent-listen") : args.index("--agent-listen") + 2]
+    return rules.agent_port_problems(r["prod"])
+
+
+def _agent_service_to_the_client_port(r: Rendered) -> list[str]:
+    service = named(r["dev"], "Service", "kairos-agents")
+    service["spec"]["ports"][0]["targetPort"] = "grpc"
+    return rules.agent_port_problems(r["dev"])
+
+
+def _client_policy_admits_the_agent_port(r: Rendered) -> list[str]:
+    policy = named(r["dev"], "NetworkPolicy", "kairos-api-ingress")
+    policy["spec"]["ingress"][0]["ports"].append({"port": "agents", "protocol": "TCP"})
+    return rules.agent_port_problems(r["dev"])
+
+
+def _client_policy_admits_every_port(r: Rendered) -> list[str]:
+    policy = named(r["dev"], "NetworkPolicy", "kairos-api-ingress")
+    del policy["spec"]["ingress"][0]["ports"]
+    return rules.agent_port_problems(r["dev"])
+
+
 def _writable_root(r: Rendered) -> list[str]:
     deployment, container = _prod_server(r)
     container["securityContext"]["readOnlyRootFilesystem"] = False
@@ -538,6 +680,19 @@ def _database_ca_key_mounted(r: Rendered) -> list[str]:
     (volume,) = [v for v in pod_spec(job)["volumes"] if v["name"] == "database-ca"]
     del volume["secret"]["items"]
     return rules.database_tls_problems(r["prod"])
+
+
+def _agent_without_ca(r: Rendered) -> list[str]:
+    (daemonset,) = of_kind(r["prod"], "DaemonSet")
+    args = pod_spec(daemonset)["containers"][0]["args"]
+    del args[args.index("--ca-file") : args.index("--ca-file") + 2]
+    return rules.agent_tls_problems(r["prod"])
+
+
+def _plaintext_agent_with_ca(r: Rendered) -> list[str]:
+    (daemonset,) = of_kind(r["dev"], "DaemonSet")
+    pod_spec(daemonset)["containers"][0]["args"] += ["--ca-file", "/etc/kairos/ca/ca.crt"]
+    return rules.agent_tls_problems(r["dev"])
 
 
 def _agent_egress_anywhere(r: Rendered) -> list[str]:
@@ -743,7 +898,21 @@ MUTATIONS: list[tuple[Mutation, str]] = [
     (_http_liveness, "livenessProbe is not a native gRPC probe"),
     (_liveness_follows_database, "livenessProbe must check the health service 'liveness'"),
     (_readiness_ignores_database, "readinessProbe must check the health service ''"),
-    (_probe_wrong_port, "startupProbe probes port 9090"),
+    (_probe_wrong_port, "startupProbe probes port 9090, not the health port 8081"),
+    (_probe_on_the_tls_port, "readinessProbe probes port 50051, not the health port"),
+    (_no_health_listen, "kairos-ticker: no --health-listen"),
+    (_health_port_unnamed, "no container port named health"),
+    (_insecure_in_prod, "kairos-api: --insecure (plaintext) outside the dev overlay"),
+    (_tls_key_outside_the_secret, "--tls-key '/tmp/tls.key' is not a file of a Secret"),
+    (_tls_key_readable_by_all, "Secret volume is wider than 0440 (0644)"),
+    (_tls_mount_writable, "kairos-ticker: --tls-cert's Secret volume is not mounted read-only"),
+    (_certificate_of_another_secret, "Secret 'kairos-tls-old' is not the one the servers mount"),
+    (_certificate_without_namespaced_names, "does not name kairos-agents.kairos.svc"),
+    (_certificate_without_issuer, "spec.issuerRef.name is required"),
+    (_agents_on_the_client_port, "kairos-dispatcher: agents are served on --listen"),
+    (_agent_service_to_the_client_port, "Service kairos-agents does not forward to port agents"),
+    (_client_policy_admits_the_agent_port, "kairos-api-ingress: a rule open to every source"),
+    (_client_policy_admits_every_port, "admits the agent port (every port)"),
     (_writable_root, "readOnlyRootFilesystem is not true"),
     (_root_user, "runAsUser is not a numeric non-root uid"),
     (_capability_added, "capabilities are not drop [ALL]"),
@@ -758,6 +927,8 @@ MUTATIONS: list[tuple[Mutation, str]] = [
     (_other_database, "kairos-ticker: KAIROS_DATABASE_URL does not come from"),
     (_database_tls_unverified, "kairos-api/kairos: PGSSLMODE is 'require'"),
     (_database_ca_key_mounted, "kairos-migrate/migrate: PGSSLROOTCERT"),
+    (_agent_without_ca, "the servers serve TLS but the agent's --ca-file None"),
+    (_plaintext_agent_with_ca, "the agents verify TLS the plaintext servers do not speak"),
     (_agent_egress_anywhere, "ipBlock 0.0.0.0/0 reaches the cloud metadata address"),
     (_agent_egress_policy_gone, "the agent pods have no egress policy"),
     (_agent_wrong_port, "port '50052' is not a port of Service kairos-agents"),
@@ -793,8 +964,10 @@ MUTATIONS: list[tuple[Mutation, str]] = [
 @pytest.mark.parametrize(
     ("mutation", "expected"), MUTATIONS, ids=[m.__name__.strip("_") for m, _ in MUTATIONS]
 )
-def test_each_rule_can_fail(rendered: Rendered, mutation: Mutation, expected: str) -> None:
-    broken = copy.deepcopy(rendered)
+def test_each_rule_can_fail(
+    rendered: Rendered, prod_with_cert_manager: list[Obj], mutation: Mutation, expected: str
+) -> None:
+    broken = copy.deepcopy({**rendered, "cert-manager": prod_with_cert_manager})
     problems = mutation(broken)
     assert any(expected in p for p in problems), problems
 

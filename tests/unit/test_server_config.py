@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -111,12 +112,38 @@ def test_tls_flags_come_in_working_combinations() -> None:
     assert "--tls-cert" in refusal(ServerConfig(tls_key=Path("tls.key")))
     assert "needs --tls-cert" in refusal(ServerConfig(tls_client_ca=ca, agent_listen=agents))
     assert "--agent-listen" in refusal(tls(client_ca=ca))
-    assert "--tls-client-ca" in refusal(tls(agent_listen=agents))
+    tls(agent_listen=agents).validate()  # a TLS port of its own, without client certificates
     tls(client_ca=ca, agent_listen=agents).validate()
     assert "HOST:PORT" in refusal(tls(client_ca=ca, agent_listen="50052"))
     assert "differ" in refusal(tls(client_ca=ca, agent_listen="127.0.0.1:50051"))
     api_only = frozenset({ServerRole.API})
     assert "dispatcher" in refusal(tls(client_ca=ca, agent_listen=agents, roles=api_only))
+
+
+def test_a_plaintext_agent_port_beyond_loopback_needs_insecure() -> None:
+    agents = "0.0.0.0:50052"
+    ServerConfig(agent_listen="127.0.0.1:50052").validate()
+    message = refusal(ServerConfig(agent_listen=agents))
+    assert "--agent-listen 0.0.0.0:50052 is not a loopback address" in message
+    assert "--insecure" in message
+    ServerConfig(agent_listen=agents, insecure=True).validate()
+    tls(agent_listen=agents).validate()
+
+
+def test_health_listen_is_a_port_of_its_own() -> None:
+    ServerConfig(health_listen="127.0.0.1:8081").validate()
+    ServerConfig(listen="127.0.0.1:0", health_listen="127.0.0.1:0").validate()
+    assert "--health-listen must be HOST:PORT" in refusal(ServerConfig(health_listen="8081"))
+    assert "--health-listen must differ from --listen: both use port 50051" in refusal(
+        ServerConfig(health_listen="[::]:50051")
+    )
+    mutual = tls(client_ca=Path("ca.crt"), agent_listen="127.0.0.1:50052")
+    assert "--health-listen must differ from --agent-listen" in refusal(
+        dataclasses.replace(mutual, health_listen="127.0.0.1:50052")
+    )
+    assert "--metrics-listen must differ from --health-listen" in refusal(
+        ServerConfig(health_listen="127.0.0.1:8081", metrics_listen="0.0.0.0:8081")
+    )
 
 
 @pytest.mark.parametrize(
