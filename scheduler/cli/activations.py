@@ -7,6 +7,7 @@ from kairos.v1 import activation_pb2
 from scheduler.cli.client import Client, fetch_pages
 from scheduler.cli.output import (
     format_time,
+    print_done,
     print_json,
     print_page_hint,
     render_fields,
@@ -63,11 +64,7 @@ def disable(args: argparse.Namespace) -> int:
         response = client.disable_activation(
             activation_pb2.DisableActivationRequest(activation_id=args.activation_id)
         )
-    if args.json:
-        print_json(response)
-    else:
-        print(f"disabled {args.activation_id}")
-    return 0
+    return print_done(response, args.json, f"disabled {args.activation_id}")
 
 
 def delete(args: argparse.Namespace) -> int:
@@ -76,11 +73,7 @@ def delete(args: argparse.Namespace) -> int:
         response = client.delete_activation(
             activation_pb2.DeleteActivationRequest(activation_id=args.activation_id)
         )
-    if args.json:
-        print_json(response)
-    else:
-        print(f"deleted {args.activation_id}")
-    return 0
+    return print_done(response, args.json, f"deleted {args.activation_id}")
 
 
 def deregister(args: argparse.Namespace) -> int:
@@ -89,11 +82,7 @@ def deregister(args: argparse.Namespace) -> int:
         response = client.deregister_managed_instance(
             activation_pb2.DeregisterManagedInstanceRequest(instance_id=args.instance_id)
         )
-    if args.json:
-        print_json(response)
-    else:
-        print(f"deregistered {args.instance_id}")
-    return 0
+    return print_done(response, args.json, f"deregistered {args.instance_id}")
 
 
 def render_activations(activations: Sequence[activation_pb2.Activation]) -> str:

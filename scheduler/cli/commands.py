@@ -11,6 +11,7 @@ from scheduler.cli.errors import UsageError
 from scheduler.cli.naming import enum_word
 from scheduler.cli.output import (
     format_time,
+    print_done,
     print_json,
     print_page_hint,
     render_fields,
@@ -81,11 +82,7 @@ def modify(args: argparse.Namespace) -> int:
         )
     with Client.from_args(args) as client:
         response = client.modify_command(request)
-    if args.json:
-        print_json(response)
-    else:
-        print(f"modified {args.command_id}")
-    return 0
+    return print_done(response, args.json, f"modified {args.command_id}")
 
 
 def delete(args: argparse.Namespace) -> int:
@@ -94,11 +91,7 @@ def delete(args: argparse.Namespace) -> int:
         response = client.delete_command(
             command_pb2.DeleteCommandRequest(command_id=args.command_id)
         )
-    if args.json:
-        print_json(response)
-    else:
-        print(f"deleted {args.command_id}")
-    return 0
+    return print_done(response, args.json, f"deleted {args.command_id}")
 
 
 def render_commands(commands: Sequence[command_pb2.Command]) -> str:

@@ -59,6 +59,16 @@ def print_json(document: Message | Mapping[str, Any], out: TextIO | None = None)
     print(json.dumps(data, indent=2, ensure_ascii=False), file=out or sys.stdout)
 
 
+def print_done(response: Message, json_output: bool, done: str) -> int:
+    """Report a call that changes something: its response as JSON, or the one line
+    ``done`` saying what it did; the command's exit status (0)."""
+    if json_output:
+        print_json(response)
+    else:
+        print(done)
+    return 0
+
+
 def print_page_hint(shown: int, total: int, next_token: str) -> None:
     """Tell the operator on stderr how to get the rest of a paged list."""
     if next_token:
