@@ -6,8 +6,21 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Interval, Text, and_, bindparam, case, exists, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Interval,
+    Text,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.dml import ReturningUpdate
 
 from scheduler.domain.delivery import DeliveryFailure
 from scheduler.domain.enums import ACTIVE_STATUSES, InvocationStatus
@@ -25,6 +38,24 @@ from scheduler.store.tables import (
     on_instances,
     values_of,
 )
+
+
+def _ending(*where: ColumnElement[bool], status: Any) -> ReturningUpdate[Any]:
+    """The executions ``where`` says, ended ``status`` now with the failure's code and
+    message (``error_code``, ``error_info``; their output so far stays); their targets."""
+    return (
+        update(executions)
+        .where(*where)
+        .values(
+            status=status,
+            error_code=bindparam("error_code"),
+            error_info=bindparam("error_info"),
+            finished_at=func.now(),
+            updated_at=func.now(),
+        )
+        .returning(executions.c.invocation_id, executions.c.instance_id)
+    )
+
 
 _held = executions.alias("held")
 _LOST = (
@@ -46,18 +77,7 @@ _LOST = (
     # Another sweep holds these: they are its to end.
     .with_for_update(of=_held, skip_locked=True)
 )
-_END = (
-    update(executions)
-    .where(executions.c.id.in_(_LOST))
-    .values(
-        status=bindparam("status"),
-        error_code=bindparam("error_code"),
-        error_info=bindparam("error_info"),
-        finished_at=func.now(),
-        updated_at=func.now(),
-    )
-    .returning(executions.c.invocation_id, executions.c.instance_id)
-)
+_END = _ending(executions.c.id.in_(_LOST), status=bindparam("status"))
 
 
 async def end_lost(
@@ -179,22 +199,12 @@ def _key(row: Any) -> InstanceKey:
     return InstanceKey(Tenant(row.account_id, row.region_id), row.instance_id)
 
 
-_END_ON_INSTANCE = (
-    update(executions)
-    .where(
-        executions.c.account_id == bindparam("of_account"),
-        executions.c.region_id == bindparam("of_region"),
-        executions.c.instance_id == bindparam("of_instance"),
-        executions.c.status.in_(values_of(ACTIVE_STATUSES)),
-    )
-    .values(
-        status=InvocationStatus.ERROR.value,
-        error_code=bindparam("error_code"),
-        error_info=bindparam("error_info"),
-        finished_at=func.now(),
-        updated_at=func.now(),
-    )
-    .returning(executions.c.invocation_id, executions.c.instance_id)
+_END_ON_INSTANCE = _ending(
+    executions.c.account_id == bindparam("of_account"),
+    executions.c.region_id == bindparam("of_region"),
+    executions.c.instance_id == bindparam("of_instance"),
+    executions.c.status.in_(values_of(ACTIVE_STATUSES)),
+    status=InvocationStatus.ERROR.value,
 )
 
 
@@ -235,18 +245,7 @@ _UNREPORTED = (
     # Another sweep holds these: they are its to end.
     .with_for_update(of=_started, skip_locked=True)
 )
-_END_UNREPORTED = (
-    update(executions)
-    .where(executions.c.id.in_(_UNREPORTED))
-    .values(
-        status=InvocationStatus.TIMEOUT.value,
-        error_code=bindparam("error_code"),
-        error_info=bindparam("error_info"),
-        finished_at=func.now(),
-        updated_at=func.now(),
-    )
-    .returning(executions.c.invocation_id, executions.c.instance_id)
-)
+_END_UNREPORTED = _ending(executions.c.id.in_(_UNREPORTED), status=InvocationStatus.TIMEOUT.value)
 
 
 async def end_unreported(
