@@ -22,7 +22,6 @@ import pytest_asyncio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from kairos.v1 import (
-    agent_pb2,
     agent_pb2_grpc,
     common_pb2,
     fleet_pb2,
@@ -225,17 +224,20 @@ async def test_agent_calls_on_the_client_port_are_refused_with_why(
         tmp_path, database_url, server_flags=flags, agents={}, tls=pki.tls()
     ) as cluster:
         async with grpc.aio.secure_channel(cluster.address, pki.tls().credentials) as channel:
-            refused = await agent_hello_refusal(channel)
+            refused = await agent_stream_refusal(channel)
         assert refused.code() == grpc.StatusCode.UNAUTHENTICATED
         assert "client certificate" in str(refused.details())
         assert "--agent-listen" in str(refused.details())
 
 
-async def agent_hello_refusal(channel: grpc.aio.Channel) -> grpc.aio.AioRpcError:
-    """How an agent stream saying Hello on ``channel`` is refused."""
-    call = agent_pb2_grpc.AgentServiceStub(channel).Connect(
-        iter([agent_pb2.AgentMessage(hello=agent_pb2.Hello(instance_id="i-sneaky"))])
-    )
+async def agent_stream_refusal(channel: grpc.aio.Channel) -> grpc.aio.AioRpcError:
+    """How an agent stream opened on ``channel`` is refused.
+
+    The port refuses the call as it enters, before any message: the stream sends none,
+    since a Hello still being sent when the refusal arrives makes gRPC end the call
+    INTERNAL on this side instead of with the server's status.
+    """
+    call = agent_pb2_grpc.AgentServiceStub(channel).Connect()
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await call.read()
     return refused.value
@@ -254,7 +256,7 @@ async def test_agents_on_a_port_of_their_own_are_refused_on_the_client_port(
         await run_echo(cluster, "i-own-port")
 
         async with grpc.aio.insecure_channel(cluster.address) as channel:
-            refused = await agent_hello_refusal(channel)
+            refused = await agent_stream_refusal(channel)
         assert refused.code() == grpc.StatusCode.UNAUTHENTICATED
         assert "--agent-listen" in str(refused.details())
         on_listen = cluster.supervisor.start_agent(
