@@ -153,6 +153,31 @@ class RefusalCode(StrEnum):
     without host bits, such as ``10.0.0.0/8`` (``INVALID_ARGUMENT``)."""
     INVALID_PARAM_HOSTNAME = "InvalidParam.Hostname"
     """A registering agent's hostname is over 255 characters (``INVALID_ARGUMENT``)."""
+    # Tags (issue 12): Cloud Assistant's TagResources and ResourceTag words.
+    INVALID_TAG_KEY_MALFORMED = "InvalidTagKey.Malformed"
+    """A tag key is empty, over 64 characters, starts with ``acs:`` or ``aliyun``, or is
+    given twice in one request (``INVALID_ARGUMENT``)."""
+    INVALID_TAG_VALUE_MALFORMED = "InvalidTagValue.Malformed"
+    """A tag value is over 128 characters (``INVALID_ARGUMENT``)."""
+    INVALID_TAG_COUNT = "InvalidTagCount"
+    """More than 20 tags in a request, or a resource would have more than 20 API tags
+    (``INVALID_ARGUMENT``)."""
+    INVALID_RESOURCE_TYPE_NOT_SUPPORTED = "InvalidResourceType.NotSupported"
+    """A tag call without a resource type (``INVALID_ARGUMENT``)."""
+    INVALID_RESOURCE_ID = "InvalidResourceId"
+    """A tag call without resource ids, with an empty one or more than 50; or a
+    ListTagResources with both resource ids and tags, or neither
+    (``INVALID_ARGUMENT``)."""
+    INVALID_RESOURCE_TAG_CONFLICT_WITH_INSTANCE_IDS = "InvalidResourceTag.ConflictWithInstanceIds"
+    """An invocation names both ``instance_ids`` and ``resource_tags`` (``INVALID_ARGUMENT``)."""
+    INVALID_RESOURCE_TAG_TOO_MANY_INSTANCES = "InvalidResourceTag.TooManyInstances"
+    """A selector (``resource_tags``) matches more instances than
+    ``--max-instances-per-selector`` (``INVALID_ARGUMENT``)."""
+    INVALID_RESOURCE_ID_NOT_FOUND = "InvalidResourceId.NotFound"
+    """Resources to tag, untag or list are not the caller's account's; the message names
+    every one (``NOT_FOUND``)."""
+    INVALID_RESOURCE_TAG_NOT_FOUND = "InvalidResourceTag.NotFound"
+    """A one-time run's selector (``resource_tags``) matches no instance (``NOT_FOUND``)."""
 
     # NOT_FOUND: unknown, or another account's (the two are never told apart).
     INVALID_COMMAND_ID_NOT_FOUND = "InvalidCommandId.NotFound"

@@ -176,3 +176,21 @@ class Role(StrEnum):
     """Operators and gRPC clients: the command, invocation, file and fleet APIs."""
     AGENT = "agent"
     """Agents: the AgentService stream, for instances of the token's account."""
+
+
+class ResourceType(StrEnum):
+    """A kind of resource that carries tags (Cloud Assistant's ``ResourceType`` words)."""
+
+    INSTANCE = "instance"
+    COMMAND = "command"
+    INVOCATION = "invocation"
+    ACTIVATION = "activation"
+
+
+class TagSource(StrEnum):
+    """Who set a tag: an API tag wins over a reported one of the same key."""
+
+    API = "api"
+    """Set by TagResources, or given when the resource was created."""
+    REPORTED = "reported"
+    """Reported by an instance's agent in its Hello, replaced at every Hello."""

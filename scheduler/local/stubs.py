@@ -12,6 +12,7 @@ from kairos.v1 import (
     command_pb2_grpc,
     fleet_pb2_grpc,
     invocation_pb2_grpc,
+    tag_pb2_grpc,
 )
 
 
@@ -25,6 +26,7 @@ class Kairos:
     invocations: invocation_pb2_grpc.InvocationServiceStub
     fleet: fleet_pb2_grpc.FleetServiceStub
     activations: activation_pb2_grpc.ActivationServiceStub
+    tags: tag_pb2_grpc.TagServiceStub
     metadata: tuple[tuple[str, str], ...] = ()
 
 
@@ -38,6 +40,7 @@ def connect(address: str, token: str | None = None, tls: Tls | None = None) -> K
         invocations=invocation_pb2_grpc.InvocationServiceStub(channel),
         fleet=fleet_pb2_grpc.FleetServiceStub(channel),
         activations=activation_pb2_grpc.ActivationServiceStub(channel),
+        tags=tag_pb2_grpc.TagServiceStub(channel),
         metadata=(("authorization", f"Bearer {token}"),) if token else (),
     )
 

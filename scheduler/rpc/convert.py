@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import TypeVar
@@ -17,7 +18,9 @@ from scheduler.domain.enums import (
     InvocationStatus,
     OsType,
     RepeatMode,
+    ResourceType,
 )
+from scheduler.domain.tags import Tag
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -29,6 +32,7 @@ _PREFIXES: dict[type[StrEnum], tuple[str, object]] = {
     CommandType: ("COMMAND_TYPE_", common_pb2.CommandType),
     ContentEncoding: ("CONTENT_ENCODING_", common_pb2.ContentEncoding),
     OsType: ("OS_TYPE_", common_pb2.OsType),
+    ResourceType: ("RESOURCE_TYPE_", common_pb2.ResourceType),
 }
 
 
@@ -48,6 +52,16 @@ def to_proto(member: StrEnum) -> int:
     prefix, wrapper = _PREFIXES[type(member)]
     value: int = wrapper.Value(prefix + member.name)  # type: ignore[attr-defined]
     return value
+
+
+def tags_from_proto(tags: Iterable[common_pb2.Tag]) -> list[Tag]:
+    """The domain tags of repeated ``Tag`` fields, in request order."""
+    return [Tag(t.key, t.value) for t in tags]
+
+
+def tags_to_proto(tags: Mapping[str, str]) -> list[common_pb2.Tag]:
+    """Repeated ``Tag`` fields of a resource's tags, by key."""
+    return [common_pb2.Tag(key=k, value=v) for k, v in sorted(tags.items())]
 
 
 def timestamp(moment: datetime | None) -> Timestamp | None:

@@ -29,11 +29,14 @@ from kairos.v1 import (
     fleet_pb2_grpc,
     invocation_pb2,
     invocation_pb2_grpc,
+    tag_pb2,
+    tag_pb2_grpc,
 )
 from scheduler.api.activations import ActivationServicer
 from scheduler.api.commands import CommandServicer
 from scheduler.api.fleet import FileServicer, FleetServicer
 from scheduler.api.invocations import InvocationServicer
+from scheduler.api.tags import TagServicer
 from scheduler.domain.liveness import AGENT_PING_INTERVAL, PING_TIMEOUT, heartbeat_backstop
 from scheduler.observability.grpc_metrics import MetricsInterceptor
 from scheduler.observability.metrics import serve_metrics
@@ -213,12 +216,14 @@ async def running_server(
         activation_pb2_grpc.add_ActivationServiceServicer_to_server(
             ActivationServicer(api_ctx), server
         )
+        tag_pb2_grpc.add_TagServiceServicer_to_server(TagServicer(api_ctx), server)
         services += [
             command_pb2.DESCRIPTOR.services_by_name["CommandService"].full_name,
             invocation_pb2.DESCRIPTOR.services_by_name["InvocationService"].full_name,
             fleet_pb2.DESCRIPTOR.services_by_name["FleetService"].full_name,
             file_pb2.DESCRIPTOR.services_by_name["FileService"].full_name,
             activation_pb2.DESCRIPTOR.services_by_name["ActivationService"].full_name,
+            tag_pb2.DESCRIPTOR.services_by_name["TagService"].full_name,
         ]
     if dispatcher is not None:
         # Also on --listen when agents have their own port: there it only refuses them.

@@ -32,11 +32,13 @@ from sqlalchemy import (
     UniqueConstraint,
     and_,
     column,
+    event,
     false,
     func,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.schema import DDL
 from sqlalchemy.sql.expression import FromClause
 
 from scheduler.domain.activations import MAX_INSTANCE_COUNT, MIN_INSTANCE_COUNT
@@ -48,7 +50,10 @@ from scheduler.domain.enums import (
     CommandType,
     OsType,
     RepeatMode,
+    ResourceType,
+    TagSource,
 )
+from scheduler.domain.tags import MAX_TAG_KEY, MAX_TAG_VALUE
 from scheduler.domain.tenancy import InstanceKey
 
 metadata = MetaData(
@@ -230,6 +235,10 @@ invocations = Table(
     Column("status", String(16), nullable=False),
     Column("created_at", Timestamp, nullable=False, server_default=NOW),
     Column("stopped_at", Timestamp),
+    # Tags (issue 12): the selector of an invocation that targets instances by their tags
+    # (key → value; an empty value asks for the key only), resolved at every fire; NULL
+    # for an invocation of instance ids.
+    Column("resource_tags", JSONB),
     Index("ix_invocations_tenant_created", "account_id", "region_id", "created_at", "id"),
     Index("ix_invocations_command", "command_id"),
     one_of("command_type", CommandType),
@@ -404,3 +413,64 @@ instance_credentials = Table(
     # Every agent connect looks its credential up by this.
     UniqueConstraint("credential_hash"),
 )
+
+tags = Table(
+    "tags",
+    metadata,
+    # The tags of every kind of resource, apart by who set them: the API's, and those an
+    # instance's agent reports in its Hello (replaced at every Hello). Where both have a
+    # key, the API's wins (``store.tags.effective``). No foreign key (a row may be of any
+    # of four tables): a trigger on each deletes the tags of its deleted rows.
+    *_tenancy(),
+    Column("resource_type", String(16), nullable=False),
+    Column("resource_id", String(64), nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("key", String(MAX_TAG_KEY), nullable=False),
+    Column("value", String(MAX_TAG_VALUE), nullable=False),
+    PrimaryKeyConstraint(
+        "account_id", "region_id", "resource_type", "resource_id", "key", "source"
+    ),
+    # "The instances with these tags": selectors, filters and ListTagResources by tags.
+    Index("ix_tags_tenant_key_value", "account_id", "region_id", "resource_type", "key", "value"),
+    CheckConstraint("char_length(key) >= 1", name="key_not_empty"),
+    CheckConstraint(
+        f"source = '{TagSource.API.value}' OR resource_type = '{ResourceType.INSTANCE.value}'",
+        name="reported_by_instances_only",
+    ),
+    one_of("resource_type", ResourceType),
+    one_of("source", TagSource),
+)
+
+TAGGED_TABLES: dict[ResourceType, Table] = {
+    ResourceType.INSTANCE: instances,
+    ResourceType.COMMAND: commands,
+    ResourceType.INVOCATION: invocations,
+    ResourceType.ACTIVATION: activations,
+}
+"""Each tagged resource type's table; each has ``id`` and the tenancy columns."""
+
+DELETE_TAGS_FUNCTION = """
+CREATE FUNCTION delete_tags() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM tags USING gone
+    WHERE tags.account_id = gone.account_id AND tags.region_id = gone.region_id
+      AND tags.resource_type = TG_ARGV[0] AND tags.resource_id = gone.id;
+    RETURN NULL;
+END $$
+"""
+"""The tags of deleted resources go with them: one statement per deleting statement."""
+
+
+def delete_tags_trigger(table_name: str, resource_type: ResourceType) -> str:
+    """The trigger that deletes the tags of the rows a statement deletes from a table."""
+    return (
+        f"CREATE TRIGGER {table_name}_delete_tags AFTER DELETE ON {table_name} "
+        f"REFERENCING OLD TABLE AS gone FOR EACH STATEMENT "
+        f"EXECUTE FUNCTION delete_tags('{resource_type.value}')"
+    )
+
+
+event.listen(tags, "after_create", DDL(DELETE_TAGS_FUNCTION))  # type: ignore[no-untyped-call]
+for _type, _table in TAGGED_TABLES.items():
+    # After ``tags``: create_all makes tables in dependency order, these last of all.
+    event.listen(metadata, "after_create", DDL(delete_tags_trigger(_table.name, _type)))  # type: ignore[no-untyped-call]

@@ -17,6 +17,7 @@ from scheduler.domain.enums import (
     InvocationStatus,
     OsType,
     RepeatMode,
+    ResourceType,
 )
 from scheduler.rpc.convert import from_proto, request_hash, timestamp, to_proto
 
@@ -26,6 +27,7 @@ ENUMS: list[tuple[type[StrEnum], EnumDescriptor]] = [
     (CommandType, common_pb2.DESCRIPTOR.enum_types_by_name["CommandType"]),
     (ContentEncoding, common_pb2.DESCRIPTOR.enum_types_by_name["ContentEncoding"]),
     (OsType, common_pb2.DESCRIPTOR.enum_types_by_name["OsType"]),
+    (ResourceType, common_pb2.DESCRIPTOR.enum_types_by_name["ResourceType"]),
 ]
 ENUM_IDS = [enum.__name__ for enum, _ in ENUMS]
 

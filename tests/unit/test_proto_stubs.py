@@ -175,7 +175,15 @@ def test_grpc_modules_exist_and_match(proto: str, regenerated: Path) -> None:
 
 def test_every_api_service_has_grpc_stubs() -> None:
     with_services = sorted(p.stem for p in STUBS.glob("*.proto") if SERVICE.search(p.read_text()))
-    assert with_services == ["activation", "agent", "command", "file", "fleet", "invocation"]
+    assert with_services == [
+        "activation",
+        "agent",
+        "command",
+        "file",
+        "fleet",
+        "invocation",
+        "tag",
+    ]
     for stem in with_services:
         module = importlib.import_module(f"kairos.v1.{stem}_pb2_grpc")
         descriptor = importlib.import_module(f"kairos.v1.{stem}_pb2").DESCRIPTOR

@@ -24,21 +24,25 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16kairos/v1/common.proto\x12\tkairos.v1*\xf3\x03\n\x10InvocationStatus\x12!\n\x1dINVOCATION_STATUS_UNSPECIFIED\x10\x00\x12\x1d\n\x19INVOCATION_STATUS_PENDING\x10\x01\x12\x1f\n\x1bINVOCATION_STATUS_SCHEDULED\x10\x02\x12\x1d\n\x19INVOCATION_STATUS_RUNNING\x10\x03\x12\x1d\n\x19INVOCATION_STATUS_SUCCESS\x10\x04\x12\x1c\n\x18INVOCATION_STATUS_FAILED\x10\x05\x12\x1b\n\x17INVOCATION_STATUS_ERROR\x10\x06\x12\x1d\n\x19INVOCATION_STATUS_TIMEOUT\x10\x07\x12\x1d\n\x19INVOCATION_STATUS_INVALID\x10\x08\x12\x1d\n\x19INVOCATION_STATUS_ABORTED\x10\t\x12\x1f\n\x1bINVOCATION_STATUS_CANCELLED\x10\n\x12\x1e\n\x1aINVOCATION_STATUS_STOPPING\x10\x0b\x12 \n\x1cINVOCATION_STATUS_TERMINATED\x10\x0c\x12\x1d\n\x19INVOCATION_STATUS_STOPPED\x10\r\x12$\n INVOCATION_STATUS_PARTIAL_FAILED\x10\x0e*\xb0\x01\n\nRepeatMode\x12\x1b\n\x17REPEAT_MODE_UNSPECIFIED\x10\x00\x12\x14\n\x10REPEAT_MODE_ONCE\x10\x01\x12\x16\n\x12REPEAT_MODE_PERIOD\x10\x02\x12 \n\x1cREPEAT_MODE_NEXT_REBOOT_ONLY\x10\x03\x12\x1c\n\x18REPEAT_MODE_EVERY_REBOOT\x10\x04\x12\x17\n\x13REPEAT_MODE_DRY_RUN\x10\x05*\x98\x01\n\x0b\x43ommandType\x12\x1c\n\x18\x43OMMAND_TYPE_UNSPECIFIED\x10\x00\x12!\n\x1d\x43OMMAND_TYPE_RUN_SHELL_SCRIPT\x10\x01\x12\'\n#COMMAND_TYPE_RUN_POWER_SHELL_SCRIPT\x10\x02\x12\x1f\n\x1b\x43OMMAND_TYPE_RUN_BAT_SCRIPT\x10\x03*q\n\x0f\x43ontentEncoding\x12 \n\x1c\x43ONTENT_ENCODING_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x43ONTENT_ENCODING_PLAIN_TEXT\x10\x01\x12\x1b\n\x17\x43ONTENT_ENCODING_BASE64\x10\x02*^\n\x06OsType\x12\x17\n\x13OS_TYPE_UNSPECIFIED\x10\x00\x12\x11\n\rOS_TYPE_LINUX\x10\x01\x12\x13\n\x0fOS_TYPE_WINDOWS\x10\x02\x12\x13\n\x0fOS_TYPE_FREEBSD\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16kairos/v1/common.proto\x12\tkairos.v1\"!\n\x03Tag\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t*\xf3\x03\n\x10InvocationStatus\x12!\n\x1dINVOCATION_STATUS_UNSPECIFIED\x10\x00\x12\x1d\n\x19INVOCATION_STATUS_PENDING\x10\x01\x12\x1f\n\x1bINVOCATION_STATUS_SCHEDULED\x10\x02\x12\x1d\n\x19INVOCATION_STATUS_RUNNING\x10\x03\x12\x1d\n\x19INVOCATION_STATUS_SUCCESS\x10\x04\x12\x1c\n\x18INVOCATION_STATUS_FAILED\x10\x05\x12\x1b\n\x17INVOCATION_STATUS_ERROR\x10\x06\x12\x1d\n\x19INVOCATION_STATUS_TIMEOUT\x10\x07\x12\x1d\n\x19INVOCATION_STATUS_INVALID\x10\x08\x12\x1d\n\x19INVOCATION_STATUS_ABORTED\x10\t\x12\x1f\n\x1bINVOCATION_STATUS_CANCELLED\x10\n\x12\x1e\n\x1aINVOCATION_STATUS_STOPPING\x10\x0b\x12 \n\x1cINVOCATION_STATUS_TERMINATED\x10\x0c\x12\x1d\n\x19INVOCATION_STATUS_STOPPED\x10\r\x12$\n INVOCATION_STATUS_PARTIAL_FAILED\x10\x0e*\xb0\x01\n\nRepeatMode\x12\x1b\n\x17REPEAT_MODE_UNSPECIFIED\x10\x00\x12\x14\n\x10REPEAT_MODE_ONCE\x10\x01\x12\x16\n\x12REPEAT_MODE_PERIOD\x10\x02\x12 \n\x1cREPEAT_MODE_NEXT_REBOOT_ONLY\x10\x03\x12\x1c\n\x18REPEAT_MODE_EVERY_REBOOT\x10\x04\x12\x17\n\x13REPEAT_MODE_DRY_RUN\x10\x05*\x98\x01\n\x0b\x43ommandType\x12\x1c\n\x18\x43OMMAND_TYPE_UNSPECIFIED\x10\x00\x12!\n\x1d\x43OMMAND_TYPE_RUN_SHELL_SCRIPT\x10\x01\x12\'\n#COMMAND_TYPE_RUN_POWER_SHELL_SCRIPT\x10\x02\x12\x1f\n\x1b\x43OMMAND_TYPE_RUN_BAT_SCRIPT\x10\x03*q\n\x0f\x43ontentEncoding\x12 \n\x1c\x43ONTENT_ENCODING_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x43ONTENT_ENCODING_PLAIN_TEXT\x10\x01\x12\x1b\n\x17\x43ONTENT_ENCODING_BASE64\x10\x02*^\n\x06OsType\x12\x17\n\x13OS_TYPE_UNSPECIFIED\x10\x00\x12\x11\n\rOS_TYPE_LINUX\x10\x01\x12\x13\n\x0fOS_TYPE_WINDOWS\x10\x02\x12\x13\n\x0fOS_TYPE_FREEBSD\x10\x03*\xa0\x01\n\x0cResourceType\x12\x1d\n\x19RESOURCE_TYPE_UNSPECIFIED\x10\x00\x12\x1a\n\x16RESOURCE_TYPE_INSTANCE\x10\x01\x12\x19\n\x15RESOURCE_TYPE_COMMAND\x10\x02\x12\x1c\n\x18RESOURCE_TYPE_INVOCATION\x10\x03\x12\x1c\n\x18RESOURCE_TYPE_ACTIVATION\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'kairos.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_INVOCATIONSTATUS']._serialized_start=38
-  _globals['_INVOCATIONSTATUS']._serialized_end=537
-  _globals['_REPEATMODE']._serialized_start=540
-  _globals['_REPEATMODE']._serialized_end=716
-  _globals['_COMMANDTYPE']._serialized_start=719
-  _globals['_COMMANDTYPE']._serialized_end=871
-  _globals['_CONTENTENCODING']._serialized_start=873
-  _globals['_CONTENTENCODING']._serialized_end=986
-  _globals['_OSTYPE']._serialized_start=988
-  _globals['_OSTYPE']._serialized_end=1082
+  _globals['_INVOCATIONSTATUS']._serialized_start=73
+  _globals['_INVOCATIONSTATUS']._serialized_end=572
+  _globals['_REPEATMODE']._serialized_start=575
+  _globals['_REPEATMODE']._serialized_end=751
+  _globals['_COMMANDTYPE']._serialized_start=754
+  _globals['_COMMANDTYPE']._serialized_end=906
+  _globals['_CONTENTENCODING']._serialized_start=908
+  _globals['_CONTENTENCODING']._serialized_end=1021
+  _globals['_OSTYPE']._serialized_start=1023
+  _globals['_OSTYPE']._serialized_end=1117
+  _globals['_RESOURCETYPE']._serialized_start=1120
+  _globals['_RESOURCETYPE']._serialized_end=1280
+  _globals['_TAG']._serialized_start=37
+  _globals['_TAG']._serialized_end=70
 # @@protoc_insertion_point(module_scope)

@@ -1,6 +1,7 @@
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
-from typing import ClassVar as _ClassVar
+from google.protobuf import message as _message
+from typing import ClassVar as _ClassVar, Optional as _Optional
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -50,6 +51,14 @@ class OsType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     OS_TYPE_LINUX: _ClassVar[OsType]
     OS_TYPE_WINDOWS: _ClassVar[OsType]
     OS_TYPE_FREEBSD: _ClassVar[OsType]
+
+class ResourceType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    RESOURCE_TYPE_UNSPECIFIED: _ClassVar[ResourceType]
+    RESOURCE_TYPE_INSTANCE: _ClassVar[ResourceType]
+    RESOURCE_TYPE_COMMAND: _ClassVar[ResourceType]
+    RESOURCE_TYPE_INVOCATION: _ClassVar[ResourceType]
+    RESOURCE_TYPE_ACTIVATION: _ClassVar[ResourceType]
 INVOCATION_STATUS_UNSPECIFIED: InvocationStatus
 INVOCATION_STATUS_PENDING: InvocationStatus
 INVOCATION_STATUS_SCHEDULED: InvocationStatus
@@ -82,3 +91,16 @@ OS_TYPE_UNSPECIFIED: OsType
 OS_TYPE_LINUX: OsType
 OS_TYPE_WINDOWS: OsType
 OS_TYPE_FREEBSD: OsType
+RESOURCE_TYPE_UNSPECIFIED: ResourceType
+RESOURCE_TYPE_INSTANCE: ResourceType
+RESOURCE_TYPE_COMMAND: ResourceType
+RESOURCE_TYPE_INVOCATION: ResourceType
+RESOURCE_TYPE_ACTIVATION: ResourceType
+
+class Tag(_message.Message):
+    __slots__ = ("key", "value")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    value: str
+    def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...

@@ -1,0 +1,231 @@
+"""TagService over a real server: every call and refusal, tenancy, and tags that go with
+their resource."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import grpc
+import pytest
+
+from kairos.v1 import command_pb2, common_pb2, tag_pb2
+from scheduler.domain.codes import RefusalCode
+from scheduler.local import Kairos, connect
+from tests.service.conftest import ServerFactory
+from tests.service.harness import TWO_ACCOUNTS_AUTH, Peer
+from tests.service.refusals import refused, violations
+
+INSTANCE = common_pb2.RESOURCE_TYPE_INSTANCE
+COMMAND = common_pb2.RESOURCE_TYPE_COMMAND
+
+
+def tags(**pairs: str) -> list[common_pb2.Tag]:
+    return [common_pb2.Tag(key=k, value=v) for k, v in pairs.items()]
+
+
+async def tag(kairos: Kairos, kind: int, ids: list[str], new: list[common_pb2.Tag]) -> None:
+    await kairos.tags.TagResources(
+        tag_pb2.TagResourcesRequest(resource_type=kind, resource_ids=ids, tags=new),  # type: ignore[arg-type]
+        metadata=kairos.metadata,
+    )
+
+
+async def listed(
+    kairos: Kairos, kind: int, *, ids: Sequence[str] = (), having: Sequence[common_pb2.Tag] = ()
+) -> list[tuple[str, str, str, bool]]:
+    """Every page of ListTagResources, as (resource id, key, value, reported)."""
+    rows: list[tuple[str, str, str, bool]] = []
+    token = ""
+    while True:
+        page = await kairos.tags.ListTagResources(
+            tag_pb2.ListTagResourcesRequest(
+                resource_type=kind,  # type: ignore[arg-type]
+                resource_ids=ids,
+                tags=having,
+                max_results=2,
+                next_token=token,
+            ),
+            metadata=kairos.metadata,
+        )
+        rows += [(t.resource_id, t.tag_key, t.tag_value, t.reported) for t in page.tag_resources]
+        if not (token := page.next_token):
+            return rows
+
+
+async def new_command(kairos: Kairos, name: str = "c") -> str:
+    created = await kairos.commands.CreateCommand(
+        command_pb2.CreateCommandRequest(
+            name=name, type=common_pb2.COMMAND_TYPE_RUN_SHELL_SCRIPT, command_content="true"
+        ),
+        metadata=kairos.metadata,
+    )
+    return str(created.command_id)
+
+
+async def test_tag_list_and_untag_instances(kairos: Kairos, peers: list[Peer]) -> None:
+    await tag(kairos, INSTANCE, ["i-1", "i-2"], tags(env="prod", team="web"))
+    await tag(kairos, INSTANCE, ["i-2"], tags(env="staging"))  # a key it has: new value
+
+    assert await listed(kairos, INSTANCE, ids=["i-1", "i-2", "i-3"]) == [
+        ("i-1", "env", "prod", False),
+        ("i-1", "team", "web", False),
+        ("i-2", "env", "staging", False),
+        ("i-2", "team", "web", False),
+    ]
+    # By tags: all must match; an empty value asks for the key only.
+    assert {r[0] for r in await listed(kairos, INSTANCE, having=tags(env="prod"))} == {"i-1"}
+    assert {r[0] for r in await listed(kairos, INSTANCE, having=tags(team=""))} == {"i-1", "i-2"}
+    assert await listed(kairos, INSTANCE, having=tags(env="prod", team="db")) == []
+
+    await kairos.tags.UntagResources(
+        tag_pb2.UntagResourcesRequest(
+            resource_type=INSTANCE, resource_ids=["i-1"], tag_keys=["env", "nope"]
+        ),
+        metadata=kairos.metadata,
+    )
+    await kairos.tags.UntagResources(
+        tag_pb2.UntagResourcesRequest(resource_type=INSTANCE, resource_ids=["i-2"], all=True),
+        metadata=kairos.metadata,
+    )
+    assert await listed(kairos, INSTANCE, ids=["i-1", "i-2"]) == [("i-1", "team", "web", False)]
+
+
+async def test_commands_carry_tags_and_lose_them_when_deleted(kairos: Kairos) -> None:
+    command_id = await new_command(kairos)
+    await tag(kairos, COMMAND, [command_id], tags(owner="ops"))
+    assert await listed(kairos, COMMAND, having=tags(owner="ops")) == [
+        (command_id, "owner", "ops", False)
+    ]
+
+    await kairos.commands.DeleteCommand(
+        command_pb2.DeleteCommandRequest(command_id=command_id), metadata=kairos.metadata
+    )
+
+    assert await listed(kairos, COMMAND, having=tags(owner="ops")) == []
+
+
+async def test_refusals_name_the_field_and_the_rule(kairos: Kairos, peers: list[Peer]) -> None:
+    cases = [
+        (tags(**{"acs:x": "1"}), RefusalCode.INVALID_TAG_KEY_MALFORMED, "tags[0].key"),
+        (tags(Aliyun_x="1"), RefusalCode.INVALID_TAG_KEY_MALFORMED, "tags[0].key"),
+        (tags(**{"k" * 65: "1"}), RefusalCode.INVALID_TAG_KEY_MALFORMED, "tags[0].key"),
+        (tags(**{"": "1"}), RefusalCode.INVALID_TAG_KEY_MALFORMED, "tags[0].key"),
+        (tags(k="v" * 129), RefusalCode.INVALID_TAG_VALUE_MALFORMED, "tags[0].value"),
+        (tags(**{f"k{n}": "" for n in range(21)}), RefusalCode.INVALID_TAG_COUNT, "tags"),
+        ([], RefusalCode.INVALID_TAG_COUNT, "tags"),
+    ]
+    for given, code, field in cases:
+        refusal = await refused(
+            kairos.tags.TagResources(
+                tag_pb2.TagResourcesRequest(
+                    resource_type=INSTANCE, resource_ids=["i-1"], tags=given
+                ),
+                metadata=kairos.metadata,
+            )
+        )
+        assert refusal.status == grpc.StatusCode.INVALID_ARGUMENT
+        assert refusal.info.reason == code.value
+        assert [f for f, _ in violations(refusal)] == [field]
+    # Within the request but past 20 on the resource: nothing of it is kept.
+    await tag(kairos, INSTANCE, ["i-1"], tags(**{f"a{n}": "" for n in range(15)}))
+    refusal = await refused(
+        kairos.tags.TagResources(
+            tag_pb2.TagResourcesRequest(
+                resource_type=INSTANCE,
+                resource_ids=["i-2", "i-1"],
+                tags=tags(**{f"b{n}": "" for n in range(6)}),
+            ),
+            metadata=kairos.metadata,
+        )
+    )
+    refusal.assert_code(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        RefusalCode.INVALID_TAG_COUNT,
+        "i-1 would have 21 tags; the limit is 20 per resource",
+    )
+    assert await listed(kairos, INSTANCE, ids=["i-2"]) == []
+    missing_type = await refused(
+        kairos.tags.TagResources(
+            tag_pb2.TagResourcesRequest(resource_ids=["i-1"], tags=tags(a="")),
+            metadata=kairos.metadata,
+        )
+    )
+    assert missing_type.info.reason == RefusalCode.INVALID_RESOURCE_TYPE_NOT_SUPPORTED.value
+    unknown = await refused(
+        kairos.tags.TagResources(
+            tag_pb2.TagResourcesRequest(
+                resource_type=INSTANCE, resource_ids=["i-1", "i-9", "i-8"], tags=tags(a="")
+            ),
+            metadata=kairos.metadata,
+        )
+    )
+    unknown.assert_code(
+        grpc.StatusCode.NOT_FOUND,
+        RefusalCode.INVALID_RESOURCE_ID_NOT_FOUND,
+        "instances not found: i-9, i-8",
+    )
+    both = await refused(
+        kairos.tags.ListTagResources(
+            tag_pb2.ListTagResourcesRequest(
+                resource_type=INSTANCE, resource_ids=["i-1"], tags=tags(a="")
+            ),
+            metadata=kairos.metadata,
+        )
+    )
+    assert both.info.reason == RefusalCode.INVALID_RESOURCE_ID.value
+    neither = await refused(
+        kairos.tags.UntagResources(
+            tag_pb2.UntagResourcesRequest(resource_type=INSTANCE, resource_ids=["i-1"]),
+            metadata=kairos.metadata,
+        )
+    )
+    assert [f for f, _ in violations(neither)] == ["tag_keys"]
+
+
+async def test_another_accounts_resource_reads_as_unknown(
+    servers: ServerFactory, tmp_path: Path
+) -> None:
+    auth = tmp_path / "auth.toml"
+    auth.write_text(TWO_ACCOUNTS_AUTH)
+    address = await servers.start(auth_file=auth)
+    a, b = connect(address, "client-a"), connect(address, "client-b")
+    agent = Peer(address, "i-a", token="agent-a")
+    await agent.hello()
+    command_id = await new_command(a)
+    await tag(a, INSTANCE, ["i-a"], tags(env="prod"))
+
+    for kind, resource_id in ((INSTANCE, "i-a"), (COMMAND, command_id)):
+        for call in (
+            b.tags.TagResources(
+                tag_pb2.TagResourcesRequest(
+                    resource_type=kind,
+                    resource_ids=[resource_id],
+                    tags=tags(x=""),
+                ),
+                metadata=b.metadata,
+            ),
+            b.tags.ListTagResources(
+                tag_pb2.ListTagResourcesRequest(resource_type=kind, resource_ids=[resource_id]),
+                metadata=b.metadata,
+            ),
+        ):
+            refusal = await refused(call)
+            assert refusal.status == grpc.StatusCode.NOT_FOUND
+            assert refusal.message.endswith(f"not found: {resource_id}")
+    assert await listed(b, INSTANCE, having=tags(env="prod")) == []
+    assert await listed(a, INSTANCE, having=tags(env="prod")) == [("i-a", "env", "prod", False)]
+    await agent.close()
+
+
+@pytest.mark.parametrize(
+    "kind", [common_pb2.RESOURCE_TYPE_INVOCATION, common_pb2.RESOURCE_TYPE_ACTIVATION]
+)
+async def test_unknown_invocations_and_activations(kairos: Kairos, kind: int) -> None:
+    refusal = await refused(
+        kairos.tags.TagResources(
+            tag_pb2.TagResourcesRequest(resource_type=kind, resource_ids=["x-1"], tags=tags(a="")),  # type: ignore[arg-type]
+            metadata=kairos.metadata,
+        )
+    )
+    assert refusal.status == grpc.StatusCode.NOT_FOUND
