@@ -32,6 +32,8 @@ from agent.tokens import (
     read_secret_file,
     warn_if_open,
 )
+from scheduler.domain.errors import KairosError
+from scheduler.domain.tags import Tag, check_tags, parse_tag
 
 if TYPE_CHECKING:
     from agent.executions import Executions
@@ -63,6 +65,8 @@ class Options:
     time_zone: str
     power_hook: str | None
     tls: ClientTls = dataclasses.field(default_factory=ClientTls)
+    tags: tuple[Tag, ...] = ()
+    """The instance's tags reported in every Hello (``--tag``), checked already."""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -157,6 +161,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--time-zone", help="IANA time zone of this instance (default: TZ, then /etc/localtime)"
     )
     parser.add_argument(
+        "--tag",
+        action="append",
+        dest="tags",
+        type=parse_tag,
+        default=[parse_tag(t) for t in env.get("KAIROS_TAGS", "").split(",") if t.strip()],
+        metavar="KEY=VALUE",
+        help="a tag of this instance, reported in every Hello (replacing the last ones), "
+        "repeatable; selectors (kairos run -l) match it; a tag set with 'kairos tag' wins "
+        "over it (env KAIROS_TAGS: KEY=VALUE,KEY=VALUE...)",
+    )
+    parser.add_argument(
         "--power-hook",
         metavar="CMD",
         help="command run as 'CMD poweroff' or 'CMD reboot' after a script exits 193 or 194 "
@@ -215,6 +230,10 @@ def run(args: argparse.Namespace) -> int:
             f"--activation-code to register this machine (no credential in {state_dir})"
         )
     try:
+        check_tags(args.tags, "--tag")
+    except KairosError as error:
+        return _usage(error.message)
+    try:
         tls = ClientTls.from_args(args)
         tls.credentials()  # the files must be readable now; they are read again per stream
     except ClientTlsError as error:
@@ -234,6 +253,7 @@ def run(args: argparse.Namespace) -> int:
         time_zone=detect_time_zone(args.time_zone, os.environ),
         power_hook=args.power_hook,
         tls=tls,
+        tags=tuple(args.tags),
     )
     try:
         asyncio.run(_serve_until_signalled(options))
@@ -382,6 +402,7 @@ async def serve(options: Options, stop: asyncio.Event) -> None:
         agent_version=agent.__version__,
         time_zone=options.time_zone,
         boot_id=boot_id,
+        tags=[{"key": t.key, "value": t.value} for t in options.tags],
     )
     connection = Connection(
         options.servers, me.token, hello, executions, outbox, clock=_now, tls=options.tls

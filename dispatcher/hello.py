@@ -12,7 +12,8 @@ from scheduler.domain.errors import invalid
 from scheduler.domain.hello import HELLO_LIMITS, check_held, check_hello
 from scheduler.domain.models import AgentHello
 from scheduler.domain.protocol import negotiated
-from scheduler.rpc.convert import from_proto
+from scheduler.domain.tags import check_tags
+from scheduler.rpc.convert import from_proto, tags_from_proto
 
 HELLO_TIMEOUT = 10.0
 """Seconds an agent has to send Hello after opening its stream."""
@@ -33,6 +34,9 @@ async def read_hello(requests: AsyncIterator[agent_pb2.AgentMessage]) -> agent_p
     hello = first.hello
     check_hello({name: getattr(hello, name) for name in HELLO_LIMITS})
     check_held(hello.held.execution_ids)
+    # A bad tag refuses the Hello (INVALID_ARGUMENT naming hello.tags[i]), as any bad
+    # Hello field does: the agent checks its --tag with the same rules before it sends.
+    check_tags(tags_from_proto(hello.tags), "hello.tags")
     if hello.os_type != 0 and from_proto(OsType, hello.os_type) is None:
         raise invalid(
             RefusalCode.INVALID_PARAM_HELLO,
@@ -52,6 +56,7 @@ def agent_hello(hello: agent_pb2.Hello) -> AgentHello:
         agent_version=hello.agent_version,
         time_zone=hello.time_zone or "UTC",
         boot_id=hello.boot_id,
+        tags=tuple(tags_from_proto(hello.tags)),
     )
 
 

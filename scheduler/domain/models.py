@@ -9,6 +9,7 @@ from typing import Generic, TypeVar
 
 from scheduler.domain.enums import CommandType, InvocationStatus, OsType, RepeatMode
 from scheduler.domain.liveness import is_online
+from scheduler.domain.tags import Tag
 
 
 @dataclass(kw_only=True, frozen=True)
@@ -39,6 +40,9 @@ class AgentHello:
     agent_version: str
     time_zone: str
     boot_id: str
+    # Tags (issue 12): the tags its agent reports (``kairos agent --tag``), replacing
+    # those of its previous Hello; checked (``domain.tags.check_tags``), keys distinct.
+    tags: tuple[Tag, ...] = ()
 
 
 @dataclass(kw_only=True, frozen=True)

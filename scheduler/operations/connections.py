@@ -31,6 +31,7 @@ from scheduler.operations.firing import Fired, count, fire_boot_triggers
 from scheduler.store import lost as lost_store
 from scheduler.store import quota
 from scheduler.store import registrations as registration_store
+from scheduler.store import tags as tag_store
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ async def record(
         refused = await _admit(ctx, conn, arrivals)
         welcomed = [a for a in arrivals if a.key not in refused]
         to_stop, forgotten = await _reconcile(conn, welcomed)
+        await _replace_reported_tags(conn, welcomed)
         # One refresh for all the transaction changed: its locks go in one fixed order.
         fired = await _boot(ctx, conn, welcomed, dispatcher_id, changed=forgotten)
         if fired is None and forgotten:
@@ -132,6 +134,18 @@ async def _boot(
         log.info("instance booted", extra={"instance_id": key.instance_id})
     return await fire_boot_triggers(
         conn, ctx.limits, sorted(booted, key=_key_order), changed=changed
+    )
+
+
+async def _replace_reported_tags(conn: AsyncConnection, arrivals: Sequence[Arrival]) -> None:
+    """Replace each instance's reported tags by its Hello's: one statement for the batch,
+    which writes only the tags that changed (a reconnect storm rewrites nothing)."""
+    await tag_store.replace_reported(
+        conn,
+        [
+            (a.tenant, a.hello.instance_id, [(t.key, t.value) for t in a.hello.tags])
+            for a in sorted(arrivals, key=_order)
+        ],
     )
 
 

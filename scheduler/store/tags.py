@@ -272,3 +272,75 @@ async def tags_by_resource(
     for row in await conn.execute(query, {**_bound(tenant, resource_type), "ids": array(ids)}):
         found.setdefault(row.resource_id, {})[row.key] = row.value
     return found
+
+
+_agents = Unnested("a", account_id=Text(), region_id=Text(), instance_id=Text())
+_reported = Unnested(
+    "r", account_id=Text(), region_id=Text(), instance_id=Text(), key=Text(), value=Text()
+)
+_same_instance = and_(
+    tags.c.account_id == _reported.c.account_id,
+    tags.c.region_id == _reported.c.region_id,
+    tags.c.resource_id == _reported.c.instance_id,
+)
+# Keys an agent no longer reports: the only rows deleted.
+_dropped = (
+    delete(tags)
+    .where(
+        tags.c.account_id == _agents.c.account_id,
+        tags.c.region_id == _agents.c.region_id,
+        tags.c.resource_id == _agents.c.instance_id,
+        tags.c.resource_type == ResourceType.INSTANCE.value,
+        tags.c.source == TagSource.REPORTED.value,
+        ~exists().where(_same_instance, tags.c.key == _reported.c.key),
+    )
+    .returning(tags.c.account_id, tags.c.region_id, tags.c.resource_id)
+    .cte("dropped")
+)
+_upsert = insert(tags).from_select(
+    ["account_id", "region_id", "resource_type", "resource_id", "source", "key", "value"],
+    select(
+        _reported.c.account_id,
+        _reported.c.region_id,
+        literal(ResourceType.INSTANCE.value),
+        _reported.c.instance_id,
+        literal(TagSource.REPORTED.value),
+        _reported.c.key,
+        _reported.c.value,
+    ),
+)
+# A key reported again with the same value is not written (the row is only locked).
+_upsert = _upsert.on_conflict_do_update(
+    index_elements=[c.name for c in tags.primary_key.columns],
+    set_={"value": _upsert.excluded.value},
+    where=tags.c.value != _upsert.excluded.value,
+)
+_written = _upsert.returning(tags.c.account_id, tags.c.region_id, tags.c.resource_id).cte("written")
+_REPLACE_REPORTED = select(_dropped).union(select(_written))
+
+
+async def replace_reported(
+    conn: AsyncConnection, agents: Sequence[tuple[Tenant, str, Sequence[tuple[str, str]]]]
+) -> set[tuple[Tenant, str]]:
+    """Replace the reported tags of these instances (tenant, instance id, (key, value)s) by
+    the given ones, writing only what changed: one statement for any number. Returns the
+    instances whose reported tags changed. Instances must be distinct, keys distinct each."""
+    rows = [(tenant, instance_id, k, v) for tenant, instance_id, pairs in agents for k, v in pairs]
+    result = await conn.execute(
+        _REPLACE_REPORTED,
+        {
+            **_agents.bind(
+                account_id=[tenant.account_id for tenant, _, _ in agents],
+                region_id=[tenant.region_id for tenant, _, _ in agents],
+                instance_id=[instance_id for _, instance_id, _ in agents],
+            ),
+            **_reported.bind(
+                account_id=[tenant.account_id for tenant, _, _, _ in rows],
+                region_id=[tenant.region_id for tenant, _, _, _ in rows],
+                instance_id=[instance_id for _, instance_id, _, _ in rows],
+                key=[k for _, _, k, _ in rows],
+                value=[v for _, _, _, v in rows],
+            ),
+        },
+    )
+    return {(Tenant(r.account_id, r.region_id), r.resource_id) for r in result}

@@ -191,3 +191,26 @@ async def test_an_unusable_token_is_a_start_up_error(
     assert process.returncode == 2
     assert message in stderr
     assert not (tmp_path / "state").exists()  # refused before anything else
+
+
+async def test_a_bad_tag_is_a_usage_error(tmp_path: Path) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "agent",
+        "--instance-id",
+        "i-proc-1",
+        "--state-dir",
+        str(tmp_path / "state"),
+        "--tag",
+        "env=prod",
+        "--tag",
+        "aliyun:x=1",
+        cwd=REPO,
+        env={"PATH": "/usr/bin:/bin"},
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, stderr = await process.communicate()
+    assert process.returncode == 2
+    assert b"--tag[1].key starts with acs: or aliyun" in stderr
+    assert not (tmp_path / "state").exists()

@@ -123,10 +123,12 @@ class Peer:
         time_zone: str = "UTC",
         held: list[str] | None = None,
         protocol: int = 0,
+        tags: dict[str, str] | None = None,
     ) -> agent_pb2.Welcome:
         """Say Hello and return the Welcome; ``held`` lists the executions the agent holds
         (None: an older agent that does not reconcile); ``protocol`` is the newest
-        version the agent speaks (0: an agent from before versions)."""
+        version the agent speaks (0: an agent from before versions); ``tags`` the tags it
+        reports."""
         hello = agent_pb2.Hello(
             instance_id=self.instance_id,
             instance_name=name or self.instance_id,
@@ -135,6 +137,7 @@ class Peer:
             time_zone=time_zone,
             boot_id=boot_id,
             protocol=protocol,
+            tags=[{"key": k, "value": v} for k, v in (tags or {}).items()],
         )
         if held is not None:
             hello.held.CopyFrom(agent_pb2.HeldExecutions(execution_ids=held))

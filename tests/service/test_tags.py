@@ -7,14 +7,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import grpc
+import psycopg
 import pytest
 
-from kairos.v1 import command_pb2, common_pb2, tag_pb2
+from kairos.v1 import agent_pb2, command_pb2, common_pb2, tag_pb2
 from scheduler.domain.codes import RefusalCode
 from scheduler.local import Kairos, connect
 from tests.service.conftest import ServerFactory
 from tests.service.harness import TWO_ACCOUNTS_AUTH, Peer
-from tests.service.refusals import refused, violations
+from tests.service.refusals import decode, refused, violations
 
 INSTANCE = common_pb2.RESOURCE_TYPE_INSTANCE
 COMMAND = common_pb2.RESOURCE_TYPE_COMMAND
@@ -229,3 +230,75 @@ async def test_unknown_invocations_and_activations(kairos: Kairos, kind: int) ->
         )
     )
     assert refusal.status == grpc.StatusCode.NOT_FOUND
+
+
+async def test_reported_tags_are_replaced_at_every_hello_and_lose_to_api_tags(
+    kairos: Kairos,
+) -> None:
+    agent = Peer(kairos.address, "i-r")
+    await agent.hello(tags={"env": "dev", "rack": "r1", "zone": "a"})
+    await tag(kairos, INSTANCE, ["i-r"], tags(env="prod"))
+    assert await listed(kairos, INSTANCE, ids=["i-r"]) == [
+        ("i-r", "env", "prod", False),
+        ("i-r", "rack", "r1", True),
+        ("i-r", "zone", "a", True),
+    ]
+    # The API tag wins in selectors too: the reported value is not seen.
+    assert await listed(kairos, INSTANCE, having=tags(env="dev")) == []
+    await agent.close()
+
+    again = Peer(kairos.address, "i-r")
+    await again.hello(tags={"rack": "r2", "env": "dev"})  # zone dropped, rack changed
+
+    assert await listed(kairos, INSTANCE, ids=["i-r"]) == [
+        ("i-r", "env", "prod", False),
+        ("i-r", "rack", "r2", True),
+    ]
+    # Untagging removes API tags only: the reported env shows again.
+    await kairos.tags.UntagResources(
+        tag_pb2.UntagResourcesRequest(resource_type=INSTANCE, resource_ids=["i-r"], all=True),
+        metadata=kairos.metadata,
+    )
+    assert await listed(kairos, INSTANCE, ids=["i-r"]) == [
+        ("i-r", "env", "dev", True),
+        ("i-r", "rack", "r2", True),
+    ]
+    await again.close()
+
+
+async def test_a_hello_with_a_bad_tag_is_refused(kairos: Kairos) -> None:
+    agent = Peer(kairos.address, "i-bad")
+    await agent.send(
+        agent_pb2.AgentMessage(
+            hello=agent_pb2.Hello(
+                instance_id="i-bad", tags=[common_pb2.Tag(key="acs:owner", value="x")]
+            )
+        )
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await agent.receive()
+    await agent.close()
+    refusal = decode(raised.value)
+    assert refusal.status == grpc.StatusCode.INVALID_ARGUMENT
+    assert refusal.info.reason == RefusalCode.INVALID_TAG_KEY_MALFORMED.value
+    assert [f for f, _ in violations(refusal)] == ["hello.tags[0].key"]
+
+
+async def test_a_hello_with_the_same_tags_writes_no_tag(kairos: Kairos, database_url: str) -> None:
+    agent = Peer(kairos.address, "i-same")
+    await agent.hello(tags={"env": "dev", "rack": "r1"})
+    await agent.close()
+    before = await _row_versions(database_url)
+
+    again = Peer(kairos.address, "i-same")
+    await again.hello(boot_id="b-1", tags={"rack": "r1", "env": "dev"})
+    await again.close()
+
+    assert await _row_versions(database_url) == before
+
+
+async def _row_versions(database_url: str) -> list[tuple[str, str]]:
+    """Each tag row's key and the transaction that wrote it (a rewrite changes it)."""
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        rows = await conn.execute("SELECT key, xmin::text FROM tags ORDER BY key")
+        return [(key, xmin) for key, xmin in await rows.fetchall()]

@@ -67,7 +67,7 @@ class Report(_message.Message):
     def __init__(self, ack: _Optional[_Union[TaskAck, _Mapping]] = ..., started: _Optional[_Union[ExecutionStarted, _Mapping]] = ..., output: _Optional[_Union[ExecutionOutput, _Mapping]] = ..., result: _Optional[_Union[ExecutionResult, _Mapping]] = ...) -> None: ...
 
 class Hello(_message.Message):
-    __slots__ = ("instance_id", "instance_name", "os_type", "agent_version", "time_zone", "boot_id", "held", "protocol")
+    __slots__ = ("instance_id", "instance_name", "os_type", "agent_version", "time_zone", "boot_id", "held", "protocol", "tags")
     INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
     INSTANCE_NAME_FIELD_NUMBER: _ClassVar[int]
     OS_TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -76,6 +76,7 @@ class Hello(_message.Message):
     BOOT_ID_FIELD_NUMBER: _ClassVar[int]
     HELD_FIELD_NUMBER: _ClassVar[int]
     PROTOCOL_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
     instance_id: str
     instance_name: str
     os_type: _common_pb2.OsType
@@ -84,7 +85,8 @@ class Hello(_message.Message):
     boot_id: str
     held: HeldExecutions
     protocol: int
-    def __init__(self, instance_id: _Optional[str] = ..., instance_name: _Optional[str] = ..., os_type: _Optional[_Union[_common_pb2.OsType, str]] = ..., agent_version: _Optional[str] = ..., time_zone: _Optional[str] = ..., boot_id: _Optional[str] = ..., held: _Optional[_Union[HeldExecutions, _Mapping]] = ..., protocol: _Optional[int] = ...) -> None: ...
+    tags: _containers.RepeatedCompositeFieldContainer[_common_pb2.Tag]
+    def __init__(self, instance_id: _Optional[str] = ..., instance_name: _Optional[str] = ..., os_type: _Optional[_Union[_common_pb2.OsType, str]] = ..., agent_version: _Optional[str] = ..., time_zone: _Optional[str] = ..., boot_id: _Optional[str] = ..., held: _Optional[_Union[HeldExecutions, _Mapping]] = ..., protocol: _Optional[int] = ..., tags: _Optional[_Iterable[_Union[_common_pb2.Tag, _Mapping]]] = ...) -> None: ...
 
 class HeldExecutions(_message.Message):
     __slots__ = ("execution_ids",)
