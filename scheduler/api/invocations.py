@@ -18,7 +18,14 @@ from scheduler.operations import invocations as operations
 from scheduler.operations.context import Context
 from scheduler.operations.invocations import InvokeRequest
 from scheduler.rpc.context import RpcContext
-from scheduler.rpc.convert import from_proto, request_hash, timestamp, to_proto
+from scheduler.rpc.convert import (
+    from_proto,
+    request_hash,
+    tags_from_proto,
+    tags_to_proto,
+    timestamp,
+    to_proto,
+)
 from scheduler.rpc.interceptor import current_caller
 from scheduler.store.invocations import InvocationFilter, InvocationView
 from scheduler.store.listener import Listener
@@ -125,6 +132,7 @@ def invoke_request(
             }
         ),
         client_token=request.client_token,
+        resource_tags=tags_from_proto(request.resource_tags),
     )
 
 
@@ -148,9 +156,11 @@ def invocation_message(invocation: InvocationView) -> invocation_pb2.Invocation:
                 misfire_skips=t.misfire_skips,
                 creation_time=timestamp(t.created_at),
                 update_time=timestamp(t.updated_at),
+                selected=t.selected,
             )
             for t in invocation.targets
         ],
+        resource_tags=tags_to_proto(invocation.resource_tags or {}),
     )
 
 

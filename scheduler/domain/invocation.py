@@ -223,6 +223,25 @@ def parse_schedule(frequency: str, *, created_at: datetime) -> Schedule:
         raise invalid(FREQUENCY_CODES[error.code], "frequency", str(error)) from None
 
 
+def next_fires(
+    settings: InvocationSettings,
+    targets: list[Instance],
+    *,
+    now: datetime,
+    created_at: datetime,
+) -> list[PlannedTarget]:
+    """Each target's next fire after ``now`` (None: none, or a boot trigger), the schedule's
+    grid anchored at the invocation's creation: the one computation of a target's
+    first fire, at creation and when an instance joins a selector's invocation."""
+    if settings.repeat_mode is not RepeatMode.PERIOD:
+        return [PlannedTarget(t.id, None) for t in targets]
+    schedule = parse_schedule(settings.frequency, created_at=created_at)
+    return [
+        PlannedTarget(t.id, schedule.next_fire(now, zone=instance_zone(t.time_zone)))
+        for t in targets
+    ]
+
+
 def plan_targets(
     settings: InvocationSettings, targets: list[Instance], *, now: datetime
 ) -> list[PlannedTarget]:
@@ -231,15 +250,9 @@ def plan_targets(
     Refuses a schedule that has no fire after ``now`` on some target (an
     ``at`` in the past, a year range that is over), naming the instances.
     """
-    if settings.repeat_mode is not RepeatMode.PERIOD:
-        return [PlannedTarget(t.id, None) for t in targets]
-    schedule = parse_schedule(settings.frequency, created_at=now)
-    planned = [
-        PlannedTarget(t.id, schedule.next_fire(now, zone=instance_zone(t.time_zone)))
-        for t in targets
-    ]
+    planned = next_fires(settings, targets, now=now, created_at=now)
     never = [p.instance_id for p in planned if p.next_fire_at is None]
-    if never:
+    if settings.repeat_mode is RepeatMode.PERIOD and never:
         raise invalid(
             RefusalCode.INVALID_PARAM_FREQUENCY_NO_FUTURE_FIRE,
             "frequency",

@@ -46,6 +46,10 @@ class Limits:
     """Seconds after its instant within which a fire missed during downtime still runs."""
     live_output_rate: int = 64 * KIB
     """Bytes a second of one execution's output relayed live to watchers; the rest is skipped."""
+    # Tags (issue 12).
+    max_instances_per_selector: int = 1000
+    """Instances a selector (``resource_tags``) may match when an invocation is created or
+    a one-time run resolves it; past it the call is refused."""
 
 
 MAX_NAME = 128

@@ -34,8 +34,14 @@ class StatusChange:
     """A target of ``invocation_id`` moved from status ``old`` to ``new``."""
 
     invocation_id: str
-    old: InvocationStatus
+    old: InvocationStatus | None
+    """None for a target the transaction created (a selector's new member)."""
     new: InvocationStatus
+
+
+def chained(first: StatusChange, then: StatusChange) -> StatusChange:
+    """One target's two moves in one transaction as one: from ``first``'s old to ``then``'s new."""
+    return StatusChange(first.invocation_id, first.old, then.new)
 
 
 def count_deltas(changes: Iterable[StatusChange]) -> dict[tuple[str, InvocationStatus], int]:
@@ -45,7 +51,8 @@ def count_deltas(changes: Iterable[StatusChange]) -> dict[tuple[str, InvocationS
     """
     deltas: Counter[tuple[str, InvocationStatus]] = Counter()
     for change in changes:
-        deltas[change.invocation_id, change.old] -= 1
+        if change.old is not None:
+            deltas[change.invocation_id, change.old] -= 1
         deltas[change.invocation_id, change.new] += 1
     return {key: delta for key, delta in sorted(deltas.items()) if delta}
 
@@ -78,13 +85,17 @@ def target_status(latest: InvocationStatus | None, *, armed: bool) -> Invocation
     return InvocationStatus.CANCELLED if latest is None else latest
 
 
-def overall_status(statuses: Iterable[InvocationStatus]) -> InvocationStatus:
+def overall_status(
+    statuses: Iterable[InvocationStatus], *, selecting: bool = False
+) -> InvocationStatus:
     """The overall status of an invocation whose instances are in ``statuses`` (SPEC §7).
 
     Only which statuses are present matters, not how many targets have each:
     the store derives it from the statuses whose count is above zero.
+    ``selecting``: a periodic or boot invocation by selector, not stopped, which
+    awaits fires whatever its targets (none may match yet): it is Scheduled at least.
     """
-    present = set(statuses)
+    present = set(statuses) | ({InvocationStatus.SCHEDULED} if selecting else set())
     for status in _PRECEDENCE:
         if status in present:
             return status

@@ -17,6 +17,7 @@ async def invocations_changed(
     *,
     derived: Mapping[TargetKey, StatusChange] | None = None,
     new_work_in: Iterable[str] = (),
+    rederive: Iterable[str] = (),
 ) -> None:
     """Executions or settings of these targets changed: bring their statuses up to date.
 
@@ -27,10 +28,11 @@ async def invocations_changed(
     (``notices.send_dispatch``). Notices go out when the transaction commits. Call
     it once per transaction, with every target the transaction changed: its locks
     are taken in a fixed order per call. ``derived``: targets among them whose statuses
-    the transaction has re-derived already (``store.statuses.refresh_statuses``).
+    the transaction has re-derived already (``store.statuses.refresh_statuses``), or
+    created; ``rederive``: invocations whose overall status is derived again anyway.
     """
     changed = sorted(set(targets))
-    await status_store.refresh_statuses(conn, changed, derived=derived)
-    invoke_ids = sorted({target.invocation_id for target in changed})
+    await status_store.refresh_statuses(conn, changed, derived=derived, rederive=rederive)
+    invoke_ids = sorted({target.invocation_id for target in changed} | set(rederive))
     await notices.send(conn, notices.executions_changed(invoke_ids))
     await notices.send_dispatch(conn, new_work_in)

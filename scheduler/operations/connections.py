@@ -28,6 +28,7 @@ from scheduler.domain.tenancy import InstanceKey
 from scheduler.operations.changes import invocations_changed
 from scheduler.operations.context import Context
 from scheduler.operations.firing import Fired, count, fire_boot_triggers
+from scheduler.operations.selectors import Membership, instances_retagged
 from scheduler.store import lost as lost_store
 from scheduler.store import quota
 from scheduler.store import registrations as registration_store
@@ -76,11 +77,8 @@ async def record(
         refused = await _admit(ctx, conn, arrivals)
         welcomed = [a for a in arrivals if a.key not in refused]
         to_stop, forgotten = await _reconcile(conn, welcomed)
-        await _replace_reported_tags(conn, welcomed)
         # One refresh for all the transaction changed: its locks go in one fixed order.
         fired = await _boot(ctx, conn, welcomed, dispatcher_id, changed=forgotten)
-        if fired is None and forgotten:
-            await invocations_changed(conn, forgotten)
         outcomes = [refused.get(a.key) or to_stop.get(a.key, []) for a in arrivals]
         return outcomes, fired
 
@@ -123,29 +121,44 @@ async def _boot(
     *,
     changed: set[TargetKey],
 ) -> Fired | None:
-    """Record the Hellos; fire the boot triggers of the instances that booted, in one round
-    that also refreshes the ``changed`` targets. None when none booted."""
+    """Record the Hellos and their reported tags (instances whose tags changed join or
+    leave selector invocations); fire the boot triggers of the instances that booted, in
+    one round that also refreshes the ``changed`` targets. None when none booted."""
     previous = await registration_store.record(conn, sorted(arrivals, key=_order), dispatcher_id)
+    membership = await _replace_reported_tags(conn, arrivals)
+    changed = changed | set(membership.targets)
     booted = [a.key for a in arrivals if is_boot(previous.get(a.key, ""), a.hello.boot_id)]
     if not booted:
+        if changed or membership.created:
+            await invocations_changed(
+                conn, [*changed, *membership.created], derived=membership.created
+            )
         return None
     await registration_store.booted(conn, booted)
     for key in booted:
         log.info("instance booted", extra={"instance_id": key.instance_id})
     return await fire_boot_triggers(
-        conn, ctx.limits, sorted(booted, key=_key_order), changed=changed
+        conn,
+        ctx.limits,
+        sorted(booted, key=_key_order),
+        changed=changed,
+        created=membership.created,
     )
 
 
-async def _replace_reported_tags(conn: AsyncConnection, arrivals: Sequence[Arrival]) -> None:
+async def _replace_reported_tags(conn: AsyncConnection, arrivals: Sequence[Arrival]) -> Membership:
     """Replace each instance's reported tags by its Hello's: one statement for the batch,
-    which writes only the tags that changed (a reconnect storm rewrites nothing)."""
-    await tag_store.replace_reported(
+    which writes only the tags that changed (a reconnect storm rewrites nothing); the
+    instances whose tags changed (a new one's first tags too) join or leave selectors."""
+    retagged = await tag_store.replace_reported(
         conn,
         [
             (a.tenant, a.hello.instance_id, [(t.key, t.value) for t in a.hello.tags])
             for a in sorted(arrivals, key=_order)
         ],
+    )
+    return await instances_retagged(
+        conn, [InstanceKey(tenant, instance_id) for tenant, instance_id in retagged]
     )
 
 

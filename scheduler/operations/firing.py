@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
@@ -24,7 +24,7 @@ from scheduler.domain.firing import instance_zone, plan_fire
 from scheduler.domain.invocation import render_execution
 from scheduler.domain.limits import Limits
 from scheduler.domain.models import PlannedExecution
-from scheduler.domain.status import TargetKey
+from scheduler.domain.status import StatusChange, TargetKey, chained
 from scheduler.domain.tenancy import InstanceKey, Tenant
 from scheduler.observability import metrics
 from scheduler.operations.changes import invocations_changed
@@ -106,24 +106,27 @@ async def fire(
     *,
     trigger: str,
     changed: Iterable[TargetKey] = (),
+    created: Mapping[TargetKey, StatusChange] | None = None,
 ) -> Fired:
     """Advance the targets, create the fires' executions, refresh and notify.
 
     Each tenant's daily quota is consumed in this transaction; a fire beyond
     it becomes a visible ``Failed`` execution (``InvocationQuotaExceeded``),
     never a silent gap. ``changed``: other targets the transaction changed,
-    refreshed with the fires' in the one ``invocations_changed`` of the transaction.
+    refreshed with the fires' in the one ``invocations_changed`` of the transaction;
+    ``created``: targets the transaction created (selector members), counted with them.
     """
     new = await _new_executions(conn, limits, round_.fires, today)
-    created = await insert_executions(conn, new)
+    inserted = await insert_executions(conn, new)
     # After the executions: advancing re-derives each target's status from its latest.
-    derived = await target_store.advance(conn, round_.updates)
-    created_new = [n for n in new if n.plan.id in created]
+    derived = _after_creation(created or {}, await target_store.advance(conn, round_.updates))
+    created_new = [n for n in new if n.plan.id in inserted]
     await invocations_changed(
         conn,
         [TargetKey(n.invocation_id, n.plan.instance_id) for n in created_new]
         + [TargetKey(u.invocation_id, u.instance_id) for u in round_.updates if not u.armed]
-        + list(changed),
+        + list(changed)
+        + list(created or {}),
         derived=derived,
         new_work_in=[
             n.invocation_id for n in created_new if n.plan.status is InvocationStatus.PENDING
@@ -147,15 +150,26 @@ def count(fired: Fired | None) -> None:
     metrics.fire_skips.labels("misfire").inc(fired.misfire_skips)
 
 
+def _after_creation(
+    created: Mapping[TargetKey, StatusChange], advanced: Mapping[TargetKey, StatusChange]
+) -> dict[TargetKey, StatusChange]:
+    """The moves of targets created, then (some) advanced, in one transaction."""
+    moves = dict(created)
+    for key, move in advanced.items():
+        moves[key] = chained(moves[key], move) if key in moves else move
+    return moves
+
+
 async def fire_boot_triggers(
     conn: AsyncConnection,
     limits: Limits,
     booted: Sequence[InstanceKey],
     *,
     changed: Iterable[TargetKey] = (),
+    created: Mapping[TargetKey, StatusChange] | None = None,
 ) -> Fired:
     """Create the executions of these instances' boots, in one round; NEXT_REBOOT_ONLY
-    targets then disarm. ``changed``: as for ``fire``.
+    targets then disarm. ``changed``, ``created``: as for ``fire``.
 
     Runs in the transaction that records the new boot ids, so a boot fires
     once however often the agent reconnects.
@@ -178,7 +192,9 @@ async def fire_boot_triggers(
                 )
             )
     round_ = Round(fires=fires, updates=updates)
-    return await fire(conn, limits, round_, now.date(), trigger="boot", changed=changed)
+    return await fire(
+        conn, limits, round_, now.date(), trigger="boot", changed=changed, created=created
+    )
 
 
 def _decide(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -29,6 +29,8 @@ from scheduler.domain.limits import (
     require_id,
 )
 from scheduler.domain.models import Command, InvocationSettings, PlannedExecution
+from scheduler.domain.selectors import check_selected, check_targeting
+from scheduler.domain.tags import Tag, check_tags
 from scheduler.domain.tenancy import Tenant
 from scheduler.operations.commands import take_command_slot
 from scheduler.operations.context import Context
@@ -38,19 +40,30 @@ from scheduler.store import executions as execution_store
 from scheduler.store import instances as instance_store
 from scheduler.store import invocations as store
 from scheduler.store import notices, quota, watching
+from scheduler.store import selectors as selector_store
 from scheduler.store.dispatch import TaskView, new_task
 from scheduler.store.executions import ExecutionView, NewExecution
 from scheduler.store.invocations import InvocationFilter, InvocationView, NewTarget
 from scheduler.store.watching import Followed
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class InvokeRequest:
     """The fields shared by InvokeCommand and RunCommand."""
 
     instance_ids: list[str]
     settings: SettingsRequest
     client_token: str
+    # Tags (issue 12): the instances by their tags, instead of instance_ids.
+    resource_tags: list[Tag] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Targeting:
+    """An invocation's instances as requested: by ids, or by a selector (``resource_tags``)."""
+
+    instance_ids: list[str]
+    selector: dict[str, str] | None
 
 
 async def invoke_command(
@@ -58,7 +71,7 @@ async def invoke_command(
 ) -> str:
     """Invoke a saved command on instances; returns the invocation id."""
     require_id("command_id", command_id)
-    instance_ids = _check_request(ctx, request)
+    targeting = _check_request(ctx, request)
 
     async def invoke(conn: AsyncConnection, created: Created) -> dict[str, str]:
         command = await command_store.get_command(conn, tenant, command_id)
@@ -66,12 +79,12 @@ async def invoke_command(
             raise not_found(
                 RefusalCode.INVALID_COMMAND_ID_NOT_FOUND, f"command {command_id} not found"
             )
-        invoke_id = await _invoke(conn, ctx, tenant, command, instance_ids, request, created)
+        invoke_id = await _invoke(conn, ctx, tenant, command, targeting, request, created)
         await command_store.count_invocation(conn, command.id)
         return {"invoke_id": invoke_id}
 
     response = await _creating(
-        ctx, tenant, "InvokeCommand", instance_ids, request, request_hash, invoke
+        ctx, tenant, "InvokeCommand", targeting.instance_ids, request, request_hash, invoke
     )
     return str(response["invoke_id"])
 
@@ -91,17 +104,19 @@ async def run_command(
     )
     # Stored already invoked once: no second statement to count the invocation.
     command = replace(command, invoke_times=1)
-    instance_ids = _check_request(ctx, request)
+    targeting = _check_request(ctx, request)
 
     async def run(conn: AsyncConnection, created: Created) -> dict[str, str]:
         await take_command_slot(conn, ctx, tenant, command)
         # The command is stored with the invocation, in its statement.
         invoke_id = await _invoke(
-            conn, ctx, tenant, command, instance_ids, request, created, new_command=True
+            conn, ctx, tenant, command, targeting, request, created, new_command=True
         )
         return {"command_id": command.id, "invoke_id": invoke_id}
 
-    response = await _creating(ctx, tenant, "RunCommand", instance_ids, request, request_hash, run)
+    response = await _creating(
+        ctx, tenant, "RunCommand", targeting.instance_ids, request, request_hash, run
+    )
     return str(response["command_id"]), str(response["invoke_id"])
 
 
@@ -244,9 +259,39 @@ async def _creating(
     return response
 
 
-def _check_request(ctx: Context, request: InvokeRequest) -> list[str]:
+def _check_request(ctx: Context, request: InvokeRequest) -> Targeting:
     check_client_token(request.client_token)
-    return check_instance_ids(ctx.limits, request.instance_ids)
+    check_targeting(request.instance_ids, request.resource_tags)
+    if request.resource_tags:
+        return Targeting([], check_tags(request.resource_tags, "resource_tags"))
+    return Targeting(check_instance_ids(ctx.limits, request.instance_ids), None)
+
+
+async def _instance_ids(
+    conn: AsyncConnection,
+    ctx: Context,
+    tenant: Tenant,
+    targeting: Targeting,
+    settings: InvocationSettings,
+) -> list[str]:
+    """The instances to target: those named, or those the selector matches now.
+
+    For a selector, the tenant's tag changes in flight are waited for and held off to
+    the commit (``store.selectors``): an instance whose tags change meanwhile joins or
+    leaves by the rules of the invocation once it exists.
+    """
+    if targeting.selector is None:
+        return targeting.instance_ids
+    await selector_store.lock_for_creation(conn, tenant)
+    limit = ctx.limits.max_instances_per_selector
+    matched = await selector_store.matching_instances(conn, tenant, targeting.selector, limit + 1)
+    check_selected(
+        len(matched),
+        limit=limit,
+        immediate=settings.repeat_mode.is_immediate,
+        selector=targeting.selector,
+    )
+    return matched
 
 
 async def _invoke(
@@ -254,13 +299,14 @@ async def _invoke(
     ctx: Context,
     tenant: Tenant,
     command: Command,
-    instance_ids: list[str],
+    targeting: Targeting,
     request: InvokeRequest,
     created: Created,
     *,
     new_command: bool = False,
 ) -> str:
     settings = check_settings(ctx.limits, request.settings, command)
+    instance_ids = await _instance_ids(conn, ctx, tenant, targeting, settings)
     found, now = await instance_store.get_instances(conn, tenant, instance_ids)
     immediate = settings.repeat_mode.is_immediate
     targets = check_targets(
@@ -287,6 +333,7 @@ async def _invoke(
         settings=settings,
         now=now,
         new_command=new_command,
+        resource_tags=targeting.selector,
     )
     if immediate:
         await _store_run(conn, ctx, invocation, plans, created)
@@ -306,6 +353,8 @@ class NewInvocation:
     now: datetime
     new_command: bool
     """The command is new too (RunCommand's), stored in the same statement."""
+    resource_tags: dict[str, str] | None = None
+    """The selector of an invocation by tags (issue 12); None: by instance ids."""
 
 
 async def _store_run(
@@ -394,6 +443,7 @@ async def _store(
         targets=targets,
         new_command=invocation.new_command,
         new_executions=new_executions,
+        resource_tags=invocation.resource_tags,
     )
 
 

@@ -103,6 +103,8 @@ async def request_stop(conn: AsyncConnection, invoke_id: str, instance_ids: list
         conn,
         [TargetKey(invoke_id, instance_id) for instance_id in instance_ids],
         new_work_in=[invoke_id] if to_notify else [],
+        # A stopped selector invocation awaits no more members (``overall_status``).
+        rederive=[invoke_id],
     )
     await notices.send(conn, notices.schedules_changed(invoke_id))
 

@@ -17,8 +17,10 @@ from scheduler.domain.tags import (
     check_tag_total,
     check_tags,
 )
-from scheduler.domain.tenancy import Tenant
+from scheduler.domain.tenancy import InstanceKey, Tenant
+from scheduler.operations.changes import invocations_changed
 from scheduler.operations.context import Context
+from scheduler.operations.selectors import instances_retagged
 from scheduler.store import tags as store
 from scheduler.store.tags import TagRow
 
@@ -41,6 +43,7 @@ async def tag_resources(
         await _check_exist(conn, tenant, kind, ids)
         for resource_id, total in await store.add_tags(conn, tenant, kind, ids, values):
             check_tag_total(resource_id, total)
+        await _retagged(conn, tenant, kind, ids)
 
     await ctx.transaction(tag)
 
@@ -71,6 +74,7 @@ async def untag_resources(
     async def untag(conn: AsyncConnection) -> None:
         await _check_exist(conn, tenant, kind, ids)
         await store.remove_tags(conn, tenant, kind, ids, removed)
+        await _retagged(conn, tenant, kind, ids)
 
     await ctx.transaction(untag)
 
@@ -110,6 +114,19 @@ async def list_tag_resources(
         )
 
     return await ctx.transaction(read)
+
+
+async def _retagged(
+    conn: AsyncConnection, tenant: Tenant, kind: ResourceType, ids: list[str]
+) -> None:
+    """Instances whose tags changed join or leave the selector invocations."""
+    if kind is not ResourceType.INSTANCE:
+        return
+    membership = await instances_retagged(conn, [InstanceKey(tenant, i) for i in ids])
+    if membership.targets or membership.created:
+        await invocations_changed(
+            conn, [*membership.targets, *membership.created], derived=membership.created
+        )
 
 
 def _check_type(resource_type: ResourceType | None) -> ResourceType:

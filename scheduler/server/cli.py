@@ -102,6 +102,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "(RESOURCE_EXHAUSTED), one already registered never is",
     )
     server.add_argument(
+        "--max-instances-per-selector",
+        type=int,
+        default=defaults.max_instances_per_selector,
+        metavar="N",
+        help="instances a selector (run/invoke -l, resource_tags) may match when an invocation "
+        "is created; past it the call is refused (INVALID_ARGUMENT)",
+    )
+    server.add_argument(
         "--misfire-grace",
         type=int,
         default=defaults.misfire_grace,
@@ -233,6 +241,7 @@ def run_server(args: argparse.Namespace) -> int:
             max_daily_executions=args.max_daily_executions,
             max_instances_per_call=args.max_instances_per_call,
             max_instances=args.max_instances,
+            max_instances_per_selector=args.max_instances_per_selector,
             delivery_timeout=args.delivery_timeout,
             agent_lost_after=args.agent_lost_after,
             max_watches=args.max_watches,

@@ -101,6 +101,11 @@ class ServerConfig:
             raise ConfigError(
                 f"--max-instances must be at least 1, got {self.limits.max_instances}"
             )
+        if self.limits.max_instances_per_selector < 1:
+            raise ConfigError(
+                "--max-instances-per-selector must be at least 1, "
+                f"got {self.limits.max_instances_per_selector}"
+            )
         if self.limits.max_watches < 1:
             raise ConfigError(f"--max-watches must be at least 1, got {self.limits.max_watches}")
         if self.limits.live_output_rate < 1:

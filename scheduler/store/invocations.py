@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -24,9 +24,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from scheduler.domain.enums import CommandType, InvocationStatus, RepeatMode
+from scheduler.domain.enums import CommandType, InvocationStatus, RepeatMode, ResourceType
 from scheduler.domain.models import SETTINGS_FIELDS, Command, InvocationSettings
 from scheduler.domain.status import overall_status
+from scheduler.domain.tags import matches
 from scheduler.domain.tenancy import Tenant
 from scheduler.store.arrays import Unnested
 from scheduler.store.commands import INSERT_COMMAND, command_parameters
@@ -39,6 +40,7 @@ from scheduler.store.tables import (
     invocation_targets,
     invocations,
 )
+from scheduler.store.tags import tags_by_resource
 
 
 @dataclass(kw_only=True, frozen=True)
@@ -64,6 +66,8 @@ class Target:
     misfire_skips: int
     created_at: datetime
     updated_at: datetime
+    selected: bool = False
+    """Tags (issue 12): the instance has the tags of its invocation's selector now."""
 
 
 @dataclass(kw_only=True, frozen=True)
@@ -78,6 +82,8 @@ class InvocationView:
     settings: InvocationSettings
     created_at: datetime
     targets: list[Target]
+    resource_tags: dict[str, str] | None = None
+    """Tags (issue 12): the selector of an invocation by tags; None: by instance ids."""
 
 
 @dataclass(kw_only=True, frozen=True)
@@ -110,6 +116,7 @@ _INVOCATION_COLUMNS = (
     "enable_parameter",
     "status",
     *SETTINGS_FIELDS,
+    "resource_tags",
 )
 # One statement: the invocation, its targets and their counts (a foreign key is checked
 # at the end of the statement, when the invocation row is there); and, for a run, its
@@ -168,10 +175,12 @@ async def insert_invocation(
     targets: list[NewTarget],
     new_command: bool = False,
     new_executions: Sequence[NewExecution] = (),
+    resource_tags: Mapping[str, str] | None = None,
 ) -> None:
     """Store an invocation (with its copy of the command), its targets and their counts,
-    and with ``new_command`` the command itself (RunCommand's), and ``new_executions``:
-    one statement whatever the settings and the number of targets, one round trip."""
+    and with ``new_command`` the command itself (RunCommand's), and ``new_executions``;
+    ``resource_tags``: the selector of an invocation by tags (None: by instance ids).
+    One statement whatever the settings and the number of targets, one round trip."""
     counts = Counter(t.status.value for t in targets)
     invocation = {
         "id": invoke_id,
@@ -182,8 +191,12 @@ async def insert_invocation(
         "command_type": command.type.value,
         "content": command.content,
         "enable_parameter": command.enable_parameter,
-        "status": overall_status(t.status for t in targets).value,
+        "status": overall_status(
+            (t.status for t in targets),
+            selecting=resource_tags is not None and not settings.repeat_mode.is_immediate,
+        ).value,
         **_settings_columns(settings),
+        "resource_tags": None if resource_tags is None else dict(resource_tags),
     }
     parameters = {
         **{f"i_{name}": value for name, value in invocation.items()},
@@ -268,6 +281,7 @@ async def list_invocations(
     page_rows = rows[:page_size]
     targets = await _targets(conn, [r.id for r in page_rows])
     page = [_invocation(r, targets.get(r.id, [])) for r in page_rows]
+    page = await _with_selected(conn, tenant, page)
     token = ""
     if len(rows) > page_size:
         last = page_rows[-1]
@@ -298,6 +312,29 @@ async def _targets(conn: AsyncConnection, invoke_ids: list[str]) -> dict[str, li
     return found
 
 
+async def _with_selected(
+    conn: AsyncConnection, tenant: Tenant, page: list[InvocationView]
+) -> list[InvocationView]:
+    """The page with, for each invocation by selector, which targets match it now."""
+    by_selector = [i for i in page if i.resource_tags is not None]
+    if not by_selector:
+        return page
+    ids = sorted({t.instance_id for i in by_selector for t in i.targets})
+    tags = await tags_by_resource(conn, tenant, ResourceType.INSTANCE, ids)
+    return [
+        replace(
+            i,
+            targets=[
+                replace(t, selected=matches(i.resource_tags, tags.get(t.instance_id, {})))
+                for t in i.targets
+            ],
+        )
+        if i.resource_tags is not None
+        else i
+        for i in page
+    ]
+
+
 def _invocation(row: Row[Any], targets: list[Target]) -> InvocationView:
     return InvocationView(
         id=row.id,
@@ -305,9 +342,10 @@ def _invocation(row: Row[Any], targets: list[Target]) -> InvocationView:
         command_name=row.command_name,
         command_type=CommandType(row.command_type),
         status=InvocationStatus(row.status),
-        settings=_settings(row),
+        settings=settings_from(row),
         created_at=row.created_at,
         targets=targets,
+        resource_tags=row.resource_tags,
     )
 
 
@@ -320,7 +358,8 @@ def _settings_columns(settings: InvocationSettings) -> dict[str, Any]:
     }
 
 
-def _settings(row: Row[Any]) -> InvocationSettings:
+def settings_from(row: Row[Any]) -> InvocationSettings:
+    """The settings of an ``invocations`` row."""
     columns = {name: row._mapping[name] for name in SETTINGS_FIELDS}
     return InvocationSettings(
         **columns | {"repeat_mode": RepeatMode(row.repeat_mode), "parameters": dict(row.parameters)}

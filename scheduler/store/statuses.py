@@ -50,6 +50,7 @@ from sqlalchemy import (
     Row,
     Subquery,
     Text,
+    and_,
     any_,
     case,
     func,
@@ -61,7 +62,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from scheduler.domain.enums import ACTIVE_STATUSES, InvocationStatus
+from scheduler.domain.enums import ACTIVE_STATUSES, InvocationStatus, RepeatMode
 from scheduler.domain.status import (
     StatusChange,
     TargetKey,
@@ -154,8 +155,16 @@ _REFRESH_TARGETS = (
     .returning(_derived.c.invocation_id, _derived.c.old, _derived.c.new)
 )
 
+# Tags (issue 12): a periodic or boot invocation by selector, not stopped, awaits fires
+# whatever its targets (``domain.status.overall_status``).
+_SELECTING = and_(
+    invocations.c.resource_tags.is_not(None),
+    invocations.c.stopped_at.is_(None),
+    invocations.c.repeat_mode.in_([m.value for m in RepeatMode if not m.is_immediate]),
+).label("selecting")
+
 _LOCK_INVOCATIONS = (
-    select(invocations.c.id, invocations.c.status)
+    select(invocations.c.id, invocations.c.status, _SELECTING)
     .where(invocations.c.id == any_(_ids))
     .order_by(invocations.c.id)
     .with_for_update(key_share=True)
@@ -217,6 +226,7 @@ async def refresh_statuses(
     targets: Iterable[TargetKey],
     *,
     derived: Mapping[TargetKey, StatusChange] | None = None,
+    rederive: Iterable[str] = (),
 ) -> None:
     """Bring the derived statuses of these targets, and of their invocations, up to date
     (SPEC §7), at the cost of the targets given, not of all their invocations' targets.
@@ -226,6 +236,8 @@ async def refresh_statuses(
     module's docstring for the locks. ``derived``: targets whose statuses the
     transaction has re-derived and written already, holding their rows
     (``store.targets.advance``), and how each moved; they are only counted.
+    ``rederive``: invocations whose overall status is derived again even if no count
+    moves (a selector invocation stopped: it no longer awaits members).
     """
     derived = derived or {}
     changes = list(derived.values())
@@ -238,30 +250,37 @@ async def refresh_statuses(
             for row in await conn.execute(_REFRESH_TARGETS, of_keys)
         ]
     deltas = count_deltas(changes)
-    if not deltas:
+    rederived_ids = set(rederive)
+    if not deltas and not rederived_ids:
         return
-    of_ids = {"invocation_ids": array(sorted({invoke_id for invoke_id, _ in deltas}))}
-    was = {
-        row.id: InvocationStatus(row.status)
-        for row in await conn.execute(_LOCK_INVOCATIONS, of_ids)
+    of_ids = {
+        "invocation_ids": array(sorted({invoke_id for invoke_id, _ in deltas} | rederived_ids))
     }
-    counted = await conn.execute(
-        _ADD_COUNTS,
-        _deltas.bind(
-            invocation_id=[invoke_id for invoke_id, _ in deltas],
-            status=[status.value for _, status in deltas],
-            targets=list(deltas.values()),
-        ),
-    )
-    counts = {(row.invocation_id, InvocationStatus(row.status)): row.targets for row in counted}
+    locked = list(await conn.execute(_LOCK_INVOCATIONS, of_ids))
+    was = {row.id: InvocationStatus(row.status) for row in locked}
+    selecting = {row.id: bool(row.selecting) for row in locked}
+    counts: dict[tuple[str, InvocationStatus], int] = {}
+    if deltas:
+        counted = await conn.execute(
+            _ADD_COUNTS,
+            _deltas.bind(
+                invocation_id=[invoke_id for invoke_id, _ in deltas],
+                status=[status.value for _, status in deltas],
+                targets=list(deltas.values()),
+            ),
+        )
+        counts = {(r.invocation_id, InvocationStatus(r.status)): r.targets for r in counted}
     # Most changes only move counts between statuses that have targets anyway.
-    crossed = sorted(presence_changed(deltas, counts))
+    crossed = sorted(presence_changed(deltas, counts) | (rederived_ids & was.keys()))
     if not crossed:
         return
     present: dict[str, list[InvocationStatus]] = {invoke_id: [] for invoke_id in crossed}
     for row in await conn.execute(_PRESENT, {"invocation_ids": array(crossed)}):
         present[row.invocation_id].append(InvocationStatus(row.status))
-    now = {invoke_id: overall_status(statuses) for invoke_id, statuses in present.items()}
+    now = {
+        invoke_id: overall_status(statuses, selecting=selecting[invoke_id])
+        for invoke_id, statuses in present.items()
+    }
     moved = sorted(invoke_id for invoke_id, status in now.items() if status is not was[invoke_id])
     if moved:
         await conn.execute(

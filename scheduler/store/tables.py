@@ -238,7 +238,7 @@ invocations = Table(
     # Tags (issue 12): the selector of an invocation that targets instances by their tags
     # (key → value; an empty value asks for the key only), resolved at every fire; NULL
     # for an invocation of instance ids.
-    Column("resource_tags", JSONB),
+    Column("resource_tags", JSONB(none_as_null=True)),
     Index("ix_invocations_tenant_created", "account_id", "region_id", "created_at", "id"),
     Index("ix_invocations_command", "command_id"),
     one_of("command_type", CommandType),

@@ -118,7 +118,11 @@ def selector_params(selector: Mapping[str, str]) -> dict[str, Any]:
 async def existing(
     conn: AsyncConnection, tenant: Tenant, resource_type: ResourceType, ids: Sequence[str]
 ) -> set[str]:
-    """Which of ``ids`` are resources of the tenant (a command only if it is saved)."""
+    """Which of ``ids`` are resources of the tenant (a command only if it is saved).
+
+    Instances are locked (``FOR NO KEY UPDATE``, in id order, as an agent's Hello
+    locks its row): changes of one instance's tags, and what they make join or leave
+    selector invocations, happen one after the other."""
     table = TAGGED_TABLES[resource_type]
     query = select(table.c.id).where(
         table.c.account_id == tenant.account_id,
@@ -126,6 +130,8 @@ async def existing(
         table.c.id == any_(array_parameter("ids", Text())),
         commands.c.kept if table is commands else true(),
     )
+    if resource_type is ResourceType.INSTANCE:
+        query = query.order_by(table.c.id).with_for_update(key_share=True)
     return set((await conn.execute(query, {"ids": array(ids)})).scalars())
 
 

@@ -202,6 +202,13 @@ def test_at_least_one_instance_per_account() -> None:
     )
 
 
+def test_a_selector_matches_at_least_one_instance() -> None:
+    ServerConfig(limits=Limits(max_instances_per_selector=1)).validate()
+    assert refusal(ServerConfig(limits=Limits(max_instances_per_selector=0))) == (
+        "--max-instances-per-selector must be at least 1, got 0"
+    )
+
+
 def test_an_agent_is_lost_only_after_two_heartbeats_missed() -> None:
     ServerConfig(heartbeat_interval=30, limits=Limits(agent_lost_after=60)).validate()
     message = refusal(ServerConfig(heartbeat_interval=30, limits=Limits(agent_lost_after=59)))

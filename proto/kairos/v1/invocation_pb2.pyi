@@ -11,7 +11,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class InvokeCommandRequest(_message.Message):
-    __slots__ = ("command_id", "instance_ids", "repeat_mode", "frequency", "parameters", "username", "working_dir", "timeout", "container_id", "container_name", "client_token")
+    __slots__ = ("command_id", "instance_ids", "repeat_mode", "frequency", "parameters", "username", "working_dir", "timeout", "container_id", "container_name", "client_token", "resource_tags")
     class ParametersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -30,6 +30,7 @@ class InvokeCommandRequest(_message.Message):
     CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
     CONTAINER_NAME_FIELD_NUMBER: _ClassVar[int]
     CLIENT_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    RESOURCE_TAGS_FIELD_NUMBER: _ClassVar[int]
     command_id: str
     instance_ids: _containers.RepeatedScalarFieldContainer[str]
     repeat_mode: _common_pb2.RepeatMode
@@ -41,7 +42,8 @@ class InvokeCommandRequest(_message.Message):
     container_id: str
     container_name: str
     client_token: str
-    def __init__(self, command_id: _Optional[str] = ..., instance_ids: _Optional[_Iterable[str]] = ..., repeat_mode: _Optional[_Union[_common_pb2.RepeatMode, str]] = ..., frequency: _Optional[str] = ..., parameters: _Optional[_Mapping[str, str]] = ..., username: _Optional[str] = ..., working_dir: _Optional[str] = ..., timeout: _Optional[int] = ..., container_id: _Optional[str] = ..., container_name: _Optional[str] = ..., client_token: _Optional[str] = ...) -> None: ...
+    resource_tags: _containers.RepeatedCompositeFieldContainer[_common_pb2.Tag]
+    def __init__(self, command_id: _Optional[str] = ..., instance_ids: _Optional[_Iterable[str]] = ..., repeat_mode: _Optional[_Union[_common_pb2.RepeatMode, str]] = ..., frequency: _Optional[str] = ..., parameters: _Optional[_Mapping[str, str]] = ..., username: _Optional[str] = ..., working_dir: _Optional[str] = ..., timeout: _Optional[int] = ..., container_id: _Optional[str] = ..., container_name: _Optional[str] = ..., client_token: _Optional[str] = ..., resource_tags: _Optional[_Iterable[_Union[_common_pb2.Tag, _Mapping]]] = ...) -> None: ...
 
 class InvokeCommandResponse(_message.Message):
     __slots__ = ("invoke_id",)
@@ -50,7 +52,7 @@ class InvokeCommandResponse(_message.Message):
     def __init__(self, invoke_id: _Optional[str] = ...) -> None: ...
 
 class RunCommandRequest(_message.Message):
-    __slots__ = ("name", "description", "type", "command_content", "content_encoding", "enable_parameter", "instance_ids", "repeat_mode", "frequency", "parameters", "username", "working_dir", "timeout", "container_id", "container_name", "client_token", "keep_command")
+    __slots__ = ("name", "description", "type", "command_content", "content_encoding", "enable_parameter", "instance_ids", "repeat_mode", "frequency", "parameters", "username", "working_dir", "timeout", "container_id", "container_name", "client_token", "keep_command", "resource_tags")
     class ParametersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -75,6 +77,7 @@ class RunCommandRequest(_message.Message):
     CONTAINER_NAME_FIELD_NUMBER: _ClassVar[int]
     CLIENT_TOKEN_FIELD_NUMBER: _ClassVar[int]
     KEEP_COMMAND_FIELD_NUMBER: _ClassVar[int]
+    RESOURCE_TAGS_FIELD_NUMBER: _ClassVar[int]
     name: str
     description: str
     type: _common_pb2.CommandType
@@ -92,7 +95,8 @@ class RunCommandRequest(_message.Message):
     container_name: str
     client_token: str
     keep_command: bool
-    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., type: _Optional[_Union[_common_pb2.CommandType, str]] = ..., command_content: _Optional[str] = ..., content_encoding: _Optional[_Union[_common_pb2.ContentEncoding, str]] = ..., enable_parameter: _Optional[bool] = ..., instance_ids: _Optional[_Iterable[str]] = ..., repeat_mode: _Optional[_Union[_common_pb2.RepeatMode, str]] = ..., frequency: _Optional[str] = ..., parameters: _Optional[_Mapping[str, str]] = ..., username: _Optional[str] = ..., working_dir: _Optional[str] = ..., timeout: _Optional[int] = ..., container_id: _Optional[str] = ..., container_name: _Optional[str] = ..., client_token: _Optional[str] = ..., keep_command: _Optional[bool] = ...) -> None: ...
+    resource_tags: _containers.RepeatedCompositeFieldContainer[_common_pb2.Tag]
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., type: _Optional[_Union[_common_pb2.CommandType, str]] = ..., command_content: _Optional[str] = ..., content_encoding: _Optional[_Union[_common_pb2.ContentEncoding, str]] = ..., enable_parameter: _Optional[bool] = ..., instance_ids: _Optional[_Iterable[str]] = ..., repeat_mode: _Optional[_Union[_common_pb2.RepeatMode, str]] = ..., frequency: _Optional[str] = ..., parameters: _Optional[_Mapping[str, str]] = ..., username: _Optional[str] = ..., working_dir: _Optional[str] = ..., timeout: _Optional[int] = ..., container_id: _Optional[str] = ..., container_name: _Optional[str] = ..., client_token: _Optional[str] = ..., keep_command: _Optional[bool] = ..., resource_tags: _Optional[_Iterable[_Union[_common_pb2.Tag, _Mapping]]] = ...) -> None: ...
 
 class RunCommandResponse(_message.Message):
     __slots__ = ("command_id", "invoke_id")
@@ -131,7 +135,7 @@ class DescribeInvocationsRequest(_message.Message):
     def __init__(self, invoke_id: _Optional[str] = ..., command_id: _Optional[str] = ..., instance_id: _Optional[str] = ..., invocation_status: _Optional[_Union[_common_pb2.InvocationStatus, str]] = ..., max_results: _Optional[int] = ..., next_token: _Optional[str] = ...) -> None: ...
 
 class InvocationInstance(_message.Message):
-    __slots__ = ("instance_id", "invocation_status", "next_fire_time", "repeats", "overlap_skips", "misfire_skips", "creation_time", "update_time")
+    __slots__ = ("instance_id", "invocation_status", "next_fire_time", "repeats", "overlap_skips", "misfire_skips", "creation_time", "update_time", "selected")
     INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
     INVOCATION_STATUS_FIELD_NUMBER: _ClassVar[int]
     NEXT_FIRE_TIME_FIELD_NUMBER: _ClassVar[int]
@@ -140,6 +144,7 @@ class InvocationInstance(_message.Message):
     MISFIRE_SKIPS_FIELD_NUMBER: _ClassVar[int]
     CREATION_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    SELECTED_FIELD_NUMBER: _ClassVar[int]
     instance_id: str
     invocation_status: _common_pb2.InvocationStatus
     next_fire_time: _timestamp_pb2.Timestamp
@@ -148,10 +153,11 @@ class InvocationInstance(_message.Message):
     misfire_skips: int
     creation_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, instance_id: _Optional[str] = ..., invocation_status: _Optional[_Union[_common_pb2.InvocationStatus, str]] = ..., next_fire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., repeats: _Optional[int] = ..., overlap_skips: _Optional[int] = ..., misfire_skips: _Optional[int] = ..., creation_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    selected: bool
+    def __init__(self, instance_id: _Optional[str] = ..., invocation_status: _Optional[_Union[_common_pb2.InvocationStatus, str]] = ..., next_fire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., repeats: _Optional[int] = ..., overlap_skips: _Optional[int] = ..., misfire_skips: _Optional[int] = ..., creation_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., selected: _Optional[bool] = ...) -> None: ...
 
 class Invocation(_message.Message):
-    __slots__ = ("invoke_id", "command_id", "command_name", "command_type", "invocation_status", "repeat_mode", "frequency", "creation_time", "username", "working_dir", "timeout", "parameters", "instances", "container_id", "container_name")
+    __slots__ = ("invoke_id", "command_id", "command_name", "command_type", "invocation_status", "repeat_mode", "frequency", "creation_time", "username", "working_dir", "timeout", "parameters", "instances", "container_id", "container_name", "resource_tags")
     class ParametersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -174,6 +180,7 @@ class Invocation(_message.Message):
     INSTANCES_FIELD_NUMBER: _ClassVar[int]
     CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
     CONTAINER_NAME_FIELD_NUMBER: _ClassVar[int]
+    RESOURCE_TAGS_FIELD_NUMBER: _ClassVar[int]
     invoke_id: str
     command_id: str
     command_name: str
@@ -189,7 +196,8 @@ class Invocation(_message.Message):
     instances: _containers.RepeatedCompositeFieldContainer[InvocationInstance]
     container_id: str
     container_name: str
-    def __init__(self, invoke_id: _Optional[str] = ..., command_id: _Optional[str] = ..., command_name: _Optional[str] = ..., command_type: _Optional[_Union[_common_pb2.CommandType, str]] = ..., invocation_status: _Optional[_Union[_common_pb2.InvocationStatus, str]] = ..., repeat_mode: _Optional[_Union[_common_pb2.RepeatMode, str]] = ..., frequency: _Optional[str] = ..., creation_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., username: _Optional[str] = ..., working_dir: _Optional[str] = ..., timeout: _Optional[int] = ..., parameters: _Optional[_Mapping[str, str]] = ..., instances: _Optional[_Iterable[_Union[InvocationInstance, _Mapping]]] = ..., container_id: _Optional[str] = ..., container_name: _Optional[str] = ...) -> None: ...
+    resource_tags: _containers.RepeatedCompositeFieldContainer[_common_pb2.Tag]
+    def __init__(self, invoke_id: _Optional[str] = ..., command_id: _Optional[str] = ..., command_name: _Optional[str] = ..., command_type: _Optional[_Union[_common_pb2.CommandType, str]] = ..., invocation_status: _Optional[_Union[_common_pb2.InvocationStatus, str]] = ..., repeat_mode: _Optional[_Union[_common_pb2.RepeatMode, str]] = ..., frequency: _Optional[str] = ..., creation_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., username: _Optional[str] = ..., working_dir: _Optional[str] = ..., timeout: _Optional[int] = ..., parameters: _Optional[_Mapping[str, str]] = ..., instances: _Optional[_Iterable[_Union[InvocationInstance, _Mapping]]] = ..., container_id: _Optional[str] = ..., container_name: _Optional[str] = ..., resource_tags: _Optional[_Iterable[_Union[_common_pb2.Tag, _Mapping]]] = ...) -> None: ...
 
 class DescribeInvocationsResponse(_message.Message):
     __slots__ = ("invocations", "total_count", "next_token")
