@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from kairos.v1 import activation_pb2, activation_pb2_grpc
 from scheduler.domain.activations import Activation, ActivationRequest
 from scheduler.operations import activations as operations
 from scheduler.operations import managed_instances
 from scheduler.operations.context import Context
 from scheduler.rpc.context import RpcContext
-from scheduler.rpc.convert import timestamp
+from scheduler.rpc.convert import tags_from_proto, tags_to_proto, timestamp
 from scheduler.rpc.interceptor import current_caller
 
 
@@ -31,6 +33,7 @@ class ActivationServicer(activation_pb2_grpc.ActivationServiceServicer):  # type
                 ip_address_range=request.ip_address_range,
                 description=request.description,
             ),
+            tags_from_proto(request.tags),
         )
         return activation_pb2.CreateActivationResponse(
             activation_id=created.activation.id, activation_code=created.code
@@ -46,9 +49,10 @@ class ActivationServicer(activation_pb2_grpc.ActivationServiceServicer):  # type
             instance_name=request.instance_name,
             max_results=request.max_results,
             next_token=request.next_token,
+            tags=tags_from_proto(request.tags),
         )
         return activation_pb2.DescribeActivationsResponse(
-            activations=[_activation(a) for a in page.activations],
+            activations=[_activation(a, page.tags.get(a.id, {})) for a in page.activations],
             total_count=page.total_count,
             next_token=page.next_token,
         )
@@ -76,7 +80,7 @@ class ActivationServicer(activation_pb2_grpc.ActivationServiceServicer):  # type
         return activation_pb2.DeregisterManagedInstanceResponse()
 
 
-def _activation(activation: Activation) -> activation_pb2.Activation:
+def _activation(activation: Activation, tags: Mapping[str, str]) -> activation_pb2.Activation:
     return activation_pb2.Activation(
         activation_id=activation.id,
         instance_name=activation.instance_name,
@@ -88,4 +92,5 @@ def _activation(activation: Activation) -> activation_pb2.Activation:
         disabled=activation.disabled,
         creation_time=timestamp(activation.created_at),
         expiry_time=timestamp(activation.expires_at),
+        tags=tags_to_proto(tags),
     )

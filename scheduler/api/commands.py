@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from typing import Protocol
 
 from kairos.v1 import command_pb2, command_pb2_grpc
 from scheduler.domain.command import CommandChanges, CommandRequest
 from scheduler.domain.enums import CommandType, ContentEncoding
 from scheduler.domain.models import Command
+from scheduler.domain.tags import check_tags
 from scheduler.operations import commands as operations
 from scheduler.operations.context import Context
 from scheduler.rpc.context import RpcContext
-from scheduler.rpc.convert import from_proto, request_hash, timestamp, to_proto
+from scheduler.rpc.convert import (
+    from_proto,
+    request_hash,
+    tags_from_proto,
+    tags_to_proto,
+    timestamp,
+    to_proto,
+)
 from scheduler.rpc.interceptor import current_caller
 from scheduler.store.commands import CommandFilter
 
@@ -32,6 +41,7 @@ class CommandServicer(command_pb2_grpc.CommandServiceServicer):  # type: ignore[
             command_request(request),
             request.client_token,
             request_hash(request),
+            tags_from_proto(request.tags),
         )
         return command_pb2.CreateCommandResponse(command_id=command_id)
 
@@ -62,12 +72,15 @@ class CommandServicer(command_pb2_grpc.CommandServiceServicer):  # type: ignore[
             command_id=request.command_id,
             name=request.name,
             type=from_proto(CommandType, request.type),
+            tags=check_tags(tags_from_proto(request.tags)),
         )
-        page, total, token = await operations.describe_commands(
+        page, total, token, tags = await operations.describe_commands(
             self._ctx, current_caller().tenant, where, request.max_results, request.next_token
         )
         return command_pb2.DescribeCommandsResponse(
-            commands=[command_message(c) for c in page], total_count=total, next_token=token
+            commands=[command_message(c, tags.get(c.id, {})) for c in page],
+            total_count=total,
+            next_token=token,
         )
 
 
@@ -107,8 +120,9 @@ def command_request(request: CommandFields) -> CommandRequest:
     )
 
 
-def command_message(command: Command) -> command_pb2.Command:
-    """The proto form of a command; content always Base64 as in Cloud Assistant."""
+def command_message(command: Command, tags: Mapping[str, str]) -> command_pb2.Command:
+    """The proto form of a command with its tags; content always Base64 as in Cloud
+    Assistant."""
     return command_pb2.Command(
         command_id=command.id,
         name=command.name,
@@ -121,4 +135,5 @@ def command_message(command: Command) -> command_pb2.Command:
         parameter_names=command.parameter_names,
         creation_time=timestamp(command.created_at),
         invoke_times=command.invoke_times,
+        tags=tags_to_proto(tags),
     )

@@ -11,7 +11,7 @@ from scheduler.domain.models import Instance
 from scheduler.operations import fleet as operations
 from scheduler.operations.context import Context
 from scheduler.rpc.context import RpcContext
-from scheduler.rpc.convert import timestamp, to_proto
+from scheduler.rpc.convert import tags_from_proto, tags_to_proto, timestamp, to_proto
 from scheduler.rpc.interceptor import current_caller
 
 
@@ -31,6 +31,7 @@ class FleetServicer(fleet_pb2_grpc.FleetServiceServicer):  # type: ignore[misc]
                     **_agent_fields(instance, online),
                     last_boot_time=timestamp(instance.last_boot_at),
                     registration_time=timestamp(instance.registered_at),
+                    tags=tags_to_proto(page.tags.get(instance.id, {})),
                 )
                 for instance, online in page.instances
             ],
@@ -61,6 +62,7 @@ class FleetServicer(fleet_pb2_grpc.FleetServiceServicer):  # type: ignore[misc]
             list(request.instance_ids),
             request.max_results,
             request.next_token,
+            tags_from_proto(request.tags),
         )
 
     async def DescribeAccountAttributes(

@@ -14,6 +14,7 @@ from scheduler.api.watches import WatchSlots
 from scheduler.domain.enums import InvocationStatus, RepeatMode
 from scheduler.domain.invocation import SettingsRequest
 from scheduler.domain.models import SETTINGS_FIELDS, InvocationSettings
+from scheduler.domain.tags import check_tags
 from scheduler.operations import invocations as operations
 from scheduler.operations.context import Context
 from scheduler.operations.invocations import InvokeRequest
@@ -82,6 +83,7 @@ class InvocationServicer(invocation_pb2_grpc.InvocationServiceServicer):  # type
             command_id=request.command_id,
             instance_id=request.instance_id,
             status=from_proto(InvocationStatus, request.invocation_status),
+            tags=check_tags(tags_from_proto(request.tags)),
         )
         page, total, token = await operations.describe_invocations(
             self._ctx, current_caller().tenant, where, request.max_results, request.next_token
@@ -133,6 +135,7 @@ def invoke_request(
         ),
         client_token=request.client_token,
         resource_tags=tags_from_proto(request.resource_tags),
+        tags=tags_from_proto(request.tags),
     )
 
 
@@ -161,6 +164,7 @@ def invocation_message(invocation: InvocationView) -> invocation_pb2.Invocation:
             for t in invocation.targets
         ],
         resource_tags=tags_to_proto(invocation.resource_tags or {}),
+        tags=tags_to_proto(invocation.tags),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -10,11 +11,15 @@ from scheduler.domain import ids
 from scheduler.domain.activations import Activation, ActivationRequest, check_activation
 from scheduler.domain.codes import RefusalCode
 from scheduler.domain.credentials import digest, new_activation_code
+from scheduler.domain.enums import ResourceType
 from scheduler.domain.errors import KairosError, not_found, precondition
 from scheduler.domain.limits import check_page_size, require_id
+from scheduler.domain.tags import Tag, check_tags
 from scheduler.domain.tenancy import Tenant
 from scheduler.operations.context import Context
+from scheduler.operations.tags import tag_new
 from scheduler.store import activations as store
+from scheduler.store.tags import tags_by_resource
 
 
 @dataclass(frozen=True)
@@ -32,17 +37,25 @@ class ActivationPage:
     activations: list[Activation]
     total_count: int
     next_token: str
+    tags: dict[str, dict[str, str]]
+    """Each activation's tags, by id."""
 
 
-async def create_activation(ctx: Context, tenant: Tenant, request: ActivationRequest) -> Created:
-    """Store a new activation with a fresh code; only the code's hash is kept."""
+async def create_activation(
+    ctx: Context, tenant: Tenant, request: ActivationRequest, tags: Sequence[Tag] = ()
+) -> Created:
+    """Store a new activation (with ``tags``) with a fresh code; only the code's hash is
+    kept."""
     activation = check_activation(request)
+    given = check_tags(tags)
     code = new_activation_code()
 
     async def create(conn: AsyncConnection) -> Activation:
-        return await store.insert_activation(
+        created = await store.insert_activation(
             conn, tenant, ids.activation_id(), activation, digest(code)
         )
+        await tag_new(conn, tenant, ResourceType.ACTIVATION, created.id, given)
+        return created
 
     return Created(await ctx.transaction(create), code)
 
@@ -55,9 +68,12 @@ async def describe_activations(
     instance_name: str,
     max_results: int,
     next_token: str,
+    tags: Sequence[Tag] = (),
 ) -> ActivationPage:
-    """One page of the tenant's activations, newest first."""
+    """One page of the tenant's activations (those with every one of ``tags``), newest
+    first, with their tags."""
     page_size = check_page_size(max_results)
+    having = check_tags(tags)
 
     async def read(conn: AsyncConnection) -> ActivationPage:
         page, total, token = await store.list_activations(
@@ -67,8 +83,10 @@ async def describe_activations(
             instance_name=instance_name,
             page_size=page_size,
             next_token=next_token,
+            tags=having,
         )
-        return ActivationPage(page, total, token)
+        shown = await tags_by_resource(conn, tenant, ResourceType.ACTIVATION, [a.id for a in page])
+        return ActivationPage(page, total, token, shown)
 
     return await ctx.transaction(read)
 

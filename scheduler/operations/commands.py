@@ -2,29 +2,42 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain import ids
 from scheduler.domain.codes import QuotaName, RefusalCode
 from scheduler.domain.command import CommandChanges, CommandRequest, check_changes, new_command
+from scheduler.domain.enums import ResourceType
 from scheduler.domain.errors import invalid, not_found, quota_exceeded
 from scheduler.domain.limits import check_client_token, check_page_size, require_id
 from scheduler.domain.models import Command
+from scheduler.domain.tags import Tag, check_tags
 from scheduler.domain.tenancy import Tenant
 from scheduler.operations.context import Context
+from scheduler.operations.tags import tag_new
 from scheduler.store import commands as store
 from scheduler.store import quota
+from scheduler.store.tags import tags_by_resource
 
 
 async def create_command(
-    ctx: Context, tenant: Tenant, request: CommandRequest, client_token: str, request_hash: str
+    ctx: Context,
+    tenant: Tenant,
+    request: CommandRequest,
+    client_token: str,
+    request_hash: str,
+    tags: Sequence[Tag] = (),
 ) -> str:
-    """Store a new command within the command quota; returns its id."""
+    """Store a new command (with ``tags``) within the command quota; returns its id."""
     command = new_command(ctx.limits, request, command_id=ids.command_id(), kept=True)
     check_client_token(client_token)
+    given = check_tags(tags)
 
     async def create(conn: AsyncConnection) -> dict[str, str]:
         await save_command(conn, ctx, tenant, command)
+        await tag_new(conn, tenant, ResourceType.COMMAND, command.id, given)
         return {"command_id": command.id}
 
     response = await ctx.idempotent(tenant, "CreateCommand", client_token, request_hash, create)
@@ -86,12 +99,17 @@ async def delete_command(ctx: Context, tenant: Tenant, command_id: str) -> None:
 
 async def describe_commands(
     ctx: Context, tenant: Tenant, where: store.CommandFilter, max_results: int, next_token: str
-) -> tuple[list[Command], int, str]:
-    """One page of the tenant's commands, the total count and the next token."""
+) -> tuple[list[Command], int, str, dict[str, dict[str, str]]]:
+    """One page of the tenant's commands, the total count, the next token and the page's
+    commands' tags by id."""
     page_size = check_page_size(max_results)
 
-    async def read(conn: AsyncConnection) -> tuple[list[Command], int, str]:
-        return await store.list_commands(conn, tenant, where, page_size, next_token)
+    async def read(
+        conn: AsyncConnection,
+    ) -> tuple[list[Command], int, str, dict[str, dict[str, str]]]:
+        page, total, token = await store.list_commands(conn, tenant, where, page_size, next_token)
+        tags = await tags_by_resource(conn, tenant, ResourceType.COMMAND, [c.id for c in page])
+        return page, total, token, tags
 
     return await ctx.transaction(read)
 

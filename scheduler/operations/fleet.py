@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.codes import QuotaName
+from scheduler.domain.enums import ResourceType
 from scheduler.domain.limits import check_instance_ids, check_page_size
 from scheduler.domain.models import Instance
+from scheduler.domain.tags import Tag, check_tags
 from scheduler.domain.tenancy import Tenant
 from scheduler.operations.context import Context
 from scheduler.store import instances as store
 from scheduler.store import quota
 from scheduler.store.clock import database_now
+from scheduler.store.tags import tags_by_resource
 
 
 @dataclass(frozen=True)
@@ -32,20 +36,32 @@ class InstancePage:
     instances: list[tuple[Instance, bool]]
     total_count: int
     next_token: str
+    tags: dict[str, dict[str, str]]
+    """Each instance's tags (API and reported, the former winning), by instance id."""
 
 
 async def describe_instances(
-    ctx: Context, tenant: Tenant, instance_ids: list[str], max_results: int, next_token: str
+    ctx: Context,
+    tenant: Tenant,
+    instance_ids: list[str],
+    max_results: int,
+    next_token: str,
+    tags: Sequence[Tag] = (),
 ) -> InstancePage:
-    """One page of the tenant's instances, online by the database's clock."""
+    """One page of the tenant's instances (those with every one of ``tags``), online by
+    the database's clock, with their tags."""
     page_size = check_page_size(max_results)
     wanted = check_instance_ids(ctx.limits, instance_ids, required=False)
+    having = check_tags(tags)
 
     async def read(conn: AsyncConnection) -> InstancePage:
-        page, total, token = await store.list_instances(conn, tenant, wanted, page_size, next_token)
+        page, total, token = await store.list_instances(
+            conn, tenant, wanted, page_size, next_token, tags=having
+        )
         now = await database_now(conn)
         online = [(i, i.online(now, ctx.limits.offline_after)) for i in page]
-        return InstancePage(online, total, token)
+        shown = await tags_by_resource(conn, tenant, ResourceType.INSTANCE, [i.id for i in page])
+        return InstancePage(online, total, token, shown)
 
     return await ctx.transaction(read)
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from scheduler.domain import ids
 from scheduler.domain.codes import QuotaName, RefusalCode
 from scheduler.domain.command import CommandRequest, new_command
-from scheduler.domain.enums import InvocationStatus
+from scheduler.domain.enums import InvocationStatus, ResourceType
 from scheduler.domain.errors import not_found, quota_exceeded
 from scheduler.domain.invocation import (
     PlannedTarget,
@@ -35,6 +35,7 @@ from scheduler.domain.tenancy import Tenant
 from scheduler.operations.commands import take_command_slot
 from scheduler.operations.context import Context
 from scheduler.operations.lifecycle import request_stop
+from scheduler.operations.tags import tag_new
 from scheduler.store import commands as command_store
 from scheduler.store import executions as execution_store
 from scheduler.store import instances as instance_store
@@ -54,8 +55,10 @@ class InvokeRequest:
     instance_ids: list[str]
     settings: SettingsRequest
     client_token: str
-    # Tags (issue 12): the instances by their tags, instead of instance_ids.
+    # Tags (issue 12): the instances by their tags, instead of instance_ids; the new
+    # invocation's own tags.
     resource_tags: list[Tag] = field(default_factory=list)
+    tags: list[Tag] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,8 @@ class Targeting:
 
     instance_ids: list[str]
     selector: dict[str, str] | None
+    tags: dict[str, str]
+    """The invocation's own tags."""
 
 
 async def invoke_command(
@@ -262,9 +267,10 @@ async def _creating(
 def _check_request(ctx: Context, request: InvokeRequest) -> Targeting:
     check_client_token(request.client_token)
     check_targeting(request.instance_ids, request.resource_tags)
+    tags = check_tags(request.tags)
     if request.resource_tags:
-        return Targeting([], check_tags(request.resource_tags, "resource_tags"))
-    return Targeting(check_instance_ids(ctx.limits, request.instance_ids), None)
+        return Targeting([], check_tags(request.resource_tags, "resource_tags"), tags)
+    return Targeting(check_instance_ids(ctx.limits, request.instance_ids), None, tags)
 
 
 async def _instance_ids(
@@ -339,6 +345,7 @@ async def _invoke(
         await _store_run(conn, ctx, invocation, plans, created)
     else:
         await _store_schedule(conn, invocation, plan_targets(settings, targets, now=now))
+    await tag_new(conn, tenant, ResourceType.INVOCATION, invoke_id, targeting.tags)
     return invoke_id
 
 

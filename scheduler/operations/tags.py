@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -127,6 +127,18 @@ async def _retagged(
         await invocations_changed(
             conn, [*membership.targets, *membership.created], derived=membership.created
         )
+
+
+async def tag_new(
+    conn: AsyncConnection,
+    tenant: Tenant,
+    kind: ResourceType,
+    resource_id: str,
+    tags: Mapping[str, str],
+) -> None:
+    """Give a resource created in this transaction its tags (checked: ``check_tags``)."""
+    if tags:
+        await store.add_tags(conn, tenant, kind, [resource_id], tags)
 
 
 def _check_type(resource_type: ResourceType | None) -> ResourceType:

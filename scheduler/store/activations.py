@@ -22,9 +22,11 @@ from sqlalchemy.dialects.postgresql import CIDR, INET
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.activations import Activation, Gate, NewActivation
+from scheduler.domain.enums import ResourceType
 from scheduler.domain.tenancy import Tenant
 from scheduler.store.paging import decode_token, encode_token, token_timestamp
 from scheduler.store.tables import activations
+from scheduler.store.tags import having_tags
 
 _SHOWN = (
     activations.c.id,
@@ -83,13 +85,17 @@ async def list_activations(
     instance_name: str,
     page_size: int,
     next_token: str,
+    tags: Mapping[str, str],
 ) -> tuple[list[Activation], int, str]:
-    """One page of the tenant's activations, newest first, the total and the next token."""
+    """One page of the tenant's activations (with every one of ``tags``), newest first, the
+    total and the next token."""
     conditions = [_own(tenant)]
     if activation_id:
         conditions.append(activations.c.id == activation_id)
     if instance_name:
         conditions.append(activations.c.instance_name == instance_name)
+    if tags:
+        conditions.append(having_tags(activations.c.id, ResourceType.ACTIVATION, tenant, tags))
     total = (
         await conn.execute(select(func.count()).select_from(activations).where(*conditions))
     ).scalar_one()

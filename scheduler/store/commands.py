@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Row, and_, bindparam, delete, func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from scheduler.domain.enums import CommandType
+from scheduler.domain.enums import CommandType, ResourceType
 from scheduler.domain.models import Command
 from scheduler.domain.tenancy import Tenant
 from scheduler.store.paging import decode_token, encode_token, token_timestamp
 from scheduler.store.tables import commands
+from scheduler.store.tags import having_tags
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,8 @@ class CommandFilter:
     command_id: str = ""
     name: str = ""
     type: CommandType | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags (issue 12): only commands with every one of these (an empty value: the key)."""
 
 
 _COMMAND_COLUMNS = (
@@ -122,6 +126,8 @@ async def list_commands(
         conditions.append(commands.c.name == where.name)
     if where.type is not None:
         conditions.append(commands.c.type == where.type.value)
+    if where.tags:
+        conditions.append(having_tags(commands.c.id, ResourceType.COMMAND, tenant, where.tags))
     total = (
         await conn.execute(select(func.count()).select_from(commands).where(*conditions))
     ).scalar_one()

@@ -9,13 +9,14 @@ from typing import Any
 from sqlalchemy import Row, Text, and_, any_, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from scheduler.domain.enums import OsType
+from scheduler.domain.enums import OsType, ResourceType
 from scheduler.domain.models import Instance
 from scheduler.domain.tenancy import InstanceKey, Tenant
 from scheduler.store import leases
 from scheduler.store.arrays import Unnested, array, array_parameter
 from scheduler.store.paging import decode_token, encode_token
 from scheduler.store.tables import instance_columns, instances, of_instance
+from scheduler.store.tags import having_tags
 
 _CONNECTED = leases.connected().label("connected")
 """Whether a live replica holds the agent's stream: what "online" needs with the row."""
@@ -57,11 +58,16 @@ async def list_instances(
     instance_ids: list[str],
     page_size: int,
     next_token: str,
+    *,
+    tags: Mapping[str, str],
 ) -> tuple[list[Instance], int, str]:
-    """One page of the tenant's instances by id, the total and the next token."""
+    """One page of the tenant's instances by id (with every one of ``tags``), the total and
+    the next token."""
     conditions = [_own(tenant)]
     if instance_ids:
         conditions.append(instances.c.id.in_(instance_ids))
+    if tags:
+        conditions.append(having_tags(instances.c.id, ResourceType.INSTANCE, tenant, tags))
     total = (
         await conn.execute(select(func.count()).select_from(instances).where(*conditions))
     ).scalar_one()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -40,7 +40,7 @@ from scheduler.store.tables import (
     invocation_targets,
     invocations,
 )
-from scheduler.store.tags import tags_by_resource
+from scheduler.store.tags import having_tags, tags_by_resource
 
 
 @dataclass(kw_only=True, frozen=True)
@@ -84,6 +84,8 @@ class InvocationView:
     targets: list[Target]
     resource_tags: dict[str, str] | None = None
     """Tags (issue 12): the selector of an invocation by tags; None: by instance ids."""
+    tags: dict[str, str] = field(default_factory=dict)
+    """Tags (issue 12): the invocation's own tags."""
 
 
 @dataclass(kw_only=True, frozen=True)
@@ -94,6 +96,8 @@ class InvocationFilter:
     command_id: str = ""
     instance_id: str = ""
     status: InvocationStatus | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags (issue 12): only invocations with every one of these (an empty value: the key)."""
 
 
 _new_target = Unnested(
@@ -251,6 +255,10 @@ async def list_invocations(
         conditions.append(invocations.c.command_id == where.command_id)
     if where.status is not None:
         conditions.append(invocations.c.status == where.status.value)
+    if where.tags:
+        conditions.append(
+            having_tags(invocations.c.id, ResourceType.INVOCATION, tenant, where.tags)
+        )
     if where.instance_id:
         conditions.append(
             invocations.c.id.in_(
@@ -282,6 +290,8 @@ async def list_invocations(
     targets = await _targets(conn, [r.id for r in page_rows])
     page = [_invocation(r, targets.get(r.id, [])) for r in page_rows]
     page = await _with_selected(conn, tenant, page)
+    own = await tags_by_resource(conn, tenant, ResourceType.INVOCATION, [i.id for i in page])
+    page = [replace(i, tags=own.get(i.id, {})) for i in page]
     token = ""
     if len(rows) > page_size:
         last = page_rows[-1]

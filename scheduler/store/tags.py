@@ -350,3 +350,20 @@ async def replace_reported(
         },
     )
     return {(Tenant(r.account_id, r.region_id), r.resource_id) for r in result}
+
+
+def having_tags(
+    ids: ColumnElement[str],
+    resource_type: ResourceType,
+    tenant: Tenant,
+    selector: Mapping[str, str],
+) -> ColumnElement[bool]:
+    """A condition for a listing: the resource whose id is ``ids`` has every tag of
+    ``selector`` (an empty value: the key) — a Describe call's ``tags`` filter."""
+    return ids.in_(
+        selected(resource_type).params(
+            account_id=tenant.account_id,
+            region_id=tenant.region_id,
+            **selector_params(selector),
+        )
+    )

@@ -10,7 +10,15 @@ import grpc
 import psycopg
 import pytest
 
-from kairos.v1 import agent_pb2, command_pb2, common_pb2, tag_pb2
+from kairos.v1 import (
+    activation_pb2,
+    agent_pb2,
+    command_pb2,
+    common_pb2,
+    fleet_pb2,
+    invocation_pb2,
+    tag_pb2,
+)
 from scheduler.domain.codes import RefusalCode
 from scheduler.local import Kairos, connect
 from tests.service.conftest import ServerFactory
@@ -302,3 +310,91 @@ async def _row_versions(database_url: str) -> list[tuple[str, str]]:
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
         rows = await conn.execute("SELECT key, xmin::text FROM tags ORDER BY key")
         return [(key, xmin) for key, xmin in await rows.fetchall()]
+
+
+async def test_resources_take_tags_at_creation_and_describe_filters_by_all_of_them(
+    kairos: Kairos, peers: list[Peer]
+) -> None:
+    await tag(kairos, INSTANCE, ["i-1", "i-2"], tags(env="prod"))
+    await tag(kairos, INSTANCE, ["i-2"], tags(team="web"))
+    instances = await kairos.fleet.DescribeInstances(
+        fleet_pb2.DescribeInstancesRequest(tags=tags(env="prod", team=""))
+    )
+    assert [(i.instance_id, pairs(i.tags)) for i in instances.instances] == [
+        ("i-2", [("env", "prod"), ("team", "web")])
+    ]
+    assert instances.total_count == 1
+
+    mine = await kairos.commands.CreateCommand(
+        command_pb2.CreateCommandRequest(
+            name="tagged",
+            type=common_pb2.COMMAND_TYPE_RUN_SHELL_SCRIPT,
+            command_content="true",
+            tags=tags(owner="ops", tier="1"),
+        )
+    )
+    await new_command(kairos, "untagged")
+    commands = await kairos.commands.DescribeCommands(
+        command_pb2.DescribeCommandsRequest(tags=tags(owner="ops", tier="1"))
+    )
+    assert [(c.command_id, pairs(c.tags)) for c in commands.commands] == [
+        (mine.command_id, [("owner", "ops"), ("tier", "1")])
+    ]
+    none = await kairos.commands.DescribeCommands(
+        command_pb2.DescribeCommandsRequest(tags=tags(owner="ops", tier="2"))
+    )
+    assert list(none.commands) == []
+
+    run = await kairos.invocations.RunCommand(
+        invocation_pb2.RunCommandRequest(
+            type=common_pb2.COMMAND_TYPE_RUN_SHELL_SCRIPT,
+            command_content="true",
+            instance_ids=["i-1"],
+            tags=tags(change="CHG-1"),
+        )
+    )
+    invoked = await kairos.invocations.InvokeCommand(
+        invocation_pb2.InvokeCommandRequest(
+            command_id=mine.command_id, instance_ids=["i-1"], tags=tags(change="CHG-2")
+        )
+    )
+    found = await kairos.invocations.DescribeInvocations(
+        invocation_pb2.DescribeInvocationsRequest(tags=tags(change=""))
+    )
+    assert {(i.invoke_id, pairs(i.tags)[0][1]) for i in found.invocations} == {
+        (run.invoke_id, "CHG-1"),
+        (invoked.invoke_id, "CHG-2"),
+    }
+    one = await kairos.invocations.DescribeInvocations(
+        invocation_pb2.DescribeInvocationsRequest(tags=tags(change="CHG-2"))
+    )
+    assert [i.invoke_id for i in one.invocations] == [invoked.invoke_id]
+
+    activation = await kairos.activations.CreateActivation(
+        activation_pb2.CreateActivationRequest(instance_count=1, tags=tags(site="fra"))
+    )
+    activations = await kairos.activations.DescribeActivations(
+        activation_pb2.DescribeActivationsRequest(tags=tags(site="fra"))
+    )
+    assert [(a.activation_id, pairs(a.tags)) for a in activations.activations] == [
+        (activation.activation_id, [("site", "fra")])
+    ]
+    bad = await refused(
+        kairos.commands.CreateCommand(
+            command_pb2.CreateCommandRequest(
+                name="bad",
+                type=common_pb2.COMMAND_TYPE_RUN_SHELL_SCRIPT,
+                command_content="true",
+                tags=tags(**{"aliyun-x": ""}),
+            )
+        )
+    )
+    assert [f for f, _ in violations(bad)] == ["tags[0].key"]
+    # Refused: nothing was stored, the quota slot included.
+    assert (
+        await kairos.commands.DescribeCommands(command_pb2.DescribeCommandsRequest())
+    ).total_count == 2
+
+
+def pairs(given: Sequence[common_pb2.Tag]) -> list[tuple[str, str]]:
+    return [(t.key, t.value) for t in given]

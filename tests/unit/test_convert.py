@@ -102,6 +102,8 @@ def _different(field: FieldDescriptor, message: Message) -> None:
     """Give ``field`` of ``message`` a non-default value."""
     if field.message_type is not None and field.message_type.GetOptions().map_entry:
         getattr(message, field.name)["k"] = _scalar(field.message_type.fields_by_name["value"])
+    elif field.is_repeated and field.message_type is not None:
+        getattr(message, field.name).add()
     elif field.is_repeated:
         getattr(message, field.name).append(_scalar(field))
     elif field.message_type is not None:

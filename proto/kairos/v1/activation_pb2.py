@@ -23,37 +23,38 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from kairos.v1 import common_pb2 as kairos_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1akairos/v1/activation.proto\x12\tkairos.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x96\x01\n\x17\x43reateActivationRequest\x12\x15\n\rinstance_name\x18\x01 \x01(\t\x12\x16\n\x0einstance_count\x18\x02 \x01(\x05\x12\x1d\n\x15time_to_live_in_hours\x18\x03 \x01(\x05\x12\x18\n\x10ip_address_range\x18\x04 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x05 \x01(\t\"J\n\x18\x43reateActivationResponse\x12\x15\n\ractivation_id\x18\x01 \x01(\t\x12\x17\n\x0f\x61\x63tivation_code\x18\x02 \x01(\t\"s\n\x1a\x44\x65scribeActivationsRequest\x12\x15\n\ractivation_id\x18\x01 \x01(\t\x12\x15\n\rinstance_name\x18\x02 \x01(\t\x12\x13\n\x0bmax_results\x18\x03 \x01(\x05\x12\x12\n\nnext_token\x18\x04 \x01(\t\"\xad\x02\n\nActivation\x12\x15\n\ractivation_id\x18\x01 \x01(\t\x12\x15\n\rinstance_name\x18\x02 \x01(\t\x12\x16\n\x0einstance_count\x18\x03 \x01(\x05\x12\x18\n\x10registered_count\x18\x04 \x01(\x05\x12\x1a\n\x12\x64\x65registered_count\x18\x05 \x01(\x05\x12\x18\n\x10ip_address_range\x18\x06 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x07 \x01(\t\x12\x10\n\x08\x64isabled\x18\x08 \x01(\x08\x12\x31\n\rcreation_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpiry_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"r\n\x1b\x44\x65scribeActivationsResponse\x12*\n\x0b\x61\x63tivations\x18\x01 \x03(\x0b\x32\x15.kairos.v1.Activation\x12\x13\n\x0btotal_count\x18\x02 \x01(\x03\x12\x12\n\nnext_token\x18\x03 \x01(\t\"1\n\x18\x44isableActivationRequest\x12\x15\n\ractivation_id\x18\x01 \x01(\t\"\x1b\n\x19\x44isableActivationResponse\"0\n\x17\x44\x65leteActivationRequest\x12\x15\n\ractivation_id\x18\x01 \x01(\t\"\x1a\n\x18\x44\x65leteActivationResponse\"7\n DeregisterManagedInstanceRequest\x12\x13\n\x0binstance_id\x18\x01 \x01(\t\"#\n!DeregisterManagedInstanceResponse2\x8b\x04\n\x11\x41\x63tivationService\x12[\n\x10\x43reateActivation\x12\".kairos.v1.CreateActivationRequest\x1a#.kairos.v1.CreateActivationResponse\x12\x64\n\x13\x44\x65scribeActivations\x12%.kairos.v1.DescribeActivationsRequest\x1a&.kairos.v1.DescribeActivationsResponse\x12^\n\x11\x44isableActivation\x12#.kairos.v1.DisableActivationRequest\x1a$.kairos.v1.DisableActivationResponse\x12[\n\x10\x44\x65leteActivation\x12\".kairos.v1.DeleteActivationRequest\x1a#.kairos.v1.DeleteActivationResponse\x12v\n\x19\x44\x65registerManagedInstance\x12+.kairos.v1.DeregisterManagedInstanceRequest\x1a,.kairos.v1.DeregisterManagedInstanceResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1akairos/v1/activation.proto\x12\tkairos.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16kairos/v1/common.proto\"\xb4\x01\n\x17\x43reateActivationRequest\x12\x15\n\rinstance_name\x18\x01 \x01(\t\x12\x16\n\x0einstance_count\x18\x02 \x01(\x05\x12\x1d\n\x15time_to_live_in_hours\x18\x03 \x01(\x05\x12\x18\n\x10ip_address_range\x18\x04 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x05 \x01(\t\x12\x1c\n\x04tags\x18\x06 \x03(\x0b\x32\x0e.kairos.v1.Tag\"J\n\x18\x43reateActivationResponse\x12\x15\n\ractivation_id\x18\x01 \x01(\t\x12\x17\n\x0f\x61\x63tivation_code\x18\x02 \x01(\t\"\x91\x01\n\x1a\x44\x65scribeActivationsRequest\x12\x15\n\ractivation_id\x18\x01 \x01(\t\x12\x15\n\rinstance_name\x18\x02 \x01(\t\x12\x13\n\x0bmax_results\x18\x03 \x01(\x05\x12\x12\n\nnext_token\x18\x04 \x01(\t\x12\x1c\n\x04tags\x18\x05 \x03(\x0b\x32\x0e.kairos.v1.Tag\"\xcb\x02\n\nActivation\x12\x15\n\ractivation_id\x18\x01 \x01(\t\x12\x15\n\rinstance_name\x18\x02 \x01(\t\x12\x16\n\x0einstance_count\x18\x03 \x01(\x05\x12\x18\n\x10registered_count\x18\x04 \x01(\x05\x12\x1a\n\x12\x64\x65registered_count\x18\x05 \x01(\x05\x12\x18\n\x10ip_address_range\x18\x06 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x07 \x01(\t\x12\x10\n\x08\x64isabled\x18\x08 \x01(\x08\x12\x31\n\rcreation_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpiry_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1c\n\x04tags\x18\x0b \x03(\x0b\x32\x0e.kairos.v1.Tag\"r\n\x1b\x44\x65scribeActivationsResponse\x12*\n\x0b\x61\x63tivations\x18\x01 \x03(\x0b\x32\x15.kairos.v1.Activation\x12\x13\n\x0btotal_count\x18\x02 \x01(\x03\x12\x12\n\nnext_token\x18\x03 \x01(\t\"1\n\x18\x44isableActivationRequest\x12\x15\n\ractivation_id\x18\x01 \x01(\t\"\x1b\n\x19\x44isableActivationResponse\"0\n\x17\x44\x65leteActivationRequest\x12\x15\n\ractivation_id\x18\x01 \x01(\t\"\x1a\n\x18\x44\x65leteActivationResponse\"7\n DeregisterManagedInstanceRequest\x12\x13\n\x0binstance_id\x18\x01 \x01(\t\"#\n!DeregisterManagedInstanceResponse2\x8b\x04\n\x11\x41\x63tivationService\x12[\n\x10\x43reateActivation\x12\".kairos.v1.CreateActivationRequest\x1a#.kairos.v1.CreateActivationResponse\x12\x64\n\x13\x44\x65scribeActivations\x12%.kairos.v1.DescribeActivationsRequest\x1a&.kairos.v1.DescribeActivationsResponse\x12^\n\x11\x44isableActivation\x12#.kairos.v1.DisableActivationRequest\x1a$.kairos.v1.DisableActivationResponse\x12[\n\x10\x44\x65leteActivation\x12\".kairos.v1.DeleteActivationRequest\x1a#.kairos.v1.DeleteActivationResponse\x12v\n\x19\x44\x65registerManagedInstance\x12+.kairos.v1.DeregisterManagedInstanceRequest\x1a,.kairos.v1.DeregisterManagedInstanceResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'kairos.v1.activation_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CREATEACTIVATIONREQUEST']._serialized_start=75
-  _globals['_CREATEACTIVATIONREQUEST']._serialized_end=225
-  _globals['_CREATEACTIVATIONRESPONSE']._serialized_start=227
-  _globals['_CREATEACTIVATIONRESPONSE']._serialized_end=301
-  _globals['_DESCRIBEACTIVATIONSREQUEST']._serialized_start=303
-  _globals['_DESCRIBEACTIVATIONSREQUEST']._serialized_end=418
-  _globals['_ACTIVATION']._serialized_start=421
-  _globals['_ACTIVATION']._serialized_end=722
-  _globals['_DESCRIBEACTIVATIONSRESPONSE']._serialized_start=724
-  _globals['_DESCRIBEACTIVATIONSRESPONSE']._serialized_end=838
-  _globals['_DISABLEACTIVATIONREQUEST']._serialized_start=840
-  _globals['_DISABLEACTIVATIONREQUEST']._serialized_end=889
-  _globals['_DISABLEACTIVATIONRESPONSE']._serialized_start=891
-  _globals['_DISABLEACTIVATIONRESPONSE']._serialized_end=918
-  _globals['_DELETEACTIVATIONREQUEST']._serialized_start=920
-  _globals['_DELETEACTIVATIONREQUEST']._serialized_end=968
-  _globals['_DELETEACTIVATIONRESPONSE']._serialized_start=970
-  _globals['_DELETEACTIVATIONRESPONSE']._serialized_end=996
-  _globals['_DEREGISTERMANAGEDINSTANCEREQUEST']._serialized_start=998
-  _globals['_DEREGISTERMANAGEDINSTANCEREQUEST']._serialized_end=1053
-  _globals['_DEREGISTERMANAGEDINSTANCERESPONSE']._serialized_start=1055
-  _globals['_DEREGISTERMANAGEDINSTANCERESPONSE']._serialized_end=1090
-  _globals['_ACTIVATIONSERVICE']._serialized_start=1093
-  _globals['_ACTIVATIONSERVICE']._serialized_end=1616
+  _globals['_CREATEACTIVATIONREQUEST']._serialized_start=99
+  _globals['_CREATEACTIVATIONREQUEST']._serialized_end=279
+  _globals['_CREATEACTIVATIONRESPONSE']._serialized_start=281
+  _globals['_CREATEACTIVATIONRESPONSE']._serialized_end=355
+  _globals['_DESCRIBEACTIVATIONSREQUEST']._serialized_start=358
+  _globals['_DESCRIBEACTIVATIONSREQUEST']._serialized_end=503
+  _globals['_ACTIVATION']._serialized_start=506
+  _globals['_ACTIVATION']._serialized_end=837
+  _globals['_DESCRIBEACTIVATIONSRESPONSE']._serialized_start=839
+  _globals['_DESCRIBEACTIVATIONSRESPONSE']._serialized_end=953
+  _globals['_DISABLEACTIVATIONREQUEST']._serialized_start=955
+  _globals['_DISABLEACTIVATIONREQUEST']._serialized_end=1004
+  _globals['_DISABLEACTIVATIONRESPONSE']._serialized_start=1006
+  _globals['_DISABLEACTIVATIONRESPONSE']._serialized_end=1033
+  _globals['_DELETEACTIVATIONREQUEST']._serialized_start=1035
+  _globals['_DELETEACTIVATIONREQUEST']._serialized_end=1083
+  _globals['_DELETEACTIVATIONRESPONSE']._serialized_start=1085
+  _globals['_DELETEACTIVATIONRESPONSE']._serialized_end=1111
+  _globals['_DEREGISTERMANAGEDINSTANCEREQUEST']._serialized_start=1113
+  _globals['_DEREGISTERMANAGEDINSTANCEREQUEST']._serialized_end=1168
+  _globals['_DEREGISTERMANAGEDINSTANCERESPONSE']._serialized_start=1170
+  _globals['_DEREGISTERMANAGEDINSTANCERESPONSE']._serialized_end=1205
+  _globals['_ACTIVATIONSERVICE']._serialized_start=1208
+  _globals['_ACTIVATIONSERVICE']._serialized_end=1731
 # @@protoc_insertion_point(module_scope)

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from kairos.v1 import common_pb2 as kairos_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17kairos/v1/command.proto\x12\tkairos.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16kairos/v1/common.proto\"\x84\x02\n\x14\x43reateCommandRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12$\n\x04type\x18\x03 \x01(\x0e\x32\x16.kairos.v1.CommandType\x12\x17\n\x0f\x63ommand_content\x18\x04 \x01(\t\x12\x34\n\x10\x63ontent_encoding\x18\x05 \x01(\x0e\x32\x1a.kairos.v1.ContentEncoding\x12\x13\n\x0bworking_dir\x18\x06 \x01(\t\x12\x0f\n\x07timeout\x18\x07 \x01(\x03\x12\x18\n\x10\x65nable_parameter\x18\x08 \x01(\x08\x12\x14\n\x0c\x63lient_token\x18\t \x01(\t\"+\n\x15\x43reateCommandResponse\x12\x12\n\ncommand_id\x18\x01 \x01(\t\"\xbc\x01\n\x14ModifyCommandRequest\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12\x11\n\x04name\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x18\n\x0b\x64\x65scription\x18\x03 \x01(\tH\x01\x88\x01\x01\x12\x14\n\x07timeout\x18\x04 \x01(\x03H\x02\x88\x01\x01\x12\x18\n\x0bworking_dir\x18\x05 \x01(\tH\x03\x88\x01\x01\x42\x07\n\x05_nameB\x0e\n\x0c_descriptionB\n\n\x08_timeoutB\x0e\n\x0c_working_dir\"\x17\n\x15ModifyCommandResponse\"*\n\x14\x44\x65leteCommandRequest\x12\x12\n\ncommand_id\x18\x01 \x01(\t\"\x17\n\x15\x44\x65leteCommandResponse\"\x8a\x01\n\x17\x44\x65scribeCommandsRequest\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12$\n\x04type\x18\x03 \x01(\x0e\x32\x16.kairos.v1.CommandType\x12\x13\n\x0bmax_results\x18\x04 \x01(\x05\x12\x12\n\nnext_token\x18\x05 \x01(\t\"\xa1\x02\n\x07\x43ommand\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12$\n\x04type\x18\x04 \x01(\x0e\x32\x16.kairos.v1.CommandType\x12\x17\n\x0f\x63ommand_content\x18\x05 \x01(\t\x12\x13\n\x0bworking_dir\x18\x06 \x01(\t\x12\x0f\n\x07timeout\x18\x07 \x01(\x03\x12\x18\n\x10\x65nable_parameter\x18\x08 \x01(\x08\x12\x17\n\x0fparameter_names\x18\t \x03(\t\x12\x31\n\rcreation_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0cinvoke_times\x18\x0b \x01(\x03\"i\n\x18\x44\x65scribeCommandsResponse\x12$\n\x08\x63ommands\x18\x01 \x03(\x0b\x32\x12.kairos.v1.Command\x12\x13\n\x0btotal_count\x18\x02 \x01(\x03\x12\x12\n\nnext_token\x18\x03 \x01(\t2\xe9\x02\n\x0e\x43ommandService\x12R\n\rCreateCommand\x12\x1f.kairos.v1.CreateCommandRequest\x1a .kairos.v1.CreateCommandResponse\x12R\n\rModifyCommand\x12\x1f.kairos.v1.ModifyCommandRequest\x1a .kairos.v1.ModifyCommandResponse\x12R\n\rDeleteCommand\x12\x1f.kairos.v1.DeleteCommandRequest\x1a .kairos.v1.DeleteCommandResponse\x12[\n\x10\x44\x65scribeCommands\x12\".kairos.v1.DescribeCommandsRequest\x1a#.kairos.v1.DescribeCommandsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17kairos/v1/command.proto\x12\tkairos.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16kairos/v1/common.proto\"\xa2\x02\n\x14\x43reateCommandRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12$\n\x04type\x18\x03 \x01(\x0e\x32\x16.kairos.v1.CommandType\x12\x17\n\x0f\x63ommand_content\x18\x04 \x01(\t\x12\x34\n\x10\x63ontent_encoding\x18\x05 \x01(\x0e\x32\x1a.kairos.v1.ContentEncoding\x12\x13\n\x0bworking_dir\x18\x06 \x01(\t\x12\x0f\n\x07timeout\x18\x07 \x01(\x03\x12\x18\n\x10\x65nable_parameter\x18\x08 \x01(\x08\x12\x14\n\x0c\x63lient_token\x18\t \x01(\t\x12\x1c\n\x04tags\x18\n \x03(\x0b\x32\x0e.kairos.v1.Tag\"+\n\x15\x43reateCommandResponse\x12\x12\n\ncommand_id\x18\x01 \x01(\t\"\xbc\x01\n\x14ModifyCommandRequest\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12\x11\n\x04name\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x18\n\x0b\x64\x65scription\x18\x03 \x01(\tH\x01\x88\x01\x01\x12\x14\n\x07timeout\x18\x04 \x01(\x03H\x02\x88\x01\x01\x12\x18\n\x0bworking_dir\x18\x05 \x01(\tH\x03\x88\x01\x01\x42\x07\n\x05_nameB\x0e\n\x0c_descriptionB\n\n\x08_timeoutB\x0e\n\x0c_working_dir\"\x17\n\x15ModifyCommandResponse\"*\n\x14\x44\x65leteCommandRequest\x12\x12\n\ncommand_id\x18\x01 \x01(\t\"\x17\n\x15\x44\x65leteCommandResponse\"\xa8\x01\n\x17\x44\x65scribeCommandsRequest\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12$\n\x04type\x18\x03 \x01(\x0e\x32\x16.kairos.v1.CommandType\x12\x13\n\x0bmax_results\x18\x04 \x01(\x05\x12\x12\n\nnext_token\x18\x05 \x01(\t\x12\x1c\n\x04tags\x18\x06 \x03(\x0b\x32\x0e.kairos.v1.Tag\"\xbf\x02\n\x07\x43ommand\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12$\n\x04type\x18\x04 \x01(\x0e\x32\x16.kairos.v1.CommandType\x12\x17\n\x0f\x63ommand_content\x18\x05 \x01(\t\x12\x13\n\x0bworking_dir\x18\x06 \x01(\t\x12\x0f\n\x07timeout\x18\x07 \x01(\x03\x12\x18\n\x10\x65nable_parameter\x18\x08 \x01(\x08\x12\x17\n\x0fparameter_names\x18\t \x03(\t\x12\x31\n\rcreation_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0cinvoke_times\x18\x0b \x01(\x03\x12\x1c\n\x04tags\x18\x0c \x03(\x0b\x32\x0e.kairos.v1.Tag\"i\n\x18\x44\x65scribeCommandsResponse\x12$\n\x08\x63ommands\x18\x01 \x03(\x0b\x32\x12.kairos.v1.Command\x12\x13\n\x0btotal_count\x18\x02 \x01(\x03\x12\x12\n\nnext_token\x18\x03 \x01(\t2\xe9\x02\n\x0e\x43ommandService\x12R\n\rCreateCommand\x12\x1f.kairos.v1.CreateCommandRequest\x1a .kairos.v1.CreateCommandResponse\x12R\n\rModifyCommand\x12\x1f.kairos.v1.ModifyCommandRequest\x1a .kairos.v1.ModifyCommandResponse\x12R\n\rDeleteCommand\x12\x1f.kairos.v1.DeleteCommandRequest\x1a .kairos.v1.DeleteCommandResponse\x12[\n\x10\x44\x65scribeCommands\x12\".kairos.v1.DescribeCommandsRequest\x1a#.kairos.v1.DescribeCommandsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,23 +34,23 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'kairos.v1.command_pb2', _gl
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_CREATECOMMANDREQUEST']._serialized_start=96
-  _globals['_CREATECOMMANDREQUEST']._serialized_end=356
-  _globals['_CREATECOMMANDRESPONSE']._serialized_start=358
-  _globals['_CREATECOMMANDRESPONSE']._serialized_end=401
-  _globals['_MODIFYCOMMANDREQUEST']._serialized_start=404
-  _globals['_MODIFYCOMMANDREQUEST']._serialized_end=592
-  _globals['_MODIFYCOMMANDRESPONSE']._serialized_start=594
-  _globals['_MODIFYCOMMANDRESPONSE']._serialized_end=617
-  _globals['_DELETECOMMANDREQUEST']._serialized_start=619
-  _globals['_DELETECOMMANDREQUEST']._serialized_end=661
-  _globals['_DELETECOMMANDRESPONSE']._serialized_start=663
-  _globals['_DELETECOMMANDRESPONSE']._serialized_end=686
-  _globals['_DESCRIBECOMMANDSREQUEST']._serialized_start=689
-  _globals['_DESCRIBECOMMANDSREQUEST']._serialized_end=827
-  _globals['_COMMAND']._serialized_start=830
-  _globals['_COMMAND']._serialized_end=1119
-  _globals['_DESCRIBECOMMANDSRESPONSE']._serialized_start=1121
-  _globals['_DESCRIBECOMMANDSRESPONSE']._serialized_end=1226
-  _globals['_COMMANDSERVICE']._serialized_start=1229
-  _globals['_COMMANDSERVICE']._serialized_end=1590
+  _globals['_CREATECOMMANDREQUEST']._serialized_end=386
+  _globals['_CREATECOMMANDRESPONSE']._serialized_start=388
+  _globals['_CREATECOMMANDRESPONSE']._serialized_end=431
+  _globals['_MODIFYCOMMANDREQUEST']._serialized_start=434
+  _globals['_MODIFYCOMMANDREQUEST']._serialized_end=622
+  _globals['_MODIFYCOMMANDRESPONSE']._serialized_start=624
+  _globals['_MODIFYCOMMANDRESPONSE']._serialized_end=647
+  _globals['_DELETECOMMANDREQUEST']._serialized_start=649
+  _globals['_DELETECOMMANDREQUEST']._serialized_end=691
+  _globals['_DELETECOMMANDRESPONSE']._serialized_start=693
+  _globals['_DELETECOMMANDRESPONSE']._serialized_end=716
+  _globals['_DESCRIBECOMMANDSREQUEST']._serialized_start=719
+  _globals['_DESCRIBECOMMANDSREQUEST']._serialized_end=887
+  _globals['_COMMAND']._serialized_start=890
+  _globals['_COMMAND']._serialized_end=1209
+  _globals['_DESCRIBECOMMANDSRESPONSE']._serialized_start=1211
+  _globals['_DESCRIBECOMMANDSRESPONSE']._serialized_end=1316
+  _globals['_COMMANDSERVICE']._serialized_start=1319
+  _globals['_COMMANDSERVICE']._serialized_end=1680
 # @@protoc_insertion_point(module_scope)

@@ -11,7 +11,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class CreateCommandRequest(_message.Message):
-    __slots__ = ("name", "description", "type", "command_content", "content_encoding", "working_dir", "timeout", "enable_parameter", "client_token")
+    __slots__ = ("name", "description", "type", "command_content", "content_encoding", "working_dir", "timeout", "enable_parameter", "client_token", "tags")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -21,6 +21,7 @@ class CreateCommandRequest(_message.Message):
     TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     ENABLE_PARAMETER_FIELD_NUMBER: _ClassVar[int]
     CLIENT_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
     name: str
     description: str
     type: _common_pb2.CommandType
@@ -30,7 +31,8 @@ class CreateCommandRequest(_message.Message):
     timeout: int
     enable_parameter: bool
     client_token: str
-    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., type: _Optional[_Union[_common_pb2.CommandType, str]] = ..., command_content: _Optional[str] = ..., content_encoding: _Optional[_Union[_common_pb2.ContentEncoding, str]] = ..., working_dir: _Optional[str] = ..., timeout: _Optional[int] = ..., enable_parameter: _Optional[bool] = ..., client_token: _Optional[str] = ...) -> None: ...
+    tags: _containers.RepeatedCompositeFieldContainer[_common_pb2.Tag]
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., type: _Optional[_Union[_common_pb2.CommandType, str]] = ..., command_content: _Optional[str] = ..., content_encoding: _Optional[_Union[_common_pb2.ContentEncoding, str]] = ..., working_dir: _Optional[str] = ..., timeout: _Optional[int] = ..., enable_parameter: _Optional[bool] = ..., client_token: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[_common_pb2.Tag, _Mapping]]] = ...) -> None: ...
 
 class CreateCommandResponse(_message.Message):
     __slots__ = ("command_id",)
@@ -67,21 +69,23 @@ class DeleteCommandResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class DescribeCommandsRequest(_message.Message):
-    __slots__ = ("command_id", "name", "type", "max_results", "next_token")
+    __slots__ = ("command_id", "name", "type", "max_results", "next_token", "tags")
     COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     MAX_RESULTS_FIELD_NUMBER: _ClassVar[int]
     NEXT_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
     command_id: str
     name: str
     type: _common_pb2.CommandType
     max_results: int
     next_token: str
-    def __init__(self, command_id: _Optional[str] = ..., name: _Optional[str] = ..., type: _Optional[_Union[_common_pb2.CommandType, str]] = ..., max_results: _Optional[int] = ..., next_token: _Optional[str] = ...) -> None: ...
+    tags: _containers.RepeatedCompositeFieldContainer[_common_pb2.Tag]
+    def __init__(self, command_id: _Optional[str] = ..., name: _Optional[str] = ..., type: _Optional[_Union[_common_pb2.CommandType, str]] = ..., max_results: _Optional[int] = ..., next_token: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[_common_pb2.Tag, _Mapping]]] = ...) -> None: ...
 
 class Command(_message.Message):
-    __slots__ = ("command_id", "name", "description", "type", "command_content", "working_dir", "timeout", "enable_parameter", "parameter_names", "creation_time", "invoke_times")
+    __slots__ = ("command_id", "name", "description", "type", "command_content", "working_dir", "timeout", "enable_parameter", "parameter_names", "creation_time", "invoke_times", "tags")
     COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
@@ -93,6 +97,7 @@ class Command(_message.Message):
     PARAMETER_NAMES_FIELD_NUMBER: _ClassVar[int]
     CREATION_TIME_FIELD_NUMBER: _ClassVar[int]
     INVOKE_TIMES_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
     command_id: str
     name: str
     description: str
@@ -104,7 +109,8 @@ class Command(_message.Message):
     parameter_names: _containers.RepeatedScalarFieldContainer[str]
     creation_time: _timestamp_pb2.Timestamp
     invoke_times: int
-    def __init__(self, command_id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., type: _Optional[_Union[_common_pb2.CommandType, str]] = ..., command_content: _Optional[str] = ..., working_dir: _Optional[str] = ..., timeout: _Optional[int] = ..., enable_parameter: _Optional[bool] = ..., parameter_names: _Optional[_Iterable[str]] = ..., creation_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., invoke_times: _Optional[int] = ...) -> None: ...
+    tags: _containers.RepeatedCompositeFieldContainer[_common_pb2.Tag]
+    def __init__(self, command_id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., type: _Optional[_Union[_common_pb2.CommandType, str]] = ..., command_content: _Optional[str] = ..., working_dir: _Optional[str] = ..., timeout: _Optional[int] = ..., enable_parameter: _Optional[bool] = ..., parameter_names: _Optional[_Iterable[str]] = ..., creation_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., invoke_times: _Optional[int] = ..., tags: _Optional[_Iterable[_Union[_common_pb2.Tag, _Mapping]]] = ...) -> None: ...
 
 class DescribeCommandsResponse(_message.Message):
     __slots__ = ("commands", "total_count", "next_token")

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from kairos.v1 import common_pb2 as kairos_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15kairos/v1/fleet.proto\x12\tkairos.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16kairos/v1/common.proto\"\xb8\x02\n\x08Instance\x12\x13\n\x0binstance_id\x18\x01 \x01(\t\x12\x15\n\rinstance_name\x18\x02 \x01(\t\x12\"\n\x07os_type\x18\x03 \x01(\x0e\x32\x11.kairos.v1.OsType\x12\x15\n\ragent_version\x18\x04 \x01(\t\x12\x11\n\ttime_zone\x18\x05 \x01(\t\x12\x0e\n\x06online\x18\x06 \x01(\x08\x12\x37\n\x13last_heartbeat_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0elast_boot_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x11registration_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"Y\n\x18\x44\x65scribeInstancesRequest\x12\x14\n\x0cinstance_ids\x18\x01 \x03(\t\x12\x13\n\x0bmax_results\x18\x02 \x01(\x05\x12\x12\n\nnext_token\x18\x03 \x01(\t\"l\n\x19\x44\x65scribeInstancesResponse\x12&\n\tinstances\x18\x01 \x03(\x0b\x32\x13.kairos.v1.Instance\x12\x13\n\x0btotal_count\x18\x02 \x01(\x03\x12\x12\n\nnext_token\x18\x03 \x01(\t\"[\n\x1a\x44\x65scribeAgentStatusRequest\x12\x14\n\x0cinstance_ids\x18\x01 \x03(\t\x12\x13\n\x0bmax_results\x18\x02 \x01(\x05\x12\x12\n\nnext_token\x18\x03 \x01(\t\"\xd0\x01\n\x0b\x41gentStatus\x12\x13\n\x0binstance_id\x18\x01 \x01(\t\x12\x15\n\rinstance_name\x18\x02 \x01(\t\x12\x0e\n\x06online\x18\x03 \x01(\x08\x12\x15\n\ragent_version\x18\x04 \x01(\t\x12\"\n\x07os_type\x18\x05 \x01(\x0e\x32\x11.kairos.v1.OsType\x12\x37\n\x13last_heartbeat_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\ttime_zone\x18\x07 \x01(\t\"q\n\x1b\x44\x65scribeAgentStatusResponse\x12)\n\tinstances\x18\x01 \x03(\x0b\x32\x16.kairos.v1.AgentStatus\x12\x13\n\x0btotal_count\x18\x02 \x01(\x03\x12\x12\n\nnext_token\x18\x03 \x01(\t\"\"\n DescribeAccountAttributesRequest\"=\n\x10\x41\x63\x63ountAttribute\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x03\x12\x0c\n\x04used\x18\x03 \x01(\x03\"T\n!DescribeAccountAttributesResponse\x12/\n\nattributes\x18\x01 \x03(\x0b\x32\x1b.kairos.v1.AccountAttribute2\xcc\x02\n\x0c\x46leetService\x12^\n\x11\x44\x65scribeInstances\x12#.kairos.v1.DescribeInstancesRequest\x1a$.kairos.v1.DescribeInstancesResponse\x12\x64\n\x13\x44\x65scribeAgentStatus\x12%.kairos.v1.DescribeAgentStatusRequest\x1a&.kairos.v1.DescribeAgentStatusResponse\x12v\n\x19\x44\x65scribeAccountAttributes\x12+.kairos.v1.DescribeAccountAttributesRequest\x1a,.kairos.v1.DescribeAccountAttributesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15kairos/v1/fleet.proto\x12\tkairos.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16kairos/v1/common.proto\"\xd6\x02\n\x08Instance\x12\x13\n\x0binstance_id\x18\x01 \x01(\t\x12\x15\n\rinstance_name\x18\x02 \x01(\t\x12\"\n\x07os_type\x18\x03 \x01(\x0e\x32\x11.kairos.v1.OsType\x12\x15\n\ragent_version\x18\x04 \x01(\t\x12\x11\n\ttime_zone\x18\x05 \x01(\t\x12\x0e\n\x06online\x18\x06 \x01(\x08\x12\x37\n\x13last_heartbeat_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0elast_boot_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x11registration_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1c\n\x04tags\x18\n \x03(\x0b\x32\x0e.kairos.v1.Tag\"w\n\x18\x44\x65scribeInstancesRequest\x12\x14\n\x0cinstance_ids\x18\x01 \x03(\t\x12\x13\n\x0bmax_results\x18\x02 \x01(\x05\x12\x12\n\nnext_token\x18\x03 \x01(\t\x12\x1c\n\x04tags\x18\x04 \x03(\x0b\x32\x0e.kairos.v1.Tag\"l\n\x19\x44\x65scribeInstancesResponse\x12&\n\tinstances\x18\x01 \x03(\x0b\x32\x13.kairos.v1.Instance\x12\x13\n\x0btotal_count\x18\x02 \x01(\x03\x12\x12\n\nnext_token\x18\x03 \x01(\t\"y\n\x1a\x44\x65scribeAgentStatusRequest\x12\x14\n\x0cinstance_ids\x18\x01 \x03(\t\x12\x13\n\x0bmax_results\x18\x02 \x01(\x05\x12\x12\n\nnext_token\x18\x03 \x01(\t\x12\x1c\n\x04tags\x18\x04 \x03(\x0b\x32\x0e.kairos.v1.Tag\"\xd0\x01\n\x0b\x41gentStatus\x12\x13\n\x0binstance_id\x18\x01 \x01(\t\x12\x15\n\rinstance_name\x18\x02 \x01(\t\x12\x0e\n\x06online\x18\x03 \x01(\x08\x12\x15\n\ragent_version\x18\x04 \x01(\t\x12\"\n\x07os_type\x18\x05 \x01(\x0e\x32\x11.kairos.v1.OsType\x12\x37\n\x13last_heartbeat_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\ttime_zone\x18\x07 \x01(\t\"q\n\x1b\x44\x65scribeAgentStatusResponse\x12)\n\tinstances\x18\x01 \x03(\x0b\x32\x16.kairos.v1.AgentStatus\x12\x13\n\x0btotal_count\x18\x02 \x01(\x03\x12\x12\n\nnext_token\x18\x03 \x01(\t\"\"\n DescribeAccountAttributesRequest\"=\n\x10\x41\x63\x63ountAttribute\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x03\x12\x0c\n\x04used\x18\x03 \x01(\x03\"T\n!DescribeAccountAttributesResponse\x12/\n\nattributes\x18\x01 \x03(\x0b\x32\x1b.kairos.v1.AccountAttribute2\xcc\x02\n\x0c\x46leetService\x12^\n\x11\x44\x65scribeInstances\x12#.kairos.v1.DescribeInstancesRequest\x1a$.kairos.v1.DescribeInstancesResponse\x12\x64\n\x13\x44\x65scribeAgentStatus\x12%.kairos.v1.DescribeAgentStatusRequest\x1a&.kairos.v1.DescribeAgentStatusResponse\x12v\n\x19\x44\x65scribeAccountAttributes\x12+.kairos.v1.DescribeAccountAttributesRequest\x1a,.kairos.v1.DescribeAccountAttributesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,23 +34,23 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'kairos.v1.fleet_pb2', _glob
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_INSTANCE']._serialized_start=94
-  _globals['_INSTANCE']._serialized_end=406
-  _globals['_DESCRIBEINSTANCESREQUEST']._serialized_start=408
-  _globals['_DESCRIBEINSTANCESREQUEST']._serialized_end=497
-  _globals['_DESCRIBEINSTANCESRESPONSE']._serialized_start=499
-  _globals['_DESCRIBEINSTANCESRESPONSE']._serialized_end=607
-  _globals['_DESCRIBEAGENTSTATUSREQUEST']._serialized_start=609
-  _globals['_DESCRIBEAGENTSTATUSREQUEST']._serialized_end=700
-  _globals['_AGENTSTATUS']._serialized_start=703
-  _globals['_AGENTSTATUS']._serialized_end=911
-  _globals['_DESCRIBEAGENTSTATUSRESPONSE']._serialized_start=913
-  _globals['_DESCRIBEAGENTSTATUSRESPONSE']._serialized_end=1026
-  _globals['_DESCRIBEACCOUNTATTRIBUTESREQUEST']._serialized_start=1028
-  _globals['_DESCRIBEACCOUNTATTRIBUTESREQUEST']._serialized_end=1062
-  _globals['_ACCOUNTATTRIBUTE']._serialized_start=1064
-  _globals['_ACCOUNTATTRIBUTE']._serialized_end=1125
-  _globals['_DESCRIBEACCOUNTATTRIBUTESRESPONSE']._serialized_start=1127
-  _globals['_DESCRIBEACCOUNTATTRIBUTESRESPONSE']._serialized_end=1211
-  _globals['_FLEETSERVICE']._serialized_start=1214
-  _globals['_FLEETSERVICE']._serialized_end=1546
+  _globals['_INSTANCE']._serialized_end=436
+  _globals['_DESCRIBEINSTANCESREQUEST']._serialized_start=438
+  _globals['_DESCRIBEINSTANCESREQUEST']._serialized_end=557
+  _globals['_DESCRIBEINSTANCESRESPONSE']._serialized_start=559
+  _globals['_DESCRIBEINSTANCESRESPONSE']._serialized_end=667
+  _globals['_DESCRIBEAGENTSTATUSREQUEST']._serialized_start=669
+  _globals['_DESCRIBEAGENTSTATUSREQUEST']._serialized_end=790
+  _globals['_AGENTSTATUS']._serialized_start=793
+  _globals['_AGENTSTATUS']._serialized_end=1001
+  _globals['_DESCRIBEAGENTSTATUSRESPONSE']._serialized_start=1003
+  _globals['_DESCRIBEAGENTSTATUSRESPONSE']._serialized_end=1116
+  _globals['_DESCRIBEACCOUNTATTRIBUTESREQUEST']._serialized_start=1118
+  _globals['_DESCRIBEACCOUNTATTRIBUTESREQUEST']._serialized_end=1152
+  _globals['_ACCOUNTATTRIBUTE']._serialized_start=1154
+  _globals['_ACCOUNTATTRIBUTE']._serialized_end=1215
+  _globals['_DESCRIBEACCOUNTATTRIBUTESRESPONSE']._serialized_start=1217
+  _globals['_DESCRIBEACCOUNTATTRIBUTESRESPONSE']._serialized_end=1301
+  _globals['_FLEETSERVICE']._serialized_start=1304
+  _globals['_FLEETSERVICE']._serialized_end=1636
 # @@protoc_insertion_point(module_scope)

@@ -11,7 +11,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Instance(_message.Message):
-    __slots__ = ("instance_id", "instance_name", "os_type", "agent_version", "time_zone", "online", "last_heartbeat_time", "last_boot_time", "registration_time")
+    __slots__ = ("instance_id", "instance_name", "os_type", "agent_version", "time_zone", "online", "last_heartbeat_time", "last_boot_time", "registration_time", "tags")
     INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
     INSTANCE_NAME_FIELD_NUMBER: _ClassVar[int]
     OS_TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -21,6 +21,7 @@ class Instance(_message.Message):
     LAST_HEARTBEAT_TIME_FIELD_NUMBER: _ClassVar[int]
     LAST_BOOT_TIME_FIELD_NUMBER: _ClassVar[int]
     REGISTRATION_TIME_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
     instance_id: str
     instance_name: str
     os_type: _common_pb2.OsType
@@ -30,17 +31,20 @@ class Instance(_message.Message):
     last_heartbeat_time: _timestamp_pb2.Timestamp
     last_boot_time: _timestamp_pb2.Timestamp
     registration_time: _timestamp_pb2.Timestamp
-    def __init__(self, instance_id: _Optional[str] = ..., instance_name: _Optional[str] = ..., os_type: _Optional[_Union[_common_pb2.OsType, str]] = ..., agent_version: _Optional[str] = ..., time_zone: _Optional[str] = ..., online: _Optional[bool] = ..., last_heartbeat_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_boot_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., registration_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    tags: _containers.RepeatedCompositeFieldContainer[_common_pb2.Tag]
+    def __init__(self, instance_id: _Optional[str] = ..., instance_name: _Optional[str] = ..., os_type: _Optional[_Union[_common_pb2.OsType, str]] = ..., agent_version: _Optional[str] = ..., time_zone: _Optional[str] = ..., online: _Optional[bool] = ..., last_heartbeat_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_boot_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., registration_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., tags: _Optional[_Iterable[_Union[_common_pb2.Tag, _Mapping]]] = ...) -> None: ...
 
 class DescribeInstancesRequest(_message.Message):
-    __slots__ = ("instance_ids", "max_results", "next_token")
+    __slots__ = ("instance_ids", "max_results", "next_token", "tags")
     INSTANCE_IDS_FIELD_NUMBER: _ClassVar[int]
     MAX_RESULTS_FIELD_NUMBER: _ClassVar[int]
     NEXT_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
     instance_ids: _containers.RepeatedScalarFieldContainer[str]
     max_results: int
     next_token: str
-    def __init__(self, instance_ids: _Optional[_Iterable[str]] = ..., max_results: _Optional[int] = ..., next_token: _Optional[str] = ...) -> None: ...
+    tags: _containers.RepeatedCompositeFieldContainer[_common_pb2.Tag]
+    def __init__(self, instance_ids: _Optional[_Iterable[str]] = ..., max_results: _Optional[int] = ..., next_token: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[_common_pb2.Tag, _Mapping]]] = ...) -> None: ...
 
 class DescribeInstancesResponse(_message.Message):
     __slots__ = ("instances", "total_count", "next_token")
@@ -53,14 +57,16 @@ class DescribeInstancesResponse(_message.Message):
     def __init__(self, instances: _Optional[_Iterable[_Union[Instance, _Mapping]]] = ..., total_count: _Optional[int] = ..., next_token: _Optional[str] = ...) -> None: ...
 
 class DescribeAgentStatusRequest(_message.Message):
-    __slots__ = ("instance_ids", "max_results", "next_token")
+    __slots__ = ("instance_ids", "max_results", "next_token", "tags")
     INSTANCE_IDS_FIELD_NUMBER: _ClassVar[int]
     MAX_RESULTS_FIELD_NUMBER: _ClassVar[int]
     NEXT_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
     instance_ids: _containers.RepeatedScalarFieldContainer[str]
     max_results: int
     next_token: str
-    def __init__(self, instance_ids: _Optional[_Iterable[str]] = ..., max_results: _Optional[int] = ..., next_token: _Optional[str] = ...) -> None: ...
+    tags: _containers.RepeatedCompositeFieldContainer[_common_pb2.Tag]
+    def __init__(self, instance_ids: _Optional[_Iterable[str]] = ..., max_results: _Optional[int] = ..., next_token: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[_common_pb2.Tag, _Mapping]]] = ...) -> None: ...
 
 class AgentStatus(_message.Message):
     __slots__ = ("instance_id", "instance_name", "online", "agent_version", "os_type", "last_heartbeat_time", "time_zone")
