@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from kairos.v1 import file_pb2, file_pb2_grpc, fleet_pb2, fleet_pb2_grpc
@@ -28,10 +29,9 @@ class FleetServicer(fleet_pb2_grpc.FleetServiceServicer):  # type: ignore[misc]
         return fleet_pb2.DescribeInstancesResponse(
             instances=[
                 fleet_pb2.Instance(
-                    **_agent_fields(instance, online),
+                    **_agent_fields(instance, online, page.tags),
                     last_boot_time=timestamp(instance.last_boot_at),
                     registration_time=timestamp(instance.registered_at),
-                    tags=tags_to_proto(page.tags.get(instance.id, {})),
                 )
                 for instance, online in page.instances
             ],
@@ -45,7 +45,7 @@ class FleetServicer(fleet_pb2_grpc.FleetServiceServicer):  # type: ignore[misc]
         page = await self._page(request)
         return fleet_pb2.DescribeAgentStatusResponse(
             instances=[
-                fleet_pb2.AgentStatus(**_agent_fields(instance, online))
+                fleet_pb2.AgentStatus(**_agent_fields(instance, online, page.tags))
                 for instance, online in page.instances
             ],
             total_count=page.total_count,
@@ -95,8 +95,10 @@ class FileServicer(file_pb2_grpc.FileServiceServicer):  # type: ignore[misc]
         raise _not_yet("DescribeSendFileResults")
 
 
-def _agent_fields(instance: Instance, online: bool) -> dict[str, Any]:
-    """The fields that Instance and AgentStatus share."""
+def _agent_fields(
+    instance: Instance, online: bool, tags: Mapping[str, Mapping[str, str]]
+) -> dict[str, Any]:
+    """The fields that Instance and AgentStatus share (``tags``: by instance id)."""
     return {
         "instance_id": instance.id,
         "instance_name": instance.name,
@@ -105,6 +107,7 @@ def _agent_fields(instance: Instance, online: bool) -> dict[str, Any]:
         "time_zone": instance.time_zone,
         "online": online,
         "last_heartbeat_time": timestamp(instance.last_heartbeat_at),
+        "tags": tags_to_proto(tags.get(instance.id, {})),
     }
 
 

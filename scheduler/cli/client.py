@@ -22,6 +22,8 @@ from kairos.v1 import (
     fleet_pb2_grpc,
     invocation_pb2,
     invocation_pb2_grpc,
+    tag_pb2,
+    tag_pb2_grpc,
 )
 from scheduler.cli.errors import CliError, UsageError
 
@@ -52,6 +54,7 @@ class Client:
         self._invocations = invocation_pb2_grpc.InvocationServiceStub(self._channel)
         self._fleet = fleet_pb2_grpc.FleetServiceStub(self._channel)
         self._activations = activation_pb2_grpc.ActivationServiceStub(self._channel)
+        self._tags = tag_pb2_grpc.TagServiceStub(self._channel)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Self:
@@ -202,6 +205,22 @@ class Client:
             request,
             activation_pb2.DeregisterManagedInstanceResponse,
         )
+
+    def tag_resources(self, request: tag_pb2.TagResourcesRequest) -> tag_pb2.TagResourcesResponse:
+        """TagService.TagResources."""
+        return self._call(self._tags.TagResources, request, tag_pb2.TagResourcesResponse)
+
+    def untag_resources(
+        self, request: tag_pb2.UntagResourcesRequest
+    ) -> tag_pb2.UntagResourcesResponse:
+        """TagService.UntagResources."""
+        return self._call(self._tags.UntagResources, request, tag_pb2.UntagResourcesResponse)
+
+    def list_tag_resources(
+        self, request: tag_pb2.ListTagResourcesRequest
+    ) -> tag_pb2.ListTagResourcesResponse:
+        """TagService.ListTagResources."""
+        return self._call(self._tags.ListTagResources, request, tag_pb2.ListTagResourcesResponse)
 
     def watch_invocation(
         self, request: invocation_pb2.WatchInvocationRequest

@@ -18,6 +18,7 @@ from scheduler.cli.output import (
     render_table,
 )
 from scheduler.cli.script import load_script
+from scheduler.cli.tags import tags_text, to_tags
 
 
 def create(args: argparse.Namespace) -> int:
@@ -33,6 +34,7 @@ def create(args: argparse.Namespace) -> int:
         timeout=args.timeout or 0,
         enable_parameter=args.enable_parameter,
         client_token=args.client_token or "",
+        tags=to_tags(args.tags or []),
     )
     with Client.from_args(args) as client:
         response = client.create_command(request)
@@ -51,6 +53,7 @@ def describe(args: argparse.Namespace) -> int:
         type=args.type or "COMMAND_TYPE_UNSPECIFIED",
         max_results=args.max_results or 0,
         next_token=args.next_token or "",
+        tags=to_tags(args.selector or []),
     )
     with Client.from_args(args) as client:
         response = fetch_pages(client.describe_commands, request, every=args.all)
@@ -97,7 +100,7 @@ def delete(args: argparse.Namespace) -> int:
 def render_commands(commands: Sequence[command_pb2.Command]) -> str:
     """The command list table."""
     return render_table(
-        ["COMMAND ID", "NAME", "TYPE", "TIMEOUT", "PARAMETERS", "CREATED", "INVOKED"],
+        ["COMMAND ID", "NAME", "TYPE", "TIMEOUT", "PARAMETERS", "CREATED", "INVOKED", "TAGS"],
         [
             [
                 command.command_id,
@@ -107,6 +110,7 @@ def render_commands(commands: Sequence[command_pb2.Command]) -> str:
                 ",".join(command.parameter_names),
                 format_time(command.creation_time),
                 command.invoke_times,
+                tags_text(command.tags),
             ]
             for command in commands
         ],

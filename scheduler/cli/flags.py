@@ -65,7 +65,7 @@ def add_paging_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--all", action="store_true", help="fetch every page")
 
 
-def add_instances_flag(parser: argparse.ArgumentParser, *, required: bool) -> None:
+def add_instances_flag(parser: argparse._ActionsContainer, *, required: bool) -> None:
     """`-i/--instance-ids i-1,i-2`, repeatable; the values land flattened in `instance_ids`."""
     parser.add_argument(
         "-i",
@@ -127,7 +127,14 @@ def add_command_type_flag(
 
 def add_invocation_flags(parser: argparse.ArgumentParser) -> None:
     """The flags of an invocation, shared by `run` and `invoke`."""
-    add_instances_flag(parser, required=True)
+    targets = parser.add_mutually_exclusive_group(required=True)
+    add_instances_flag(targets, required=False)
+    add_selector_flag(
+        targets,
+        help="instead of -i: the instances with these tags, like `kubectl -l` (a periodic or "
+        "boot invocation takes in and lets go of instances as their tags change)",
+    )
+    add_tag_flag(parser, what="the invocation")
     add_placement_flags(parser)
     parser.add_argument(
         "-p",
@@ -156,6 +163,59 @@ def add_invocation_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--watch", action="store_true", help="then follow the invocation like `kairos watch`"
     )
+
+
+def add_selector_flag(parser: argparse._ActionsContainer, *, help: str) -> None:
+    """`-l/--selector key=value[,key=value]` (`key` alone: has the key), repeatable; the
+    pairs land in `selector`."""
+    parser.add_argument(
+        "-l",
+        "--selector",
+        dest="selector",
+        metavar="KEY=VALUE[,KEY=VALUE]",
+        type=selector,
+        action="extend",
+        help=help,
+    )
+
+
+def add_tag_flag(parser: argparse.ArgumentParser, *, what: str) -> None:
+    """`--tag key=value`, repeatable: tags of the resource created; they land in `tags`."""
+    parser.add_argument(
+        "--tag",
+        dest="tags",
+        metavar="KEY=VALUE",
+        type=tag_pair,
+        action="append",
+        help=f"a tag of {what}, repeatable",
+    )
+
+
+RESOURCE_TYPES = ("instance", "command", "invocation", "activation")
+"""The resource types that carry tags, as `kairos tag|untag|tags` name them."""
+
+
+def resource_type(text: str) -> str:
+    """`instance`, `instances`, `command`… as the singular word (argparse type)."""
+    word = text.lower().removesuffix("s")
+    if word not in RESOURCE_TYPES:
+        raise argparse.ArgumentTypeError(
+            f"unknown resource type {text!r} (one of: {', '.join(RESOURCE_TYPES)})"
+        )
+    return word
+
+
+def tag_pair(text: str) -> tuple[str, str]:
+    """Parse `key=value` (or `key`: an empty value) into a pair; the first `=` splits."""
+    key, _, value = text.partition("=")
+    if not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, value
+
+
+def selector(text: str) -> list[tuple[str, str]]:
+    """Parse `a=1,b` into tag pairs (values cannot hold commas here)."""
+    return [tag_pair(part) for part in text.split(",")]
 
 
 def add_client_token_flag(parser: argparse.ArgumentParser) -> None:

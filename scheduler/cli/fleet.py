@@ -7,6 +7,7 @@ from kairos.v1 import common_pb2, fleet_pb2
 from scheduler.cli.client import Client, fetch_pages
 from scheduler.cli.naming import enum_word
 from scheduler.cli.output import format_time, print_json, print_page_hint, render_table
+from scheduler.cli.tags import tags_text, to_tags
 
 
 def instances(args: argparse.Namespace) -> int:
@@ -15,6 +16,7 @@ def instances(args: argparse.Namespace) -> int:
         instance_ids=args.instance_ids or [],
         max_results=args.max_results or 0,
         next_token=args.next_token or "",
+        tags=to_tags(args.selector or []),
     )
     with Client.from_args(args) as client:
         response = fetch_pages(client.describe_agent_status, request, every=args.all)
@@ -48,7 +50,7 @@ def quota(args: argparse.Namespace) -> int:
 def render_agent_status(agents: Sequence[fleet_pb2.AgentStatus]) -> str:
     """The instances table."""
     return render_table(
-        ["INSTANCE", "NAME", "ONLINE", "VERSION", "OS", "TIME ZONE", "LAST HEARTBEAT"],
+        ["INSTANCE", "NAME", "ONLINE", "VERSION", "OS", "TIME ZONE", "LAST HEARTBEAT", "TAGS"],
         [
             [
                 agent.instance_id,
@@ -58,6 +60,7 @@ def render_agent_status(agents: Sequence[fleet_pb2.AgentStatus]) -> str:
                 enum_word(common_pb2.OsType, agent.os_type),
                 agent.time_zone,
                 format_time(agent.last_heartbeat_time),
+                tags_text(agent.tags),
             ]
             for agent in agents
         ],

@@ -19,6 +19,7 @@ from scheduler.cli.output import (
     render_table,
 )
 from scheduler.cli.script import load_script
+from scheduler.cli.tags import tags_text, to_tags
 from scheduler.cli.watch import exit_code_text, follow, is_final, result_summary
 from scheduler.domain.models import SETTINGS_FIELDS
 
@@ -68,6 +69,8 @@ def invocation_fields(args: argparse.Namespace) -> dict[str, Any]:
         "parameters": collect_parameters(args.parameters),
         "instance_ids": args.instance_ids,
         "client_token": args.client_token,
+        "resource_tags": to_tags(args.selector) if args.selector else None,
+        "tags": to_tags(args.tags) if args.tags else None,
     }
     return {name: value for name, value in given.items() if value is not None}
 
@@ -96,6 +99,7 @@ def describe(args: argparse.Namespace) -> int:
         invocation_status=args.status or "INVOCATION_STATUS_UNSPECIFIED",
         max_results=args.max_results or 0,
         next_token=args.next_token or "",
+        tags=to_tags(args.selector or []),
     )
     with Client.from_args(args) as client:
         response = fetch_pages(client.describe_invocations, request, every=args.all)
@@ -136,7 +140,18 @@ def results(args: argparse.Namespace) -> int:
 def render_invocations(invocations: Sequence[invocation_pb2.Invocation]) -> str:
     """The invocation list table; DONE counts instances in a final status."""
     return render_table(
-        ["INVOKE ID", "COMMAND ID", "NAME", "STATUS", "REPEAT", "FREQUENCY", "CREATED", "DONE"],
+        [
+            "INVOKE ID",
+            "COMMAND ID",
+            "NAME",
+            "STATUS",
+            "REPEAT",
+            "FREQUENCY",
+            "CREATED",
+            "DONE",
+            "SELECTOR",
+            "TAGS",
+        ],
         [
             [
                 invocation.invoke_id,
@@ -147,6 +162,8 @@ def render_invocations(invocations: Sequence[invocation_pb2.Invocation]) -> str:
                 invocation.frequency,
                 format_time(invocation.creation_time),
                 _done(invocation.instances),
+                tags_text(invocation.resource_tags),
+                tags_text(invocation.tags),
             ]
             for invocation in invocations
         ],

@@ -16,10 +16,13 @@ from scheduler.cli.flags import (
     add_paging_flags,
     add_placement_flags,
     add_script_flags,
+    add_selector_flag,
+    add_tag_flag,
     connection_flags,
     enum_arg,
     handler,
     int_in,
+    resource_type,
 )
 
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -33,6 +36,7 @@ def register(subparsers: Subparsers) -> None:
     _register_run_and_invoke(subparsers, api)
     _register_inspection(subparsers, api)
     _register_activations(subparsers, api)
+    _register_tags(subparsers, api)
     _register_dev(subparsers)
 
 
@@ -47,12 +51,14 @@ def _register_command(subparsers: Subparsers, api: list[argparse.ArgumentParser]
     add_script_flags(create, sources=content)
     add_placement_flags(create)
     add_client_token_flag(create)
+    add_tag_flag(create, what="the command")
     create.set_defaults(func=handler("scheduler.cli.commands:create"))
 
     listing = actions.add_parser("list", parents=api, help="list saved commands")
     listing.add_argument("--id", dest="command_id", help="only this command (shows its script)")
     listing.add_argument("--name", help="only commands of this name")
     add_command_type_flag(listing, default=None, help="only commands of this type")
+    add_selector_flag(listing, help="only commands with all these tags")
     add_paging_flags(listing)
     listing.set_defaults(func=handler("scheduler.cli.commands:describe"))
 
@@ -127,6 +133,7 @@ def _register_inspection(subparsers: Subparsers, api: list[argparse.ArgumentPars
     invocations.add_argument(
         "--instances", action="store_true", help="show every invocation's instances"
     )
+    add_selector_flag(invocations, help="only invocations with all these tags")
     add_paging_flags(invocations)
     invocations.set_defaults(func=handler("scheduler.cli.invocations:describe"))
 
@@ -141,6 +148,7 @@ def _register_inspection(subparsers: Subparsers, api: list[argparse.ArgumentPars
 
     instances = subparsers.add_parser("instances", parents=api, help="agent status of instances")
     add_instances_flag(instances, required=False)
+    add_selector_flag(instances, help="only instances with all these tags")
     add_paging_flags(instances)
     instances.set_defaults(func=handler("scheduler.cli.fleet:instances"))
 
@@ -206,6 +214,43 @@ def _register_activations(subparsers: Subparsers, api: list[argparse.ArgumentPar
     )
     deregister.add_argument("instance_id", metavar="INSTANCE_ID")
     deregister.set_defaults(func=handler("scheduler.cli.activations:deregister"))
+
+
+def _register_tags(subparsers: Subparsers, api: list[argparse.ArgumentParser]) -> None:
+    tag = subparsers.add_parser(
+        "tag",
+        parents=api,
+        help="set tags on resources (like kubectl label)",
+        description="kairos tag instance i-1 i-2 env=prod team=web",
+    )
+    tag.add_argument("resource_type", type=resource_type, metavar="RESOURCE_TYPE")
+    tag.add_argument("items", nargs="+", metavar="ID... KEY=VALUE...")
+    tag.set_defaults(func=handler("scheduler.cli.tags:tag"))
+
+    untag = subparsers.add_parser(
+        "untag",
+        parents=api,
+        help="remove tags set with `kairos tag` (an agent's own --tag stay)",
+        description="kairos untag instance i-1 env- team-   (or --all)",
+    )
+    untag.add_argument("resource_type", type=resource_type, metavar="RESOURCE_TYPE")
+    untag.add_argument("items", nargs="+", metavar="ID... KEY-...")
+    untag.add_argument("--all", action="store_true", help="remove every tag set with `tag`")
+    untag.set_defaults(func=handler("scheduler.cli.tags:untag"))
+
+    listing = subparsers.add_parser(
+        "tags",
+        parents=api,
+        help="list the tags of resources, by id or by -l selector",
+        description="kairos tags instance i-1 | kairos tags instance -l env=prod",
+    )
+    listing.add_argument(
+        "resource_type", type=resource_type, nargs="?", default="instance", metavar="RESOURCE_TYPE"
+    )
+    listing.add_argument("ids", nargs="*", metavar="ID")
+    add_selector_flag(listing, help="the resources with all these tags")
+    add_paging_flags(listing)
+    listing.set_defaults(func=handler("scheduler.cli.tags:tags"))
 
 
 def _register_dev(subparsers: Subparsers) -> None:

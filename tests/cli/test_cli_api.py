@@ -83,9 +83,9 @@ async def test_command_list_pages_through_everything_with_all(api: ScriptedServe
     )
     assert outcome.code == 0
     assert outcome.out.splitlines() == [
-        "COMMAND ID  NAME    TYPE            TIMEOUT  PARAMETERS  CREATED               INVOKED",
-        "c-1         name-1  RunShellScript  3600     a,b         2026-11-22T05:30:00Z  1",
-        "c-2         name-2  RunShellScript  3600     -           2026-11-22T05:30:00Z  2",
+        "COMMAND ID  NAME    TYPE            TIMEOUT  PARAMETERS  CREATED               INVOKED  TAGS",  # noqa: E501
+        "c-1         name-1  RunShellScript  3600     a,b         2026-11-22T05:30:00Z  1        -",
+        "c-2         name-2  RunShellScript  3600     -           2026-11-22T05:30:00Z  2        -",
     ]
     first, second = api.requests("CommandService/DescribeCommands")
     assert (first.type, first.max_results, first.next_token) == (1, 1, "")
@@ -401,8 +401,8 @@ async def test_invocations_with_instances(api: ScriptedServer) -> None:
         "invocations", "--server", api.address, "--invoke-id", "t-1", "--status", "scheduled"
     )
     assert outcome.out.splitlines() == [
-        "INVOKE ID  COMMAND ID  NAME    STATUS     REPEAT  FREQUENCY     CREATED               DONE",  # noqa: E501
-        "t-1        c-1         backup  Scheduled  Period  0 30 2 * * ?  2026-11-22T05:30:00Z  1/2",
+        "INVOKE ID  COMMAND ID  NAME    STATUS     REPEAT  FREQUENCY     CREATED               DONE  SELECTOR  TAGS",  # noqa: E501
+        "t-1        c-1         backup  Scheduled  Period  0 30 2 * * ?  2026-11-22T05:30:00Z  1/2   -         -",  # noqa: E501
         "",
         "t-1 instances:",
         "INSTANCE  STATUS     NEXT FIRE             REPEATS  OVERLAP SKIPS  MISFIRE SKIPS  UPDATED",
@@ -509,9 +509,9 @@ async def test_instances_and_quota(api: ScriptedServer) -> None:
     )
     instances = await kairos("instances", "--server", api.address, "-i", "i-1,i-2")
     assert instances.out.splitlines() == [
-        "INSTANCE  NAME   ONLINE  VERSION  OS     TIME ZONE      LAST HEARTBEAT",
-        "i-1       web-1  yes     0.1.0    linux  Asia/Shanghai  2026-11-22T05:30:00Z",
-        "i-2       -      no      -        -      -              -",
+        "INSTANCE  NAME   ONLINE  VERSION  OS     TIME ZONE      LAST HEARTBEAT        TAGS",
+        "i-1       web-1  yes     0.1.0    linux  Asia/Shanghai  2026-11-22T05:30:00Z  -",
+        "i-2       -      no      -        -      -              -                     -",
     ]
     assert list(api.requests("FleetService/DescribeAgentStatus")[0].instance_ids) == ["i-1", "i-2"]
     quota = await kairos("quota", "--server", api.address)

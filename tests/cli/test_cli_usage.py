@@ -11,7 +11,7 @@ NOWHERE = ["--server", "127.0.0.1:1"]
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["run", "--", "true"], "the following arguments are required: -i/--instance-ids"),
+        (["run", "--", "true"], "one of the arguments -i/--instance-ids -l/--selector is required"),
         (["run", "-i", "i-1"], "error: give the script either inline (after `--`) or with --file"),
         (["run", "-i", "i-1", "--file", "x.sh", "--", "true"], "either inline"),
         (["run", "-i", "i-1,", "--", "true"], "empty instance id in 'i-1,'"),

@@ -69,7 +69,7 @@ class DescribeAgentStatusRequest(_message.Message):
     def __init__(self, instance_ids: _Optional[_Iterable[str]] = ..., max_results: _Optional[int] = ..., next_token: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[_common_pb2.Tag, _Mapping]]] = ...) -> None: ...
 
 class AgentStatus(_message.Message):
-    __slots__ = ("instance_id", "instance_name", "online", "agent_version", "os_type", "last_heartbeat_time", "time_zone")
+    __slots__ = ("instance_id", "instance_name", "online", "agent_version", "os_type", "last_heartbeat_time", "time_zone", "tags")
     INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
     INSTANCE_NAME_FIELD_NUMBER: _ClassVar[int]
     ONLINE_FIELD_NUMBER: _ClassVar[int]
@@ -77,6 +77,7 @@ class AgentStatus(_message.Message):
     OS_TYPE_FIELD_NUMBER: _ClassVar[int]
     LAST_HEARTBEAT_TIME_FIELD_NUMBER: _ClassVar[int]
     TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
     instance_id: str
     instance_name: str
     online: bool
@@ -84,7 +85,8 @@ class AgentStatus(_message.Message):
     os_type: _common_pb2.OsType
     last_heartbeat_time: _timestamp_pb2.Timestamp
     time_zone: str
-    def __init__(self, instance_id: _Optional[str] = ..., instance_name: _Optional[str] = ..., online: _Optional[bool] = ..., agent_version: _Optional[str] = ..., os_type: _Optional[_Union[_common_pb2.OsType, str]] = ..., last_heartbeat_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., time_zone: _Optional[str] = ...) -> None: ...
+    tags: _containers.RepeatedCompositeFieldContainer[_common_pb2.Tag]
+    def __init__(self, instance_id: _Optional[str] = ..., instance_name: _Optional[str] = ..., online: _Optional[bool] = ..., agent_version: _Optional[str] = ..., os_type: _Optional[_Union[_common_pb2.OsType, str]] = ..., last_heartbeat_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., time_zone: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[_common_pb2.Tag, _Mapping]]] = ...) -> None: ...
 
 class DescribeAgentStatusResponse(_message.Message):
     __slots__ = ("instances", "total_count", "next_token")
