@@ -40,6 +40,7 @@ class Deleted:
 
     executions: int = 0
     invocations: int = 0
+    commands: int = 0
     idempotency_keys: int = 0
 
 
@@ -80,17 +81,25 @@ class Retention:
             if not gone:
                 break
             await asyncio.sleep(PAUSE)
+        commands = await self._drain(
+            "commands", functools.partial(retention.old_commands, days=days, batch=batch)
+        )
         keys = await self._drain(
             "idempotency_keys", functools.partial(retention.expired_keys, batch=batch)
         )
         deleted = Deleted(
-            executions=executions + rows, invocations=invocations, idempotency_keys=keys
+            executions=executions + rows,
+            invocations=invocations,
+            commands=commands,
+            idempotency_keys=keys,
         )
         if deleted != Deleted():
             log.info(
-                "retention deleted %d executions, %d invocations, %d idempotency keys",
+                "retention deleted %d executions, %d invocations, %d unkept commands, "
+                "%d idempotency keys",
                 deleted.executions,
                 deleted.invocations,
+                deleted.commands,
                 deleted.idempotency_keys,
             )
         return deleted

@@ -121,7 +121,8 @@ quota_exceeded = Counter(
 )
 retention_deleted = Counter(
     "kairos_retention_deleted_total",
-    "Rows the retention job deleted, by table (executions, invocations, idempotency_keys).",
+    "Rows the retention job deleted, by table (executions, invocations, commands,"
+    " idempotency_keys).",
     ("table",),
 )
 retention_errors = Counter(

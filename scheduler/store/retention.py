@@ -15,6 +15,10 @@ What goes, and why derived statuses stay right without being refreshed:
   before the window, created before it) with everything they hold: targets,
   status counts and their remaining executions go with them by their foreign keys'
   ``ON DELETE CASCADE``. Their counts go with them: no other invocation's change.
+* ``old_commands``: the commands ``RunCommand`` stored without ``keep_command``, once
+  older than the window and no invocation of theirs is left. Nothing reads them but
+  their invocations' creation (an invocation keeps its own copy of the command), and
+  no call can name them (``InvokeCommand`` refuses them as not found).
 * ``expired_keys``: idempotency keys older than ``IDEMPOTENCY_HOURS``, which the
   idempotency check treats as absent already (``store.idempotency``).
 """
@@ -38,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from scheduler.domain.enums import FINAL_STATUSES
 from scheduler.domain.limits import IDEMPOTENCY_HOURS
 from scheduler.store.tables import (
+    commands,
     executions,
     idempotency_keys,
     invocation_targets,
@@ -121,6 +126,19 @@ _OLD_INVOCATIONS = select(
     func.count().label("invocations"), func.coalesce(func.sum(_sized.c.rows), 0).label("rows")
 ).select_from(_deleted.join(_sized, _sized.c.id == _deleted.c.id))
 
+_OLD_COMMANDS = delete(commands).where(
+    commands.c.id.in_(
+        select(commands.c.id)
+        .where(
+            ~commands.c.kept,
+            commands.c.created_at < _cutoff,
+            ~select(invocations.c.id).where(invocations.c.command_id == commands.c.id).exists(),
+        )
+        .limit(_batch)
+        .with_for_update(skip_locked=True)
+    )
+)
+
 _key = tuple_(
     idempotency_keys.c.account_id,
     idempotency_keys.c.region_id,
@@ -158,6 +176,13 @@ async def old_invocations(conn: AsyncConnection, *, days: int, batch: int) -> tu
     in ``batch`` (at least one); returns how many invocations and executions went."""
     row = (await conn.execute(_OLD_INVOCATIONS, {"days": days, "batch": batch})).one()
     return int(row.invocations), int(row.rows)
+
+
+async def old_commands(conn: AsyncConnection, *, days: int, batch: int) -> int:
+    """Delete up to ``batch`` commands RunCommand did not keep, older than ``days``, whose
+    invocations are all gone; returns how many went."""
+    result = await conn.execute(_OLD_COMMANDS, {"days": days, "batch": batch})
+    return result.rowcount
 
 
 async def expired_keys(conn: AsyncConnection, *, batch: int) -> int:

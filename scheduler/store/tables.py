@@ -109,6 +109,8 @@ commands = Table(
     Column("invoke_times", BigInteger, nullable=False, server_default="0"),
     Column("created_at", Timestamp, nullable=False, server_default=NOW),
     Index("ix_commands_tenant_created", "account_id", "region_id", "created_at", "id"),
+    # The retention job deletes old commands RunCommand did not keep by this.
+    Index("ix_commands_unkept_created", "created_at", postgresql_where=~column("kept")),
     one_of("type", CommandType),
 )
 

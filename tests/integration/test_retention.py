@@ -223,9 +223,36 @@ async def test_retention_reads_the_old_rows_only(engine: AsyncEngine) -> None:
         with recorded(conn) as statements:
             assert await retention.old_executions(conn, days=DAYS, batch=500) == 50
             assert await retention.old_invocations(conn, days=DAYS, batch=500) == (0, 0)
+            assert await retention.old_commands(conn, days=DAYS, batch=500) == 0
             assert await retention.expired_keys(conn, batch=500) == 0
         plans = await plans_of(conn, statements)
 
     reading_all = [plan for plan in plans if "Seq Scan on executions" in plan]
-    assert len(plans) == 3
+    assert len(plans) == 4
     assert not reading_all, "\n\n".join(reading_all)
+
+
+async def test_commands_runcommand_did_not_keep_go_once_their_invocations_have(
+    engine: AsyncEngine,
+) -> None:
+    async with engine.begin() as conn:
+        await add_command(conn)
+        await add_instance(conn, "i-1")
+        await conn.execute(
+            text(
+                "INSERT INTO commands (id, account_id, region_id, name, type, content, timeout,"
+                " enable_parameter, kept, created_at)"
+                " SELECT c.id, :account, :region, 'run', 'RunShellScript', 'true'::bytea, 60,"
+                " false, c.kept, now() - make_interval(days => c.age)"
+                " FROM (VALUES ('c-unkept-old', false, 30), ('c-unkept-used', false, 30),"
+                " ('c-unkept-new', false, 1), ('c-kept-old', true, 30)) AS c(id, kept, age)"
+            ),
+            {"account": TENANT.account_id, "region": TENANT.region_id},
+        )
+        await add_invocation(conn, "t-used", ["i-1"], armed=True)
+        await conn.execute(text("UPDATE invocations SET command_id = 'c-unkept-used'"))
+
+    async with engine.begin() as conn:
+        assert await retention.old_commands(conn, days=DAYS, batch=500) == 1
+        left = await conn.scalars(text("SELECT id FROM commands ORDER BY id"))
+        assert list(left) == ["c-1", "c-kept-old", "c-unkept-new", "c-unkept-used"]

@@ -1,4 +1,5 @@
-"""Indexes for the retention job: executions by finish, invocations and idempotency keys by age.
+"""Indexes for the retention job: executions by finish; invocations, unkept commands and
+idempotency keys by age.
 
 Revision ID: 0013
 Revises: 0008
@@ -31,10 +32,17 @@ def upgrade() -> None:
     )
     op.create_index("ix_invocations_created", "invocations", ["created_at"])
     op.create_index("ix_idempotency_keys_created", "idempotency_keys", ["created_at"])
+    op.create_index(
+        "ix_commands_unkept_created",
+        "commands",
+        ["created_at"],
+        postgresql_where=sa.text("NOT kept"),
+    )
 
 
 def downgrade() -> None:
     """Revert this revision."""
+    op.drop_index("ix_commands_unkept_created", table_name="commands")
     op.drop_index("ix_idempotency_keys_created", table_name="idempotency_keys")
     op.drop_index("ix_invocations_created", table_name="invocations")
     op.drop_index("ix_executions_finished", table_name="executions")
