@@ -50,6 +50,10 @@ class Limits:
     max_instances_per_selector: int = 1000
     """Instances a selector (``resource_tags``) may match when an invocation is created or
     a one-time run resolves it; past it the call is refused."""
+    # Retention (issue 12, item 6).
+    retention_days: int = 28
+    """Days a finished execution and its output are kept (Cloud Assistant's four weeks);
+    a periodic or boot target keeps its latest execution while its invocation lives."""
 
 
 MAX_NAME = 128
@@ -65,6 +69,8 @@ MAX_ERROR_INFO = 4096
 MAX_OUTPUT_OFFSET = 2**48
 """Largest byte offset a live output chunk may claim (256 TiB: no script prints more)."""
 MAX_CLIENT_TOKEN = 64
+IDEMPOTENCY_HOURS = 24
+"""Hours a client_token is remembered; an older one counts as never used."""
 MAX_PAGE = 50
 DEFAULT_PAGE = 10
 

@@ -106,6 +106,10 @@ class ServerConfig:
                 "--max-instances-per-selector must be at least 1, "
                 f"got {self.limits.max_instances_per_selector}"
             )
+        if self.limits.retention_days < 1:
+            raise ConfigError(
+                f"--retention-days must be at least 1, got {self.limits.retention_days}"
+            )
         if self.limits.max_watches < 1:
             raise ConfigError(f"--max-watches must be at least 1, got {self.limits.max_watches}")
         if self.limits.live_output_rate < 1:
