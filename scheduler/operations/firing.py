@@ -30,6 +30,7 @@ from scheduler.observability import metrics
 from scheduler.operations.changes import invocations_changed
 from scheduler.schedule import Schedule, ScheduleError, parse_frequency
 from scheduler.store import quota
+from scheduler.store import selectors as selector_store
 from scheduler.store import targets as target_store
 from scheduler.store.clock import database_now
 from scheduler.store.executions import NewExecution, insert_executions
@@ -69,15 +70,23 @@ async def decide(
 ) -> Round:
     """Decide each claimed target's fire at ``now``: misfire grace, overlap, next fire.
 
-    A target whose fire cannot be decided (an unexpected error of the schedule
-    engine, bad data) fails alone: it is logged, counted in
-    ``kairos_fire_errors_total`` and disarmed like a target with an invalid
-    schedule, so that it neither fails every round nor holds up the others.
+    A target of a selector invocation whose instance no longer has the selector's tags
+    is disarmed without a fire (``store.selectors.unselected``). A target whose fire
+    cannot be decided (an unexpected error of the schedule engine, bad data) fails
+    alone: it is logged, counted in ``kairos_fire_errors_total`` and disarmed like a
+    target with an invalid schedule, so that it neither fails every round nor holds up
+    the others.
     """
-    busy = await target_store.busy(conn, [TargetKey(t.invocation_id, t.instance.id) for t in due])
+    keys = [TargetKey(t.invocation_id, t.instance.id) for t in due]
+    busy = await target_store.busy(conn, keys)
+    # Tags (issue 12): a selector's target whose instance lost the tags fires no more.
+    left = await selector_store.unselected(conn, keys)
     fires: list[Fire] = []
     updates: list[TargetUpdate] = []
     for target in due:
+        if TargetKey(target.invocation_id, target.instance.id) in left:
+            updates.append(_disarmed(target))
+            continue
         try:
             fire, update = _decide(
                 target,
@@ -169,7 +178,8 @@ async def fire_boot_triggers(
     created: Mapping[TargetKey, StatusChange] | None = None,
 ) -> Fired:
     """Create the executions of these instances' boots, in one round; NEXT_REBOOT_ONLY
-    targets then disarm. ``changed``, ``created``: as for ``fire``.
+    targets then disarm, as do selector targets whose instance lost the tags (without a
+    run). ``changed``, ``created``: as for ``fire``.
 
     Runs in the transaction that records the new boot ids, so a boot fires
     once however often the agent reconnects.
@@ -177,20 +187,26 @@ async def fire_boot_triggers(
     now = await database_now(conn)
     fires: list[Fire] = []
     updates: list[TargetUpdate] = []
-    for key in booted:
-        for target in await target_store.boot_targets(conn, key):
-            fires.append(Fire(target=target, scheduled_at=now))
-            updates.append(
-                TargetUpdate(
-                    invocation_id=target.invocation_id,
-                    instance_id=key.instance_id,
-                    armed=target.repeat_mode is RepeatMode.EVERY_REBOOT,
-                    next_fire_at=None,
-                    fired=1,
-                    overlap_skips=0,
-                    misfire_skips=0,
-                )
+    targets = [t for key in booted for t in await target_store.boot_targets(conn, key)]
+    left = await selector_store.unselected(
+        conn, [TargetKey(t.invocation_id, t.instance.id) for t in targets]
+    )
+    for target in targets:
+        if TargetKey(target.invocation_id, target.instance.id) in left:
+            updates.append(_disarmed(target))
+            continue
+        fires.append(Fire(target=target, scheduled_at=now))
+        updates.append(
+            TargetUpdate(
+                invocation_id=target.invocation_id,
+                instance_id=target.instance.id,
+                armed=target.repeat_mode is RepeatMode.EVERY_REBOOT,
+                next_fire_at=None,
+                fired=1,
+                overlap_skips=0,
+                misfire_skips=0,
             )
+        )
     round_ = Round(fires=fires, updates=updates)
     return await fire(
         conn, limits, round_, now.date(), trigger="boot", changed=changed, created=created

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Boolean, Text, bindparam, func, select, update
+from sqlalchemy import Boolean, Text, bindparam, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -24,7 +24,7 @@ from scheduler.domain.tenancy import Tenant
 from scheduler.store.arrays import Unnested
 from scheduler.store.invocations import settings_from
 from scheduler.store.tables import Timestamp, invocation_targets, invocations, on_targets
-from scheduler.store.tags import selected, selector_params
+from scheduler.store.tags import effective_tags, selected, selector_params
 
 _LOCK_KEY = "kairos-selectors"
 
@@ -190,3 +190,51 @@ async def apply_moves(
         for a in new
     }
     return [TargetKey(m[0], m[1]) for m in moved], created
+
+
+_claimed = Unnested("c", invocation_id=Text(), instance_id=Text())
+_effective = effective_tags().subquery("effective")
+_wanted = (
+    func.jsonb_each_text(invocations.c.resource_tags)
+    .table_valued("key", "value")
+    .render_derived(name="wanted")
+)
+# A claimed target of a selector invocation whose instance lacks one of its tags.
+_UNSELECTED = (
+    select(_claimed.c.invocation_id, _claimed.c.instance_id)
+    .join(invocations, invocations.c.id == _claimed.c.invocation_id)
+    .where(
+        invocations.c.resource_tags.is_not(None),
+        exists(
+            select(_wanted.c.key).where(
+                ~exists().where(
+                    _effective.c.account_id == invocations.c.account_id,
+                    _effective.c.region_id == invocations.c.region_id,
+                    _effective.c.resource_type == ResourceType.INSTANCE.value,
+                    _effective.c.resource_id == _claimed.c.instance_id,
+                    _effective.c.key == _wanted.c.key,
+                    or_(_wanted.c.value == "", _effective.c.value == _wanted.c.value),
+                )
+                # Of the outer query's rows, not joined anew.
+                .correlate(invocations, _claimed.rows, _wanted)
+            )
+        ),
+    )
+)
+
+
+async def unselected(conn: AsyncConnection, claimed: Sequence[TargetKey]) -> set[TargetKey]:
+    """Among claimed targets, those of selector invocations whose instance no longer has
+    the selector's tags: one statement, for any number. Membership is kept in step where
+    tags change (``operations.selectors``); this makes sure that no path that forgets to
+    can fire a non-member."""
+    if not claimed:
+        return set()
+    rows = await conn.execute(
+        _UNSELECTED,
+        _claimed.bind(
+            invocation_id=[k.invocation_id for k in claimed],
+            instance_id=[k.instance_id for k in claimed],
+        ),
+    )
+    return {TargetKey(r.invocation_id, r.instance_id) for r in rows}

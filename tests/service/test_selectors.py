@@ -204,3 +204,25 @@ async def test_selector_refusals(timed: Timed) -> None:
     bad_tag.resource_tags.append(common_pb2.Tag(key="acs:x", value="1"))
     bad = await refused(timed.kairos.invocations.RunCommand(bad_tag))
     assert bad.info.reason == RefusalCode.INVALID_TAG_KEY_MALFORMED.value
+
+
+async def test_a_fire_checks_that_the_instance_still_matches(timed: Timed) -> None:
+    """Membership is kept in step where tags change; were a tag to go by another path, the
+    fire itself still refuses a non-member (and disarms it)."""
+    for instance_id in ("i-1", "i-2"):
+        await tag(timed.kairos, instance_id, env="prod", team="web")
+    created = await timed.kairos.invocations.RunCommand(
+        by_selector("rate(10s)", env="prod", team="")
+    )
+    async with timed.engine.begin() as conn:
+        await conn.execute(text("DELETE FROM tags WHERE resource_id = 'i-1' AND key = 'team'"))
+    await timed.rewind(created.invoke_id, 10.5)
+
+    assert await timed.ticker.tick() == 2  # both claimed, one fired
+    runs = await timed.history(created.invoke_id)
+    assert [r.instance_id for r in runs] == ["i-2"]
+    assert targets(await timed.invocation(created.invoke_id)) == {
+        "i-1": (False, False),
+        "i-2": (True, True),
+    }
+    await counts_match_targets(timed)
