@@ -159,7 +159,7 @@ def describe(args: argparse.Namespace) -> int:
     if args.invoke_id or args.instances:
         for invocation in response.invocations:
             print(f"\n{invocation.invoke_id} instances:")
-            print(render_invocation_instances(invocation.instances))
+            print(render_invocation_instances(invocation))
     print_page_hint(len(response.invocations), response.total_count, response.next_token)
     return 0
 
@@ -219,23 +219,26 @@ def render_invocations(invocations: Sequence[invocation_pb2.Invocation]) -> str:
     )
 
 
-def render_invocation_instances(instances: Sequence[invocation_pb2.InvocationInstance]) -> str:
-    """One invocation's targets: status, next fire and the skips of its schedule."""
-    return render_table(
-        ["INSTANCE", "STATUS", "NEXT FIRE", "REPEATS", "OVERLAP SKIPS", "MISFIRE SKIPS", "UPDATED"],
-        [
-            [
-                instance.instance_id,
-                enum_word(common_pb2.InvocationStatus, instance.invocation_status),
-                format_time(instance.next_fire_time),
-                instance.repeats,
-                instance.overlap_skips,
-                instance.misfire_skips,
-                format_time(instance.update_time),
-            ]
-            for instance in instances
-        ],
-    )
+def render_invocation_instances(invocation: invocation_pb2.Invocation) -> str:
+    """One invocation's targets: status, next fire and the skips of its schedule; for an
+    invocation by selector, whether each instance matches it now (SELECTED)."""
+    by_selector = bool(invocation.resource_tags)
+    headers = ["INSTANCE", "STATUS", "NEXT FIRE", "REPEATS", "OVERLAP SKIPS", "MISFIRE SKIPS"]
+    rows = []
+    for instance in invocation.instances:
+        row: list[object] = [
+            instance.instance_id,
+            enum_word(common_pb2.InvocationStatus, instance.invocation_status),
+            format_time(instance.next_fire_time),
+            instance.repeats,
+            instance.overlap_skips,
+            instance.misfire_skips,
+            format_time(instance.update_time),
+        ]
+        if by_selector:
+            row.append("yes" if instance.selected else "no")
+        rows.append(row)
+    return render_table([*headers, "UPDATED", *(["SELECTED"] if by_selector else [])], rows)
 
 
 def render_results(results: Sequence[invocation_pb2.InvocationResult], *, history: bool) -> str:

@@ -207,7 +207,8 @@ _UNSELECTED = (
         invocations.c.resource_tags.is_not(None),
         exists(
             select(_wanted.c.key).where(
-                ~exists().where(
+                ~exists()
+                .where(
                     _effective.c.account_id == invocations.c.account_id,
                     _effective.c.region_id == invocations.c.region_id,
                     _effective.c.resource_type == ResourceType.INSTANCE.value,

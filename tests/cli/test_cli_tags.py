@@ -105,3 +105,33 @@ async def test_run_and_invoke_take_a_selector_and_tags(api: ScriptedServer) -> N
     )  # fmt: skip
     [created] = api.requests("CommandService/CreateCommand")
     assert list(created.tags) == tags(("owner", "ops"))
+
+
+async def test_invocations_show_the_selector_and_who_matches_it_now(api: ScriptedServer) -> None:
+    api.reply(
+        "InvocationService/DescribeInvocations",
+        invocation_pb2.DescribeInvocationsResponse(
+            invocations=[
+                invocation_pb2.Invocation(
+                    invoke_id="t-1",
+                    resource_tags=tags(("env", "prod")),
+                    tags=tags(("change", "CHG-1")),
+                    instances=[
+                        invocation_pb2.InvocationInstance(instance_id="i-1", selected=True),
+                        invocation_pb2.InvocationInstance(instance_id="i-2"),
+                    ],
+                )
+            ],
+            total_count=1,
+        ),
+    )
+    outcome = await kairos(
+        "invocations", "--invoke-id", "t-1", "-l", "change=CHG-1", "--server", api.address
+    )
+    lines = outcome.out.splitlines()
+    assert lines[0].split()[-2:] == ["SELECTOR", "TAGS"]
+    assert lines[1].split()[-2:] == ["env=prod", "change=CHG-1"]
+    assert lines[4].split()[-1] == "SELECTED"
+    assert [line.split()[-1] for line in lines[5:7]] == ["yes", "no"]
+    [request] = api.requests("InvocationService/DescribeInvocations")
+    assert list(request.tags) == tags(("change", "CHG-1"))
