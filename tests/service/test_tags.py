@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import grpc
 import psycopg
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from kairos.v1 import (
     activation_pb2,
@@ -398,3 +401,17 @@ async def test_resources_take_tags_at_creation_and_describe_filters_by_all_of_th
 
 def pairs(given: Sequence[common_pb2.Tag]) -> list[tuple[str, str]]:
     return [(t.key, t.value) for t in given]
+
+
+async def test_tag_service_is_in_reflection_and_health(kairos: Kairos) -> None:
+    # The stubs are typed for synchronous channels; these are asyncio ones.
+    health: Any = health_pb2_grpc.HealthStub(kairos.channel)
+    serving = await health.Check(health_pb2.HealthCheckRequest(service="kairos.v1.TagService"))
+    assert serving.status == health_pb2.HealthCheckResponse.SERVING
+    reflection: Any = reflection_pb2_grpc.ServerReflectionStub(kairos.channel)  # type: ignore[arg-type]
+    call = reflection.ServerReflectionInfo()
+    await call.write(reflection_pb2.ServerReflectionRequest(list_services=""))
+    answer = await call.read()
+    await call.done_writing()
+    names = {s.name for s in answer.list_services_response.service}
+    assert "kairos.v1.TagService" in names
