@@ -227,6 +227,15 @@ async def test_another_accounts_resource_reads_as_unknown(
             assert refusal.message.endswith(f"not found: {resource_id}")
     assert await listed(b, INSTANCE, having=tags(env="prod")) == []
     assert await listed(a, INSTANCE, having=tags(env="prod")) == [("i-a", "env", "prod", False)]
+    # Nor does another account's selector reach it.
+    by_tags = invocation_pb2.RunCommandRequest(
+        type=common_pb2.COMMAND_TYPE_RUN_SHELL_SCRIPT,
+        command_content="true",
+        resource_tags=tags(env="prod"),
+    )
+    elsewhere = await refused(b.invocations.RunCommand(by_tags, metadata=b.metadata))
+    assert elsewhere.info.reason == RefusalCode.INVALID_RESOURCE_TAG_NOT_FOUND.value
+    await a.invocations.RunCommand(by_tags, metadata=a.metadata)
     await agent.close()
 
 
