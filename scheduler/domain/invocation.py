@@ -232,7 +232,8 @@ def next_fires(
 ) -> list[PlannedTarget]:
     """Each target's next fire after ``now`` (None: none, or a boot trigger), the schedule's
     grid anchored at the invocation's creation: the one computation of a target's
-    first fire, at creation and when an instance joins a selector's invocation."""
+    first fire, at creation (``plan_targets``) and when an instance joins a selector's
+    invocation (``domain.selectors``) — what shifts or bounds a first fire belongs here."""
     if settings.repeat_mode is not RepeatMode.PERIOD:
         return [PlannedTarget(t.id, None) for t in targets]
     schedule = parse_schedule(settings.frequency, created_at=created_at)
