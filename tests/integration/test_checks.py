@@ -12,7 +12,7 @@ from enum import StrEnum
 
 import pytest
 from psycopg.errors import CheckViolation
-from sqlalchemy import CheckConstraint, Table, update
+from sqlalchemy import CheckConstraint, Table, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -24,6 +24,8 @@ from scheduler.domain.enums import (
     InvocationStatus,
     OsType,
     RepeatMode,
+    ResourceType,
+    TagSource,
 )
 from scheduler.store.tables import (
     commands,
@@ -33,6 +35,7 @@ from scheduler.store.tables import (
     invocation_targets,
     invocations,
     metadata,
+    tags,
 )
 from tests.integration.seed import add_command, add_execution, add_instance, add_invocation
 
@@ -45,6 +48,8 @@ CHECKED: list[tuple[Table, str, Iterable[StrEnum]]] = [
     (invocation_targets, "status", TARGET_STATUSES),
     (invocation_status_counts, "status", TARGET_STATUSES),
     (executions, "status", EXECUTION_STATUSES),
+    (tags, "resource_type", ResourceType),
+    (tags, "source", TagSource),
 ]
 CASES = [pytest.param(t, c, set(m), id=f"{t.name}.{c}") for t, c, m in CHECKED]
 
@@ -61,6 +66,17 @@ async def _one_row_each(conn: AsyncConnection) -> None:
     await add_instance(conn, "i-1")
     await add_invocation(conn, "inv-1", ["i-1"])
     await add_execution(conn, "inv-1", "i-1", status=InvocationStatus.PENDING)
+    await conn.execute(
+        insert(tags).values(
+            account_id="a",
+            region_id="r",
+            resource_type=ResourceType.INSTANCE.value,
+            resource_id="i-1",
+            source=TagSource.API.value,
+            key="env",
+            value="prod",
+        )
+    )
 
 
 def test_every_check_of_an_enum_column_is_tested() -> None:
