@@ -49,6 +49,7 @@ from scheduler.domain.enums import (
     OsType,
     RepeatMode,
 )
+from scheduler.domain.jitter import MAX_JITTER
 from scheduler.domain.tenancy import InstanceKey
 
 metadata = MetaData(
@@ -225,6 +226,12 @@ invocations = Table(
     Column("timeout", Integer, nullable=False),
     Column("container_id", String(128), nullable=False, server_default=""),
     Column("container_name", String(128), nullable=False, server_default=""),
+    # Jitter and bounds of a periodic invocation (issue 12 item 5, ``domain.bounds``).
+    Column("max_jitter", Integer, nullable=False, server_default="0"),
+    Column("start_at", Timestamp),
+    Column("end_at", Timestamp),
+    CheckConstraint(f"max_jitter BETWEEN 0 AND {MAX_JITTER}", name="max_jitter_in_range"),
+    CheckConstraint("end_at > start_at", name="end_after_start"),
     # Derived from the targets (SPEC §7) through ``invocation_status_counts``, kept in
     # step in the same transactions.
     Column("status", String(16), nullable=False),

@@ -11,7 +11,7 @@ from sqlalchemy import Boolean, Integer, Row, Text, extract, func, select, updat
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.enums import ACTIVE_STATUSES, CommandType, InvocationStatus, RepeatMode
-from scheduler.domain.models import Command, Instance
+from scheduler.domain.models import Command, Instance, Timing
 from scheduler.domain.status import StatusChange, TargetKey
 from scheduler.domain.tenancy import InstanceKey, Tenant
 from scheduler.store import leases
@@ -44,6 +44,8 @@ class ArmedTarget:
     instance: Instance
     next_fire_at: datetime | None
     repeats: int
+    timing: Timing
+    """The invocation's jitter and bounds."""
 
 
 @dataclass(kw_only=True, frozen=True)
@@ -77,6 +79,9 @@ _COLUMNS = (
     invocations.c.parameters,
     invocations.c.timeout,
     invocations.c.working_dir,
+    invocations.c.max_jitter,
+    invocations.c.start_at,
+    invocations.c.end_at,
     # An instance's columns by their own names: the row is its ``instance_from`` mapping.
     instances.c.id,
     instances.c.name,
@@ -245,7 +250,9 @@ class _Builder:
     """
 
     def __init__(self) -> None:
-        self._invocations: dict[str, tuple[Tenant, RepeatMode, Command, dict[str, str]]] = {}
+        self._invocations: dict[
+            str, tuple[Tenant, RepeatMode, Command, dict[str, str], Timing]
+        ] = {}
         self._instances: dict[InstanceKey, Instance] = {}
 
     def target(self, row: Row[Any]) -> ArmedTarget:
@@ -267,8 +274,9 @@ class _Builder:
                     kept=True,
                 ),
                 dict(row.parameters),
+                Timing(max_jitter=row.max_jitter, start_at=row.start_at, end_at=row.end_at),
             )
-        tenant, repeat_mode, command, parameters = invocation
+        tenant, repeat_mode, command, parameters, timing = invocation
         key = InstanceKey(tenant, row.instance_id)
         instance = self._instances.get(key)
         if instance is None:
@@ -285,6 +293,7 @@ class _Builder:
             instance=instance,
             next_fire_at=row.next_fire_at,
             repeats=row.repeats,
+            timing=timing,
         )
 
 
