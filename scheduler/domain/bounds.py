@@ -81,6 +81,8 @@ def check_timing_schedule(timing: Timing, schedule: Schedule, now: datetime) -> 
             "end_time",
             f"end_time ({_instant(timing.end_at)}) must be in the future (now is {_instant(now)})",
         )
+    if not timing.max_jitter:
+        return
     interval = schedule.min_interval()
     if interval is not None and timing.max_jitter * 2 > interval.total_seconds():
         raise invalid(
