@@ -232,6 +232,11 @@ invocations = Table(
     Column("end_at", Timestamp),
     CheckConstraint(f"max_jitter BETWEEN 0 AND {MAX_JITTER}", name="max_jitter_in_range"),
     CheckConstraint("end_at > start_at", name="end_after_start"),
+    CheckConstraint(
+        f"repeat_mode = '{RepeatMode.PERIOD.value}' "
+        "OR (max_jitter = 0 AND start_at IS NULL AND end_at IS NULL)",
+        name="window_only_periodic",
+    ),
     # Derived from the targets (SPEC §7) through ``invocation_status_counts``, kept in
     # step in the same transactions.
     Column("status", String(16), nullable=False),

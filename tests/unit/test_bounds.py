@@ -88,6 +88,33 @@ def test_fired_on_time_a_jittered_target_keeps_its_offset_and_the_nominal_fires(
     assert stored == nominal[5] + window.offset
 
 
+@given(
+    st.sampled_from(["rate(10s)", "rate(2m)", "0 0/5 * * * ?", "0 0 * * * ?"]),
+    st.integers(min_value=0, max_value=100),
+    st.integers(min_value=0, max_value=4 * 3600 * 1000),
+    st.integers(min_value=0, max_value=3600 * 1000),
+)
+def test_a_jittered_target_decides_as_the_unjittered_one_on_a_shifted_clock(
+    frequency: str, due_index: int, late_ms: int, offset_ms: int
+) -> None:
+    # Whatever the downtime (misses, grace), the offset shifts every instant of the
+    # decision and nothing else: the fire keeps its nominal instant.
+    schedule = parse_frequency(frequency, anchor=T0)
+    due = list(schedule.fires(T0, zone=UTC, limit=due_index + 1))[-1]
+    now = due - 5 * S + timedelta(milliseconds=late_ms)
+    offset = timedelta(milliseconds=offset_ms)
+    plain = plan_fire(schedule, due, now, grace=GRACE, zone=UTC)
+    shifted = plan_fire(
+        schedule, due + offset, now + offset, grace=GRACE, zone=UTC, window=Window(offset=offset)
+    )
+    assert shifted.fire_at == plain.fire_at
+    assert shifted.misfire_skips == plain.misfire_skips
+    assert shifted.starts_at == (None if plain.starts_at is None else plain.starts_at + offset)
+    assert shifted.next_fire_at == (
+        None if plain.next_fire_at is None else plain.next_fire_at + offset
+    )
+
+
 def test_a_window_takes_the_invocation_timing_and_the_target_offset() -> None:
     timing = Timing(max_jitter=60, start_at=T0, end_at=T0 + timedelta(days=1))
     window = window_of("t-1", "i-1", timing)

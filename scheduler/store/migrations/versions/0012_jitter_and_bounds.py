@@ -33,10 +33,16 @@ def upgrade() -> None:
     op.create_check_constraint(
         op.f("ck_invocations_end_after_start"), "invocations", "end_at > start_at"
     )
+    op.create_check_constraint(
+        op.f("ck_invocations_window_only_periodic"),
+        "invocations",
+        "repeat_mode = 'Period' OR (max_jitter = 0 AND start_at IS NULL AND end_at IS NULL)",
+    )
 
 
 def downgrade() -> None:
     """Revert this revision."""
+    op.drop_constraint(op.f("ck_invocations_window_only_periodic"), "invocations", type_="check")
     op.drop_constraint(op.f("ck_invocations_end_after_start"), "invocations", type_="check")
     op.drop_constraint(op.f("ck_invocations_max_jitter_in_range"), "invocations", type_="check")
     op.drop_column("invocations", "end_at")
