@@ -13,6 +13,7 @@ import grpc
 import pytest
 import pytest_asyncio
 from google.protobuf.timestamp_pb2 import Timestamp
+from prometheus_client import REGISTRY
 from sqlalchemy import insert, text
 
 from kairos.v1 import command_pb2, common_pb2, invocation_pb2
@@ -155,6 +156,38 @@ async def test_a_jittered_target_starts_after_its_offset_and_keeps_the_nominal_i
         assert utc(result.scheduled_time) == nominal
         offset = jitter_offset(invoke_id, result.instance_id, 5)
         assert utc(result.start_time) >= nominal + offset
+
+
+def _lateness() -> tuple[float, float]:
+    """The scheduling lateness histogram's (count, sum) in this process's server."""
+    name = "kairos_scheduling_lateness_seconds"
+    return (
+        REGISTRY.get_sample_value(f"{name}_count") or 0.0,
+        REGISTRY.get_sample_value(f"{name}_sum") or 0.0,
+    )
+
+
+async def test_a_jittered_start_is_not_counted_as_lateness(timed: Timed) -> None:
+    # An invocation whose target on i-1 has an offset of a minute or more (almost any).
+    for _ in range(20):
+        request = periodic("rate(1h)")
+        request.max_jitter = 1800
+        invoke_id = (await timed.kairos.invocations.RunCommand(request)).invoke_id
+        offset = jitter_offset(invoke_id, "i-1", 1800)
+        if offset >= MINUTE:
+            break
+        await timed.kairos.invocations.StopInvocation(
+            invocation_pb2.StopInvocationRequest(invoke_id=invoke_id)
+        )
+    assert offset >= MINUTE
+    # Its jittered instant is now; the nominal one, `offset` ago.
+    await timed.rewind(invoke_id, 3600 + offset.total_seconds())
+    before = _lateness()
+    assert await timed.ticker.tick() == 1
+    await receive_task(timed.peers["i-1"])
+    count, total = (a - b for a, b in zip(_lateness(), before, strict=True))
+    assert count == 1
+    assert total < 30, f"lateness {total} s counts the jitter offset ({offset})"
 
 
 async def test_no_fire_before_the_start(timed: Timed) -> None:
