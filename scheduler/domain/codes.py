@@ -190,6 +190,16 @@ class RefusalCode(StrEnum):
     """An invocation that runs at once (not a timed or boot one) targets instances whose
     agents sent no heartbeat within the offline threshold; the message names every one
     (``FAILED_PRECONDITION``)."""
+    # Schedule control (PauseInvocation, ResumeInvocation, ModifyInvocation, TriggerInvocation).
+    INVALID_INVOCATION_REPEAT_MODE = "InvalidInvocation.RepeatMode"
+    """A one-time invocation (``ONCE``, ``DRY_RUN``) cannot be paused, resumed, modified or
+    triggered: only periodic and boot ones have a schedule (``FAILED_PRECONDITION``)."""
+    INVALID_INVOCATION_FINISHED = "InvalidInvocation.Finished"
+    """The invocation has no armed instance left (stopped, or its schedule is over): it
+    cannot be paused, resumed, modified or triggered (``FAILED_PRECONDITION``)."""
+    INVALID_INSTANCE_NOT_ARMED = "InvalidInstance.NotArmed"
+    """A trigger names instances of the invocation that are no longer armed (stopped or
+    removed); the message names every one (``FAILED_PRECONDITION``)."""
 
     # RESOURCE_EXHAUSTED: QuotaFailure names the quota (QuotaName).
     QUOTA_EXCEED_WATCH = "Quota.ExceedWatch"

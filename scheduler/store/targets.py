@@ -44,6 +44,8 @@ class ArmedTarget:
     instance: Instance
     next_fire_at: datetime | None
     repeats: int
+    # Schedule control: a paused invocation's fires are skipped and counted.
+    paused: bool = False
 
 
 @dataclass(kw_only=True, frozen=True)
@@ -57,6 +59,8 @@ class TargetUpdate:
     fired: int
     overlap_skips: int
     misfire_skips: int
+    # Schedule control: fires skipped because the invocation is paused.
+    paused_skips: int = 0
 
 
 _COLUMNS = (
@@ -77,6 +81,7 @@ _COLUMNS = (
     invocations.c.parameters,
     invocations.c.timeout,
     invocations.c.working_dir,
+    invocations.c.paused_at,
     # An instance's columns by their own names: the row is its ``instance_from`` mapping.
     instances.c.id,
     instances.c.name,
@@ -134,6 +139,18 @@ async def boot_targets(conn: AsyncConnection, key: InstanceKey) -> list[ArmedTar
     return _targets(await conn.execute(query))
 
 
+async def lock_armed(
+    conn: AsyncConnection, invoke_id: str, instance_ids: list[str]
+) -> list[ArmedTarget]:
+    """Lock the invocation's armed targets on ``instance_ids`` (all of them when empty), in
+    key order: a trigger fires them like a claim (``store.targets.claim_due``) would."""
+    query = _armed().where(invocation_targets.c.invocation_id == invoke_id)
+    if instance_ids:
+        query = query.where(invocation_targets.c.instance_id.in_(instance_ids))
+    query = query.order_by(invocation_targets.c.instance_id).with_for_update(of=invocation_targets)
+    return _targets(await conn.execute(query))
+
+
 _keys = Unnested("k", invocation_id=Text(), instance_id=Text())
 _BUSY = (
     select(executions.c.invocation_id, executions.c.instance_id)
@@ -170,6 +187,7 @@ _updates = Unnested(
     fired=Integer(),
     overlap_skips=Integer(),
     misfire_skips=Integer(),
+    paused_skips=Integer(),
 )
 # Each target's status is re-derived as it moves on, in the same statement: a fire's
 # executions are inserted first, and writing the status in a second update of the
@@ -186,6 +204,7 @@ _ADVANCE = (
         repeats=invocation_targets.c.repeats + _advanced.c.fired,
         overlap_skips=invocation_targets.c.overlap_skips + _advanced.c.overlap_skips,
         misfire_skips=invocation_targets.c.misfire_skips + _advanced.c.misfire_skips,
+        paused_skips=invocation_targets.c.paused_skips + _advanced.c.paused_skips,
         status=_advanced.c.new,
         updated_at=func.now(),
     )
@@ -215,6 +234,7 @@ async def advance(
             fired=[u.fired for u in updates],
             overlap_skips=[u.overlap_skips for u in updates],
             misfire_skips=[u.misfire_skips for u in updates],
+            paused_skips=[u.paused_skips for u in updates],
         ),
     )
     return {
@@ -285,6 +305,7 @@ class _Builder:
             instance=instance,
             next_fire_at=row.next_fire_at,
             repeats=row.repeats,
+            paused=row.paused_at is not None,
         )
 
 
