@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from scheduler.domain.codes import RefusalCode
 from scheduler.domain.enums import ContentEncoding, RepeatMode
 from scheduler.domain.errors import invalid, precondition
-from scheduler.domain.invocation import resolve_repeat_mode
+from scheduler.domain.invocation import parse_schedule, resolve_repeat_mode
 from scheduler.domain.limits import (
     MAX_FREQUENCY,
     Limits,
@@ -93,12 +94,18 @@ def check_modify_request(limits: Limits, request: ModifyRequest) -> ModifyReques
 
 
 def modify(
-    limits: Limits, settings: InvocationSettings, command: Command, request: ModifyRequest
+    limits: Limits,
+    settings: InvocationSettings,
+    command: Command,
+    request: ModifyRequest,
+    *,
+    created_at: datetime,
 ) -> Modified:
     """The settings and command copy ``request`` makes, each value validated as at creation.
 
     New content is the invocation's own copy (the saved command stays as it is), so
-    RunCommand's limit applies. With parameters enabled, new content defines the
+    RunCommand's limit applies. A new frequency is parsed as at creation (its grid
+    anchored at the invocation's ``created_at``). With parameters enabled, new content defines the
     names: the values given (or, when none are given, the current values of names
     it still defines) must fit them.
     """
@@ -107,6 +114,7 @@ def modify(
         frequency = request.frequency.strip()
         check_length(RefusalCode.INVALID_PARAM_FREQUENCY, "frequency", frequency, MAX_FREQUENCY)
         resolve_repeat_mode(settings.repeat_mode, frequency)
+        parse_schedule(frequency, created_at=created_at)
     timeout = settings.timeout
     if request.timeout is not None:
         timeout = check_timeout(limits, request.timeout)

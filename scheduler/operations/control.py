@@ -96,7 +96,13 @@ async def modify_invocation(
 
     async def change(conn: AsyncConnection) -> None:
         invocation = await _locked(conn, tenant, invoke_id, "modified")
-        modified = modify(ctx.limits, invocation.settings, invocation.command, request)
+        modified = modify(
+            ctx.limits,
+            invocation.settings,
+            invocation.command,
+            request,
+            created_at=invocation.created_at,
+        )
         unknown = [i for i in request.remove_instance_ids if i not in invocation.armed]
         if unknown:
             raise not_found(
