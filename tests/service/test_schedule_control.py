@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import grpc
 import pytest
@@ -18,11 +19,12 @@ from sqlalchemy import text
 from kairos.v1 import common_pb2, invocation_pb2
 from scheduler.domain.codes import RefusalCode
 from scheduler.domain.limits import Limits
+from scheduler.local import connect
 from tests.service.conftest import ServerFactory
-from tests.service.harness import Peer
+from tests.service.harness import TWO_ACCOUNTS_AUTH, Peer
 from tests.service.plays import receive_task, report
 from tests.service.refusals import decode
-from tests.service.test_timed import Timed, make_timed, periodic
+from tests.service.test_timed import NO_TICKER, Timed, make_timed, periodic
 
 S = common_pb2
 I = invocation_pb2  # noqa: E741
@@ -387,3 +389,57 @@ async def test_a_trigger_of_a_removed_instance_is_refused(timed: Timed) -> None:
         grpc.StatusCode.FAILED_PRECONDITION,
         RefusalCode.INVALID_INSTANCE_NOT_ARMED.value,
     )
+
+
+async def test_another_accounts_invocation_is_not_found(
+    servers: ServerFactory, tmp_path: Path
+) -> None:
+    auth_file = tmp_path / "auth.toml"
+    auth_file.write_text(TWO_ACCOUNTS_AUTH)
+    address = await servers.start(auth_file=auth_file, roles=NO_TICKER)
+    a, b = connect(address, "client-a"), connect(address, "client-b")
+    agent = Peer(address, "i-a", token="agent-a")
+    await agent.hello()
+    mine = await a.invocations.RunCommand(periodic("rate(10s)", "i-a"), metadata=a.metadata)
+    for call in (
+        b.invocations.PauseInvocation(
+            I.PauseInvocationRequest(invoke_id=mine.invoke_id), metadata=b.metadata
+        ),
+        b.invocations.ResumeInvocation(
+            I.ResumeInvocationRequest(invoke_id=mine.invoke_id), metadata=b.metadata
+        ),
+        b.invocations.ModifyInvocation(
+            I.ModifyInvocationRequest(invoke_id=mine.invoke_id, timeout=60), metadata=b.metadata
+        ),
+        b.invocations.TriggerInvocation(
+            I.TriggerInvocationRequest(invoke_id=mine.invoke_id), metadata=b.metadata
+        ),
+    ):
+        refusal = decode(await _refused(call))
+        assert (refusal.status, refusal.info.reason) == (
+            grpc.StatusCode.NOT_FOUND,
+            RefusalCode.INVALID_INVOKE_ID_NOT_FOUND.value,
+        )
+    described = await a.invocations.DescribeInvocations(
+        I.DescribeInvocationsRequest(invoke_id=mine.invoke_id), metadata=a.metadata
+    )
+    invocation = described.invocations[0]
+    assert (invocation.paused, invocation.timeout, invocation.instances[0].repeats) == (
+        False,
+        3600,
+        0,
+    )
+    await agent.close()
+
+
+async def test_a_trigger_counts_against_the_daily_quota(servers: ServerFactory) -> None:
+    async for t in make_timed(servers, Limits(max_daily_executions=1)):
+        response = await t.kairos.invocations.RunCommand(periodic("rate(1h)", "i-1", "i-2"))
+        await t.kairos.invocations.TriggerInvocation(
+            I.TriggerInvocationRequest(invoke_id=response.invoke_id)
+        )
+        runs = await t.history(response.invoke_id)
+        assert sorted((r.invocation_status, r.error_code) for r in runs) == [
+            (S.INVOCATION_STATUS_PENDING, ""),
+            (S.INVOCATION_STATUS_FAILED, "InvocationQuotaExceeded"),
+        ]
