@@ -35,14 +35,13 @@ from scheduler.domain.status import TargetKey
 from scheduler.domain.tenancy import Tenant
 from scheduler.operations.changes import invocations_changed
 from scheduler.operations.context import Context
-from scheduler.operations.firing import Fire, Fired, Round, count, fire
+from scheduler.operations.firing import Fired, count, fire, unscheduled_round
 from scheduler.store import control as store
 from scheduler.store import instances as instance_store
 from scheduler.store import notices
 from scheduler.store import targets as target_store
 from scheduler.store.clock import database_now
 from scheduler.store.control import Controlled
-from scheduler.store.targets import TargetUpdate
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -170,26 +169,7 @@ async def trigger_invocation(
         targets = await target_store.lock_armed(conn, invoke_id, requested)
         now = await database_now(conn)
         busy = await target_store.busy(conn, [TargetKey(invoke_id, t.instance.id) for t in targets])
-        round_ = Round(
-            fires=[
-                Fire(target=t, scheduled_at=now)
-                for t in targets
-                if TargetKey(invoke_id, t.instance.id) not in busy
-            ],
-            updates=[
-                TargetUpdate(
-                    invocation_id=invoke_id,
-                    instance_id=t.instance.id,
-                    armed=True,
-                    # The schedule does not move: the next fire stays where it was.
-                    next_fire_at=t.next_fire_at,
-                    fired=0 if TargetKey(invoke_id, t.instance.id) in busy else 1,
-                    overlap_skips=1 if TargetKey(invoke_id, t.instance.id) in busy else 0,
-                    misfire_skips=0,
-                )
-                for t in targets
-            ],
-        )
+        round_ = unscheduled_round(targets, now, busy=busy)
         fired = await fire(conn, ctx.limits, round_, now.date(), trigger="trigger")
         return fired, Triggered(
             fired=[f.target.instance.id for f in round_.fires],

@@ -188,6 +188,29 @@ async def fire_boot_triggers(
     return await fire(conn, limits, round_, now.date(), trigger="boot", changed=changed)
 
 
+def unscheduled_round(targets: list[ArmedTarget], now: datetime, *, busy: set[TargetKey]) -> Round:
+    """One fire at ``now`` of these locked targets outside their schedules (a trigger): each
+    keeps its next fire; one with a run still going (``busy``) is an overlap skip."""
+    fires: list[Fire] = []
+    updates: list[TargetUpdate] = []
+    for target in targets:
+        skipped = TargetKey(target.invocation_id, target.instance.id) in busy
+        if not skipped:
+            fires.append(Fire(target=target, scheduled_at=now))
+        updates.append(
+            TargetUpdate(
+                invocation_id=target.invocation_id,
+                instance_id=target.instance.id,
+                armed=True,
+                next_fire_at=target.next_fire_at,
+                fired=0 if skipped else 1,
+                overlap_skips=1 if skipped else 0,
+                misfire_skips=0,
+            )
+        )
+    return Round(fires=fires, updates=updates)
+
+
 def _decide(
     target: ArmedTarget, now: datetime, *, busy: bool, grace: timedelta
 ) -> tuple[Fire | None, TargetUpdate]:
