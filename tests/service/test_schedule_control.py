@@ -7,6 +7,7 @@ round by round, moving instants in the database instead of waiting for them.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import grpc
 import pytest
 import pytest_asyncio
+from prometheus_client import REGISTRY
 from sqlalchemy import text
 
 from kairos.v1 import common_pb2, invocation_pb2
@@ -65,6 +67,10 @@ async def _age(t: Timed, invoke_id: str, seconds: float) -> None:
         )
 
 
+def _paused_skips_counted() -> float:
+    return REGISTRY.get_sample_value("kairos_fire_skips_total", {"reason": "paused"}) or 0.0
+
+
 async def _pause(t: Timed, invoke_id: str) -> None:
     await t.kairos.invocations.PauseInvocation(I.PauseInvocationRequest(invoke_id=invoke_id))
 
@@ -81,9 +87,11 @@ async def test_a_paused_invocation_fires_nothing_counts_skips_and_resumes_on_tim
     await _pause(timed, invoke_id)
     await _pause(timed, invoke_id)  # pausing a paused invocation changes nothing
     assert (await timed.invocation(invoke_id)).paused
+    skipped_before = _paused_skips_counted()
     for _ in range(2):
         await _age(timed, invoke_id, 10.5)
         assert await timed.ticker.tick() == 1  # claimed and moved on, nothing created
+    assert _paused_skips_counted() == skipped_before + 2
     invocation = await timed.invocation(invoke_id)
     target = invocation.instances[0]
     assert (target.paused_skips, target.repeats, target.overlap_skips) == (2, 0, 0)
@@ -443,3 +451,35 @@ async def test_a_trigger_counts_against_the_daily_quota(servers: ServerFactory) 
             (S.INVOCATION_STATUS_PENDING, ""),
             (S.INVOCATION_STATUS_FAILED, "InvocationQuotaExceeded"),
         ]
+
+
+async def test_a_pause_waits_for_a_round_that_holds_the_targets(timed: Timed) -> None:
+    response = await timed.kairos.invocations.RunCommand(periodic("rate(10s)"))
+    invoke_id = response.invoke_id
+    await _age(timed, invoke_id, 10.5)
+    async with timed.engine.begin() as round_:
+        assert await timed.ticker.tick_in(round_) == 1
+        pausing = asyncio.ensure_future(_pause(timed, invoke_id))
+        await _until_a_lock_is_awaited(timed)
+        assert not pausing.done()
+    await pausing
+    # The round's fire happened before the pause; the next one is a paused skip.
+    assert len(await timed.history(invoke_id)) == 1
+    await _age(timed, invoke_id, 10)
+    assert await timed.ticker.tick() == 1
+    target = (await timed.invocation(invoke_id)).instances[0]
+    assert (target.repeats, target.paused_skips) == (1, 1)
+
+
+async def _until_a_lock_is_awaited(t: Timed) -> None:
+    async with t.engine.connect() as probe, asyncio.timeout(10):
+        while not (
+            await probe.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                )
+            )
+        ).scalar_one():
+            await probe.rollback()  # a fresh snapshot for the next look
+            await asyncio.sleep(0.01)  # polling a condition: no event for "is waiting"
