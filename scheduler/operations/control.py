@@ -112,6 +112,13 @@ async def modify_invocation(
         staying = [i for i in invocation.armed_ids() if i not in removed]
         added = [i for i in request.add_instance_ids if i not in staying]
         armed = staying + added
+        if not armed:
+            raise invalid(
+                RefusalCode.INVALID_PARAM_INSTANCE_ID,
+                "remove_instance_ids",
+                f"removing {', '.join(sorted(removed))} would leave invocation {invoke_id} no "
+                "armed instance: stop it instead (StopInvocation)",
+            )
         if len(armed) > ctx.limits.max_instances_per_call:
             raise invalid(
                 RefusalCode.INVALID_PARAM_INSTANCE_ID,

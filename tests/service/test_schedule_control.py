@@ -352,6 +352,11 @@ async def test_refusals(timed: Timed) -> None:
             RefusalCode.INVALID_INSTANCE_NOT_FOUND,
         ),
         (
+            I.ModifyInvocationRequest(invoke_id=live.invoke_id, remove_instance_ids=["i-1"]),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            RefusalCode.INVALID_PARAM_INSTANCE_ID,
+        ),
+        (
             I.ModifyInvocationRequest(
                 invoke_id=live.invoke_id, add_instance_ids=["i-2"], remove_instance_ids=["i-2"]
             ),
