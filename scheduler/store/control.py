@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Integer, Text, bindparam, func, literal, select, true, update
+from sqlalchemy import Integer, Text, any_, bindparam, func, literal, select, true, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -14,7 +14,7 @@ from scheduler.domain.enums import CommandType, InvocationStatus, RepeatMode
 from scheduler.domain.invocation import PlannedTarget
 from scheduler.domain.models import Command, InvocationSettings
 from scheduler.domain.tenancy import Tenant
-from scheduler.store.arrays import Unnested
+from scheduler.store.arrays import Unnested, array, array_parameter
 from scheduler.store.invocations import settings_of
 from scheduler.store.tables import (
     Timestamp,
@@ -126,12 +126,12 @@ async def modify(
 
 
 _planned = Unnested("p", instance_id=Text(), next_fire_at=Timestamp)
-_ARM = insert(invocation_targets).from_select(
+_insert_armed = insert(invocation_targets).from_select(
     ["invocation_id", "account_id", "region_id", "instance_id", "status", "armed", "next_fire_at"],
     select(
-        bindparam("invocation_id", type_=Text()),
-        bindparam("account_id", type_=Text()),
-        bindparam("region_id", type_=Text()),
+        bindparam("a_invocation_id", type_=Text()),
+        bindparam("a_account_id", type_=Text()),
+        bindparam("a_region_id", type_=Text()),
         _planned.c.instance_id,
         # What a disarmed target that never ran derives: the caller's refresh moves it on.
         literal(InvocationStatus.CANCELLED.value, Text()),
@@ -139,16 +139,22 @@ _ARM = insert(invocation_targets).from_select(
         _planned.c.next_fire_at,
     ),
 )
-_ARM = _ARM.on_conflict_do_update(
+# A target the invocation has already (armed, or disarmed by a stop or a removal) keeps
+# its row, counters and status, the refresh re-deriving the status as it is armed.
+_ARM = _insert_armed.on_conflict_do_update(
     index_elements=[invocation_targets.c.invocation_id, invocation_targets.c.instance_id],
-    set_={"armed": True, "next_fire_at": _ARM.excluded.next_fire_at, "updated_at": func.now()},
+    set_={
+        "armed": True,
+        "next_fire_at": _insert_armed.excluded.next_fire_at,
+        "updated_at": func.now(),
+    },
 )
 _COUNT_NEW = (
     insert(invocation_status_counts)
     .values(
-        invocation_id=bindparam("invocation_id", type_=Text()),
+        invocation_id=bindparam("c_invocation_id", type_=Text()),
         status=InvocationStatus.CANCELLED.value,
-        targets=bindparam("targets", type_=Integer()),
+        targets=bindparam("c_targets", type_=Integer()),
     )
     .on_conflict_do_update(
         index_elements=[
@@ -156,7 +162,7 @@ _COUNT_NEW = (
             invocation_status_counts.c.status,
         ],
         set_={
-            "targets": invocation_status_counts.c.targets + bindparam("targets", type_=Integer())
+            "targets": invocation_status_counts.c.targets + bindparam("c_targets", type_=Integer())
         },
     )
 )
@@ -181,9 +187,9 @@ async def arm(
     await conn.execute(
         _ARM,
         {
-            "invocation_id": invocation.id,
-            "account_id": tenant.account_id,
-            "region_id": tenant.region_id,
+            "a_invocation_id": invocation.id,
+            "a_account_id": tenant.account_id,
+            "a_region_id": tenant.region_id,
             **_planned.bind(
                 instance_id=[p.instance_id for p in planned],
                 next_fire_at=[p.next_fire_at for p in planned],
@@ -192,16 +198,22 @@ async def arm(
     )
     new = sum(1 for p in planned if p.instance_id not in invocation.armed)
     if new:
-        await conn.execute(_COUNT_NEW, {"invocation_id": invocation.id, "targets": new})
+        await conn.execute(_COUNT_NEW, {"c_invocation_id": invocation.id, "c_targets": new})
+
+
+_DISARM = (
+    update(invocation_targets)
+    .where(
+        invocation_targets.c.invocation_id == bindparam("d_invocation_id", type_=Text()),
+        invocation_targets.c.instance_id == any_(array_parameter("d_instance_ids", Text())),
+    )
+    .values(armed=False, next_fire_at=None, updated_at=func.now())
+)
 
 
 async def disarm(conn: AsyncConnection, invoke_id: str, instance_ids: list[str]) -> None:
     """Disarm these targets: no fire after this; their history stays."""
-    await conn.execute(
-        update(invocation_targets)
-        .where(
-            invocation_targets.c.invocation_id == invoke_id,
-            invocation_targets.c.instance_id.in_(instance_ids),
+    if instance_ids:
+        await conn.execute(
+            _DISARM, {"d_invocation_id": invoke_id, "d_instance_ids": array(instance_ids)}
         )
-        .values(armed=False, next_fire_at=None, updated_at=func.now())
-    )

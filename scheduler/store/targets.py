@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Integer, Row, Text, extract, func, select, update
+from sqlalchemy import Boolean, Integer, Row, Text, any_, extract, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.enums import ACTIVE_STATUSES, CommandType, InvocationStatus, RepeatMode
@@ -15,7 +15,7 @@ from scheduler.domain.models import Command, Instance
 from scheduler.domain.status import StatusChange, TargetKey
 from scheduler.domain.tenancy import InstanceKey, Tenant
 from scheduler.store import leases
-from scheduler.store.arrays import Unnested
+from scheduler.store.arrays import Unnested, array, array_parameter
 from scheduler.store.instances import instance_from
 from scheduler.store.statuses import rederived, target_of, targets_of
 from scheduler.store.tables import (
@@ -146,9 +146,11 @@ async def lock_armed(
     key order: a trigger fires them like a claim (``store.targets.claim_due``) would."""
     query = _armed().where(invocation_targets.c.invocation_id == invoke_id)
     if instance_ids:
-        query = query.where(invocation_targets.c.instance_id.in_(instance_ids))
+        query = query.where(
+            invocation_targets.c.instance_id == any_(array_parameter("instance_ids", Text()))
+        )
     query = query.order_by(invocation_targets.c.instance_id).with_for_update(of=invocation_targets)
-    return _targets(await conn.execute(query))
+    return _targets(await conn.execute(query, {"instance_ids": array(instance_ids)}))
 
 
 _keys = Unnested("k", invocation_id=Text(), instance_id=Text())
