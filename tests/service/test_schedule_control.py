@@ -488,3 +488,18 @@ async def _until_a_lock_is_awaited(t: Timed) -> None:
         ).scalar_one():
             await probe.rollback()  # a fresh snapshot for the next look
             await asyncio.sleep(0.01)  # polling a condition: no event for "is waiting"
+
+
+async def test_a_run_already_made_keeps_its_script(timed: Timed) -> None:
+    response = await timed.kairos.invocations.RunCommand(periodic("rate(10s)", script="echo old"))
+    await _age(timed, response.invoke_id, 10.5)
+    assert await timed.ticker.tick() == 1
+    await timed.kairos.invocations.ModifyInvocation(
+        I.ModifyInvocationRequest(invoke_id=response.invoke_id, command_content="echo new")
+    )
+    task = await receive_task(timed.peers["i-1"])
+    assert task.script == b"echo old"
+    await report(timed.peers["i-1"], task, S.INVOCATION_STATUS_SUCCESS)
+    await _age(timed, response.invoke_id, 10)
+    assert await timed.ticker.tick() == 1
+    assert (await receive_task(timed.peers["i-1"])).script == b"echo new"
