@@ -23,6 +23,7 @@ from kairos.v1 import (
     invocation_pb2,
     invocation_pb2_grpc,
 )
+from scheduler.cli.connection import resolve
 from scheduler.cli.errors import CliError, UsageError
 
 MessageT = TypeVar("MessageT", bound=Message)
@@ -55,12 +56,10 @@ class Client:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Self:
-        """A client for the `--server`, `--token` and TLS flags of a parsed command line."""
-        try:
-            tls = ClientTls.from_args(args)
-        except ClientTlsError as error:
-            raise UsageError(str(error)) from None
-        return cls(args.server, args.token, tls)
+        """A client for the connection a parsed command line asks for: its flags, the
+        environment, the config file's context (``connection.resolve``)."""
+        connection = resolve(args)
+        return cls(connection.server, connection.token, connection.tls)
 
     def __enter__(self) -> Self:
         return self

@@ -5,6 +5,7 @@ Only argparse here; the functions live in `commands`, `invocations`, `watch`,
 """
 
 import argparse
+import os
 from typing import TypeAlias
 
 from scheduler.cli.flags import (
@@ -287,6 +288,9 @@ def _register_dev(subparsers: Subparsers) -> None:
         "--data-dir", default=".kairos/dev", metavar="DIR", help="state (default %(default)s)"
     )
     dev.add_argument(
-        "--listen", default=DEFAULT_SERVER, metavar="HOST:PORT", help="default %(default)s"
+        "--listen",
+        default=os.environ.get("KAIROS_LISTEN") or DEFAULT_SERVER,
+        metavar="HOST:PORT",
+        help="the server's address (env KAIROS_LISTEN; default %(default)s)",
     )
     dev.set_defaults(func=handler("scheduler.cli.dev:dev"))

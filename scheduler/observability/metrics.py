@@ -119,6 +119,16 @@ quota_exceeded = Counter(
     "Requests or fires refused by a quota, by quota name.",
     ("quota",),
 )
+retention_deleted = Counter(
+    "kairos_retention_deleted_total",
+    "Rows the retention job deleted, by table (executions, invocations, commands,"
+    " idempotency_keys).",
+    ("table",),
+)
+retention_errors = Counter(
+    "kairos_retention_errors_total",
+    "Retention rounds that failed (the database unavailable, say); the next round retries.",
+)
 
 
 class PoolCollector(Collector):

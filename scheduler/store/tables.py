@@ -109,6 +109,8 @@ commands = Table(
     Column("invoke_times", BigInteger, nullable=False, server_default="0"),
     Column("created_at", Timestamp, nullable=False, server_default=NOW),
     Index("ix_commands_tenant_created", "account_id", "region_id", "created_at", "id"),
+    # The retention job deletes old commands RunCommand did not keep by this.
+    Index("ix_commands_unkept_created", "created_at", postgresql_where=~column("kept")),
     one_of("type", CommandType),
 )
 
@@ -234,6 +236,8 @@ invocations = Table(
     Column("paused_at", Timestamp),
     Index("ix_invocations_tenant_created", "account_id", "region_id", "created_at", "id"),
     Index("ix_invocations_command", "command_id"),
+    # The retention job looks for old final invocations by age.
+    Index("ix_invocations_created", "created_at"),
     one_of("command_type", CommandType),
     one_of("repeat_mode", RepeatMode),
     one_of("status", INVOCATION_STATUSES),
@@ -339,6 +343,10 @@ executions = Table(
         "created_at",
         postgresql_where=column("status").in_(values_of(ACTIVE_STATUSES)),
     ),
+    # The retention job deletes by age: the executions finished before its window.
+    Index(
+        "ix_executions_finished", "finished_at", postgresql_where=column("finished_at").is_not(None)
+    ),
     # Not error_code: agents of other versions may report codes this server does not know.
     one_of("status", EXECUTION_STATUSES),
 )
@@ -354,6 +362,8 @@ idempotency_keys = Table(
     Column("response", JSONB),
     Column("created_at", Timestamp, nullable=False, server_default=NOW),
     PrimaryKeyConstraint("account_id", "region_id", "operation", "client_token"),
+    # The retention job deletes the keys past their time by this.
+    Index("ix_idempotency_keys_created", "created_at"),
 )
 
 activations = Table(
