@@ -1,7 +1,7 @@
 """Schedule control: a paused invocation, and the fires its targets skipped while paused.
 
-Revision ID: 0011
-Revises: 0008
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-06
 
 ``invocations.paused_at`` is set while the invocation is paused (PauseInvocation)
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011"
-down_revision: str | None = "0008"
+revision: str = "0014"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
