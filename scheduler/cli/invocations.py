@@ -209,7 +209,7 @@ def render_invocations(invocations: Sequence[invocation_pb2.Invocation]) -> str:
                 invocation.invoke_id,
                 invocation.command_id,
                 invocation.command_name,
-                enum_word(common_pb2.InvocationStatus, invocation.invocation_status),
+                _status(invocation),
                 enum_word(common_pb2.RepeatMode, invocation.repeat_mode),
                 invocation.frequency,
                 format_time(invocation.creation_time),
@@ -235,7 +235,16 @@ def render_window(invocation: invocation_pb2.Invocation) -> str:
 def render_invocation_instances(instances: Sequence[invocation_pb2.InvocationInstance]) -> str:
     """One invocation's targets: status, next fire and the skips of its schedule."""
     return render_table(
-        ["INSTANCE", "STATUS", "NEXT FIRE", "REPEATS", "OVERLAP SKIPS", "MISFIRE SKIPS", "UPDATED"],
+        [
+            "INSTANCE",
+            "STATUS",
+            "NEXT FIRE",
+            "REPEATS",
+            "OVERLAP SKIPS",
+            "MISFIRE SKIPS",
+            "PAUSED SKIPS",
+            "UPDATED",
+        ],
         [
             [
                 instance.instance_id,
@@ -244,6 +253,7 @@ def render_invocation_instances(instances: Sequence[invocation_pb2.InvocationIns
                 instance.repeats,
                 instance.overlap_skips,
                 instance.misfire_skips,
+                instance.paused_skips,
                 format_time(instance.update_time),
             ]
             for instance in instances
@@ -306,6 +316,12 @@ def _report_created(
             file=sys.stderr,
         )
     return 0
+
+
+def _status(invocation: invocation_pb2.Invocation) -> str:
+    """The overall status; a paused invocation says so beside it (``Scheduled (paused)``)."""
+    status = enum_word(common_pb2.InvocationStatus, invocation.invocation_status)
+    return f"{status} (paused)" if invocation.paused else status
 
 
 def _done(instances: Sequence[invocation_pb2.InvocationInstance]) -> str:

@@ -231,34 +231,37 @@ def parse_schedule(frequency: str, *, created_at: datetime) -> Schedule:
 
 
 def plan_targets(
-    settings: InvocationSettings, targets: list[Instance], *, invoke_id: str, now: datetime
+    settings: InvocationSettings,
+    targets: list[Instance],
+    *,
+    invoke_id: str,
+    now: datetime,
+    created_at: datetime | None = None,
 ) -> list[PlannedTarget]:
     """The armed targets of a periodic or boot invocation, with their first fires.
 
     Refuses a schedule that has no fire after ``now`` on some target (an
     ``at`` in the past, a year range that is over), or none before the end
-    bound, naming the instances.
+    bound, naming the instances; and jitter or an end the schedule does not
+    allow (``domain.bounds.check_timing_schedule``).
+    ``created_at``: the invocation's creation, where a rate's grid is anchored
+    (``now`` for a new invocation; given when a resume or a modify plans again).
     """
     if settings.repeat_mode is not RepeatMode.PERIOD:
-        return [PlannedTarget(t.id, None) for t in targets]
-    schedule = parse_schedule(settings.frequency, created_at=now)
+        return next_fires(settings, targets, invoke_id=invoke_id, now=now)
+    schedule = parse_schedule(settings.frequency, created_at=created_at or now)
     check_timing_schedule(settings, schedule, now)
-    planned = [
-        PlannedTarget(
-            t.id,
-            first_fire(
-                schedule,
-                now,
-                zone=instance_zone(t.time_zone),
-                window=window_of(invoke_id, t.id, settings),
-            ),
-        )
-        for t in targets
-    ]
+    planned = next_fires(settings, targets, invoke_id=invoke_id, now=now, created_at=created_at)
     never = [p.instance_id for p in planned if p.next_fire_at is None]
     if never and settings.end_at is not None:
-        unbounded = replace(settings, end_at=None)
-        if plan_targets(unbounded, targets, invoke_id=invoke_id, now=now):
+        without_end = next_fires(
+            replace(settings, end_at=None),
+            [t for t in targets if t.id in never],
+            invoke_id=invoke_id,
+            now=now,
+            created_at=created_at,
+        )
+        if all(p.next_fire_at for p in without_end):
             # Fires there are, only none up to the end.
             raise invalid(
                 RefusalCode.INVALID_PARAM_END_TIME,
@@ -278,6 +281,37 @@ def plan_targets(
             + f" on instances {', '.join(never)}",
         )
     return planned
+
+
+def next_fires(
+    settings: InvocationSettings,
+    targets: list[Instance],
+    *,
+    invoke_id: str,
+    now: datetime,
+    created_at: datetime | None = None,
+) -> list[PlannedTarget]:
+    """Each target's next fire after ``now`` (None: its schedule has no more; always None for
+    boot triggers): the one place that plans a target's next fire from a given instant.
+
+    The instant stored is the nominal fire plus the target's jitter offset, not before
+    the invocation's start nor past its end (``domain.firing.first_fire``).
+    """
+    if settings.repeat_mode is not RepeatMode.PERIOD:
+        return [PlannedTarget(t.id, None) for t in targets]
+    schedule = parse_schedule(settings.frequency, created_at=created_at or now)
+    return [
+        PlannedTarget(
+            t.id,
+            first_fire(
+                schedule,
+                now,
+                zone=instance_zone(t.time_zone),
+                window=window_of(invoke_id, t.id, settings),
+            ),
+        )
+        for t in targets
+    ]
 
 
 def counts_against_quota(mode: RepeatMode) -> bool:

@@ -36,12 +36,12 @@ grpc_msg_sent = Counter(
 
 fires = Counter(
     "kairos_fires_total",
-    "Scheduled fires turned into executions, by trigger (schedule or boot).",
+    "Fires turned into executions, by trigger (schedule, boot or trigger: TriggerInvocation).",
     ("trigger",),
 )
 fire_skips = Counter(
     "kairos_fire_skips_total",
-    "Scheduled fires that did not run, by reason (overlap, misfire).",
+    "Scheduled fires that did not run, by reason (overlap, misfire, paused).",
     ("reason",),
 )
 fire_errors = Counter(

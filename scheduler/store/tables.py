@@ -244,6 +244,8 @@ invocations = Table(
     Column("status", String(16), nullable=False),
     Column("created_at", Timestamp, nullable=False, server_default=NOW),
     Column("stopped_at", Timestamp),
+    # Schedule control: set while paused (PauseInvocation), cleared by ResumeInvocation.
+    Column("paused_at", Timestamp),
     Index("ix_invocations_tenant_created", "account_id", "region_id", "created_at", "id"),
     Index("ix_invocations_command", "command_id"),
     # The retention job looks for old final invocations by age.
@@ -276,6 +278,8 @@ invocation_targets = Table(
     Column("misfire_skips", Integer, nullable=False, server_default="0"),
     Column("created_at", Timestamp, nullable=False, server_default=NOW),
     Column("updated_at", Timestamp, nullable=False, server_default=NOW),
+    # Schedule control: fires skipped while the invocation was paused.
+    Column("paused_skips", Integer, nullable=False, server_default="0"),
     PrimaryKeyConstraint("invocation_id", "instance_id"),
     _instance_reference(),
     Index("ix_invocation_targets_instance", "account_id", "region_id", "instance_id"),

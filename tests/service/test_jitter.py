@@ -348,3 +348,42 @@ async def test_invoke_command_takes_jitter_and_bounds_too(timed: Timed) -> None:
     nominal = utc(invocation.instances[0].next_fire_time) - jitter_offset(invoke_id, "i-1", 1800)
     assert nominal >= start
     assert nominal.minute == nominal.second == 0
+
+
+# --- schedule control plans with the same functions (issue 12 item 4) -----------------------
+
+
+async def test_resume_and_modify_keep_each_target_on_its_offset(timed: Timed) -> None:
+    request = periodic("rate(1h)", "i-1", "i-2")
+    request.max_jitter = 1800
+    invoke_id = (await timed.kairos.invocations.RunCommand(request)).invoke_id
+    offsets = {i: jitter_offset(invoke_id, i, 1800) for i in ("i-1", "i-2")}
+    invocations = timed.kairos.invocations
+
+    async def replanned_offsets(interval: timedelta) -> dict[str, timedelta]:
+        """Each target's next fire minus the nominal one (on the grid from creation)."""
+        invocation = await timed.invocation(invoke_id)
+        created = utc(invocation.creation_time)
+        found = {}
+        for target in invocation.instances:
+            stored = utc(target.next_fire_time)
+            found[target.instance_id] = (stored - created) % interval
+        return found
+
+    await invocations.PauseInvocation(invocation_pb2.PauseInvocationRequest(invoke_id=invoke_id))
+    await invocations.ResumeInvocation(invocation_pb2.ResumeInvocationRequest(invoke_id=invoke_id))
+    assert await replanned_offsets(timedelta(hours=1)) == offsets
+
+    await invocations.ModifyInvocation(
+        invocation_pb2.ModifyInvocationRequest(invoke_id=invoke_id, frequency="rate(2h)")
+    )
+    assert await replanned_offsets(timedelta(hours=2)) == offsets
+
+    # A schedule whose interval is under twice the jitter is refused, as at creation.
+    refusal = await refused(
+        invocations.ModifyInvocation(
+            invocation_pb2.ModifyInvocationRequest(invoke_id=invoke_id, frequency="rate(30m)")
+        )
+    )
+    assert refusal.info.reason == RefusalCode.INVALID_PARAM_MAX_JITTER
+    assert (await timed.invocation(invoke_id)).frequency == "rate(2h)"
