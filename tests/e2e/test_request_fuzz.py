@@ -79,6 +79,9 @@ def _field_values(field: FieldDescriptor, ids: st.SearchStrategy[str]) -> st.Sea
             seconds=st.one_of(st.integers(0, 4_102_444_800), st.integers(-(2**63), 2**63 - 1)),
             nanos=st.one_of(st.integers(0, 999_999_999), st.integers(-(2**31), 2**31 - 1)),
         )
+    elif field.message_type is not None:
+        # Any other message: its own fields, each with any value (as a dict).
+        single = requests_of(field.message_type, ids)
     elif field.cpp_type in _INT_RANGES:
         low, high = _INT_RANGES[field.cpp_type]
         single = st.one_of(st.integers(-5, 100_000), st.integers(low, high))
