@@ -11,16 +11,20 @@ from scheduler.api.commands import command_request
 from scheduler.api.results import result_message
 from scheduler.api.watch import follow
 from scheduler.api.watches import WatchSlots
-from scheduler.domain.enums import InvocationStatus, RepeatMode
+from scheduler.domain.codes import RefusalCode
+from scheduler.domain.control import ModifyRequest
+from scheduler.domain.enums import ContentEncoding, InvocationStatus, RepeatMode
 from scheduler.domain.invocation import SettingsRequest
 from scheduler.domain.models import SETTINGS_FIELDS, InvocationSettings
 from scheduler.domain.tags import check_tags
+from scheduler.operations import control
 from scheduler.operations import invocations as operations
 from scheduler.operations.context import Context
 from scheduler.operations.invocations import InvokeRequest
 from scheduler.rpc.context import RpcContext
 from scheduler.rpc.convert import (
     from_proto,
+    instant,
     request_hash,
     tags_from_proto,
     tags_to_proto,
@@ -118,6 +122,38 @@ class InvocationServicer(invocation_pb2_grpc.InvocationServiceServicer):  # type
             async for event in follow(self._ctx, self._listener, tenant, request.invoke_id):
                 yield event
 
+    async def PauseInvocation(
+        self, request: invocation_pb2.PauseInvocationRequest, context: RpcContext
+    ) -> invocation_pb2.PauseInvocationResponse:
+        await control.pause_invocation(self._ctx, current_caller().tenant, request.invoke_id)
+        return invocation_pb2.PauseInvocationResponse()
+
+    async def ResumeInvocation(
+        self, request: invocation_pb2.ResumeInvocationRequest, context: RpcContext
+    ) -> invocation_pb2.ResumeInvocationResponse:
+        await control.resume_invocation(self._ctx, current_caller().tenant, request.invoke_id)
+        return invocation_pb2.ResumeInvocationResponse()
+
+    async def ModifyInvocation(
+        self, request: invocation_pb2.ModifyInvocationRequest, context: RpcContext
+    ) -> invocation_pb2.ModifyInvocationResponse:
+        await control.modify_invocation(
+            self._ctx, current_caller().tenant, request.invoke_id, modify_request(request)
+        )
+        return invocation_pb2.ModifyInvocationResponse()
+
+    async def TriggerInvocation(
+        self, request: invocation_pb2.TriggerInvocationRequest, context: RpcContext
+    ) -> invocation_pb2.TriggerInvocationResponse:
+        triggered = await control.trigger_invocation(
+            self._ctx, current_caller().tenant, request.invoke_id, list(request.instance_ids)
+        )
+        return invocation_pb2.TriggerInvocationResponse(
+            instance_ids=triggered.fired,
+            busy_instance_ids=triggered.busy,
+            scheduled_time=timestamp(triggered.scheduled_at),
+        )
+
 
 def invoke_request(
     request: invocation_pb2.InvokeCommandRequest | invocation_pb2.RunCommandRequest,
@@ -131,11 +167,29 @@ def invoke_request(
             | {
                 "repeat_mode": from_proto(RepeatMode, request.repeat_mode),
                 "parameters": dict(request.parameters),
+                # Jitter and bounds (issue 12 item 5).
+                "max_jitter": request.max_jitter,
+                "start_at": instant(request, "start_time", RefusalCode.INVALID_PARAM_START_TIME),
+                "end_at": instant(request, "end_time", RefusalCode.INVALID_PARAM_END_TIME),
             }
         ),
         client_token=request.client_token,
         resource_tags=tags_from_proto(request.resource_tags),
         tags=tags_from_proto(request.tags),
+    )
+
+
+def modify_request(request: invocation_pb2.ModifyInvocationRequest) -> ModifyRequest:
+    """What a ModifyInvocation asks for: a field not given is None (proto3 presence)."""
+    return ModifyRequest(
+        frequency=request.frequency if request.HasField("frequency") else None,
+        parameters=dict(request.parameters.values) if request.HasField("parameters") else None,
+        timeout=request.timeout if request.HasField("timeout") else None,
+        content=request.command_content if request.HasField("command_content") else None,
+        encoding=from_proto(ContentEncoding, request.content_encoding)
+        or ContentEncoding.PLAIN_TEXT,
+        add_instance_ids=list(request.add_instance_ids),
+        remove_instance_ids=list(request.remove_instance_ids),
     )
 
 
@@ -160,11 +214,13 @@ def invocation_message(invocation: InvocationView) -> invocation_pb2.Invocation:
                 creation_time=timestamp(t.created_at),
                 update_time=timestamp(t.updated_at),
                 selected=t.selected,
+                paused_skips=t.paused_skips,
             )
             for t in invocation.targets
         ],
         resource_tags=tags_to_proto(invocation.resource_tags or {}),
         tags=tags_to_proto(invocation.tags),
+        paused=invocation.paused,
     )
 
 
@@ -174,4 +230,7 @@ def _settings_fields(settings: InvocationSettings) -> dict[str, Any]:
     return fields | {
         "repeat_mode": to_proto(settings.repeat_mode),
         "parameters": dict(settings.parameters),
+        "max_jitter": settings.max_jitter,
+        "start_time": timestamp(settings.start_at),
+        "end_time": timestamp(settings.end_at),
     }

@@ -123,6 +123,38 @@ class Client:
             self._invocations.StopInvocation, request, invocation_pb2.StopInvocationResponse
         )
 
+    def pause_invocation(
+        self, request: invocation_pb2.PauseInvocationRequest
+    ) -> invocation_pb2.PauseInvocationResponse:
+        """InvocationService.PauseInvocation."""
+        return self._call(
+            self._invocations.PauseInvocation, request, invocation_pb2.PauseInvocationResponse
+        )
+
+    def resume_invocation(
+        self, request: invocation_pb2.ResumeInvocationRequest
+    ) -> invocation_pb2.ResumeInvocationResponse:
+        """InvocationService.ResumeInvocation."""
+        return self._call(
+            self._invocations.ResumeInvocation, request, invocation_pb2.ResumeInvocationResponse
+        )
+
+    def modify_invocation(
+        self, request: invocation_pb2.ModifyInvocationRequest
+    ) -> invocation_pb2.ModifyInvocationResponse:
+        """InvocationService.ModifyInvocation."""
+        return self._call(
+            self._invocations.ModifyInvocation, request, invocation_pb2.ModifyInvocationResponse
+        )
+
+    def trigger_invocation(
+        self, request: invocation_pb2.TriggerInvocationRequest
+    ) -> invocation_pb2.TriggerInvocationResponse:
+        """InvocationService.TriggerInvocation."""
+        return self._call(
+            self._invocations.TriggerInvocation, request, invocation_pb2.TriggerInvocationResponse
+        )
+
     def describe_invocations(
         self, request: invocation_pb2.DescribeInvocationsRequest
     ) -> invocation_pb2.DescribeInvocationsResponse:

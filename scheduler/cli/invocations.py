@@ -3,7 +3,10 @@
 import argparse
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
+
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from kairos.v1 import command_pb2, common_pb2, invocation_pb2
 from scheduler.cli.client import Client, fetch_pages
@@ -90,8 +93,20 @@ def invocation_fields(args: argparse.Namespace) -> dict[str, Any]:
         "client_token": args.client_token,
         "resource_tags": to_tags(args.selector) if args.selector else None,
         "tags": to_tags(args.tags) if args.tags else None,
+        # Jitter and bounds (`add_window_flags`).
+        "max_jitter": args.max_jitter,
+        "start_time": _timestamp(args.start_time),
+        "end_time": _timestamp(args.end_time),
     }
     return {name: value for name, value in given.items() if value is not None}
+
+
+def _timestamp(moment: datetime | None) -> Timestamp | None:
+    if moment is None:
+        return None
+    stamp = Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
 
 
 def stop(args: argparse.Namespace) -> int:
@@ -158,6 +173,9 @@ def describe(args: argparse.Namespace) -> int:
     print(render_invocations(response.invocations))
     if args.invoke_id or args.instances:
         for invocation in response.invocations:
+            window = render_window(invocation)
+            if window:
+                print(f"\n{invocation.invoke_id} {window}")
             print(f"\n{invocation.invoke_id} instances:")
             print(render_invocation_instances(invocation))
     print_page_hint(len(response.invocations), response.total_count, response.next_token)
@@ -206,7 +224,7 @@ def render_invocations(invocations: Sequence[invocation_pb2.Invocation]) -> str:
                 invocation.invoke_id,
                 invocation.command_id,
                 invocation.command_name,
-                enum_word(common_pb2.InvocationStatus, invocation.invocation_status),
+                _status(invocation),
                 enum_word(common_pb2.RepeatMode, invocation.repeat_mode),
                 invocation.frequency,
                 format_time(invocation.creation_time),
@@ -219,11 +237,32 @@ def render_invocations(invocations: Sequence[invocation_pb2.Invocation]) -> str:
     )
 
 
+def render_window(invocation: invocation_pb2.Invocation) -> str:
+    """`jitter up to 300 s, from …, until …`: what of these an invocation has; "" for none."""
+    parts = []
+    if invocation.max_jitter:
+        parts.append(f"jitter up to {invocation.max_jitter} s")
+    if invocation.HasField("start_time"):
+        parts.append(f"from {format_time(invocation.start_time)}")
+    if invocation.HasField("end_time"):
+        parts.append(f"until {format_time(invocation.end_time)}")
+    return ", ".join(parts)
+
+
 def render_invocation_instances(invocation: invocation_pb2.Invocation) -> str:
     """One invocation's targets: status, next fire and the skips of its schedule; for an
     invocation by selector, whether each instance matches it now (SELECTED)."""
     by_selector = bool(invocation.resource_tags)
-    headers = ["INSTANCE", "STATUS", "NEXT FIRE", "REPEATS", "OVERLAP SKIPS", "MISFIRE SKIPS"]
+    headers = [
+        "INSTANCE",
+        "STATUS",
+        "NEXT FIRE",
+        "REPEATS",
+        "OVERLAP SKIPS",
+        "MISFIRE SKIPS",
+        "PAUSED SKIPS",
+        "UPDATED",
+    ]
     rows = []
     for instance in invocation.instances:
         row: list[object] = [
@@ -233,12 +272,13 @@ def render_invocation_instances(invocation: invocation_pb2.Invocation) -> str:
             instance.repeats,
             instance.overlap_skips,
             instance.misfire_skips,
+            instance.paused_skips,
             format_time(instance.update_time),
         ]
         if by_selector:
             row.append("yes" if instance.selected else "no")
         rows.append(row)
-    return render_table([*headers, "UPDATED", *(["SELECTED"] if by_selector else [])], rows)
+    return render_table([*headers, *(["SELECTED"] if by_selector else [])], rows)
 
 
 def render_results(results: Sequence[invocation_pb2.InvocationResult], *, history: bool) -> str:
@@ -296,6 +336,12 @@ def _report_created(
             file=sys.stderr,
         )
     return 0
+
+
+def _status(invocation: invocation_pb2.Invocation) -> str:
+    """The overall status; a paused invocation says so beside it (``Scheduled (paused)``)."""
+    status = enum_word(common_pb2.InvocationStatus, invocation.invocation_status)
+    return f"{status} (paused)" if invocation.paused else status
 
 
 def _done(instances: Sequence[invocation_pb2.InvocationInstance]) -> str:

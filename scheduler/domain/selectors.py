@@ -88,7 +88,11 @@ def membership_moves(
             if member is not None and (member.armed or not _rejoins(invocation, member)):
                 continue
             [planned] = next_fires(
-                invocation.settings, [instance], now=now, created_at=invocation.created_at
+                invocation.settings,
+                [instance],
+                invoke_id=invocation.id,
+                now=now,
+                created_at=invocation.created_at,
             )
             if (
                 invocation.settings.repeat_mode is RepeatMode.PERIOD

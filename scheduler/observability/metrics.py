@@ -36,12 +36,12 @@ grpc_msg_sent = Counter(
 
 fires = Counter(
     "kairos_fires_total",
-    "Scheduled fires turned into executions, by trigger (schedule or boot).",
+    "Fires turned into executions, by trigger (schedule, boot or trigger: TriggerInvocation).",
     ("trigger",),
 )
 fire_skips = Counter(
     "kairos_fire_skips_total",
-    "Scheduled fires that did not run, by reason (overlap, misfire).",
+    "Scheduled fires that did not run, by reason (overlap, misfire, paused).",
     ("reason",),
 )
 fire_errors = Counter(
@@ -59,7 +59,7 @@ results_not_stored = Counter(
 )
 scheduling_lateness = Histogram(
     "kairos_scheduling_lateness_seconds",
-    "From an execution's scheduled instant to its delivery to the agent.",
+    "From an execution's scheduled instant (plus its jitter offset) to its delivery to the agent.",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
 delivery_latency = Histogram(

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from scheduler.domain import ids
 from scheduler.domain.codes import ExecutionErrorCode
 from scheduler.domain.enums import InvocationStatus, RepeatMode
-from scheduler.domain.firing import instance_zone, plan_fire
+from scheduler.domain.firing import instance_zone, plan_fire, window_of
 from scheduler.domain.invocation import render_execution
 from scheduler.domain.limits import Limits
 from scheduler.domain.models import PlannedExecution
@@ -45,6 +45,9 @@ class Fire:
 
     target: ArmedTarget
     scheduled_at: datetime
+    """The nominal instant: the same for every target of one fire, whatever its jitter."""
+    starts_at: datetime
+    """When its execution is created: ``scheduled_at`` plus the target's jitter offset."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,6 +58,7 @@ class Fired:
     created: int
     overlap_skips: int
     misfire_skips: int
+    paused_skips: int
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -146,6 +150,7 @@ async def fire(
         created=len(created_new),
         overlap_skips=sum(u.overlap_skips for u in round_.updates),
         misfire_skips=sum(u.misfire_skips for u in round_.updates),
+        paused_skips=sum(u.paused_skips for u in round_.updates),
     )
 
 
@@ -157,6 +162,7 @@ def count(fired: Fired | None) -> None:
     metrics.fires.labels(fired.trigger).inc(fired.created)
     metrics.fire_skips.labels("overlap").inc(fired.overlap_skips)
     metrics.fire_skips.labels("misfire").inc(fired.misfire_skips)
+    metrics.fire_skips.labels("paused").inc(fired.paused_skips)
 
 
 def _after_creation(
@@ -182,7 +188,9 @@ async def fire_boot_triggers(
     run). ``changed``, ``created``: as for ``fire``.
 
     Runs in the transaction that records the new boot ids, so a boot fires
-    once however often the agent reconnects.
+    once however often the agent reconnects. A boot while the invocation is paused
+    is a skip, counted in ``paused_skips``; the target stays armed (a
+    NEXT_REBOOT_ONLY one runs at the first boot after its resume).
     """
     now = await database_now(conn)
     fires: list[Fire] = []
@@ -195,22 +203,48 @@ async def fire_boot_triggers(
         if TargetKey(target.invocation_id, target.instance.id) in left:
             updates.append(_disarmed(target))
             continue
-        fires.append(Fire(target=target, scheduled_at=now))
+        if not target.paused:
+            fires.append(Fire(target=target, scheduled_at=now, starts_at=now))
         updates.append(
             TargetUpdate(
                 invocation_id=target.invocation_id,
                 instance_id=target.instance.id,
-                armed=target.repeat_mode is RepeatMode.EVERY_REBOOT,
+                armed=target.paused or target.repeat_mode is RepeatMode.EVERY_REBOOT,
                 next_fire_at=None,
-                fired=1,
+                fired=0 if target.paused else 1,
                 overlap_skips=0,
                 misfire_skips=0,
+                paused_skips=1 if target.paused else 0,
             )
         )
     round_ = Round(fires=fires, updates=updates)
     return await fire(
         conn, limits, round_, now.date(), trigger="boot", changed=changed, created=created
     )
+
+
+def unscheduled_round(targets: list[ArmedTarget], now: datetime, *, busy: set[TargetKey]) -> Round:
+    """One fire at ``now`` of these locked targets outside their schedules (a trigger): each
+    keeps its next fire; one with a run still going (``busy``) is an overlap skip."""
+    fires: list[Fire] = []
+    updates: list[TargetUpdate] = []
+    for target in targets:
+        skipped = TargetKey(target.invocation_id, target.instance.id) in busy
+        if not skipped:
+            # Now, as asked: a trigger is not jittered.
+            fires.append(Fire(target=target, scheduled_at=now, starts_at=now))
+        updates.append(
+            TargetUpdate(
+                invocation_id=target.invocation_id,
+                instance_id=target.instance.id,
+                armed=True,
+                next_fire_at=target.next_fire_at,
+                fired=0 if skipped else 1,
+                overlap_skips=1 if skipped else 0,
+                misfire_skips=0,
+            )
+        )
+    return Round(fires=fires, updates=updates)
 
 
 def _decide(
@@ -234,18 +268,21 @@ def _decide(
         now,
         grace=grace,
         zone=instance_zone(target.instance.time_zone),
+        window=window_of(target.invocation_id, target.instance.id, target.timing),
     )
     fire_ = None
-    if plan.fire_at is not None and not busy:
-        fire_ = Fire(target=target, scheduled_at=plan.fire_at)
+    if plan.fire_at is not None and plan.starts_at is not None and not busy and not target.paused:
+        fire_ = Fire(target=target, scheduled_at=plan.fire_at, starts_at=plan.starts_at)
     return fire_, replace(
         moved_on,
         armed=plan.next_fire_at is not None,
         next_fire_at=plan.next_fire_at,
         fired=1 if fire_ else 0,
         # The previous run still goes on: this fire is skipped.
-        overlap_skips=1 if plan.fire_at is not None and busy else 0,
+        overlap_skips=1 if plan.fire_at is not None and busy and not target.paused else 0,
         misfire_skips=plan.misfire_skips,
+        # Paused: the schedule moves on, firing nothing (schedule control).
+        paused_skips=1 if plan.fire_at is not None and target.paused else 0,
     )
 
 

@@ -344,7 +344,8 @@ async def _invoke(
     if immediate:
         await _store_run(conn, ctx, invocation, plans, created)
     else:
-        await _store_schedule(conn, invocation, plan_targets(settings, targets, now=now))
+        planned = plan_targets(settings, targets, invoke_id=invoke_id, now=now)
+        await _store_schedule(conn, invocation, planned)
     await tag_new(conn, tenant, ResourceType.INVOCATION, invoke_id, targeting.tags)
     return invoke_id
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TypeVar
 
@@ -12,6 +12,7 @@ from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from kairos.v1 import common_pb2
+from scheduler.domain.codes import RefusalCode
 from scheduler.domain.enums import (
     CommandType,
     ContentEncoding,
@@ -21,6 +22,7 @@ from scheduler.domain.enums import (
     ResourceType,
 )
 from scheduler.domain.tags import Tag
+from scheduler.domain.errors import invalid
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -71,6 +73,21 @@ def timestamp(moment: datetime | None) -> Timestamp | None:
     stamp = Timestamp()
     stamp.FromDatetime(moment)
     return stamp
+
+
+def instant(request: Message, field_name: str, code: RefusalCode) -> datetime | None:
+    """A request's Timestamp field as an aware UTC instant; None when it is not set.
+
+    A Timestamp out of its own range (seconds beyond year 9999, nanos beyond a
+    second) is refused as ``code`` naming the field, never a server fault.
+    """
+    if not request.HasField(field_name):
+        return None
+    stamp: Timestamp = getattr(request, field_name)
+    try:
+        return stamp.ToDatetime(tzinfo=UTC)
+    except ValueError as error:
+        raise invalid(code, field_name, f"{field_name} is not a valid instant: {error}") from None
 
 
 def request_hash(request: Message) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.enums import CommandType, InvocationStatus, RepeatMode, ResourceType
-from scheduler.domain.models import SETTINGS_FIELDS, Command, InvocationSettings
+from scheduler.domain.models import SETTINGS_FIELDS, Command, InvocationSettings, Timing
 from scheduler.domain.status import overall_status
 from scheduler.domain.tags import matches
 from scheduler.domain.tenancy import Tenant
@@ -68,6 +68,8 @@ class Target:
     updated_at: datetime
     selected: bool = False
     """Tags (issue 12): the instance has the tags of its invocation's selector now."""
+    # Schedule control: fires skipped while the invocation was paused.
+    paused_skips: int = 0
 
 
 @dataclass(kw_only=True, frozen=True)
@@ -86,6 +88,8 @@ class InvocationView:
     """Tags (issue 12): the selector of an invocation by tags; None: by instance ids."""
     tags: dict[str, str] = field(default_factory=dict)
     """Tags (issue 12): the invocation's own tags."""
+    # Schedule control: paused by PauseInvocation, until ResumeInvocation.
+    paused: bool = False
 
 
 @dataclass(kw_only=True, frozen=True)
@@ -109,6 +113,8 @@ _new_target = Unnested(
     repeats=Integer(),
 )
 _count = Unnested("c", status=Text(), targets=Integer())
+_TIMING_COLUMNS = tuple(f.name for f in fields(Timing))
+"""Jitter and bounds (``Timing``): columns of their own names."""
 _INVOCATION_COLUMNS = (
     "id",
     "account_id",
@@ -120,6 +126,7 @@ _INVOCATION_COLUMNS = (
     "enable_parameter",
     "status",
     *SETTINGS_FIELDS,
+    *_TIMING_COLUMNS,
     "resource_tags",
 )
 # One statement: the invocation, its targets and their counts (a foreign key is checked
@@ -317,6 +324,7 @@ async def _targets(conn: AsyncConnection, invoke_ids: list[str]) -> dict[str, li
                 misfire_skips=row.misfire_skips,
                 created_at=row.created_at,
                 updated_at=row.updated_at,
+                paused_skips=row.paused_skips,
             )
         )
     return found
@@ -352,25 +360,26 @@ def _invocation(row: Row[Any], targets: list[Target]) -> InvocationView:
         command_name=row.command_name,
         command_type=CommandType(row.command_type),
         status=InvocationStatus(row.status),
-        settings=settings_from(row),
+        settings=settings_of(row),
         created_at=row.created_at,
         targets=targets,
+        paused=row.paused_at is not None,
         resource_tags=row.resource_tags,
     )
 
 
 def _settings_columns(settings: InvocationSettings) -> dict[str, Any]:
     """The ``invocations`` columns of the settings: one column per setting, of its name."""
-    columns = {name: getattr(settings, name) for name in SETTINGS_FIELDS}
+    columns = {name: getattr(settings, name) for name in SETTINGS_FIELDS + _TIMING_COLUMNS}
     return columns | {
         "repeat_mode": settings.repeat_mode.value,
         "parameters": dict(settings.parameters),
     }
 
 
-def settings_from(row: Row[Any]) -> InvocationSettings:
+def settings_of(row: Row[Any]) -> InvocationSettings:
     """The settings of an ``invocations`` row."""
-    columns = {name: row._mapping[name] for name in SETTINGS_FIELDS}
+    columns = {name: row._mapping[name] for name in SETTINGS_FIELDS + _TIMING_COLUMNS}
     return InvocationSettings(
         **columns | {"repeat_mode": RepeatMode(row.repeat_mode), "parameters": dict(row.parameters)}
     )

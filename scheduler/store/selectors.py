@@ -22,7 +22,7 @@ from scheduler.domain.selectors import Arming, Member, SelectorInvocation
 from scheduler.domain.status import StatusChange, TargetKey
 from scheduler.domain.tenancy import Tenant
 from scheduler.store.arrays import Unnested
-from scheduler.store.invocations import settings_from
+from scheduler.store.invocations import settings_of
 from scheduler.store.tables import Timestamp, invocation_targets, invocations, on_targets
 from scheduler.store.tags import effective_tags, selected, selector_params
 
@@ -83,7 +83,7 @@ async def live_selector_invocations(
         SelectorInvocation(
             id=row.id,
             selector=dict(row.resource_tags),
-            settings=settings_from(row),
+            settings=settings_of(row),
             created_at=row.created_at,
         )
         for row in rows

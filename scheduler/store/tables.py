@@ -54,6 +54,7 @@ from scheduler.domain.enums import (
     TagSource,
 )
 from scheduler.domain.tags import MAX_TAG_KEY, MAX_TAG_VALUE
+from scheduler.domain.jitter import MAX_JITTER
 from scheduler.domain.tenancy import InstanceKey
 
 metadata = MetaData(
@@ -232,6 +233,17 @@ invocations = Table(
     Column("timeout", Integer, nullable=False),
     Column("container_id", String(128), nullable=False, server_default=""),
     Column("container_name", String(128), nullable=False, server_default=""),
+    # Jitter and bounds of a periodic invocation (issue 12 item 5, ``domain.bounds``).
+    Column("max_jitter", Integer, nullable=False, server_default="0"),
+    Column("start_at", Timestamp),
+    Column("end_at", Timestamp),
+    CheckConstraint(f"max_jitter BETWEEN 0 AND {MAX_JITTER}", name="max_jitter_in_range"),
+    CheckConstraint("end_at > start_at", name="end_after_start"),
+    CheckConstraint(
+        f"repeat_mode = '{RepeatMode.PERIOD.value}' "
+        "OR (max_jitter = 0 AND start_at IS NULL AND end_at IS NULL)",
+        name="window_only_periodic",
+    ),
     # Derived from the targets (SPEC §7) through ``invocation_status_counts``, kept in
     # step in the same transactions.
     Column("status", String(16), nullable=False),
@@ -241,6 +253,8 @@ invocations = Table(
     # (key → value; an empty value asks for the key only), resolved at every fire; NULL
     # for an invocation of instance ids.
     Column("resource_tags", JSONB(none_as_null=True)),
+    # Schedule control: set while paused (PauseInvocation), cleared by ResumeInvocation.
+    Column("paused_at", Timestamp),
     Index("ix_invocations_tenant_created", "account_id", "region_id", "created_at", "id"),
     Index("ix_invocations_command", "command_id"),
     # The retention job looks for old final invocations by age.
@@ -273,6 +287,8 @@ invocation_targets = Table(
     Column("misfire_skips", Integer, nullable=False, server_default="0"),
     Column("created_at", Timestamp, nullable=False, server_default=NOW),
     Column("updated_at", Timestamp, nullable=False, server_default=NOW),
+    # Schedule control: fires skipped while the invocation was paused.
+    Column("paused_skips", Integer, nullable=False, server_default="0"),
     PrimaryKeyConstraint("invocation_id", "instance_id"),
     _instance_reference(),
     Index("ix_invocation_targets_instance", "account_id", "region_id", "instance_id"),

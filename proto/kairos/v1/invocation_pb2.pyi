@@ -11,7 +11,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class InvokeCommandRequest(_message.Message):
-    __slots__ = ("command_id", "instance_ids", "repeat_mode", "frequency", "parameters", "username", "working_dir", "timeout", "container_id", "container_name", "client_token", "resource_tags", "tags")
+    __slots__ = ("command_id", "instance_ids", "repeat_mode", "frequency", "parameters", "username", "working_dir", "timeout", "container_id", "container_name", "client_token", "resource_tags", "tags", "max_jitter", "start_time", "end_time")
     class ParametersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -32,6 +32,9 @@ class InvokeCommandRequest(_message.Message):
     CLIENT_TOKEN_FIELD_NUMBER: _ClassVar[int]
     RESOURCE_TAGS_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
+    MAX_JITTER_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
     command_id: str
     instance_ids: _containers.RepeatedScalarFieldContainer[str]
     repeat_mode: _common_pb2.RepeatMode
@@ -45,7 +48,10 @@ class InvokeCommandRequest(_message.Message):
     client_token: str
     resource_tags: _containers.RepeatedCompositeFieldContainer[_common_pb2.Tag]
     tags: _containers.RepeatedCompositeFieldContainer[_common_pb2.Tag]
-    def __init__(self, command_id: _Optional[str] = ..., instance_ids: _Optional[_Iterable[str]] = ..., repeat_mode: _Optional[_Union[_common_pb2.RepeatMode, str]] = ..., frequency: _Optional[str] = ..., parameters: _Optional[_Mapping[str, str]] = ..., username: _Optional[str] = ..., working_dir: _Optional[str] = ..., timeout: _Optional[int] = ..., container_id: _Optional[str] = ..., container_name: _Optional[str] = ..., client_token: _Optional[str] = ..., resource_tags: _Optional[_Iterable[_Union[_common_pb2.Tag, _Mapping]]] = ..., tags: _Optional[_Iterable[_Union[_common_pb2.Tag, _Mapping]]] = ...) -> None: ...
+    max_jitter: int
+    start_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    def __init__(self, command_id: _Optional[str] = ..., instance_ids: _Optional[_Iterable[str]] = ..., repeat_mode: _Optional[_Union[_common_pb2.RepeatMode, str]] = ..., frequency: _Optional[str] = ..., parameters: _Optional[_Mapping[str, str]] = ..., username: _Optional[str] = ..., working_dir: _Optional[str] = ..., timeout: _Optional[int] = ..., container_id: _Optional[str] = ..., container_name: _Optional[str] = ..., client_token: _Optional[str] = ..., resource_tags: _Optional[_Iterable[_Union[_common_pb2.Tag, _Mapping]]] = ..., tags: _Optional[_Iterable[_Union[_common_pb2.Tag, _Mapping]]] = ..., max_jitter: _Optional[int] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class InvokeCommandResponse(_message.Message):
     __slots__ = ("invoke_id",)
@@ -54,7 +60,7 @@ class InvokeCommandResponse(_message.Message):
     def __init__(self, invoke_id: _Optional[str] = ...) -> None: ...
 
 class RunCommandRequest(_message.Message):
-    __slots__ = ("name", "description", "type", "command_content", "content_encoding", "enable_parameter", "instance_ids", "repeat_mode", "frequency", "parameters", "username", "working_dir", "timeout", "container_id", "container_name", "client_token", "keep_command", "resource_tags", "tags")
+    __slots__ = ("name", "description", "type", "command_content", "content_encoding", "enable_parameter", "instance_ids", "repeat_mode", "frequency", "parameters", "username", "working_dir", "timeout", "container_id", "container_name", "client_token", "keep_command", "resource_tags", "tags", "max_jitter", "start_time", "end_time")
     class ParametersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -81,6 +87,9 @@ class RunCommandRequest(_message.Message):
     KEEP_COMMAND_FIELD_NUMBER: _ClassVar[int]
     RESOURCE_TAGS_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
+    MAX_JITTER_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
     name: str
     description: str
     type: _common_pb2.CommandType
@@ -100,7 +109,10 @@ class RunCommandRequest(_message.Message):
     keep_command: bool
     resource_tags: _containers.RepeatedCompositeFieldContainer[_common_pb2.Tag]
     tags: _containers.RepeatedCompositeFieldContainer[_common_pb2.Tag]
-    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., type: _Optional[_Union[_common_pb2.CommandType, str]] = ..., command_content: _Optional[str] = ..., content_encoding: _Optional[_Union[_common_pb2.ContentEncoding, str]] = ..., enable_parameter: _Optional[bool] = ..., instance_ids: _Optional[_Iterable[str]] = ..., repeat_mode: _Optional[_Union[_common_pb2.RepeatMode, str]] = ..., frequency: _Optional[str] = ..., parameters: _Optional[_Mapping[str, str]] = ..., username: _Optional[str] = ..., working_dir: _Optional[str] = ..., timeout: _Optional[int] = ..., container_id: _Optional[str] = ..., container_name: _Optional[str] = ..., client_token: _Optional[str] = ..., keep_command: _Optional[bool] = ..., resource_tags: _Optional[_Iterable[_Union[_common_pb2.Tag, _Mapping]]] = ..., tags: _Optional[_Iterable[_Union[_common_pb2.Tag, _Mapping]]] = ...) -> None: ...
+    max_jitter: int
+    start_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., type: _Optional[_Union[_common_pb2.CommandType, str]] = ..., command_content: _Optional[str] = ..., content_encoding: _Optional[_Union[_common_pb2.ContentEncoding, str]] = ..., enable_parameter: _Optional[bool] = ..., instance_ids: _Optional[_Iterable[str]] = ..., repeat_mode: _Optional[_Union[_common_pb2.RepeatMode, str]] = ..., frequency: _Optional[str] = ..., parameters: _Optional[_Mapping[str, str]] = ..., username: _Optional[str] = ..., working_dir: _Optional[str] = ..., timeout: _Optional[int] = ..., container_id: _Optional[str] = ..., container_name: _Optional[str] = ..., client_token: _Optional[str] = ..., keep_command: _Optional[bool] = ..., resource_tags: _Optional[_Iterable[_Union[_common_pb2.Tag, _Mapping]]] = ..., tags: _Optional[_Iterable[_Union[_common_pb2.Tag, _Mapping]]] = ..., max_jitter: _Optional[int] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class RunCommandResponse(_message.Message):
     __slots__ = ("command_id", "invoke_id")
@@ -141,7 +153,7 @@ class DescribeInvocationsRequest(_message.Message):
     def __init__(self, invoke_id: _Optional[str] = ..., command_id: _Optional[str] = ..., instance_id: _Optional[str] = ..., invocation_status: _Optional[_Union[_common_pb2.InvocationStatus, str]] = ..., max_results: _Optional[int] = ..., next_token: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[_common_pb2.Tag, _Mapping]]] = ...) -> None: ...
 
 class InvocationInstance(_message.Message):
-    __slots__ = ("instance_id", "invocation_status", "next_fire_time", "repeats", "overlap_skips", "misfire_skips", "creation_time", "update_time", "selected")
+    __slots__ = ("instance_id", "invocation_status", "next_fire_time", "repeats", "overlap_skips", "misfire_skips", "creation_time", "update_time", "paused_skips", "selected")
     INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
     INVOCATION_STATUS_FIELD_NUMBER: _ClassVar[int]
     NEXT_FIRE_TIME_FIELD_NUMBER: _ClassVar[int]
@@ -150,6 +162,7 @@ class InvocationInstance(_message.Message):
     MISFIRE_SKIPS_FIELD_NUMBER: _ClassVar[int]
     CREATION_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    PAUSED_SKIPS_FIELD_NUMBER: _ClassVar[int]
     SELECTED_FIELD_NUMBER: _ClassVar[int]
     instance_id: str
     invocation_status: _common_pb2.InvocationStatus
@@ -159,11 +172,12 @@ class InvocationInstance(_message.Message):
     misfire_skips: int
     creation_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
+    paused_skips: int
     selected: bool
-    def __init__(self, instance_id: _Optional[str] = ..., invocation_status: _Optional[_Union[_common_pb2.InvocationStatus, str]] = ..., next_fire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., repeats: _Optional[int] = ..., overlap_skips: _Optional[int] = ..., misfire_skips: _Optional[int] = ..., creation_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., selected: _Optional[bool] = ...) -> None: ...
+    def __init__(self, instance_id: _Optional[str] = ..., invocation_status: _Optional[_Union[_common_pb2.InvocationStatus, str]] = ..., next_fire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., repeats: _Optional[int] = ..., overlap_skips: _Optional[int] = ..., misfire_skips: _Optional[int] = ..., creation_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., paused_skips: _Optional[int] = ..., selected: _Optional[bool] = ...) -> None: ...
 
 class Invocation(_message.Message):
-    __slots__ = ("invoke_id", "command_id", "command_name", "command_type", "invocation_status", "repeat_mode", "frequency", "creation_time", "username", "working_dir", "timeout", "parameters", "instances", "container_id", "container_name", "resource_tags", "tags")
+    __slots__ = ("invoke_id", "command_id", "command_name", "command_type", "invocation_status", "repeat_mode", "frequency", "creation_time", "username", "working_dir", "timeout", "parameters", "instances", "container_id", "container_name", "resource_tags", "tags", "paused", "max_jitter", "start_time", "end_time")
     class ParametersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -188,6 +202,10 @@ class Invocation(_message.Message):
     CONTAINER_NAME_FIELD_NUMBER: _ClassVar[int]
     RESOURCE_TAGS_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
+    PAUSED_FIELD_NUMBER: _ClassVar[int]
+    MAX_JITTER_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
     invoke_id: str
     command_id: str
     command_name: str
@@ -205,7 +223,11 @@ class Invocation(_message.Message):
     container_name: str
     resource_tags: _containers.RepeatedCompositeFieldContainer[_common_pb2.Tag]
     tags: _containers.RepeatedCompositeFieldContainer[_common_pb2.Tag]
-    def __init__(self, invoke_id: _Optional[str] = ..., command_id: _Optional[str] = ..., command_name: _Optional[str] = ..., command_type: _Optional[_Union[_common_pb2.CommandType, str]] = ..., invocation_status: _Optional[_Union[_common_pb2.InvocationStatus, str]] = ..., repeat_mode: _Optional[_Union[_common_pb2.RepeatMode, str]] = ..., frequency: _Optional[str] = ..., creation_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., username: _Optional[str] = ..., working_dir: _Optional[str] = ..., timeout: _Optional[int] = ..., parameters: _Optional[_Mapping[str, str]] = ..., instances: _Optional[_Iterable[_Union[InvocationInstance, _Mapping]]] = ..., container_id: _Optional[str] = ..., container_name: _Optional[str] = ..., resource_tags: _Optional[_Iterable[_Union[_common_pb2.Tag, _Mapping]]] = ..., tags: _Optional[_Iterable[_Union[_common_pb2.Tag, _Mapping]]] = ...) -> None: ...
+    paused: bool
+    max_jitter: int
+    start_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    def __init__(self, invoke_id: _Optional[str] = ..., command_id: _Optional[str] = ..., command_name: _Optional[str] = ..., command_type: _Optional[_Union[_common_pb2.CommandType, str]] = ..., invocation_status: _Optional[_Union[_common_pb2.InvocationStatus, str]] = ..., repeat_mode: _Optional[_Union[_common_pb2.RepeatMode, str]] = ..., frequency: _Optional[str] = ..., creation_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., username: _Optional[str] = ..., working_dir: _Optional[str] = ..., timeout: _Optional[int] = ..., parameters: _Optional[_Mapping[str, str]] = ..., instances: _Optional[_Iterable[_Union[InvocationInstance, _Mapping]]] = ..., container_id: _Optional[str] = ..., container_name: _Optional[str] = ..., resource_tags: _Optional[_Iterable[_Union[_common_pb2.Tag, _Mapping]]] = ..., tags: _Optional[_Iterable[_Union[_common_pb2.Tag, _Mapping]]] = ..., paused: _Optional[bool] = ..., max_jitter: _Optional[int] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class DescribeInvocationsResponse(_message.Message):
     __slots__ = ("invocations", "total_count", "next_token")
@@ -318,3 +340,78 @@ class OutputChunk(_message.Message):
     offset: int
     data: bytes
     def __init__(self, execution_id: _Optional[str] = ..., instance_id: _Optional[str] = ..., offset: _Optional[int] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class PauseInvocationRequest(_message.Message):
+    __slots__ = ("invoke_id",)
+    INVOKE_ID_FIELD_NUMBER: _ClassVar[int]
+    invoke_id: str
+    def __init__(self, invoke_id: _Optional[str] = ...) -> None: ...
+
+class PauseInvocationResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ResumeInvocationRequest(_message.Message):
+    __slots__ = ("invoke_id",)
+    INVOKE_ID_FIELD_NUMBER: _ClassVar[int]
+    invoke_id: str
+    def __init__(self, invoke_id: _Optional[str] = ...) -> None: ...
+
+class ResumeInvocationResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ParameterValues(_message.Message):
+    __slots__ = ("values",)
+    class ValuesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.ScalarMap[str, str]
+    def __init__(self, values: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class ModifyInvocationRequest(_message.Message):
+    __slots__ = ("invoke_id", "frequency", "parameters", "timeout", "command_content", "content_encoding", "add_instance_ids", "remove_instance_ids")
+    INVOKE_ID_FIELD_NUMBER: _ClassVar[int]
+    FREQUENCY_FIELD_NUMBER: _ClassVar[int]
+    PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_CONTENT_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_ENCODING_FIELD_NUMBER: _ClassVar[int]
+    ADD_INSTANCE_IDS_FIELD_NUMBER: _ClassVar[int]
+    REMOVE_INSTANCE_IDS_FIELD_NUMBER: _ClassVar[int]
+    invoke_id: str
+    frequency: str
+    parameters: ParameterValues
+    timeout: int
+    command_content: str
+    content_encoding: _common_pb2.ContentEncoding
+    add_instance_ids: _containers.RepeatedScalarFieldContainer[str]
+    remove_instance_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, invoke_id: _Optional[str] = ..., frequency: _Optional[str] = ..., parameters: _Optional[_Union[ParameterValues, _Mapping]] = ..., timeout: _Optional[int] = ..., command_content: _Optional[str] = ..., content_encoding: _Optional[_Union[_common_pb2.ContentEncoding, str]] = ..., add_instance_ids: _Optional[_Iterable[str]] = ..., remove_instance_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ModifyInvocationResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class TriggerInvocationRequest(_message.Message):
+    __slots__ = ("invoke_id", "instance_ids")
+    INVOKE_ID_FIELD_NUMBER: _ClassVar[int]
+    INSTANCE_IDS_FIELD_NUMBER: _ClassVar[int]
+    invoke_id: str
+    instance_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, invoke_id: _Optional[str] = ..., instance_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class TriggerInvocationResponse(_message.Message):
+    __slots__ = ("instance_ids", "busy_instance_ids", "scheduled_time")
+    INSTANCE_IDS_FIELD_NUMBER: _ClassVar[int]
+    BUSY_INSTANCE_IDS_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULED_TIME_FIELD_NUMBER: _ClassVar[int]
+    instance_ids: _containers.RepeatedScalarFieldContainer[str]
+    busy_instance_ids: _containers.RepeatedScalarFieldContainer[str]
+    scheduled_time: _timestamp_pb2.Timestamp
+    def __init__(self, instance_ids: _Optional[_Iterable[str]] = ..., busy_instance_ids: _Optional[_Iterable[str]] = ..., scheduled_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
