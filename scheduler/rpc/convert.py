@@ -21,8 +21,8 @@ from scheduler.domain.enums import (
     RepeatMode,
     ResourceType,
 )
-from scheduler.domain.tags import Tag
 from scheduler.domain.errors import invalid
+from scheduler.domain.tags import Tag
 
 E = TypeVar("E", bound=StrEnum)
 

@@ -53,8 +53,8 @@ from scheduler.domain.enums import (
     ResourceType,
     TagSource,
 )
-from scheduler.domain.tags import MAX_TAG_KEY, MAX_TAG_VALUE
 from scheduler.domain.jitter import MAX_JITTER
+from scheduler.domain.tags import MAX_TAG_KEY, MAX_TAG_VALUE
 from scheduler.domain.tenancy import InstanceKey
 
 metadata = MetaData(
