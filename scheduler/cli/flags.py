@@ -152,9 +152,26 @@ def add_invocation_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--username", help="user the script runs as (default root)")
     parser.add_argument("--container-id", help="run inside this container")
     parser.add_argument("--container-name", help="run inside the container of this name")
+    add_rate_control_flags(parser)
     add_client_token_flag(parser)
     parser.add_argument(
         "--watch", action="store_true", help="then follow the invocation like `kairos watch`"
+    )
+
+
+def add_rate_control_flags(parser: argparse.ArgumentParser) -> None:
+    """`--max-concurrency`, `--max-errors`: rolling rate control of each fire."""
+    parser.add_argument(
+        "--max-concurrency",
+        metavar="N|N%",
+        help="at most this many (or this percentage) of a fire's instances pending or "
+        "running at once, released in instance id order (default: all at once)",
+    )
+    parser.add_argument(
+        "--max-errors",
+        metavar="N|N%",
+        help="once more than this many (or this percentage) of a fire's executions failed, "
+        "cancel the ones not yet released (default: no limit)",
     )
 
 

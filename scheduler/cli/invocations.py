@@ -136,7 +136,17 @@ def results(args: argparse.Namespace) -> int:
 def render_invocations(invocations: Sequence[invocation_pb2.Invocation]) -> str:
     """The invocation list table; DONE counts instances in a final status."""
     return render_table(
-        ["INVOKE ID", "COMMAND ID", "NAME", "STATUS", "REPEAT", "FREQUENCY", "CREATED", "DONE"],
+        [
+            "INVOKE ID",
+            "COMMAND ID",
+            "NAME",
+            "STATUS",
+            "REPEAT",
+            "FREQUENCY",
+            "CREATED",
+            "DONE",
+            "RATE",
+        ],
         [
             [
                 invocation.invoke_id,
@@ -147,6 +157,7 @@ def render_invocations(invocations: Sequence[invocation_pb2.Invocation]) -> str:
                 invocation.frequency,
                 format_time(invocation.creation_time),
                 _done(invocation.instances),
+                rate_control(invocation),
             ]
             for invocation in invocations
         ],
@@ -225,6 +236,19 @@ def _report_created(
             file=sys.stderr,
         )
     return 0
+
+
+def rate_control(invocation: invocation_pb2.Invocation) -> str:
+    """The invocation's rolling rate control in a few words: `max 25%, errors 1`, or `-`."""
+    words = [
+        f"{label}{value}"
+        for label, value in (
+            ("max ", invocation.max_concurrency),
+            ("errors ", invocation.max_errors),
+        )
+        if value
+    ]
+    return ", ".join(words) or "-"
 
 
 def _done(instances: Sequence[invocation_pb2.InvocationInstance]) -> str:

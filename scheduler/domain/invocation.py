@@ -27,6 +27,7 @@ from scheduler.domain.models import (
     Settings,
 )
 from scheduler.domain.parameters import BuiltIns, check_parameters, render
+from scheduler.domain.rollout import check_max_concurrency, check_max_errors
 from scheduler.domain.tenancy import Tenant
 from scheduler.schedule import ErrorCode, Schedule, ScheduleError, parse_frequency
 
@@ -96,6 +97,8 @@ def check_settings(
         timeout=timeout,
         container_id=request.container_id,
         container_name=request.container_name,
+        max_concurrency=check_max_concurrency(request.max_concurrency),
+        max_errors=check_max_errors(request.max_errors),
     )
 
 

@@ -91,6 +91,9 @@ class Settings(Generic[M]):
     timeout: int
     container_id: str
     container_name: str
+    # Rolling rate control (issue 12, ``domain.rollout``): empty, a count or a percentage.
+    max_concurrency: str = ""
+    max_errors: str = ""
 
 
 class InvocationSettings(Settings[RepeatMode]):

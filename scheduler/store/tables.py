@@ -46,6 +46,7 @@ from scheduler.domain.enums import (
     INVOCATION_STATUSES,
     TARGET_STATUSES,
     CommandType,
+    InvocationStatus,
     OsType,
     RepeatMode,
 )
@@ -225,6 +226,9 @@ invocations = Table(
     Column("timeout", Integer, nullable=False),
     Column("container_id", String(128), nullable=False, server_default=""),
     Column("container_name", String(128), nullable=False, server_default=""),
+    # Rolling rate control (``domain.rollout``): empty, a count or a percentage.
+    Column("max_concurrency", String(8), nullable=False, server_default=""),
+    Column("max_errors", String(8), nullable=False, server_default=""),
     # Derived from the targets (SPEC §7) through ``invocation_status_counts``, kept in
     # step in the same transactions.
     Column("status", String(16), nullable=False),
@@ -315,6 +319,9 @@ executions = Table(
     Column("output_size", BigInteger, nullable=False, server_default="0"),
     Column("dropped", BigInteger, nullable=False, server_default="0"),
     Column("created_at", Timestamp, nullable=False, server_default=NOW),
+    # When rate control let it go to its agent (``domain.rollout``); NULL while it is held
+    # back. Delivery, its timeout and the sweeps count from here, never from creation.
+    Column("released_at", Timestamp),
     Column("delivered_at", Timestamp),
     Column("acked_at", Timestamp),
     Column("started_at", Timestamp),
@@ -335,6 +342,19 @@ executions = Table(
         "created_at",
         postgresql_where=column("status").in_(values_of(ACTIVE_STATUSES)),
     ),
+    # The executions held back by rate control, by fire in release order: what a fire's
+    # release and cancel statements read (``store.rollout``); empty without rate control.
+    Index(
+        "ix_executions_held",
+        "invocation_id",
+        "scheduled_at",
+        "instance_id",
+        postgresql_where=and_(
+            column("released_at").is_(None), column("status") == InvocationStatus.PENDING.value
+        ),
+    ),
+    # A fire's executions, counted by the release step (``store.rollout``).
+    Index("ix_executions_fire_time", "invocation_id", "scheduled_at"),
     # Not error_code: agents of other versions may report codes this server does not know.
     one_of("status", EXECUTION_STATUSES),
 )

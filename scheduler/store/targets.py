@@ -44,6 +44,8 @@ class ArmedTarget:
     instance: Instance
     next_fire_at: datetime | None
     repeats: int
+    max_concurrency: str = ""
+    """Rate control (``domain.rollout``): non-empty, its fires' executions start held."""
 
 
 @dataclass(kw_only=True, frozen=True)
@@ -77,6 +79,7 @@ _COLUMNS = (
     invocations.c.parameters,
     invocations.c.timeout,
     invocations.c.working_dir,
+    invocations.c.max_concurrency,
     # An instance's columns by their own names: the row is its ``instance_from`` mapping.
     instances.c.id,
     instances.c.name,
@@ -285,6 +288,7 @@ class _Builder:
             instance=instance,
             next_fire_at=row.next_fire_at,
             repeats=row.repeats,
+            max_concurrency=row.max_concurrency,
         )
 
 

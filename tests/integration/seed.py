@@ -125,8 +125,11 @@ async def add_execution(
     repeat: int = 1,
     created_at: datetime | None = None,
     acked: bool = False,
+    released_at: datetime | None = None,
+    held: bool = False,
 ) -> str:
-    """The ``repeat``-th execution of the target; returns its id."""
+    """The ``repeat``-th execution of the target; returns its id. Released (by rate
+    control) when it was created, unless ``released_at`` says when, or it is ``held``."""
     execution_id = f"e-{invoke_id}-{instance_id}-{repeat}"
     values: dict[str, object] = {
         "id": execution_id,
@@ -141,6 +144,8 @@ async def add_execution(
     }
     if created_at is not None:
         values["created_at"] = created_at
+    if not held:
+        values["released_at"] = released_at or created_at or func.now()
     if acked:
         values["acked_at"] = func.now()
     await conn.execute(insert(executions).values(values))
