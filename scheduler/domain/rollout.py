@@ -13,7 +13,8 @@ decimal point, no leading zero. A fire is the executions of one invocation with 
   0% ("stop at the first failure").
 
 A failure is a final status other than ``Success``, ``Cancelled`` and ``Terminated``:
-those two are the operator's stops, not the script's failures (``FAILURE_STATUSES``).
+those two (and ``Stopped``) are the operator's stops, not the script's failures
+(``FAILURE_STATUSES``).
 Once more than ``max_errors`` executions of a fire have failed, its executions not yet
 released end ``Cancelled`` with ``MaxErrorsExceeded``; the released ones run to their end.
 """
@@ -33,8 +34,10 @@ FAILURE_STATUSES = FINAL_STATUSES - {
     InvocationStatus.SUCCESS,
     InvocationStatus.CANCELLED,
     InvocationStatus.TERMINATED,
+    InvocationStatus.STOPPED,
 }
-"""The final statuses ``max_errors`` counts: not a success, and not the operator's stop."""
+"""The final statuses ``max_errors`` counts: not a success, and not the operator's stop
+(``Stopped``, an overall status, only if an agent reports it for an execution)."""
 
 MAX_LIMIT_LENGTH = 7
 """The longest count (AWS's limit of both fields): up to 9,999,999 executions."""
