@@ -91,9 +91,12 @@ async def add_invocation(
     armed: bool = False,
     status: InvocationStatus = InvocationStatus.SCHEDULED,
     repeat_mode: RepeatMode = RepeatMode.PERIOD,
+    max_concurrency: str = "",
+    max_errors: str = "",
 ) -> None:
     """An invocation of ``COMMAND`` with a target on each instance: periodic (``rate(10s)``,
-    armed ones due at ``FIRST_FIRE``) unless ``repeat_mode`` is a boot trigger."""
+    armed ones due at ``FIRST_FIRE``) unless ``repeat_mode`` is a boot trigger; rate
+    controlled with ``max_concurrency`` and ``max_errors``."""
     periodic = repeat_mode is RepeatMode.PERIOD
     await insert_invocation(
         conn,
@@ -101,7 +104,10 @@ async def add_invocation(
         invoke_id=invoke_id,
         command=COMMAND,
         settings=invocation_settings(
-            repeat_mode=repeat_mode, frequency="rate(10s)" if periodic else ""
+            repeat_mode=repeat_mode,
+            frequency="rate(10s)" if periodic else "",
+            max_concurrency=max_concurrency,
+            max_errors=max_errors,
         ),
         targets=[
             NewTarget(
