@@ -21,8 +21,10 @@ from scheduler.operations import firing
 from scheduler.operations.changes import invocations_changed
 from scheduler.operations.lifecycle import request_stop
 from scheduler.store import reports, targets
+from scheduler.store.rollout import advance_fires
 from scheduler.store.tables import executions, invocation_targets
 from tests.factories import execution_result
+from tests.integration.plans import plans_of, recorded
 from tests.integration.seed import (
     FIRST_FIRE,
     TENANT,
@@ -72,7 +74,11 @@ async def _end(conn: AsyncConnection, statuses: dict[str, InvocationStatus]) -> 
     """The agents report these instances' executions ended so (as a report batch does)."""
     ids = {
         row.instance_id: row.id
-        for row in await conn.execute(select(executions.c.id, executions.c.instance_id))
+        for row in await conn.execute(
+            select(executions.c.id, executions.c.instance_id).where(
+                executions.c.status == S.PENDING.value
+            )
+        )
     }
     ended = await reports.finish(
         conn,
@@ -211,3 +217,41 @@ async def test_held_targets_are_pending_not_scheduled(engine: AsyncEngine) -> No
             ).all()
         )
     assert set(statuses.values()) == {S.PENDING}
+
+
+async def test_the_step_reads_the_held_and_the_fire_never_the_history(
+    engine: AsyncEngine,
+) -> None:
+    # A periodic invocation with a long history of finished fires, and one fire going.
+    await _fire(engine, max_concurrency="2", max_errors="3")
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO executions (id, account_id, region_id, invocation_id, instance_id,"
+                " scheduled_at, repeat, status, script, released_at)"
+                " SELECT 'e-old-' || i || '-' || r, :account, :region, 'inv-1', i,"
+                " :first - r * interval '10 seconds', r + 1, 'Success', ''::bytea, now()"
+                " FROM unnest(CAST(:instances AS TEXT[])) AS i, generate_series(1, 400) AS r"
+            ),
+            {
+                "account": TENANT.account_id,
+                "region": TENANT.region_id,
+                "first": FIRST_FIRE,
+                "instances": INSTANCES,
+            },
+        )
+    async with engine.connect() as conn:
+        await conn.exec_driver_sql("ANALYZE")
+
+    async with engine.begin() as conn:
+        await _end(conn, {"i-0": S.FAILED})
+        with recorded(conn) as statements:
+            await advance_fires(conn, ["inv-1"])
+        plans = await plans_of(conn, statements)
+        with recorded(conn) as without_rate_control:
+            await advance_fires(conn, ["inv-none"])
+
+    assert len(plans) == 3  # the held fires, the invocations' lock, the fires' counts
+    reading_all = [plan for plan in plans if "Seq Scan on executions" in plan]
+    assert not reading_all, "\n\n".join(reading_all)
+    assert len(without_rate_control) == 1
