@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Integer, Text, and_, any_, func, literal, select, update
+from sqlalchemy import Integer, Text, and_, any_, func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.codes import ExecutionErrorCode
@@ -92,7 +92,7 @@ _RELEASE = (
     update(executions)
     .where(
         executions.c.id.in_(
-            select(_next_held.c.id).select_from(_releases.rows.join(_next_held, literal(True)))
+            select(_next_held.c.id).select_from(_releases.rows.join(_next_held, true()))
         ),
         _held,
     )

@@ -6,10 +6,12 @@ Create Date: 2026-12-06
 
 ``invocations.max_concurrency`` and ``max_errors`` (empty: no limit) keep what the
 request said. ``executions.released_at`` is when an execution was let go to its
-agent; NULL while rate control holds it back. Every existing execution was released
-when it was created, so it gets its ``created_at``: delivery and its timeout count
-from the release from now on. ``ix_executions_held`` (only the held ones) and
-``ix_executions_fire_time`` (a fire's executions) serve the release step.
+agent; NULL while rate control holds it back (a ``Pending`` one). Every open
+execution was released when it was created, so it gets its ``created_at``: delivery
+and its timeout count from the release from now on. Finished ones are left NULL
+(only a pending execution can be held, and a large history is not rewritten).
+``ix_executions_held`` (only the held ones) and ``ix_executions_fire_time`` (a fire's
+executions) serve the release step.
 """
 
 from __future__ import annotations
@@ -32,7 +34,10 @@ def upgrade() -> None:
             "invocations", sa.Column(name, sa.String(8), server_default="", nullable=False)
         )
     op.add_column("executions", sa.Column("released_at", sa.DateTime(timezone=True)))
-    op.execute("UPDATE executions SET released_at = created_at")
+    op.execute(
+        "UPDATE executions SET released_at = created_at"
+        " WHERE status IN ('Pending', 'Running', 'Stopping')"
+    )
     op.create_index(
         "ix_executions_held",
         "executions",
