@@ -1,5 +1,6 @@
 # Two entry points, each sets up what it needs first (idempotently):
 #   make dev   - run Kairos on its embedded PostgreSQL with three local agents
+#                (flags of `kairos dev` in ARGS: make dev ARGS="--listen 127.0.0.1:50151")
 #   make test  - lint, type-check and run the whole test suite
 PYTHON ?= python3
 VENV ?= .venv
@@ -14,7 +15,7 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 dev: $(BIN)/.installed
-	$(BIN)/kairos dev
+	$(BIN)/kairos dev $(ARGS)
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

@@ -11,9 +11,11 @@ from scheduler.api.commands import command_request
 from scheduler.api.results import result_message
 from scheduler.api.watch import follow
 from scheduler.api.watches import WatchSlots
-from scheduler.domain.enums import InvocationStatus, RepeatMode
+from scheduler.domain.control import ModifyRequest
+from scheduler.domain.enums import ContentEncoding, InvocationStatus, RepeatMode
 from scheduler.domain.invocation import SettingsRequest
 from scheduler.domain.models import SETTINGS_FIELDS, InvocationSettings
+from scheduler.operations import control
 from scheduler.operations import invocations as operations
 from scheduler.operations.context import Context
 from scheduler.operations.invocations import InvokeRequest
@@ -109,6 +111,38 @@ class InvocationServicer(invocation_pb2_grpc.InvocationServiceServicer):  # type
             async for event in follow(self._ctx, self._listener, tenant, request.invoke_id):
                 yield event
 
+    async def PauseInvocation(
+        self, request: invocation_pb2.PauseInvocationRequest, context: RpcContext
+    ) -> invocation_pb2.PauseInvocationResponse:
+        await control.pause_invocation(self._ctx, current_caller().tenant, request.invoke_id)
+        return invocation_pb2.PauseInvocationResponse()
+
+    async def ResumeInvocation(
+        self, request: invocation_pb2.ResumeInvocationRequest, context: RpcContext
+    ) -> invocation_pb2.ResumeInvocationResponse:
+        await control.resume_invocation(self._ctx, current_caller().tenant, request.invoke_id)
+        return invocation_pb2.ResumeInvocationResponse()
+
+    async def ModifyInvocation(
+        self, request: invocation_pb2.ModifyInvocationRequest, context: RpcContext
+    ) -> invocation_pb2.ModifyInvocationResponse:
+        await control.modify_invocation(
+            self._ctx, current_caller().tenant, request.invoke_id, modify_request(request)
+        )
+        return invocation_pb2.ModifyInvocationResponse()
+
+    async def TriggerInvocation(
+        self, request: invocation_pb2.TriggerInvocationRequest, context: RpcContext
+    ) -> invocation_pb2.TriggerInvocationResponse:
+        triggered = await control.trigger_invocation(
+            self._ctx, current_caller().tenant, request.invoke_id, list(request.instance_ids)
+        )
+        return invocation_pb2.TriggerInvocationResponse(
+            instance_ids=triggered.fired,
+            busy_instance_ids=triggered.busy,
+            scheduled_time=timestamp(triggered.scheduled_at),
+        )
+
 
 def invoke_request(
     request: invocation_pb2.InvokeCommandRequest | invocation_pb2.RunCommandRequest,
@@ -125,6 +159,20 @@ def invoke_request(
             }
         ),
         client_token=request.client_token,
+    )
+
+
+def modify_request(request: invocation_pb2.ModifyInvocationRequest) -> ModifyRequest:
+    """What a ModifyInvocation asks for: a field not given is None (proto3 presence)."""
+    return ModifyRequest(
+        frequency=request.frequency if request.HasField("frequency") else None,
+        parameters=dict(request.parameters.values) if request.HasField("parameters") else None,
+        timeout=request.timeout if request.HasField("timeout") else None,
+        content=request.command_content if request.HasField("command_content") else None,
+        encoding=from_proto(ContentEncoding, request.content_encoding)
+        or ContentEncoding.PLAIN_TEXT,
+        add_instance_ids=list(request.add_instance_ids),
+        remove_instance_ids=list(request.remove_instance_ids),
     )
 
 
@@ -148,9 +196,11 @@ def invocation_message(invocation: InvocationView) -> invocation_pb2.Invocation:
                 misfire_skips=t.misfire_skips,
                 creation_time=timestamp(t.created_at),
                 update_time=timestamp(t.updated_at),
+                paused_skips=t.paused_skips,
             )
             for t in invocation.targets
         ],
+        paused=invocation.paused,
     )
 
 

@@ -23,6 +23,7 @@ from kairos.v1 import (
     invocation_pb2,
     invocation_pb2_grpc,
 )
+from scheduler.cli.connection import resolve
 from scheduler.cli.errors import CliError, UsageError
 
 MessageT = TypeVar("MessageT", bound=Message)
@@ -55,12 +56,10 @@ class Client:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Self:
-        """A client for the `--server`, `--token` and TLS flags of a parsed command line."""
-        try:
-            tls = ClientTls.from_args(args)
-        except ClientTlsError as error:
-            raise UsageError(str(error)) from None
-        return cls(args.server, args.token, tls)
+        """A client for the connection a parsed command line asks for: its flags, the
+        environment, the config file's context (``connection.resolve``)."""
+        connection = resolve(args)
+        return cls(connection.server, connection.token, connection.tls)
 
     def __enter__(self) -> Self:
         return self
@@ -119,6 +118,38 @@ class Client:
         """InvocationService.StopInvocation."""
         return self._call(
             self._invocations.StopInvocation, request, invocation_pb2.StopInvocationResponse
+        )
+
+    def pause_invocation(
+        self, request: invocation_pb2.PauseInvocationRequest
+    ) -> invocation_pb2.PauseInvocationResponse:
+        """InvocationService.PauseInvocation."""
+        return self._call(
+            self._invocations.PauseInvocation, request, invocation_pb2.PauseInvocationResponse
+        )
+
+    def resume_invocation(
+        self, request: invocation_pb2.ResumeInvocationRequest
+    ) -> invocation_pb2.ResumeInvocationResponse:
+        """InvocationService.ResumeInvocation."""
+        return self._call(
+            self._invocations.ResumeInvocation, request, invocation_pb2.ResumeInvocationResponse
+        )
+
+    def modify_invocation(
+        self, request: invocation_pb2.ModifyInvocationRequest
+    ) -> invocation_pb2.ModifyInvocationResponse:
+        """InvocationService.ModifyInvocation."""
+        return self._call(
+            self._invocations.ModifyInvocation, request, invocation_pb2.ModifyInvocationResponse
+        )
+
+    def trigger_invocation(
+        self, request: invocation_pb2.TriggerInvocationRequest
+    ) -> invocation_pb2.TriggerInvocationResponse:
+        """InvocationService.TriggerInvocation."""
+        return self._call(
+            self._invocations.TriggerInvocation, request, invocation_pb2.TriggerInvocationResponse
         )
 
     def describe_invocations(

@@ -6,7 +6,6 @@ protobuf at import time (`kairos --help` should not pay for them).
 
 import argparse
 import importlib
-import os
 from collections.abc import Callable
 
 from agent.tls import add_server_trust_flags
@@ -35,24 +34,38 @@ def handler(target: str) -> Handler:
 
 
 def connection_flags() -> argparse.ArgumentParser:
-    """A parent parser with `--server`, `--token`, TLS and `--json`, for every API subcommand."""
+    """A parent parser with `--context`, `--server`, `--token`, TLS and `--json`: the root
+    parser's and every API subcommand's (`parents=[...]`), so they go before or after it.
+
+    No flag has a default: one not given stays absent from the parsed arguments, so a
+    subcommand never overwrites what was given before it, and `connection.resolve`
+    looks the rest up (environment, context, defaults). The root parser sets `json`.
+    """
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("connection and output")
     group.add_argument(
+        "--context",
+        metavar="NAME",
+        help="a context of the config file (`kairos config get-contexts`; env KAIROS_CONTEXT; "
+        "default: its current context)",
+    )
+    group.add_argument(
         "--server",
         metavar="HOST:PORT",
-        default=os.environ.get("KAIROS_SERVER") or DEFAULT_SERVER,
-        help="Kairos server address (env KAIROS_SERVER, default %(default)s)",
+        help=f"Kairos server address (env KAIROS_SERVER, then the context; default "
+        f"{DEFAULT_SERVER})",
     )
     group.add_argument(
         "--token",
-        default=os.environ.get("KAIROS_TOKEN") or None,
-        help="bearer token sent as `authorization` metadata (env KAIROS_TOKEN)",
+        help="bearer token sent as `authorization` metadata (env KAIROS_TOKEN, then the "
+        "context's token file)",
     )
     add_server_trust_flags(group)
     group.add_argument(
         "--json", action="store_true", help="print one JSON document instead of tables"
     )
+    for action in parent._actions:  # --ca-file's would read KAIROS_CA_FILE now
+        action.default = argparse.SUPPRESS
     return parent
 
 

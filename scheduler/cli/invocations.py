@@ -5,9 +5,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from kairos.v1 import common_pb2, invocation_pb2
+from kairos.v1 import command_pb2, common_pb2, invocation_pb2
 from scheduler.cli.client import Client, fetch_pages
-from scheduler.cli.errors import UsageError
+from scheduler.cli.connection import repeated_flags
+from scheduler.cli.errors import CliError, UsageError
 from scheduler.cli.flags import collect_parameters
 from scheduler.cli.naming import enum_word
 from scheduler.cli.output import (
@@ -18,6 +19,7 @@ from scheduler.cli.output import (
     render_fields,
     render_table,
 )
+from scheduler.cli.parameters import declared_in, warn_missing
 from scheduler.cli.script import load_script
 from scheduler.cli.watch import exit_code_text, follow, is_final, result_summary
 from scheduler.domain.models import SETTINGS_FIELDS
@@ -42,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
         keep_command=args.keep_command,
         **invocation_fields(args),
     )
+    if args.enable_parameter:
+        warn_missing(declared_in(script), request.parameters)
     with Client.from_args(args) as client:
         response = client.run_command(request)
         created = [("invoke_id", response.invoke_id), ("command_id", response.command_id)]
@@ -54,8 +58,23 @@ def invoke(args: argparse.Namespace) -> int:
         command_id=args.command_id, **invocation_fields(args)
     )
     with Client.from_args(args) as client:
+        command = _saved_command(client, args.command_id)
+        if command is not None and command.enable_parameter:
+            warn_missing(command.parameter_names, request.parameters)
         response = client.invoke_command(request)
         return _report_created(client, args, response, [("invoke_id", response.invoke_id)])
+
+
+def _saved_command(client: Client, command_id: str) -> command_pb2.Command | None:
+    """The saved command, to tell its parameters; None when it cannot be read (the
+    invocation's own call then says why)."""
+    try:
+        listed = client.describe_commands(
+            command_pb2.DescribeCommandsRequest(command_id=command_id)
+        )
+    except CliError:
+        return None
+    return listed.commands[0] if listed.commands else None
 
 
 def invocation_fields(args: argparse.Namespace) -> dict[str, Any]:
@@ -73,11 +92,18 @@ def invocation_fields(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def stop(args: argparse.Namespace) -> int:
-    """StopInvocation on some or (without `-i`) all of its instances."""
+    """StopInvocation on some or (without `-i`) all of its instances; one already finished
+    is left alone, saying so (exit 0: what was asked for holds)."""
     request = invocation_pb2.StopInvocationRequest(
         invoke_id=args.invoke_id, instance_ids=args.instance_ids or []
     )
     with Client.from_args(args) as client:
+        finished = _finished(client, args.invoke_id, args.instance_ids or [])
+        if finished is not None:
+            print(f"{finished}: nothing to stop", file=sys.stderr)
+            if args.json:
+                print_json({"invoke_id": args.invoke_id, "already_finished": True})
+            return 0
         response = client.stop_invocation(request)
     if args.json:
         print_json(response)
@@ -85,6 +111,29 @@ def stop(args: argparse.Namespace) -> int:
         which = ", ".join(args.instance_ids) if args.instance_ids else "all instances"
         print(f"stop requested for {args.invoke_id} ({which})")
     return 0
+
+
+def _finished(client: Client, invoke_id: str, instance_ids: list[str]) -> str | None:
+    """What says the invocation (or the named instances of it) has finished; None while
+    something is left to stop, or when it cannot be read (the stop's own call says why)."""
+    try:
+        listed = client.describe_invocations(
+            invocation_pb2.DescribeInvocationsRequest(invoke_id=invoke_id)
+        )
+    except CliError:
+        return None
+    if not listed.invocations:
+        return None
+    [invocation] = listed.invocations
+    if not instance_ids:
+        if not is_final(invocation.invocation_status):
+            return None
+        status = enum_word(common_pb2.InvocationStatus, invocation.invocation_status)
+        return f"invocation {invoke_id} is already finished ({status})"
+    statuses = {i.instance_id: i.invocation_status for i in invocation.instances}
+    if not all(i in statuses and is_final(statuses[i]) for i in instance_ids):
+        return None
+    return f"invocation {invoke_id} has already finished on {', '.join(instance_ids)}"
 
 
 def describe(args: argparse.Namespace) -> int:
@@ -152,7 +201,7 @@ def render_invocations(invocations: Sequence[invocation_pb2.Invocation]) -> str:
                 invocation.invoke_id,
                 invocation.command_id,
                 invocation.command_name,
-                enum_word(common_pb2.InvocationStatus, invocation.invocation_status),
+                _status(invocation),
                 enum_word(common_pb2.RepeatMode, invocation.repeat_mode),
                 invocation.frequency,
                 format_time(invocation.creation_time),
@@ -167,7 +216,16 @@ def render_invocations(invocations: Sequence[invocation_pb2.Invocation]) -> str:
 def render_invocation_instances(instances: Sequence[invocation_pb2.InvocationInstance]) -> str:
     """One invocation's targets: status, next fire and the skips of its schedule."""
     return render_table(
-        ["INSTANCE", "STATUS", "NEXT FIRE", "REPEATS", "OVERLAP SKIPS", "MISFIRE SKIPS", "UPDATED"],
+        [
+            "INSTANCE",
+            "STATUS",
+            "NEXT FIRE",
+            "REPEATS",
+            "OVERLAP SKIPS",
+            "MISFIRE SKIPS",
+            "PAUSED SKIPS",
+            "UPDATED",
+        ],
         [
             [
                 instance.instance_id,
@@ -176,6 +234,7 @@ def render_invocation_instances(instances: Sequence[invocation_pb2.InvocationIns
                 instance.repeats,
                 instance.overlap_skips,
                 instance.misfire_skips,
+                instance.paused_skips,
                 format_time(instance.update_time),
             ]
             for instance in instances
@@ -230,9 +289,11 @@ def _report_created(
         print_json(response)
     else:
         print(render_fields(created))
+        # The connection flags given again, so that the hint works as printed.
+        flags = repeated_flags(args)
         print(
-            f"(follow with: kairos watch {response.invoke_id}; "
-            f"results: kairos results {response.invoke_id})",
+            f"(follow with: kairos watch {response.invoke_id}{flags}; "
+            f"results: kairos results {response.invoke_id}{flags})",
             file=sys.stderr,
         )
     return 0
@@ -249,6 +310,12 @@ def rate_control(invocation: invocation_pb2.Invocation) -> str:
         if value
     ]
     return ", ".join(words) or "-"
+
+
+def _status(invocation: invocation_pb2.Invocation) -> str:
+    """The overall status; a paused invocation says so beside it (``Scheduled (paused)``)."""
+    status = enum_word(common_pb2.InvocationStatus, invocation.invocation_status)
+    return f"{status} (paused)" if invocation.paused else status
 
 
 def _done(instances: Sequence[invocation_pb2.InvocationInstance]) -> str:

@@ -9,12 +9,15 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import cast
 
 import agent.main
+import scheduler.cli.config
 import scheduler.cli.operator
 import scheduler.cli.schedule
 import scheduler.server.cli
 from scheduler.cli.errors import CliError
+from scheduler.cli.flags import connection_flags
 
 # Order of the subcommands in `kairos --help`: run the system, then operate it.
 REGISTRARS = (
@@ -22,19 +25,42 @@ REGISTRARS = (
     agent.main.register,
     scheduler.cli.operator.register,
     scheduler.cli.schedule.register,
+    scheduler.cli.config.register,
 )
+
+
+class KairosParser(argparse.ArgumentParser):
+    """A parser whose subcommands each report their own unknown arguments.
+
+    argparse leaves a subcommand's unknown arguments to the root parser, which then
+    prints its own usage; here the subcommand's parser refuses them, with its usage
+    (exit 2). Every parser added below the root is of this class (``add_subparsers``
+    makes its parsers of the class of the parser it belongs to).
+    """
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        parsed, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed, extras
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The `kairos` parser with every subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = KairosParser(
         prog="kairos",
         description="Kairos: run scripts now or on a schedule across a fleet of machines.",
         epilog="Run `kairos dev` for a local server with three agents, then `kairos run`.",
+        # The connection flags go before the subcommand too (`kairos --server X run …`).
+        parents=[connection_flags()],
     )
+    parser.set_defaults(json=False)
     subparsers = parser.add_subparsers(dest="subcommand", metavar="COMMAND")
     for register in REGISTRARS:
-        register(subparsers)
+        # Registrars add plain ArgumentParsers as far as they know; they are KairosParsers.
+        register(cast("argparse._SubParsersAction[argparse.ArgumentParser]", subparsers))
     return parser
 
 

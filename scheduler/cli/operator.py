@@ -5,6 +5,7 @@ Only argparse here; the functions live in `commands`, `invocations`, `watch`,
 """
 
 import argparse
+import os
 from typing import TypeAlias
 
 from scheduler.cli.flags import (
@@ -19,7 +20,9 @@ from scheduler.cli.flags import (
     connection_flags,
     enum_arg,
     handler,
+    instance_ids,
     int_in,
+    parameter,
 )
 
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -27,10 +30,12 @@ Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 def register(subparsers: Subparsers) -> None:
     """Add `command`, `run`, `invoke`, `invocations`, `results`, `stop`, `watch`,
-    `instances`, `quota`, `activation`, `instance` and `dev` to the `kairos` parser."""
+    `pause`, `resume`, `modify`, `trigger`, `instances`, `quota`, `activation`,
+    `instance` and `dev` to the `kairos` parser."""
     api = [connection_flags()]
     _register_command(subparsers, api)
     _register_run_and_invoke(subparsers, api)
+    _register_control(subparsers, api)
     _register_inspection(subparsers, api)
     _register_activations(subparsers, api)
     _register_dev(subparsers)
@@ -112,6 +117,67 @@ def _register_run_and_invoke(subparsers: Subparsers, api: list[argparse.Argument
     )
     watch.add_argument("invoke_id", metavar="INVOKE_ID")
     watch.set_defaults(func=handler("scheduler.cli.watch:watch"))
+
+
+def _register_control(subparsers: Subparsers, api: list[argparse.ArgumentParser]) -> None:
+    """Schedule control of periodic and boot invocations (`scheduler.cli.control`)."""
+    for action, what in (
+        ("pause", "pause a periodic or boot invocation: its fires are skipped and counted"),
+        ("resume", "resume a paused invocation at its next future fire"),
+    ):
+        parser = subparsers.add_parser(action, parents=api, help=what)
+        parser.add_argument("invoke_id", metavar="INVOKE_ID")
+        parser.set_defaults(func=handler(f"scheduler.cli.control:{action}"))
+
+    trigger = subparsers.add_parser(
+        "trigger",
+        parents=api,
+        help="run a periodic or boot invocation once now, its schedule unchanged",
+    )
+    trigger.add_argument("invoke_id", metavar="INVOKE_ID")
+    add_instances_flag(trigger, required=False)
+    trigger.set_defaults(func=handler("scheduler.cli.control:trigger"))
+
+    modify = subparsers.add_parser(
+        "modify",
+        parents=api,
+        help="change a periodic or boot invocation (only the flags given change)",
+        description="Change a periodic or boot invocation; its next fires are planned again "
+        "at once and its history stays. -p replaces every parameter value.",
+    )
+    modify.add_argument("invoke_id", metavar="INVOKE_ID")
+    modify.add_argument("--frequency", metavar="EXPR", help="the new schedule")
+    modify.add_argument(
+        "-p",
+        "--parameter",
+        dest="parameters",
+        metavar="NAME=VALUE",
+        type=parameter,
+        action="append",
+        help="parameter value, repeatable (replaces all values)",
+    )
+    modify.add_argument(
+        "--timeout", type=int_in(1, None), metavar="SECONDS", help="kill the script after this long"
+    )
+    content = modify.add_mutually_exclusive_group()
+    content.add_argument("--content", metavar="TEXT", help="the new script")
+    content.add_argument("--file", metavar="PATH", help="read the new script from a file")
+    modify.add_argument(
+        "--base64", action="store_true", help="the given content is already Base64-encoded"
+    )
+    for flag, dest, what in (
+        ("--add-instance", "add_instances", "arm these instances too"),
+        ("--remove-instance", "remove_instances", "disarm these instances (history kept)"),
+    ):
+        modify.add_argument(
+            flag,
+            dest=dest,
+            metavar="ID[,ID...]",
+            type=instance_ids,
+            action="extend",
+            help=f"{what}, comma separated or repeated",
+        )
+    modify.set_defaults(func=handler("scheduler.cli.control:modify"))
 
 
 def _register_inspection(subparsers: Subparsers, api: list[argparse.ArgumentParser]) -> None:
@@ -222,6 +288,9 @@ def _register_dev(subparsers: Subparsers) -> None:
         "--data-dir", default=".kairos/dev", metavar="DIR", help="state (default %(default)s)"
     )
     dev.add_argument(
-        "--listen", default=DEFAULT_SERVER, metavar="HOST:PORT", help="default %(default)s"
+        "--listen",
+        default=os.environ.get("KAIROS_LISTEN") or DEFAULT_SERVER,
+        metavar="HOST:PORT",
+        help="the server's address (env KAIROS_LISTEN; default %(default)s)",
     )
     dev.set_defaults(func=handler("scheduler.cli.dev:dev"))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import UTC, datetime, tzinfo
-from typing import TextIO
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any, TextIO
 
 from scheduler.schedule import (
     CronSchedule,
@@ -39,7 +39,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     next_parser.add_argument(
         "--count", type=int, default=EXPLAIN_COUNT, help=f"how many fires, 1-{MAX_COUNT}"
     )
-    next_parser.add_argument("--json", action="store_true", help="print one JSON document")
     next_parser.set_defaults(func=run_next)
 
     explain_parser = actions.add_parser(
@@ -60,6 +59,10 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         "--zone",
         help="the instance's IANA time zone, used by a cron without its own zone (default UTC)",
     )
+    # No default: `kairos --json schedule …` (the root parser's --json) is not overwritten.
+    parser.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="print one JSON document"
+    )
 
 
 def run_next(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -73,14 +76,12 @@ def run_next(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
         return _fail(error, err)
     fires = list(schedule.fires(after, zone=zone, limit=args.count))
     local = _display_zone(schedule, zone)
-    if args.json:
+    if getattr(args, "json", False):
         document = {
             "frequency": str(schedule),
             "kind": schedule.kind,
             "description": schedule.describe(),
-            "zone": _zone_name(local),
-            "after": _utc(after),
-            "fires": [{"utc": _utc(f), "local": f.astimezone(local).isoformat()} for f in fires],
+            **_fires_document(fires, local, after),
         }
         print(json.dumps(document, indent=2, ensure_ascii=False), file=out)
         return 0
@@ -98,22 +99,65 @@ def run_explain(
     except (ScheduleError, _ArgumentError) as error:
         return _fail(error, err)
     local = _display_zone(schedule, zone)
-    print(f"frequency    {schedule}", file=out)
+    interval = schedule.min_interval()
+    rule = _dst_rule(schedule)
+    fires = list(schedule.fires(after, zone=zone, limit=EXPLAIN_COUNT))
+    # The frequency as the operator wrote it (day and month names stay names).
+    written = " ".join(args.frequency.split())
+    if getattr(args, "json", False):
+        document = {
+            "frequency": written,
+            "normalized": str(schedule),
+            "kind": schedule.kind,
+            "description": schedule.describe(),
+            "min_interval": interval_words(interval) if interval is not None else None,
+            "min_interval_seconds": (
+                int(interval.total_seconds()) if interval is not None else None
+            ),
+            "dst_rule": rule,
+            **_fires_document(fires, local, after),
+        }
+        print(json.dumps(document, indent=2, ensure_ascii=False), file=out)
+        return 0
+    print(f"frequency    {written}", file=out)
     print(f"kind         {schedule.kind}", file=out)
     print(f"meaning      {schedule.describe()}", file=out)
-    interval = schedule.min_interval()
     if interval is not None:
-        print(f"min interval {interval}", file=out)
-    if isinstance(schedule, CronSchedule):
-        if schedule.interval_like:
-            rule = "interval-like: follows real time (both passes of a fall-back, no gap walls)"
-        else:
-            rule = "fixed-time: once per wall time (gap walls fire when the gap ends)"
+        print(f"min interval {interval_words(interval)}", file=out)
+    if rule is not None:
         print(f"dst rule     {rule}", file=out)
     print(file=out)
-    fires = list(schedule.fires(after, zone=zone, limit=EXPLAIN_COUNT))
     _print_fires(schedule, fires, local, after, out)
     return 0
+
+
+def interval_words(interval: timedelta) -> str:
+    """A duration in words, largest unit first: ``1 day``, ``2 hours 30 minutes``."""
+    seconds = int(interval.total_seconds())
+    parts = []
+    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60), ("second", 1)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count} {unit}{'' if count == 1 else 's'}")
+    return " ".join(parts) or "0 seconds"
+
+
+def _dst_rule(schedule: Schedule) -> str | None:
+    """How a cron meets daylight-saving changes; None for rate and at."""
+    if not isinstance(schedule, CronSchedule):
+        return None
+    if schedule.interval_like:
+        return "interval-like: follows real time (both passes of a fall-back, no gap walls)"
+    return "fixed-time: once per wall time (gap walls fire when the gap ends)"
+
+
+def _fires_document(fires: list[datetime], local: tzinfo, after: datetime) -> dict[str, Any]:
+    """The zone, start and fires of a JSON document."""
+    return {
+        "zone": _zone_name(local),
+        "after": _utc(after),
+        "fires": [{"utc": _utc(f), "local": f.astimezone(local).isoformat()} for f in fires],
+    }
 
 
 def _prepare(args: argparse.Namespace) -> tuple[Schedule, tzinfo | None, datetime]:

@@ -106,7 +106,8 @@ class RefusalCode(StrEnum):
     INVALID_PARAM_INSTANCE_ID = "InvalidParam.InstanceId"
     """The instance ids are missing, hold an empty id or more than the per-call limit; or
     an agent's Hello has an instance id that is blank, over 64 characters or holds a NUL
-    character (``INVALID_ARGUMENT``)."""
+    character; or a ModifyInvocation adds and removes one instance, would arm more than
+    the per-call limit or remove the last armed one (``INVALID_ARGUMENT``)."""
     INVALID_PARAM_COMMAND_CONTENT = "InvalidParam.CommandContent"
     """The script is missing, not valid Base64, too large (also after parameter
     substitution), or has a malformed parameter name, an unknown ``ACS::`` built-in or
@@ -115,7 +116,8 @@ class RefusalCode(StrEnum):
     """Parameters were given to a command without them, or name parameters the command
     does not define (``INVALID_ARGUMENT``)."""
     INVALID_PARAM_MODIFY = "InvalidParam.Modify"
-    """A ModifyCommand sets none of the fields it may change (``INVALID_ARGUMENT``)."""
+    """A ModifyCommand or ModifyInvocation sets none of the fields it may change
+    (``INVALID_ARGUMENT``)."""
     INVALID_PARAM_FREQUENCY = "InvalidParam.Frequency"
     """A frequency is missing with repeat mode ``PERIOD``, or given with another repeat
     mode (``INVALID_ARGUMENT``)."""
@@ -169,8 +171,9 @@ class RefusalCode(StrEnum):
     INVALID_INVOKE_ID_NOT_FOUND = "InvalidInvokeId.NotFound"
     """The invoke id names no invocation of the caller's account (``NOT_FOUND``)."""
     INVALID_INSTANCE_NOT_FOUND = "InvalidInstance.NotFound"
-    """Instances to invoke on are not the caller's account's, or instances to stop are not
-    the invocation's, or the instance to deregister is no registered managed instance of
+    """Instances to invoke on (or to add to an invocation) are not the caller's account's,
+    or instances to stop, remove or trigger are not the invocation's, or the instance to
+    deregister is no registered managed instance of
     the account; the message names every one (``NOT_FOUND``)."""
     INVALID_ACTIVATION_ID_NOT_FOUND = "InvalidActivationId.NotFound"
     """The activation id names no activation of the caller's account (``NOT_FOUND``)."""
@@ -199,6 +202,16 @@ class RefusalCode(StrEnum):
     """An invocation that runs at once (not a timed or boot one) targets instances whose
     agents sent no heartbeat within the offline threshold; the message names every one
     (``FAILED_PRECONDITION``)."""
+    # Schedule control (PauseInvocation, ResumeInvocation, ModifyInvocation, TriggerInvocation).
+    INVALID_INVOCATION_REPEAT_MODE = "InvalidInvocation.RepeatMode"
+    """A one-time invocation (``ONCE``, ``DRY_RUN``) cannot be paused, resumed, modified or
+    triggered: only periodic and boot ones have a schedule (``FAILED_PRECONDITION``)."""
+    INVALID_INVOCATION_FINISHED = "InvalidInvocation.Finished"
+    """The invocation has no armed instance left (stopped, or its schedule is over): it
+    cannot be paused, resumed, modified or triggered (``FAILED_PRECONDITION``)."""
+    INVALID_INSTANCE_NOT_ARMED = "InvalidInstance.NotArmed"
+    """A trigger names instances of the invocation that are no longer armed (stopped or
+    removed); the message names every one (``FAILED_PRECONDITION``)."""
 
     # RESOURCE_EXHAUSTED: QuotaFailure names the quota (QuotaName).
     QUOTA_EXCEED_WATCH = "Quota.ExceedWatch"

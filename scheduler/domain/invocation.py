@@ -227,20 +227,22 @@ def parse_schedule(frequency: str, *, created_at: datetime) -> Schedule:
 
 
 def plan_targets(
-    settings: InvocationSettings, targets: list[Instance], *, now: datetime
+    settings: InvocationSettings,
+    targets: list[Instance],
+    *,
+    now: datetime,
+    created_at: datetime | None = None,
 ) -> list[PlannedTarget]:
     """The armed targets of a periodic or boot invocation, with their first fires.
 
     Refuses a schedule that has no fire after ``now`` on some target (an
     ``at`` in the past, a year range that is over), naming the instances.
+    ``created_at``: the invocation's creation, where a rate's grid is anchored
+    (``now`` for a new invocation; given when a resume or a modify plans again).
     """
+    planned = next_fires(settings, targets, now=now, created_at=created_at)
     if settings.repeat_mode is not RepeatMode.PERIOD:
-        return [PlannedTarget(t.id, None) for t in targets]
-    schedule = parse_schedule(settings.frequency, created_at=now)
-    planned = [
-        PlannedTarget(t.id, schedule.next_fire(now, zone=instance_zone(t.time_zone)))
-        for t in targets
-    ]
+        return planned
     never = [p.instance_id for p in planned if p.next_fire_at is None]
     if never:
         raise invalid(
@@ -250,6 +252,24 @@ def plan_targets(
             f"({now.isoformat(timespec='seconds')}) on instances {', '.join(never)}",
         )
     return planned
+
+
+def next_fires(
+    settings: InvocationSettings,
+    targets: list[Instance],
+    *,
+    now: datetime,
+    created_at: datetime | None = None,
+) -> list[PlannedTarget]:
+    """Each target's next fire after ``now`` (None: its schedule has no more; always None for
+    boot triggers): the one place that plans a target's next fire from a given instant."""
+    if settings.repeat_mode is not RepeatMode.PERIOD:
+        return [PlannedTarget(t.id, None) for t in targets]
+    schedule = parse_schedule(settings.frequency, created_at=created_at or now)
+    return [
+        PlannedTarget(t.id, schedule.next_fire(now, zone=instance_zone(t.time_zone)))
+        for t in targets
+    ]
 
 
 def counts_against_quota(mode: RepeatMode) -> bool:

@@ -46,6 +46,10 @@ class Limits:
     """Seconds after its instant within which a fire missed during downtime still runs."""
     live_output_rate: int = 64 * KIB
     """Bytes a second of one execution's output relayed live to watchers; the rest is skipped."""
+    # Retention (issue 12, item 6).
+    retention_days: int = 28
+    """Days a finished execution and its output are kept (Cloud Assistant's four weeks);
+    a periodic or boot target keeps its latest execution while its invocation lives."""
 
 
 MAX_NAME = 128
@@ -61,6 +65,8 @@ MAX_ERROR_INFO = 4096
 MAX_OUTPUT_OFFSET = 2**48
 """Largest byte offset a live output chunk may claim (256 TiB: no script prints more)."""
 MAX_CLIENT_TOKEN = 64
+IDEMPOTENCY_HOURS = 24
+"""Hours a client_token is remembered; an older one counts as never used."""
 MAX_PAGE = 50
 DEFAULT_PAGE = 10
 

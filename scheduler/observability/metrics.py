@@ -36,12 +36,12 @@ grpc_msg_sent = Counter(
 
 fires = Counter(
     "kairos_fires_total",
-    "Scheduled fires turned into executions, by trigger (schedule or boot).",
+    "Fires turned into executions, by trigger (schedule, boot or trigger: TriggerInvocation).",
     ("trigger",),
 )
 fire_skips = Counter(
     "kairos_fire_skips_total",
-    "Scheduled fires that did not run, by reason (overlap, misfire).",
+    "Scheduled fires that did not run, by reason (overlap, misfire, paused).",
     ("reason",),
 )
 fire_errors = Counter(
@@ -118,6 +118,16 @@ quota_exceeded = Counter(
     "kairos_quota_exceeded_total",
     "Requests or fires refused by a quota, by quota name.",
     ("quota",),
+)
+retention_deleted = Counter(
+    "kairos_retention_deleted_total",
+    "Rows the retention job deleted, by table (executions, invocations, commands,"
+    " idempotency_keys).",
+    ("table",),
+)
+retention_errors = Counter(
+    "kairos_retention_errors_total",
+    "Retention rounds that failed (the database unavailable, say); the next round retries.",
 )
 
 

@@ -54,6 +54,7 @@ class Fired:
     created: int
     overlap_skips: int
     misfire_skips: int
+    paused_skips: int
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -134,6 +135,7 @@ async def fire(
         created=len(created_new),
         overlap_skips=sum(u.overlap_skips for u in round_.updates),
         misfire_skips=sum(u.misfire_skips for u in round_.updates),
+        paused_skips=sum(u.paused_skips for u in round_.updates),
     )
 
 
@@ -145,6 +147,7 @@ def count(fired: Fired | None) -> None:
     metrics.fires.labels(fired.trigger).inc(fired.created)
     metrics.fire_skips.labels("overlap").inc(fired.overlap_skips)
     metrics.fire_skips.labels("misfire").inc(fired.misfire_skips)
+    metrics.fire_skips.labels("paused").inc(fired.paused_skips)
 
 
 async def fire_boot_triggers(
@@ -158,27 +161,54 @@ async def fire_boot_triggers(
     targets then disarm. ``changed``: as for ``fire``.
 
     Runs in the transaction that records the new boot ids, so a boot fires
-    once however often the agent reconnects.
+    once however often the agent reconnects. A boot while the invocation is paused
+    is a skip, counted in ``paused_skips``; the target stays armed (a
+    NEXT_REBOOT_ONLY one runs at the first boot after its resume).
     """
     now = await database_now(conn)
     fires: list[Fire] = []
     updates: list[TargetUpdate] = []
     for key in booted:
         for target in await target_store.boot_targets(conn, key):
-            fires.append(Fire(target=target, scheduled_at=now))
+            if not target.paused:
+                fires.append(Fire(target=target, scheduled_at=now))
             updates.append(
                 TargetUpdate(
                     invocation_id=target.invocation_id,
                     instance_id=key.instance_id,
-                    armed=target.repeat_mode is RepeatMode.EVERY_REBOOT,
+                    armed=target.paused or target.repeat_mode is RepeatMode.EVERY_REBOOT,
                     next_fire_at=None,
-                    fired=1,
+                    fired=0 if target.paused else 1,
                     overlap_skips=0,
                     misfire_skips=0,
+                    paused_skips=1 if target.paused else 0,
                 )
             )
     round_ = Round(fires=fires, updates=updates)
     return await fire(conn, limits, round_, now.date(), trigger="boot", changed=changed)
+
+
+def unscheduled_round(targets: list[ArmedTarget], now: datetime, *, busy: set[TargetKey]) -> Round:
+    """One fire at ``now`` of these locked targets outside their schedules (a trigger): each
+    keeps its next fire; one with a run still going (``busy``) is an overlap skip."""
+    fires: list[Fire] = []
+    updates: list[TargetUpdate] = []
+    for target in targets:
+        skipped = TargetKey(target.invocation_id, target.instance.id) in busy
+        if not skipped:
+            fires.append(Fire(target=target, scheduled_at=now))
+        updates.append(
+            TargetUpdate(
+                invocation_id=target.invocation_id,
+                instance_id=target.instance.id,
+                armed=True,
+                next_fire_at=target.next_fire_at,
+                fired=0 if skipped else 1,
+                overlap_skips=1 if skipped else 0,
+                misfire_skips=0,
+            )
+        )
+    return Round(fires=fires, updates=updates)
 
 
 def _decide(
@@ -204,7 +234,7 @@ def _decide(
         zone=instance_zone(target.instance.time_zone),
     )
     fire_ = None
-    if plan.fire_at is not None and not busy:
+    if plan.fire_at is not None and not busy and not target.paused:
         fire_ = Fire(target=target, scheduled_at=plan.fire_at)
     return fire_, replace(
         moved_on,
@@ -212,8 +242,10 @@ def _decide(
         next_fire_at=plan.next_fire_at,
         fired=1 if fire_ else 0,
         # The previous run still goes on: this fire is skipped.
-        overlap_skips=1 if plan.fire_at is not None and busy else 0,
+        overlap_skips=1 if plan.fire_at is not None and busy and not target.paused else 0,
         misfire_skips=plan.misfire_skips,
+        # Paused: the schedule moves on, firing nothing (schedule control).
+        paused_skips=1 if plan.fire_at is not None and target.paused else 0,
     )
 
 

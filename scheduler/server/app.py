@@ -39,6 +39,7 @@ from scheduler.observability.grpc_metrics import MetricsInterceptor
 from scheduler.observability.metrics import serve_metrics
 from scheduler.operations import managed_instances
 from scheduler.operations.context import Context
+from scheduler.retention import Retention
 from scheduler.rpc.auth import TokenTable, load_auth_file, open_access
 from scheduler.rpc.in_flight import InFlight
 from scheduler.rpc.interceptor import KairosInterceptor
@@ -227,9 +228,13 @@ async def running_server(
         services.append(agent_pb2.DESCRIPTOR.services_by_name["AgentService"].full_name)
         await dispatcher.start()
     ticker: Ticker | None = None
+    # The retention job runs with the ticker role, beside it, as a task of its own.
+    retention: Retention | None = None
     if ServerRole.TICKER in config.roles:
         ticker = Ticker(ctx, listener)
         await ticker.start()
+        retention = Retention(ctx)
+        await retention.start()
     reflection.enable_server_reflection(services, server)
     port = _add_port(server, listening[0])
     await server.start()
@@ -251,6 +256,8 @@ async def running_server(
         await health_status.shutdown()
         if ticker is not None:
             await ticker.shutdown()  # its open round commits or rolls back whole
+        if retention is not None:
+            await retention.shutdown()
         # From here new calls are refused; calls in flight get up to the grace period.
         stopping = asyncio.gather(*(serving.stop(config.grace) for serving in grpc_servers))
         # Client calls in flight (a WatchInvocation, say) may still need agents' results.
@@ -267,6 +274,8 @@ async def running_server(
         await health_status.shutdown()
         if ticker is not None:
             await ticker.shutdown()
+        if retention is not None:
+            await retention.shutdown()
         if dispatcher is not None:
             await dispatcher.shutdown(RECONNECT_HINT_MS)
         for serving in [*grpc_servers, *([health_only] if health_only is not None else [])]:

@@ -132,6 +132,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "(default %(default)s)",
     )
     server.add_argument(
+        "--retention-days",
+        type=int,
+        default=defaults.retention_days,
+        metavar="DAYS",
+        help="finished executions (and their output) older than this are deleted, a periodic "
+        "target's latest excepted, and final invocations with them (default %(default)s)",
+    )
+    server.add_argument(
         "--agent-lost-after",
         type=int,
         default=defaults.agent_lost_after,
@@ -238,6 +246,7 @@ def run_server(args: argparse.Namespace) -> int:
             max_watches=args.max_watches,
             misfire_grace=args.misfire_grace,
             live_output_rate=args.live_output_rate,
+            retention_days=args.retention_days,
         ),
         heartbeat_interval=args.heartbeat_interval,
         agent_send_timeout=args.agent_send_timeout,

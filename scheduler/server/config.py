@@ -101,6 +101,10 @@ class ServerConfig:
             raise ConfigError(
                 f"--max-instances must be at least 1, got {self.limits.max_instances}"
             )
+        if self.limits.retention_days < 1:
+            raise ConfigError(
+                f"--retention-days must be at least 1, got {self.limits.retention_days}"
+            )
         if self.limits.max_watches < 1:
             raise ConfigError(f"--max-watches must be at least 1, got {self.limits.max_watches}")
         if self.limits.live_output_rate < 1:

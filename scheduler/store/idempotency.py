@@ -1,15 +1,20 @@
-"""Idempotency keys: the same ``client_token`` and request return the first result."""
+"""Idempotency keys: the same ``client_token`` and request return the first result.
+
+A key is remembered for ``IDEMPOTENCY_HOURS``: past that it counts as never used (a
+new request claims it afresh), and the retention job deletes it (``store.retention``).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import String, Text, bindparam, cast, select, update
+from sqlalchemy import String, Text, bindparam, cast, func, null, select, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.codes import RefusalCode
 from scheduler.domain.errors import ErrorKind, KairosError
+from scheduler.domain.limits import IDEMPOTENCY_HOURS
 from scheduler.domain.tenancy import Tenant
 from scheduler.store.tables import idempotency_keys
 
@@ -26,18 +31,29 @@ _KEY = (
     idempotency_keys.c.client_token == _token,
 )
 
-_CLAIM = (
-    insert(idempotency_keys)
-    .values(
-        account_id=_account,
-        region_id=_region,
-        operation=_operation,
-        client_token=_token,
-        request_hash=bindparam("request", type_=String),
-    )
-    .on_conflict_do_nothing()
-    .returning(idempotency_keys.c.client_token)
+_new_key = insert(idempotency_keys).values(
+    account_id=_account,
+    region_id=_region,
+    operation=_operation,
+    client_token=_token,
+    request_hash=bindparam("request", type_=String),
 )
+# A key past its time is claimed as if it were new; one within it is left as it is.
+_CLAIM = _new_key.on_conflict_do_update(
+    index_elements=[
+        idempotency_keys.c.account_id,
+        idempotency_keys.c.region_id,
+        idempotency_keys.c.operation,
+        idempotency_keys.c.client_token,
+    ],
+    set_={
+        "request_hash": _new_key.excluded.request_hash,
+        "response": null(),
+        "created_at": func.now(),
+    },
+    where=idempotency_keys.c.created_at
+    < func.now() - func.make_interval(0, 0, 0, 0, IDEMPOTENCY_HOURS),
+).returning(idempotency_keys.c.client_token)
 
 _EXISTING = select(idempotency_keys.c.request_hash, idempotency_keys.c.response).where(*_KEY)
 
@@ -52,7 +68,8 @@ _RECORD = (
 async def previous_response(
     conn: AsyncConnection, tenant: Tenant, operation: str, token: str, request_hash: str
 ) -> dict[str, Any] | None:
-    """Claim ``token`` for this request, or return the response of its first use.
+    """Claim ``token`` for this request, or return the response of its first use (within
+    ``IDEMPOTENCY_HOURS``; an older use is forgotten and the token claimed anew).
 
     A concurrent first use holds the key's row lock until it commits, so the
     claim waits for it and then sees its response. The same token with a

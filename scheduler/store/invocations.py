@@ -64,6 +64,8 @@ class Target:
     misfire_skips: int
     created_at: datetime
     updated_at: datetime
+    # Schedule control: fires skipped while the invocation was paused.
+    paused_skips: int = 0
 
 
 @dataclass(kw_only=True, frozen=True)
@@ -78,6 +80,8 @@ class InvocationView:
     settings: InvocationSettings
     created_at: datetime
     targets: list[Target]
+    # Schedule control: paused by PauseInvocation, until ResumeInvocation.
+    paused: bool = False
 
 
 @dataclass(kw_only=True, frozen=True)
@@ -293,6 +297,7 @@ async def _targets(conn: AsyncConnection, invoke_ids: list[str]) -> dict[str, li
                 misfire_skips=row.misfire_skips,
                 created_at=row.created_at,
                 updated_at=row.updated_at,
+                paused_skips=row.paused_skips,
             )
         )
     return found
@@ -305,9 +310,10 @@ def _invocation(row: Row[Any], targets: list[Target]) -> InvocationView:
         command_name=row.command_name,
         command_type=CommandType(row.command_type),
         status=InvocationStatus(row.status),
-        settings=_settings(row),
+        settings=settings_of(row),
         created_at=row.created_at,
         targets=targets,
+        paused=row.paused_at is not None,
     )
 
 
@@ -320,7 +326,8 @@ def _settings_columns(settings: InvocationSettings) -> dict[str, Any]:
     }
 
 
-def _settings(row: Row[Any]) -> InvocationSettings:
+def settings_of(row: Row[Any]) -> InvocationSettings:
+    """The settings of an ``invocations`` row."""
     columns = {name: row._mapping[name] for name in SETTINGS_FIELDS}
     return InvocationSettings(
         **columns | {"repeat_mode": RepeatMode(row.repeat_mode), "parameters": dict(row.parameters)}

@@ -110,6 +110,8 @@ commands = Table(
     Column("invoke_times", BigInteger, nullable=False, server_default="0"),
     Column("created_at", Timestamp, nullable=False, server_default=NOW),
     Index("ix_commands_tenant_created", "account_id", "region_id", "created_at", "id"),
+    # The retention job deletes old commands RunCommand did not keep by this.
+    Index("ix_commands_unkept_created", "created_at", postgresql_where=~column("kept")),
     one_of("type", CommandType),
 )
 
@@ -234,8 +236,12 @@ invocations = Table(
     Column("status", String(16), nullable=False),
     Column("created_at", Timestamp, nullable=False, server_default=NOW),
     Column("stopped_at", Timestamp),
+    # Schedule control: set while paused (PauseInvocation), cleared by ResumeInvocation.
+    Column("paused_at", Timestamp),
     Index("ix_invocations_tenant_created", "account_id", "region_id", "created_at", "id"),
     Index("ix_invocations_command", "command_id"),
+    # The retention job looks for old final invocations by age.
+    Index("ix_invocations_created", "created_at"),
     one_of("command_type", CommandType),
     one_of("repeat_mode", RepeatMode),
     one_of("status", INVOCATION_STATUSES),
@@ -264,6 +270,8 @@ invocation_targets = Table(
     Column("misfire_skips", Integer, nullable=False, server_default="0"),
     Column("created_at", Timestamp, nullable=False, server_default=NOW),
     Column("updated_at", Timestamp, nullable=False, server_default=NOW),
+    # Schedule control: fires skipped while the invocation was paused.
+    Column("paused_skips", Integer, nullable=False, server_default="0"),
     PrimaryKeyConstraint("invocation_id", "instance_id"),
     _instance_reference(),
     Index("ix_invocation_targets_instance", "account_id", "region_id", "instance_id"),
@@ -355,6 +363,10 @@ executions = Table(
     ),
     # A fire's executions, counted by the release step (``store.rollout``).
     Index("ix_executions_fire_time", "invocation_id", "scheduled_at"),
+    # The retention job deletes by age: the executions finished before its window.
+    Index(
+        "ix_executions_finished", "finished_at", postgresql_where=column("finished_at").is_not(None)
+    ),
     # Not error_code: agents of other versions may report codes this server does not know.
     one_of("status", EXECUTION_STATUSES),
 )
@@ -370,6 +382,8 @@ idempotency_keys = Table(
     Column("response", JSONB),
     Column("created_at", Timestamp, nullable=False, server_default=NOW),
     PrimaryKeyConstraint("account_id", "region_id", "operation", "client_token"),
+    # The retention job deletes the keys past their time by this.
+    Index("ix_idempotency_keys_created", "created_at"),
 )
 
 activations = Table(

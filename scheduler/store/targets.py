@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Integer, Row, Text, extract, func, select, update
+from sqlalchemy import Boolean, Integer, Row, Text, any_, extract, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.enums import ACTIVE_STATUSES, CommandType, InvocationStatus, RepeatMode
@@ -15,7 +15,7 @@ from scheduler.domain.models import Command, Instance
 from scheduler.domain.status import StatusChange, TargetKey
 from scheduler.domain.tenancy import InstanceKey, Tenant
 from scheduler.store import leases
-from scheduler.store.arrays import Unnested
+from scheduler.store.arrays import Unnested, array, array_parameter
 from scheduler.store.instances import instance_from
 from scheduler.store.statuses import rederived, target_of, targets_of
 from scheduler.store.tables import (
@@ -46,6 +46,8 @@ class ArmedTarget:
     repeats: int
     max_concurrency: str = ""
     """Rate control (``domain.rollout``): non-empty, its fires' executions start held."""
+    # Schedule control: a paused invocation's fires are skipped and counted.
+    paused: bool = False
 
 
 @dataclass(kw_only=True, frozen=True)
@@ -59,6 +61,8 @@ class TargetUpdate:
     fired: int
     overlap_skips: int
     misfire_skips: int
+    # Schedule control: fires skipped because the invocation is paused.
+    paused_skips: int = 0
 
 
 _COLUMNS = (
@@ -80,6 +84,7 @@ _COLUMNS = (
     invocations.c.timeout,
     invocations.c.working_dir,
     invocations.c.max_concurrency,
+    invocations.c.paused_at,
     # An instance's columns by their own names: the row is its ``instance_from`` mapping.
     instances.c.id,
     instances.c.name,
@@ -137,6 +142,20 @@ async def boot_targets(conn: AsyncConnection, key: InstanceKey) -> list[ArmedTar
     return _targets(await conn.execute(query))
 
 
+async def lock_armed(
+    conn: AsyncConnection, invoke_id: str, instance_ids: list[str]
+) -> list[ArmedTarget]:
+    """Lock the invocation's armed targets on ``instance_ids`` (all of them when empty), in
+    key order: a trigger fires them like a claim (``store.targets.claim_due``) would."""
+    query = _armed().where(invocation_targets.c.invocation_id == invoke_id)
+    if instance_ids:
+        query = query.where(
+            invocation_targets.c.instance_id == any_(array_parameter("instance_ids", Text()))
+        )
+    query = query.order_by(invocation_targets.c.instance_id).with_for_update(of=invocation_targets)
+    return _targets(await conn.execute(query, {"instance_ids": array(instance_ids)}))
+
+
 _keys = Unnested("k", invocation_id=Text(), instance_id=Text())
 _BUSY = (
     select(executions.c.invocation_id, executions.c.instance_id)
@@ -173,6 +192,7 @@ _updates = Unnested(
     fired=Integer(),
     overlap_skips=Integer(),
     misfire_skips=Integer(),
+    paused_skips=Integer(),
 )
 # Each target's status is re-derived as it moves on, in the same statement: a fire's
 # executions are inserted first, and writing the status in a second update of the
@@ -189,6 +209,7 @@ _ADVANCE = (
         repeats=invocation_targets.c.repeats + _advanced.c.fired,
         overlap_skips=invocation_targets.c.overlap_skips + _advanced.c.overlap_skips,
         misfire_skips=invocation_targets.c.misfire_skips + _advanced.c.misfire_skips,
+        paused_skips=invocation_targets.c.paused_skips + _advanced.c.paused_skips,
         status=_advanced.c.new,
         updated_at=func.now(),
     )
@@ -218,6 +239,7 @@ async def advance(
             fired=[u.fired for u in updates],
             overlap_skips=[u.overlap_skips for u in updates],
             misfire_skips=[u.misfire_skips for u in updates],
+            paused_skips=[u.paused_skips for u in updates],
         ),
     )
     return {
@@ -289,6 +311,7 @@ class _Builder:
             next_fire_at=row.next_fire_at,
             repeats=row.repeats,
             max_concurrency=row.max_concurrency,
+            paused=row.paused_at is not None,
         )
 
 

@@ -127,9 +127,12 @@ async def kairos(*argv: str, env: dict[str, str] | None = None) -> Outcome:
 
     A real process: the exit code, stdout and stderr are exactly what an
     operator's shell sees, and the CLI's blocking client stays off the event
-    loop that serves it. `KAIROS_*` variables of the caller are dropped.
+    loop that serves it. `KAIROS_*` variables of the caller are dropped, and its config
+    file is out of reach (`XDG_CONFIG_HOME` names a directory that does not exist, unless
+    `env` gives one).
     """
     environment = {k: v for k, v in os.environ.items() if not k.startswith("KAIROS_")}
+    environment["XDG_CONFIG_HOME"] = "/nonexistent/kairos-tests"
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

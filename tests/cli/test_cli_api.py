@@ -405,9 +405,9 @@ async def test_invocations_with_instances(api: ScriptedServer) -> None:
         "t-1        c-1         backup  Scheduled  Period  0 30 2 * * ?  2026-11-22T05:30:00Z  1/2   -",  # noqa: E501
         "",
         "t-1 instances:",
-        "INSTANCE  STATUS     NEXT FIRE             REPEATS  OVERLAP SKIPS  MISFIRE SKIPS  UPDATED",
-        "i-1       Scheduled  2026-11-23T01:30:00Z  4        1              0              -",
-        "i-2       Cancelled  -                     0        0              0              -",
+        "INSTANCE  STATUS     NEXT FIRE             REPEATS  OVERLAP SKIPS  MISFIRE SKIPS  PAUSED SKIPS  UPDATED",  # noqa: E501
+        "i-1       Scheduled  2026-11-23T01:30:00Z  4        1              0              0             -",  # noqa: E501
+        "i-2       Cancelled  -                     0        0              0              0             -",  # noqa: E501
     ]
     request = api.requests("InvocationService/DescribeInvocations")[0]
     assert (request.invoke_id, request.invocation_status) == (

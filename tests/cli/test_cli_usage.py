@@ -60,3 +60,24 @@ def test_status_filter_accepts_cloud_assistant_words(capsys: pytest.CaptureFixtu
     # Parsing succeeds (the failure is the unreachable server, exit 1, not usage).
     assert main(["invocations", "--status", "PartialFailed", *NOWHERE]) == 1
     assert "cannot reach the Kairos server at 127.0.0.1:1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "usage"),
+    [
+        (["run", "-i", "i-1", "--bogus", "--", "true"], "usage: kairos run "),
+        (
+            ["command", "create", "--name", "n", "--content", "x", "--frob"],
+            "usage: kairos command create ",
+        ),
+        (["schedule", "explain", "rate(5m)", "--count", "3"], "usage: kairos schedule explain "),
+        (["config", "get-contexts", "--all"], "usage: kairos config get-contexts "),
+    ],
+)
+def test_an_unknown_flag_prints_the_subcommands_usage(
+    argv: list[str], usage: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(usage)
+    assert "unrecognized arguments: " in err

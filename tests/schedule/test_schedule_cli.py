@@ -6,11 +6,14 @@ import json
 import shutil
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from scheduler.cli.schedule import register
+from scheduler.cli.schedule import interval_words, register
 
 
 def run(*argv: str) -> tuple[int, str, str]:
@@ -120,3 +123,62 @@ def test_real_process() -> None:
     )
     assert failed.returncode == 2
     assert failed.stderr.startswith("error: InvalidCronExpression: expected 6 to 8 fields")
+
+
+def test_explain_keeps_the_frequency_as_written_and_says_intervals_in_words() -> None:
+    status, out, _ = run(
+        "schedule",
+        "explain",
+        "0 30 2 ? *  MON-FRI Asia/Shanghai",
+        "--after",
+        "2026-11-22T00:00:00Z",
+    )
+    assert status == 0
+    lines = out.splitlines()
+    assert lines[0] == "frequency    0 30 2 ? * MON-FRI Asia/Shanghai"
+    assert "min interval 1 day" in lines
+    _, rate, _ = run("schedule", "explain", "rate(150m)")
+    assert "min interval 2 hours 30 minutes" in rate.splitlines()
+
+
+def test_explain_json() -> None:
+    status, out, _ = run(
+        "schedule", "explain", "0 0 12 ? JAN,MAR MON#2", "--after", "2026-01-01T00:00:00Z",
+        "--json",
+    )  # fmt: skip
+    assert status == 0
+    document = json.loads(out)
+    assert document["frequency"] == "0 0 12 ? JAN,MAR MON#2"
+    assert document["normalized"] == "0 0 12 ? 1,3 2#2"
+    assert document["min_interval"] == "56 days"
+    assert document["min_interval_seconds"] == 56 * 86_400
+    assert document["dst_rule"].startswith("fixed-time")
+    assert document["fires"][0] == {
+        "utc": "2026-01-12T12:00:00Z",
+        "local": "2026-01-12T12:00:00+00:00",
+    }
+    assert len(document["fires"]) == 5
+
+
+@pytest.mark.parametrize(
+    ("seconds", "words"),
+    [
+        (0, "0 seconds"),
+        (1, "1 second"),
+        (90, "1 minute 30 seconds"),
+        (9_000, "2 hours 30 minutes"),
+        (86_400, "1 day"),
+        (2 * 86_400 + 3_600 + 1, "2 days 1 hour 1 second"),
+    ],
+)
+def test_interval_words(seconds: int, words: str) -> None:
+    assert interval_words(timedelta(seconds=seconds)) == words
+
+
+@given(st.integers(min_value=1, max_value=10 * 366 * 86_400))
+def test_interval_words_add_up(seconds: int) -> None:
+    sizes = {"day": 86_400, "hour": 3_600, "minute": 60, "second": 1}
+    parts = interval_words(timedelta(seconds=seconds)).split()
+    counts = [(int(n), unit.rstrip("s")) for n, unit in zip(parts[::2], parts[1::2], strict=True)]
+    assert sum(n * sizes[unit] for n, unit in counts) == seconds
+    assert all(n > 0 for n, _ in counts)

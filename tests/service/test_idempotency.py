@@ -6,9 +6,11 @@ import asyncio
 
 import grpc
 import pytest
+from sqlalchemy import text
 
 from kairos.v1 import command_pb2, common_pb2, invocation_pb2
 from scheduler.local import Kairos
+from scheduler.store.database import create_engine
 from tests.service.harness import Peer
 
 
@@ -67,3 +69,30 @@ async def test_a_failed_call_does_not_burn_its_token(kairos: Kairos) -> None:
         )
     created = await kairos.commands.CreateCommand(create("later", "retry-me"))
     assert created.command_id
+
+
+async def test_a_token_older_than_a_day_is_forgotten(
+    kairos: Kairos, peers: list[Peer], database_url: str
+) -> None:
+    request = invocation_pb2.RunCommandRequest(
+        type=common_pb2.COMMAND_TYPE_RUN_SHELL_SCRIPT,
+        command_content="true",
+        instance_ids=["i-1"],
+        client_token="daily-1",
+    )
+    first = await kairos.invocations.RunCommand(request)
+    engine = create_engine(database_url)
+    async with engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE idempotency_keys SET created_at = now() - interval '25 hours'")
+        )
+    await engine.dispose()
+
+    again = await kairos.invocations.RunCommand(request)
+    assert again.invoke_id != first.invoke_id
+    # Claimed afresh: from now on the token returns the new invocation.
+    assert (await kairos.invocations.RunCommand(request)).invoke_id == again.invoke_id
+    listed = await kairos.invocations.DescribeInvocations(
+        invocation_pb2.DescribeInvocationsRequest()
+    )
+    assert listed.total_count == 2

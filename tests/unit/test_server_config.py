@@ -195,6 +195,13 @@ def test_at_least_one_watch_per_account() -> None:
     )
 
 
+def test_retention_keeps_at_least_a_day() -> None:
+    ServerConfig(limits=Limits(retention_days=1)).validate()
+    assert refusal(ServerConfig(limits=Limits(retention_days=0))) == (
+        "--retention-days must be at least 1, got 0"
+    )
+
+
 def test_at_least_one_instance_per_account() -> None:
     ServerConfig(limits=Limits(max_instances=1)).validate()
     assert refusal(ServerConfig(limits=Limits(max_instances=0))) == (

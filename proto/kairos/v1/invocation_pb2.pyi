@@ -139,7 +139,7 @@ class DescribeInvocationsRequest(_message.Message):
     def __init__(self, invoke_id: _Optional[str] = ..., command_id: _Optional[str] = ..., instance_id: _Optional[str] = ..., invocation_status: _Optional[_Union[_common_pb2.InvocationStatus, str]] = ..., max_results: _Optional[int] = ..., next_token: _Optional[str] = ...) -> None: ...
 
 class InvocationInstance(_message.Message):
-    __slots__ = ("instance_id", "invocation_status", "next_fire_time", "repeats", "overlap_skips", "misfire_skips", "creation_time", "update_time")
+    __slots__ = ("instance_id", "invocation_status", "next_fire_time", "repeats", "overlap_skips", "misfire_skips", "creation_time", "update_time", "paused_skips")
     INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
     INVOCATION_STATUS_FIELD_NUMBER: _ClassVar[int]
     NEXT_FIRE_TIME_FIELD_NUMBER: _ClassVar[int]
@@ -148,6 +148,7 @@ class InvocationInstance(_message.Message):
     MISFIRE_SKIPS_FIELD_NUMBER: _ClassVar[int]
     CREATION_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    PAUSED_SKIPS_FIELD_NUMBER: _ClassVar[int]
     instance_id: str
     invocation_status: _common_pb2.InvocationStatus
     next_fire_time: _timestamp_pb2.Timestamp
@@ -156,10 +157,11 @@ class InvocationInstance(_message.Message):
     misfire_skips: int
     creation_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, instance_id: _Optional[str] = ..., invocation_status: _Optional[_Union[_common_pb2.InvocationStatus, str]] = ..., next_fire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., repeats: _Optional[int] = ..., overlap_skips: _Optional[int] = ..., misfire_skips: _Optional[int] = ..., creation_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    paused_skips: int
+    def __init__(self, instance_id: _Optional[str] = ..., invocation_status: _Optional[_Union[_common_pb2.InvocationStatus, str]] = ..., next_fire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., repeats: _Optional[int] = ..., overlap_skips: _Optional[int] = ..., misfire_skips: _Optional[int] = ..., creation_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., paused_skips: _Optional[int] = ...) -> None: ...
 
 class Invocation(_message.Message):
-    __slots__ = ("invoke_id", "command_id", "command_name", "command_type", "invocation_status", "repeat_mode", "frequency", "creation_time", "username", "working_dir", "timeout", "parameters", "instances", "container_id", "container_name", "max_concurrency", "max_errors")
+    __slots__ = ("invoke_id", "command_id", "command_name", "command_type", "invocation_status", "repeat_mode", "frequency", "creation_time", "username", "working_dir", "timeout", "parameters", "instances", "container_id", "container_name", "max_concurrency", "max_errors", "paused")
     class ParametersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -184,6 +186,7 @@ class Invocation(_message.Message):
     CONTAINER_NAME_FIELD_NUMBER: _ClassVar[int]
     MAX_CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
     MAX_ERRORS_FIELD_NUMBER: _ClassVar[int]
+    PAUSED_FIELD_NUMBER: _ClassVar[int]
     invoke_id: str
     command_id: str
     command_name: str
@@ -201,7 +204,8 @@ class Invocation(_message.Message):
     container_name: str
     max_concurrency: str
     max_errors: str
-    def __init__(self, invoke_id: _Optional[str] = ..., command_id: _Optional[str] = ..., command_name: _Optional[str] = ..., command_type: _Optional[_Union[_common_pb2.CommandType, str]] = ..., invocation_status: _Optional[_Union[_common_pb2.InvocationStatus, str]] = ..., repeat_mode: _Optional[_Union[_common_pb2.RepeatMode, str]] = ..., frequency: _Optional[str] = ..., creation_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., username: _Optional[str] = ..., working_dir: _Optional[str] = ..., timeout: _Optional[int] = ..., parameters: _Optional[_Mapping[str, str]] = ..., instances: _Optional[_Iterable[_Union[InvocationInstance, _Mapping]]] = ..., container_id: _Optional[str] = ..., container_name: _Optional[str] = ..., max_concurrency: _Optional[str] = ..., max_errors: _Optional[str] = ...) -> None: ...
+    paused: bool
+    def __init__(self, invoke_id: _Optional[str] = ..., command_id: _Optional[str] = ..., command_name: _Optional[str] = ..., command_type: _Optional[_Union[_common_pb2.CommandType, str]] = ..., invocation_status: _Optional[_Union[_common_pb2.InvocationStatus, str]] = ..., repeat_mode: _Optional[_Union[_common_pb2.RepeatMode, str]] = ..., frequency: _Optional[str] = ..., creation_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., username: _Optional[str] = ..., working_dir: _Optional[str] = ..., timeout: _Optional[int] = ..., parameters: _Optional[_Mapping[str, str]] = ..., instances: _Optional[_Iterable[_Union[InvocationInstance, _Mapping]]] = ..., container_id: _Optional[str] = ..., container_name: _Optional[str] = ..., max_concurrency: _Optional[str] = ..., max_errors: _Optional[str] = ..., paused: _Optional[bool] = ...) -> None: ...
 
 class DescribeInvocationsResponse(_message.Message):
     __slots__ = ("invocations", "total_count", "next_token")
@@ -314,3 +318,78 @@ class OutputChunk(_message.Message):
     offset: int
     data: bytes
     def __init__(self, execution_id: _Optional[str] = ..., instance_id: _Optional[str] = ..., offset: _Optional[int] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class PauseInvocationRequest(_message.Message):
+    __slots__ = ("invoke_id",)
+    INVOKE_ID_FIELD_NUMBER: _ClassVar[int]
+    invoke_id: str
+    def __init__(self, invoke_id: _Optional[str] = ...) -> None: ...
+
+class PauseInvocationResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ResumeInvocationRequest(_message.Message):
+    __slots__ = ("invoke_id",)
+    INVOKE_ID_FIELD_NUMBER: _ClassVar[int]
+    invoke_id: str
+    def __init__(self, invoke_id: _Optional[str] = ...) -> None: ...
+
+class ResumeInvocationResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ParameterValues(_message.Message):
+    __slots__ = ("values",)
+    class ValuesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.ScalarMap[str, str]
+    def __init__(self, values: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class ModifyInvocationRequest(_message.Message):
+    __slots__ = ("invoke_id", "frequency", "parameters", "timeout", "command_content", "content_encoding", "add_instance_ids", "remove_instance_ids")
+    INVOKE_ID_FIELD_NUMBER: _ClassVar[int]
+    FREQUENCY_FIELD_NUMBER: _ClassVar[int]
+    PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_CONTENT_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_ENCODING_FIELD_NUMBER: _ClassVar[int]
+    ADD_INSTANCE_IDS_FIELD_NUMBER: _ClassVar[int]
+    REMOVE_INSTANCE_IDS_FIELD_NUMBER: _ClassVar[int]
+    invoke_id: str
+    frequency: str
+    parameters: ParameterValues
+    timeout: int
+    command_content: str
+    content_encoding: _common_pb2.ContentEncoding
+    add_instance_ids: _containers.RepeatedScalarFieldContainer[str]
+    remove_instance_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, invoke_id: _Optional[str] = ..., frequency: _Optional[str] = ..., parameters: _Optional[_Union[ParameterValues, _Mapping]] = ..., timeout: _Optional[int] = ..., command_content: _Optional[str] = ..., content_encoding: _Optional[_Union[_common_pb2.ContentEncoding, str]] = ..., add_instance_ids: _Optional[_Iterable[str]] = ..., remove_instance_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ModifyInvocationResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class TriggerInvocationRequest(_message.Message):
+    __slots__ = ("invoke_id", "instance_ids")
+    INVOKE_ID_FIELD_NUMBER: _ClassVar[int]
+    INSTANCE_IDS_FIELD_NUMBER: _ClassVar[int]
+    invoke_id: str
+    instance_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, invoke_id: _Optional[str] = ..., instance_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class TriggerInvocationResponse(_message.Message):
+    __slots__ = ("instance_ids", "busy_instance_ids", "scheduled_time")
+    INSTANCE_IDS_FIELD_NUMBER: _ClassVar[int]
+    BUSY_INSTANCE_IDS_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULED_TIME_FIELD_NUMBER: _ClassVar[int]
+    instance_ids: _containers.RepeatedScalarFieldContainer[str]
+    busy_instance_ids: _containers.RepeatedScalarFieldContainer[str]
+    scheduled_time: _timestamp_pb2.Timestamp
+    def __init__(self, instance_ids: _Optional[_Iterable[str]] = ..., busy_instance_ids: _Optional[_Iterable[str]] = ..., scheduled_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

@@ -65,6 +65,26 @@ class InvocationServiceStub:
                 request_serializer=kairos_dot_v1_dot_invocation__pb2.WatchInvocationRequest.SerializeToString,
                 response_deserializer=kairos_dot_v1_dot_invocation__pb2.WatchInvocationEvent.FromString,
                 _registered_method=True)
+        self.PauseInvocation = channel.unary_unary(
+                '/kairos.v1.InvocationService/PauseInvocation',
+                request_serializer=kairos_dot_v1_dot_invocation__pb2.PauseInvocationRequest.SerializeToString,
+                response_deserializer=kairos_dot_v1_dot_invocation__pb2.PauseInvocationResponse.FromString,
+                _registered_method=True)
+        self.ResumeInvocation = channel.unary_unary(
+                '/kairos.v1.InvocationService/ResumeInvocation',
+                request_serializer=kairos_dot_v1_dot_invocation__pb2.ResumeInvocationRequest.SerializeToString,
+                response_deserializer=kairos_dot_v1_dot_invocation__pb2.ResumeInvocationResponse.FromString,
+                _registered_method=True)
+        self.ModifyInvocation = channel.unary_unary(
+                '/kairos.v1.InvocationService/ModifyInvocation',
+                request_serializer=kairos_dot_v1_dot_invocation__pb2.ModifyInvocationRequest.SerializeToString,
+                response_deserializer=kairos_dot_v1_dot_invocation__pb2.ModifyInvocationResponse.FromString,
+                _registered_method=True)
+        self.TriggerInvocation = channel.unary_unary(
+                '/kairos.v1.InvocationService/TriggerInvocation',
+                request_serializer=kairos_dot_v1_dot_invocation__pb2.TriggerInvocationRequest.SerializeToString,
+                response_deserializer=kairos_dot_v1_dot_invocation__pb2.TriggerInvocationResponse.FromString,
+                _registered_method=True)
 
 
 class InvocationServiceServicer:
@@ -109,6 +129,31 @@ class InvocationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PauseInvocation(self, request, context):
+        """Schedule control of periodic and boot invocations (one-time ones are refused).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResumeInvocation(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ModifyInvocation(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TriggerInvocation(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_InvocationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -141,6 +186,26 @@ def add_InvocationServiceServicer_to_server(servicer, server):
                     servicer.WatchInvocation,
                     request_deserializer=kairos_dot_v1_dot_invocation__pb2.WatchInvocationRequest.FromString,
                     response_serializer=kairos_dot_v1_dot_invocation__pb2.WatchInvocationEvent.SerializeToString,
+            ),
+            'PauseInvocation': grpc.unary_unary_rpc_method_handler(
+                    servicer.PauseInvocation,
+                    request_deserializer=kairos_dot_v1_dot_invocation__pb2.PauseInvocationRequest.FromString,
+                    response_serializer=kairos_dot_v1_dot_invocation__pb2.PauseInvocationResponse.SerializeToString,
+            ),
+            'ResumeInvocation': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResumeInvocation,
+                    request_deserializer=kairos_dot_v1_dot_invocation__pb2.ResumeInvocationRequest.FromString,
+                    response_serializer=kairos_dot_v1_dot_invocation__pb2.ResumeInvocationResponse.SerializeToString,
+            ),
+            'ModifyInvocation': grpc.unary_unary_rpc_method_handler(
+                    servicer.ModifyInvocation,
+                    request_deserializer=kairos_dot_v1_dot_invocation__pb2.ModifyInvocationRequest.FromString,
+                    response_serializer=kairos_dot_v1_dot_invocation__pb2.ModifyInvocationResponse.SerializeToString,
+            ),
+            'TriggerInvocation': grpc.unary_unary_rpc_method_handler(
+                    servicer.TriggerInvocation,
+                    request_deserializer=kairos_dot_v1_dot_invocation__pb2.TriggerInvocationRequest.FromString,
+                    response_serializer=kairos_dot_v1_dot_invocation__pb2.TriggerInvocationResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -306,6 +371,114 @@ class InvocationService:
             '/kairos.v1.InvocationService/WatchInvocation',
             kairos_dot_v1_dot_invocation__pb2.WatchInvocationRequest.SerializeToString,
             kairos_dot_v1_dot_invocation__pb2.WatchInvocationEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PauseInvocation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kairos.v1.InvocationService/PauseInvocation',
+            kairos_dot_v1_dot_invocation__pb2.PauseInvocationRequest.SerializeToString,
+            kairos_dot_v1_dot_invocation__pb2.PauseInvocationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumeInvocation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kairos.v1.InvocationService/ResumeInvocation',
+            kairos_dot_v1_dot_invocation__pb2.ResumeInvocationRequest.SerializeToString,
+            kairos_dot_v1_dot_invocation__pb2.ResumeInvocationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ModifyInvocation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kairos.v1.InvocationService/ModifyInvocation',
+            kairos_dot_v1_dot_invocation__pb2.ModifyInvocationRequest.SerializeToString,
+            kairos_dot_v1_dot_invocation__pb2.ModifyInvocationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TriggerInvocation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kairos.v1.InvocationService/TriggerInvocation',
+            kairos_dot_v1_dot_invocation__pb2.TriggerInvocationRequest.SerializeToString,
+            kairos_dot_v1_dot_invocation__pb2.TriggerInvocationResponse.FromString,
             options,
             channel_credentials,
             insecure,
