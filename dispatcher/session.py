@@ -225,7 +225,7 @@ class AgentSession:
                 self._sent_tasks[task.execution_id] = self._sends
                 self._sent_at[task.execution_id] = time.monotonic()
                 self._put(task_message(task))
-                lateness = (datetime.now(UTC) - task.scheduled_at).total_seconds()
+                lateness = (datetime.now(UTC) - task.due_at).total_seconds()
                 metrics.scheduling_lateness.observe(max(0.0, lateness))
                 queued.append(task.execution_id)
             elif task.status is InvocationStatus.STOPPING:

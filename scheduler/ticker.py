@@ -140,8 +140,8 @@ class Ticker:
         """Decide the claimed targets' fires; at the last one's instant, write them all."""
         round_ = await firing.decide(conn, due, now, grace=self._grace)
         if round_.fires:
-            # Claimed ahead: no execution exists before its instant.
-            latest = max(f.scheduled_at for f in round_.fires)
+            # Claimed ahead: no execution exists before its instant (its jittered start).
+            latest = max(f.starts_at for f in round_.fires)
             wait = (latest - now).total_seconds() - (time.monotonic() - read_at)
             if wait > 0:
                 await asyncio.sleep(wait)

@@ -11,6 +11,7 @@ from scheduler.api.commands import command_request
 from scheduler.api.results import result_message
 from scheduler.api.watch import follow
 from scheduler.api.watches import WatchSlots
+from scheduler.domain.codes import RefusalCode
 from scheduler.domain.control import ModifyRequest
 from scheduler.domain.enums import ContentEncoding, InvocationStatus, RepeatMode
 from scheduler.domain.invocation import SettingsRequest
@@ -20,7 +21,7 @@ from scheduler.operations import invocations as operations
 from scheduler.operations.context import Context
 from scheduler.operations.invocations import InvokeRequest
 from scheduler.rpc.context import RpcContext
-from scheduler.rpc.convert import from_proto, request_hash, timestamp, to_proto
+from scheduler.rpc.convert import from_proto, instant, request_hash, timestamp, to_proto
 from scheduler.rpc.interceptor import current_caller
 from scheduler.store.invocations import InvocationFilter, InvocationView
 from scheduler.store.listener import Listener
@@ -156,6 +157,10 @@ def invoke_request(
             | {
                 "repeat_mode": from_proto(RepeatMode, request.repeat_mode),
                 "parameters": dict(request.parameters),
+                # Jitter and bounds (issue 12 item 5).
+                "max_jitter": request.max_jitter,
+                "start_at": instant(request, "start_time", RefusalCode.INVALID_PARAM_START_TIME),
+                "end_at": instant(request, "end_time", RefusalCode.INVALID_PARAM_END_TIME),
             }
         ),
         client_token=request.client_token,
@@ -210,4 +215,7 @@ def _settings_fields(settings: InvocationSettings) -> dict[str, Any]:
     return fields | {
         "repeat_mode": to_proto(settings.repeat_mode),
         "parameters": dict(settings.parameters),
+        "max_jitter": settings.max_jitter,
+        "start_time": timestamp(settings.start_at),
+        "end_time": timestamp(settings.end_at),
     }

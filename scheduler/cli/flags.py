@@ -6,7 +6,9 @@ protobuf at import time (`kairos --help` should not pay for them).
 
 import argparse
 import importlib
+import re
 from collections.abc import Callable
+from datetime import datetime
 
 from agent.tls import add_server_trust_flags
 from scheduler.cli.errors import UsageError
@@ -167,6 +169,7 @@ def add_invocation_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--container-name", help="run inside the container of this name")
     add_rate_control_flags(parser)
     add_client_token_flag(parser)
+    add_window_flags(parser)
     parser.add_argument(
         "--watch", action="store_true", help="then follow the invocation like `kairos watch`"
     )
@@ -185,6 +188,32 @@ def add_rate_control_flags(parser: argparse.ArgumentParser) -> None:
         metavar="N|N%",
         help="once more than this many (or this percentage) of a fire's executions failed, "
         "cancel the ones not yet released (default: no limit)",
+    )
+
+
+def add_window_flags(parser: argparse.ArgumentParser) -> None:
+    """`--jitter`, `--start` and `--end`: where a periodic invocation's fires fall."""
+    parser.add_argument(
+        "--jitter",
+        dest="max_jitter",
+        metavar="DURATION",
+        type=duration,
+        help="delay each instance's start by a stable offset of up to this long "
+        "(90, 30s, 5m, 1h; at most half the schedule's interval and 1h)",
+    )
+    parser.add_argument(
+        "--start",
+        dest="start_time",
+        metavar="RFC3339",
+        type=instant,
+        help="no fire before this instant (2026-12-24T00:00:00Z)",
+    )
+    parser.add_argument(
+        "--end",
+        dest="end_time",
+        metavar="RFC3339",
+        type=instant,
+        help="no fire after this instant; the invocation then ends",
     )
 
 
@@ -237,6 +266,35 @@ def int_in(low: int, high: int | None) -> Callable[[str], int]:
         return value
 
     return convert
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600}
+_DIGITS = re.compile("[0-9]+")
+
+
+def duration(text: str) -> int:
+    """Whole seconds from `90`, `30s`, `5m` or `1h` (one unit, no spaces)."""
+    number, unit = text, "s"
+    if text[-1:].lower() in _UNITS:
+        number, unit = text[:-1], text[-1].lower()
+    if not _DIGITS.fullmatch(number):
+        raise argparse.ArgumentTypeError(
+            f"expected seconds or a duration like 30s, 5m, 1h: {text!r}"
+        )
+    return int(number) * _UNITS[unit]
+
+
+def instant(text: str) -> datetime:
+    """An RFC 3339 instant with its offset (`2026-12-24T00:00:00Z`, `…+08:00`)."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not an RFC 3339 instant (2026-12-24T00:00:00Z): {text!r}"
+        ) from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no offset: add Z (UTC) or one like +08:00")
+    return moment
 
 
 def enum_arg(enum_name: str, aliases: dict[str, str] | None = None) -> Callable[[str], str]:

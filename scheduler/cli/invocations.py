@@ -3,7 +3,10 @@
 import argparse
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
+
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from kairos.v1 import command_pb2, common_pb2, invocation_pb2
 from scheduler.cli.client import Client, fetch_pages
@@ -87,8 +90,20 @@ def invocation_fields(args: argparse.Namespace) -> dict[str, Any]:
         "parameters": collect_parameters(args.parameters),
         "instance_ids": args.instance_ids,
         "client_token": args.client_token,
+        # Jitter and bounds (`add_window_flags`).
+        "max_jitter": args.max_jitter,
+        "start_time": _timestamp(args.start_time),
+        "end_time": _timestamp(args.end_time),
     }
     return {name: value for name, value in given.items() if value is not None}
+
+
+def _timestamp(moment: datetime | None) -> Timestamp | None:
+    if moment is None:
+        return None
+    stamp = Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
 
 
 def stop(args: argparse.Namespace) -> int:
@@ -154,6 +169,9 @@ def describe(args: argparse.Namespace) -> int:
     print(render_invocations(response.invocations))
     if args.invoke_id or args.instances:
         for invocation in response.invocations:
+            window = render_window(invocation)
+            if window:
+                print(f"\n{invocation.invoke_id} {window}")
             print(f"\n{invocation.invoke_id} instances:")
             print(render_invocation_instances(invocation.instances))
     print_page_hint(len(response.invocations), response.total_count, response.next_token)
@@ -211,6 +229,18 @@ def render_invocations(invocations: Sequence[invocation_pb2.Invocation]) -> str:
             for invocation in invocations
         ],
     )
+
+
+def render_window(invocation: invocation_pb2.Invocation) -> str:
+    """`jitter up to 300 s, from …, until …`: what of these an invocation has; "" for none."""
+    parts = []
+    if invocation.max_jitter:
+        parts.append(f"jitter up to {invocation.max_jitter} s")
+    if invocation.HasField("start_time"):
+        parts.append(f"from {format_time(invocation.start_time)}")
+    if invocation.HasField("end_time"):
+        parts.append(f"until {format_time(invocation.end_time)}")
+    return ", ".join(parts)
 
 
 def render_invocation_instances(instances: Sequence[invocation_pb2.InvocationInstance]) -> str:

@@ -140,6 +140,17 @@ class RefusalCode(StrEnum):
     INVALID_PARAM_FREQUENCY_NO_FUTURE_FIRE = "InvalidParam.Frequency.NoFutureFire"
     """A schedule has no fire after now on some target: an ``at`` in the past, a year range
     that is over (``INVALID_ARGUMENT``)."""
+    # Jitter and bounds of a periodic invocation (issue 12 item 5).
+    INVALID_PARAM_MAX_JITTER = "InvalidParam.MaxJitter"
+    """A ``max_jitter`` is negative, over 3,600 seconds or over half the schedule's
+    interval, or given to an invocation that is not periodic (``INVALID_ARGUMENT``)."""
+    INVALID_PARAM_START_TIME = "InvalidParam.StartTime"
+    """A ``start_time`` is not a valid instant or outside the years 1970-2099, or is given
+    to an invocation that is not periodic (``INVALID_ARGUMENT``)."""
+    INVALID_PARAM_END_TIME = "InvalidParam.EndTime"
+    """An ``end_time`` is not a valid instant or outside 1970-2099, not after ``start_time``,
+    not in the future, leaves some target no fire, or is given to an invocation that is not
+    periodic (``INVALID_ARGUMENT``)."""
     INVALID_PARAM_HELLO = "InvalidParam.Hello"
     """An agent's stream did not start with a Hello, or not within the Hello timeout; or a
     Hello field is over its length (name 128 characters, agent version, time zone and boot

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
+from scheduler.domain.bounds import check_timing, check_timing_schedule
 from scheduler.domain.codes import ExecutionErrorCode, RefusalCode
 from scheduler.domain.enums import COMMAND_TYPES_BY_OS, InvocationStatus, RepeatMode
 from scheduler.domain.errors import invalid, not_found, precondition
-from scheduler.domain.firing import instance_zone
+from scheduler.domain.firing import first_fire, instance_zone, window_of
 from scheduler.domain.limits import (
     MAX_FREQUENCY,
     MAX_USERNAME,
@@ -25,6 +26,7 @@ from scheduler.domain.models import (
     InvocationSettings,
     PlannedExecution,
     Settings,
+    Timing,
 )
 from scheduler.domain.parameters import BuiltIns, check_parameters, render
 from scheduler.domain.rollout import check_max_concurrency, check_max_errors
@@ -41,7 +43,8 @@ class PlannedTarget:
     """The first fire of a periodic target; None for boot triggers."""
 
 
-class SettingsRequest(Settings[RepeatMode | None]):
+@dataclass(frozen=True, kw_only=True)
+class SettingsRequest(Settings[RepeatMode | None], Timing):
     """The invocation settings as an InvokeCommand or RunCommand request states them."""
 
 
@@ -88,6 +91,7 @@ def check_settings(
     values = check_parameters(
         command.parameter_names, request.parameters, enabled=command.enable_parameter
     )
+    timing = check_timing(request, mode)
     return InvocationSettings(
         repeat_mode=mode,
         frequency=request.frequency.strip(),
@@ -99,6 +103,9 @@ def check_settings(
         container_name=request.container_name,
         max_concurrency=check_max_concurrency(request.max_concurrency),
         max_errors=check_max_errors(request.max_errors),
+        max_jitter=timing.max_jitter,
+        start_at=timing.start_at,
+        end_at=timing.end_at,
     )
 
 
@@ -230,26 +237,51 @@ def plan_targets(
     settings: InvocationSettings,
     targets: list[Instance],
     *,
+    invoke_id: str,
     now: datetime,
     created_at: datetime | None = None,
 ) -> list[PlannedTarget]:
     """The armed targets of a periodic or boot invocation, with their first fires.
 
     Refuses a schedule that has no fire after ``now`` on some target (an
-    ``at`` in the past, a year range that is over), naming the instances.
+    ``at`` in the past, a year range that is over), or none before the end
+    bound, naming the instances; and jitter or an end the schedule does not
+    allow (``domain.bounds.check_timing_schedule``).
     ``created_at``: the invocation's creation, where a rate's grid is anchored
     (``now`` for a new invocation; given when a resume or a modify plans again).
     """
-    planned = next_fires(settings, targets, now=now, created_at=created_at)
     if settings.repeat_mode is not RepeatMode.PERIOD:
-        return planned
+        return next_fires(settings, targets, invoke_id=invoke_id, now=now)
+    schedule = parse_schedule(settings.frequency, created_at=created_at or now)
+    check_timing_schedule(settings, schedule, now)
+    planned = next_fires(settings, targets, invoke_id=invoke_id, now=now, created_at=created_at)
     never = [p.instance_id for p in planned if p.next_fire_at is None]
+    if never and settings.end_at is not None:
+        without_end = next_fires(
+            replace(settings, end_at=None),
+            [t for t in targets if t.id in never],
+            invoke_id=invoke_id,
+            now=now,
+            created_at=created_at,
+        )
+        if all(p.next_fire_at for p in without_end):
+            # Fires there are, only none up to the end.
+            raise invalid(
+                RefusalCode.INVALID_PARAM_END_TIME,
+                "end_time",
+                f"'{settings.frequency}' has no fire between now (or start_time) and "
+                f"end_time ({settings.end_at.isoformat(timespec='seconds')}) "
+                f"on instances {', '.join(never)}",
+            )
     if never:
+        start = settings.start_at
         raise invalid(
             RefusalCode.INVALID_PARAM_FREQUENCY_NO_FUTURE_FIRE,
             "frequency",
             f"'{settings.frequency}' has no fire after now "
-            f"({now.isoformat(timespec='seconds')}) on instances {', '.join(never)}",
+            f"({now.isoformat(timespec='seconds')})"
+            + (f" and from start_time ({start.isoformat(timespec='seconds')})" if start else "")
+            + f" on instances {', '.join(never)}",
         )
     return planned
 
@@ -258,16 +290,29 @@ def next_fires(
     settings: InvocationSettings,
     targets: list[Instance],
     *,
+    invoke_id: str,
     now: datetime,
     created_at: datetime | None = None,
 ) -> list[PlannedTarget]:
     """Each target's next fire after ``now`` (None: its schedule has no more; always None for
-    boot triggers): the one place that plans a target's next fire from a given instant."""
+    boot triggers): the one place that plans a target's next fire from a given instant.
+
+    The instant stored is the nominal fire plus the target's jitter offset, not before
+    the invocation's start nor past its end (``domain.firing.first_fire``).
+    """
     if settings.repeat_mode is not RepeatMode.PERIOD:
         return [PlannedTarget(t.id, None) for t in targets]
     schedule = parse_schedule(settings.frequency, created_at=created_at or now)
     return [
-        PlannedTarget(t.id, schedule.next_fire(now, zone=instance_zone(t.time_zone)))
+        PlannedTarget(
+            t.id,
+            first_fire(
+                schedule,
+                now,
+                zone=instance_zone(t.time_zone),
+                window=window_of(invoke_id, t.id, settings),
+            ),
+        )
         for t in targets
     ]
 

@@ -96,7 +96,23 @@ class Settings(Generic[M]):
     max_errors: str = ""
 
 
-class InvocationSettings(Settings[RepeatMode]):
+@dataclass(frozen=True, kw_only=True)
+class Timing:
+    """Jitter and bounds of a periodic invocation (issue 12 item 5; ``domain.firing.Window``).
+
+    Not in ``SETTINGS_FIELDS``: the API names the bounds ``start_time`` and ``end_time``.
+    """
+
+    max_jitter: int = 0
+    """Seconds each target's start is delayed by at most (``domain.jitter``); 0: none."""
+    start_at: datetime | None = None
+    """No fire before it."""
+    end_at: datetime | None = None
+    """No fire after it; the invocation then ends."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class InvocationSettings(Settings[RepeatMode], Timing):
     """An invocation's settings once validated: the repeat mode resolved, defaults applied."""
 
 

@@ -59,7 +59,7 @@ results_not_stored = Counter(
 )
 scheduling_lateness = Histogram(
     "kairos_scheduling_lateness_seconds",
-    "From an execution's scheduled instant to its delivery to the agent.",
+    "From an execution's scheduled instant (plus its jitter offset) to its delivery to the agent.",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
 delivery_latency = Histogram(

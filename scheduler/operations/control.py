@@ -141,7 +141,11 @@ async def modify_invocation(
         )
         replanned = instances if modified.replan else [found[i] for i in added]
         planned = plan_targets(
-            modified.settings, replanned, now=now, created_at=invocation.created_at
+            modified.settings,
+            replanned,
+            invoke_id=invoke_id,
+            now=now,
+            created_at=invocation.created_at,
         )
         await store.modify(conn, invoke_id, modified.settings, modified.command)
         await store.disarm(conn, invoke_id, sorted(removed))
@@ -216,6 +220,7 @@ async def _replan(
     planned = next_fires(
         invocation.settings,
         [found[i] for i in instance_ids],
+        invoke_id=invocation.id,
         now=now,
         created_at=invocation.created_at,
     )

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from scheduler.domain import ids
 from scheduler.domain.codes import ExecutionErrorCode
 from scheduler.domain.enums import InvocationStatus, RepeatMode
-from scheduler.domain.firing import instance_zone, plan_fire
+from scheduler.domain.firing import instance_zone, plan_fire, window_of
 from scheduler.domain.invocation import render_execution
 from scheduler.domain.limits import Limits
 from scheduler.domain.models import PlannedExecution
@@ -44,6 +44,9 @@ class Fire:
 
     target: ArmedTarget
     scheduled_at: datetime
+    """The nominal instant: the same for every target of one fire, whatever its jitter."""
+    starts_at: datetime
+    """When its execution is created: ``scheduled_at`` plus the target's jitter offset."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -171,7 +174,7 @@ async def fire_boot_triggers(
     for key in booted:
         for target in await target_store.boot_targets(conn, key):
             if not target.paused:
-                fires.append(Fire(target=target, scheduled_at=now))
+                fires.append(Fire(target=target, scheduled_at=now, starts_at=now))
             updates.append(
                 TargetUpdate(
                     invocation_id=target.invocation_id,
@@ -196,7 +199,8 @@ def unscheduled_round(targets: list[ArmedTarget], now: datetime, *, busy: set[Ta
     for target in targets:
         skipped = TargetKey(target.invocation_id, target.instance.id) in busy
         if not skipped:
-            fires.append(Fire(target=target, scheduled_at=now))
+            # Now, as asked: a trigger is not jittered.
+            fires.append(Fire(target=target, scheduled_at=now, starts_at=now))
         updates.append(
             TargetUpdate(
                 invocation_id=target.invocation_id,
@@ -232,10 +236,11 @@ def _decide(
         now,
         grace=grace,
         zone=instance_zone(target.instance.time_zone),
+        window=window_of(target.invocation_id, target.instance.id, target.timing),
     )
     fire_ = None
-    if plan.fire_at is not None and not busy and not target.paused:
-        fire_ = Fire(target=target, scheduled_at=plan.fire_at)
+    if plan.fire_at is not None and plan.starts_at is not None and not busy and not target.paused:
+        fire_ = Fire(target=target, scheduled_at=plan.fire_at, starts_at=plan.starts_at)
     return fire_, replace(
         moved_on,
         armed=plan.next_fire_at is not None,

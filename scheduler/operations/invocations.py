@@ -292,7 +292,8 @@ async def _invoke(
     if immediate:
         await _store_run(conn, ctx, invocation, plans, created)
     else:
-        await _store_schedule(conn, invocation, plan_targets(settings, targets, now=now))
+        planned = plan_targets(settings, targets, invoke_id=invoke_id, now=now)
+        await _store_schedule(conn, invocation, planned)
     return invoke_id
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TypeVar
 
@@ -11,6 +11,7 @@ from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from kairos.v1 import common_pb2
+from scheduler.domain.codes import RefusalCode
 from scheduler.domain.enums import (
     CommandType,
     ContentEncoding,
@@ -18,6 +19,7 @@ from scheduler.domain.enums import (
     OsType,
     RepeatMode,
 )
+from scheduler.domain.errors import invalid
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -57,6 +59,21 @@ def timestamp(moment: datetime | None) -> Timestamp | None:
     stamp = Timestamp()
     stamp.FromDatetime(moment)
     return stamp
+
+
+def instant(request: Message, field_name: str, code: RefusalCode) -> datetime | None:
+    """A request's Timestamp field as an aware UTC instant; None when it is not set.
+
+    A Timestamp out of its own range (seconds beyond year 9999, nanos beyond a
+    second) is refused as ``code`` naming the field, never a server fault.
+    """
+    if not request.HasField(field_name):
+        return None
+    stamp: Timestamp = getattr(request, field_name)
+    try:
+        return stamp.ToDatetime(tzinfo=UTC)
+    except ValueError as error:
+        raise invalid(code, field_name, f"{field_name} is not a valid instant: {error}") from None
 
 
 def request_hash(request: Message) -> str:

@@ -102,6 +102,12 @@ def _next_fire_dst(next_wall: NextWall, start: int, tz: tzinfo, interval_like: b
                 start, wall = change, change + other
             else:
                 wall = change + offset
+    elif not interval_like:
+        before = datetime.fromtimestamp(start - 1, tz)
+        if _offset(before) < offset:
+            # `start` is the first instant after a spring-forward gap: the gap's walls
+            # fire at that very instant, so the search starts inside the gap.
+            wall = _wall_of_datetime(before) + 1
     candidate = next_wall(wall)
     while candidate is not None:
         early, late = _instants(candidate, tz)

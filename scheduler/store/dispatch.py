@@ -29,6 +29,7 @@ from scheduler.domain.enums import (
     InvocationStatus,
     RepeatMode,
 )
+from scheduler.domain.jitter import jitter_offset
 from scheduler.domain.models import Command, InvocationSettings, PlannedExecution
 from scheduler.domain.status import TargetKey
 from scheduler.domain.tenancy import InstanceKey, Tenant
@@ -64,6 +65,9 @@ class TaskView:
     scheduled_at: datetime
     status: InvocationStatus
     instance: InstanceKey
+    due_at: datetime
+    """When it was meant to start: ``scheduled_at`` plus its target's jitter offset, where
+    lateness is measured from (a jittered start is not late)."""
 
 
 def new_task(
@@ -91,6 +95,7 @@ def new_task(
         scheduled_at=scheduled_at,
         status=plan.status,
         instance=InstanceKey(tenant, plan.instance_id),
+        due_at=scheduled_at,  # a run at once: no jitter
     )
 
 
@@ -112,6 +117,7 @@ _UNDELIVERED = (
         invocations.c.repeat_mode,
         invocations.c.container_id,
         invocations.c.container_name,
+        invocations.c.max_jitter,
         executions.c.account_id,
         executions.c.region_id,
         executions.c.instance_id,
@@ -180,6 +186,7 @@ async def undelivered(
             scheduled_at=r.scheduled_at,
             status=InvocationStatus(r.status),
             instance=InstanceKey(Tenant(r.account_id, r.region_id), r.instance_id),
+            due_at=r.scheduled_at + jitter_offset(r.invocation_id, r.instance_id, r.max_jitter),
         )
         for r in rows
     ]

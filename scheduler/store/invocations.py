@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.enums import CommandType, InvocationStatus, RepeatMode
-from scheduler.domain.models import SETTINGS_FIELDS, Command, InvocationSettings
+from scheduler.domain.models import SETTINGS_FIELDS, Command, InvocationSettings, Timing
 from scheduler.domain.status import overall_status
 from scheduler.domain.tenancy import Tenant
 from scheduler.store.arrays import Unnested
@@ -103,6 +103,8 @@ _new_target = Unnested(
     repeats=Integer(),
 )
 _count = Unnested("c", status=Text(), targets=Integer())
+_TIMING_COLUMNS = tuple(f.name for f in fields(Timing))
+"""Jitter and bounds (``Timing``): columns of their own names."""
 _INVOCATION_COLUMNS = (
     "id",
     "account_id",
@@ -114,6 +116,7 @@ _INVOCATION_COLUMNS = (
     "enable_parameter",
     "status",
     *SETTINGS_FIELDS,
+    *_TIMING_COLUMNS,
 )
 # One statement: the invocation, its targets and their counts (a foreign key is checked
 # at the end of the statement, when the invocation row is there); and, for a run, its
@@ -319,7 +322,7 @@ def _invocation(row: Row[Any], targets: list[Target]) -> InvocationView:
 
 def _settings_columns(settings: InvocationSettings) -> dict[str, Any]:
     """The ``invocations`` columns of the settings: one column per setting, of its name."""
-    columns = {name: getattr(settings, name) for name in SETTINGS_FIELDS}
+    columns = {name: getattr(settings, name) for name in SETTINGS_FIELDS + _TIMING_COLUMNS}
     return columns | {
         "repeat_mode": settings.repeat_mode.value,
         "parameters": dict(settings.parameters),
@@ -328,7 +331,7 @@ def _settings_columns(settings: InvocationSettings) -> dict[str, Any]:
 
 def settings_of(row: Row[Any]) -> InvocationSettings:
     """The settings of an ``invocations`` row."""
-    columns = {name: row._mapping[name] for name in SETTINGS_FIELDS}
+    columns = {name: row._mapping[name] for name in SETTINGS_FIELDS + _TIMING_COLUMNS}
     return InvocationSettings(
         **columns | {"repeat_mode": RepeatMode(row.repeat_mode), "parameters": dict(row.parameters)}
     )

@@ -50,6 +50,7 @@ from scheduler.domain.enums import (
     OsType,
     RepeatMode,
 )
+from scheduler.domain.jitter import MAX_JITTER
 from scheduler.domain.tenancy import InstanceKey
 
 metadata = MetaData(
@@ -231,6 +232,17 @@ invocations = Table(
     # Rolling rate control (``domain.rollout``): empty, a count or a percentage.
     Column("max_concurrency", String(8), nullable=False, server_default=""),
     Column("max_errors", String(8), nullable=False, server_default=""),
+    # Jitter and bounds of a periodic invocation (issue 12 item 5, ``domain.bounds``).
+    Column("max_jitter", Integer, nullable=False, server_default="0"),
+    Column("start_at", Timestamp),
+    Column("end_at", Timestamp),
+    CheckConstraint(f"max_jitter BETWEEN 0 AND {MAX_JITTER}", name="max_jitter_in_range"),
+    CheckConstraint("end_at > start_at", name="end_after_start"),
+    CheckConstraint(
+        f"repeat_mode = '{RepeatMode.PERIOD.value}' "
+        "OR (max_jitter = 0 AND start_at IS NULL AND end_at IS NULL)",
+        name="window_only_periodic",
+    ),
     # Derived from the targets (SPEC §7) through ``invocation_status_counts``, kept in
     # step in the same transactions.
     Column("status", String(16), nullable=False),

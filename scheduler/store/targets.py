@@ -11,7 +11,7 @@ from sqlalchemy import Boolean, Integer, Row, Text, any_, extract, func, select,
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.enums import ACTIVE_STATUSES, CommandType, InvocationStatus, RepeatMode
-from scheduler.domain.models import Command, Instance
+from scheduler.domain.models import Command, Instance, Timing
 from scheduler.domain.status import StatusChange, TargetKey
 from scheduler.domain.tenancy import InstanceKey, Tenant
 from scheduler.store import leases
@@ -46,6 +46,8 @@ class ArmedTarget:
     repeats: int
     max_concurrency: str = ""
     """Rate control (``domain.rollout``): non-empty, its fires' executions start held."""
+    timing: Timing
+    """The invocation's jitter and bounds."""
     # Schedule control: a paused invocation's fires are skipped and counted.
     paused: bool = False
 
@@ -84,6 +86,9 @@ _COLUMNS = (
     invocations.c.timeout,
     invocations.c.working_dir,
     invocations.c.max_concurrency,
+    invocations.c.max_jitter,
+    invocations.c.start_at,
+    invocations.c.end_at,
     invocations.c.paused_at,
     # An instance's columns by their own names: the row is its ``instance_from`` mapping.
     instances.c.id,
@@ -270,7 +275,9 @@ class _Builder:
     """
 
     def __init__(self) -> None:
-        self._invocations: dict[str, tuple[Tenant, RepeatMode, Command, dict[str, str]]] = {}
+        self._invocations: dict[
+            str, tuple[Tenant, RepeatMode, Command, dict[str, str], Timing]
+        ] = {}
         self._instances: dict[InstanceKey, Instance] = {}
 
     def target(self, row: Row[Any]) -> ArmedTarget:
@@ -292,8 +299,9 @@ class _Builder:
                     kept=True,
                 ),
                 dict(row.parameters),
+                Timing(max_jitter=row.max_jitter, start_at=row.start_at, end_at=row.end_at),
             )
-        tenant, repeat_mode, command, parameters = invocation
+        tenant, repeat_mode, command, parameters, timing = invocation
         key = InstanceKey(tenant, row.instance_id)
         instance = self._instances.get(key)
         if instance is None:
@@ -311,6 +319,7 @@ class _Builder:
             next_fire_at=row.next_fire_at,
             repeats=row.repeats,
             max_concurrency=row.max_concurrency,
+            timing=timing,
             paused=row.paused_at is not None,
         )
 

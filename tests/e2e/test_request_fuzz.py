@@ -21,6 +21,7 @@ import pytest
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
+from google.protobuf.timestamp_pb2 import Timestamp
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -49,6 +50,7 @@ TEXT = st.one_of(
     st.text(max_size=40),
     st.text(min_size=200, max_size=3000),
 )
+TIMESTAMP = Timestamp.DESCRIPTOR.full_name
 _INT_RANGES = {
     FieldDescriptor.CPPTYPE_INT32: (-(2**31), 2**31 - 1),
     FieldDescriptor.CPPTYPE_INT64: (-(2**63), 2**63 - 1),
@@ -69,6 +71,17 @@ def _field_values(field: FieldDescriptor, ids: st.SearchStrategy[str]) -> st.Sea
         single = st.one_of(st.binary(max_size=64), st.binary(min_size=30_000, max_size=40_000))
     elif field.type == FieldDescriptor.TYPE_BOOL:
         single = st.booleans()
+    elif field.message_type is not None and field.message_type.full_name == TIMESTAMP:
+        # Any seconds and nanos: most are not a valid instant (beyond year 9999, nanos
+        # beyond a second), which must be refused as invalid arguments too.
+        single = st.builds(
+            Timestamp,
+            seconds=st.one_of(st.integers(0, 4_102_444_800), st.integers(-(2**63), 2**63 - 1)),
+            nanos=st.one_of(st.integers(0, 999_999_999), st.integers(-(2**31), 2**31 - 1)),
+        )
+    elif field.message_type is not None:
+        # Any other message: its own fields, each with any value (as a dict).
+        single = requests_of(field.message_type, ids)
     elif field.cpp_type in _INT_RANGES:
         low, high = _INT_RANGES[field.cpp_type]
         single = st.one_of(st.integers(-5, 100_000), st.integers(low, high))

@@ -350,7 +350,7 @@ async def _round(conn: AsyncConnection, plan: dict[str, tuple[bool, bool]]) -> f
     fires in ``plan``'s order; a claimed target not in ``plan`` is skipped (an overlap)."""
     due = {t.instance.id: t for t in await targets.claim_due(conn, FIRST_FIRE, 100)}
     fires = [
-        firing.Fire(target=due[instance_id], scheduled_at=FIRST_FIRE)
+        firing.Fire(target=due[instance_id], scheduled_at=FIRST_FIRE, starts_at=FIRST_FIRE)
         for instance_id, (fired, _) in plan.items()
         if fired
     ]

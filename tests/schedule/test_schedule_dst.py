@@ -66,6 +66,23 @@ def test_new_york_several_gap_walls_collapse_into_one_fire() -> None:
     ]
 
 
+def test_new_york_gap_walls_fire_when_the_search_starts_at_the_gap_end() -> None:
+    # The first instant searched is the gap's end itself (a start bound at 07:00Z is
+    # searched from a microsecond before it): the gap walls fire right there.
+    for start in ("2026-03-08T06:59:59.999999Z", "2026-03-08T06:59:59Z"):
+        assert local_fires("0 30 2 * * ?", NEW_YORK, start, 2) == [
+            "2026-03-08T03:00:00-04:00",
+            "2026-03-09T02:30:00-04:00",
+        ]
+    assert local_fires("0 30 2 * * ?", NEW_YORK, "2026-03-08T07:00:00Z", 1) == [
+        "2026-03-09T02:30:00-04:00",
+    ]
+    # Interval-like schedules have no gap walls, from there either.
+    assert local_fires("0 * 2-3 * * ?", NEW_YORK, "2026-03-08T06:59:59Z", 1) == [
+        "2026-03-08T03:00:00-04:00",
+    ]
+
+
 def test_new_york_fixed_time_in_the_overlap_fires_once() -> None:
     assert local_fires("0 30 1 * * ?", NEW_YORK, "2026-10-31T12:00:00Z", 2) == [
         "2026-11-01T01:30:00-04:00",

@@ -54,7 +54,9 @@ class Timed:
             shift = {"s": seconds, "id": invoke_id}
             await conn.execute(
                 text(
-                    "UPDATE invocations SET created_at = created_at - make_interval(secs => :s) "
+                    "UPDATE invocations SET created_at = created_at - make_interval(secs => :s), "
+                    "start_at = start_at - make_interval(secs => :s), "
+                    "end_at = end_at - make_interval(secs => :s) "
                     "WHERE id = :id"
                 ),
                 shift,
@@ -64,6 +66,16 @@ class Timed:
                     "UPDATE invocation_targets "
                     "SET next_fire_at = next_fire_at - make_interval(secs => :s) "
                     "WHERE invocation_id = :id AND next_fire_at IS NOT NULL"
+                ),
+                shift,
+            )
+            # Its fires so far were earlier too (a fire is one instant of the invocation).
+            await conn.execute(
+                text(
+                    "UPDATE executions "
+                    "SET scheduled_at = scheduled_at - make_interval(secs => :s), "
+                    "created_at = created_at - make_interval(secs => :s) "
+                    "WHERE invocation_id = :id"
                 ),
                 shift,
             )

@@ -29,6 +29,7 @@ def task(n: int, status: InvocationStatus = InvocationStatus.PENDING) -> TaskVie
         scheduled_at=datetime.now(UTC),
         status=status,
         instance=AGENT,
+        due_at=datetime.now(UTC),
     )
 
 

@@ -174,14 +174,18 @@ def test_planning_again_later_keeps_the_grid_and_makes_up_nothing(
     the next fire is the first grid instant after now, never one already past."""
     settings = invocation_settings(repeat_mode=RepeatMode.PERIOD, frequency=f"rate({interval}s)")
     now = T0 + timedelta(seconds=elapsed)
-    [planned] = next_fires(settings, [instance("i-1")], now=now, created_at=T0)
+    [planned] = next_fires(settings, [instance("i-1")], invoke_id="t-1", now=now, created_at=T0)
     assert planned.next_fire_at is not None
     assert now < planned.next_fire_at <= now + timedelta(seconds=interval)
     assert (planned.next_fire_at - T0) % timedelta(seconds=interval) == timedelta(0)
-    assert plan_targets(settings, [instance("i-1")], now=now, created_at=T0) == [planned]
+    assert plan_targets(settings, [instance("i-1")], invoke_id="t-1", now=now, created_at=T0) == [
+        planned
+    ]
 
 
 def test_boot_targets_are_planned_without_a_next_fire() -> None:
     boot = invocation_settings(repeat_mode=RepeatMode.NEXT_REBOOT_ONLY)
-    planned = plan_targets(boot, [instance("i-1")], now=T0, created_at=T0 - timedelta(days=1))
+    planned = plan_targets(
+        boot, [instance("i-1")], invoke_id="t-1", now=T0, created_at=T0 - timedelta(days=1)
+    )
     assert [(p.instance_id, p.next_fire_at) for p in planned] == [("i-1", None)]

@@ -24,23 +24,30 @@ GRACE = timedelta(seconds=60)
 S = timedelta(seconds=1)
 
 
+def unjittered(fire_at: datetime | None, next_fire_at: datetime | None, skips: int) -> FirePlan:
+    """The plan of a target without jitter: it starts at its nominal instant."""
+    return FirePlan(
+        fire_at=fire_at, starts_at=fire_at, next_fire_at=next_fire_at, misfire_skips=skips
+    )
+
+
 def test_a_fire_claimed_ahead_fires_at_its_instant() -> None:
     schedule = parse_frequency("rate(10s)", anchor=T0)
     plan = plan_fire(schedule, T0 + 10 * S, T0 + 9.5 * S, grace=GRACE, zone=UTC)
-    assert plan == FirePlan(T0 + 10 * S, T0 + 20 * S, 0)
+    assert plan == unjittered(T0 + 10 * S, T0 + 20 * S, 0)
 
 
 def test_an_on_time_fire_fires_and_moves_to_the_next() -> None:
     schedule = parse_frequency("rate(10s)", anchor=T0)
     plan = plan_fire(schedule, T0 + 10 * S, T0 + 10.2 * S, grace=GRACE, zone=UTC)
-    assert plan == FirePlan(T0 + 10 * S, T0 + 20 * S, 0)
+    assert plan == unjittered(T0 + 10 * S, T0 + 20 * S, 0)
 
 
 def test_downtime_within_grace_fires_once_for_the_latest_missed() -> None:
     schedule = parse_frequency("rate(10s)", anchor=T0)
     # Due at 10 s, back at 55 s: 10, 20, 30, 40, 50 were missed; 50 is 5 s ago.
     plan = plan_fire(schedule, T0 + 10 * S, T0 + 55 * S, grace=GRACE, zone=UTC)
-    assert plan == FirePlan(T0 + 50 * S, T0 + 60 * S, 4)
+    assert plan == unjittered(T0 + 50 * S, T0 + 60 * S, 4)
 
 
 def test_downtime_beyond_grace_skips_everything_and_keeps_the_grid() -> None:
@@ -48,7 +55,7 @@ def test_downtime_beyond_grace_skips_everything_and_keeps_the_grid() -> None:
     due = T0 + timedelta(hours=1)
     now = T0 + timedelta(hours=3, minutes=5)
     plan = plan_fire(schedule, due, now, grace=GRACE, zone=UTC)
-    assert plan == FirePlan(None, T0 + timedelta(hours=4), 3)
+    assert plan == unjittered(None, T0 + timedelta(hours=4), 3)
 
 
 def test_grace_boundary_is_inclusive() -> None:
@@ -63,9 +70,9 @@ def test_grace_boundary_is_inclusive() -> None:
 def test_a_one_shot_is_exhausted_after_its_fire() -> None:
     schedule = parse_frequency("at(2027-01-01 00:00:30)")
     plan = plan_fire(schedule, T0 + 30 * S, T0 + 30.1 * S, grace=GRACE, zone=UTC)
-    assert plan == FirePlan(T0 + 30 * S, None, 0)
+    assert plan == unjittered(T0 + 30 * S, None, 0)
     late = plan_fire(schedule, T0 + 30 * S, T0 + 30 * S + 2 * GRACE, grace=GRACE, zone=UTC)
-    assert late == FirePlan(None, None, 1)
+    assert late == unjittered(None, None, 1)
 
 
 def test_zone_less_cron_fires_in_the_instance_zone() -> None:
@@ -146,7 +153,9 @@ def settings(mode: RepeatMode, frequency: str = "") -> InvocationSettings:
 def test_periodic_targets_start_on_their_own_first_fire() -> None:
     tokyo = replace(instance("i-tokyo"), time_zone="Asia/Tokyo")
     london = replace(instance("i-london"), time_zone="Europe/London")
-    planned = plan_targets(settings(RepeatMode.PERIOD, "0 0 9 * * ?"), [tokyo, london], now=T0)
+    planned = plan_targets(
+        settings(RepeatMode.PERIOD, "0 0 9 * * ?"), [tokyo, london], invoke_id="t-1", now=T0
+    )
     assert [(p.instance_id, p.next_fire_at) for p in planned] == [
         ("i-tokyo", datetime(2027, 1, 1, 0, 0, tzinfo=UTC) + timedelta(days=1)),
         ("i-london", datetime(2027, 1, 1, 9, 0, tzinfo=UTC)),
@@ -154,13 +163,15 @@ def test_periodic_targets_start_on_their_own_first_fire() -> None:
 
 
 def test_rate_targets_start_one_interval_after_creation() -> None:
-    planned = plan_targets(settings(RepeatMode.PERIOD, "rate(5m)"), [instance("i-1")], now=T0)
+    planned = plan_targets(
+        settings(RepeatMode.PERIOD, "rate(5m)"), [instance("i-1")], invoke_id="t-1", now=T0
+    )
     assert planned[0].next_fire_at == T0 + timedelta(minutes=5)
 
 
 def test_boot_targets_have_no_next_fire() -> None:
     for mode in (RepeatMode.NEXT_REBOOT_ONLY, RepeatMode.EVERY_REBOOT):
-        planned = plan_targets(settings(mode), [instance("i-1")], now=T0)
+        planned = plan_targets(settings(mode), [instance("i-1")], invoke_id="t-1", now=T0)
         assert planned[0].next_fire_at is None
 
 
@@ -176,7 +187,9 @@ def test_boot_targets_have_no_next_fire() -> None:
 )
 def test_bad_or_exhausted_schedules_are_refused(frequency: str, code: str) -> None:
     with pytest.raises(KairosError) as info:
-        plan_targets(settings(RepeatMode.PERIOD, frequency), [instance("i-1")], now=T0)
+        plan_targets(
+            settings(RepeatMode.PERIOD, frequency), [instance("i-1")], invoke_id="t-1", now=T0
+        )
     assert info.value.kind is ErrorKind.INVALID_ARGUMENT
     assert info.value.code == code
     assert info.value.violations[0].field == "frequency"

@@ -11,7 +11,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class InvokeCommandRequest(_message.Message):
-    __slots__ = ("command_id", "instance_ids", "repeat_mode", "frequency", "parameters", "username", "working_dir", "timeout", "container_id", "container_name", "client_token", "max_concurrency", "max_errors")
+    __slots__ = ("command_id", "instance_ids", "repeat_mode", "frequency", "parameters", "username", "working_dir", "timeout", "container_id", "container_name", "client_token", "max_concurrency", "max_errors", "max_jitter", "start_time", "end_time")
     class ParametersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -32,6 +32,9 @@ class InvokeCommandRequest(_message.Message):
     CLIENT_TOKEN_FIELD_NUMBER: _ClassVar[int]
     MAX_CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
     MAX_ERRORS_FIELD_NUMBER: _ClassVar[int]
+    MAX_JITTER_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
     command_id: str
     instance_ids: _containers.RepeatedScalarFieldContainer[str]
     repeat_mode: _common_pb2.RepeatMode
@@ -45,7 +48,10 @@ class InvokeCommandRequest(_message.Message):
     client_token: str
     max_concurrency: str
     max_errors: str
-    def __init__(self, command_id: _Optional[str] = ..., instance_ids: _Optional[_Iterable[str]] = ..., repeat_mode: _Optional[_Union[_common_pb2.RepeatMode, str]] = ..., frequency: _Optional[str] = ..., parameters: _Optional[_Mapping[str, str]] = ..., username: _Optional[str] = ..., working_dir: _Optional[str] = ..., timeout: _Optional[int] = ..., container_id: _Optional[str] = ..., container_name: _Optional[str] = ..., client_token: _Optional[str] = ..., max_concurrency: _Optional[str] = ..., max_errors: _Optional[str] = ...) -> None: ...
+    max_jitter: int
+    start_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    def __init__(self, command_id: _Optional[str] = ..., instance_ids: _Optional[_Iterable[str]] = ..., repeat_mode: _Optional[_Union[_common_pb2.RepeatMode, str]] = ..., frequency: _Optional[str] = ..., parameters: _Optional[_Mapping[str, str]] = ..., username: _Optional[str] = ..., working_dir: _Optional[str] = ..., timeout: _Optional[int] = ..., container_id: _Optional[str] = ..., container_name: _Optional[str] = ..., client_token: _Optional[str] = ..., max_concurrency: _Optional[str] = ..., max_errors: _Optional[str] = ..., max_jitter: _Optional[int] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class InvokeCommandResponse(_message.Message):
     __slots__ = ("invoke_id",)
@@ -54,7 +60,7 @@ class InvokeCommandResponse(_message.Message):
     def __init__(self, invoke_id: _Optional[str] = ...) -> None: ...
 
 class RunCommandRequest(_message.Message):
-    __slots__ = ("name", "description", "type", "command_content", "content_encoding", "enable_parameter", "instance_ids", "repeat_mode", "frequency", "parameters", "username", "working_dir", "timeout", "container_id", "container_name", "client_token", "keep_command", "max_concurrency", "max_errors")
+    __slots__ = ("name", "description", "type", "command_content", "content_encoding", "enable_parameter", "instance_ids", "repeat_mode", "frequency", "parameters", "username", "working_dir", "timeout", "container_id", "container_name", "client_token", "keep_command", "max_concurrency", "max_errors", "max_jitter", "start_time", "end_time")
     class ParametersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -81,6 +87,9 @@ class RunCommandRequest(_message.Message):
     KEEP_COMMAND_FIELD_NUMBER: _ClassVar[int]
     MAX_CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
     MAX_ERRORS_FIELD_NUMBER: _ClassVar[int]
+    MAX_JITTER_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
     name: str
     description: str
     type: _common_pb2.CommandType
@@ -100,7 +109,10 @@ class RunCommandRequest(_message.Message):
     keep_command: bool
     max_concurrency: str
     max_errors: str
-    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., type: _Optional[_Union[_common_pb2.CommandType, str]] = ..., command_content: _Optional[str] = ..., content_encoding: _Optional[_Union[_common_pb2.ContentEncoding, str]] = ..., enable_parameter: _Optional[bool] = ..., instance_ids: _Optional[_Iterable[str]] = ..., repeat_mode: _Optional[_Union[_common_pb2.RepeatMode, str]] = ..., frequency: _Optional[str] = ..., parameters: _Optional[_Mapping[str, str]] = ..., username: _Optional[str] = ..., working_dir: _Optional[str] = ..., timeout: _Optional[int] = ..., container_id: _Optional[str] = ..., container_name: _Optional[str] = ..., client_token: _Optional[str] = ..., keep_command: _Optional[bool] = ..., max_concurrency: _Optional[str] = ..., max_errors: _Optional[str] = ...) -> None: ...
+    max_jitter: int
+    start_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., type: _Optional[_Union[_common_pb2.CommandType, str]] = ..., command_content: _Optional[str] = ..., content_encoding: _Optional[_Union[_common_pb2.ContentEncoding, str]] = ..., enable_parameter: _Optional[bool] = ..., instance_ids: _Optional[_Iterable[str]] = ..., repeat_mode: _Optional[_Union[_common_pb2.RepeatMode, str]] = ..., frequency: _Optional[str] = ..., parameters: _Optional[_Mapping[str, str]] = ..., username: _Optional[str] = ..., working_dir: _Optional[str] = ..., timeout: _Optional[int] = ..., container_id: _Optional[str] = ..., container_name: _Optional[str] = ..., client_token: _Optional[str] = ..., keep_command: _Optional[bool] = ..., max_concurrency: _Optional[str] = ..., max_errors: _Optional[str] = ..., max_jitter: _Optional[int] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class RunCommandResponse(_message.Message):
     __slots__ = ("command_id", "invoke_id")
@@ -161,7 +173,7 @@ class InvocationInstance(_message.Message):
     def __init__(self, instance_id: _Optional[str] = ..., invocation_status: _Optional[_Union[_common_pb2.InvocationStatus, str]] = ..., next_fire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., repeats: _Optional[int] = ..., overlap_skips: _Optional[int] = ..., misfire_skips: _Optional[int] = ..., creation_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., paused_skips: _Optional[int] = ...) -> None: ...
 
 class Invocation(_message.Message):
-    __slots__ = ("invoke_id", "command_id", "command_name", "command_type", "invocation_status", "repeat_mode", "frequency", "creation_time", "username", "working_dir", "timeout", "parameters", "instances", "container_id", "container_name", "max_concurrency", "max_errors", "paused")
+    __slots__ = ("invoke_id", "command_id", "command_name", "command_type", "invocation_status", "repeat_mode", "frequency", "creation_time", "username", "working_dir", "timeout", "parameters", "instances", "container_id", "container_name", "max_concurrency", "max_errors", "paused", "max_jitter", "start_time", "end_time")
     class ParametersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -187,6 +199,9 @@ class Invocation(_message.Message):
     MAX_CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
     MAX_ERRORS_FIELD_NUMBER: _ClassVar[int]
     PAUSED_FIELD_NUMBER: _ClassVar[int]
+    MAX_JITTER_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
     invoke_id: str
     command_id: str
     command_name: str
@@ -205,7 +220,10 @@ class Invocation(_message.Message):
     max_concurrency: str
     max_errors: str
     paused: bool
-    def __init__(self, invoke_id: _Optional[str] = ..., command_id: _Optional[str] = ..., command_name: _Optional[str] = ..., command_type: _Optional[_Union[_common_pb2.CommandType, str]] = ..., invocation_status: _Optional[_Union[_common_pb2.InvocationStatus, str]] = ..., repeat_mode: _Optional[_Union[_common_pb2.RepeatMode, str]] = ..., frequency: _Optional[str] = ..., creation_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., username: _Optional[str] = ..., working_dir: _Optional[str] = ..., timeout: _Optional[int] = ..., parameters: _Optional[_Mapping[str, str]] = ..., instances: _Optional[_Iterable[_Union[InvocationInstance, _Mapping]]] = ..., container_id: _Optional[str] = ..., container_name: _Optional[str] = ..., max_concurrency: _Optional[str] = ..., max_errors: _Optional[str] = ..., paused: _Optional[bool] = ...) -> None: ...
+    max_jitter: int
+    start_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    def __init__(self, invoke_id: _Optional[str] = ..., command_id: _Optional[str] = ..., command_name: _Optional[str] = ..., command_type: _Optional[_Union[_common_pb2.CommandType, str]] = ..., invocation_status: _Optional[_Union[_common_pb2.InvocationStatus, str]] = ..., repeat_mode: _Optional[_Union[_common_pb2.RepeatMode, str]] = ..., frequency: _Optional[str] = ..., creation_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., username: _Optional[str] = ..., working_dir: _Optional[str] = ..., timeout: _Optional[int] = ..., parameters: _Optional[_Mapping[str, str]] = ..., instances: _Optional[_Iterable[_Union[InvocationInstance, _Mapping]]] = ..., container_id: _Optional[str] = ..., container_name: _Optional[str] = ..., max_concurrency: _Optional[str] = ..., max_errors: _Optional[str] = ..., paused: _Optional[bool] = ..., max_jitter: _Optional[int] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class DescribeInvocationsResponse(_message.Message):
     __slots__ = ("invocations", "total_count", "next_token")
