@@ -33,6 +33,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python -m bench.status_bench
 	$(BIN)/python -m bench.watch_memory_bench
 	$(BIN)/python -m bench.fleet_bench --agents 1000,10000
+	$(BIN)/python -m bench.rollout_bench
 
 stubs: $(BIN)/.installed
 	$(BIN)/python proto/generate_stubs.py

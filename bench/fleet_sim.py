@@ -6,8 +6,10 @@ connection). Each agent says Hello (protocol 2), heartbeats at the Welcome's int
 (from a random phase, as a fleet that came up over time would), and answers every
 Task at once: TaskAck, ExecutionStarted and a Success result with exit code 0, in one
 Reports message when the Welcome says protocol 2 (as a real agent packs what is
-queued together), each its own message otherwise. It records every task it was sent
-(a task seen twice is counted) and when it arrived, and counts the results
+queued together), each its own message otherwise; with ``run_seconds`` the result
+follows the start that much later, the stream taking other tasks meanwhile. It
+records every task it was sent (a task seen twice is counted), when it arrived and
+when it finished, and counts the results
 acknowledged per invocation (ResultAck, or each of a ResultAcks), which is what
 callers wait for. Like a real agent, it keeps each result until the server
 acknowledges it: a new stream's Hello lists those as held and they are sent again
@@ -25,6 +27,7 @@ import contextlib
 import random
 import time
 from collections import Counter
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -59,6 +62,8 @@ class Tally:
     """What the fleet saw of one invocation: task arrivals and acknowledged results."""
 
     received_ns: list[int] = field(default_factory=list)
+    runs_ns: list[tuple[int, int]] = field(default_factory=list)
+    """Each task's (start, finish) on the simulator's clock, as its result says."""
     acknowledged: int = 0
     expected: int | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
@@ -79,10 +84,14 @@ class Storm:
 class Fleet:
     """N simulated agents against the server at ``address``."""
 
-    def __init__(self, address: str, ids: list[str], *, per_connection: int) -> None:
+    def __init__(
+        self, address: str, ids: list[str], *, per_connection: int, run_seconds: float = 0.0
+    ) -> None:
         self.address = address
         self.ids = ids
         self.per_connection = per_connection
+        self.run_seconds = run_seconds
+        """How long each task "runs": its result follows its start after this long."""
         self.seen: set[str] = set()
         self.duplicates = 0
         self.stops = 0
@@ -161,6 +170,7 @@ class Fleet:
             welcomed = False
             protocol = 1  # until the Welcome says more
             heartbeat: asyncio.Task[None] | None = None
+            running: set[asyncio.Task[None]] = set()  # tasks that take run_seconds
             lock = asyncio.Lock()  # one write at a time on a stream
             try:
                 hello = self._hello(instance_id, list(unacknowledged))
@@ -184,7 +194,13 @@ class Fleet:
                             for resend in _written(resent, protocol):
                                 await call.write(resend)
                     elif kind == "task":
-                        await self._run(call, lock, message.task, unacknowledged, protocol)
+                        run = self._run(call, lock, message.task, unacknowledged, protocol)
+                        if self.run_seconds:
+                            task = asyncio.create_task(_quietly(run))
+                            running.add(task)
+                            task.add_done_callback(running.discard)
+                        else:
+                            await run
                     elif kind == "stop":
                         # Every task was finished at once: like a real agent asked to stop
                         # what it no longer runs, there is nothing to do but count it.
@@ -205,6 +221,8 @@ class Fleet:
             finally:
                 if heartbeat is not None:
                     heartbeat.cancel()
+                for task in running:
+                    task.cancel()
                 call.cancel()
             (self.lost if welcomed else self.refused)[ended] += 1
             await asyncio.sleep(backoff.next_delay())
@@ -263,18 +281,29 @@ class Fleet:
             return
         self.seen.add(execution_id)
         self._invocation_of[execution_id] = task.invoke_id
-        self.tally(task.invoke_id).received_ns.append(now)
+        tally = self.tally(task.invoke_id)
+        tally.received_ns.append(now)
         stamp = _timestamp(now)
+        started = agent_pb2.ExecutionStarted(execution_id=execution_id, start_time=stamp)
+        run = [ack, agent_pb2.AgentMessage(started=started)]
+        if self.run_seconds:
+            # Runs apart from the stream's reader, which takes the next tasks meanwhile.
+            async with lock:
+                for message in _written(run, protocol):
+                    await call.write(message)
+            run = []
+            await asyncio.sleep(self.run_seconds)
+        finished = time.time_ns()
+        tally.runs_ns.append((now, finished))
         result = agent_pb2.ExecutionResult(
             execution_id=execution_id,
             status=common_pb2.INVOCATION_STATUS_SUCCESS,
             exit_code=0,
             start_time=stamp,
-            finish_time=_timestamp(time.time_ns()),
+            finish_time=_timestamp(finished),
         )
         unacknowledged[execution_id] = result
-        started = agent_pb2.ExecutionStarted(execution_id=execution_id, start_time=stamp)
-        run = [ack, agent_pb2.AgentMessage(started=started), agent_pb2.AgentMessage(result=result)]
+        run.append(agent_pb2.AgentMessage(result=result))
         async with lock:
             for message in _written(run, protocol):
                 await call.write(message)
@@ -287,6 +316,13 @@ class Fleet:
         tally = self.tally(invoke_id)
         tally.acknowledged += 1
         tally.check()
+
+
+async def _quietly(run: Awaitable[None]) -> None:
+    """A task run apart from its stream: a stream that ended under it ends it quietly
+    (the agent reconnects and, as a real one, sends the result again)."""
+    with contextlib.suppress(grpc.aio.AioRpcError, asyncio.InvalidStateError):
+        await run
 
 
 def _written(messages: list[agent_pb2.AgentMessage], protocol: int) -> list[agent_pb2.AgentMessage]:

@@ -174,6 +174,7 @@ def add_invocation_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--username", help="user the script runs as (default root)")
     parser.add_argument("--container-id", help="run inside this container")
     parser.add_argument("--container-name", help="run inside the container of this name")
+    add_rate_control_flags(parser)
     add_client_token_flag(parser)
     add_window_flags(parser)
     parser.add_argument(
@@ -232,6 +233,22 @@ def tag_pair(text: str) -> tuple[str, str]:
 def selector(text: str) -> list[tuple[str, str]]:
     """Parse `a=1,b` into tag pairs (values cannot hold commas here)."""
     return [tag_pair(part) for part in text.split(",")]
+
+
+def add_rate_control_flags(parser: argparse.ArgumentParser) -> None:
+    """`--max-concurrency`, `--max-errors`: rolling rate control of each fire."""
+    parser.add_argument(
+        "--max-concurrency",
+        metavar="N|N%",
+        help="at most this many (or this percentage) of a fire's instances pending or "
+        "running at once, released in instance id order (default: all at once)",
+    )
+    parser.add_argument(
+        "--max-errors",
+        metavar="N|N%",
+        help="once more than this many (or this percentage) of a fire's executions failed, "
+        "cancel the ones not yet released (default: no limit)",
+    )
 
 
 def add_window_flags(parser: argparse.ArgumentParser) -> None:

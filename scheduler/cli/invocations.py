@@ -218,6 +218,7 @@ def render_invocations(invocations: Sequence[invocation_pb2.Invocation]) -> str:
             "DONE",
             "SELECTOR",
             "TAGS",
+            "RATE",
         ],
         [
             [
@@ -231,6 +232,7 @@ def render_invocations(invocations: Sequence[invocation_pb2.Invocation]) -> str:
                 _done(invocation.instances),
                 tags_text(invocation.resource_tags),
                 tags_text(invocation.tags),
+                rate_control(invocation),
             ]
             for invocation in invocations
         ],
@@ -336,6 +338,19 @@ def _report_created(
             file=sys.stderr,
         )
     return 0
+
+
+def rate_control(invocation: invocation_pb2.Invocation) -> str:
+    """The invocation's rolling rate control in a few words: `max 25%, errors 1`, or `-`."""
+    words = [
+        f"{label}{value}"
+        for label, value in (
+            ("max ", invocation.max_concurrency),
+            ("errors ", invocation.max_errors),
+        )
+        if value
+    ]
+    return ", ".join(words) or "-"
 
 
 def _status(invocation: invocation_pb2.Invocation) -> str:

@@ -47,6 +47,9 @@ class ExecutionErrorCode(StrEnum):
     """A container was named but this agent has no container runtime (``Invalid``)."""
     INVOCATION_QUOTA_EXCEEDED = "InvocationQuotaExceeded"
     """A fire found the account's daily execution quota used up and did not run (``Failed``)."""
+    MAX_ERRORS_EXCEEDED = "MaxErrorsExceeded"
+    """More executions of its fire failed than the invocation's ``max_errors`` allows, so
+    this one, held back by ``max_concurrency``, was never started (``Cancelled``)."""
     DELIVERY_TIMEOUT = "DeliveryTimeout"
     """The agent was connected but did not take the task in the delivery timeout (``Aborted``)."""
     CLIENT_NOT_RUNNING = "ClientNotRunning"
@@ -88,6 +91,12 @@ class RefusalCode(StrEnum):
     """An invocation names both a container id and a container name (``INVALID_ARGUMENT``)."""
     INVALID_PARAM_TIMEOUT = "InvalidParam.Timeout"
     """A timeout is outside 10–86,400 seconds (``INVALID_ARGUMENT``)."""
+    INVALID_PARAM_MAX_CONCURRENCY = "InvalidParam.MaxConcurrency"
+    """An invocation's max_concurrency is not empty, a count ≥ 1 or a percentage 1–100%
+    (AWS's MaxConcurrency; Cloud Assistant has none) (``INVALID_ARGUMENT``)."""
+    INVALID_PARAM_MAX_ERRORS = "InvalidParam.MaxErrors"
+    """An invocation's max_errors is not empty, a count ≥ 0 or a percentage 0–100%
+    (AWS's MaxErrors) (``INVALID_ARGUMENT``)."""
     INVALID_PARAM_CLIENT_TOKEN = "InvalidParam.ClientToken"
     """A client token is over 64 characters or not printable ASCII (``INVALID_ARGUMENT``)."""
     INVALID_PARAM_MAX_RESULTS = "InvalidParam.MaxResults"

@@ -29,6 +29,7 @@ from scheduler.domain.models import (
     Timing,
 )
 from scheduler.domain.parameters import BuiltIns, check_parameters, render
+from scheduler.domain.rollout import check_max_concurrency, check_max_errors
 from scheduler.domain.tenancy import Tenant
 from scheduler.schedule import ErrorCode, Schedule, ScheduleError, parse_frequency
 
@@ -100,6 +101,8 @@ def check_settings(
         timeout=timeout,
         container_id=request.container_id,
         container_name=request.container_name,
+        max_concurrency=check_max_concurrency(request.max_concurrency),
+        max_errors=check_max_errors(request.max_errors),
         max_jitter=timing.max_jitter,
         start_at=timing.start_at,
         end_at=timing.end_at,

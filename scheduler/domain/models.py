@@ -95,6 +95,9 @@ class Settings(Generic[M]):
     timeout: int
     container_id: str
     container_name: str
+    # Rolling rate control (issue 12, ``domain.rollout``): empty, a count or a percentage.
+    max_concurrency: str = ""
+    max_errors: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)

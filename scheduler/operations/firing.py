@@ -338,6 +338,10 @@ async def _new_executions(
                     plan=plan,
                     scheduled_at=fire_.scheduled_at,
                     repeat=fire_.target.repeats + 1,
+                    # Under rate control every one starts held; ``invocations_changed``,
+                    # later in this transaction, releases the fire's first ones in
+                    # instance id order (``store.rollout``).
+                    released=not fire_.target.max_concurrency,
                 )
             )
     return new

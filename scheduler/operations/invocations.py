@@ -29,6 +29,7 @@ from scheduler.domain.limits import (
     require_id,
 )
 from scheduler.domain.models import Command, InvocationSettings, PlannedExecution
+from scheduler.domain.rollout import first_slice
 from scheduler.domain.selectors import check_selected, check_targeting
 from scheduler.domain.tags import Tag, check_tags
 from scheduler.domain.tenancy import Tenant
@@ -374,7 +375,13 @@ async def _store_run(
 ) -> None:
     """Store a run and its executions now; those for agents held here are handed over."""
     tenant, invoke_id, now = invocation.tenant, invocation.invoke_id, invocation.now
-    runnable = [p for p in plans if p.status is InvocationStatus.PENDING]
+    settings = invocation.settings
+    sliced = first_slice(
+        plans, max_concurrency=settings.max_concurrency, max_errors=settings.max_errors
+    )
+    plans = [plan for plan, _ in sliced]
+    released = {plan.id for plan, go in sliced if go}
+    runnable = [p for p in plans if p.status is InvocationStatus.PENDING and p.id in released]
     handed = [p for p in runnable if p.instance_id in created.reserved]
     sent = {p.id for p in handed}
     await _store(
@@ -398,6 +405,7 @@ async def _store_run(
                 scheduled_at=now,
                 repeat=1,
                 delivered=plan.id in sent,
+                released=plan.id in released,
             )
             for plan in plans
         ],

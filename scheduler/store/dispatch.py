@@ -129,6 +129,8 @@ _UNDELIVERED = (
     )
     .where(
         executions.c.status.in_(values_of(DISPATCH_STATUSES)),
+        # Held back by rate control: not the agent's until released.
+        executions.c.released_at.is_not(None),
         or_(
             executions.c.status == InvocationStatus.STOPPING.value,
             and_(
@@ -196,6 +198,7 @@ _WITH_WORK = (
     .where(
         executions.c.invocation_id == any_(array_parameter("invocation_ids", Text())),
         executions.c.status.in_(values_of(DISPATCH_STATUSES)),
+        executions.c.released_at.is_not(None),
     )
 )
 
@@ -217,7 +220,8 @@ _STALE_WORK = (
             and_(
                 executions.c.status == InvocationStatus.PENDING.value,
                 executions.c.delivered_at.is_(None),
-                executions.c.created_at < func.now() - bindparam("age", type_=Interval),
+                # NULL (held back) is never stale: its age counts from its release.
+                executions.c.released_at < func.now() - bindparam("age", type_=Interval),
             ),
             and_(
                 executions.c.status == InvocationStatus.STOPPING.value,
@@ -263,7 +267,9 @@ _OVERDUE = (
     .where(
         executions.c.status == InvocationStatus.PENDING.value,
         executions.c.acked_at.is_(None),
-        executions.c.created_at < func.now() - bindparam("delivery_timeout", type_=Interval),
+        # The delivery timeout runs from the release: a held execution (NULL) is no
+        # agent's yet, so it is never overdue.
+        executions.c.released_at < func.now() - bindparam("delivery_timeout", type_=Interval),
     )
     # Another sweep holds these: they are its to abort.
     .with_for_update(of=executions, skip_locked=True)

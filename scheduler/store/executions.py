@@ -114,6 +114,8 @@ class NewExecution:
     repeat: int
     delivered: bool = False
     """Handed straight to its agent once created (``operations.handover``): marked sent."""
+    released: bool = True
+    """False: held back by rate control (``domain.rollout``) until a release lets it go."""
 
 
 _new = Unnested(
@@ -130,15 +132,17 @@ _new = Unnested(
     error_code=Text(),
     error_info=Text(),
     delivered=Boolean(),
+    released=Boolean(),
 )
-_created = [c for c in _new.c if c.name != "delivered"]
+_created = [c for c in _new.c if c.name not in {"delivered", "released"}]
 INSERT_EXECUTIONS = (
     insert(executions)
     .from_select(
-        [*(c.name for c in _created), "created_at", "delivered_at", "finished_at"],
+        [*(c.name for c in _created), "created_at", "released_at", "delivered_at", "finished_at"],
         select(
             *_created,
             func.clock_timestamp(),
+            case((_new.c.released, func.clock_timestamp()), else_=null()),
             case((_new.c.delivered, func.clock_timestamp()), else_=null()),
             # Only a pending execution is still to run; the others were decided at once.
             case(
@@ -169,6 +173,7 @@ def execution_parameters(new: Sequence[NewExecution]) -> dict[str, list[Any]]:
         error_code=[n.plan.error_code for n in new],
         error_info=[n.plan.error_info for n in new],
         delivered=[n.delivered for n in new],
+        released=[n.released for n in new],
     )
 
 

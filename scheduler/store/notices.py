@@ -167,6 +167,7 @@ _new_work = (
             and_(
                 executions.c.status == InvocationStatus.PENDING.value,
                 executions.c.delivered_at.is_(None),
+                executions.c.released_at.is_not(None),
             ),
         ),
         instances.c.dispatcher_id.is_not(None),

@@ -48,6 +48,7 @@ from scheduler.domain.enums import (
     INVOCATION_STATUSES,
     TARGET_STATUSES,
     CommandType,
+    InvocationStatus,
     OsType,
     RepeatMode,
     ResourceType,
@@ -233,6 +234,9 @@ invocations = Table(
     Column("timeout", Integer, nullable=False),
     Column("container_id", String(128), nullable=False, server_default=""),
     Column("container_name", String(128), nullable=False, server_default=""),
+    # Rolling rate control (``domain.rollout``): empty, a count or a percentage.
+    Column("max_concurrency", String(8), nullable=False, server_default=""),
+    Column("max_errors", String(8), nullable=False, server_default=""),
     # Jitter and bounds of a periodic invocation (issue 12 item 5, ``domain.bounds``).
     Column("max_jitter", Integer, nullable=False, server_default="0"),
     Column("start_at", Timestamp),
@@ -344,6 +348,9 @@ executions = Table(
     Column("output_size", BigInteger, nullable=False, server_default="0"),
     Column("dropped", BigInteger, nullable=False, server_default="0"),
     Column("created_at", Timestamp, nullable=False, server_default=NOW),
+    # When rate control let it go to its agent (``domain.rollout``); NULL while it is held
+    # back. Delivery, its timeout and the sweeps count from here, never from creation.
+    Column("released_at", Timestamp),
     Column("delivered_at", Timestamp),
     Column("acked_at", Timestamp),
     Column("started_at", Timestamp),
@@ -364,6 +371,19 @@ executions = Table(
         "created_at",
         postgresql_where=column("status").in_(values_of(ACTIVE_STATUSES)),
     ),
+    # The executions held back by rate control, by fire in release order: what a fire's
+    # release and cancel statements read (``store.rollout``); empty without rate control.
+    Index(
+        "ix_executions_held",
+        "invocation_id",
+        "scheduled_at",
+        "instance_id",
+        postgresql_where=and_(
+            column("released_at").is_(None), column("status") == InvocationStatus.PENDING.value
+        ),
+    ),
+    # A fire's executions, counted by the release step (``store.rollout``).
+    Index("ix_executions_fire_time", "invocation_id", "scheduled_at"),
     # The retention job deletes by age: the executions finished before its window.
     Index(
         "ix_executions_finished", "finished_at", postgresql_where=column("finished_at").is_not(None)

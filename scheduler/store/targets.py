@@ -44,6 +44,8 @@ class ArmedTarget:
     instance: Instance
     next_fire_at: datetime | None
     repeats: int
+    max_concurrency: str = ""
+    """Rate control (``domain.rollout``): non-empty, its fires' executions start held."""
     timing: Timing
     """The invocation's jitter and bounds."""
     # Schedule control: a paused invocation's fires are skipped and counted.
@@ -83,6 +85,7 @@ _COLUMNS = (
     invocations.c.parameters,
     invocations.c.timeout,
     invocations.c.working_dir,
+    invocations.c.max_concurrency,
     invocations.c.max_jitter,
     invocations.c.start_at,
     invocations.c.end_at,
@@ -315,6 +318,7 @@ class _Builder:
             instance=instance,
             next_fire_at=row.next_fire_at,
             repeats=row.repeats,
+            max_concurrency=row.max_concurrency,
             timing=timing,
             paused=row.paused_at is not None,
         )

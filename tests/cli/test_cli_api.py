@@ -401,8 +401,8 @@ async def test_invocations_with_instances(api: ScriptedServer) -> None:
         "invocations", "--server", api.address, "--invoke-id", "t-1", "--status", "scheduled"
     )
     assert outcome.out.splitlines() == [
-        "INVOKE ID  COMMAND ID  NAME    STATUS     REPEAT  FREQUENCY     CREATED               DONE  SELECTOR  TAGS",  # noqa: E501
-        "t-1        c-1         backup  Scheduled  Period  0 30 2 * * ?  2026-11-22T05:30:00Z  1/2   -         -",  # noqa: E501
+        "INVOKE ID  COMMAND ID  NAME    STATUS     REPEAT  FREQUENCY     CREATED               DONE  SELECTOR  TAGS  RATE",  # noqa: E501
+        "t-1        c-1         backup  Scheduled  Period  0 30 2 * * ?  2026-11-22T05:30:00Z  1/2   -         -     -",  # noqa: E501
         "",
         "t-1 instances:",
         "INSTANCE  STATUS     NEXT FIRE             REPEATS  OVERLAP SKIPS  MISFIRE SKIPS  PAUSED SKIPS  UPDATED",  # noqa: E501

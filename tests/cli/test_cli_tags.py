@@ -129,8 +129,8 @@ async def test_invocations_show_the_selector_and_who_matches_it_now(api: Scripte
         "invocations", "--invoke-id", "t-1", "-l", "change=CHG-1", "--server", api.address
     )
     lines = outcome.out.splitlines()
-    assert lines[0].split()[-2:] == ["SELECTOR", "TAGS"]
-    assert lines[1].split()[-2:] == ["env=prod", "change=CHG-1"]
+    assert lines[0].split()[-3:] == ["SELECTOR", "TAGS", "RATE"]
+    assert lines[1].split()[-3:] == ["env=prod", "change=CHG-1", "-"]
     assert lines[4].split()[-1] == "SELECTED"
     assert [line.split()[-1] for line in lines[5:7]] == ["yes", "no"]
     [request] = api.requests("InvocationService/DescribeInvocations")

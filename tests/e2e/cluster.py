@@ -108,6 +108,17 @@ class Cluster:
         )
         return agent
 
+    async def start_agents(self, instance_ids: list[str]) -> None:
+        """Start many agents at once (not one after another); wait until all are online."""
+        since = datetime.now(UTC)
+        for instance_id in instance_ids:
+            self.agents[instance_id] = self.supervisor.start_agent(
+                instance_id, self.address, self.root / "agents" / instance_id, flags=()
+            )
+        await self.supervisor.supervise(
+            until_online(self.address, instance_ids, START_TIMEOUT * 2, since=since, tls=self.tls)
+        )
+
     def start_managed_agent(
         self, state_dir: Path, *flags: str, env: dict[str, str] | None = None
     ) -> Process:

@@ -91,9 +91,12 @@ async def add_invocation(
     armed: bool = False,
     status: InvocationStatus = InvocationStatus.SCHEDULED,
     repeat_mode: RepeatMode = RepeatMode.PERIOD,
+    max_concurrency: str = "",
+    max_errors: str = "",
 ) -> None:
     """An invocation of ``COMMAND`` with a target on each instance: periodic (``rate(10s)``,
-    armed ones due at ``FIRST_FIRE``) unless ``repeat_mode`` is a boot trigger."""
+    armed ones due at ``FIRST_FIRE``) unless ``repeat_mode`` is a boot trigger; rate
+    controlled with ``max_concurrency`` and ``max_errors``."""
     periodic = repeat_mode is RepeatMode.PERIOD
     await insert_invocation(
         conn,
@@ -101,7 +104,10 @@ async def add_invocation(
         invoke_id=invoke_id,
         command=COMMAND,
         settings=invocation_settings(
-            repeat_mode=repeat_mode, frequency="rate(10s)" if periodic else ""
+            repeat_mode=repeat_mode,
+            frequency="rate(10s)" if periodic else "",
+            max_concurrency=max_concurrency,
+            max_errors=max_errors,
         ),
         targets=[
             NewTarget(
@@ -125,8 +131,11 @@ async def add_execution(
     repeat: int = 1,
     created_at: datetime | None = None,
     acked: bool = False,
+    released_at: datetime | None = None,
+    held: bool = False,
 ) -> str:
-    """The ``repeat``-th execution of the target; returns its id."""
+    """The ``repeat``-th execution of the target; returns its id. Released (by rate
+    control) when it was created, unless ``released_at`` says when, or it is ``held``."""
     execution_id = f"e-{invoke_id}-{instance_id}-{repeat}"
     values: dict[str, object] = {
         "id": execution_id,
@@ -141,6 +150,8 @@ async def add_execution(
     }
     if created_at is not None:
         values["created_at"] = created_at
+    if not held:
+        values["released_at"] = released_at or created_at or func.now()
     if acked:
         values["acked_at"] = func.now()
     await conn.execute(insert(executions).values(values))

@@ -102,3 +102,34 @@ async def test_executions_another_sweep_holds_are_skipped_not_waited_for(
                 abort_undelivered(conn, DELIVERY_TIMEOUT, OFFLINE_AFTER), timeout=10
             )
     assert aborted == [TargetKey("inv-2", "i-2")]
+
+
+async def test_held_executions_are_never_overdue_their_clock_starts_at_release(
+    engine: AsyncEngine,
+) -> None:
+    # Created long ago; one still held back by rate control, one released just now: no
+    # agent was ever asked to take either within the delivery timeout.
+    async with engine.begin() as conn:
+        now = (await conn.execute(select(func.now()))).scalar_one()
+        long_ago = now - timedelta(seconds=DELIVERY_TIMEOUT * 10)
+        await add_command(conn)
+        for instance_id in ("i-held", "i-released", "i-overdue"):
+            await add_instance(conn, instance_id, dispatcher_id="d-1")
+        await add_invocation(conn, "inv-1", ["i-held", "i-released", "i-overdue"])
+        await add_execution(conn, "inv-1", "i-held", status=PENDING, created_at=long_ago, held=True)
+        await add_execution(
+            conn, "inv-1", "i-released", status=PENDING, created_at=long_ago, released_at=now
+        )
+        await add_execution(
+            conn,
+            "inv-1",
+            "i-overdue",
+            status=PENDING,
+            created_at=long_ago,
+            released_at=now - timedelta(seconds=DELIVERY_TIMEOUT + 1),
+        )
+
+    async with engine.begin() as conn:
+        aborted = await abort_undelivered(conn, DELIVERY_TIMEOUT, OFFLINE_AFTER)
+
+    assert aborted == [TargetKey("inv-1", "i-overdue")]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 from alembic import command
+from alembic.script import ScriptDirectory
 
 from scheduler.store.migrate import alembic_config, upgrade
 
@@ -103,4 +104,43 @@ def test_0006_counts_the_targets_of_existing_invocations(empty_database_url: str
             ("t-1", "Running", 2),
             ("t-1", "Success", 1),
             ("t-2", "Scheduled", 1),
+        ]
+
+
+def test_rate_control_releases_the_open_executions_there_are(empty_database_url: str) -> None:
+    # Found by its file, not its number: merges may renumber it.
+    config = alembic_config(empty_database_url)
+    [revision] = [
+        r for r in ScriptDirectory.from_config(config).walk_revisions() if "rate_control" in r.path
+    ]
+    assert isinstance(revision.down_revision, str)
+    command.upgrade(config, revision.down_revision)
+    with psycopg.connect(empty_database_url) as conn:
+        conn.execute(
+            b"""
+            INSERT INTO instances (id, account_id, region_id, os_type)
+            VALUES ('i-1', 'a', 'r', 'linux');
+            INSERT INTO invocations (id, account_id, region_id, command_id, command_name,
+                                     command_type, content, enable_parameter, repeat_mode,
+                                     timeout, status)
+            VALUES ('t-1', 'a', 'r', 'c-1', 'n', 'RunShellScript', 'true', false, 'Period', 60,
+                    'Pending');
+            INSERT INTO executions (id, account_id, region_id, invocation_id, instance_id,
+                                    scheduled_at, repeat, status, script, created_at)
+            VALUES ('e-1', 'a', 'r', 't-1', 'i-1', now(), 1, 'Success', 'true',
+                    '2026-01-01T00:00:00Z'),
+                   ('e-2', 'a', 'r', 't-1', 'i-1', now() + interval '1 s', 2, 'Pending', 'true',
+                    '2026-01-02T00:00:00Z');
+            """
+        )
+
+    upgrade(empty_database_url)
+
+    with psycopg.connect(empty_database_url) as conn:
+        # The pending one was sent as it was created: not held back by rate control now.
+        assert conn.execute(
+            "SELECT id, released_at = created_at FROM executions ORDER BY id"
+        ).fetchall() == [("e-1", None), ("e-2", True)]
+        assert conn.execute("SELECT max_concurrency, max_errors FROM invocations").fetchall() == [
+            ("", "")
         ]

@@ -11,7 +11,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class InvokeCommandRequest(_message.Message):
-    __slots__ = ("command_id", "instance_ids", "repeat_mode", "frequency", "parameters", "username", "working_dir", "timeout", "container_id", "container_name", "client_token", "resource_tags", "tags", "max_jitter", "start_time", "end_time")
+    __slots__ = ("command_id", "instance_ids", "repeat_mode", "frequency", "parameters", "username", "working_dir", "timeout", "container_id", "container_name", "client_token", "resource_tags", "tags", "max_concurrency", "max_errors", "max_jitter", "start_time", "end_time")
     class ParametersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -32,6 +32,8 @@ class InvokeCommandRequest(_message.Message):
     CLIENT_TOKEN_FIELD_NUMBER: _ClassVar[int]
     RESOURCE_TAGS_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
+    MAX_CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
+    MAX_ERRORS_FIELD_NUMBER: _ClassVar[int]
     MAX_JITTER_FIELD_NUMBER: _ClassVar[int]
     START_TIME_FIELD_NUMBER: _ClassVar[int]
     END_TIME_FIELD_NUMBER: _ClassVar[int]
@@ -48,10 +50,12 @@ class InvokeCommandRequest(_message.Message):
     client_token: str
     resource_tags: _containers.RepeatedCompositeFieldContainer[_common_pb2.Tag]
     tags: _containers.RepeatedCompositeFieldContainer[_common_pb2.Tag]
+    max_concurrency: str
+    max_errors: str
     max_jitter: int
     start_time: _timestamp_pb2.Timestamp
     end_time: _timestamp_pb2.Timestamp
-    def __init__(self, command_id: _Optional[str] = ..., instance_ids: _Optional[_Iterable[str]] = ..., repeat_mode: _Optional[_Union[_common_pb2.RepeatMode, str]] = ..., frequency: _Optional[str] = ..., parameters: _Optional[_Mapping[str, str]] = ..., username: _Optional[str] = ..., working_dir: _Optional[str] = ..., timeout: _Optional[int] = ..., container_id: _Optional[str] = ..., container_name: _Optional[str] = ..., client_token: _Optional[str] = ..., resource_tags: _Optional[_Iterable[_Union[_common_pb2.Tag, _Mapping]]] = ..., tags: _Optional[_Iterable[_Union[_common_pb2.Tag, _Mapping]]] = ..., max_jitter: _Optional[int] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, command_id: _Optional[str] = ..., instance_ids: _Optional[_Iterable[str]] = ..., repeat_mode: _Optional[_Union[_common_pb2.RepeatMode, str]] = ..., frequency: _Optional[str] = ..., parameters: _Optional[_Mapping[str, str]] = ..., username: _Optional[str] = ..., working_dir: _Optional[str] = ..., timeout: _Optional[int] = ..., container_id: _Optional[str] = ..., container_name: _Optional[str] = ..., client_token: _Optional[str] = ..., resource_tags: _Optional[_Iterable[_Union[_common_pb2.Tag, _Mapping]]] = ..., tags: _Optional[_Iterable[_Union[_common_pb2.Tag, _Mapping]]] = ..., max_concurrency: _Optional[str] = ..., max_errors: _Optional[str] = ..., max_jitter: _Optional[int] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class InvokeCommandResponse(_message.Message):
     __slots__ = ("invoke_id",)
@@ -60,7 +64,7 @@ class InvokeCommandResponse(_message.Message):
     def __init__(self, invoke_id: _Optional[str] = ...) -> None: ...
 
 class RunCommandRequest(_message.Message):
-    __slots__ = ("name", "description", "type", "command_content", "content_encoding", "enable_parameter", "instance_ids", "repeat_mode", "frequency", "parameters", "username", "working_dir", "timeout", "container_id", "container_name", "client_token", "keep_command", "resource_tags", "tags", "max_jitter", "start_time", "end_time")
+    __slots__ = ("name", "description", "type", "command_content", "content_encoding", "enable_parameter", "instance_ids", "repeat_mode", "frequency", "parameters", "username", "working_dir", "timeout", "container_id", "container_name", "client_token", "keep_command", "resource_tags", "tags", "max_concurrency", "max_errors", "max_jitter", "start_time", "end_time")
     class ParametersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -87,6 +91,8 @@ class RunCommandRequest(_message.Message):
     KEEP_COMMAND_FIELD_NUMBER: _ClassVar[int]
     RESOURCE_TAGS_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
+    MAX_CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
+    MAX_ERRORS_FIELD_NUMBER: _ClassVar[int]
     MAX_JITTER_FIELD_NUMBER: _ClassVar[int]
     START_TIME_FIELD_NUMBER: _ClassVar[int]
     END_TIME_FIELD_NUMBER: _ClassVar[int]
@@ -109,10 +115,12 @@ class RunCommandRequest(_message.Message):
     keep_command: bool
     resource_tags: _containers.RepeatedCompositeFieldContainer[_common_pb2.Tag]
     tags: _containers.RepeatedCompositeFieldContainer[_common_pb2.Tag]
+    max_concurrency: str
+    max_errors: str
     max_jitter: int
     start_time: _timestamp_pb2.Timestamp
     end_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., type: _Optional[_Union[_common_pb2.CommandType, str]] = ..., command_content: _Optional[str] = ..., content_encoding: _Optional[_Union[_common_pb2.ContentEncoding, str]] = ..., enable_parameter: _Optional[bool] = ..., instance_ids: _Optional[_Iterable[str]] = ..., repeat_mode: _Optional[_Union[_common_pb2.RepeatMode, str]] = ..., frequency: _Optional[str] = ..., parameters: _Optional[_Mapping[str, str]] = ..., username: _Optional[str] = ..., working_dir: _Optional[str] = ..., timeout: _Optional[int] = ..., container_id: _Optional[str] = ..., container_name: _Optional[str] = ..., client_token: _Optional[str] = ..., keep_command: _Optional[bool] = ..., resource_tags: _Optional[_Iterable[_Union[_common_pb2.Tag, _Mapping]]] = ..., tags: _Optional[_Iterable[_Union[_common_pb2.Tag, _Mapping]]] = ..., max_jitter: _Optional[int] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., type: _Optional[_Union[_common_pb2.CommandType, str]] = ..., command_content: _Optional[str] = ..., content_encoding: _Optional[_Union[_common_pb2.ContentEncoding, str]] = ..., enable_parameter: _Optional[bool] = ..., instance_ids: _Optional[_Iterable[str]] = ..., repeat_mode: _Optional[_Union[_common_pb2.RepeatMode, str]] = ..., frequency: _Optional[str] = ..., parameters: _Optional[_Mapping[str, str]] = ..., username: _Optional[str] = ..., working_dir: _Optional[str] = ..., timeout: _Optional[int] = ..., container_id: _Optional[str] = ..., container_name: _Optional[str] = ..., client_token: _Optional[str] = ..., keep_command: _Optional[bool] = ..., resource_tags: _Optional[_Iterable[_Union[_common_pb2.Tag, _Mapping]]] = ..., tags: _Optional[_Iterable[_Union[_common_pb2.Tag, _Mapping]]] = ..., max_concurrency: _Optional[str] = ..., max_errors: _Optional[str] = ..., max_jitter: _Optional[int] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class RunCommandResponse(_message.Message):
     __slots__ = ("command_id", "invoke_id")
@@ -177,7 +185,7 @@ class InvocationInstance(_message.Message):
     def __init__(self, instance_id: _Optional[str] = ..., invocation_status: _Optional[_Union[_common_pb2.InvocationStatus, str]] = ..., next_fire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., repeats: _Optional[int] = ..., overlap_skips: _Optional[int] = ..., misfire_skips: _Optional[int] = ..., creation_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., paused_skips: _Optional[int] = ..., selected: _Optional[bool] = ...) -> None: ...
 
 class Invocation(_message.Message):
-    __slots__ = ("invoke_id", "command_id", "command_name", "command_type", "invocation_status", "repeat_mode", "frequency", "creation_time", "username", "working_dir", "timeout", "parameters", "instances", "container_id", "container_name", "resource_tags", "tags", "paused", "max_jitter", "start_time", "end_time")
+    __slots__ = ("invoke_id", "command_id", "command_name", "command_type", "invocation_status", "repeat_mode", "frequency", "creation_time", "username", "working_dir", "timeout", "parameters", "instances", "container_id", "container_name", "resource_tags", "tags", "max_concurrency", "max_errors", "paused", "max_jitter", "start_time", "end_time")
     class ParametersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -202,6 +210,8 @@ class Invocation(_message.Message):
     CONTAINER_NAME_FIELD_NUMBER: _ClassVar[int]
     RESOURCE_TAGS_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
+    MAX_CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
+    MAX_ERRORS_FIELD_NUMBER: _ClassVar[int]
     PAUSED_FIELD_NUMBER: _ClassVar[int]
     MAX_JITTER_FIELD_NUMBER: _ClassVar[int]
     START_TIME_FIELD_NUMBER: _ClassVar[int]
@@ -223,11 +233,13 @@ class Invocation(_message.Message):
     container_name: str
     resource_tags: _containers.RepeatedCompositeFieldContainer[_common_pb2.Tag]
     tags: _containers.RepeatedCompositeFieldContainer[_common_pb2.Tag]
+    max_concurrency: str
+    max_errors: str
     paused: bool
     max_jitter: int
     start_time: _timestamp_pb2.Timestamp
     end_time: _timestamp_pb2.Timestamp
-    def __init__(self, invoke_id: _Optional[str] = ..., command_id: _Optional[str] = ..., command_name: _Optional[str] = ..., command_type: _Optional[_Union[_common_pb2.CommandType, str]] = ..., invocation_status: _Optional[_Union[_common_pb2.InvocationStatus, str]] = ..., repeat_mode: _Optional[_Union[_common_pb2.RepeatMode, str]] = ..., frequency: _Optional[str] = ..., creation_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., username: _Optional[str] = ..., working_dir: _Optional[str] = ..., timeout: _Optional[int] = ..., parameters: _Optional[_Mapping[str, str]] = ..., instances: _Optional[_Iterable[_Union[InvocationInstance, _Mapping]]] = ..., container_id: _Optional[str] = ..., container_name: _Optional[str] = ..., resource_tags: _Optional[_Iterable[_Union[_common_pb2.Tag, _Mapping]]] = ..., tags: _Optional[_Iterable[_Union[_common_pb2.Tag, _Mapping]]] = ..., paused: _Optional[bool] = ..., max_jitter: _Optional[int] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, invoke_id: _Optional[str] = ..., command_id: _Optional[str] = ..., command_name: _Optional[str] = ..., command_type: _Optional[_Union[_common_pb2.CommandType, str]] = ..., invocation_status: _Optional[_Union[_common_pb2.InvocationStatus, str]] = ..., repeat_mode: _Optional[_Union[_common_pb2.RepeatMode, str]] = ..., frequency: _Optional[str] = ..., creation_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., username: _Optional[str] = ..., working_dir: _Optional[str] = ..., timeout: _Optional[int] = ..., parameters: _Optional[_Mapping[str, str]] = ..., instances: _Optional[_Iterable[_Union[InvocationInstance, _Mapping]]] = ..., container_id: _Optional[str] = ..., container_name: _Optional[str] = ..., resource_tags: _Optional[_Iterable[_Union[_common_pb2.Tag, _Mapping]]] = ..., tags: _Optional[_Iterable[_Union[_common_pb2.Tag, _Mapping]]] = ..., max_concurrency: _Optional[str] = ..., max_errors: _Optional[str] = ..., paused: _Optional[bool] = ..., max_jitter: _Optional[int] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class DescribeInvocationsResponse(_message.Message):
     __slots__ = ("invocations", "total_count", "next_token")
