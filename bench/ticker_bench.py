@@ -355,10 +355,10 @@ advanced AS (
   RETURNING t.invocation_id, t.instance_id, c.next_fire_at AS scheduled_at, t.repeats
 )
 INSERT INTO executions (id, account_id, region_id, invocation_id, instance_id, scheduled_at,
-                        repeat, status, script, created_at)
+                        repeat, status, script, created_at, released_at)
 SELECT 'e-' || substr(md5(random()::text || clock_timestamp()::text), 1, 24),
        i.account_id, i.region_id, a.invocation_id, a.instance_id, a.scheduled_at,
-       a.repeats, 'Pending', i.content, clock_timestamp()
+       a.repeats, 'Pending', i.content, clock_timestamp(), clock_timestamp()
 FROM advanced a JOIN invocations i ON i.id = a.invocation_id
 ON CONFLICT ON CONSTRAINT uq_executions_fire DO NOTHING
 """
