@@ -190,6 +190,9 @@ def modify_request(request: invocation_pb2.ModifyInvocationRequest) -> ModifyReq
         or ContentEncoding.PLAIN_TEXT,
         add_instance_ids=list(request.add_instance_ids),
         remove_instance_ids=list(request.remove_instance_ids),
+        resource_tags=tags_from_proto(request.resource_tags.tags)
+        if request.HasField("resource_tags")
+        else None,
     )
 
 

@@ -191,7 +191,9 @@ class RefusalCode(StrEnum):
     ListTagResources with both resource ids and tags, or neither
     (``INVALID_ARGUMENT``)."""
     INVALID_RESOURCE_TAG_CONFLICT_WITH_INSTANCE_IDS = "InvalidResourceTag.ConflictWithInstanceIds"
-    """An invocation names both ``instance_ids`` and ``resource_tags`` (``INVALID_ARGUMENT``)."""
+    """An invocation names both ``instance_ids`` and ``resource_tags`` (``INVALID_ARGUMENT``);
+    or a ModifyInvocation gives ``resource_tags`` to an invocation by instance ids, or
+    instance ids to add or remove to one by selector (``FAILED_PRECONDITION``)."""
     INVALID_RESOURCE_TAG_TOO_MANY_INSTANCES = "InvalidResourceTag.TooManyInstances"
     """A selector (``resource_tags``) matches more instances than
     ``--max-instances-per-selector`` (``INVALID_ARGUMENT``)."""
@@ -199,7 +201,8 @@ class RefusalCode(StrEnum):
     """Resources to tag, untag or list are not the caller's account's; the message names
     every one (``NOT_FOUND``)."""
     INVALID_RESOURCE_TAG_NOT_FOUND = "InvalidResourceTag.NotFound"
-    """A one-time run's selector (``resource_tags``) matches no instance (``NOT_FOUND``)."""
+    """A one-time run's selector (``resource_tags``) matches no instance, or a
+    TriggerInvocation of an invocation by selector finds no armed member (``NOT_FOUND``)."""
 
     # NOT_FOUND: unknown, or another account's (the two are never told apart).
     INVALID_COMMAND_ID_NOT_FOUND = "InvalidCommandId.NotFound"
@@ -244,7 +247,8 @@ class RefusalCode(StrEnum):
     triggered: only periodic and boot ones have a schedule (``FAILED_PRECONDITION``)."""
     INVALID_INVOCATION_FINISHED = "InvalidInvocation.Finished"
     """The invocation has no armed instance left (stopped, or its schedule is over): it
-    cannot be paused, resumed, modified or triggered (``FAILED_PRECONDITION``)."""
+    cannot be paused, resumed, modified or triggered (``FAILED_PRECONDITION``). An
+    invocation by selector that is not stopped is never finished: instances may join it."""
     INVALID_INSTANCE_NOT_ARMED = "InvalidInstance.NotArmed"
     """A trigger names instances of the invocation that are no longer armed (stopped or
     removed); the message names every one (``FAILED_PRECONDITION``)."""

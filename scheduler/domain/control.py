@@ -22,6 +22,7 @@ from scheduler.domain.limits import (
 )
 from scheduler.domain.models import Command, InvocationSettings
 from scheduler.domain.parameters import check_parameters, parameter_names
+from scheduler.domain.tags import Tag, check_tags
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,6 +36,8 @@ class ModifyRequest:
     encoding: ContentEncoding = ContentEncoding.PLAIN_TEXT
     add_instance_ids: list[str]
     remove_instance_ids: list[str]
+    resource_tags: list[Tag] | None = None
+    """A new selector (issue 12): given, it is never empty."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,16 +51,26 @@ class Modified:
 
 
 def check_controllable(
-    invoke_id: str, repeat_mode: RepeatMode, armed: int, *, operation: str
+    invoke_id: str,
+    repeat_mode: RepeatMode,
+    armed: int,
+    *,
+    operation: str,
+    by_selector: bool = False,
+    stopped: bool = False,
 ) -> None:
-    """Refuse controlling a one-time invocation, or one with no armed target left."""
+    """Refuse controlling a one-time invocation, or one with no armed target left.
+
+    An invocation by selector that is not stopped stays controllable with no armed
+    target: instances may match (and join) it later.
+    """
     if repeat_mode.is_immediate:
         raise precondition(
             RefusalCode.INVALID_INVOCATION_REPEAT_MODE,
             f"invocation {invoke_id} runs once ({repeat_mode.value}): only periodic and "
             f"boot invocations can be {operation}",
         )
-    if not armed:
+    if not armed and (stopped or not by_selector):
         raise precondition(
             RefusalCode.INVALID_INVOCATION_FINISHED,
             f"invocation {invoke_id} is finished (stopped, or its schedule is over): "
@@ -77,20 +90,48 @@ def check_modify_request(limits: Limits, request: ModifyRequest) -> ModifyReques
             "add_instance_ids",
             f"instances both added and removed: {', '.join(both)}",
         )
+    selector = request.resource_tags
+    if selector is not None:
+        check_tags(selector, "resource_tags.tags")
+        if not selector:
+            raise invalid(
+                RefusalCode.INVALID_PARAM_MODIFY,
+                "resource_tags.tags",
+                "resource_tags is given with no tag: a selector needs at least one",
+            )
     unchanged = (
         request.frequency,
         request.parameters,
         request.timeout,
         request.content,
-    ) == (None, None, None, None)
+        selector,
+    ) == (None, None, None, None, None)
     if unchanged and not added and not removed:
         raise invalid(
             RefusalCode.INVALID_PARAM_MODIFY,
             "invoke_id",
             "ModifyInvocation sets none of frequency, parameters, timeout, command_content, "
-            "add_instance_ids and remove_instance_ids",
+            "add_instance_ids, remove_instance_ids and resource_tags",
         )
     return replace(request, add_instance_ids=added, remove_instance_ids=removed)
+
+
+def check_retargeting(invoke_id: str, request: ModifyRequest, *, by_selector: bool) -> None:
+    """Refuse changing how an invocation names its instances: one by instance ids takes
+    no selector, one by selector no instance ids (its members follow the selector)."""
+    if by_selector and (request.add_instance_ids or request.remove_instance_ids):
+        field = "add_instance_ids" if request.add_instance_ids else "remove_instance_ids"
+        raise precondition(
+            RefusalCode.INVALID_RESOURCE_TAG_CONFLICT_WITH_INSTANCE_IDS,
+            f"{field}: invocation {invoke_id} targets instances by selector; change its "
+            "resource_tags instead",
+        )
+    if not by_selector and request.resource_tags is not None:
+        raise precondition(
+            RefusalCode.INVALID_RESOURCE_TAG_CONFLICT_WITH_INSTANCE_IDS,
+            f"resource_tags: invocation {invoke_id} targets instances by id; change its "
+            "add_instance_ids and remove_instance_ids instead",
+        )
 
 
 def modify(

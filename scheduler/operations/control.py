@@ -9,7 +9,7 @@ is one fire made by ``operations.firing.fire``, as the ticker's are.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,6 +20,7 @@ from scheduler.domain.control import (
     ModifyRequest,
     check_controllable,
     check_modify_request,
+    check_retargeting,
     modify,
 )
 from scheduler.domain.enums import RepeatMode
@@ -31,14 +32,17 @@ from scheduler.domain.invocation import (
     plan_targets,
 )
 from scheduler.domain.limits import check_instance_ids, require_id
-from scheduler.domain.status import TargetKey
+from scheduler.domain.selectors import SelectorInvocation, check_selected
+from scheduler.domain.status import StatusChange, TargetKey
 from scheduler.domain.tenancy import Tenant
 from scheduler.operations.changes import invocations_changed
 from scheduler.operations.context import Context
 from scheduler.operations.firing import Fired, count, fire, unscheduled_round
+from scheduler.operations.selectors import Membership, invocation_reselected
 from scheduler.store import control as store
 from scheduler.store import instances as instance_store
 from scheduler.store import notices
+from scheduler.store import selectors as selector_store
 from scheduler.store import targets as target_store
 from scheduler.store.clock import database_now
 from scheduler.store.control import Controlled
@@ -88,13 +92,22 @@ async def resume_invocation(ctx: Context, tenant: Tenant, invoke_id: str) -> Non
 async def modify_invocation(
     ctx: Context, tenant: Tenant, invoke_id: str, request: ModifyRequest
 ) -> None:
-    """Change a periodic or boot invocation's schedule, parameters, timeout, script or
-    instances; the next fires are planned again at once and the history stays."""
+    """Change a periodic or boot invocation's schedule, parameters, timeout, script,
+    instances or selector; the next fires are planned again at once and the history stays.
+
+    A new selector (or schedule) recomputes an invocation by selector's membership in the
+    same transaction, under the tenant's selector lock taken first as a creation takes it
+    (``store.selectors``): a tag change in flight is waited for, and one after it sees
+    the new selector and schedule.
+    """
     require_id("invoke_id", invoke_id)
     request = check_modify_request(ctx.limits, request)
 
     async def change(conn: AsyncConnection) -> None:
+        if request.resource_tags is not None or request.frequency is not None:
+            await selector_store.lock_for_creation(conn, tenant)
         invocation = await _locked(conn, tenant, invoke_id, "modified")
+        check_retargeting(invoke_id, request, by_selector=invocation.selector is not None)
         modified = modify(
             ctx.limits,
             invocation.settings,
@@ -112,20 +125,24 @@ async def modify_invocation(
         staying = [i for i in invocation.armed_ids() if i not in removed]
         added = [i for i in request.add_instance_ids if i not in staying]
         armed = staying + added
-        if not armed:
+        if not armed and invocation.selector is None:
             raise invalid(
                 RefusalCode.INVALID_PARAM_INSTANCE_ID,
                 "remove_instance_ids",
                 f"removing {', '.join(sorted(removed))} would leave invocation {invoke_id} no "
                 "armed instance: stop it instead (StopInvocation)",
             )
-        if len(armed) > ctx.limits.max_instances_per_call:
+        if added and len(armed) > ctx.limits.max_instances_per_call:
             raise invalid(
                 RefusalCode.INVALID_PARAM_INSTANCE_ID,
                 "add_instance_ids",
                 f"the invocation would have {len(armed)} armed instances; the limit is "
                 f"{ctx.limits.max_instances_per_call}",
             )
+        selector = None
+        if request.resource_tags is not None:
+            selector = {t.key: t.value for t in request.resource_tags}
+        matched = await _matched(conn, ctx, tenant, selector)
         found, now = await instance_store.get_instances(conn, tenant, armed)
         instances = check_targets(armed, found, now=now, limits=ctx.limits, require_online=False)
         # Rendered now, as at creation: a script too long once its parameters are
@@ -147,12 +164,43 @@ async def modify_invocation(
             now=now,
             created_at=invocation.created_at,
         )
-        await store.modify(conn, invoke_id, modified.settings, modified.command)
+        await store.modify(conn, invoke_id, modified.settings, modified.command, selector)
         await store.disarm(conn, invoke_id, sorted(removed))
         await store.arm(conn, tenant, invocation, planned)
-        await _changed(conn, invoke_id, [*removed, *(p.instance_id for p in planned)])
+        membership = Membership()
+        if invocation.selector is not None and selector is not None:
+            reselected = SelectorInvocation(
+                id=invoke_id,
+                selector=invocation.selector if selector is None else selector,
+                settings=modified.settings,
+                created_at=invocation.created_at,
+            )
+            membership = await invocation_reselected(conn, tenant, reselected, staying + matched)
+        await _changed(
+            conn,
+            invoke_id,
+            [
+                *removed,
+                *(p.instance_id for p in planned),
+                *(k.instance_id for k in membership.targets),
+            ],
+            created=membership.created,
+        )
 
     await ctx.transaction(change)
+
+
+async def _matched(
+    conn: AsyncConnection, ctx: Context, tenant: Tenant, selector: dict[str, str] | None
+) -> list[str]:
+    """The instances a new selector matches now, refused as at creation when they are more
+    than ``--max-instances-per-selector``; none when no selector is given."""
+    if selector is None:
+        return []
+    limit = ctx.limits.max_instances_per_selector
+    matched = await selector_store.matching_instances(conn, tenant, selector, limit + 1)
+    check_selected(len(matched), limit=limit, immediate=False, selector=selector)
+    return matched
 
 
 async def trigger_invocation(
@@ -178,6 +226,13 @@ async def trigger_invocation(
                 f"invocation {invoke_id} is no longer armed on instances {', '.join(disarmed)}",
             )
         targets = await target_store.lock_armed(conn, invoke_id, requested)
+        if not targets:
+            # Only an invocation by selector is controllable with no armed target.
+            raise not_found(
+                RefusalCode.INVALID_RESOURCE_TAG_NOT_FOUND,
+                f"invocation {invoke_id} has no armed instance: no instance matches its "
+                "selector (resource_tags) now",
+            )
         now = await database_now(conn)
         busy = await target_store.busy(conn, [TargetKey(invoke_id, t.instance.id) for t in targets])
         round_ = unscheduled_round(targets, now, busy=busy)
@@ -203,7 +258,12 @@ async def _locked(
             RefusalCode.INVALID_INVOKE_ID_NOT_FOUND, f"invocation {invoke_id} not found"
         )
     check_controllable(
-        invoke_id, invocation.repeat_mode, len(invocation.armed_ids()), operation=operation
+        invoke_id,
+        invocation.repeat_mode,
+        len(invocation.armed_ids()),
+        operation=operation,
+        by_selector=invocation.selector is not None,
+        stopped=invocation.stopped,
     )
     return invocation
 
@@ -229,7 +289,15 @@ async def _replan(
     await _changed(conn, invocation.id, instance_ids)
 
 
-async def _changed(conn: AsyncConnection, invoke_id: str, instance_ids: Sequence[str]) -> None:
-    """Refresh the targets a control call armed or disarmed, and wake the tickers."""
+async def _changed(
+    conn: AsyncConnection,
+    invoke_id: str,
+    instance_ids: Sequence[str],
+    *,
+    created: Mapping[TargetKey, StatusChange] | None = None,
+) -> None:
+    """Refresh the targets a control call armed or disarmed (and those a selector made:
+    ``created``), and wake the tickers."""
     await notices.send(conn, notices.schedules_changed(invoke_id))
-    await invocations_changed(conn, [TargetKey(invoke_id, i) for i in instance_ids])
+    targets = [TargetKey(invoke_id, i) for i in instance_ids]
+    await invocations_changed(conn, [*targets, *(created or {})], derived=created)

@@ -3,8 +3,10 @@ and the statements that change it (``operations.control``)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Integer, Text, any_, bindparam, func, literal, select, true, update
 from sqlalchemy.dialects.postgresql import insert
@@ -36,6 +38,9 @@ class Controlled:
     paused: bool
     armed: dict[str, bool]
     """Every target's instance id and whether it is armed."""
+    selector: dict[str, str] | None
+    """The selector of an invocation by selector (``resource_tags``); None: by ids."""
+    stopped: bool
 
     @property
     def repeat_mode(self) -> RepeatMode:
@@ -97,6 +102,8 @@ async def lock(conn: AsyncConnection, tenant: Tenant, invoke_id: str) -> Control
         ),
         paused=row.paused_at is not None,
         armed=armed,
+        selector=None if row.resource_tags is None else dict(row.resource_tags),
+        stopped=row.stopped_at is not None,
     )
 
 
@@ -110,19 +117,22 @@ async def set_paused(conn: AsyncConnection, invoke_id: str, paused: bool) -> Non
 
 
 async def modify(
-    conn: AsyncConnection, invoke_id: str, settings: InvocationSettings, command: Command
+    conn: AsyncConnection,
+    invoke_id: str,
+    settings: InvocationSettings,
+    command: Command,
+    selector: Mapping[str, str] | None,
 ) -> None:
-    """Store a ModifyInvocation's settings and script copy."""
-    await conn.execute(
-        update(invocations)
-        .where(invocations.c.id == invoke_id)
-        .values(
-            frequency=settings.frequency,
-            parameters=dict(settings.parameters),
-            timeout=settings.timeout,
-            content=command.content,
-        )
-    )
+    """Store a ModifyInvocation's settings, script copy and selector (None: as it is)."""
+    values: dict[str, Any] = {
+        "frequency": settings.frequency,
+        "parameters": dict(settings.parameters),
+        "timeout": settings.timeout,
+        "content": command.content,
+    }
+    if selector is not None:
+        values["resource_tags"] = dict(selector)
+    await conn.execute(update(invocations).where(invocations.c.id == invoke_id).values(values))
 
 
 _planned = Unnested("p", instance_id=Text(), next_fire_at=Timestamp)

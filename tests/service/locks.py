@@ -29,15 +29,16 @@ async def row_held(database_url: str, table: Table, row_id: str) -> AsyncIterato
         await engine.dispose()
 
 
-async def until_blocked(database_url: str) -> None:
-    """Until a statement of the server waits for a row lock."""
+async def until_blocked(database_url: str, waiting: int = 1) -> None:
+    """Until ``waiting`` statements of the server wait for a lock (a row's, or an
+    advisory one)."""
     engine = create_engine(database_url)
     query = text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
     try:
         async with asyncio.timeout(WAIT):
             while True:
                 async with engine.connect() as conn:
-                    if (await conn.execute(query)).scalar_one() > 0:
+                    if (await conn.execute(query)).scalar_one() >= waiting:
                         return
                 await asyncio.sleep(0.05)
     finally:

@@ -387,7 +387,7 @@ class ParameterValues(_message.Message):
     def __init__(self, values: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class ModifyInvocationRequest(_message.Message):
-    __slots__ = ("invoke_id", "frequency", "parameters", "timeout", "command_content", "content_encoding", "add_instance_ids", "remove_instance_ids")
+    __slots__ = ("invoke_id", "frequency", "parameters", "timeout", "command_content", "content_encoding", "add_instance_ids", "remove_instance_ids", "resource_tags")
     INVOKE_ID_FIELD_NUMBER: _ClassVar[int]
     FREQUENCY_FIELD_NUMBER: _ClassVar[int]
     PARAMETERS_FIELD_NUMBER: _ClassVar[int]
@@ -396,6 +396,7 @@ class ModifyInvocationRequest(_message.Message):
     CONTENT_ENCODING_FIELD_NUMBER: _ClassVar[int]
     ADD_INSTANCE_IDS_FIELD_NUMBER: _ClassVar[int]
     REMOVE_INSTANCE_IDS_FIELD_NUMBER: _ClassVar[int]
+    RESOURCE_TAGS_FIELD_NUMBER: _ClassVar[int]
     invoke_id: str
     frequency: str
     parameters: ParameterValues
@@ -404,7 +405,14 @@ class ModifyInvocationRequest(_message.Message):
     content_encoding: _common_pb2.ContentEncoding
     add_instance_ids: _containers.RepeatedScalarFieldContainer[str]
     remove_instance_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, invoke_id: _Optional[str] = ..., frequency: _Optional[str] = ..., parameters: _Optional[_Union[ParameterValues, _Mapping]] = ..., timeout: _Optional[int] = ..., command_content: _Optional[str] = ..., content_encoding: _Optional[_Union[_common_pb2.ContentEncoding, str]] = ..., add_instance_ids: _Optional[_Iterable[str]] = ..., remove_instance_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    resource_tags: ResourceTags
+    def __init__(self, invoke_id: _Optional[str] = ..., frequency: _Optional[str] = ..., parameters: _Optional[_Union[ParameterValues, _Mapping]] = ..., timeout: _Optional[int] = ..., command_content: _Optional[str] = ..., content_encoding: _Optional[_Union[_common_pb2.ContentEncoding, str]] = ..., add_instance_ids: _Optional[_Iterable[str]] = ..., remove_instance_ids: _Optional[_Iterable[str]] = ..., resource_tags: _Optional[_Union[ResourceTags, _Mapping]] = ...) -> None: ...
+
+class ResourceTags(_message.Message):
+    __slots__ = ("tags",)
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    tags: _containers.RepeatedCompositeFieldContainer[_common_pb2.Tag]
+    def __init__(self, tags: _Optional[_Iterable[_Union[_common_pb2.Tag, _Mapping]]] = ...) -> None: ...
 
 class ModifyInvocationResponse(_message.Message):
     __slots__ = ()
