@@ -16,6 +16,7 @@ from scheduler.domain.control import (
     ModifyRequest,
     check_controllable,
     check_modify_request,
+    check_retargeting,
     modify,
 )
 from scheduler.domain.enums import CommandType, ContentEncoding, RepeatMode
@@ -23,6 +24,7 @@ from scheduler.domain.errors import ErrorKind, KairosError
 from scheduler.domain.invocation import next_fires, plan_targets
 from scheduler.domain.limits import Limits
 from scheduler.domain.models import Command, InvocationSettings
+from scheduler.domain.tags import Tag
 from tests.factories import invocation_settings
 from tests.unit.test_invocation_rules import instance
 
@@ -189,3 +191,75 @@ def test_boot_targets_are_planned_without_a_next_fire() -> None:
         boot, [instance("i-1")], invoke_id="t-1", now=T0, created_at=T0 - timedelta(days=1)
     )
     assert [(p.instance_id, p.next_fire_at) for p in planned] == [("i-1", None)]
+
+
+@pytest.mark.parametrize("mode", [RepeatMode.PERIOD, RepeatMode.EVERY_REBOOT])
+def test_a_live_selector_invocation_with_no_member_can_be_controlled(mode: RepeatMode) -> None:
+    check_controllable("t-1", mode, 0, operation="paused", by_selector=True)
+    with pytest.raises(KairosError) as error:
+        check_controllable("t-1", mode, 0, operation="paused", by_selector=True, stopped=True)
+    _refused(error, ErrorKind.FAILED_PRECONDITION, RefusalCode.INVALID_INVOCATION_FINISHED)
+
+
+@given(
+    armed=st.integers(min_value=0, max_value=3),
+    by_selector=st.booleans(),
+    stopped=st.booleans(),
+)
+def test_controllable_means_armed_or_a_live_selector(
+    armed: int, by_selector: bool, stopped: bool
+) -> None:
+    controllable = armed > 0 or (by_selector and not stopped)
+    try:
+        check_controllable(
+            "t-1",
+            RepeatMode.PERIOD,
+            armed,
+            operation="resumed",
+            by_selector=by_selector,
+            stopped=stopped,
+        )
+    except KairosError:
+        assert not controllable
+    else:
+        assert controllable
+
+
+def test_a_new_selector_is_a_change_and_is_validated_as_at_creation() -> None:
+    selector = [Tag("env", "prod")]
+    checked = check_modify_request(Limits(), _request(resource_tags=selector))
+    assert checked.resource_tags == selector
+    with pytest.raises(KairosError) as error:
+        check_modify_request(Limits(), _request(resource_tags=[]))
+    _refused(error, ErrorKind.INVALID_ARGUMENT, RefusalCode.INVALID_PARAM_MODIFY)
+    assert error.value.violations[0].field == "resource_tags.tags"
+    with pytest.raises(KairosError) as error:
+        check_modify_request(Limits(), _request(resource_tags=[Tag("env", "a"), Tag("env", "b")]))
+    _refused(error, ErrorKind.INVALID_ARGUMENT, RefusalCode.INVALID_TAG_KEY_MALFORMED)
+    with pytest.raises(KairosError) as error:
+        check_modify_request(Limits(), _request(resource_tags=[Tag("k", "")] * 21))
+    _refused(error, ErrorKind.INVALID_ARGUMENT, RefusalCode.INVALID_TAG_COUNT)
+
+
+@pytest.mark.parametrize(
+    ("by_selector", "fields", "named"),
+    [
+        (False, {"resource_tags": [Tag("env", "prod")]}, "resource_tags"),
+        (True, {"add_instance_ids": ["i-1"]}, "add_instance_ids"),
+        (True, {"remove_instance_ids": ["i-1"]}, "remove_instance_ids"),
+    ],
+)
+def test_an_invocation_keeps_how_it_names_its_instances(
+    by_selector: bool, fields: dict[str, Any], named: str
+) -> None:
+    with pytest.raises(KairosError) as error:
+        check_retargeting("t-1", _request(**fields), by_selector=by_selector)
+    _refused(
+        error,
+        ErrorKind.FAILED_PRECONDITION,
+        RefusalCode.INVALID_RESOURCE_TAG_CONFLICT_WITH_INSTANCE_IDS,
+    )
+    assert error.value.message.startswith(f"{named}: ")
+    # The same change is the other kind's own, and a schedule change suits both.
+    check_retargeting("t-1", _request(**fields), by_selector=not by_selector)
+    check_retargeting("t-1", _request(frequency="rate(1m)"), by_selector=by_selector)
