@@ -8,6 +8,7 @@ from scheduler.cli.client import Client
 from scheduler.cli.flags import collect_parameters
 from scheduler.cli.output import format_time, print_done, print_json
 from scheduler.cli.script import load_script
+from scheduler.cli.tags import to_tags
 
 
 def pause(args: argparse.Namespace) -> int:
@@ -34,6 +35,9 @@ def modify(args: argparse.Namespace) -> int:
         "parameters": None
         if args.parameters is None
         else invocation_pb2.ParameterValues(values=collect_parameters(args.parameters)),
+        "resource_tags": None
+        if args.selector is None
+        else invocation_pb2.ResourceTags(tags=to_tags(args.selector)),
     }
     if args.content is not None or args.file is not None:
         script = load_script(text=args.content, path=args.file, is_base64=args.base64)

@@ -183,6 +183,11 @@ def _register_control(subparsers: Subparsers, api: list[argparse.ArgumentParser]
             action="extend",
             help=f"{what}, comma separated or repeated",
         )
+    add_selector_flag(
+        modify,
+        help="the new selector of an invocation by selector: the instances with all these "
+        "tags (membership follows at once)",
+    )
     modify.set_defaults(func=handler("scheduler.cli.control:modify"))
 
 

@@ -41,6 +41,26 @@ async def test_modify_sends_only_the_flags_given(api: ScriptedServer) -> None:
     request = api.requests("InvocationService/ModifyInvocation")[1]
     assert request.HasField("timeout") and request.timeout == 60
     assert not request.HasField("frequency") and not request.HasField("parameters")
+    assert not request.HasField("resource_tags")
+
+
+async def test_modify_sends_a_new_selector(api: ScriptedServer) -> None:
+    api.reply("InvocationService/ModifyInvocation", invocation_pb2.ModifyInvocationResponse())
+    outcome = await kairos(
+        "modify", "t-1", "--server", api.address, "-l", "env=prod,tier", "-l", "rack=r1"
+    )
+    assert (outcome.code, outcome.out) == (0, "modified t-1\n")
+    [request] = api.requests("InvocationService/ModifyInvocation")
+    assert request == invocation_pb2.ModifyInvocationRequest(
+        invoke_id="t-1",
+        resource_tags=invocation_pb2.ResourceTags(
+            tags=[
+                common_pb2.Tag(key="env", value="prod"),
+                common_pb2.Tag(key="tier", value=""),
+                common_pb2.Tag(key="rack", value="r1"),
+            ]
+        ),
+    )
 
 
 async def test_trigger_reports_fired_and_busy_instances(api: ScriptedServer) -> None:
