@@ -143,8 +143,10 @@ async def modify_invocation(
         if request.resource_tags is not None:
             selector = {t.key: t.value for t in request.resource_tags}
         matched = await _matched(conn, ctx, tenant, selector)
-        found, now = await instance_store.get_instances(conn, tenant, armed)
-        instances = check_targets(armed, found, now=now, limits=ctx.limits, require_online=False)
+        # The instances a new selector takes in are checked and rendered as the armed ones.
+        checked = armed + [i for i in matched if i not in armed]
+        found, now = await instance_store.get_instances(conn, tenant, checked)
+        instances = check_targets(checked, found, now=now, limits=ctx.limits, require_online=False)
         # Rendered now, as at creation: a script too long once its parameters are
         # substituted is refused before anything changes.
         plan_executions(
@@ -156,10 +158,9 @@ async def modify_invocation(
             content_limit=ctx.limits.max_unsaved_content,
             new_id=lambda: "",
         )
-        replanned = instances if modified.replan else [found[i] for i in added]
         planned = plan_targets(
             modified.settings,
-            replanned,
+            [found[i] for i in (armed if modified.replan else added)],
             invoke_id=invoke_id,
             now=now,
             created_at=invocation.created_at,
@@ -168,14 +169,14 @@ async def modify_invocation(
         await store.disarm(conn, invoke_id, sorted(removed))
         await store.arm(conn, tenant, invocation, planned)
         membership = Membership()
-        if invocation.selector is not None and selector is not None:
+        if selector is not None:
             reselected = SelectorInvocation(
                 id=invoke_id,
-                selector=invocation.selector if selector is None else selector,
+                selector=selector,
                 settings=modified.settings,
                 created_at=invocation.created_at,
             )
-            membership = await invocation_reselected(conn, tenant, reselected, staying + matched)
+            membership = await invocation_reselected(conn, tenant, reselected, checked)
         await _changed(
             conn,
             invoke_id,
