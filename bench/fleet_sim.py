@@ -85,13 +85,21 @@ class Fleet:
     """N simulated agents against the server at ``address``."""
 
     def __init__(
-        self, address: str, ids: list[str], *, per_connection: int, run_seconds: float = 0.0
+        self,
+        address: str,
+        ids: list[str],
+        *,
+        per_connection: int,
+        run_seconds: float = 0.0,
+        tags: dict[str, str] | None = None,
     ) -> None:
         self.address = address
         self.ids = ids
         self.per_connection = per_connection
         self.run_seconds = run_seconds
         """How long each task "runs": its result follows its start after this long."""
+        self.tags = [common_pb2.Tag(key=k, value=v) for k, v in (tags or {}).items()]
+        """The tags every agent reports in its Hello, for invocations by selector."""
         self.seen: set[str] = set()
         self.duplicates = 0
         self.stops = 0
@@ -232,8 +240,7 @@ class Fleet:
         if self._welcomed == len(self.ids):
             self._all_welcomed.set()
 
-    @staticmethod
-    def _hello(instance_id: str, held: list[str]) -> agent_pb2.Hello:
+    def _hello(self, instance_id: str, held: list[str]) -> agent_pb2.Hello:
         return agent_pb2.Hello(
             instance_id=instance_id,
             instance_name=instance_id,
@@ -244,6 +251,7 @@ class Fleet:
             protocol=AGENT_PROTOCOL,
             # A real agent holding more than the protocol's limit lists none.
             held=agent_pb2.HeldExecutions(execution_ids=held) if len(held) <= MAX_HELD else None,
+            tags=self.tags,
         )
 
     @staticmethod

@@ -21,8 +21,10 @@ peak must not exceed the limit (``domain.rollout.concurrency_of``) and every
 execution must end ``Success``: the benchmark exits 1 otherwise. The ratio printed is
 rate controlled / baseline, first to last start: about the number of slices.
 
-The invocation names its instances by id (``--max-instances-per-call`` raised to the
-fleet): ``fire_request`` builds it, the one place to change for a selector.
+The invocation names its instances by selector: every simulated agent reports the tag
+``FLEET_TAG`` in its Hello, and the RunCommand gives it as ``resource_tags``
+(``--max-instances-per-selector`` raised to the fleet), so the run resolves the
+selector as an operator's would.
 """
 
 from __future__ import annotations
@@ -57,16 +59,17 @@ PER_CONNECTION = 100
 LOG_TAIL_LINES = 40
 
 
-def fire_request(ids: list[str], *, max_concurrency: str) -> invocation_pb2.RunCommandRequest:
-    """The benchmark's one invocation: ``true`` on every agent of the fleet.
+FLEET_TAG = ("fleet", "rollout-bench")
+"""The tag every simulated agent reports, and the benchmark's selector."""
 
-    By instance id today. With selectors (issue 12, item 2), tag the simulated agents
-    and give ``resource_tags`` here instead: nothing else of the benchmark changes.
-    """
+
+def fire_request(*, max_concurrency: str) -> invocation_pb2.RunCommandRequest:
+    """The benchmark's one invocation: ``true`` on every agent with the fleet's tag."""
+    key, value = FLEET_TAG
     return invocation_pb2.RunCommandRequest(
         type=common_pb2.COMMAND_TYPE_RUN_SHELL_SCRIPT,
         command_content="true",
-        instance_ids=ids,
+        resource_tags=[common_pb2.Tag(key=key, value=value)],
         max_concurrency=max_concurrency,
     )
 
@@ -102,7 +105,7 @@ async def one_run(fleet: Fleet, address: str, max_concurrency: str) -> Run:
     try:
         sent = time.perf_counter()
         reply = await api.invocations.RunCommand(
-            fire_request(fleet.ids, max_concurrency=max_concurrency), timeout=RUN_TIMEOUT
+            fire_request(max_concurrency=max_concurrency), timeout=RUN_TIMEOUT
         )
         tally = await asyncio.wait_for(fleet.results(reply.invoke_id, len(fleet.ids)), RUN_TIMEOUT)
         done = time.perf_counter()
@@ -131,7 +134,7 @@ async def bench(args: argparse.Namespace, root: Path) -> tuple[Run, Run]:
         flags = [
             "--max-daily-executions",
             "1000000000",
-            "--max-instances-per-call",
+            "--max-instances-per-selector",
             str(args.agents),
             "--max-instances",
             str(2 * args.agents),
@@ -146,6 +149,7 @@ async def bench(args: argparse.Namespace, root: Path) -> tuple[Run, Run]:
             instance_ids(args.agents),
             per_connection=PER_CONNECTION,
             run_seconds=args.run_seconds,
+            tags=dict([FLEET_TAG]),
         )
         try:
             await supervisor.supervise(until_serving(process.address, SERVER_START_SECONDS))

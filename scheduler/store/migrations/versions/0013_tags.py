@@ -1,7 +1,7 @@
 """Tags on instances, commands, invocations and activations; invocations by selector.
 
-Revision ID: 0017
-Revises: 0016
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-06
 """
 
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
-revision: str = "0017"
-down_revision: str | None = "0016"
+revision: str = "0013"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """Rolling rate control: an invocation's limits, and executions held back until released.
 
-Revision ID: 0016
-Revises: 0015
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-06
 
 ``invocations.max_concurrency`` and ``max_errors`` (empty: no limit) keep what the
@@ -21,8 +21,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0016"
-down_revision: str | None = "0015"
+revision: str = "0012"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """Schedule control: a paused invocation, and the fires its targets skipped while paused.
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-06
 
 ``invocations.paused_at`` is set while the invocation is paused (PauseInvocation)
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0014"
-down_revision: str | None = "0013"
+revision: str = "0010"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
