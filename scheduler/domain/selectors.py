@@ -41,7 +41,7 @@ class Member:
     repeats: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Arming:
     """A target to arm (a new one, or one that left and matches again), and its next fire."""
 
@@ -99,7 +99,14 @@ def membership_moves(
                 and planned.next_fire_at is None
             ):
                 continue
-            armed.append(Arming(invocation.id, instance.id, planned.next_fire_at, member is None))
+            armed.append(
+                Arming(
+                    invocation_id=invocation.id,
+                    instance_id=instance.id,
+                    next_fire_at=planned.next_fire_at,
+                    new=member is None,
+                )
+            )
     return Moves(armed=armed, left=left)
 
 

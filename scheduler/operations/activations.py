@@ -30,7 +30,7 @@ class Created:
     code: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ActivationPage:
     """One page of activations."""
 
@@ -86,7 +86,7 @@ async def describe_activations(
             tags=having,
         )
         shown = await tags_by_resource(conn, tenant, ResourceType.ACTIVATION, [a.id for a in page])
-        return ActivationPage(page, total, token, shown)
+        return ActivationPage(activations=page, total_count=total, next_token=token, tags=shown)
 
     return await ctx.transaction(read)
 

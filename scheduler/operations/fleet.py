@@ -29,7 +29,7 @@ class AccountAttribute:
     used: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class InstancePage:
     """One page of instances, each with whether its agent is online now."""
 
@@ -61,7 +61,7 @@ async def describe_instances(
         now = await database_now(conn)
         online = [(i, i.online(now, ctx.limits.offline_after)) for i in page]
         shown = await tags_by_resource(conn, tenant, ResourceType.INSTANCE, [i.id for i in page])
-        return InstancePage(online, total, token, shown)
+        return InstancePage(instances=online, total_count=total, next_token=token, tags=shown)
 
     return await ctx.transaction(read)
 

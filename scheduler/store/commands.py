@@ -17,7 +17,7 @@ from scheduler.store.tables import commands
 from scheduler.store.tags import having_tags
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CommandFilter:
     """DescribeCommands filters; empty values match everything."""
 

@@ -40,7 +40,7 @@ from scheduler.store.paging import decode_token, encode_token
 from scheduler.store.tables import TAGGED_TABLES, commands, tags
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TagRow:
     """One effective tag of one resource."""
 
@@ -252,7 +252,12 @@ async def list_tags(
     query = query.order_by(effective.c.resource_id, effective.c.key).limit(page_size + 1)
     rows = (await conn.execute(query, params)).all()
     page = [
-        TagRow(r.resource_id, r.key, r.value, r.source == TagSource.REPORTED.value)
+        TagRow(
+            resource_id=r.resource_id,
+            key=r.key,
+            value=r.value,
+            reported=r.source == TagSource.REPORTED.value,
+        )
         for r in rows[:page_size]
     ]
     token = encode_token([page[-1].resource_id, page[-1].key]) if len(rows) > page_size else ""
