@@ -34,6 +34,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python -m bench.watch_memory_bench
 	$(BIN)/python -m bench.fleet_bench --agents 1000,10000
 	$(BIN)/python -m bench.rollout_bench
+	$(BIN)/python -m bench.retention_bench
 
 stubs: $(BIN)/.installed
 	$(BIN)/python proto/generate_stubs.py
