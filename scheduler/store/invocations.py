@@ -354,16 +354,18 @@ async def _with_selected(
 
 
 def _invocation(row: Row[Any], targets: list[Target]) -> InvocationView:
+    status = InvocationStatus(row.status)
     return InvocationView(
         id=row.id,
         command_id=row.command_id,
         command_name=row.command_name,
         command_type=CommandType(row.command_type),
-        status=InvocationStatus(row.status),
+        status=status,
         settings=settings_of(row),
         created_at=row.created_at,
         targets=targets,
-        paused=row.paused_at is not None,
+        # A final invocation has nothing left to pause: a pause before its stop is over.
+        paused=row.paused_at is not None and not status.is_final,
         resource_tags=row.resource_tags,
     )
 

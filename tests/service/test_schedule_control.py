@@ -115,6 +115,19 @@ async def test_a_paused_invocation_fires_nothing_counts_skips_and_resumes_on_tim
     assert (await timed.invocation(invoke_id)).instances[0].paused_skips == 2
 
 
+async def test_a_stopped_invocation_is_no_longer_shown_paused(timed: Timed) -> None:
+    response = await timed.kairos.invocations.RunCommand(periodic("rate(10s)"))
+    await _pause(timed, response.invoke_id)
+    await timed.kairos.invocations.StopInvocation(
+        I.StopInvocationRequest(invoke_id=response.invoke_id)
+    )
+    invocation = await timed.invocation(response.invoke_id)
+    # Final: nothing is left to pause or resume, and `kairos invocations` would print
+    # "Stopped (paused)" otherwise.
+    assert invocation.invocation_status == S.INVOCATION_STATUS_STOPPED
+    assert not invocation.paused
+
+
 async def test_resuming_makes_up_no_fire_missed_while_paused(timed: Timed) -> None:
     response = await timed.kairos.invocations.RunCommand(periodic("rate(10s)"))
     await _pause(timed, response.invoke_id)
