@@ -12,12 +12,12 @@ from sqlalchemy import Integer, Text, any_, bindparam, func, literal, select, tr
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from scheduler.domain.enums import CommandType, InvocationStatus, RepeatMode
+from scheduler.domain.enums import InvocationStatus, RepeatMode
 from scheduler.domain.invocation import PlannedTarget
 from scheduler.domain.models import Command, InvocationSettings
 from scheduler.domain.tenancy import Tenant
 from scheduler.store.arrays import Unnested, array, array_parameter
-from scheduler.store.invocations import settings_of
+from scheduler.store.invocations import command_of, settings_of
 from scheduler.store.tables import (
     Timestamp,
     invocation_status_counts,
@@ -88,18 +88,7 @@ async def lock(conn: AsyncConnection, tenant: Tenant, invoke_id: str) -> Control
         id=row.id,
         created_at=row.created_at,
         settings=settings,
-        command=Command(
-            id=row.command_id,
-            name=row.command_name,
-            description="",
-            type=CommandType(row.command_type),
-            content=row.content,
-            working_dir=settings.working_dir,
-            timeout=settings.timeout,
-            enable_parameter=row.enable_parameter,
-            parameter_names=list(settings.parameters),
-            kept=True,
-        ),
+        command=command_of(row),
         paused=row.paused_at is not None,
         armed=armed,
         selector=None if row.resource_tags is None else dict(row.resource_tags),

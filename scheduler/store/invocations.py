@@ -387,6 +387,23 @@ def settings_of(row: Row[Any]) -> InvocationSettings:
     )
 
 
+def command_of(row: Row[Any]) -> Command:
+    """The command an ``invocations`` row carries: its own copy, made when it was created
+    (and changed by ModifyInvocation), whatever became of the saved command since."""
+    return Command(
+        id=row.command_id,
+        name=row.command_name,
+        description="",
+        type=CommandType(row.command_type),
+        content=row.content,
+        working_dir=row.working_dir,
+        timeout=row.timeout,
+        enable_parameter=row.enable_parameter,
+        parameter_names=list(row.parameters),
+        kept=True,
+    )
+
+
 def _own(tenant: Tenant) -> Any:
     return and_(
         invocations.c.account_id == tenant.account_id,

@@ -10,13 +10,14 @@ from typing import Any
 from sqlalchemy import Boolean, Integer, Row, Text, any_, extract, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from scheduler.domain.enums import ACTIVE_STATUSES, CommandType, InvocationStatus, RepeatMode
+from scheduler.domain.enums import ACTIVE_STATUSES, InvocationStatus, RepeatMode
 from scheduler.domain.models import Command, Instance, Timing
 from scheduler.domain.status import StatusChange, TargetKey
 from scheduler.domain.tenancy import InstanceKey, Tenant
 from scheduler.store import leases
 from scheduler.store.arrays import Unnested, array, array_parameter
 from scheduler.store.instances import instance_from
+from scheduler.store.invocations import command_of
 from scheduler.store.statuses import rederived, target_of, targets_of
 from scheduler.store.tables import (
     Timestamp,
@@ -286,18 +287,7 @@ class _Builder:
             invocation = self._invocations[row.invocation_id] = (
                 Tenant(row.account_id, row.region_id),
                 RepeatMode(row.repeat_mode),
-                Command(
-                    id=row.command_id,
-                    name=row.command_name,
-                    description="",
-                    type=CommandType(row.command_type),
-                    content=row.content,
-                    working_dir=row.working_dir,
-                    timeout=row.timeout,
-                    enable_parameter=row.enable_parameter,
-                    parameter_names=list(row.parameters),
-                    kept=True,
-                ),
+                command_of(row),
                 dict(row.parameters),
                 Timing(max_jitter=row.max_jitter, start_at=row.start_at, end_at=row.end_at),
             )
