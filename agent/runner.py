@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Protocol
 
 from agent import outcome
+from agent.namespaces import Namespaces
 from agent.process import kill_group, process_start_time
 from kairos.v1 import agent_pb2, common_pb2
 from scheduler.domain.codes import ExecutionErrorCode
@@ -64,6 +65,9 @@ class Plan:
     switch_user: bool  # the agent (root) must become another user
     working_dir: str
     env: Mapping[str, str]
+    # Where the script runs: the agent's own namespaces (None), or a container's or
+    # the node's. Inside them the working directory and the user are the target's.
+    namespaces: Namespaces | None = None
 
 
 class Runner:
@@ -165,22 +169,34 @@ class Runner:
         execution_id = plan.task.execution_id
         read_fd, write_fd = os.pipe()
         script_fd = os.open(script, os.O_RDONLY)
+        # Through the agent's open descriptor, the target user needs no access to
+        # the (private) state directory holding the file, and it crosses namespaces.
+        script_path = f"/dev/fd/{script_fd}"
+        user = plan.user if plan.switch_user else None
         try:
+            if plan.namespaces is None:
+                argv, cwd = [self._shell, script_path], plan.working_dir
+            else:
+                argv = plan.namespaces.command(
+                    script_path,
+                    working_dir=plan.working_dir,
+                    uid=None if user is None else user.pw_uid,
+                    gid=None if user is None else user.pw_gid,
+                )
+                # nsenter switches the user itself, after joining (which needs root).
+                cwd, user = "/", None
             process = await asyncio.create_subprocess_exec(
-                self._shell,
-                # Through the agent's open descriptor, the target user needs no
-                # access to the (private) state directory holding the file.
-                f"/dev/fd/{script_fd}",
+                *argv,
                 stdin=subprocess.DEVNULL,
                 stdout=write_fd,
                 stderr=write_fd,
-                cwd=plan.working_dir,
+                cwd=cwd,
                 env=dict(plan.env),
                 start_new_session=True,
                 pass_fds=(script_fd,),
-                user=plan.user.pw_uid if plan.switch_user else None,
-                group=plan.user.pw_gid if plan.switch_user else None,
-                extra_groups=_extra_groups(plan.user) if plan.switch_user else None,
+                user=None if user is None else user.pw_uid,
+                group=None if user is None else user.pw_gid,
+                extra_groups=None if user is None else _extra_groups(user),
             )
         except (OSError, subprocess.SubprocessError) as error:
             os.close(read_fd)
