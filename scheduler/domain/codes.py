@@ -45,6 +45,24 @@ class ExecutionErrorCode(StrEnum):
     """Another user was asked for but the agent cannot switch users (``Invalid``)."""
     CONTAINER_NOT_SUPPORTED = "ContainerNotSupported"
     """A container was named but this agent has no container runtime (``Invalid``)."""
+    # A run inside a container (container_id / container_name): the agent could not
+    # find or enter it. Info names the container.
+    CONTAINER_NOT_FOUND = "ContainerNotFound"
+    """No container of the given id or name exists on the instance (``Invalid``)."""
+    CONTAINER_STATE_ABNORMAL = "ContainerStateAbnormal"
+    """The container exists but is not running (created, exited, paused, restarting), or
+    its first process is not visible to the agent (``Invalid``)."""
+    CONTAINER_NAME_DUPLICATED = "ContainerNameDuplicated"
+    """More than one running container has the given name (``Invalid``)."""
+    CONTAINER_NAME_AND_ID_NOT_MATCH = "ContainerNameAndIdNotMatch"
+    """Both a container id and a name were given, and the container of that id has
+    another name (``Invalid``)."""
+    UNSUPPORTED_CONTAINER_RUNTIME = "UnsupportedContainerRuntime"
+    """The container id's runtime prefix is not one Kairos speaks (``docker://``,
+    ``containerd://``, ``cri-o://``) (``Invalid``)."""
+    CONTAINER_CONNECT_FAILED = "ContainerConnectFailed"
+    """No container runtime socket the agent was given (Docker's, the CRI's) answered
+    (``Invalid``)."""
     INVOCATION_QUOTA_EXCEEDED = "InvocationQuotaExceeded"
     """A fire found the account's daily execution quota used up and did not run (``Failed``)."""
     MAX_ERRORS_EXCEEDED = "MaxErrorsExceeded"
@@ -84,11 +102,14 @@ class RefusalCode(StrEnum):
     INVALID_PARAM_USERNAME = "InvalidParam.Username"
     """An invocation's username is over 255 characters (``INVALID_ARGUMENT``)."""
     INVALID_PARAM_CONTAINER_ID = "InvalidParam.ContainerId"
-    """An invocation's container id is over 128 characters (``INVALID_ARGUMENT``)."""
+    """An invocation's container id is not 64 hexadecimal characters, optionally after
+    ``docker://``, ``containerd://`` or ``cri-o://`` (``INVALID_ARGUMENT``)."""
     INVALID_PARAM_CONTAINER_NAME = "InvalidParam.ContainerName"
-    """An invocation's container name is over 128 characters (``INVALID_ARGUMENT``)."""
+    """An invocation's container name is not a letter or digit followed by at most 254
+    letters, digits, ``.``, ``_`` or ``-`` (``INVALID_ARGUMENT``)."""
     INVALID_PARAM_CONTAINER = "InvalidParam.Container"
-    """An invocation names both a container id and a container name (``INVALID_ARGUMENT``)."""
+    """An invocation names a container for a command that is not a shell script: only
+    ``RunShellScript`` runs in a container (``INVALID_ARGUMENT``)."""
     INVALID_PARAM_TIMEOUT = "InvalidParam.Timeout"
     """A timeout is outside 10–86,400 seconds (``INVALID_ARGUMENT``)."""
     INVALID_PARAM_MAX_CONCURRENCY = "InvalidParam.MaxConcurrency"

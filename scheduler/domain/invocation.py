@@ -8,6 +8,7 @@ from datetime import datetime
 
 from scheduler.domain.bounds import check_timing, check_timing_schedule
 from scheduler.domain.codes import ExecutionErrorCode, RefusalCode
+from scheduler.domain.containers import check_container
 from scheduler.domain.enums import COMMAND_TYPES_BY_OS, InvocationStatus, RepeatMode
 from scheduler.domain.errors import invalid, not_found, precondition
 from scheduler.domain.firing import first_fire, instance_zone, window_of
@@ -77,16 +78,7 @@ def check_settings(
     check_length(
         RefusalCode.INVALID_PARAM_WORKING_DIR, "working_dir", request.working_dir, MAX_WORKING_DIR
     )
-    check_length(RefusalCode.INVALID_PARAM_CONTAINER_ID, "container_id", request.container_id, 128)
-    check_length(
-        RefusalCode.INVALID_PARAM_CONTAINER_NAME, "container_name", request.container_name, 128
-    )
-    if request.container_id and request.container_name:
-        raise invalid(
-            RefusalCode.INVALID_PARAM_CONTAINER,
-            "container_id",
-            "give container_id or container_name, not both",
-        )
+    check_container(request.container_id, request.container_name, command.type)
     timeout = check_timeout(limits, request.timeout) if request.timeout else command.timeout
     values = check_parameters(
         command.parameter_names, request.parameters, enabled=command.enable_parameter

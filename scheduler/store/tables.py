@@ -233,7 +233,8 @@ invocations = Table(
     Column("working_dir", String(200), nullable=False, server_default=""),
     Column("timeout", Integer, nullable=False),
     Column("container_id", String(128), nullable=False, server_default=""),
-    Column("container_name", String(128), nullable=False, server_default=""),
+    # Cloud Assistant's longest container name (domain/containers.py).
+    Column("container_name", String(255), nullable=False, server_default=""),
     # Rolling rate control (``domain.rollout``): empty, a count or a percentage.
     Column("max_concurrency", String(8), nullable=False, server_default=""),
     Column("max_errors", String(8), nullable=False, server_default=""),

@@ -194,8 +194,6 @@ def test_settings_timeout_out_of_bounds_fails(timeout: int) -> None:
     [
         ("username", 255, "InvalidParam.Username"),
         ("working_dir", 200, "InvalidParam.WorkingDir"),
-        ("container_id", 128, "InvalidParam.ContainerId"),
-        ("container_name", 128, "InvalidParam.ContainerName"),
     ],
 )
 def test_settings_lengths(field: str, limit: int, code: str) -> None:
@@ -205,10 +203,17 @@ def test_settings_lengths(field: str, limit: int, code: str) -> None:
     assert_refusal(info.value, INVALID, code, field, str(limit))
 
 
-def test_container_id_and_name_are_exclusive() -> None:
+def test_a_container_id_and_name_may_be_given_together() -> None:
+    # The agent checks that they name one container (ContainerNameAndIdNotMatch).
+    both = request(container_id="docker://" + "ab" * 32, container_name="web")
+    result = check_settings(Limits(), both, command())
+    assert (result.container_id, result.container_name) == ("docker://" + "ab" * 32, "web")
+
+
+def test_settings_check_the_container_rules() -> None:
     with pytest.raises(KairosError) as info:
-        check_settings(Limits(), request(container_id="abc", container_name="web"), command())
-    assert_refusal(info.value, INVALID, "InvalidParam.Container", "container_id")
+        check_settings(Limits(), request(container_id="abc"), command())
+    assert_refusal(info.value, INVALID, "InvalidParam.ContainerId", "container_id", "64")
 
 
 def test_settings_check_parameters_against_the_command() -> None:
