@@ -14,9 +14,14 @@ from grpc_tools import protoc  # type: ignore[import-untyped]
 PROTO_ROOT = Path(__file__).resolve().parent
 
 
+# kairos/v1: the Kairos API. kairos/cri: the part of the Kubernetes CRI the agent speaks
+# to find containers (package runtime.v1, as containerd and CRI-O serve it).
+STUB_DIRS = (PROTO_ROOT / "kairos" / "v1", PROTO_ROOT / "kairos" / "cri")
+
+
 def proto_files() -> list[Path]:
-    """The API's .proto files, in a stable order."""
-    return sorted((PROTO_ROOT / "kairos" / "v1").glob("*.proto"))
+    """The .proto files to compile, in a stable order."""
+    return [p for directory in STUB_DIRS for p in sorted(directory.glob("*.proto"))]
 
 
 def generate(out_dir: Path) -> None:
