@@ -140,7 +140,7 @@ class Executions:
         plan = self._runner.prepare(task)
         if isinstance(plan, agent_pb2.ExecutionResult):
             self._finish(execution, plan)
-        elif task.dry_run:
+        elif task.dry_run and not plan.in_container:
             self._finish(execution, outcome.dry_run(execution_id, self._clock()))
         elif len(self._active) >= self._capacity:
             self._finish(execution, self._busy(execution_id))
@@ -196,6 +196,18 @@ class Executions:
         await asyncio.gather(*jobs, return_exceptions=True)
 
     async def _execute(self, execution: _Execution, plan: Plan) -> None:
+        if plan.in_container:
+            # Asking the runtime is I/O, done here rather than in on_task; a stop
+            # meanwhile cancels it like a queued task.
+            entered = await self._runner.enter_container(plan)
+            if isinstance(entered, agent_pb2.ExecutionResult):
+                self._finish(execution, entered)
+                return
+            if plan.task.dry_run:
+                execution_id = execution.record.execution_id
+                self._finish(execution, outcome.dry_run(execution_id, self._clock()))
+                return
+            plan = entered
         async with self._slots:
             execution.running = True
             events = _Events(

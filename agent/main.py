@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from agent.containers.runtime import DEFAULT_CRI_SOCKETS, DEFAULT_DOCKER_SOCKET
 from agent.handover import (
     ACTIVATION_CODE,
     TOKEN,
@@ -67,6 +68,10 @@ class Options:
     tls: ClientTls = dataclasses.field(default_factory=ClientTls)
     tags: tuple[Tag, ...] = ()
     """The instance's tags reported in every Hello (``--tag``), checked already."""
+    docker_socket: Path = DEFAULT_DOCKER_SOCKET
+    """Docker Engine's API socket, for containers without a CRI prefix (``--docker-socket``)."""
+    cri_sockets: tuple[Path, ...] = DEFAULT_CRI_SOCKETS
+    """CRI sockets asked in turn, for ``containerd://`` and ``cri-o://`` ids (``--cri-socket``)."""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -172,6 +177,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "over it (env KAIROS_TAGS: KEY=VALUE,KEY=VALUE...)",
     )
     parser.add_argument(
+        "--docker-socket",
+        type=Path,
+        default=Path(env.get("KAIROS_DOCKER_SOCKET") or DEFAULT_DOCKER_SOCKET),
+        metavar="PATH",
+        help="Docker Engine's API socket, to run in containers named without a runtime "
+        "prefix or with docker:// (env KAIROS_DOCKER_SOCKET; default %(default)s)",
+    )
+    parser.add_argument(
+        "--cri-socket",
+        action="append",
+        dest="cri_sockets",
+        type=_paths,
+        metavar="PATH[,PATH...]",
+        help="a CRI socket (containerd, CRI-O), for containerd:// and cri-o:// ids and names "
+        "Docker does not know; repeatable, asked in turn (env KAIROS_CRI_SOCKET: PATH,PATH...; "
+        f"default {','.join(map(str, DEFAULT_CRI_SOCKETS))})",
+    )
+    parser.add_argument(
         "--power-hook",
         metavar="CMD",
         help="command run as 'CMD poweroff' or 'CMD reboot' after a script exits 193 or 194 "
@@ -190,6 +213,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="text for people, json for log collectors (env KAIROS_LOG_FORMAT)",
     )
     parser.set_defaults(func=run)
+
+
+def _paths(text: str) -> tuple[Path, ...]:
+    """A comma-separated list of paths (``--cri-socket``, ``KAIROS_CRI_SOCKET``)."""
+    return tuple(Path(part.strip()) for part in text.split(",") if part.strip())
+
+
+def _cri_sockets(args: argparse.Namespace) -> tuple[Path, ...]:
+    """The CRI sockets: the flags given, else the environment's, else the defaults."""
+    if args.cri_sockets:
+        return tuple(path for given in args.cri_sockets for path in given)
+    return _paths(os.environ.get("KAIROS_CRI_SOCKET", "")) or DEFAULT_CRI_SOCKETS
 
 
 def _servers(text: str) -> tuple[str, ...]:
@@ -254,6 +289,8 @@ def run(args: argparse.Namespace) -> int:
         power_hook=args.power_hook,
         tls=tls,
         tags=tuple(args.tags),
+        docker_socket=args.docker_socket,
+        cri_sockets=_cri_sockets(args),
     )
     try:
         asyncio.run(_serve_until_signalled(options))
@@ -372,6 +409,7 @@ async def serve(options: Options, stop: asyncio.Event) -> None:
     """
     import agent
     from agent.connection import Connection
+    from agent.containers.locate import Locator
     from agent.executions import Executions
     from agent.identity import os_type, read_boot_id
     from agent.outbox import Outbox
@@ -388,7 +426,10 @@ async def serve(options: Options, stop: asyncio.Event) -> None:
     outbox = Outbox()
     executions = Executions(
         spool,
-        Runner(spool.scripts),
+        Runner(
+            spool.scripts,
+            containers=Locator.of_sockets(options.docker_socket, options.cri_sockets),
+        ),
         PowerHook(options.power_hook),
         outbox,
         boot_id=boot_id,

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Protocol
 
 from agent import outcome
+from agent.containers.locate import ContainerError, Locator
 from agent.namespaces import Namespaces
 from agent.process import kill_group, process_start_time
 from kairos.v1 import agent_pb2, common_pb2
@@ -69,6 +70,11 @@ class Plan:
     # the node's. Inside them the working directory and the user are the target's.
     namespaces: Namespaces | None = None
 
+    @property
+    def in_container(self) -> bool:
+        """The task names a container: ``Runner.enter_container`` must find it first."""
+        return bool(self.task.container_id or self.task.container_name)
+
 
 class Runner:
     """Checks and runs tasks as the processes of the agent's host."""
@@ -80,8 +86,10 @@ class Runner:
         shell: str | None = None,
         environ: Mapping[str, str] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        containers: Locator | None = None,
     ) -> None:
         self._scripts_dir = scripts_dir
+        self._containers = containers or Locator.of_sockets()
         self._shell = shell or ("/bin/bash" if os.access("/bin/bash", os.X_OK) else "/bin/sh")
         self._environ = dict(os.environ if environ is None else environ)
         self._clock = clock
@@ -95,12 +103,6 @@ class Runner:
                 task.execution_id, common_pb2.INVOCATION_STATUS_INVALID, error, info, self._clock()
             )
 
-        if task.container_id or task.container_name:
-            name = task.container_id or task.container_name
-            return invalid(
-                ExecutionErrorCode.CONTAINER_NOT_SUPPORTED,
-                f"container {name!r} requested, but this agent has no container runtime",
-            )
         if task.type not in (
             common_pb2.COMMAND_TYPE_RUN_SHELL_SCRIPT,
             common_pb2.COMMAND_TYPE_UNSPECIFIED,
@@ -109,6 +111,14 @@ class Runner:
             return invalid(
                 ExecutionErrorCode.INVALID_COMMAND_TYPE,
                 f"{kind} cannot run on a Linux instance; use COMMAND_TYPE_RUN_SHELL_SCRIPT",
+            )
+        if task.container_id or task.container_name:
+            # username and working_dir do not apply inside a container (Cloud Assistant's
+            # rule, scheduler/domain/containers.py): its root, in its root directory. The
+            # container itself is found by enter_container, which may wait on its runtime.
+            own = pwd.getpwuid(self._uid)
+            return Plan(
+                task=task, user=own, switch_user=False, working_dir="/", env=self._script_env(own)
             )
         try:
             user = pwd.getpwnam(task.username) if task.username else pwd.getpwuid(self._uid)
@@ -140,6 +150,22 @@ class Runner:
             working_dir=working_dir,
             env=self._script_env(user),
         )
+
+    async def enter_container(self, plan: Plan) -> Plan | agent_pb2.ExecutionResult:
+        """Aim a plan whose task names a container at that container's namespaces; or
+        return the ``Invalid`` result that says why it cannot be entered."""
+        task = plan.task
+        try:
+            namespaces = await self._containers.namespaces(task.container_id, task.container_name)
+        except ContainerError as error:
+            return outcome.not_run(
+                task.execution_id,
+                common_pb2.INVOCATION_STATUS_INVALID,
+                error.code,
+                error.info,
+                self._clock(),
+            )
+        return dataclasses.replace(plan, namespaces=namespaces)
 
     async def run(
         self, plan: Plan, output_path: Path, events: RunEvents, stop: asyncio.Event

@@ -43,8 +43,6 @@ class ExecutionErrorCode(StrEnum):
     """The username does not exist on the instance (``Invalid``; Cloud Assistant's name)."""
     USER_NOT_PERMITTED = "UserNotPermitted"
     """Another user was asked for but the agent cannot switch users (``Invalid``)."""
-    CONTAINER_NOT_SUPPORTED = "ContainerNotSupported"
-    """A container was named but this agent has no container runtime (``Invalid``)."""
     # A run inside a container (container_id / container_name): the agent could not
     # find or enter it. Info names the container.
     CONTAINER_NOT_FOUND = "ContainerNotFound"

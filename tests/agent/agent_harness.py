@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from agent.containers.locate import Locator
 from agent.executions import Executions
 from agent.outbox import Outbox
 from agent.power import PowerHook
@@ -44,13 +45,14 @@ class Harness:
         shell: str | None = None,
         max_running: int = 10,
         max_queued: int = 50,
+        containers: Locator | None = None,
     ) -> None:
         self.spool = Spool(state_dir)
         self.outbox = Outbox()
         self.sent = self.outbox.attach()
         self.executions = Executions(
             self.spool,
-            Runner(self.spool.scripts, shell=shell),
+            Runner(self.spool.scripts, shell=shell, containers=containers),
             PowerHook(power_hook),
             self.outbox,
             boot_id=BOOT_ID,

@@ -145,8 +145,6 @@ async def test_spool_file_is_bounded(harness: Harness, monkeypatch: pytest.Monke
             "COMMAND_TYPE_RUN_POWER_SHELL_SCRIPT",
         ),
         ({"type": S.COMMAND_TYPE_RUN_BAT_SCRIPT}, "InvalidCommandType", "Linux"),
-        ({"container_id": "c0ffee"}, "ContainerNotSupported", "c0ffee"),
-        ({"container_name": "web"}, "ContainerNotSupported", "web"),
     ],
 )
 async def test_tasks_that_cannot_run_here_are_invalid(

@@ -1,0 +1,250 @@
+"""Scripts run in containers found through real (small) Docker and CRI runtimes on unix
+sockets; each Cloud Assistant container error code (issue 13 item 2).
+
+The containers' first processes are namespaces made with ``unshare``
+(``target_namespaces.py``): a script that prints the hostname ``kairos-target`` and
+finds the marker file ran inside them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from agent.containers.locate import Locator
+from kairos.v1 import common_pb2
+
+from .agent_harness import Harness, shell_task
+from .container_runtimes import Box, box_id, cri_runtime, docker_runtime, socket_dir
+from .target_namespaces import HOSTNAME, MARKER, TargetNamespaces, skip_reason
+
+S = common_pb2
+PROBE = f"hostname; cat {MARKER}; pwd; id -u"
+INSIDE = f"{HOSTNAME}\ninside\n/\n0\n".encode()
+needs_namespaces = pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or "")
+# A pid no process has (above the kernel's pid_max): a container whose process is gone.
+GONE_PID = 2**23
+
+
+@pytest.fixture
+def sockets() -> Iterator[Path]:
+    with socket_dir() as directory:
+        yield directory
+
+
+@pytest.fixture
+async def target() -> AsyncIterator[TargetNamespaces]:
+    if skip_reason() is not None:
+        pytest.skip(skip_reason() or "")
+    namespaces = await TargetNamespaces.start()
+    yield namespaces
+    await namespaces.close()
+
+
+@pytest.fixture
+async def harness(sockets: Path, tmp_path: Path) -> AsyncIterator[Harness]:
+    made = Harness(
+        tmp_path / "state",
+        containers=Locator.of_sockets(sockets / "docker.sock", [sockets / "cri.sock"]),
+    )
+    yield made
+    await made.executions.close()
+
+
+async def _invalid(harness: Harness, code: str, *mentions: str, **fields: object) -> None:
+    marker = harness.spool.scripts.parent / "ran"
+    result = await harness.run(shell_task(f"touch {marker}", **fields))
+    assert (result.status, result.error_code) == (S.INVOCATION_STATUS_INVALID, code), result
+    for text in mentions:
+        assert text in result.error_info, result.error_info
+    assert not marker.exists()
+
+
+# Running inside --------------------------------------------------------------------------
+
+
+@needs_namespaces
+@pytest.mark.parametrize("prefix", ["", "docker://"])
+async def test_a_docker_container_by_id(
+    harness: Harness, sockets: Path, target: TargetNamespaces, prefix: str
+) -> None:
+    boxes = [Box(box_id(1), "web", target.pid)]
+    async with docker_runtime(sockets / "docker.sock", boxes) as requests:
+        result = await harness.run(shell_task(PROBE, container_id=prefix + box_id(1)))
+    assert result.status == S.INVOCATION_STATUS_SUCCESS, result
+    assert result.output == INSIDE
+    assert requests == [f"/containers/{box_id(1)}/json"]
+
+
+@needs_namespaces
+async def test_a_docker_container_by_name(
+    harness: Harness, sockets: Path, target: TargetNamespaces
+) -> None:
+    # Docker's filter also matches "web-old": only the exact name counts.
+    boxes = [Box(box_id(1), "web-old", os.getpid()), Box(box_id(2), "web", target.pid)]
+    async with docker_runtime(sockets / "docker.sock", boxes):
+        result = await harness.run(shell_task(PROBE, container_name="web"))
+    assert (result.status, result.output) == (S.INVOCATION_STATUS_SUCCESS, INSIDE), result
+
+
+@needs_namespaces
+@pytest.mark.parametrize("prefix", ["containerd://", "cri-o://"])
+async def test_a_cri_container_by_id(
+    harness: Harness, sockets: Path, target: TargetNamespaces, prefix: str
+) -> None:
+    async with cri_runtime(sockets / "cri.sock", [Box(box_id(1), "web", target.pid)]):
+        result = await harness.run(shell_task(PROBE, container_id=prefix + box_id(1)))
+    assert (result.status, result.output) == (S.INVOCATION_STATUS_SUCCESS, INSIDE), result
+
+
+@needs_namespaces
+async def test_a_name_docker_does_not_know_is_found_in_the_cri(
+    harness: Harness, sockets: Path, target: TargetNamespaces
+) -> None:
+    # Kubernetes keeps a restarted container's exited attempt: the running one is meant.
+    boxes = [Box(box_id(1), "web", 0, running=False), Box(box_id(2), "web", target.pid)]
+    async with (
+        docker_runtime(sockets / "docker.sock", [Box(box_id(3), "db", os.getpid())]),
+        cri_runtime(sockets / "cri.sock", boxes),
+    ):
+        result = await harness.run(shell_task(PROBE, container_name="web"))
+    assert (result.status, result.output) == (S.INVOCATION_STATUS_SUCCESS, INSIDE), result
+
+
+@needs_namespaces
+async def test_an_id_and_its_name_together(
+    harness: Harness, sockets: Path, target: TargetNamespaces
+) -> None:
+    async with cri_runtime(sockets / "cri.sock", [Box(box_id(1), "web", target.pid)]):
+        task = shell_task(PROBE, container_id="containerd://" + box_id(1), container_name="web")
+        result = await harness.run(task)
+    assert (result.status, result.output) == (S.INVOCATION_STATUS_SUCCESS, INSIDE), result
+
+
+@needs_namespaces
+async def test_username_and_working_dir_do_not_apply_in_a_container(
+    harness: Harness, sockets: Path, target: TargetNamespaces
+) -> None:
+    # Neither exists in the container (nor on this host): Cloud Assistant ignores both.
+    async with docker_runtime(sockets / "docker.sock", [Box(box_id(1), "web", target.pid)]):
+        task = shell_task(
+            PROBE, container_id=box_id(1), username="no-such-user-kairos", working_dir="/nope"
+        )
+        result = await harness.run(task)
+    assert (result.status, result.output) == (S.INVOCATION_STATUS_SUCCESS, INSIDE), result
+
+
+@needs_namespaces
+async def test_a_timeout_in_a_container_ends_timeout(
+    harness: Harness, sockets: Path, target: TargetNamespaces
+) -> None:
+    async with docker_runtime(sockets / "docker.sock", [Box(box_id(1), "web", target.pid)]):
+        task = shell_task("echo started; sleep 300", container_id=box_id(1), timeout=1)
+        result = await harness.run(task)
+    assert (result.status, result.output) == (S.INVOCATION_STATUS_TIMEOUT, b"started\n")
+
+
+@needs_namespaces
+async def test_a_dry_run_finds_the_container_and_runs_nothing(
+    harness: Harness, sockets: Path, target: TargetNamespaces
+) -> None:
+    async with docker_runtime(sockets / "docker.sock", [Box(box_id(1), "web", target.pid)]):
+        marker = harness.spool.scripts.parent / "ran"
+        task = shell_task(f"touch {marker}", container_name="web", dry_run=True)
+        assert (await harness.run(task)).status == S.INVOCATION_STATUS_SUCCESS
+        await _invalid(harness, "ContainerNotFound", "db", container_name="db", dry_run=True)
+    assert not marker.exists()
+
+
+# Cloud Assistant's codes ----------------------------------------------------------------
+
+
+async def test_container_not_found(harness: Harness, sockets: Path) -> None:
+    async with (
+        docker_runtime(sockets / "docker.sock", [Box(box_id(1), "web", os.getpid())]),
+        cri_runtime(sockets / "cri.sock", [Box(box_id(2), "api", os.getpid())]),
+    ):
+        await _invalid(harness, "ContainerNotFound", box_id(9), container_id=box_id(9))
+        await _invalid(
+            harness, "ContainerNotFound", "cri.sock", container_id="cri-o://" + box_id(1)
+        )
+        await _invalid(harness, "ContainerNotFound", "db", "docker.sock", container_name="db")
+
+
+@pytest.mark.parametrize("runtime", ["docker", "cri"])
+async def test_container_state_abnormal(harness: Harness, sockets: Path, runtime: str) -> None:
+    boxes = [Box(box_id(1), "web", 0, running=False), Box(box_id(2), "gone", GONE_PID)]
+    serve = (
+        docker_runtime(sockets / "docker.sock", boxes)
+        if runtime == "docker"
+        else cri_runtime(sockets / "cri.sock", boxes)
+    )
+    prefix = "" if runtime == "docker" else "containerd://"
+    async with serve:
+        await _invalid(
+            harness, "ContainerStateAbnormal", "not running", container_id=prefix + box_id(1)
+        )
+        await _invalid(harness, "ContainerStateAbnormal", "web", container_name="web")
+        # Running, says the runtime, but its process is not to be seen.
+        await _invalid(
+            harness, "ContainerStateAbnormal", str(GONE_PID), container_id=prefix + box_id(2)
+        )
+
+
+async def test_container_name_duplicated(harness: Harness, sockets: Path) -> None:
+    # Two pods with a container of one name, both running.
+    boxes = [Box(box_id(1), "web", os.getpid()), Box(box_id(2), "web", os.getpid())]
+    async with cri_runtime(sockets / "cri.sock", boxes):
+        await _invalid(
+            harness, "ContainerNameDuplicated", box_id(1), box_id(2), container_name="web"
+        )
+
+
+async def test_container_name_and_id_not_match(harness: Harness, sockets: Path) -> None:
+    async with docker_runtime(sockets / "docker.sock", [Box(box_id(1), "web", os.getpid())]):
+        await _invalid(
+            harness,
+            "ContainerNameAndIdNotMatch",
+            "'web'",
+            "'db'",
+            container_id=box_id(1),
+            container_name="db",
+        )
+
+
+async def test_unsupported_container_runtime(harness: Harness, sockets: Path) -> None:
+    async with docker_runtime(sockets / "docker.sock", [Box(box_id(1), "web", os.getpid())]):
+        await _invalid(
+            harness,
+            "UnsupportedContainerRuntime",
+            "podman://",
+            container_id="podman://" + box_id(1),
+        )
+
+
+async def test_container_connect_failed(harness: Harness, sockets: Path) -> None:
+    # No runtime listens on the agent's sockets; one is a file that is no socket.
+    (sockets / "cri.sock").write_text("")
+    await _invalid(
+        harness, "ContainerConnectFailed", box_id(1), "docker.sock", container_id=box_id(1)
+    )
+    await _invalid(
+        harness,
+        "ContainerConnectFailed",
+        "cri.sock",
+        container_id="containerd://" + box_id(1),
+    )
+    await _invalid(
+        harness, "ContainerConnectFailed", "docker.sock", "cri.sock", container_name="web"
+    )
+
+
+async def test_a_name_is_not_found_when_only_one_runtime_answers(
+    harness: Harness, sockets: Path
+) -> None:
+    # Docker is down, the CRI answers and does not know it: not found, not a failure.
+    async with cri_runtime(sockets / "cri.sock", [Box(box_id(1), "api", os.getpid())]):
+        await _invalid(harness, "ContainerNotFound", "web", container_name="web")
