@@ -95,10 +95,7 @@ class Locator:
                 "(docker://, containerd://, cri-o://)",
             )
         runtimes = self.docker if family == DOCKER else self.cri
-        found = await _first(runtimes, lambda runtime: runtime.by_id(bare), container_id)
-        if found is None:
-            raise _not_found(container_id, runtimes)
-        container = found[1]
+        _, container = await _first(runtimes, lambda runtime: runtime.by_id(bare), container_id)
         if container_name and container.name != container_name:
             raise ContainerError(
                 ExecutionErrorCode.CONTAINER_NAME_AND_ID_NOT_MATCH,
@@ -108,10 +105,7 @@ class Locator:
 
     async def _by_name(self, name: str) -> Container:
         runtimes = [*self.docker, *self.cri]
-        found = await _first(runtimes, lambda runtime: runtime.by_name(name), name)
-        if found is None:
-            raise _not_found(name, runtimes)
-        runtime, matches = found
+        runtime, matches = await _first(runtimes, lambda runtime: runtime.by_name(name), name)
         running = [c for c in matches if c.running]
         if len(running) > 1:
             ids = ", ".join(c.id for c in running)
@@ -123,14 +117,7 @@ class Locator:
         if not running:
             return matches[0]
         # A listing does not carry the pid; the container's own status does.
-        try:
-            container = await runtime.by_id(running[0].id)
-        except RuntimeUnavailable as error:
-            raise ContainerError(
-                ExecutionErrorCode.CONTAINER_CONNECT_FAILED, f"container {name}: {error}"
-            ) from error
-        if container is None:  # removed between the two questions
-            raise _not_found(name, [runtime])
+        _, container = await _first([runtime], lambda _: runtime.by_id(running[0].id), name)
         return container
 
 
@@ -138,13 +125,14 @@ async def _first(
     runtimes: Sequence[ContainerRuntime],
     question: Callable[[ContainerRuntime], Awaitable[_Found | None]],
     what: str,
-) -> tuple[ContainerRuntime, _Found] | None:
+) -> tuple[ContainerRuntime, _Found]:
     """The first runtime with an answer (a container, a non-empty list) and the answer.
 
-    None when the runtimes that answered know nothing of it; :class:`ContainerError`
-    ``ContainerConnectFailed`` when none answered.
+    Raises :class:`ContainerError`: ``ContainerNotFound`` when the runtimes that answered
+    know nothing of ``what``, ``ContainerConnectFailed`` when none answered.
     """
     failures = []
+    answered = []
     for runtime in runtimes:
         try:
             answer = await question(runtime)
@@ -153,17 +141,14 @@ async def _first(
             continue
         if answer:
             return runtime, answer
-    if len(failures) == len(runtimes):
+        answered.append(runtime.where)
+    if not answered:
         raise ContainerError(
             ExecutionErrorCode.CONTAINER_CONNECT_FAILED,
             f"container {what}: no container runtime answered"
             + (f" ({'; '.join(failures)})" if failures else " (none configured)"),
         )
-    return None
-
-
-def _not_found(what: str, runtimes: Sequence[ContainerRuntime]) -> ContainerError:
-    where = ", ".join(runtime.where for runtime in runtimes)
-    return ContainerError(
-        ExecutionErrorCode.CONTAINER_NOT_FOUND, f"container {what} not found in {where}"
+    raise ContainerError(
+        ExecutionErrorCode.CONTAINER_NOT_FOUND,
+        f"container {what} not found in {', '.join(answered)}",
     )

@@ -172,8 +172,18 @@ def add_invocation_flags(parser: argparse.ArgumentParser) -> None:
         help="schedule: rate(5m), at(2026-12-01 08:00:00 UTC) or a Quartz cron",
     )
     parser.add_argument("--username", help="user the script runs as (default root)")
-    parser.add_argument("--container-id", help="run inside this container")
-    parser.add_argument("--container-name", help="run inside the container of this name")
+    parser.add_argument(
+        "--container-id",
+        metavar="[RUNTIME://]ID",
+        help="run inside this container (shell scripts only; --username and --working-dir do "
+        "not apply): 64 hex characters, optionally after docker://, containerd:// or cri-o://",
+    )
+    parser.add_argument(
+        "--container-name",
+        metavar="NAME",
+        help="run inside the container of this name (looked up in Docker, then the CRI); "
+        "with --container-id, it must be that container's name",
+    )
     add_rate_control_flags(parser)
     add_client_token_flag(parser)
     add_window_flags(parser)

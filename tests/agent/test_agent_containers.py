@@ -245,6 +245,9 @@ async def test_container_connect_failed(harness: Harness, sockets: Path) -> None
 async def test_a_name_is_not_found_when_only_one_runtime_answers(
     harness: Harness, sockets: Path
 ) -> None:
-    # Docker is down, the CRI answers and does not know it: not found, not a failure.
+    # Docker is down, the CRI answers and does not know it: not found, not a failure,
+    # and only the runtime that answered is named.
     async with cri_runtime(sockets / "cri.sock", [Box(box_id(1), "api", os.getpid())]):
-        await _invalid(harness, "ContainerNotFound", "web", container_name="web")
+        result = await harness.run(shell_task("true", container_name="web"))
+    assert (result.status, result.error_code) == (S.INVOCATION_STATUS_INVALID, "ContainerNotFound")
+    assert result.error_info == f"container web not found in the CRI at {sockets / 'cri.sock'}"
