@@ -73,7 +73,7 @@ class Plan:
     @property
     def in_container(self) -> bool:
         """The task names a container: ``Runner.enter_container`` must find it first."""
-        return bool(self.task.container_id or self.task.container_name)
+        return _names_container(self.task)
 
 
 class Runner:
@@ -112,7 +112,7 @@ class Runner:
                 ExecutionErrorCode.INVALID_COMMAND_TYPE,
                 f"{kind} cannot run on a Linux instance; use COMMAND_TYPE_RUN_SHELL_SCRIPT",
             )
-        if task.container_id or task.container_name:
+        if _names_container(task):
             # username and working_dir do not apply inside a container (Cloud Assistant's
             # rule, scheduler/domain/containers.py): its root, in its root directory. The
             # container itself is found by enter_container, which may wait on its runtime.
@@ -272,6 +272,10 @@ class Runner:
         env.update(HOME=user.pw_dir, USER=user.pw_name, LOGNAME=user.pw_name)
         env.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
         return env
+
+
+def _names_container(task: agent_pb2.Task) -> bool:
+    return bool(task.container_id or task.container_name)
 
 
 def _extra_groups(user: pwd.struct_passwd) -> list[int]:
