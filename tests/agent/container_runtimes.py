@@ -55,6 +55,7 @@ class _UnixHttpServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer
     daemon_threads = True
     boxes: list[Box]
     requests: list[str]
+    gate: threading.Event
 
 
 class _DockerHandler(http.server.BaseHTTPRequestHandler):
@@ -63,6 +64,7 @@ class _DockerHandler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self.server.requests.append(self.path)
+        self.server.gate.wait()
         url = urllib.parse.urlsplit(self.path)
         parts = url.path.strip("/").split("/")
         if parts == ["containers", "json"]:
@@ -110,16 +112,25 @@ def _docker_state(box: Box) -> str:
 
 
 @contextlib.asynccontextmanager
-async def docker_runtime(path: Path, boxes: list[Box]) -> AsyncIterator[list[str]]:
-    """Serve Docker's API on ``path`` for ``boxes``; yield the request targets it receives."""
+async def docker_runtime(
+    path: Path, boxes: list[Box], gate: threading.Event | None = None
+) -> AsyncIterator[list[str]]:
+    """Serve Docker's API on ``path`` for ``boxes``; yield the request targets it receives.
+
+    With a ``gate``, each request is answered only once the gate is set (a slow runtime).
+    """
     server = _UnixHttpServer(str(path), _DockerHandler)
     server.boxes = boxes
     server.requests = []
+    server.gate = gate or threading.Event()
+    if gate is None:
+        server.gate.set()
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
         yield server.requests
     finally:
+        server.gate.set()
         server.shutdown()
         server.server_close()
         await asyncio.to_thread(thread.join)

@@ -9,6 +9,7 @@ finds the marker file ran inside them.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import pytest
 from agent.containers.locate import Locator
 from kairos.v1 import common_pb2
 
-from .agent_harness import Harness, shell_task
+from .agent_harness import Harness, eventually, shell_task
 from .container_runtimes import Box, box_id, cri_runtime, docker_runtime, socket_dir
 from .target_namespaces import HOSTNAME, MARKER, TargetNamespaces, skip_reason
 
@@ -157,6 +158,24 @@ async def test_a_dry_run_finds_the_container_and_runs_nothing(
         assert (await harness.run(task)).status == S.INVOCATION_STATUS_SUCCESS
         await _invalid(harness, "ContainerNotFound", "db", container_name="db", dry_run=True)
     assert not marker.exists()
+
+
+async def test_a_stop_while_the_runtime_is_asked_cancels_the_task(
+    harness: Harness, sockets: Path
+) -> None:
+    gate = threading.Event()
+    boxes = [Box(box_id(1), "web", os.getpid())]
+    async with docker_runtime(sockets / "docker.sock", boxes, gate) as requests:
+        task = shell_task("true", container_id=box_id(1))
+        harness.executions.on_task(task)
+        await eventually(lambda: bool(requests), "the agent to ask Docker")
+        harness.executions.on_stop(task.execution_id)
+        result = (await harness.expect("result", task.execution_id)).result
+    assert (result.status, result.error_code) == (
+        S.INVOCATION_STATUS_CANCELLED,
+        "ExecutionCancelled",
+    )
+    assert not any(m.WhichOneof("kind") == "started" for m in harness.messages)
 
 
 # Cloud Assistant's codes ----------------------------------------------------------------
