@@ -29,6 +29,7 @@ from scheduler.domain.codes import ExecutionErrorCode
 from scheduler.domain.output import STORED_BYTES, HeadTail
 
 DEFAULT_TIMEOUT = 3600  # seconds, when a task carries none (SPEC §3)
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 CHUNK_BYTES = 16 * 1024  # largest ExecutionOutput message
 CHUNK_INTERVAL = 0.05  # seconds between two output messages: at most 20 a second
 # Live output more than this far behind the script skips ahead to its latest bytes
@@ -156,7 +157,7 @@ class Runner:
         return the ``Invalid`` result that says why it cannot be entered."""
         task = plan.task
         try:
-            namespaces = await self._containers.namespaces(task.container_id, task.container_name)
+            entered = await self._containers.enter(task.container_id, task.container_name)
         except ContainerError as error:
             return outcome.not_run(
                 task.execution_id,
@@ -165,7 +166,9 @@ class Runner:
                 error.info,
                 self._clock(),
             )
-        return dataclasses.replace(plan, namespaces=namespaces)
+        return dataclasses.replace(
+            plan, namespaces=entered.namespaces, env=self._container_env(entered.environ)
+        )
 
     async def run(
         self, plan: Plan, output_path: Path, events: RunEvents, stop: asyncio.Event
@@ -266,11 +269,19 @@ class Runner:
                 os.fchown(file.fileno(), plan.user.pw_uid, plan.user.pw_gid)
         return path
 
+    def _container_env(self, environ: Mapping[str, str]) -> dict[str, str]:
+        # The container's own environment, as its root: none of the agent's.
+        env = dict(environ)
+        for name, value in (("HOME", "/root"), ("USER", "root"), ("LOGNAME", "root")):
+            env.setdefault(name, value)
+        env.setdefault("PATH", DEFAULT_PATH)
+        return env
+
     def _script_env(self, user: pwd.struct_passwd) -> dict[str, str]:
         # The agent's own settings (its token above all) are not the script's business.
         env = {k: v for k, v in self._environ.items() if not k.startswith("KAIROS_")}
         env.update(HOME=user.pw_dir, USER=user.pw_name, LOGNAME=user.pw_name)
-        env.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+        env.setdefault("PATH", DEFAULT_PATH)
         return env
 
 

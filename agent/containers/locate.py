@@ -12,7 +12,7 @@ socket does not answer is skipped; when none answered, ``ContainerConnectFailed`
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -30,6 +30,16 @@ from scheduler.domain.codes import ExecutionErrorCode
 from scheduler.domain.containers import DOCKER, RUNTIMES_BY_PREFIX, split_container_id
 
 _Found = TypeVar("_Found")
+
+
+@dataclasses.dataclass(frozen=True)
+class Entered:
+    """Where a script runs in a container, and the environment it starts with."""
+
+    namespaces: Namespaces
+    environ: Mapping[str, str]
+    """The container's first process's environment, as ``docker exec`` starts from the
+    container's: its PATH, not the agent's (nor the agent's secrets)."""
 
 
 class ContainerError(Exception):
@@ -61,8 +71,8 @@ class Locator:
             cri=tuple(CriRuntime(path) for path in cri_sockets),
         )
 
-    async def namespaces(self, container_id: str, container_name: str) -> Namespaces:
-        """The namespaces of the running container named by id, name or both.
+    async def enter(self, container_id: str, container_name: str) -> Entered:
+        """The namespaces and environment of the running container named by id, name or both.
 
         Raises :class:`ContainerError`.
         """
@@ -83,7 +93,7 @@ class Locator:
                 f"container {what}: its process {container.pid} is not in {self.proc} "
                 "(it ended, or the agent does not share the node's PID namespace)",
             )
-        return namespaces
+        return Entered(namespaces=namespaces, environ=_environ(self.proc, container.pid))
 
     async def _by_id(self, container_id: str, container_name: str) -> Container:
         prefix, bare = split_container_id(container_id)
@@ -152,3 +162,13 @@ async def _first(
         ExecutionErrorCode.CONTAINER_NOT_FOUND,
         f"container {what} not found in {', '.join(answered)}",
     )
+
+
+def _environ(proc: Path, pid: int) -> dict[str, str]:
+    """The environment of process ``pid``; empty when it cannot be read (it just ended)."""
+    try:
+        raw = (proc / str(pid) / "environ").read_bytes()
+    except OSError:
+        return {}
+    pairs = (entry.decode(errors="replace").partition("=") for entry in raw.split(b"\0"))
+    return {name: value for name, separator, value in pairs if name and separator}

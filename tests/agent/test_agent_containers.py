@@ -139,6 +139,29 @@ async def test_username_and_working_dir_do_not_apply_in_a_container(
 
 
 @needs_namespaces
+async def test_the_script_has_the_containers_environment_not_the_agents(
+    sockets: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IN_CONTAINER", "yes")  # the container's first process inherits it
+    target = await TargetNamespaces.start()
+    monkeypatch.delenv("IN_CONTAINER")
+    monkeypatch.setenv("AGENT_ONLY", "yes")  # the agent's, read when its runner is made
+    harness = Harness(
+        tmp_path / "agent", containers=Locator.of_sockets(sockets / "docker.sock", [])
+    )
+    try:
+        async with docker_runtime(sockets / "docker.sock", [Box(box_id(1), "web", target.pid)]):
+            task = shell_task(
+                'echo "${IN_CONTAINER:-unset} ${AGENT_ONLY:-unset}"', container_id=box_id(1)
+            )
+            result = await harness.run(task)
+    finally:
+        await harness.executions.close()
+        await target.close()
+    assert (result.status, result.output) == (S.INVOCATION_STATUS_SUCCESS, b"yes unset\n")
+
+
+@needs_namespaces
 async def test_a_timeout_in_a_container_ends_timeout(
     harness: Harness, sockets: Path, target: TargetNamespaces
 ) -> None:
