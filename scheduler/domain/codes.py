@@ -334,8 +334,6 @@ class RefusalCode(StrEnum):
     (with ``--tls-client-ca``, the only port that verifies client certificates)
     (``UNAUTHENTICATED``)."""
 
-    UNIMPLEMENTED = "Unimplemented"
-    """The RPC is declared in the API but not served yet (``UNIMPLEMENTED``)."""
     MISSING_PARAMETER = "MissingParameter"
     """A required field (an id) is empty; the field is named (``INVALID_ARGUMENT``)."""
     INVALID_PARAM_NUL_CHARACTER = "InvalidParam.NulCharacter"

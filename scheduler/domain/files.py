@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from scheduler.domain.codes import RefusalCode
-from scheduler.domain.enums import ContentEncoding, InvocationStatus
+from scheduler.domain.enums import CommandType, ContentEncoding, InvocationStatus
 from scheduler.domain.errors import invalid
 from scheduler.domain.limits import (
     MAX_DESCRIPTION,
@@ -22,6 +22,7 @@ from scheduler.domain.limits import (
     check_length,
     check_timeout,
 )
+from scheduler.domain.models import Command
 
 MAX_FILE_NAME = 255
 """Bytes of a file name (UTF-8): Linux's NAME_MAX."""
@@ -106,6 +107,27 @@ def check_send_file(limits: Limits, request: SendFileRequest) -> FileTask:
         description=request.description,
         content=decode_file_content(request.content, request.content_type),
         timeout=file_timeout(limits, request.timeout),
+    )
+
+
+FILE_COMMAND_NAME = "SendFile"
+"""The command name a file task's invocation carries: it has no command of its own."""
+
+
+def file_command(task: FileTask) -> Command:
+    """The command a file task is an invocation of: never stored (no id; nothing counts
+    against the command quota), its content the file's bytes, run nowhere as a script."""
+    return Command(
+        id="",
+        name=FILE_COMMAND_NAME,
+        description=task.description,
+        type=CommandType.RUN_SHELL_SCRIPT,
+        content=task.content,
+        working_dir="",
+        timeout=task.timeout,
+        enable_parameter=False,
+        parameter_names=[],
+        kept=False,
     )
 
 
