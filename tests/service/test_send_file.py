@@ -53,7 +53,7 @@ async def stored_counts(url: str) -> tuple[int, int, int, int]:
             ).one()
     finally:
         await engine.dispose()
-    return tuple(row)  # type: ignore[return-value]
+    return (row[0], row[1], row[2], row[3])
 
 
 async def describe(kairos: Kairos, **fields: Any) -> file_pb2.DescribeSendFileResultsResponse:
