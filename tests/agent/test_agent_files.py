@@ -8,7 +8,11 @@ import itertools
 import os
 import pwd
 import stat
+import subprocess
+import sys
+import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -230,3 +234,51 @@ async def test_a_reader_never_sees_a_partial_file(harness: Harness, tmp_path: Pa
         reader.join()
     assert seen <= set(versions), sorted(len(s) for s in seen - set(versions))
     assert len(seen) > 1  # the reader did read while the file changed
+
+
+# Everything imported first: the interpreter's own files may be out of nobody's reach.
+_AS_NOBODY = """
+import asyncio, concurrent.futures.thread, os, pwd, sys
+from datetime import UTC, datetime
+from agent.files import check, write_file
+from kairos.v1 import agent_pb2
+task = agent_pb2.Task.FromString(sys.stdin.buffer.read())
+plan = check(task)
+os.setgid(pwd.getpwnam("nobody").pw_gid)
+os.setuid(pwd.getpwnam("nobody").pw_uid)
+result = asyncio.run(write_file("e-1", plan, clock=lambda: datetime.now(UTC)))
+print(result.error_code)
+"""
+
+
+def _write_as_nobody(task: agent_pb2.Task) -> str:
+    """The error code of writing ``task`` by an agent running as ``nobody`` (not root)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _AS_NOBODY],
+        input=task.SerializeToString(),
+        capture_output=True,
+        check=True,
+    )
+    return done.stdout.decode().strip()
+
+
+@pytest.fixture
+def reachable() -> Iterator[Path]:
+    """A directory ``nobody`` can reach (pytest's own are root's alone)."""
+    with tempfile.TemporaryDirectory(prefix="kairos-files-") as name:
+        yield Path(name)
+
+
+@needs_root
+def test_an_agent_that_is_not_root_cannot_give_the_file_away(reachable: Path) -> None:
+    reachable.chmod(0o777)
+    task = file_task(reachable, file={"owner": "root", "group": "root"})
+    assert _write_as_nobody(task) == ExecutionErrorCode.FILE_CHOWN_FAIL
+    assert os.listdir(reachable) == []  # the temporary file is gone too
+
+
+@needs_root
+def test_a_directory_it_may_not_write_fails_to_create_the_file(reachable: Path) -> None:
+    reachable.chmod(0o755)
+    task = file_task(reachable, file={"owner": "nobody", "group": "nogroup"})
+    assert _write_as_nobody(task) == ExecutionErrorCode.FILE_CREATE_FAIL
