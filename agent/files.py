@@ -28,7 +28,13 @@ from pathlib import Path
 from agent import outcome
 from kairos.v1 import agent_pb2, common_pb2
 from scheduler.domain.codes import ExecutionErrorCode
-from scheduler.domain.files import DEFAULT_TIMEOUT, MAX_MODE, format_mode, is_normal_directory
+from scheduler.domain.files import (
+    DEFAULT_TIMEOUT,
+    MAX_MODE,
+    format_mode,
+    is_normal_directory,
+    is_plain_name,
+)
 
 Status = common_pb2.InvocationStatus
 _DIRECTORY_MODE = 0o755
@@ -67,9 +73,10 @@ def check(task: agent_pb2.Task) -> FilePlan:
     """The plan of a file task, or ``FileFailure`` (``Invalid``) for what cannot be written
     here. The server checked the same already; a task from elsewhere is checked again."""
     file = task.file
-    name = file.name
-    if not name or "/" in name or name in (".", "..") or "\0" in name:
-        raise _invalid(ExecutionErrorCode.FILE_NAME_INVALID, f"{name!r} is not a plain file name")
+    if not is_plain_name(file.name):
+        raise _invalid(
+            ExecutionErrorCode.FILE_NAME_INVALID, f"{file.name!r} is not a plain file name"
+        )
     if not is_normal_directory(file.target_dir):
         raise _invalid(
             ExecutionErrorCode.FILE_NAME_INVALID,
@@ -101,7 +108,9 @@ async def write_file(
     clock: Callable[[], datetime],
     root: Path = Path("/"),
 ) -> agent_pb2.ExecutionResult:
-    """Write the file of ``plan`` under ``root``; the result says what was written, or why not.
+    """Write the file of ``plan`` under ``root`` (``/``; a node's filesystem seen from a
+    container in host mode); the result says what was written, or why not. A link the
+    walk trusts is resolved by the kernel: an absolute one from the agent's own ``/``.
 
     Past the plan's timeout the task ends ``Timeout``; the thread writing (a hung
     filesystem) cannot be killed and is left to finish or fail on its own, its temporary

@@ -131,21 +131,30 @@ def file_command(task: FileTask) -> Command:
     )
 
 
+def is_plain_name(name: str) -> bool:
+    """Whether ``name`` names a file in a directory and nothing else: not empty, not ``.``
+    or ``..``, no ``/`` or NUL, at most 255 bytes."""
+    return (
+        name not in ("", ".", "..")
+        and "/" not in name
+        and "\0" not in name
+        and len(name.encode()) <= MAX_FILE_NAME
+    )
+
+
 def check_file_name(name: str) -> str:
-    """A plain file name: not empty, not ``.`` or ``..``, no ``/``, at most 255 bytes."""
+    """A plain file name (``is_plain_name``); the refusal says which rule it breaks."""
 
     def refuse(rule: str) -> Exception:
         return invalid(RefusalCode.INVALID_PARAM_FILE_NAME, "name", f"name {rule}")
 
     if not name:
         raise refuse("is required")
-    if "/" in name or name in (".", ".."):
-        raise refuse(f"must be a plain file name (no '/', not '.' or '..'), got {name!r}")
-    if "\0" in name:
-        raise refuse("must not contain a NUL character")
     size = len(name.encode())
     if size > MAX_FILE_NAME:
         raise refuse(f"is {size} bytes long; the limit is {MAX_FILE_NAME}")
+    if not is_plain_name(name):
+        raise refuse(f"must be a plain file name (no '/' or NUL, not '.' or '..'), got {name!r}")
     return name
 
 

@@ -13,11 +13,13 @@ import sys
 import tempfile
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from agent.files import check, write_file
 from kairos.v1 import agent_pb2, common_pb2
 from scheduler.domain.codes import ExecutionErrorCode
 from tests.agent.agent_harness import Harness
@@ -200,6 +202,16 @@ async def test_a_relative_target_dir_is_invalid(harness: Harness) -> None:
         common_pb2.INVOCATION_STATUS_INVALID,
         ExecutionErrorCode.FILE_NAME_INVALID,
     )
+
+
+async def test_the_file_is_written_under_the_root_it_is_given(tmp_path: Path) -> None:
+    task = file_task("/etc/app")
+    result = await write_file(
+        task.execution_id, check(task), clock=lambda: datetime.now(UTC), root=tmp_path
+    )
+    assert result.status == common_pb2.INVOCATION_STATUS_SUCCESS, result
+    assert (tmp_path / "etc" / "app" / "app.conf").read_bytes() == b"key=value\n"
+    assert result.output.startswith(b"wrote /etc/app/app.conf: 10 bytes")
 
 
 async def test_a_dry_run_checks_and_writes_nothing(harness: Harness, tmp_path: Path) -> None:

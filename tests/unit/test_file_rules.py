@@ -73,6 +73,7 @@ def test_defaults_are_cloud_assistants() -> None:
         ({"name": ".."}, RefusalCode.INVALID_PARAM_FILE_NAME, "name"),
         ({"name": "."}, RefusalCode.INVALID_PARAM_FILE_NAME, "name"),
         ({"name": "a\0b"}, RefusalCode.INVALID_PARAM_FILE_NAME, "name"),
+        ({"name": "x" * 256}, RefusalCode.INVALID_PARAM_FILE_NAME, "name"),
         ({"name": "é" * 128}, RefusalCode.INVALID_PARAM_FILE_NAME, "name"),
         ({"target_dir": ""}, RefusalCode.INVALID_PARAM_TARGET_DIR, "target_dir"),
         ({"target_dir": "etc/app"}, RefusalCode.INVALID_PARAM_TARGET_DIR, "target_dir"),
