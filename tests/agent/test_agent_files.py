@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from agent.files import check, write_file
+from dispatcher.messages import FILE_GUARD
 from kairos.v1 import agent_pb2, common_pb2
 from scheduler.domain.codes import ExecutionErrorCode
 from tests.agent.agent_harness import Harness
@@ -253,6 +254,7 @@ _AS_NOBODY = """
 import asyncio, concurrent.futures.thread, os, pwd, sys
 from datetime import UTC, datetime
 from agent.files import check, write_file
+from dispatcher.messages import FILE_GUARD
 from kairos.v1 import agent_pb2
 task = agent_pb2.Task.FromString(sys.stdin.buffer.read())
 plan = check(task)
@@ -294,3 +296,19 @@ def test_a_directory_it_may_not_write_fails_to_create_the_file(reachable: Path) 
     reachable.chmod(0o755)
     task = file_task(reachable, file={"owner": "nobody", "group": "nogroup"})
     assert _write_as_nobody(task) == ExecutionErrorCode.FILE_CREATE_FAIL
+
+
+async def test_an_agent_without_sendfile_runs_the_guard_and_fails(harness: Harness) -> None:
+    # What an agent from before SendFile sees of a file task: Task.file is unknown to it.
+    task = agent_pb2.Task(
+        execution_id="e-old-agent",
+        type=common_pb2.COMMAND_TYPE_RUN_SHELL_SCRIPT,
+        script=FILE_GUARD,
+        timeout=60,
+    )
+    result = await harness.run(task)
+    assert (result.status, result.error_code) == (
+        common_pb2.INVOCATION_STATUS_FAILED,
+        ExecutionErrorCode.EXIT_CODE_NONZERO,
+    )
+    assert b"cannot write files (SendFile): upgrade it" in result.output
