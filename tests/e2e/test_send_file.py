@@ -14,6 +14,8 @@ import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import grpc
+import psycopg
 import pytest
 import pytest_asyncio
 
@@ -174,3 +176,36 @@ async def test_readers_never_see_a_partial_file(machines: Cluster, tmp_path: Pat
     )
     assert seen <= {old, new}
     assert all(path.read_text() == new for path in paths)
+
+
+@pytest.mark.parametrize(
+    ("fields", "code"),
+    [
+        ({"name": "../app.conf"}, "InvalidParam.FileName"),
+        ({"target_dir": "etc/app"}, "InvalidParam.TargetDir"),
+        ({"content": "x" * 24_577}, "InvalidParam.Content"),
+    ],
+)
+async def test_a_bad_file_is_refused_before_anything_is_stored(
+    machines: Cluster, database_url: str, tmp_path: Path, fields: dict[str, str], code: str
+) -> None:
+    kairos = machines.client()
+    request = file_pb2.SendFileRequest(
+        instance_ids=list(AGENTS),
+        name="app.conf",
+        target_dir=str(tmp_path / "machine"),
+        content="x",
+    )
+    for name, value in fields.items():  # the one bad field
+        setattr(request, name, value)
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await kairos.files.SendFile(request)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert (refused.value.details() or "").startswith(f"{code}: ")
+    with psycopg.connect(database_url) as conn:
+        stored = conn.execute(
+            "SELECT (SELECT count(*) FROM invocations) + (SELECT count(*) FROM send_files) "
+            "+ (SELECT count(*) FROM executions)"
+        ).fetchone()
+    assert stored == (0,)
+    assert list((tmp_path / "machines").glob("*/*")) == []
