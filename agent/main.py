@@ -67,6 +67,9 @@ class Options:
     tls: ClientTls = dataclasses.field(default_factory=ClientTls)
     tags: tuple[Tag, ...] = ()
     """The instance's tags reported in every Hello (``--tag``), checked already."""
+    host_root: Path | None = None
+    """Host mode (``--host-root``): where the node's root is mounted, checked already;
+    scripts run in the node's namespaces as its users (``agent.host_root``)."""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -172,6 +175,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "over it (env KAIROS_TAGS: KEY=VALUE,KEY=VALUE...)",
     )
     parser.add_argument(
+        "--host-root",
+        type=Path,
+        default=env.get("KAIROS_HOST_ROOT") or None,
+        metavar="DIR",
+        help="host mode, for an agent in a DaemonSet pod: the node's / is mounted at DIR "
+        "(with its /proc and hostPID); scripts run in the namespaces of the node's PID 1 "
+        "(DIR/proc/1/ns) as users of DIR/etc/passwd (env KAIROS_HOST_ROOT)",
+    )
+    parser.add_argument(
         "--power-hook",
         metavar="CMD",
         help="command run as 'CMD poweroff' or 'CMD reboot' after a script exits 193 or 194 "
@@ -238,6 +250,13 @@ def run(args: argparse.Namespace) -> int:
         tls.credentials()  # the files must be readable now; they are read again per stream
     except ClientTlsError as error:
         return _usage(str(error))
+    if args.host_root is not None:
+        from agent.host_root import HostRoot, HostRootError
+
+        try:
+            log.info("host mode: %s", HostRoot(args.host_root).check())
+        except HostRootError as error:
+            return _usage(str(error))
     options = Options(
         servers=args.server,
         instance_id=args.instance_id or "",
@@ -254,6 +273,7 @@ def run(args: argparse.Namespace) -> int:
         power_hook=args.power_hook,
         tls=tls,
         tags=tuple(args.tags),
+        host_root=args.host_root,
     )
     try:
         asyncio.run(_serve_until_signalled(options))
@@ -373,7 +393,9 @@ async def serve(options: Options, stop: asyncio.Event) -> None:
     import agent
     from agent.connection import Connection
     from agent.executions import Executions
+    from agent.host_root import HostRoot
     from agent.identity import os_type, read_boot_id
+    from agent.machine import LocalMachine
     from agent.outbox import Outbox
     from agent.power import PowerHook
     from agent.runner import Runner
@@ -386,9 +408,10 @@ async def serve(options: Options, stop: asyncio.Event) -> None:
     me = await identity(options)
     boot_id = read_boot_id(options.boot_id_file)
     outbox = Outbox()
+    machine = LocalMachine() if options.host_root is None else HostRoot(options.host_root)
     executions = Executions(
         spool,
-        Runner(spool.scripts),
+        Runner(spool.scripts, machine=machine),
         PowerHook(options.power_hook),
         outbox,
         boot_id=boot_id,
