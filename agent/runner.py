@@ -184,18 +184,19 @@ class Runner:
         # the (private) state directory holding the file, and it crosses namespaces.
         script_path = f"/dev/fd/{script_fd}"
         user = plan.user if plan.switch_user else None
-        run_as = None if user is None else user.pw_uid  # the uid the process starts with
         try:
             if plan.namespaces is None:
                 argv, cwd = [self._shell, script_path], plan.working_dir
             else:
                 argv = plan.namespaces.command(
-                    script_path, working_dir=plan.working_dir, uid=run_as
+                    script_path,
+                    working_dir=plan.working_dir,
+                    uid=None if user is None else user.pw_uid,
+                    gid=None if user is None else user.pw_gid,
+                    groups=plan.groups,
                 )
-                # Joining needs root: nsenter starts as root and switches the uid itself
-                # once inside. The gid and the supplementary groups are set on it from
-                # the start (below) and kept: its own --setgid would clear the groups.
-                cwd, run_as = "/", None
+                # The command switches the user itself, after joining (which needs root).
+                cwd, user = "/", None
             process = await asyncio.create_subprocess_exec(
                 *argv,
                 stdin=subprocess.DEVNULL,
@@ -205,7 +206,7 @@ class Runner:
                 env=dict(plan.env),
                 start_new_session=True,
                 pass_fds=(script_fd,),
-                user=run_as,
+                user=None if user is None else user.pw_uid,
                 group=None if user is None else user.pw_gid,
                 extra_groups=None if user is None else list(plan.groups),
             )
