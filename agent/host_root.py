@@ -46,6 +46,12 @@ class HostRoot:
         """The namespaces of the node's first process, through the node's procfs."""
         return Namespaces(self.root / "proc" / "1" / "ns")
 
+    @property
+    def localtime(self) -> Path:
+        """The node's ``/etc/localtime`` link, whose target names the node's time zone: the
+        zone the agent reports, so that schedules without a zone follow the node's."""
+        return self.root / "etc" / "localtime"
+
     def user_named(self, name: str) -> pwd.struct_passwd | None:
         return accounts.user_named(self._read("/etc/passwd"), name)
 

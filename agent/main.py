@@ -161,7 +161,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="file holding the boot id (default %(default)s)",
     )
     parser.add_argument(
-        "--time-zone", help="IANA time zone of this instance (default: TZ, then /etc/localtime)"
+        "--time-zone",
+        help="IANA time zone of this instance (default: TZ, then /etc/localtime, the node's "
+        "with --host-root)",
     )
     parser.add_argument(
         "--tag",
@@ -222,7 +224,7 @@ def run(args: argparse.Namespace) -> int:
     except TokenError as error:
         print(f"kairos agent: {error}", file=sys.stderr)
         return 2
-    from agent.identity import detect_time_zone
+    from agent.identity import LOCALTIME, detect_time_zone
     from agent.registration import Activation, RegistrationRefused, load_credential
     from agent.spool import SpoolLocked, safe_name
 
@@ -250,13 +252,16 @@ def run(args: argparse.Namespace) -> int:
         tls.credentials()  # the files must be readable now; they are read again per stream
     except ClientTlsError as error:
         return _usage(str(error))
+    localtime = LOCALTIME
     if args.host_root is not None:
         from agent.host_root import HostRoot, HostRootError
 
+        host = HostRoot(args.host_root)
         try:
-            log.info("host mode: %s", HostRoot(args.host_root).check())
+            log.info("host mode: %s", host.check())
         except HostRootError as error:
             return _usage(str(error))
+        localtime = host.localtime
     options = Options(
         servers=args.server,
         instance_id=args.instance_id or "",
@@ -269,7 +274,7 @@ def run(args: argparse.Namespace) -> int:
         ),
         state_dir=state_dir,
         boot_id_file=args.boot_id_file,
-        time_zone=detect_time_zone(args.time_zone, os.environ),
+        time_zone=detect_time_zone(args.time_zone, os.environ, localtime),
         power_hook=args.power_hook,
         tls=tls,
         tags=tuple(args.tags),

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from agent.namespaces import KINDS
-from kairos.v1 import common_pb2, invocation_pb2
+from kairos.v1 import common_pb2, fleet_pb2, invocation_pb2
 from tests.e2e.cluster import Cluster, finished, results
 
 from .target_namespaces import HOSTNAME, MARKER, TargetNamespaces, skip_reason
@@ -30,6 +30,7 @@ NODE_USER = "kairos-node-user"
 PRIMARY_GID = 4242
 SUPPLEMENTARY_GID = 4343
 HOME = "/run/kairos-target"  # exists in the target's mount namespace (and under ROOT)
+NODE_ZONE = "Pacific/Chatham"
 
 # What tells the target's namespaces and the node's user from the agent's own.
 _PROBE = "\n".join(
@@ -64,6 +65,8 @@ def _node_root(root: Path, target: TargetNamespaces) -> Path:
         f"node-users:x:{PRIMARY_GID}:\nnode-ops:x:{SUPPLEMENTARY_GID}:other,{NODE_USER}\n"
     )
     (root / HOME.lstrip("/")).mkdir(parents=True)
+    # The node's zone, which the agent's container (UTC or another) does not share.
+    (root / "etc" / "localtime").symlink_to(f"/usr/share/zoneinfo/{NODE_ZONE}")
     return root
 
 
@@ -93,10 +96,15 @@ async def _run(cluster: Cluster, **fields: object) -> invocation_pb2.InvocationR
 
 
 async def test_a_host_mode_agent_runs_scripts_in_the_nodes_namespaces_as_its_users(
-    cluster: Cluster, target: TargetNamespaces, tmp_path: Path
+    cluster: Cluster, target: TargetNamespaces, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root = _node_root(tmp_path / "host", target)
+    monkeypatch.delenv("TZ", raising=False)  # TZ would win over the node's /etc/localtime
     await cluster.start_agent("i-node", "--host-root", str(root))
+    status = await cluster.client().fleet.DescribeAgentStatus(
+        fleet_pb2.DescribeAgentStatusRequest(instance_ids=["i-node"])
+    )
+    assert [i.time_zone for i in status.instances] == [NODE_ZONE]
 
     result = await _run(cluster, command_content=_PROBE, username=NODE_USER)
     assert result.invocation_status == common_pb2.INVOCATION_STATUS_SUCCESS, str(result)
