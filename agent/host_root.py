@@ -129,6 +129,7 @@ class HostRoot:
             done = subprocess.run(
                 argv,
                 stdin=subprocess.DEVNULL,
+                env={"PATH": os.environ.get("PATH", os.defpath)},  # nothing of the agent's
                 capture_output=True,
                 text=True,
                 timeout=PROBE_TIMEOUT,

@@ -100,7 +100,11 @@ async def test_a_host_mode_agent_runs_scripts_in_the_nodes_namespaces_as_its_use
 ) -> None:
     root = _node_root(tmp_path / "host", target)
     monkeypatch.delenv("TZ", raising=False)  # TZ would win over the node's /etc/localtime
-    await cluster.start_agent("i-node", "--host-root", str(root))
+    agent = await cluster.start_agent("i-node", "--host-root", str(root))
+    # It says what it entered: the target's namespaces, by their identities.
+    chosen = " ".join(target.namespace(kind) for kind, _ in KINDS)
+    logged = f"host mode: scripts run in the namespaces of the node's PID 1 at {root}/proc/1/ns"
+    assert any(f"{logged} ({chosen})" in line for line in agent.log.read_text().splitlines())
     status = await cluster.client().fleet.DescribeAgentStatus(
         fleet_pb2.DescribeAgentStatusRequest(instance_ids=["i-node"])
     )
