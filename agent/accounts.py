@@ -59,6 +59,11 @@ def user_with_id(passwd: str, uid: int) -> pwd.struct_passwd | None:
     return next((entry for entry in passwd_entries(passwd) if entry.pw_uid == uid), None)
 
 
+def group_named(group: str, name: str) -> grp.struct_group | None:
+    """The first group called ``name``, as ``getgrnam`` would find it; None if there is none."""
+    return next((entry for entry in group_entries(group) if entry.gr_name == name), None)
+
+
 def supplementary_groups(group: str, user: pwd.struct_passwd) -> list[int]:
     """The groups that list ``user`` as a member, as ``initgroups`` sets them: each gid
     once, in file order, the user's primary group left out (it is the process's gid)."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import grp
 import os
 import pwd
 import subprocess
@@ -57,6 +58,9 @@ class HostRoot:
 
     def user_with_id(self, uid: int) -> pwd.struct_passwd | None:
         return accounts.user_with_id(self._read("/etc/passwd"), uid)
+
+    def group_named(self, name: str) -> grp.struct_group | None:
+        return accounts.group_named(self._read("/etc/group"), name)
 
     def groups_of(self, user: pwd.struct_passwd) -> list[int]:
         return accounts.supplementary_groups(self._read("/etc/group"), user)

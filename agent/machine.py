@@ -9,8 +9,10 @@ namespaces of the node's first process.
 
 from __future__ import annotations
 
+import grp
 import os
 import pwd
+from pathlib import Path
 from typing import Protocol
 
 from agent.namespaces import Namespaces
@@ -23,11 +25,18 @@ class Machine(Protocol):
     def namespaces(self) -> Namespaces | None:
         """The namespaces scripts run in; None for the agent's own."""
 
+    @property
+    def root(self) -> Path:
+        """Where the machine's ``/`` is in the agent's filesystem: file tasks write under it."""
+
     def user_named(self, name: str) -> pwd.struct_passwd | None:
         """The user called ``name``, or None when there is none."""
 
     def user_with_id(self, uid: int) -> pwd.struct_passwd | None:
         """The user with ``uid``, or None when there is none."""
+
+    def group_named(self, name: str) -> grp.struct_group | None:
+        """The group called ``name``, or None when there is none."""
 
     def groups_of(self, user: pwd.struct_passwd) -> list[int]:
         """The supplementary groups of ``user``, as a login would set them."""
@@ -43,6 +52,10 @@ class LocalMachine:
     def namespaces(self) -> Namespaces | None:
         return None
 
+    @property
+    def root(self) -> Path:
+        return Path("/")
+
     def user_named(self, name: str) -> pwd.struct_passwd | None:
         try:
             return pwd.getpwnam(name)
@@ -52,6 +65,12 @@ class LocalMachine:
     def user_with_id(self, uid: int) -> pwd.struct_passwd | None:
         try:
             return pwd.getpwuid(uid)
+        except KeyError:
+            return None
+
+    def group_named(self, name: str) -> grp.struct_group | None:
+        try:
+            return grp.getgrnam(name)
         except KeyError:
             return None
 

@@ -94,6 +94,11 @@ class Runner:
         self._clock = clock
         self._uid = os.geteuid()
 
+    @property
+    def machine(self) -> Machine:
+        """Where tasks run: the agent's own machine, or the node in host mode."""
+        return self._machine
+
     def prepare(self, task: agent_pb2.Task) -> Plan | agent_pb2.ExecutionResult:
         """Check that ``task`` can run here; return its plan, or the ``Invalid`` result."""
 

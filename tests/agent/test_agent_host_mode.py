@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from agent.namespaces import KINDS
-from kairos.v1 import common_pb2, fleet_pb2, invocation_pb2
+from kairos.v1 import common_pb2, file_pb2, fleet_pb2, invocation_pb2
 from tests.e2e.cluster import Cluster, finished, results
 
 from .target_namespaces import HOSTNAME, MARKER, TargetNamespaces, skip_reason
@@ -65,6 +65,8 @@ def _node_root(root: Path, target: TargetNamespaces) -> Path:
         f"node-users:x:{PRIMARY_GID}:\nnode-ops:x:{SUPPLEMENTARY_GID}:other,{NODE_USER}\n"
     )
     (root / HOME.lstrip("/")).mkdir(parents=True)
+    (root / "var").mkdir()
+    (root / "var" / "run").symlink_to("/run")  # absolute, as on Debian
     # The node's zone, which the agent's container (UTC or another) does not share.
     (root / "etc" / "localtime").symlink_to(f"/usr/share/zoneinfo/{NODE_ZONE}")
     return root
@@ -127,4 +129,34 @@ async def test_a_host_mode_agent_runs_scripts_in_the_nodes_namespaces_as_its_use
     assert (refused.invocation_status, refused.error_code) == (
         common_pb2.INVOCATION_STATUS_INVALID,
         "AccountNotExists",
+    )
+
+
+async def test_a_host_mode_agent_writes_sent_files_into_the_nodes_filesystem(
+    cluster: Cluster, target: TargetNamespaces, tmp_path: Path
+) -> None:
+    root = _node_root(tmp_path / "host", target)
+    await cluster.start_agent("i-node", "--host-root", str(root))
+    kairos = cluster.client()
+    response = await kairos.files.SendFile(
+        file_pb2.SendFileRequest(
+            instance_ids=["i-node"],
+            name="motd",
+            target_dir="/var/run/kairos-sent",  # the node's /run, through its link
+            content="maintained by kairos\n",
+            file_mode="0640",
+            file_owner=NODE_USER,  # the node's user and group, unknown to the agent
+            file_group="node-ops",
+        )
+    )
+    await finished(kairos, response.invoke_id)
+    result = (await results(kairos, response.invoke_id))["i-node"]
+    assert result.invocation_status == common_pb2.INVOCATION_STATUS_SUCCESS, str(result)
+    written = root / "run" / "kairos-sent" / "motd"
+    assert written.read_text() == "maintained by kairos\n"
+    status = written.stat()
+    assert (status.st_uid, status.st_gid, status.st_mode & 0o7777) == (
+        65534,
+        SUPPLEMENTARY_GID,
+        0o640,
     )

@@ -6,14 +6,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from agent.files import FileFailure, check, write_file
 from agent.host_root import HostRoot, HostRootError
 from agent.namespaces import KINDS, Namespaces
 from agent.runner import Plan, Runner
 from kairos.v1 import agent_pb2, common_pb2
+from scheduler.domain.codes import ExecutionErrorCode
 
 from .agent_harness import shell_task
 
@@ -24,7 +27,9 @@ def _node(root: Path) -> HostRoot:
     (root / "etc" / "passwd").write_text(
         "root:x:0:0:root:/root:/bin/bash\nnode-ops:x:65534:4321:Node Ops:/home/node-ops:/bin/sh\n"
     )
-    (root / "etc" / "group").write_text("ops:x:4321:\nadm:x:4:node-ops\nwheel:x:10:node-ops\n")
+    (root / "etc" / "group").write_text(
+        "root:x:0:\nops:x:4321:\nadm:x:4:node-ops\nwheel:x:10:node-ops\n"
+    )
     (root / "home" / "node-ops" / "work").mkdir(parents=True)
     return HostRoot(root)
 
@@ -164,3 +169,72 @@ def test_an_agent_that_cannot_enter_the_namespaces_does_not_start(tmp_path: Path
     assert done.returncode == 2, done.stderr
     assert f"--host-root {tmp_path / 'host'}: cannot enter the node's namespaces" in done.stderr
     assert "nsenter" in done.stderr
+
+
+# ------------------------------------------------------------------ file tasks on the node
+
+
+def _file_task(target_dir: str, owner: str = "root", group: str = "root") -> agent_pb2.Task:
+    file = agent_pb2.FileTask(
+        name="app.conf", target_dir=target_dir, content=b"k=v\n", mode=0o640, owner=owner
+    )
+    file.group = group
+    return agent_pb2.Task(execution_id="e-file", timeout=60, file=file)
+
+
+async def _write(host: HostRoot, task: agent_pb2.Task) -> agent_pb2.ExecutionResult:
+    return await write_file(
+        task.execution_id, check(task, host), clock=lambda: datetime.now(UTC), root=host.root
+    )
+
+
+def test_a_file_task_is_owned_by_users_and_groups_of_the_node(tmp_path: Path) -> None:
+    host = _node(tmp_path / "host")
+    plan = check(_file_task("/etc/app", owner="node-ops", group="adm"), host)
+    assert (plan.uid, plan.gid) == (65534, 4)
+    # The agent's machine has both; this node has neither.
+    for owner, group, code in (
+        ("nobody", "adm", ExecutionErrorCode.FILE_OWNER_NOT_EXIST),
+        ("node-ops", "nogroup", ExecutionErrorCode.FILE_GROUP_NOT_EXIST),
+    ):
+        with pytest.raises(FileFailure) as failure:
+            check(_file_task("/etc/app", owner=owner, group=group), host)
+        assert failure.value.code == code
+
+
+async def test_a_file_task_follows_the_nodes_links_inside_the_host_root(tmp_path: Path) -> None:
+    host = _node(tmp_path / "host")
+    root = tmp_path / "host"
+    (root / "run").mkdir()
+    (root / "var").mkdir()
+    (root / "var" / "run").symlink_to("/run")  # absolute, as on Debian: the node's /run
+    (root / "up").symlink_to("../../../var/run")  # .. stops at the node's /
+    result = await _write(host, _file_task("/var/run/app", owner="node-ops", group="ops"))
+    assert result.status == common_pb2.INVOCATION_STATUS_SUCCESS, result
+    written = root / "run" / "app" / "app.conf"
+    assert written.read_bytes() == b"k=v\n"
+    assert (written.stat().st_uid, written.stat().st_gid) == (65534, 4321)
+    assert not _exists("/run/app/app.conf")  # nothing in the agent's own /run
+    # The same file through the other link: there already.
+    again = await _write(host, _file_task("/up/app"))
+    assert (again.status, again.error_code) == (
+        common_pb2.INVOCATION_STATUS_FAILED,
+        ExecutionErrorCode.FILE_EXIST,
+    )
+
+
+def _exists(path: str) -> bool:
+    return os.path.exists(path)
+
+
+async def test_a_file_task_through_a_link_loop_fails_to_create_its_directory(
+    tmp_path: Path,
+) -> None:
+    host = _node(tmp_path / "host")
+    (tmp_path / "host" / "loop").symlink_to("/loop")
+    result = await _write(host, _file_task("/loop/app"))
+    assert (result.status, result.error_code) == (
+        common_pb2.INVOCATION_STATUS_FAILED,
+        ExecutionErrorCode.DIRECTORY_CREATE_FAIL,
+    )
+    assert "too many symbolic links" in result.error_info
