@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from agent.accounts import (
     group_entries,
+    group_named,
     passwd_entries,
     supplementary_groups,
     user_named,
@@ -81,6 +82,14 @@ def test_group_entries_carry_their_members() -> None:
         "deploy",
         "adm-again",
     ]
+
+
+def test_groups_are_found_by_name_the_first_entry_winning() -> None:
+    adm = group_named(GROUP, "adm")
+    assert adm is not None and (adm.gr_gid, adm.gr_mem) == (4, ["syslog", "deploy"])
+    assert group_named(GROUP, "nisgroup") is None
+    assert group_named(GROUP, "broken") is None
+    assert group_named(GROUP + "adm:x:40:\n", "adm") == adm
 
 
 def test_ids_beyond_the_kernels_range_are_not_ids() -> None:
