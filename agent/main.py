@@ -68,6 +68,9 @@ class Options:
     tls: ClientTls = dataclasses.field(default_factory=ClientTls)
     tags: tuple[Tag, ...] = ()
     """The instance's tags reported in every Hello (``--tag``), checked already."""
+    host_root: Path | None = None
+    """Host mode (``--host-root``): where the node's root is mounted, checked already;
+    scripts run in the node's namespaces as its users (``agent.host_root``)."""
     docker_socket: Path = DEFAULT_DOCKER_SOCKET
     """Docker Engine's API socket, for containers without a CRI prefix (``--docker-socket``)."""
     cri_sockets: tuple[Path, ...] = DEFAULT_CRI_SOCKETS
@@ -163,7 +166,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="file holding the boot id (default %(default)s)",
     )
     parser.add_argument(
-        "--time-zone", help="IANA time zone of this instance (default: TZ, then /etc/localtime)"
+        "--time-zone",
+        help="IANA time zone of this instance (default: TZ, then /etc/localtime, the node's "
+        "with --host-root)",
     )
     parser.add_argument(
         "--tag",
@@ -177,12 +182,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "over it (env KAIROS_TAGS: KEY=VALUE,KEY=VALUE...)",
     )
     parser.add_argument(
+        "--host-root",
+        type=Path,
+        default=env.get("KAIROS_HOST_ROOT") or None,
+        metavar="DIR",
+        help="host mode, for an agent in a DaemonSet pod: the node's / is mounted at DIR "
+        "(with its /proc and hostPID); scripts run in the namespaces of the node's PID 1 "
+        "(DIR/proc/1/ns) as users of DIR/etc/passwd (env KAIROS_HOST_ROOT)",
+    )
+    parser.add_argument(
         "--docker-socket",
         type=Path,
-        default=Path(env.get("KAIROS_DOCKER_SOCKET") or DEFAULT_DOCKER_SOCKET),
+        default=Path(env["KAIROS_DOCKER_SOCKET"]) if env.get("KAIROS_DOCKER_SOCKET") else None,
         metavar="PATH",
         help="Docker Engine's API socket, to run in containers named without a runtime "
-        "prefix or with docker:// (env KAIROS_DOCKER_SOCKET; default %(default)s)",
+        "prefix or with docker:// (env KAIROS_DOCKER_SOCKET; default "
+        f"{DEFAULT_DOCKER_SOCKET}, under --host-root in host mode)",
     )
     parser.add_argument(
         "--cri-socket",
@@ -192,7 +207,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="PATH[,PATH...]",
         help="a CRI socket (containerd, CRI-O), for containerd:// and cri-o:// ids and names "
         "Docker does not know; repeatable, asked in turn (env KAIROS_CRI_SOCKET: PATH,PATH...; "
-        f"default {','.join(map(str, DEFAULT_CRI_SOCKETS))})",
+        f"default {','.join(map(str, DEFAULT_CRI_SOCKETS))}, under --host-root in host mode)",
     )
     parser.add_argument(
         "--power-hook",
@@ -220,11 +235,18 @@ def _paths(text: str) -> tuple[Path, ...]:
     return tuple(Path(part.strip()) for part in text.split(",") if part.strip())
 
 
-def _cri_sockets(args: argparse.Namespace) -> tuple[Path, ...]:
-    """The CRI sockets: the flags given, else the environment's, else the defaults."""
+def _runtime_sockets(args: argparse.Namespace) -> tuple[Path, tuple[Path, ...]]:
+    """Docker's socket and the CRI sockets: the flags given, else the environment's, else
+    the defaults — in host mode the node's, under the host root."""
+
+    def default(path: Path) -> Path:
+        return path if args.host_root is None else args.host_root / path.relative_to("/")
+
+    docker = args.docker_socket or default(DEFAULT_DOCKER_SOCKET)
     if args.cri_sockets:
-        return tuple(path for given in args.cri_sockets for path in given)
-    return _paths(os.environ.get("KAIROS_CRI_SOCKET", "")) or DEFAULT_CRI_SOCKETS
+        return docker, tuple(path for given in args.cri_sockets for path in given)
+    cri = _paths(os.environ.get("KAIROS_CRI_SOCKET", ""))
+    return docker, cri or tuple(default(path) for path in DEFAULT_CRI_SOCKETS)
 
 
 def _servers(text: str) -> tuple[str, ...]:
@@ -245,7 +267,7 @@ def run(args: argparse.Namespace) -> int:
     except TokenError as error:
         print(f"kairos agent: {error}", file=sys.stderr)
         return 2
-    from agent.identity import detect_time_zone
+    from agent.identity import LOCALTIME, detect_time_zone
     from agent.registration import Activation, RegistrationRefused, load_credential
     from agent.spool import SpoolLocked, safe_name
 
@@ -273,6 +295,17 @@ def run(args: argparse.Namespace) -> int:
         tls.credentials()  # the files must be readable now; they are read again per stream
     except ClientTlsError as error:
         return _usage(str(error))
+    localtime = LOCALTIME
+    if args.host_root is not None:
+        from agent.host_root import HostRoot, HostRootError
+
+        host = HostRoot(args.host_root)
+        try:
+            log.info("host mode: %s", host.check())
+        except HostRootError as error:
+            return _usage(str(error))
+        localtime = host.localtime
+    docker_socket, cri_sockets = _runtime_sockets(args)
     options = Options(
         servers=args.server,
         instance_id=args.instance_id or "",
@@ -285,12 +318,13 @@ def run(args: argparse.Namespace) -> int:
         ),
         state_dir=state_dir,
         boot_id_file=args.boot_id_file,
-        time_zone=detect_time_zone(args.time_zone, os.environ),
+        time_zone=detect_time_zone(args.time_zone, os.environ, localtime),
         power_hook=args.power_hook,
         tls=tls,
         tags=tuple(args.tags),
-        docker_socket=args.docker_socket,
-        cri_sockets=_cri_sockets(args),
+        host_root=args.host_root,
+        docker_socket=docker_socket,
+        cri_sockets=cri_sockets,
     )
     try:
         asyncio.run(_serve_until_signalled(options))
@@ -411,7 +445,9 @@ async def serve(options: Options, stop: asyncio.Event) -> None:
     from agent.connection import Connection
     from agent.containers.locate import Locator
     from agent.executions import Executions
+    from agent.host_root import HostRoot
     from agent.identity import os_type, read_boot_id
+    from agent.machine import LocalMachine
     from agent.outbox import Outbox
     from agent.power import PowerHook
     from agent.runner import Runner
@@ -424,10 +460,12 @@ async def serve(options: Options, stop: asyncio.Event) -> None:
     me = await identity(options)
     boot_id = read_boot_id(options.boot_id_file)
     outbox = Outbox()
+    machine = LocalMachine() if options.host_root is None else HostRoot(options.host_root)
     executions = Executions(
         spool,
         Runner(
             spool.scripts,
+            machine=machine,
             containers=Locator.of_sockets(options.docker_socket, options.cri_sockets),
         ),
         PowerHook(options.power_hook),

@@ -14,6 +14,7 @@ from typing import Any
 
 from agent.containers.locate import Locator
 from agent.executions import Executions
+from agent.machine import Machine
 from agent.outbox import Outbox
 from agent.power import PowerHook
 from agent.runner import Runner
@@ -46,13 +47,14 @@ class Harness:
         max_running: int = 10,
         max_queued: int = 50,
         containers: Locator | None = None,
+        machine: Machine | None = None,
     ) -> None:
         self.spool = Spool(state_dir)
         self.outbox = Outbox()
         self.sent = self.outbox.attach()
         self.executions = Executions(
             self.spool,
-            Runner(self.spool.scripts, shell=shell, containers=containers),
+            Runner(self.spool.scripts, shell=shell, containers=containers, machine=machine),
             PowerHook(power_hook),
             self.outbox,
             boot_id=BOOT_ID,

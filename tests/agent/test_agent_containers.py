@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from agent.containers.locate import Locator
+from agent.host_root import HostRoot
 from kairos.v1 import common_pb2
 
 from .agent_harness import Harness, eventually, shell_task
@@ -159,6 +160,33 @@ async def test_the_script_has_the_containers_environment_not_the_agents(
         await harness.executions.close()
         await target.close()
     assert (result.status, result.output) == (S.INVOCATION_STATUS_SUCCESS, b"yes unset\n")
+
+
+@needs_namespaces
+async def test_in_host_mode_a_container_run_enters_the_container_not_the_node(
+    sockets: Path, tmp_path: Path, target: TargetNamespaces
+) -> None:
+    node = await TargetNamespaces.start()  # the node's PID 1, as host mode sees it
+    node_uts = node.namespace("uts")
+    root = node.expose(tmp_path / "host")
+    (root / "etc").mkdir()
+    (root / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
+    harness = Harness(
+        tmp_path / "agent",
+        machine=HostRoot(root),
+        containers=Locator.of_sockets(sockets / "docker.sock", []),
+    )
+    try:
+        async with docker_runtime(sockets / "docker.sock", [Box(box_id(1), "web", target.pid)]):
+            in_container = await harness.run(
+                shell_task("readlink /proc/self/ns/uts", container_id=box_id(1))
+            )
+        on_node = await harness.run(shell_task("readlink /proc/self/ns/uts"))
+    finally:
+        await harness.executions.close()
+        await node.close()
+    assert in_container.output.decode().strip() == target.namespace("uts"), in_container
+    assert on_node.output.decode().strip() == node_uts != target.namespace("uts"), on_node
 
 
 @needs_namespaces
