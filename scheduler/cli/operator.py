@@ -64,8 +64,23 @@ def _register_command(subparsers: Subparsers, api: list[argparse.ArgumentParser]
     listing.add_argument("--name", help="only commands of this name")
     add_command_type_flag(listing, default=None, help="only commands of this type")
     add_selector_flag(listing, help="only commands with all these tags")
+    listing.add_argument(
+        "--provider",
+        help="whose commands: kairos lists the common commands shipped with Kairos "
+        "(default: the account's own)",
+    )
     add_paging_flags(listing)
     listing.set_defaults(func=handler("scheduler.cli.commands:describe"))
+
+    show = actions.add_parser(
+        "show",
+        parents=api,
+        help="show one command: its fields, typed parameters and script",
+        description="Show a command of the account, or a common command (Kairos-…): "
+        "its fields, its parameters with their types and defaults, and its script.",
+    )
+    show.add_argument("command_id", metavar="COMMAND_ID")
+    show.set_defaults(func=handler("scheduler.cli.commands:show"))
 
     modify = actions.add_parser(
         "modify", parents=api, help="change name, description, timeout or working dir"
