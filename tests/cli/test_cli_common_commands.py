@@ -44,11 +44,13 @@ async def test_list_asks_for_the_common_commands(api: ScriptedServer) -> None:
         "CommandService/DescribeCommands",
         command_pb2.DescribeCommandsResponse(commands=[RESTART], total_count=1),
     )
-    outcome = await kairos("command", "list", "--provider", "kairos", "--server", api.address)
-    assert outcome.code == 0, outcome.err
-    assert "Kairos-RestartService" in outcome.out
-    assert "serviceName,retries,dryRun" in outcome.out
-    assert api.requests("CommandService/DescribeCommands")[0].provider == "kairos"
+    for argv in (["command", "list"], ["commands"]):
+        outcome = await kairos(*argv, "--provider", "kairos", "--server", api.address)
+        assert outcome.code == 0, outcome.err
+        assert "Kairos-RestartService" in outcome.out
+        assert "serviceName,retries,dryRun" in outcome.out
+    sent = api.requests("CommandService/DescribeCommands")
+    assert [request.provider for request in sent] == ["kairos", "kairos"]
 
 
 async def test_show_prints_the_typed_parameters_and_the_script(api: ScriptedServer) -> None:

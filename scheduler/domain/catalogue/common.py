@@ -35,7 +35,6 @@ def common_command(
     The script is read once, when the catalogue is imported, as the code around it is:
     it ships in the same package, so a new release of Kairos brings its new scripts.
     """
-    assert name.startswith(PREFIX), name
     content = resources.files(__package__).joinpath("scripts", script).read_bytes()
     return Command(
         id=name,
