@@ -47,10 +47,13 @@ else
 fi
 
 section "kernel errors (last $lines)"
-if command -v journalctl > /dev/null 2>&1 && journalctl -k -p err -n "$lines" --no-pager -q 2> /dev/null; then
-    :
-elif command -v dmesg > /dev/null 2>&1 && dmesg --level=emerg,alert,crit,err > /dev/null 2>&1; then
-    dmesg --level=emerg,alert,crit,err | tail -n "$lines"
+if command -v journalctl > /dev/null 2>&1 \
+    && errors=$(journalctl -k -p err -n "$lines" --no-pager -q 2> /dev/null); then
+    echo "${errors:-none (journalctl)}"
+elif command -v dmesg > /dev/null 2>&1 \
+    && errors=$(dmesg --level=emerg,alert,crit,err 2> /dev/null); then
+    errors=$(printf '%s\n' "$errors" | tail -n "$lines")
+    echo "${errors:-none (dmesg)}"
 else
     echo "not available: neither journalctl nor dmesg could read the kernel log here"
 fi

@@ -27,8 +27,9 @@ if [ "$dry_run" != true ] && [ "$(id -u)" != 0 ]; then
 fi
 
 apt_security_packages() {
-    # The upgradable packages whose candidate comes from a security archive.
-    apt-get -s -q upgrade | awk '/^Inst / && /[Ss]ecurity/ { print $2 }'
+    # The upgradable packages whose candidate comes from a security archive, on one line.
+    apt-get -s -q upgrade | awk '/^Inst / && /[Ss]ecurity/ { printf "%s%s", sep, $2; sep = " " }
+        END { if (sep) print "" }'
 }
 
 case $manager in
