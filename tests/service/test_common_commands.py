@@ -9,7 +9,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from kairos.v1 import command_pb2, common_pb2, invocation_pb2
+from kairos.v1 import command_pb2, common_pb2, invocation_pb2, tag_pb2
 from scheduler.domain.codes import RefusalCode
 from scheduler.domain.limits import Limits
 from scheduler.local import Kairos, connect
@@ -236,3 +236,18 @@ async def test_a_periodic_invocation_keeps_the_rules_when_modified(
     assert mine.status == grpc.StatusCode.FAILED_PRECONDITION
     assert mine.info.reason == RefusalCode.INVALID_COMMAND_ID_COMMON_COMMAND
     assert dict((await invocation(kairos, invoke_id)).parameters)["serviceName"] == "nginx"
+
+
+async def test_a_common_command_takes_no_tags(kairos: Kairos) -> None:
+    # Tags are an account's own, on its own resources: a common command is none of them.
+    refusal = await refused(
+        kairos.tags.TagResources(
+            tag_pb2.TagResourcesRequest(
+                resource_type=common_pb2.RESOURCE_TYPE_COMMAND,
+                resource_ids=["Kairos-CheckDiskSpace"],
+                tags=[common_pb2.Tag(key="env", value="prod")],
+            )
+        )
+    )
+    assert refusal.status == grpc.StatusCode.NOT_FOUND
+    assert refusal.info.reason == RefusalCode.INVALID_RESOURCE_ID_NOT_FOUND
