@@ -13,7 +13,8 @@ import logging
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
-from agent import outcome
+from agent import files, outcome
+from agent.files import FilePlan
 from agent.outbox import Outbox
 from agent.power import PowerHook, power_action_of
 from agent.process import kill_leftover
@@ -137,7 +138,7 @@ class Executions:
         execution = _Execution(record=self._spool.accept(execution_id, self._clock()))
         self._known[execution_id] = execution
         self._outbox.send(ack)
-        plan = self._runner.prepare(task)
+        plan = self._prepare(task)
         if isinstance(plan, agent_pb2.ExecutionResult):
             self._finish(execution, plan)
         elif task.dry_run:
@@ -148,6 +149,18 @@ class Executions:
             execution.job = asyncio.create_task(self._execute(execution, plan))
             self._active[execution_id] = execution
             execution.job.add_done_callback(lambda _: self._active.pop(execution_id, None))
+
+    def _prepare(self, task: agent_pb2.Task) -> Plan | FilePlan | agent_pb2.ExecutionResult:
+        """The checked plan of a script or of a file task (``Task.file``), or its ``Invalid``
+        result."""
+        if not task.HasField("file"):
+            return self._runner.prepare(task)
+        try:
+            return files.check(task)
+        except files.FileFailure as failure:
+            return outcome.not_run(
+                task.execution_id, failure.status, failure.code, failure.info, self._clock()
+            )
 
     def on_stop(self, execution_id: str) -> None:
         """Stop an execution: kill it if running, cancel it if queued, else ignore."""
@@ -195,7 +208,7 @@ class Executions:
             job.cancel()
         await asyncio.gather(*jobs, return_exceptions=True)
 
-    async def _execute(self, execution: _Execution, plan: Plan) -> None:
+    async def _execute(self, execution: _Execution, plan: Plan | FilePlan) -> None:
         async with self._slots:
             execution.running = True
             events = _Events(
@@ -203,7 +216,10 @@ class Executions:
             )
             output_path = self._spool.output_path(execution.record.execution_id)
             try:
-                result = await self._runner.run(plan, output_path, events, execution.stop)
+                if isinstance(plan, FilePlan):
+                    result = await self._write(execution, plan, events)
+                else:
+                    result = await self._runner.run(plan, output_path, events, execution.stop)
             except Exception as error:
                 # The agent's own failure (a full disk, say): still a result, never silence.
                 log.exception("execution %s failed in the agent", execution.record.execution_id)
@@ -217,6 +233,16 @@ class Executions:
             finally:
                 execution.running = False
             self._finish(execution, result)
+
+    async def _write(
+        self, execution: _Execution, plan: FilePlan, events: _Events
+    ) -> agent_pb2.ExecutionResult:
+        """Write a file task's file. It runs no process: a restart while it writes ends it
+        ``ClientRestarted`` as a task that had not started; a stop waits for the write,
+        which the timeout bounds."""
+        execution_id = execution.record.execution_id
+        events.began(self._clock())
+        return await files.write_file(execution_id, plan, clock=self._clock)
 
     def _finish(self, execution: _Execution, result: agent_pb2.ExecutionResult) -> None:
         self._spool.store_result(result)
@@ -284,6 +310,13 @@ class _Events:
         execution.record = self.spool.mark_running(execution.record, run)
         message = agent_pb2.ExecutionStarted(
             execution_id=execution.record.execution_id, start_time=start_time
+        )
+        self.outbox.send(agent_pb2.AgentMessage(started=message))
+
+    def began(self, start_time: datetime) -> None:
+        """A task without a process (a file task's write) started."""
+        message = agent_pb2.ExecutionStarted(
+            execution_id=self.execution.record.execution_id, start_time=start_time
         )
         self.outbox.send(agent_pb2.AgentMessage(started=message))
 

@@ -21,16 +21,32 @@ from scheduler.domain.protocol import (
 from scheduler.rpc.convert import from_proto, timestamp, to_proto
 from scheduler.store.dispatch import TaskView
 
+FILE_GUARD = b"echo 'this agent cannot write files (SendFile): upgrade it' >&2\nexit 1\n"
+"""A file task's script: an agent that knows ``Task.file`` writes the file and never runs
+it; one from before SendFile ignores the field and runs this, which fails, rather than
+the file's bytes."""
+
 
 def task_message(task: TaskView) -> agent_pb2.DispatcherMessage:
-    """The Task that asks an agent to run one execution."""
+    """The Task that asks an agent to run one execution (or, a file task, to write a file)."""
+    file = None
+    if task.file is not None:
+        file = agent_pb2.FileTask(
+            name=task.file.name,
+            target_dir=task.file.target_dir,
+            content=task.script,
+            mode=task.file.mode,
+            owner=task.file.owner,
+            group=task.file.group,
+            overwrite=task.file.overwrite,
+        )
     return agent_pb2.DispatcherMessage(
         task=agent_pb2.Task(
             execution_id=task.execution_id,
             invoke_id=task.invocation_id,
             command_id=task.command_id,
             type=to_proto(task.command_type),  # type: ignore[arg-type]
-            script=task.script,
+            script=task.script if file is None else FILE_GUARD,
             working_dir=task.working_dir,
             username=task.username,
             timeout=task.timeout,
@@ -38,6 +54,7 @@ def task_message(task: TaskView) -> agent_pb2.DispatcherMessage:
             container_id=task.container_id,
             container_name=task.container_name,
             scheduled_time=timestamp(task.scheduled_at),
+            file=file,
         )
     )
 

@@ -1,13 +1,11 @@
-"""FleetService and FileService."""
+"""FleetService."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from kairos.v1 import file_pb2, file_pb2_grpc, fleet_pb2, fleet_pb2_grpc
-from scheduler.domain.codes import RefusalCode
-from scheduler.domain.errors import ErrorKind, KairosError
+from kairos.v1 import fleet_pb2, fleet_pb2_grpc
 from scheduler.domain.models import Instance
 from scheduler.operations import fleet as operations
 from scheduler.operations.context import Context
@@ -79,22 +77,6 @@ class FleetServicer(fleet_pb2_grpc.FleetServiceServicer):  # type: ignore[misc]
         )
 
 
-class FileServicer(file_pb2_grpc.FileServiceServicer):  # type: ignore[misc]
-    """SendFile arrives in a later release; until then both calls are UNIMPLEMENTED."""
-
-    async def SendFile(
-        self, request: file_pb2.SendFileRequest, context: RpcContext
-    ) -> file_pb2.SendFileResponse:
-        raise _not_yet("SendFile")
-
-    async def DescribeSendFileResults(
-        self,
-        request: file_pb2.DescribeSendFileResultsRequest,
-        context: RpcContext,
-    ) -> file_pb2.DescribeSendFileResultsResponse:
-        raise _not_yet("DescribeSendFileResults")
-
-
 def _agent_fields(
     instance: Instance, online: bool, tags: Mapping[str, Mapping[str, str]]
 ) -> dict[str, Any]:
@@ -109,11 +91,3 @@ def _agent_fields(
         "last_heartbeat_time": timestamp(instance.last_heartbeat_at),
         "tags": tags_to_proto(tags.get(instance.id, {})),
     }
-
-
-def _not_yet(operation: str) -> KairosError:
-    return KairosError(
-        kind=ErrorKind.UNIMPLEMENTED,
-        code=RefusalCode.UNIMPLEMENTED,
-        message=f"{operation} is not implemented yet",
-    )

@@ -18,6 +18,8 @@ from kairos.v1 import (
     activation_pb2_grpc,
     command_pb2,
     command_pb2_grpc,
+    file_pb2,
+    file_pb2_grpc,
     fleet_pb2,
     fleet_pb2_grpc,
     invocation_pb2,
@@ -56,6 +58,7 @@ class Client:
         self._fleet = fleet_pb2_grpc.FleetServiceStub(self._channel)
         self._activations = activation_pb2_grpc.ActivationServiceStub(self._channel)
         self._tags = tag_pb2_grpc.TagServiceStub(self._channel)
+        self._files = file_pb2_grpc.FileServiceStub(self._channel)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Self:
@@ -173,6 +176,20 @@ class Client:
             self._invocations.DescribeInvocationResults,
             request,
             invocation_pb2.DescribeInvocationResultsResponse,
+        )
+
+    def send_file(self, request: file_pb2.SendFileRequest) -> file_pb2.SendFileResponse:
+        """FileService.SendFile."""
+        return self._call(self._files.SendFile, request, file_pb2.SendFileResponse)
+
+    def describe_send_file_results(
+        self, request: file_pb2.DescribeSendFileResultsRequest
+    ) -> file_pb2.DescribeSendFileResultsResponse:
+        """FileService.DescribeSendFileResults."""
+        return self._call(
+            self._files.DescribeSendFileResults,
+            request,
+            file_pb2.DescribeSendFileResultsResponse,
         )
 
     def describe_agent_status(

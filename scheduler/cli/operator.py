@@ -34,7 +34,8 @@ Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 def register(subparsers: Subparsers) -> None:
     """Add `command`, `run`, `invoke`, `invocations`, `results`, `stop`, `watch`,
     `pause`, `resume`, `modify`, `trigger`, `instances`, `quota`, `activation`,
-    `instance` and `dev` to the `kairos` parser."""
+    `instance`, `tag`, `untag`, `tags`, `send-file`, `file-results` and `dev` to the
+    `kairos` parser."""
     api = [connection_flags()]
     _register_command(subparsers, api)
     _register_run_and_invoke(subparsers, api)
@@ -42,6 +43,7 @@ def register(subparsers: Subparsers) -> None:
     _register_inspection(subparsers, api)
     _register_activations(subparsers, api)
     _register_tags(subparsers, api)
+    _register_files(subparsers, api)
     _register_dev(subparsers)
 
 
@@ -346,6 +348,58 @@ def _register_tags(subparsers: Subparsers, api: list[argparse.ArgumentParser]) -
     add_selector_flag(listing, help="the resources with all these tags")
     add_paging_flags(listing)
     listing.set_defaults(func=handler("scheduler.cli.tags:tags"))
+
+
+def _register_files(subparsers: Subparsers, api: list[argparse.ArgumentParser]) -> None:
+    """SendFile and DescribeSendFileResults (`scheduler.cli.files`)."""
+    send = subparsers.add_parser(
+        "send-file",
+        parents=api,
+        help="write a local file on instances (SendFile)",
+        description="Write LOCAL_PATH (`-`: stdin) as TARGET_DIR/NAME on instances, "
+        "atomically: kairos send-file -i i-1,i-2 --target-dir /etc/app --mode 0640 app.conf",
+    )
+    send.add_argument("local_path", metavar="LOCAL_PATH", help="the file to send (`-`: stdin)")
+    targets = send.add_mutually_exclusive_group(required=True)
+    add_instances_flag(targets, required=False)
+    add_selector_flag(targets, help="the instances with all these tags")
+    send.add_argument(
+        "--target-dir", required=True, metavar="DIR", help="absolute directory, created if absent"
+    )
+    send.add_argument("--name", help="the file's name there (default: LOCAL_PATH's)")
+    send.add_argument("--mode", metavar="OCTAL", help="permission bits (server default 0644)")
+    send.add_argument("--owner", metavar="USER", help="the file's owner (server default root)")
+    send.add_argument("--group", metavar="GROUP", help="the file's group (server default root)")
+    send.add_argument(
+        "--overwrite", action="store_true", help="replace an existing file (else FileExist)"
+    )
+    send.add_argument(
+        "--timeout", type=int_in(1, None), metavar="SECONDS", help="server default 60, at least 10"
+    )
+    send.add_argument("--description", help="a note shown with the results")
+    add_client_token_flag(send)
+    send.add_argument(
+        "--watch", action="store_true", help="follow it until it ends (exit 0 on Success)"
+    )
+    send.set_defaults(func=handler("scheduler.cli.files:send_file"))
+
+    results = subparsers.add_parser(
+        "file-results",
+        parents=api,
+        help="what each instance made of a file task (DescribeSendFileResults)",
+        description="One file task with its instances, or (without F_ID) the list of them.",
+    )
+    results.add_argument("invoke_id", nargs="?", metavar="F_ID", help="the file task's id")
+    results.add_argument("--instance-id", help="only this instance")
+    results.add_argument("--name", help="only files of this name")
+    results.add_argument(
+        "--status",
+        type=enum_arg("InvocationStatus"),
+        help="only file tasks in this status (Pending, Running, Success, Failed, Invalid, "
+        "Aborted, Timeout)",
+    )
+    add_paging_flags(results)
+    results.set_defaults(func=handler("scheduler.cli.files:file_results"))
 
 
 def _register_dev(subparsers: Subparsers) -> None:

@@ -60,6 +60,34 @@ class ExecutionErrorCode(StrEnum):
     INSTANCE_DEREGISTERED = "InstanceDeregistered"
     """The managed instance was deregistered while the execution was open (``Error``): its
     agent's credential is refused from then on, so it can never report it."""
+    # File tasks (SendFile, issue 13 item 1): what the agent reports when it cannot write
+    # the file (``agent/files.py``). The server checks name, directory, content and mode
+    # before anything is stored; the agent checks them again for a task from elsewhere.
+    FILE_NAME_INVALID = "FileNameInvalid"
+    """The file name or target directory is not one a file can be written to: not a plain
+    name, or not an absolute normalised directory (``Invalid``)."""
+    FILE_EXIST = "FileExist"
+    """The file exists and the task's ``overwrite`` is false: it was left as it was
+    (``Failed``)."""
+    EMPTY_FILE = "EmptyFile"
+    """The file task carries no content (``Invalid``)."""
+    INVALID_FILE_CONTENT = "InvalidFileContent"
+    """The path exists and is not a regular file (a directory, a socket…) (``Failed``)."""
+    INVALID_FILE_MODE = "InvalidFileMode"
+    """The file mode is over 07777 (``Invalid``)."""
+    FILE_OWNER_NOT_EXIST = "FileOwnerNotExist"
+    """The file owner is no user of the instance (``Invalid``)."""
+    FILE_GROUP_NOT_EXIST = "FileGroupNotExist"
+    """The file group is no group of the instance (``Invalid``)."""
+    DIRECTORY_CREATE_FAIL = "DirectoryCreateFail"
+    """The target directory could not be created or opened: a component is not a
+    directory, a symbolic link leads out of it, or permission is denied (``Failed``)."""
+    FILE_CREATE_FAIL = "FileCreateFail"
+    """The file could not be written or renamed into place (``Failed``)."""
+    FILE_CHOWN_FAIL = "FileChownFail"
+    """The file's owner and group could not be set (the agent is not root) (``Failed``)."""
+    FILE_CHMOD_FAIL = "FileChmodFail"
+    """The file's mode could not be set (``Failed``)."""
 
 
 @unique
@@ -151,6 +179,27 @@ class RefusalCode(StrEnum):
     """An ``end_time`` is not a valid instant or outside 1970-2099, not after ``start_time``,
     not in the future, leaves some target no fire, or is given to an invocation that is not
     periodic (``INVALID_ARGUMENT``)."""
+    # SendFile (issue 13 item 1): the file task's own fields.
+    INVALID_PARAM_FILE_NAME = "InvalidParam.FileName"
+    """A SendFile ``name`` is empty, over 255 bytes, ``.`` or ``..``, or holds a ``/``
+    (``INVALID_ARGUMENT``)."""
+    INVALID_PARAM_TARGET_DIR = "InvalidParam.TargetDir"
+    """A SendFile ``target_dir`` is empty, over 255 characters, not absolute or not
+    normalised (``//``, a ``.`` or ``..`` component, a trailing ``/``) (``INVALID_ARGUMENT``)."""
+    INVALID_PARAM_CONTENT = "InvalidParam.Content"
+    """A SendFile ``content`` is empty, not valid Base64 (``content_type`` BASE64), or over
+    32,768 bytes once Base64-encoded (``INVALID_ARGUMENT``)."""
+    INVALID_PARAM_FILE_MODE = "InvalidParam.FileMode"
+    """A SendFile ``file_mode`` is not 3 or 4 octal digits at most 07777 (``INVALID_ARGUMENT``)."""
+    INVALID_PARAM_FILE_OWNER = "InvalidParam.FileOwner"
+    """A SendFile ``file_owner`` is not a POSIX user name (a letter, digit, ``_`` or ``.``
+    first, then those and ``-``, at most 32) (``INVALID_ARGUMENT``)."""
+    INVALID_PARAM_FILE_GROUP = "InvalidParam.FileGroup"
+    """A SendFile ``file_group`` is not a POSIX group name, by the rule of ``file_owner``
+    (``INVALID_ARGUMENT``)."""
+    INVALID_PARAM_INVOCATION_STATUS = "InvalidParam.InvocationStatus"
+    """A DescribeSendFileResults ``invocation_status`` is not one a file task shows
+    (Pending, Running, Success, Failed, Invalid, Aborted, Timeout) (``INVALID_ARGUMENT``)."""
     INVALID_PARAM_HELLO = "InvalidParam.Hello"
     """An agent's stream did not start with a Hello, or not within the Hello timeout; or a
     Hello field is over its length (name 128 characters, agent version, time zone and boot
@@ -298,8 +347,6 @@ class RefusalCode(StrEnum):
     (with ``--tls-client-ca``, the only port that verifies client certificates)
     (``UNAUTHENTICATED``)."""
 
-    UNIMPLEMENTED = "Unimplemented"
-    """The RPC is declared in the API but not served yet (``UNIMPLEMENTED``)."""
     MISSING_PARAMETER = "MissingParameter"
     """A required field (an id) is empty; the field is named (``INVALID_ARGUMENT``)."""
     INVALID_PARAM_NUL_CHARACTER = "InvalidParam.NulCharacter"

@@ -15,6 +15,11 @@ def invoke_id() -> str:
     return "t-" + secrets.token_hex(12)
 
 
+def file_task_id() -> str:
+    """A new file task's invocation id (SendFile), ``f-`` and 24 hex digits."""
+    return "f-" + secrets.token_hex(12)
+
+
 def execution_id() -> str:
     """A new execution id, ``e-`` and 24 hex digits."""
     return "e-" + secrets.token_hex(12)

@@ -10,6 +10,7 @@ import grpc
 from kairos.v1 import (
     activation_pb2_grpc,
     command_pb2_grpc,
+    file_pb2_grpc,
     fleet_pb2_grpc,
     invocation_pb2_grpc,
     tag_pb2_grpc,
@@ -27,6 +28,7 @@ class Kairos:
     fleet: fleet_pb2_grpc.FleetServiceStub
     activations: activation_pb2_grpc.ActivationServiceStub
     tags: tag_pb2_grpc.TagServiceStub
+    files: file_pb2_grpc.FileServiceStub
     metadata: tuple[tuple[str, str], ...] = ()
 
 
@@ -41,6 +43,7 @@ def connect(address: str, token: str | None = None, tls: Tls | None = None) -> K
         fleet=fleet_pb2_grpc.FleetServiceStub(channel),
         activations=activation_pb2_grpc.ActivationServiceStub(channel),
         tags=tag_pb2_grpc.TagServiceStub(channel),
+        files=file_pb2_grpc.FileServiceStub(channel),
         metadata=(("authorization", f"Bearer {token}"),) if token else (),
     )
 

@@ -11,8 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from scheduler.domain import catalogue, ids
 from scheduler.domain.codes import QuotaName, RefusalCode
 from scheduler.domain.command import CommandRequest, new_command
-from scheduler.domain.enums import InvocationStatus, ResourceType
+from scheduler.domain.enums import InvocationStatus, RepeatMode, ResourceType
 from scheduler.domain.errors import not_found, quota_exceeded
+from scheduler.domain.files import FileTask, SendFileRequest, check_send_file, file_command
 from scheduler.domain.invocation import (
     PlannedTarget,
     SettingsRequest,
@@ -39,6 +40,7 @@ from scheduler.operations.lifecycle import request_stop
 from scheduler.operations.tags import tag_new
 from scheduler.store import commands as command_store
 from scheduler.store import executions as execution_store
+from scheduler.store import files as file_store
 from scheduler.store import instances as instance_store
 from scheduler.store import invocations as store
 from scheduler.store import notices, quota, watching
@@ -127,6 +129,57 @@ async def run_command(
         ctx, tenant, "RunCommand", targeting.instance_ids, request, request_hash, run
     )
     return str(response["command_id"]), str(response["invoke_id"])
+
+
+async def send_file(
+    ctx: Context,
+    tenant: Tenant,
+    *,
+    instance_ids: list[str],
+    resource_tags: list[Tag],
+    client_token: str,
+    file: SendFileRequest,
+    request_hash: str,
+) -> str:
+    """Create a file task: an invocation run at once whose executions write the file (its
+    bytes are their script); returns its ``f-`` id."""
+    task = check_send_file(ctx.limits, file)
+    request = InvokeRequest(
+        instance_ids=instance_ids,
+        resource_tags=resource_tags,
+        client_token=client_token,
+        settings=SettingsRequest(
+            repeat_mode=RepeatMode.ONCE,
+            frequency="",
+            parameters={},
+            username="",
+            working_dir="",
+            timeout=task.timeout,
+            container_id="",
+            container_name="",
+        ),
+    )
+    targeting = _check_request(ctx, request)
+    command = file_command(task)
+
+    async def send(conn: AsyncConnection, created: Created) -> dict[str, str]:
+        invoke_id = await _invoke(
+            conn,
+            ctx,
+            tenant,
+            command,
+            targeting,
+            request,
+            created,
+            invoke_id=ids.file_task_id(),
+            file=task,
+        )
+        return {"invoke_id": invoke_id}
+
+    response = await _creating(
+        ctx, tenant, "SendFile", targeting.instance_ids, request, request_hash, send
+    )
+    return str(response["invoke_id"])
 
 
 async def stop_invocation(
@@ -314,7 +367,11 @@ async def _invoke(
     created: Created,
     *,
     new_command: bool = False,
+    invoke_id: str | None = None,
+    file: FileTask | None = None,
 ) -> str:
+    """Create an invocation of ``command`` (``invoke_id``, or a new ``t-`` id); with
+    ``file``, a file task whose executions write it (``send_file``)."""
     settings = check_settings(ctx.limits, request.settings, command)
     instance_ids = await _instance_ids(conn, ctx, tenant, targeting, settings)
     found, now = await instance_store.get_instances(conn, tenant, instance_ids)
@@ -322,7 +379,7 @@ async def _invoke(
     targets = check_targets(
         instance_ids, found, now=now, limits=ctx.limits, require_online=immediate
     )
-    invoke_id = ids.invoke_id()
+    invoke_id = invoke_id or ids.invoke_id()
     # Rendered now even for timed invocations: a script too long once its
     # parameters are substituted is refused before anything is stored.
     plans = plan_executions(
@@ -344,6 +401,7 @@ async def _invoke(
         now=now,
         new_command=new_command,
         resource_tags=targeting.selector,
+        file=file,
     )
     if immediate:
         await _store_run(conn, ctx, invocation, plans, created)
@@ -367,6 +425,8 @@ class NewInvocation:
     """The command is new too (RunCommand's), stored in the same statement."""
     resource_tags: dict[str, str] | None = None
     """The selector of an invocation by tags (issue 12); None: by instance ids."""
+    file: FileTask | None = None
+    """The file a file task writes (SendFile); None for a script."""
 
 
 async def _store_run(
@@ -414,7 +474,15 @@ async def _store_run(
         ],
     )
     created.tasks[invoke_id] = [
-        new_task(tenant, invoke_id, invocation.command, invocation.settings, plan, scheduled_at=now)
+        new_task(
+            tenant,
+            invoke_id,
+            invocation.command,
+            invocation.settings,
+            plan,
+            scheduled_at=now,
+            file=invocation.file.spec if invocation.file else None,
+        )
         for plan in handed
     ]
     if len(handed) < len(runnable):
@@ -464,6 +532,10 @@ async def _store(
         new_executions=new_executions,
         resource_tags=invocation.resource_tags,
     )
+    if invocation.file is not None:
+        await file_store.insert_send_file(
+            conn, invocation.tenant, invocation.invoke_id, invocation.file
+        )
 
 
 async def _take_daily_quota(

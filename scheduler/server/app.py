@@ -34,7 +34,8 @@ from kairos.v1 import (
 )
 from scheduler.api.activations import ActivationServicer
 from scheduler.api.commands import CommandServicer
-from scheduler.api.fleet import FileServicer, FleetServicer
+from scheduler.api.files import FileServicer
+from scheduler.api.fleet import FleetServicer
 from scheduler.api.invocations import InvocationServicer
 from scheduler.api.tags import TagServicer
 from scheduler.domain.liveness import AGENT_PING_INTERVAL, PING_TIMEOUT, heartbeat_backstop
@@ -213,7 +214,7 @@ async def running_server(
             InvocationServicer(api_ctx, listener), server
         )
         fleet_pb2_grpc.add_FleetServiceServicer_to_server(FleetServicer(api_ctx), server)
-        file_pb2_grpc.add_FileServiceServicer_to_server(FileServicer(), server)
+        file_pb2_grpc.add_FileServiceServicer_to_server(FileServicer(api_ctx), server)
         activation_pb2_grpc.add_ActivationServiceServicer_to_server(
             ActivationServicer(api_ctx), server
         )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -29,6 +30,7 @@ from scheduler.domain.enums import (
     InvocationStatus,
     RepeatMode,
 )
+from scheduler.domain.files import FileSpec
 from scheduler.domain.jitter import jitter_offset
 from scheduler.domain.models import Command, InvocationSettings, PlannedExecution
 from scheduler.domain.status import TargetKey
@@ -43,6 +45,7 @@ from scheduler.store.tables import (
     invocations,
     of_instance,
     on_instances,
+    send_files,
     values_of,
 )
 
@@ -68,6 +71,8 @@ class TaskView:
     due_at: datetime
     """When it was meant to start: ``scheduled_at`` plus its target's jitter offset, where
     lateness is measured from (a jittered start is not late)."""
+    file: FileSpec | None = None
+    """A file task's file (SendFile): ``script`` holds its bytes, to be written, not run."""
 
 
 def new_task(
@@ -78,6 +83,7 @@ def new_task(
     plan: PlannedExecution,
     *,
     scheduled_at: datetime,
+    file: FileSpec | None = None,
 ) -> TaskView:
     """The task of an execution being created, as ``undelivered`` would read it once stored."""
     return TaskView(
@@ -96,6 +102,31 @@ def new_task(
         status=plan.status,
         instance=InstanceKey(tenant, plan.instance_id),
         due_at=scheduled_at,  # a run at once: no jitter
+        file=file,
+    )
+
+
+_FILE_COLUMNS = (
+    send_files.c.name.label("file_name"),
+    send_files.c.target_dir.label("file_target_dir"),
+    send_files.c.file_mode,
+    send_files.c.file_owner,
+    send_files.c.file_group,
+    send_files.c.overwrite.label("file_overwrite"),
+)
+
+
+def _file_of(row: Any) -> FileSpec | None:
+    """The file of a task row with ``_FILE_COLUMNS``; None for a script's."""
+    if row.file_name is None:
+        return None
+    return FileSpec(
+        name=row.file_name,
+        target_dir=row.file_target_dir,
+        mode=row.file_mode,
+        owner=row.file_owner,
+        group=row.file_group,
+        overwrite=row.file_overwrite,
     )
 
 
@@ -118,14 +149,15 @@ _UNDELIVERED = (
         invocations.c.container_id,
         invocations.c.container_name,
         invocations.c.max_jitter,
+        *_FILE_COLUMNS,
         executions.c.account_id,
         executions.c.region_id,
         executions.c.instance_id,
     )
     .select_from(
-        _agents.rows.join(executions, on_instances(executions, _agents.rows)).join(
-            invocations, invocations.c.id == executions.c.invocation_id
-        )
+        _agents.rows.join(executions, on_instances(executions, _agents.rows))
+        .join(invocations, invocations.c.id == executions.c.invocation_id)
+        .outerjoin(send_files, send_files.c.invocation_id == executions.c.invocation_id)
     )
     .where(
         executions.c.status.in_(values_of(DISPATCH_STATUSES)),
@@ -187,6 +219,7 @@ async def undelivered(
             status=InvocationStatus(r.status),
             instance=InstanceKey(Tenant(r.account_id, r.region_id), r.instance_id),
             due_at=r.scheduled_at + jitter_offset(r.invocation_id, r.instance_id, r.max_jitter),
+            file=_file_of(r),
         )
         for r in rows
     ]

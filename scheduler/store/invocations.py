@@ -33,6 +33,7 @@ from scheduler.domain.tenancy import Tenant
 from scheduler.store.arrays import Unnested
 from scheduler.store.commands import INSERT_COMMAND, command_parameters
 from scheduler.store.executions import INSERT_EXECUTIONS, NewExecution, execution_parameters
+from scheduler.store.files import is_file_task
 from scheduler.store.paging import decode_token, encode_token, token_timestamp
 from scheduler.store.tables import (
     Timestamp,
@@ -259,6 +260,9 @@ async def list_invocations(
     conditions = [_own(tenant)]
     if where.invoke_id:
         conditions.append(invocations.c.id == where.invoke_id)
+    else:
+        # File tasks have their own listing (DescribeSendFileResults); named, one shows.
+        conditions.append(~is_file_task(invocations.c.id))
     if where.command_id:
         conditions.append(invocations.c.command_id == where.command_id)
     if where.status is not None:

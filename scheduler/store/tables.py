@@ -55,6 +55,7 @@ from scheduler.domain.enums import (
     ResourceType,
     TagSource,
 )
+from scheduler.domain.files import MAX_ACCOUNT_NAME, MAX_FILE_NAME, MAX_MODE, MAX_TARGET_DIR
 from scheduler.domain.jitter import MAX_JITTER
 from scheduler.domain.tags import MAX_TAG_KEY, MAX_TAG_VALUE
 from scheduler.domain.tenancy import InstanceKey
@@ -488,6 +489,30 @@ tags = Table(
     ),
     one_of("resource_type", ResourceType),
     one_of("source", TagSource),
+)
+
+send_files = Table(
+    "send_files",
+    metadata,
+    # What makes an invocation a file task (SendFile, ``domain.files``): the file to write.
+    # Its bytes are each execution's script; everything else is the invocation's.
+    Column(
+        "invocation_id",
+        String(40),
+        ForeignKey("invocations.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    *_tenancy(),
+    Column("name", String(MAX_FILE_NAME), nullable=False),
+    Column("description", String(512), nullable=False, server_default=""),
+    Column("target_dir", String(MAX_TARGET_DIR), nullable=False),
+    Column("file_mode", Integer, nullable=False),
+    Column("file_owner", String(MAX_ACCOUNT_NAME), nullable=False),
+    Column("file_group", String(MAX_ACCOUNT_NAME), nullable=False),
+    Column("overwrite", Boolean, nullable=False),
+    CheckConstraint("name NOT IN ('', '.', '..') AND strpos(name, '/') = 0", name="name_plain"),
+    CheckConstraint("left(target_dir, 1) = '/'", name="target_dir_absolute"),
+    CheckConstraint(f"file_mode BETWEEN 0 AND {MAX_MODE}", name="file_mode_in_range"),
 )
 
 TAGGED_TABLES: dict[ResourceType, Table] = {

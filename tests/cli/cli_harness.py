@@ -17,7 +17,7 @@ from google.protobuf import message_factory
 from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 from google.protobuf.message import Message
 
-from kairos.v1 import activation_pb2, command_pb2, fleet_pb2, invocation_pb2, tag_pb2
+from kairos.v1 import activation_pb2, command_pb2, file_pb2, fleet_pb2, invocation_pb2, tag_pb2
 
 SERVICES: list[ServiceDescriptor] = [
     command_pb2.DESCRIPTOR.services_by_name["CommandService"],
@@ -25,6 +25,7 @@ SERVICES: list[ServiceDescriptor] = [
     fleet_pb2.DESCRIPTOR.services_by_name["FleetService"],
     activation_pb2.DESCRIPTOR.services_by_name["ActivationService"],
     tag_pb2.DESCRIPTOR.services_by_name["TagService"],
+    file_pb2.DESCRIPTOR.services_by_name["FileService"],
 ]
 
 # A unary behaviour returns the response; a streaming one is an async generator.

@@ -162,10 +162,10 @@ async def test_a_refused_agent_stream_carries_the_details(kairos: Kairos) -> Non
     await peer.close()
 
 
-async def test_an_unimplemented_rpc_says_so(kairos: Kairos) -> None:
+async def test_a_refused_send_file_names_its_field(kairos: Kairos) -> None:
     files = file_pb2_grpc.FileServiceStub(kairos.channel)
-    refusal = await refused(files.SendFile(file_pb2.SendFileRequest()))
+    refusal = await refused(files.SendFile(file_pb2.SendFileRequest(instance_ids=["i-1"])))
     refusal.assert_code(
-        Code.UNIMPLEMENTED, RefusalCode.UNIMPLEMENTED, "SendFile is not implemented yet"
+        Code.INVALID_ARGUMENT, RefusalCode.INVALID_PARAM_FILE_NAME, "name is required"
     )
-    assert (refusal.bad_request, refusal.quota_failure) == (None, None)
+    assert violations(refusal) == [("name", "name is required")]

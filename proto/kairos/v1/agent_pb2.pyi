@@ -175,7 +175,7 @@ class Welcome(_message.Message):
     def __init__(self, heartbeat_interval_seconds: _Optional[int] = ..., server_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., protocol: _Optional[int] = ...) -> None: ...
 
 class Task(_message.Message):
-    __slots__ = ("execution_id", "invoke_id", "command_id", "type", "script", "working_dir", "username", "timeout", "dry_run", "container_id", "container_name", "scheduled_time")
+    __slots__ = ("execution_id", "invoke_id", "command_id", "type", "script", "working_dir", "username", "timeout", "dry_run", "container_id", "container_name", "scheduled_time", "file")
     EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
     INVOKE_ID_FIELD_NUMBER: _ClassVar[int]
     COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
@@ -188,6 +188,7 @@ class Task(_message.Message):
     CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
     CONTAINER_NAME_FIELD_NUMBER: _ClassVar[int]
     SCHEDULED_TIME_FIELD_NUMBER: _ClassVar[int]
+    FILE_FIELD_NUMBER: _ClassVar[int]
     execution_id: str
     invoke_id: str
     command_id: str
@@ -200,7 +201,26 @@ class Task(_message.Message):
     container_id: str
     container_name: str
     scheduled_time: _timestamp_pb2.Timestamp
-    def __init__(self, execution_id: _Optional[str] = ..., invoke_id: _Optional[str] = ..., command_id: _Optional[str] = ..., type: _Optional[_Union[_common_pb2.CommandType, str]] = ..., script: _Optional[bytes] = ..., working_dir: _Optional[str] = ..., username: _Optional[str] = ..., timeout: _Optional[int] = ..., dry_run: _Optional[bool] = ..., container_id: _Optional[str] = ..., container_name: _Optional[str] = ..., scheduled_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    file: FileTask
+    def __init__(self, execution_id: _Optional[str] = ..., invoke_id: _Optional[str] = ..., command_id: _Optional[str] = ..., type: _Optional[_Union[_common_pb2.CommandType, str]] = ..., script: _Optional[bytes] = ..., working_dir: _Optional[str] = ..., username: _Optional[str] = ..., timeout: _Optional[int] = ..., dry_run: _Optional[bool] = ..., container_id: _Optional[str] = ..., container_name: _Optional[str] = ..., scheduled_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., file: _Optional[_Union[FileTask, _Mapping]] = ...) -> None: ...
+
+class FileTask(_message.Message):
+    __slots__ = ("name", "target_dir", "content", "mode", "owner", "group", "overwrite")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TARGET_DIR_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    OVERWRITE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    target_dir: str
+    content: bytes
+    mode: int
+    owner: str
+    group: str
+    overwrite: bool
+    def __init__(self, name: _Optional[str] = ..., target_dir: _Optional[str] = ..., content: _Optional[bytes] = ..., mode: _Optional[int] = ..., owner: _Optional[str] = ..., group: _Optional[str] = ..., overwrite: _Optional[bool] = ...) -> None: ...
 
 class StopTask(_message.Message):
     __slots__ = ("execution_id",)

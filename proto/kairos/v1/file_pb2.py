@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from kairos.v1 import common_pb2 as kairos_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14kairos/v1/file.proto\x12\tkairos.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16kairos/v1/common.proto\"\xe4\x01\n\x0fSendFileRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x14\n\x0cinstance_ids\x18\x03 \x03(\t\x12\x12\n\ntarget_dir\x18\x04 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x05 \x01(\x0c\x12\x11\n\tfile_mode\x18\x06 \x01(\t\x12\x12\n\nfile_owner\x18\x07 \x01(\t\x12\x12\n\nfile_group\x18\x08 \x01(\t\x12\x11\n\toverwrite\x18\t \x01(\x08\x12\x0f\n\x07timeout\x18\n \x01(\x03\x12\x14\n\x0c\x63lient_token\x18\x0b \x01(\t\"(\n\x10SendFileResponse\x12\x14\n\x0c\x66ile_task_id\x18\x01 \x01(\t\"t\n\x1e\x44\x65scribeSendFileResultsRequest\x12\x14\n\x0c\x66ile_task_id\x18\x01 \x01(\t\x12\x13\n\x0binstance_id\x18\x02 \x01(\t\x12\x13\n\x0bmax_results\x18\x03 \x01(\x05\x12\x12\n\nnext_token\x18\x04 \x01(\t\"\xf1\x01\n\x0eSendFileResult\x12\x14\n\x0c\x66ile_task_id\x18\x01 \x01(\t\x12\x13\n\x0binstance_id\x18\x02 \x01(\t\x12+\n\x06status\x18\x03 \x01(\x0e\x32\x1b.kairos.v1.InvocationStatus\x12\x12\n\nerror_code\x18\x04 \x01(\t\x12\x12\n\nerror_info\x18\x05 \x01(\t\x12.\n\nstart_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inish_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"v\n\x1f\x44\x65scribeSendFileResultsResponse\x12*\n\x07results\x18\x01 \x03(\x0b\x32\x19.kairos.v1.SendFileResult\x12\x13\n\x0btotal_count\x18\x02 \x01(\x03\x12\x12\n\nnext_token\x18\x03 \x01(\t2\xc4\x01\n\x0b\x46ileService\x12\x43\n\x08SendFile\x12\x1a.kairos.v1.SendFileRequest\x1a\x1b.kairos.v1.SendFileResponse\x12p\n\x17\x44\x65scribeSendFileResults\x12).kairos.v1.DescribeSendFileResultsRequest\x1a*.kairos.v1.DescribeSendFileResultsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14kairos/v1/file.proto\x12\tkairos.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16kairos/v1/common.proto\"\xbd\x02\n\x0fSendFileRequest\x12\x14\n\x0cinstance_ids\x18\x01 \x03(\t\x12%\n\rresource_tags\x18\x02 \x03(\x0b\x32\x0e.kairos.v1.Tag\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x12\n\ntarget_dir\x18\x05 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x06 \x01(\t\x12\x30\n\x0c\x63ontent_type\x18\x07 \x01(\x0e\x32\x1a.kairos.v1.ContentEncoding\x12\x11\n\tfile_mode\x18\x08 \x01(\t\x12\x12\n\nfile_owner\x18\t \x01(\t\x12\x12\n\nfile_group\x18\n \x01(\t\x12\x11\n\toverwrite\x18\x0b \x01(\x08\x12\x0f\n\x07timeout\x18\x0c \x01(\x03\x12\x14\n\x0c\x63lient_token\x18\r \x01(\t\"%\n\x10SendFileResponse\x12\x11\n\tinvoke_id\x18\x01 \x01(\t\"\xb7\x01\n\x1e\x44\x65scribeSendFileResultsRequest\x12\x11\n\tinvoke_id\x18\x01 \x01(\t\x12\x13\n\x0binstance_id\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x36\n\x11invocation_status\x18\x04 \x01(\x0e\x32\x1b.kairos.v1.InvocationStatus\x12\x13\n\x0bmax_results\x18\x05 \x01(\x05\x12\x12\n\nnext_token\x18\x06 \x01(\t\"\xe8\x01\n\x10SendFileInstance\x12\x13\n\x0binstance_id\x18\x01 \x01(\t\x12\x36\n\x11invocation_status\x18\x02 \x01(\x0e\x32\x1b.kairos.v1.InvocationStatus\x12\x12\n\nerror_code\x18\x03 \x01(\t\x12\x12\n\nerror_info\x18\x04 \x01(\t\x12.\n\nstart_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inish_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xc7\x02\n\x12SendFileInvocation\x12\x11\n\tinvoke_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x12\n\ntarget_dir\x18\x04 \x01(\t\x12\x11\n\tfile_mode\x18\x05 \x01(\t\x12\x12\n\nfile_owner\x18\x06 \x01(\t\x12\x12\n\nfile_group\x18\x07 \x01(\t\x12\x11\n\toverwrite\x18\x08 \x01(\x08\x12\x31\n\rcreation_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x36\n\x11invocation_status\x18\n \x01(\x0e\x32\x1b.kairos.v1.InvocationStatus\x12.\n\tinstances\x18\x0b \x03(\x0b\x32\x1b.kairos.v1.SendFileInstance\"~\n\x1f\x44\x65scribeSendFileResultsResponse\x12\x32\n\x0binvocations\x18\x01 \x03(\x0b\x32\x1d.kairos.v1.SendFileInvocation\x12\x13\n\x0btotal_count\x18\x02 \x01(\x03\x12\x12\n\nnext_token\x18\x03 \x01(\t2\xc4\x01\n\x0b\x46ileService\x12\x43\n\x08SendFile\x12\x1a.kairos.v1.SendFileRequest\x1a\x1b.kairos.v1.SendFileResponse\x12p\n\x17\x44\x65scribeSendFileResults\x12).kairos.v1.DescribeSendFileResultsRequest\x1a*.kairos.v1.DescribeSendFileResultsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,15 +34,17 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'kairos.v1.file_pb2', _globa
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_SENDFILEREQUEST']._serialized_start=93
-  _globals['_SENDFILEREQUEST']._serialized_end=321
-  _globals['_SENDFILERESPONSE']._serialized_start=323
-  _globals['_SENDFILERESPONSE']._serialized_end=363
-  _globals['_DESCRIBESENDFILERESULTSREQUEST']._serialized_start=365
-  _globals['_DESCRIBESENDFILERESULTSREQUEST']._serialized_end=481
-  _globals['_SENDFILERESULT']._serialized_start=484
-  _globals['_SENDFILERESULT']._serialized_end=725
-  _globals['_DESCRIBESENDFILERESULTSRESPONSE']._serialized_start=727
-  _globals['_DESCRIBESENDFILERESULTSRESPONSE']._serialized_end=845
-  _globals['_FILESERVICE']._serialized_start=848
-  _globals['_FILESERVICE']._serialized_end=1044
+  _globals['_SENDFILEREQUEST']._serialized_end=410
+  _globals['_SENDFILERESPONSE']._serialized_start=412
+  _globals['_SENDFILERESPONSE']._serialized_end=449
+  _globals['_DESCRIBESENDFILERESULTSREQUEST']._serialized_start=452
+  _globals['_DESCRIBESENDFILERESULTSREQUEST']._serialized_end=635
+  _globals['_SENDFILEINSTANCE']._serialized_start=638
+  _globals['_SENDFILEINSTANCE']._serialized_end=870
+  _globals['_SENDFILEINVOCATION']._serialized_start=873
+  _globals['_SENDFILEINVOCATION']._serialized_end=1200
+  _globals['_DESCRIBESENDFILERESULTSRESPONSE']._serialized_start=1202
+  _globals['_DESCRIBESENDFILERESULTSRESPONSE']._serialized_end=1328
+  _globals['_FILESERVICE']._serialized_start=1331
+  _globals['_FILESERVICE']._serialized_end=1527
 # @@protoc_insertion_point(module_scope)

@@ -26,7 +26,11 @@ if _version_not_supported:
 
 
 class FileServiceStub:
-    """Sending small files to instances (not yet implemented: UNIMPLEMENTED).
+    """Sending small files to instances (Cloud Assistant's SendFile). A file task is an
+    invocation (its id starts with "f-"): tenant-scoped, idempotent by client_token,
+    counted in the daily execution quota, delivered, reconciled and deleted by the
+    same rules. DescribeInvocations does not list file tasks; DescribeInvocationResults,
+    WatchInvocation and StopInvocation take their ids like any invocation's.
     """
 
     def __init__(self, channel):
@@ -48,7 +52,11 @@ class FileServiceStub:
 
 
 class FileServiceServicer:
-    """Sending small files to instances (not yet implemented: UNIMPLEMENTED).
+    """Sending small files to instances (Cloud Assistant's SendFile). A file task is an
+    invocation (its id starts with "f-"): tenant-scoped, idempotent by client_token,
+    counted in the daily execution quota, delivered, reconciled and deleted by the
+    same rules. DescribeInvocations does not list file tasks; DescribeInvocationResults,
+    WatchInvocation and StopInvocation take their ids like any invocation's.
     """
 
     def SendFile(self, request, context):
@@ -85,7 +93,11 @@ def add_FileServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class FileService:
-    """Sending small files to instances (not yet implemented: UNIMPLEMENTED).
+    """Sending small files to instances (Cloud Assistant's SendFile). A file task is an
+    invocation (its id starts with "f-"): tenant-scoped, idempotent by client_token,
+    counted in the daily execution quota, delivered, reconciled and deleted by the
+    same rules. DescribeInvocations does not list file tasks; DescribeInvocationResults,
+    WatchInvocation and StopInvocation take their ids like any invocation's.
     """
 
     @staticmethod
