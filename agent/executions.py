@@ -156,7 +156,7 @@ class Executions:
         if not task.HasField("file"):
             return self._runner.prepare(task)
         try:
-            return files.check(task)
+            return files.check(task, self._runner.machine)
         except files.FileFailure as failure:
             return outcome.not_run(
                 task.execution_id, failure.status, failure.code, failure.info, self._clock()
@@ -242,7 +242,9 @@ class Executions:
         which the timeout bounds."""
         execution_id = execution.record.execution_id
         events.began(self._clock())
-        return await files.write_file(execution_id, plan, clock=self._clock)
+        return await files.write_file(
+            execution_id, plan, clock=self._clock, root=self._runner.machine.root
+        )
 
     def _finish(self, execution: _Execution, result: agent_pb2.ExecutionResult) -> None:
         self._spool.store_result(result)

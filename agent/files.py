@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import grp
 import os
-import pwd
 import secrets
 import stat
 from collections.abc import Callable
@@ -26,6 +24,7 @@ from datetime import datetime
 from pathlib import Path
 
 from agent import outcome
+from agent.machine import LocalMachine, Machine
 from kairos.v1 import agent_pb2, common_pb2
 from scheduler.domain.codes import ExecutionErrorCode
 from scheduler.domain.files import (
@@ -38,6 +37,7 @@ from scheduler.domain.files import (
 
 Status = common_pb2.InvocationStatus
 _DIRECTORY_MODE = 0o755
+_MAX_LINKS = 40  # symbolic links followed in one path, as the kernel's ELOOP limit
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,9 +69,12 @@ def _failed(code: ExecutionErrorCode, info: str) -> FileFailure:
     return FileFailure(common_pb2.INVOCATION_STATUS_FAILED, code, info)
 
 
-def check(task: agent_pb2.Task) -> FilePlan:
+def check(task: agent_pb2.Task, machine: Machine | None = None) -> FilePlan:
     """The plan of a file task, or ``FileFailure`` (``Invalid``) for what cannot be written
-    here. The server checked the same already; a task from elsewhere is checked again."""
+    here. The server checked the same already; a task from elsewhere is checked again.
+    Owner and group are the ``machine``'s (the node's in host mode), the agent's own by
+    default."""
+    machine = machine or LocalMachine()
     file = task.file
     if not is_plain_name(file.name):
         raise _invalid(
@@ -86,19 +89,19 @@ def check(task: agent_pb2.Task) -> FilePlan:
         raise _invalid(ExecutionErrorCode.EMPTY_FILE, "the file task has no content")
     if file.mode > MAX_MODE:
         raise _invalid(ExecutionErrorCode.INVALID_FILE_MODE, f"mode {file.mode:o} is over 7777")
-    try:
-        uid = pwd.getpwnam(file.owner).pw_uid
-    except KeyError:
+    owner = machine.user_named(file.owner)
+    if owner is None:
         raise _invalid(
             ExecutionErrorCode.FILE_OWNER_NOT_EXIST, f"user {file.owner!r} does not exist"
-        ) from None
-    try:
-        gid = grp.getgrnam(file.group).gr_gid
-    except KeyError:
+        )
+    group = machine.group_named(file.group)
+    if group is None:
         raise _invalid(
             ExecutionErrorCode.FILE_GROUP_NOT_EXIST, f"group {file.group!r} does not exist"
-        ) from None
-    return FilePlan(file=file, uid=uid, gid=gid, timeout=task.timeout or DEFAULT_TIMEOUT)
+        )
+    return FilePlan(
+        file=file, uid=owner.pw_uid, gid=group.gr_gid, timeout=task.timeout or DEFAULT_TIMEOUT
+    )
 
 
 async def write_file(
@@ -110,7 +113,7 @@ async def write_file(
 ) -> agent_pb2.ExecutionResult:
     """Write the file of ``plan`` under ``root`` (``/``; a node's filesystem seen from a
     container in host mode); the result says what was written, or why not. A link the
-    walk trusts is resolved by the kernel: an absolute one from the agent's own ``/``.
+    walk trusts is followed inside ``root``: an absolute one from ``root``.
 
     Past the plan's timeout the task ends ``Timeout``; the thread writing (a hung
     filesystem) cannot be killed and is left to finish or fail on its own, its temporary
@@ -164,37 +167,90 @@ def _write(plan: FilePlan, root: Path) -> str:
 
 
 def _open_directory(root: Path, target_dir: str) -> int:
-    """A descriptor of ``target_dir`` under ``root``, each missing directory created (0755)."""
+    """A descriptor of ``target_dir`` under ``root``, each missing directory created (0755).
+
+    A trusted link is followed inside ``root``, as the machine whose ``/`` it is would
+    follow it: an absolute target starts again at ``root`` (in host mode the node's
+    ``/var/run -> /run`` is the node's ``/run``, not the agent's), and ``..`` never
+    climbs above it.
+    """
     flags = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
     try:
-        fd = os.open(root, flags)
+        top = os.open(root, flags)
     except OSError as error:
         raise _failed(
             ExecutionErrorCode.DIRECTORY_CREATE_FAIL, f"{root}: {error.strerror}"
         ) from None
-    walked = ""
-    for part in [p for p in target_dir.split("/") if p]:
-        walked += "/" + part
-        try:
-            following = _trusted_link(fd, part, walked)
+    fd = os.dup(top)
+    try:
+        pending = _parts(target_dir)
+        walked, links = "", 0
+        while pending:
+            part = pending.pop()
             try:
-                child = os.open(part, flags | (0 if following else os.O_NOFOLLOW), dir_fd=fd)
-            except FileNotFoundError:
-                os.mkdir(part, _DIRECTORY_MODE, dir_fd=fd)
-                child = os.open(part, flags | os.O_NOFOLLOW, dir_fd=fd)
-                os.fchmod(child, _DIRECTORY_MODE)  # whatever the agent's umask
-        except FileFailure:
-            os.close(fd)
-            raise
-        except OSError as error:
-            os.close(fd)
-            raise _failed(
-                ExecutionErrorCode.DIRECTORY_CREATE_FAIL,
-                f"cannot open or create directory {walked}: {error.strerror}",
-            ) from None
+                if part == "..":
+                    fd, walked = _parent(fd, top, walked)
+                elif _trusted_link(fd, part, walked + "/" + part):
+                    links += 1
+                    target = os.readlink(part, dir_fd=fd)
+                    if links > _MAX_LINKS:
+                        raise _failed(
+                            ExecutionErrorCode.DIRECTORY_CREATE_FAIL,
+                            f"{walked}/{part}: too many symbolic links",
+                        )
+                    if target.startswith("/"):
+                        fd, walked = _replaced(fd, os.dup(top)), ""
+                    pending += _parts(target)
+                else:
+                    walked += "/" + part
+                    fd = _replaced(fd, _child(fd, part, flags))
+            except OSError as error:
+                raise _failed(
+                    ExecutionErrorCode.DIRECTORY_CREATE_FAIL,
+                    f"cannot open or create directory {walked}: {error.strerror}",
+                ) from None
+    except BaseException:
         os.close(fd)
-        fd = child
+        raise
+    finally:
+        os.close(top)
     return fd
+
+
+def _parts(path: str) -> list[str]:
+    """The components of ``path`` to walk, the first last (``pop`` takes the next)."""
+    return [part for part in reversed(path.split("/")) if part not in ("", ".")]
+
+
+def _child(fd: int, part: str, flags: int) -> int:
+    """The directory ``part`` of ``fd`` (created 0755 when missing), never through a link."""
+    try:
+        return os.open(part, flags | os.O_NOFOLLOW, dir_fd=fd)
+    except FileNotFoundError:
+        os.mkdir(part, _DIRECTORY_MODE, dir_fd=fd)
+    child = os.open(part, flags | os.O_NOFOLLOW, dir_fd=fd)
+    try:
+        os.fchmod(child, _DIRECTORY_MODE)  # whatever the agent's umask
+    except OSError:
+        os.close(child)
+        raise
+    return child
+
+
+def _replaced(old: int, new: int) -> int:
+    """``new``, once ``old`` is closed: the walk holds one descriptor at a time."""
+    os.close(old)
+    return new
+
+
+def _parent(fd: int, top: int, walked: str) -> tuple[int, str]:
+    """The parent of directory ``fd`` and its path, but ``top`` stays where it is (a link's
+    ``..`` never leaves the root); ``fd`` is closed when replaced."""
+    here, root = os.fstat(fd), os.fstat(top)
+    if (here.st_dev, here.st_ino) == (root.st_dev, root.st_ino):
+        return fd, ""
+    parent = os.open("..", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=fd)
+    return _replaced(fd, parent), walked.rpartition("/")[0]
 
 
 def _trusted_link(fd: int, part: str, walked: str) -> bool:

@@ -67,6 +67,9 @@ class Options:
     tls: ClientTls = dataclasses.field(default_factory=ClientTls)
     tags: tuple[Tag, ...] = ()
     """The instance's tags reported in every Hello (``--tag``), checked already."""
+    host_root: Path | None = None
+    """Host mode (``--host-root``): where the node's root is mounted, checked already;
+    scripts run in the node's namespaces as its users (``agent.host_root``)."""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -158,7 +161,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="file holding the boot id (default %(default)s)",
     )
     parser.add_argument(
-        "--time-zone", help="IANA time zone of this instance (default: TZ, then /etc/localtime)"
+        "--time-zone",
+        help="IANA time zone of this instance (default: TZ, then /etc/localtime, the node's "
+        "with --host-root)",
     )
     parser.add_argument(
         "--tag",
@@ -170,6 +175,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="a tag of this instance, reported in every Hello (replacing the last ones), "
         "repeatable; selectors (kairos run -l) match it; a tag set with 'kairos tag' wins "
         "over it (env KAIROS_TAGS: KEY=VALUE,KEY=VALUE...)",
+    )
+    parser.add_argument(
+        "--host-root",
+        type=Path,
+        default=env.get("KAIROS_HOST_ROOT") or None,
+        metavar="DIR",
+        help="host mode, for an agent in a DaemonSet pod: the node's / is mounted at DIR "
+        "(with its /proc and hostPID); scripts run in the namespaces of the node's PID 1 "
+        "(DIR/proc/1/ns) as users of DIR/etc/passwd (env KAIROS_HOST_ROOT)",
     )
     parser.add_argument(
         "--power-hook",
@@ -210,7 +224,7 @@ def run(args: argparse.Namespace) -> int:
     except TokenError as error:
         print(f"kairos agent: {error}", file=sys.stderr)
         return 2
-    from agent.identity import detect_time_zone
+    from agent.identity import LOCALTIME, detect_time_zone
     from agent.registration import Activation, RegistrationRefused, load_credential
     from agent.spool import SpoolLocked, safe_name
 
@@ -238,6 +252,16 @@ def run(args: argparse.Namespace) -> int:
         tls.credentials()  # the files must be readable now; they are read again per stream
     except ClientTlsError as error:
         return _usage(str(error))
+    localtime = LOCALTIME
+    if args.host_root is not None:
+        from agent.host_root import HostRoot, HostRootError
+
+        host = HostRoot(args.host_root)
+        try:
+            log.info("host mode: %s", host.check())
+        except HostRootError as error:
+            return _usage(str(error))
+        localtime = host.localtime
     options = Options(
         servers=args.server,
         instance_id=args.instance_id or "",
@@ -250,10 +274,11 @@ def run(args: argparse.Namespace) -> int:
         ),
         state_dir=state_dir,
         boot_id_file=args.boot_id_file,
-        time_zone=detect_time_zone(args.time_zone, os.environ),
+        time_zone=detect_time_zone(args.time_zone, os.environ, localtime),
         power_hook=args.power_hook,
         tls=tls,
         tags=tuple(args.tags),
+        host_root=args.host_root,
     )
     try:
         asyncio.run(_serve_until_signalled(options))
@@ -373,7 +398,9 @@ async def serve(options: Options, stop: asyncio.Event) -> None:
     import agent
     from agent.connection import Connection
     from agent.executions import Executions
+    from agent.host_root import HostRoot
     from agent.identity import os_type, read_boot_id
+    from agent.machine import LocalMachine
     from agent.outbox import Outbox
     from agent.power import PowerHook
     from agent.runner import Runner
@@ -386,9 +413,10 @@ async def serve(options: Options, stop: asyncio.Event) -> None:
     me = await identity(options)
     boot_id = read_boot_id(options.boot_id_file)
     outbox = Outbox()
+    machine = LocalMachine() if options.host_root is None else HostRoot(options.host_root)
     executions = Executions(
         spool,
-        Runner(spool.scripts),
+        Runner(spool.scripts, machine=machine),
         PowerHook(options.power_hook),
         outbox,
         boot_id=boot_id,

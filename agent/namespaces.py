@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 # The namespaces a script joins, as /proc/PID/ns names them, with nsenter's flag
@@ -61,16 +62,24 @@ class Namespaces:
         working_dir: str = "/",
         uid: int | None = None,
         gid: int | None = None,
+        groups: Sequence[int] = (),
     ) -> list[str]:
         """The command line that runs the script at ``script_path`` inside these namespaces.
 
-        ``uid`` and ``gid`` are numbers of the target's own user database; ``nsenter``
-        switches to them after joining (it needs root to join at all).
+        ``uid``, ``gid`` and the supplementary ``groups`` (with ``gid`` only) are numbers
+        of the target's own user database. Joining needs root, so the uid changes last:
+        util-linux ``setpriv`` sets the gid and groups first, still as root, and
+        ``nsenter`` keeps them and switches the uid once inside (its own ``--setgid``
+        would clear the groups). The agent itself changes no id of the process it
+        starts, so Python can spawn it without a plain ``fork`` of the threaded agent.
         """
         nsenter = shutil.which("nsenter") or "/usr/bin/nsenter"
         argv = [nsenter, *(f"{flag}={self.directory / kind}" for kind, flag in KINDS)]
-        if gid is not None:
-            argv.append(f"--setgid={gid}")
         if uid is not None:
             argv.append(f"--setuid={uid}")
-        return [*argv, "--", "/bin/sh", "-c", _WRAPPER, "kairos", working_dir, script_path]
+        argv += ["--", "/bin/sh", "-c", _WRAPPER, "kairos", working_dir, script_path]
+        if gid is None:
+            return argv
+        setpriv = shutil.which("setpriv") or "/usr/bin/setpriv"
+        chosen = f"--groups={','.join(map(str, groups))}" if groups else "--clear-groups"
+        return [setpriv, f"--regid={gid}", chosen, "--", *argv]

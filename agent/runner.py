@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Protocol
 
 from agent import outcome
+from agent.machine import LocalMachine, Machine
 from agent.namespaces import Namespaces
 from agent.process import kill_group, process_start_time
 from kairos.v1 import agent_pb2, common_pb2
@@ -68,10 +69,14 @@ class Plan:
     # Where the script runs: the agent's own namespaces (None), or a container's or
     # the node's. Inside them the working directory and the user are the target's.
     namespaces: Namespaces | None = None
+    # The user's supplementary groups when the agent switches to it, from the same
+    # user database as ``user`` (the node's in host mode).
+    groups: tuple[int, ...] = ()
 
 
 class Runner:
-    """Checks and runs tasks as the processes of the agent's host."""
+    """Checks and runs tasks as processes of a machine: the agent's own, or the node's
+    in host mode (``machine``)."""
 
     def __init__(
         self,
@@ -80,12 +85,19 @@ class Runner:
         shell: str | None = None,
         environ: Mapping[str, str] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        machine: Machine | None = None,
     ) -> None:
         self._scripts_dir = scripts_dir
+        self._machine = machine or LocalMachine()
         self._shell = shell or ("/bin/bash" if os.access("/bin/bash", os.X_OK) else "/bin/sh")
         self._environ = dict(os.environ if environ is None else environ)
         self._clock = clock
         self._uid = os.geteuid()
+
+    @property
+    def machine(self) -> Machine:
+        """Where tasks run: the agent's own machine, or the node in host mode."""
+        return self._machine
 
     def prepare(self, task: agent_pb2.Task) -> Plan | agent_pb2.ExecutionResult:
         """Check that ``task`` can run here; return its plan, or the ``Invalid`` result."""
@@ -110,12 +122,14 @@ class Runner:
                 ExecutionErrorCode.INVALID_COMMAND_TYPE,
                 f"{kind} cannot run on a Linux instance; use COMMAND_TYPE_RUN_SHELL_SCRIPT",
             )
-        try:
-            user = pwd.getpwnam(task.username) if task.username else pwd.getpwuid(self._uid)
-        except KeyError:
-            return invalid(
-                ExecutionErrorCode.ACCOUNT_NOT_EXISTS, f"user {task.username!r} does not exist"
-            )
+        machine = self._machine
+        if task.username:
+            user = machine.user_named(task.username)
+        else:
+            user = machine.user_with_id(self._uid)
+        if user is None:
+            who = repr(task.username) if task.username else f"with uid {self._uid}"
+            return invalid(ExecutionErrorCode.ACCOUNT_NOT_EXISTS, f"user {who} does not exist")
         switch_user = user.pw_uid != self._uid
         if switch_user and self._uid != 0:
             agent_user = pwd.getpwuid(self._uid).pw_name
@@ -125,20 +139,22 @@ class Runner:
             )
         if task.working_dir:
             working_dir = os.path.join(user.pw_dir, task.working_dir)
-            if not os.path.isdir(working_dir):
+            if not machine.is_dir(working_dir):
                 return invalid(
                     ExecutionErrorCode.DIRECTORY_NOT_EXISTS,
                     f"working directory {task.working_dir!r} does not exist",
                 )
         else:
             # The home of a system user often does not exist: run from / then.
-            working_dir = user.pw_dir if os.path.isdir(user.pw_dir) else "/"
+            working_dir = user.pw_dir if machine.is_dir(user.pw_dir) else "/"
         return Plan(
             task=task,
             user=user,
             switch_user=switch_user,
             working_dir=working_dir,
             env=self._script_env(user),
+            namespaces=machine.namespaces,
+            groups=tuple(machine.groups_of(user)) if switch_user else (),
         )
 
     async def run(
@@ -182,8 +198,9 @@ class Runner:
                     working_dir=plan.working_dir,
                     uid=None if user is None else user.pw_uid,
                     gid=None if user is None else user.pw_gid,
+                    groups=plan.groups,
                 )
-                # nsenter switches the user itself, after joining (which needs root).
+                # The command switches the user itself, after joining (which needs root).
                 cwd, user = "/", None
             process = await asyncio.create_subprocess_exec(
                 *argv,
@@ -196,7 +213,7 @@ class Runner:
                 pass_fds=(script_fd,),
                 user=None if user is None else user.pw_uid,
                 group=None if user is None else user.pw_gid,
-                extra_groups=None if user is None else _extra_groups(user),
+                extra_groups=None if user is None else list(plan.groups),
             )
         except (OSError, subprocess.SubprocessError) as error:
             os.close(read_fd)
@@ -246,11 +263,6 @@ class Runner:
         env.update(HOME=user.pw_dir, USER=user.pw_name, LOGNAME=user.pw_name)
         env.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
         return env
-
-
-def _extra_groups(user: pwd.struct_passwd) -> list[int]:
-    """The supplementary groups of ``user``, as a login would set them."""
-    return [g for g in os.getgrouplist(user.pw_name, user.pw_gid) if g != user.pw_gid]
 
 
 async def _wait(

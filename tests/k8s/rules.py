@@ -759,6 +759,64 @@ def _on_host_path(workload: Obj, container: Obj, path: str) -> bool:
     )
 
 
+HOST_CAPABILITIES = frozenset({"SYS_ADMIN", "SYS_CHROOT", "SYS_PTRACE", "SETUID", "SETGID"})
+"""What components/host-access adds to the agent's drop [ALL]: what nsenter needs to join
+the node's namespaces and switch to the task's user. docs/security.md lists the same."""
+
+
+def host_access_problems(daemonset: Obj) -> list[str]:
+    """Host mode grants exactly what docs/security.md says, and nothing more: hostPID;
+    the node's / (hostPath /, read-write, HostToContainer) at KAIROS_HOST_ROOT;
+    HOST_CAPABILITIES added to drop [ALL]; AppArmor unconfined and SELinux spc_t. Not
+    privileged, no host network or IPC, no privilege escalation, seccomp
+    RuntimeDefault, a read-only root filesystem, and the agent's state outside the
+    host root."""
+    name = daemonset["metadata"]["name"]
+    spec = pod_spec(daemonset)
+    problems = [] if spec.get("hostPID") is True else [f"{name}: hostPID is not true"]
+    problems += [f"{name}: {host} is set" for host in ("hostIPC", "hostNetwork") if spec.get(host)]
+    (agent,) = [c for c in containers(daemonset) if c.get("args", [])[:1] == ["agent"]]
+    root = (env_value(agent, "KAIROS_HOST_ROOT") or {}).get("value")
+    volumes = {v["name"]: v for v in spec.get("volumes", [])}
+    mounts = [m for m in agent.get("volumeMounts", []) if m["mountPath"] == root]
+    if root is None or len(mounts) != 1:
+        problems.append(f"{name}: KAIROS_HOST_ROOT {root!r} is not the path of one volume mount")
+    else:
+        (mount,) = mounts
+        host_path = volumes.get(mount["name"], {}).get("hostPath") or {}
+        if host_path.get("path") != "/":
+            problems.append(f"{name}: the host root {root} is not the node's / (hostPath /)")
+        if mount.get("readOnly") or mount.get("mountPropagation") != "HostToContainer":
+            problems.append(
+                f"{name}: the host root {root} is not mounted read-write with HostToContainer"
+            )
+        state_dir = flag(agent.get("args", []), "--state-dir") or ""
+        if (state_dir + "/").startswith(root.rstrip("/") + "/"):
+            problems.append(f"{name}: --state-dir {state_dir} is under the host root {root}")
+    sc = agent.get("securityContext") or {}
+    capabilities = sc.get("capabilities") or {}
+    added = frozenset(capabilities.get("add", []))
+    if "ALL" not in capabilities.get("drop", []) or added != HOST_CAPABILITIES:
+        problems.append(
+            f"{name}: capabilities add {sorted(added)} to drop {capabilities.get('drop')}, "
+            f"not exactly {sorted(HOST_CAPABILITIES)} to drop [ALL]"
+        )
+    if sc.get("privileged"):
+        problems.append(f"{name}: privileged")
+    if sc.get("allowPrivilegeEscalation") is not False:
+        problems.append(f"{name}: allowPrivilegeEscalation is not false")
+    if sc.get("readOnlyRootFilesystem") is not True:
+        problems.append(f"{name}: readOnlyRootFilesystem is not true")
+    seccomp = sc.get("seccompProfile", (spec.get("securityContext") or {}).get("seccompProfile"))
+    if (seccomp or {}).get("type") != "RuntimeDefault":
+        problems.append(f"{name}: seccompProfile is not RuntimeDefault")
+    if (sc.get("appArmorProfile") or {}).get("type") != "Unconfined":
+        problems.append(f"{name}: AppArmor confines the agent to its own processes' namespaces")
+    if (sc.get("seLinuxOptions") or {}).get("type") != "spc_t":
+        problems.append(f"{name}: SELinux confines the agent to its own processes' namespaces")
+    return problems
+
+
 METADATA_ADDRESS = ipaddress.ip_address("169.254.169.254")
 """The cloud metadata service: it hands out the node's credentials to whoever asks."""
 
