@@ -58,6 +58,16 @@ TEMPLATE_DATABASE = "kairos_template"
 _TEST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """End-to-end tests first, in their usual order, then the rest in theirs.
+
+    They are the longest by far and mostly wait on wall-clock instants, so run
+    in parallel (``make test``: pytest-xdist, one test at a time per worker) they
+    start first and the short ones fill in around them instead of trailing.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is None)
+
+
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[EmbeddedPostgres]:
     """The session's PostgreSQL, with ``kairos_template`` migrated to head."""
