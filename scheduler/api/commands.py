@@ -16,6 +16,7 @@ from scheduler.operations.context import Context
 from scheduler.rpc.context import RpcContext
 from scheduler.rpc.convert import (
     from_proto,
+    parameter_definition_to_proto,
     request_hash,
     tags_from_proto,
     tags_to_proto,
@@ -75,7 +76,12 @@ class CommandServicer(command_pb2_grpc.CommandServiceServicer):  # type: ignore[
             tags=check_tags(tags_from_proto(request.tags)),
         )
         page, total, token, tags = await operations.describe_commands(
-            self._ctx, current_caller().tenant, where, request.max_results, request.next_token
+            self._ctx,
+            current_caller().tenant,
+            where,
+            request.max_results,
+            request.next_token,
+            request.provider,
         )
         return command_pb2.DescribeCommandsResponse(
             commands=[command_message(c, tags.get(c.id, {})) for c in page],
@@ -136,4 +142,8 @@ def command_message(command: Command, tags: Mapping[str, str]) -> command_pb2.Co
         creation_time=timestamp(command.created_at),
         invoke_times=command.invoke_times,
         tags=tags_to_proto(tags),
+        provider=command.provider,
+        parameter_definitions=[
+            parameter_definition_to_proto(d) for d in command.parameter_definitions
+        ],
     )

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from kairos.v1 import command_pb2, common_pb2
 from scheduler.cli.client import Client, fetch_pages
-from scheduler.cli.errors import UsageError
+from scheduler.cli.errors import CliError, UsageError
 from scheduler.cli.naming import enum_word
 from scheduler.cli.output import (
     format_time,
@@ -19,6 +19,7 @@ from scheduler.cli.output import (
 )
 from scheduler.cli.script import load_script
 from scheduler.cli.tags import tags_text, to_tags
+from scheduler.domain import catalogue
 
 
 def create(args: argparse.Namespace) -> int:
@@ -54,6 +55,7 @@ def describe(args: argparse.Namespace) -> int:
         max_results=args.max_results or 0,
         next_token=args.next_token or "",
         tags=to_tags(args.selector or []),
+        provider=args.provider or "",
     )
     with Client.from_args(args) as client:
         response = fetch_pages(client.describe_commands, request, every=args.all)
@@ -64,6 +66,24 @@ def describe(args: argparse.Namespace) -> int:
     else:
         print(render_commands(response.commands))
         print_page_hint(len(response.commands), response.total_count, response.next_token)
+    return 0
+
+
+def show(args: argparse.Namespace) -> int:
+    """One command, the account's or a common one (``Kairos-…``), with its parameters and
+    script."""
+    request = command_pb2.DescribeCommandsRequest(
+        command_id=args.command_id,
+        provider=catalogue.PROVIDER if catalogue.is_common(args.command_id) else "",
+    )
+    with Client.from_args(args) as client:
+        response = client.describe_commands(request)
+    if not response.commands:
+        raise CliError(f"command {args.command_id} not found")
+    if args.json:
+        print_json(response.commands[0])
+    else:
+        print(render_command(response.commands[0]))
     return 0
 
 
@@ -131,9 +151,44 @@ def render_command(command: command_pb2.Command) -> str:
             ("parameter_names", ", ".join(command.parameter_names)),
             ("creation_time", format_time(command.creation_time)),
             ("invoke_times", command.invoke_times),
+            *([("provider", command.provider)] if command.provider else []),
         ]
     )
-    return f"{fields}\n\n{_decoded(command.command_content).rstrip()}"
+    parameters = (
+        f"\n\n{render_parameters(command.parameter_definitions)}"
+        if command.parameter_definitions
+        else ""
+    )
+    return f"{fields}{parameters}\n\n{_decoded(command.command_content).rstrip()}"
+
+
+def render_parameters(definitions: Sequence[command_pb2.ParameterDefinition]) -> str:
+    """A common command's typed parameters: type, default (or required), rule, description."""
+    return render_table(
+        ["PARAMETER", "TYPE", "DEFAULT", "RULE", "DESCRIPTION"],
+        [
+            [
+                d.name,
+                enum_word(command_pb2.ParameterType, d.type),
+                d.default_value if d.HasField("default_value") else "(required)",
+                _rule(d),
+                d.description,
+            ]
+            for d in definitions
+        ],
+    )
+
+
+def _rule(definition: command_pb2.ParameterDefinition) -> str:
+    if definition.possible_values:
+        return "one of " + ", ".join(definition.possible_values)
+    if definition.HasField("min_value") or definition.HasField("max_value"):
+        low = definition.min_value if definition.HasField("min_value") else "…"
+        high = definition.max_value if definition.HasField("max_value") else "…"
+        return f"{low}-{high}"
+    if definition.pattern_allowed:
+        return f"matches {definition.pattern_allowed}"
+    return "-"
 
 
 def _decoded(content: str) -> str:

@@ -61,13 +61,17 @@ def _register_command(subparsers: Subparsers, api: list[argparse.ArgumentParser]
     add_tag_flag(create, what="the command")
     create.set_defaults(func=handler("scheduler.cli.commands:create"))
 
-    listing = actions.add_parser("list", parents=api, help="list saved commands")
-    listing.add_argument("--id", dest="command_id", help="only this command (shows its script)")
-    listing.add_argument("--name", help="only commands of this name")
-    add_command_type_flag(listing, default=None, help="only commands of this type")
-    add_selector_flag(listing, help="only commands with all these tags")
-    add_paging_flags(listing)
-    listing.set_defaults(func=handler("scheduler.cli.commands:describe"))
+    _add_command_listing(actions.add_parser("list", parents=api, help="list saved commands"))
+
+    show = actions.add_parser(
+        "show",
+        parents=api,
+        help="show one command: its fields, typed parameters and script",
+        description="Show a command of the account, or a common command (Kairos-…): "
+        "its fields, its parameters with their types and defaults, and its script.",
+    )
+    show.add_argument("command_id", metavar="COMMAND_ID")
+    show.set_defaults(func=handler("scheduler.cli.commands:show"))
 
     modify = actions.add_parser(
         "modify", parents=api, help="change name, description, timeout or working dir"
@@ -81,6 +85,21 @@ def _register_command(subparsers: Subparsers, api: list[argparse.ArgumentParser]
     delete = actions.add_parser("delete", parents=api, help="delete a saved command")
     delete.add_argument("command_id", metavar="COMMAND_ID")
     delete.set_defaults(func=handler("scheduler.cli.commands:delete"))
+
+
+def _add_command_listing(listing: argparse.ArgumentParser) -> None:
+    """`kairos command list`, also `kairos commands` as `kairos invocations` lists those."""
+    listing.add_argument("--id", dest="command_id", help="only this command (shows its script)")
+    listing.add_argument("--name", help="only commands of this name")
+    add_command_type_flag(listing, default=None, help="only commands of this type")
+    add_selector_flag(listing, help="only commands with all these tags")
+    listing.add_argument(
+        "--provider",
+        help="whose commands: kairos lists the common commands shipped with Kairos "
+        "(default: the account's own)",
+    )
+    add_paging_flags(listing)
+    listing.set_defaults(func=handler("scheduler.cli.commands:describe"))
 
 
 def _register_run_and_invoke(subparsers: Subparsers, api: list[argparse.ArgumentParser]) -> None:
@@ -194,6 +213,11 @@ def _register_control(subparsers: Subparsers, api: list[argparse.ArgumentParser]
 
 
 def _register_inspection(subparsers: Subparsers, api: list[argparse.ArgumentParser]) -> None:
+    _add_command_listing(
+        subparsers.add_parser(
+            "commands", parents=api, help="list commands (as `command list`; --provider kairos)"
+        )
+    )
     invocations = subparsers.add_parser("invocations", parents=api, help="list invocations")
     invocations.add_argument("--invoke-id", help="only this invocation (shows its instances)")
     invocations.add_argument("--command-id", help="only invocations of this command")

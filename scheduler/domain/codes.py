@@ -321,6 +321,19 @@ class RefusalCode(StrEnum):
     """A trigger names instances of the invocation that are no longer armed (stopped or
     removed); the message names every one (``FAILED_PRECONDITION``)."""
 
+    # Common commands (issue 13, item 4): the catalogue shipped with Kairos.
+    INVALID_PARAM_PROVIDER = "InvalidParam.Provider"
+    """A DescribeCommands ``provider`` is neither empty (the account's own commands) nor
+    ``kairos`` (the common commands) (``INVALID_ARGUMENT``)."""
+    INVALID_PARAM_PARAMETER_VALUE = "InvalidParam.ParameterValue"
+    """A common command's parameter is missing with no default, or its value does not fit
+    its definition: type, range, pattern or allowed values; the field is
+    ``parameters.<name>`` (``INVALID_ARGUMENT``)."""
+    INVALID_COMMAND_ID_COMMON_COMMAND = "InvalidCommandId.CommonCommand"
+    """The command id names a common command (``Kairos-…``), shipped with Kairos and shared
+    by every account: it cannot be modified or deleted, nor the script of an invocation of
+    it changed (``FAILED_PRECONDITION``)."""
+
     # RESOURCE_EXHAUSTED: QuotaFailure names the quota (QuotaName).
     QUOTA_EXCEED_WATCH = "Quota.ExceedWatch"
     """Another WatchInvocation would exceed the account's ``MaxWatchCount`` on that

@@ -7,10 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from scheduler.domain.catalogue import is_common
 from scheduler.domain.codes import RefusalCode
 from scheduler.domain.enums import ContentEncoding, RepeatMode
 from scheduler.domain.errors import invalid, precondition
-from scheduler.domain.invocation import parse_schedule, resolve_repeat_mode
+from scheduler.domain.invocation import parameter_values, parse_schedule, resolve_repeat_mode
 from scheduler.domain.limits import (
     MAX_FREQUENCY,
     Limits,
@@ -21,7 +22,7 @@ from scheduler.domain.limits import (
     decode_content,
 )
 from scheduler.domain.models import Command, InvocationSettings
-from scheduler.domain.parameters import check_parameters, parameter_names
+from scheduler.domain.parameters import parameter_names
 from scheduler.domain.tags import Tag, check_tags
 
 
@@ -160,6 +161,12 @@ def modify(
     if request.timeout is not None:
         timeout = check_timeout(limits, request.timeout)
     if request.content is not None:
+        if is_common(command.id):
+            raise precondition(
+                RefusalCode.INVALID_COMMAND_ID_COMMON_COMMAND,
+                f"command_content: the invocation runs common command {command.id}, whose "
+                "script cannot be changed; change its parameters, or run a script of your own",
+            )
         script = decode_content(
             request.content, base64_encoded=request.encoding is ContentEncoding.BASE64
         )
@@ -169,7 +176,7 @@ def modify(
     given = request.parameters
     if given is None:
         given = {k: v for k, v in settings.parameters.items() if k in command.parameter_names}
-    values = check_parameters(command.parameter_names, given, enabled=command.enable_parameter)
+    values = parameter_values(command, given)
     return Modified(
         settings=replace(settings, frequency=frequency, timeout=timeout, parameters=values),
         command=replace(command, timeout=timeout),

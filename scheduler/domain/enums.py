@@ -194,3 +194,15 @@ class TagSource(StrEnum):
     """Set by TagResources, or given when the resource was created."""
     REPORTED = "reported"
     """Reported by an instance's agent in its Hello, replaced at every Hello."""
+
+
+# Common commands (issue 13, item 4).
+class ParameterType(StrEnum):
+    """The type of a common command's parameter (``domain.parameter_types``)."""
+
+    STRING = "String"
+    """Text; a definition may restrict it to a pattern or to a list of allowed values."""
+    INTEGER = "Integer"
+    """A whole number in decimal digits, within the definition's minimum and maximum."""
+    BOOLEAN = "Boolean"
+    """``true`` or ``false`` (any letter case on input, lower case once checked)."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from scheduler.domain.bounds import check_timing, check_timing_schedule
+from scheduler.domain.catalogue import is_common
 from scheduler.domain.codes import ExecutionErrorCode, RefusalCode
 from scheduler.domain.containers import check_container
 from scheduler.domain.enums import COMMAND_TYPES_BY_OS, InvocationStatus, RepeatMode
@@ -29,6 +30,7 @@ from scheduler.domain.models import (
     Settings,
     Timing,
 )
+from scheduler.domain.parameter_types import check_values, shell_quote
 from scheduler.domain.parameters import BuiltIns, check_parameters, render
 from scheduler.domain.rollout import check_max_concurrency, check_max_errors
 from scheduler.domain.tenancy import Tenant
@@ -80,9 +82,7 @@ def check_settings(
     )
     check_container(request.container_id, request.container_name, command.type)
     timeout = check_timeout(limits, request.timeout) if request.timeout else command.timeout
-    values = check_parameters(
-        command.parameter_names, request.parameters, enabled=command.enable_parameter
-    )
+    values = parameter_values(command, request.parameters)
     timing = check_timing(request, mode)
     return InvocationSettings(
         repeat_mode=mode,
@@ -99,6 +99,15 @@ def check_settings(
         start_at=timing.start_at,
         end_at=timing.end_at,
     )
+
+
+def parameter_values(command: Command, given: Mapping[str, str]) -> dict[str, str]:
+    """The custom parameter values to render: those of a common command checked against
+    their types, defaults filled in (``domain.parameter_types``); then, for any command,
+    every name it defines."""
+    if command.parameter_definitions:
+        given = check_values(command.parameter_definitions, given)
+    return check_parameters(command.parameter_names, given, enabled=command.enable_parameter)
 
 
 def check_targets(
@@ -185,6 +194,9 @@ def render_execution(
             invoke_id=invoke_id,
             command_id=command.id,
         )
+        if is_common(command.id):
+            # A common command's script assigns each value as one word: name={{name}}.
+            values = {name: shell_quote(value) for name, value in values.items()}
         script = render(command.content, values, built_ins)
     if command.type in COMMAND_TYPES_BY_OS[instance.os_type]:
         return PlannedExecution(

@@ -9,6 +9,7 @@ from typing import Generic, TypeVar
 
 from scheduler.domain.enums import CommandType, InvocationStatus, OsType, RepeatMode
 from scheduler.domain.liveness import is_online
+from scheduler.domain.parameter_types import ParameterDefinition
 from scheduler.domain.tags import Tag
 
 
@@ -28,6 +29,11 @@ class Command:
     kept: bool
     invoke_times: int = 0
     created_at: datetime | None = None
+    # Common commands (issue 13, item 4, ``domain.catalogue``): shipped with Kairos.
+    provider: str = ""
+    """``kairos`` for a common command; empty for an account's own."""
+    parameter_definitions: tuple[ParameterDefinition, ...] = ()
+    """A common command's typed parameters, in order; empty for an account's own."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from scheduler.domain import ids
+from scheduler.domain import catalogue, ids
 from scheduler.domain.codes import QuotaName, RefusalCode
 from scheduler.domain.command import CommandChanges, CommandRequest, check_changes, new_command
 from scheduler.domain.enums import ResourceType
@@ -19,6 +19,7 @@ from scheduler.operations.context import Context
 from scheduler.operations.tags import tag_new
 from scheduler.store import commands as store
 from scheduler.store import quota
+from scheduler.store.paging import decode_token, encode_token
 from scheduler.store.tags import tags_by_resource
 
 
@@ -70,6 +71,7 @@ async def modify_command(
 ) -> None:
     """Change a command's name, description, timeout or working dir."""
     require_id("command_id", command_id)
+    catalogue.check_own(command_id, "modified")
     values = check_changes(ctx.limits, changes)
     if not values:
         raise invalid(
@@ -88,6 +90,7 @@ async def modify_command(
 async def delete_command(ctx: Context, tenant: Tenant, command_id: str) -> None:
     """Delete a command and free its quota slot; its invocations keep their copy."""
     require_id("command_id", command_id)
+    catalogue.check_own(command_id, "deleted")
 
     async def delete(conn: AsyncConnection) -> None:
         if not await store.delete_command(conn, tenant, command_id):
@@ -98,11 +101,18 @@ async def delete_command(ctx: Context, tenant: Tenant, command_id: str) -> None:
 
 
 async def describe_commands(
-    ctx: Context, tenant: Tenant, where: store.CommandFilter, max_results: int, next_token: str
+    ctx: Context,
+    tenant: Tenant,
+    where: store.CommandFilter,
+    max_results: int,
+    next_token: str,
+    provider: str = "",
 ) -> tuple[list[Command], int, str, dict[str, dict[str, str]]]:
-    """One page of the tenant's commands, the total count, the next token and the page's
-    commands' tags by id."""
+    """One page of the tenant's commands (or, with ``provider`` ``kairos``, of the common
+    commands), the total count, the next token and the page's commands' tags by id."""
     page_size = check_page_size(max_results)
+    if catalogue.check_provider(provider):
+        return _common_page(where, page_size, next_token)
 
     async def read(
         conn: AsyncConnection,
@@ -112,6 +122,20 @@ async def describe_commands(
         return page, total, token, tags
 
     return await ctx.transaction(read)
+
+
+def _common_page(
+    where: store.CommandFilter, page_size: int, next_token: str
+) -> tuple[list[Command], int, str, dict[str, dict[str, str]]]:
+    """A page of the common commands, in name order (they have no tags)."""
+    matching = catalogue.select(
+        command_id=where.command_id, name=where.name, type=where.type, tagged=bool(where.tags)
+    )
+    after = decode_token(next_token, 1)
+    rest = matching if after is None else [c for c in matching if c.id > str(after[0])]
+    page = rest[:page_size]
+    token = encode_token([page[-1].id]) if len(rest) > page_size else ""
+    return page, len(matching), token, {}
 
 
 def _command_not_found(command_id: str) -> Exception:

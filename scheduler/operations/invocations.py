@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from scheduler.domain import ids
+from scheduler.domain import catalogue, ids
 from scheduler.domain.codes import QuotaName, RefusalCode
 from scheduler.domain.command import CommandRequest, new_command
 from scheduler.domain.enums import InvocationStatus, RepeatMode, ResourceType
@@ -82,13 +82,16 @@ async def invoke_command(
     targeting = _check_request(ctx, request)
 
     async def invoke(conn: AsyncConnection, created: Created) -> dict[str, str]:
-        command = await command_store.get_command(conn, tenant, command_id)
+        # A common command (issue 13, item 4) comes from the code, shared by every account.
+        common = catalogue.find(command_id)
+        command = common or await command_store.get_command(conn, tenant, command_id)
         if command is None or not command.kept:
             raise not_found(
                 RefusalCode.INVALID_COMMAND_ID_NOT_FOUND, f"command {command_id} not found"
             )
         invoke_id = await _invoke(conn, ctx, tenant, command, targeting, request, created)
-        await command_store.count_invocation(conn, command.id)
+        if common is None:
+            await command_store.count_invocation(conn, command.id)
         return {"invoke_id": invoke_id}
 
     response = await _creating(

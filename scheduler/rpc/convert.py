@@ -11,17 +11,19 @@ from typing import TypeVar
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from kairos.v1 import common_pb2
+from kairos.v1 import command_pb2, common_pb2
 from scheduler.domain.codes import RefusalCode
 from scheduler.domain.enums import (
     CommandType,
     ContentEncoding,
     InvocationStatus,
     OsType,
+    ParameterType,
     RepeatMode,
     ResourceType,
 )
 from scheduler.domain.errors import invalid
+from scheduler.domain.parameter_types import ParameterDefinition
 from scheduler.domain.tags import Tag
 
 E = TypeVar("E", bound=StrEnum)
@@ -35,6 +37,7 @@ _PREFIXES: dict[type[StrEnum], tuple[str, object]] = {
     ContentEncoding: ("CONTENT_ENCODING_", common_pb2.ContentEncoding),
     OsType: ("OS_TYPE_", common_pb2.OsType),
     ResourceType: ("RESOURCE_TYPE_", common_pb2.ResourceType),
+    ParameterType: ("PARAMETER_TYPE_", command_pb2.ParameterType),
 }
 
 
@@ -54,6 +57,23 @@ def to_proto(member: StrEnum) -> int:
     prefix, wrapper = _PREFIXES[type(member)]
     value: int = wrapper.Value(prefix + member.name)  # type: ignore[attr-defined]
     return value
+
+
+def parameter_definition_to_proto(
+    definition: ParameterDefinition,
+) -> command_pb2.ParameterDefinition:
+    """A common command's typed parameter as DescribeCommands shows it (issue 13, item 4)."""
+    return command_pb2.ParameterDefinition(
+        name=definition.name,
+        description=definition.description,
+        type=to_proto(definition.type),  # type: ignore[arg-type]
+        default_value=definition.default,
+        required=definition.default is None,
+        possible_values=definition.allowed_values,
+        pattern_allowed=definition.pattern,
+        min_value=definition.minimum,
+        max_value=definition.maximum,
+    )
 
 
 def tags_from_proto(tags: Iterable[common_pb2.Tag]) -> list[Tag]:

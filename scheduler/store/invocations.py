@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from scheduler.domain import catalogue
 from scheduler.domain.enums import CommandType, InvocationStatus, RepeatMode, ResourceType
 from scheduler.domain.models import SETTINGS_FIELDS, Command, InvocationSettings, Timing
 from scheduler.domain.status import overall_status
@@ -393,7 +394,12 @@ def settings_of(row: Row[Any]) -> InvocationSettings:
 
 def command_of(row: Row[Any]) -> Command:
     """The command an ``invocations`` row carries: its own copy, made when it was created
-    (and changed by ModifyInvocation), whatever became of the saved command since."""
+    (and changed by ModifyInvocation), whatever became of the saved command since.
+
+    A common command's copy has the catalogue's typed parameters (issue 13, item 4): a
+    ModifyInvocation's values are checked against the release that runs.
+    """
+    common = catalogue.find(row.command_id)
     return Command(
         id=row.command_id,
         name=row.command_name,
@@ -405,6 +411,8 @@ def command_of(row: Row[Any]) -> Command:
         enable_parameter=row.enable_parameter,
         parameter_names=list(row.parameters),
         kept=True,
+        provider=common.provider if common else "",
+        parameter_definitions=common.parameter_definitions if common else (),
     )
 
 

@@ -42,6 +42,7 @@ from sqlalchemy.schema import DDL
 from sqlalchemy.sql.expression import FromClause
 
 from scheduler.domain.activations import MAX_INSTANCE_COUNT, MIN_INSTANCE_COUNT
+from scheduler.domain.catalogue.common import PREFIX as COMMON_PREFIX
 from scheduler.domain.enums import (
     ACTIVE_STATUSES,
     EXECUTION_STATUSES,
@@ -120,6 +121,8 @@ commands = Table(
     # The retention job deletes old commands RunCommand did not keep by this.
     Index("ix_commands_unkept_created", "created_at", postgresql_where=~column("kept")),
     one_of("type", CommandType),
+    # The common commands' ids (issue 13, item 4) are theirs alone: they live in the code.
+    CheckConstraint(f"id NOT LIKE '{COMMON_PREFIX}%'", name="id_not_common"),
 )
 
 account_usage = Table(

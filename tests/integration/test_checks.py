@@ -112,3 +112,17 @@ async def test_a_column_refuses_values_outside_its_enum(
         error = refused.value.orig
         assert isinstance(error, CheckViolation), value
         assert error.diag.constraint_name == f"ck_{table.name}_{column}_valid", value
+
+
+async def test_no_saved_command_takes_a_common_command_s_id(engine: AsyncEngine) -> None:
+    # The common commands (issue 13, item 4) live in the code: their ids are theirs alone.
+    async with engine.begin() as conn:
+        await add_command(conn)
+    async with engine.begin() as conn:
+        with pytest.raises(IntegrityError) as refused:
+            await conn.execute(update(commands).values(id="Kairos-CheckDiskSpace"))
+    error = refused.value.orig
+    assert isinstance(error, CheckViolation)
+    assert error.diag.constraint_name == "ck_commands_id_not_common"
+    async with engine.begin() as conn:
+        await conn.execute(update(commands).values(id="c-kairos-like-but-own"))

@@ -3,12 +3,24 @@ import datetime
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from kairos.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class ParameterType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PARAMETER_TYPE_UNSPECIFIED: _ClassVar[ParameterType]
+    PARAMETER_TYPE_STRING: _ClassVar[ParameterType]
+    PARAMETER_TYPE_INTEGER: _ClassVar[ParameterType]
+    PARAMETER_TYPE_BOOLEAN: _ClassVar[ParameterType]
+PARAMETER_TYPE_UNSPECIFIED: ParameterType
+PARAMETER_TYPE_STRING: ParameterType
+PARAMETER_TYPE_INTEGER: ParameterType
+PARAMETER_TYPE_BOOLEAN: ParameterType
 
 class CreateCommandRequest(_message.Message):
     __slots__ = ("name", "description", "type", "command_content", "content_encoding", "working_dir", "timeout", "enable_parameter", "client_token", "tags")
@@ -69,23 +81,25 @@ class DeleteCommandResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class DescribeCommandsRequest(_message.Message):
-    __slots__ = ("command_id", "name", "type", "max_results", "next_token", "tags")
+    __slots__ = ("command_id", "name", "type", "max_results", "next_token", "tags", "provider")
     COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     MAX_RESULTS_FIELD_NUMBER: _ClassVar[int]
     NEXT_TOKEN_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_FIELD_NUMBER: _ClassVar[int]
     command_id: str
     name: str
     type: _common_pb2.CommandType
     max_results: int
     next_token: str
     tags: _containers.RepeatedCompositeFieldContainer[_common_pb2.Tag]
-    def __init__(self, command_id: _Optional[str] = ..., name: _Optional[str] = ..., type: _Optional[_Union[_common_pb2.CommandType, str]] = ..., max_results: _Optional[int] = ..., next_token: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[_common_pb2.Tag, _Mapping]]] = ...) -> None: ...
+    provider: str
+    def __init__(self, command_id: _Optional[str] = ..., name: _Optional[str] = ..., type: _Optional[_Union[_common_pb2.CommandType, str]] = ..., max_results: _Optional[int] = ..., next_token: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[_common_pb2.Tag, _Mapping]]] = ..., provider: _Optional[str] = ...) -> None: ...
 
 class Command(_message.Message):
-    __slots__ = ("command_id", "name", "description", "type", "command_content", "working_dir", "timeout", "enable_parameter", "parameter_names", "creation_time", "invoke_times", "tags")
+    __slots__ = ("command_id", "name", "description", "type", "command_content", "working_dir", "timeout", "enable_parameter", "parameter_names", "creation_time", "invoke_times", "tags", "provider", "parameter_definitions")
     COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
@@ -98,6 +112,8 @@ class Command(_message.Message):
     CREATION_TIME_FIELD_NUMBER: _ClassVar[int]
     INVOKE_TIMES_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    PARAMETER_DEFINITIONS_FIELD_NUMBER: _ClassVar[int]
     command_id: str
     name: str
     description: str
@@ -110,7 +126,31 @@ class Command(_message.Message):
     creation_time: _timestamp_pb2.Timestamp
     invoke_times: int
     tags: _containers.RepeatedCompositeFieldContainer[_common_pb2.Tag]
-    def __init__(self, command_id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., type: _Optional[_Union[_common_pb2.CommandType, str]] = ..., command_content: _Optional[str] = ..., working_dir: _Optional[str] = ..., timeout: _Optional[int] = ..., enable_parameter: _Optional[bool] = ..., parameter_names: _Optional[_Iterable[str]] = ..., creation_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., invoke_times: _Optional[int] = ..., tags: _Optional[_Iterable[_Union[_common_pb2.Tag, _Mapping]]] = ...) -> None: ...
+    provider: str
+    parameter_definitions: _containers.RepeatedCompositeFieldContainer[ParameterDefinition]
+    def __init__(self, command_id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., type: _Optional[_Union[_common_pb2.CommandType, str]] = ..., command_content: _Optional[str] = ..., working_dir: _Optional[str] = ..., timeout: _Optional[int] = ..., enable_parameter: _Optional[bool] = ..., parameter_names: _Optional[_Iterable[str]] = ..., creation_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., invoke_times: _Optional[int] = ..., tags: _Optional[_Iterable[_Union[_common_pb2.Tag, _Mapping]]] = ..., provider: _Optional[str] = ..., parameter_definitions: _Optional[_Iterable[_Union[ParameterDefinition, _Mapping]]] = ...) -> None: ...
+
+class ParameterDefinition(_message.Message):
+    __slots__ = ("name", "description", "type", "default_value", "required", "possible_values", "pattern_allowed", "min_value", "max_value")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_VALUE_FIELD_NUMBER: _ClassVar[int]
+    REQUIRED_FIELD_NUMBER: _ClassVar[int]
+    POSSIBLE_VALUES_FIELD_NUMBER: _ClassVar[int]
+    PATTERN_ALLOWED_FIELD_NUMBER: _ClassVar[int]
+    MIN_VALUE_FIELD_NUMBER: _ClassVar[int]
+    MAX_VALUE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    description: str
+    type: ParameterType
+    default_value: str
+    required: bool
+    possible_values: _containers.RepeatedScalarFieldContainer[str]
+    pattern_allowed: str
+    min_value: int
+    max_value: int
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., type: _Optional[_Union[ParameterType, str]] = ..., default_value: _Optional[str] = ..., required: _Optional[bool] = ..., possible_values: _Optional[_Iterable[str]] = ..., pattern_allowed: _Optional[str] = ..., min_value: _Optional[int] = ..., max_value: _Optional[int] = ...) -> None: ...
 
 class DescribeCommandsResponse(_message.Message):
     __slots__ = ("commands", "total_count", "next_token")
