@@ -21,6 +21,8 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
+from agent.switch_user import as_user
+
 # The namespaces a script joins, as /proc/PID/ns names them, with nsenter's flag
 # for each. Not the user namespace: the agent runs as root of the node, and a
 # container's user namespace (if any) is entered by its own runtime's rules.
@@ -80,6 +82,4 @@ class Namespaces:
         argv += ["--", "/bin/sh", "-c", _WRAPPER, "kairos", working_dir, script_path]
         if gid is None:
             return argv
-        setpriv = shutil.which("setpriv") or "/usr/bin/setpriv"
-        chosen = f"--groups={','.join(map(str, groups))}" if groups else "--clear-groups"
-        return [setpriv, f"--regid={gid}", chosen, "--", *argv]
+        return as_user(argv, gid=gid, groups=groups, uid=None)

@@ -25,6 +25,7 @@ from agent.containers.locate import ContainerError, Locator
 from agent.machine import LocalMachine, Machine
 from agent.namespaces import Namespaces
 from agent.process import kill_group, process_start_time
+from agent.switch_user import as_user
 from kairos.v1 import agent_pb2, common_pb2
 from scheduler.domain.codes import ExecutionErrorCode
 from scheduler.domain.output import STORED_BYTES, HeadTail
@@ -221,6 +222,8 @@ class Runner:
         try:
             if plan.namespaces is None:
                 argv, cwd = [self._shell, script_path], plan.working_dir
+                if user is not None:
+                    argv = as_user(argv, gid=user.pw_gid, groups=plan.groups, uid=user.pw_uid)
             else:
                 argv = plan.namespaces.command(
                     script_path,
@@ -229,8 +232,7 @@ class Runner:
                     gid=None if user is None else user.pw_gid,
                     groups=plan.groups,
                 )
-                # The command switches the user itself, after joining (which needs root).
-                cwd, user = "/", None
+                cwd = "/"
             process = await asyncio.create_subprocess_exec(
                 *argv,
                 stdin=subprocess.DEVNULL,
@@ -240,9 +242,6 @@ class Runner:
                 env=dict(plan.env),
                 start_new_session=True,
                 pass_fds=(script_fd,),
-                user=None if user is None else user.pw_uid,
-                group=None if user is None else user.pw_gid,
-                extra_groups=None if user is None else list(plan.groups),
             )
         except (OSError, subprocess.SubprocessError) as error:
             os.close(read_fd)
