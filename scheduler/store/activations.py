@@ -15,7 +15,6 @@ from sqlalchemy import (
     insert,
     or_,
     select,
-    tuple_,
     update,
 )
 from sqlalchemy.dialects.postgresql import CIDR, INET
@@ -24,7 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from scheduler.domain.activations import Activation, Gate, NewActivation
 from scheduler.domain.enums import ResourceType
 from scheduler.domain.tenancy import Tenant
-from scheduler.store.paging import decode_token, encode_token, token_timestamp
+from scheduler.store.paging import (
+    newest_first,
+    newest_first_token,
+)
 from scheduler.store.tables import activations
 from scheduler.store.tags import having_tags
 
@@ -100,21 +102,10 @@ async def list_activations(
         await conn.execute(select(func.count()).select_from(activations).where(*conditions))
     ).scalar_one()
     query = select(*_SHOWN).where(*conditions)
-    after = decode_token(next_token, 2)
-    if after is not None:
-        created, after_id = after
-        query = query.where(
-            tuple_(activations.c.created_at, activations.c.id)
-            < tuple_(token_timestamp(created), str(after_id))
-        )
-    query = query.order_by(activations.c.created_at.desc(), activations.c.id.desc())
-    rows = (await conn.execute(query.limit(page_size + 1))).all()
+    query = newest_first(query, activations.c.created_at, activations.c.id, next_token, page_size)
+    rows = (await conn.execute(query)).all()
     page = [_activation(row._mapping) for row in rows[:page_size]]
-    token = ""
-    if len(rows) > page_size:
-        last = page[-1]
-        token = encode_token([last.created_at.isoformat(), last.id])
-    return page, total, token
+    return page, total, newest_first_token([(r.created_at, r.id) for r in rows], page_size)
 
 
 async def disable(conn: AsyncConnection, tenant: Tenant, activation_id: str) -> bool:

@@ -6,13 +6,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, delete, func, insert, select, tuple_, update
+from sqlalchemy import Row, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.enums import CommandType, ResourceType
 from scheduler.domain.models import Command
 from scheduler.domain.tenancy import Tenant
-from scheduler.store.paging import decode_token, encode_token, token_timestamp
+from scheduler.store.paging import (
+    newest_first,
+    newest_first_token,
+)
 from scheduler.store.tables import commands
 from scheduler.store.tags import having_tags
 
@@ -132,21 +135,10 @@ async def list_commands(
         await conn.execute(select(func.count()).select_from(commands).where(*conditions))
     ).scalar_one()
     query = select(commands).where(*conditions)
-    after = decode_token(next_token, 2)
-    if after is not None:
-        created, command_id = after
-        query = query.where(
-            tuple_(commands.c.created_at, commands.c.id)
-            < tuple_(token_timestamp(created), str(command_id))
-        )
-    query = query.order_by(commands.c.created_at.desc(), commands.c.id.desc()).limit(page_size + 1)
+    query = newest_first(query, commands.c.created_at, commands.c.id, next_token, page_size)
     rows = (await conn.execute(query)).all()
     page = [_command(r) for r in rows[:page_size]]
-    token = ""
-    if len(rows) > page_size:
-        last = rows[page_size - 1]
-        token = encode_token([last.created_at.isoformat(), last.id])
-    return page, total, token
+    return page, total, newest_first_token([(r.created_at, r.id) for r in rows], page_size)
 
 
 def _own(tenant: Tenant) -> Any:

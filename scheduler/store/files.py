@@ -8,14 +8,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Text, any_, func, insert, select, tuple_
+from sqlalchemy import ColumnElement, Text, any_, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.enums import InvocationStatus
 from scheduler.domain.files import FileSpec, FileTask
 from scheduler.domain.tenancy import Tenant
 from scheduler.store.arrays import array, array_parameter
-from scheduler.store.paging import decode_token, encode_token, token_timestamp
+from scheduler.store.paging import (
+    newest_first,
+    newest_first_token,
+)
 from scheduler.store.tables import executions, invocations, send_files
 
 
@@ -131,19 +134,8 @@ async def list_file_tasks(
         .select_from(joined)
         .where(*conditions)
     )
-    after = decode_token(next_token, 2)
-    if after is not None:
-        query = query.where(
-            tuple_(invocations.c.created_at, invocations.c.id)
-            < tuple_(token_timestamp(after[0]), str(after[1]))
-        )
-    rows = (
-        await conn.execute(
-            query.order_by(invocations.c.created_at.desc(), invocations.c.id.desc()).limit(
-                page_size + 1
-            )
-        )
-    ).all()
+    query = newest_first(query, invocations.c.created_at, invocations.c.id, next_token, page_size)
+    rows = (await conn.execute(query)).all()
     page_rows = rows[:page_size]
     found: dict[str, list[FileInstance]] = {}
     for row in await conn.execute(
@@ -179,8 +171,5 @@ async def list_file_tasks(
         )
         for r in page_rows
     ]
-    token = ""
-    if len(rows) > page_size:
-        last = page_rows[-1]
-        token = encode_token([last.created_at.isoformat(), last.invocation_id])
-    return page, total, token
+    keys = [(r.created_at, r.invocation_id) for r in rows]
+    return page, total, newest_first_token(keys, page_size)

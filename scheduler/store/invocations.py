@@ -20,7 +20,6 @@ from sqlalchemy import (
     func,
     insert,
     select,
-    tuple_,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -34,7 +33,10 @@ from scheduler.store.arrays import Unnested
 from scheduler.store.commands import INSERT_COMMAND, command_parameters
 from scheduler.store.executions import INSERT_EXECUTIONS, NewExecution, execution_parameters
 from scheduler.store.files import is_file_task
-from scheduler.store.paging import decode_token, encode_token, token_timestamp
+from scheduler.store.paging import (
+    newest_first,
+    newest_first_token,
+)
 from scheduler.store.tables import (
     Timestamp,
     commands,
@@ -285,30 +287,15 @@ async def list_invocations(
         await conn.execute(select(func.count()).select_from(invocations).where(*conditions))
     ).scalar_one()
     query = select(invocations).where(*conditions)
-    after = decode_token(next_token, 2)
-    if after is not None:
-        query = query.where(
-            tuple_(invocations.c.created_at, invocations.c.id)
-            < tuple_(token_timestamp(after[0]), str(after[1]))
-        )
-    rows = (
-        await conn.execute(
-            query.order_by(invocations.c.created_at.desc(), invocations.c.id.desc()).limit(
-                page_size + 1
-            )
-        )
-    ).all()
+    query = newest_first(query, invocations.c.created_at, invocations.c.id, next_token, page_size)
+    rows = (await conn.execute(query)).all()
     page_rows = rows[:page_size]
     targets = await _targets(conn, [r.id for r in page_rows])
     page = [_invocation(r, targets.get(r.id, [])) for r in page_rows]
     page = await _with_selected(conn, tenant, page)
     own = await tags_by_resource(conn, tenant, ResourceType.INVOCATION, [i.id for i in page])
     page = [replace(i, tags=own.get(i.id, {})) for i in page]
-    token = ""
-    if len(rows) > page_size:
-        last = page_rows[-1]
-        token = encode_token([last.created_at.isoformat(), last.id])
-    return page, total, token
+    return page, total, newest_first_token([(r.created_at, r.id) for r in rows], page_size)
 
 
 async def _targets(conn: AsyncConnection, invoke_ids: list[str]) -> dict[str, list[Target]]:
