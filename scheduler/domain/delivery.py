@@ -97,6 +97,18 @@ def delivery_failure(
     )
 
 
+def unstarted_failure(*, wait: int) -> DeliveryFailure:
+    """The error of an execution its agent, though it answers, acknowledged and never
+    started within ``wait`` seconds (status ``Timeout``)."""
+    return DeliveryFailure(
+        error_code=ExecutionErrorCode.EXECUTION_TIMEOUT,
+        error_info=(
+            f"the agent acknowledged this execution and never started it within {wait} s; "
+            f"ended by the server"
+        ),
+    )
+
+
 def unreported_failure(*, grace: int) -> DeliveryFailure:
     """The error of an execution whose agent, though it answers, never reported its end
     within the command's timeout and ``grace`` seconds more (status ``Timeout``)."""

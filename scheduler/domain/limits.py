@@ -42,6 +42,11 @@ class Limits:
     report_grace: int = 60
     """Seconds past an execution's timeout within which its agent must report its end
     (the agent kills it at the timeout); later the server ends it ``Timeout`` itself."""
+    queue_wait: int = 86_400
+    """Seconds an execution its agent acknowledged may wait there for a free slot before the
+    server ends it ``Timeout``: an agent that takes work and never starts it (a bug, a
+    hostile agent) holds it no longer. A slot frees at the latest when a running script's
+    timeout, at most ``max_timeout``, passes."""
     misfire_grace: int = 60
     """Seconds after its instant within which a fire missed during downtime still runs."""
     live_output_rate: int = 64 * KIB

@@ -19,6 +19,7 @@ from scheduler.domain.delivery import (
     lost_agent_failure,
     stopped_while_gone,
     unreported_failure,
+    unstarted_failure,
 )
 from scheduler.domain.status import TargetKey
 from scheduler.domain.tenancy import InstanceKey
@@ -117,7 +118,8 @@ async def check_database(ctx: Context) -> None:
 async def end_unanswered(ctx: Context) -> None:
     """End what no agent will answer for: ``Aborted`` what no agent took within the
     delivery timeout, ``Error`` what agents that stopped answering held, ``Timeout``
-    what agents never reported within its timeout and the report grace."""
+    what agents never reported within its timeout and the report grace, and what they
+    acknowledged but never started within the queue wait."""
     limits = ctx.limits
 
     async def sweep(conn: AsyncConnection) -> None:
@@ -132,7 +134,10 @@ async def end_unanswered(ctx: Context) -> None:
         unreported = await lost_store.end_unreported(
             conn, limits.report_grace, unreported_failure(grace=limits.report_grace)
         )
-        if aborted or lost or unreported:
-            await invocations_changed(conn, aborted + lost + unreported)
+        unstarted = await lost_store.end_unstarted(
+            conn, limits.queue_wait, unstarted_failure(wait=limits.queue_wait)
+        )
+        if aborted or lost or unreported or unstarted:
+            await invocations_changed(conn, aborted + lost + unreported + unstarted)
 
     await ctx.transaction(sweep)

@@ -262,3 +262,36 @@ async def end_unreported(
         {"grace": grace, "error_code": failure.error_code.value, "error_info": failure.error_info},
     )
     return targets_of(rows)
+
+
+_queued = executions.alias("queued")
+_UNSTARTED = (
+    select(_queued.c.id)
+    .select_from(_queued.join(instances, of_instance(_queued)))
+    .where(
+        _queued.c.status == InvocationStatus.PENDING.value,
+        _queued.c.acked_at < func.now() - bindparam("wait", type_=Interval),
+        # A gone agent's executions are the lost rule's (ClientNotResponse).
+        leases.connected(),
+    )
+    # Another sweep holds these: they are its to end.
+    .with_for_update(of=_queued, skip_locked=True)
+)
+_END_UNSTARTED = _ending(executions.c.id.in_(_UNSTARTED), status=InvocationStatus.TIMEOUT.value)
+
+
+async def end_unstarted(
+    conn: AsyncConnection, wait: int, failure: DeliveryFailure
+) -> list[TargetKey]:
+    """End ``Timeout`` the executions acknowledged more than ``wait`` seconds ago and never
+    started while their agent is connected: it answers, but holds them without running
+    them. A gone agent's are left to ``end_lost``. Returns their targets, sorted."""
+    rows = await conn.execute(
+        _END_UNSTARTED,
+        {
+            "wait": timedelta(seconds=wait),
+            "error_code": failure.error_code.value,
+            "error_info": failure.error_info,
+        },
+    )
+    return targets_of(rows)

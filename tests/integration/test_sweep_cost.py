@@ -13,7 +13,7 @@ from datetime import timedelta
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from scheduler.domain.delivery import lost_agent_failure, unreported_failure
+from scheduler.domain.delivery import lost_agent_failure, unreported_failure, unstarted_failure
 from scheduler.domain.enums import InvocationStatus
 from scheduler.domain.tenancy import InstanceKey
 from scheduler.store import dispatch, lost
@@ -73,6 +73,7 @@ async def test_the_sweeps_and_the_claim_read_only_the_executions_not_finished(
         with recorded(conn) as statements:
             ended = await lost.end_lost(conn, LOST_AFTER, lost_agent_failure(lost_after=LOST_AFTER))
             await lost.end_unreported(conn, 30, unreported_failure(grace=30))
+            await lost.end_unstarted(conn, 3600, unstarted_failure(wait=3600))
             await dispatch.abort_undelivered(conn, 60, 120)
             await dispatch.undelivered(conn, [InstanceKey(TENANT, i) for i in INSTANCES])
         plans = await plans_of(conn, statements)
@@ -83,5 +84,5 @@ async def test_the_sweeps_and_the_claim_read_only_the_executions_not_finished(
     assert [key.instance_id for key in ended] == [INSTANCES[0]]
     assert status == InvocationStatus.ERROR.value
     reading_all = [plan for plan in plans if "Seq Scan on executions" in plan]
-    assert len(plans) == 4
+    assert len(plans) == 5
     assert not reading_all, "\n\n".join(reading_all)

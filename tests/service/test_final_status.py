@@ -82,3 +82,24 @@ async def test_an_execution_its_agent_never_reports_ends_timeout_after_its_timeo
     assert ended.output == b"partial\n"
     await peer.close()
     await kairos.channel.close()
+
+
+async def test_an_execution_its_agent_acknowledges_and_never_starts_ends_timeout(
+    servers: ServerFactory,
+) -> None:
+    address = await servers.start(limits=Limits(queue_wait=1))
+    kairos = connect(address)
+    peer = Peer(address, "i-1")
+    await peer.hello()
+    response = await kairos.invocations.RunCommand(run_request())
+    task = await receive_task(peer)
+    # The agent answers (its stream is open, it is not lost) and takes the task, but
+    # never starts it: it would stay Pending for ever.
+    await peer.send(agent_pb2.AgentMessage(ack=agent_pb2.TaskAck(execution_id=task.execution_id)))
+
+    await until_status(kairos, response.invoke_id, "i-1", S.INVOCATION_STATUS_TIMEOUT)
+    ended = (await results(kairos, response.invoke_id))["i-1"]
+    assert ended.error_code == "ExecutionTimeout"
+    assert "never started it within 1 s" in ended.error_info
+    await peer.close()
+    await kairos.channel.close()
