@@ -7,8 +7,6 @@ only what is file-specific.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from dataclasses import dataclass
 
@@ -18,9 +16,10 @@ from scheduler.domain.errors import invalid
 from scheduler.domain.limits import (
     MAX_DESCRIPTION,
     Limits,
-    base64_size,
+    check_content_size,
     check_length,
     check_timeout,
+    decode_content,
 )
 from scheduler.domain.models import Command
 
@@ -218,22 +217,14 @@ def check_account_name(code: RefusalCode, field_name: str, name: str) -> str:
 def decode_file_content(content: str, content_type: ContentEncoding) -> bytes:
     """The file's bytes: ``content`` itself, or strictly decoded from Base64; not empty and
     at most 32,768 bytes once Base64-encoded."""
-
-    def refuse(rule: str) -> Exception:
-        return invalid(RefusalCode.INVALID_PARAM_CONTENT, "content", f"content {rule}")
-
-    if not content:
-        raise refuse("is required")
-    if content_type is ContentEncoding.BASE64:
-        try:
-            data = base64.b64decode(content, validate=True)
-        except (binascii.Error, ValueError):
-            raise refuse("is not valid Base64 (content_type is Base64)") from None
-    else:
-        data = content.encode()
-    encoded = base64_size(len(data))
-    if encoded > MAX_CONTENT:
-        raise refuse(f"is {encoded} bytes once Base64-encoded; the limit is {MAX_CONTENT} bytes")
+    data = decode_content(
+        content,
+        base64_encoded=content_type is ContentEncoding.BASE64,
+        what="content",
+        code=RefusalCode.INVALID_PARAM_CONTENT,
+        encoding="content_type is Base64",
+    )
+    check_content_size(data, MAX_CONTENT, what="content", code=RefusalCode.INVALID_PARAM_CONTENT)
     return data
 
 

@@ -165,34 +165,39 @@ def check_instance_ids(
     return distinct
 
 
-def decode_content(content: str, *, base64_encoded: bool) -> bytes:
-    """Return the script bytes of a request's ``command_content``."""
+def decode_content(
+    content: str,
+    *,
+    base64_encoded: bool,
+    what: str = "command_content",
+    code: RefusalCode = RefusalCode.INVALID_PARAM_COMMAND_CONTENT,
+    encoding: str = "content_encoding is BASE64",
+) -> bytes:
+    """Return the bytes of a request's required content field ``what`` (a script's
+    ``command_content``, a file's ``content``), decoded when ``base64_encoded`` (the
+    request's ``encoding`` says so)."""
     if not content:
-        raise invalid(
-            RefusalCode.INVALID_PARAM_COMMAND_CONTENT,
-            "command_content",
-            "command_content is required",
-        )
+        raise invalid(code, what, f"{what} is required")
     if not base64_encoded:
         return content.encode()
     try:
         return base64.b64decode(content, validate=True)
     except (binascii.Error, ValueError):
-        raise invalid(
-            RefusalCode.INVALID_PARAM_COMMAND_CONTENT,
-            "command_content",
-            "command_content is not valid Base64 (content_encoding is BASE64)",
-        ) from None
+        raise invalid(code, what, f"{what} is not valid Base64 ({encoding})") from None
 
 
-def check_content_size(script: bytes, limit: int, *, what: str = "command_content") -> None:
-    """Refuse a script whose Base64 form is longer than ``limit`` bytes."""
+def check_content_size(
+    script: bytes,
+    limit: int,
+    *,
+    what: str = "command_content",
+    code: RefusalCode = RefusalCode.INVALID_PARAM_COMMAND_CONTENT,
+) -> None:
+    """Refuse content whose Base64 form is longer than ``limit`` bytes."""
     encoded = base64_size(len(script))
     if encoded > limit:
         raise invalid(
-            RefusalCode.INVALID_PARAM_COMMAND_CONTENT,
-            what,
-            f"{what} is {encoded} bytes once Base64-encoded; the limit is {limit} bytes",
+            code, what, f"{what} is {encoded} bytes once Base64-encoded; the limit is {limit} bytes"
         )
 
 
