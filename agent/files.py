@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 
 from agent import outcome
-from agent.machine import LocalMachine, Machine
+from agent.machine import MAX_LINKS, LocalMachine, Machine
 from kairos.v1 import agent_pb2, common_pb2
 from scheduler.domain.codes import ExecutionErrorCode
 from scheduler.domain.files import (
@@ -37,7 +37,6 @@ from scheduler.domain.files import (
 
 Status = common_pb2.InvocationStatus
 _DIRECTORY_MODE = 0o755
-_MAX_LINKS = 40  # symbolic links followed in one path, as the kernel's ELOOP limit
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -193,7 +192,7 @@ def _open_directory(root: Path, target_dir: str) -> int:
                 elif _trusted_link(fd, part, walked + "/" + part):
                     links += 1
                     target = os.readlink(part, dir_fd=fd)
-                    if links > _MAX_LINKS:
+                    if links > MAX_LINKS:
                         raise _failed(
                             ExecutionErrorCode.DIRECTORY_CREATE_FAIL,
                             f"{walked}/{part}: too many symbolic links",

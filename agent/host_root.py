@@ -26,10 +26,10 @@ import subprocess
 from pathlib import Path, PurePosixPath
 
 from agent import accounts
+from agent.machine import MAX_LINKS
 from agent.namespaces import KINDS, Namespaces
 
 PROBE_TIMEOUT = 10.0  # seconds for nsenter to enter the node and run an empty script
-_MAX_LINKS = 40  # symbolic links followed in one path, as the kernel's ELOOP limit
 
 
 class HostRootError(Exception):
@@ -92,7 +92,7 @@ class HostRoot:
                 resolved.append(part)
                 continue
             links += 1
-            if links > _MAX_LINKS:
+            if links > MAX_LINKS:
                 raise OSError(errno.ELOOP, "too many symbolic links", node_path)
             target = os.readlink(candidate)
             if target.startswith("/"):

@@ -17,6 +17,10 @@ from typing import Protocol
 
 from agent.namespaces import Namespaces
 
+MAX_LINKS = 40
+"""Symbolic links followed in one path when a machine's path is walked under its root
+(host mode, file tasks), as the kernel's ELOOP limit."""
+
 
 class Machine(Protocol):
     """The users, groups and directories a task is checked against, and where it runs."""
