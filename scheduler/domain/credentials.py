@@ -17,6 +17,10 @@ import secrets
 from scheduler.domain.codes import RefusalCode
 from scheduler.domain.errors import ErrorKind, KairosError
 
+ACTIVATION_CODE_PREFIX = "kac_"
+"""How an activation code starts: a code is typed after ``--activation-code``, and a
+bare URL-safe token starts with ``-`` one time in 64, which a command line takes for a
+flag; the prefix also tells a leaked code from a credential at a glance."""
 CREDENTIAL_PREFIX = "kmi_"
 """How an instance credential starts: the server looks such a bearer token up among
 the instance credentials instead of the auth file's tokens."""
@@ -25,8 +29,8 @@ MANAGED_PREFIX = "mi-"
 
 
 def new_activation_code() -> str:
-    """A new activation code: 192 random bits, URL-safe text."""
-    return secrets.token_urlsafe(24)
+    """A new activation code: ``kac_`` and 192 random bits, URL-safe text."""
+    return ACTIVATION_CODE_PREFIX + secrets.token_urlsafe(24)
 
 
 def new_credential() -> str:

@@ -199,6 +199,13 @@ def test_refusals_say_why(
     assert code not in error.message
 
 
+def test_an_activation_code_never_reads_as_a_command_line_flag() -> None:
+    # A bare token_urlsafe starts with "-" one time in 64: 2,000 codes would all but
+    # surely hold one, which `kairos agent --activation-code CODE` took for a flag.
+    codes = [new_activation_code() for _ in range(2000)]
+    assert all(code.startswith("kac_") and len(code) > 30 for code in codes)
+
+
 def test_secrets_are_random_and_only_their_digest_matches() -> None:
     assert new_activation_code() != new_activation_code()
     credential = new_credential()
