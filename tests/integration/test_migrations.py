@@ -173,8 +173,14 @@ def test_a_failed_upgrade_changes_nothing_and_releases_the_lock(empty_database_u
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
         ).fetchall()
         assert tables == [("instances",)]  # no alembic_version, no half-made schema
-        locked = connection.execute("SELECT pg_try_advisory_lock(%s)", [MIGRATION_LOCK_KEY])
-        assert locked.fetchone() == (True,)
+        # The failed run's session ends when its connection closes, but its backend
+        # exits a moment later: wait for the lock (bounded), not try it once.
+        connection.execute("SET lock_timeout = '10s'")
+        connection.execute("SELECT pg_advisory_lock(%s)", [MIGRATION_LOCK_KEY])
+        held = connection.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+        )
+        assert held.fetchone() == (1,)
 
 
 def test_check_schema_names_the_database_the_state_and_the_fix(empty_database_url: str) -> None:
