@@ -193,8 +193,8 @@ def add_invocation_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def add_selector_flag(parser: argparse._ActionsContainer, *, help: str) -> None:
-    """`-l/--selector key=value[,key=value]` (`key` alone: has the key), repeatable; the
-    pairs land in `selector`."""
+    """`-l/--selector key=value[,key=value]` (`key` alone: has the key; `\\,` a comma in a
+    value), repeatable; the pairs land in `selector`."""
     parser.add_argument(
         "-l",
         "--selector",
@@ -241,8 +241,19 @@ def tag_pair(text: str) -> tuple[str, str]:
 
 
 def selector(text: str) -> list[tuple[str, str]]:
-    """Parse `a=1,b` into tag pairs (values cannot hold commas here)."""
-    return [tag_pair(part) for part in text.split(",")]
+    """Parse `a=1,b` into tag pairs. A tag value may hold commas: `\\,` is a comma in a
+    key or value and `\\\\` a backslash; any other backslash stands for itself."""
+    parts = [""]
+    rest = iter(text)
+    for char in rest:
+        if char == "\\":
+            following = next(rest, "")
+            parts[-1] += following if following in (",", "\\") else char + following
+        elif char == ",":
+            parts.append("")
+        else:
+            parts[-1] += char
+    return [tag_pair(part) for part in parts]
 
 
 def add_rate_control_flags(parser: argparse.ArgumentParser) -> None:

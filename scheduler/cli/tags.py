@@ -86,8 +86,13 @@ def to_tags(pairs: Iterable[tuple[str, str]]) -> list[common_pb2.Tag]:
 
 
 def tags_text(given: Sequence[common_pb2.Tag]) -> str:
-    """A resource's tags in a table cell: `k=v,k2=v2`, `-` for none."""
-    return ",".join(f"{t.key}={t.value}" for t in given) or "-"
+    """A resource's tags in a table cell: `k=v,k2=v2`, `-` for none; a comma or backslash
+    in a key or value is escaped as `-l` reads it, so a cell can be pasted into `-l`."""
+    return ",".join(f"{_escaped(t.key)}={_escaped(t.value)}" for t in given) or "-"
+
+
+def _escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace(",", "\\,")
 
 
 def _split(

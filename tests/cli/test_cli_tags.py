@@ -1,6 +1,11 @@
 """`kairos tag|untag|tags` and `-l/--selector`, `--tag` against a scripted API."""
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from kairos.v1 import command_pb2, common_pb2, invocation_pb2, tag_pb2
+from scheduler.cli.flags import selector
+from scheduler.cli.tags import tags_text
 
 from .cli_harness import ScriptedServer, kairos
 
@@ -74,6 +79,26 @@ async def test_tags_lists_by_selector(api: ScriptedServer) -> None:
     )
     assert (await kairos("tags", "--server", api.address)).code == 2
     assert (await kairos("tags", "gadget", "x", "--server", api.address)).code == 2
+
+
+async def test_a_selector_value_may_hold_an_escaped_comma(api: ScriptedServer) -> None:
+    api.reply("TagService/ListTagResources", tag_pb2.ListTagResourcesResponse())
+    selector = r"owners=ops\,web,path=C:\temp,end=\\,env"
+    assert (await kairos("tags", "-l", selector, "--server", api.address)).code == 0
+    [request] = api.requests("TagService/ListTagResources")
+    assert list(request.tags) == tags(
+        ("owners", "ops,web"), ("path", "C:\\temp"), ("end", "\\"), ("env", "")
+    )
+
+
+_TEXT = st.text(alphabet=st.sampled_from("ab=,\\ :"), max_size=6)
+
+
+@given(
+    st.lists(st.tuples(_TEXT.filter(lambda k: "=" not in k and k.strip() != ""), _TEXT), min_size=1)
+)
+def test_a_tags_cell_reads_back_as_the_same_selector(pairs: list[tuple[str, str]]) -> None:
+    assert selector(tags_text(tags(*pairs))) == pairs
 
 
 async def test_run_and_invoke_take_a_selector_and_tags(api: ScriptedServer) -> None:
