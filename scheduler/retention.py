@@ -42,6 +42,7 @@ class Deleted:
     invocations: int = 0
     commands: int = 0
     idempotency_keys: int = 0
+    daily_usage: int = 0
 
 
 class Retention:
@@ -87,20 +88,25 @@ class Retention:
         keys = await self._drain(
             "idempotency_keys", functools.partial(retention.expired_keys, batch=batch)
         )
+        usage = await self._drain(
+            "daily_usage", functools.partial(retention.old_usage, batch=batch)
+        )
         deleted = Deleted(
             executions=executions + rows,
             invocations=invocations,
             commands=commands,
             idempotency_keys=keys,
+            daily_usage=usage,
         )
         if deleted != Deleted():
             log.info(
                 "retention deleted %d executions, %d invocations, %d unkept commands, "
-                "%d idempotency keys",
+                "%d idempotency keys, %d daily usage counts",
                 deleted.executions,
                 deleted.invocations,
                 deleted.commands,
                 deleted.idempotency_keys,
+                deleted.daily_usage,
             )
         return deleted
 

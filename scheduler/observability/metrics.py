@@ -122,7 +122,7 @@ quota_exceeded = Counter(
 retention_deleted = Counter(
     "kairos_retention_deleted_total",
     "Rows the retention job deleted, by table (executions, invocations, commands,"
-    " idempotency_keys).",
+    " idempotency_keys, daily_usage).",
     ("table",),
 )
 retention_errors = Counter(

@@ -21,6 +21,9 @@ What goes, and why derived statuses stay right without being refreshed:
   no call can name them (``InvokeCommand`` refuses them as not found).
 * ``expired_keys``: idempotency keys older than ``IDEMPOTENCY_HOURS``, which the
   idempotency check treats as absent already (``store.idempotency``).
+* ``old_usage``: the daily execution counts (``daily_usage``) of UTC days before
+  yesterday. The quota reads only today's row (``store.quota``); yesterday's stays for
+  a fire whose transaction began before midnight and counts against that day.
 """
 
 from __future__ import annotations
@@ -29,8 +32,10 @@ from datetime import datetime
 
 from sqlalchemy import (
     ColumnElement,
+    Date,
     Integer,
     bindparam,
+    cast,
     delete,
     func,
     literal_column,
@@ -43,6 +48,7 @@ from scheduler.domain.enums import FINAL_STATUSES
 from scheduler.domain.limits import IDEMPOTENCY_HOURS
 from scheduler.store.tables import (
     commands,
+    daily_usage,
     executions,
     idempotency_keys,
     invocation_targets,
@@ -162,6 +168,15 @@ _EXPIRED_KEYS = delete(idempotency_keys).where(
     )
 )
 
+_OLD_USAGE = delete(daily_usage).where(
+    tuple_(daily_usage.c.account_id, daily_usage.c.region_id, daily_usage.c.day).in_(
+        select(daily_usage.c.account_id, daily_usage.c.region_id, daily_usage.c.day)
+        .where(daily_usage.c.day < cast(func.timezone("UTC", func.now()), Date) - 1)
+        .limit(_batch)
+        .with_for_update(skip_locked=True)
+    )
+)
+
 
 async def old_executions(conn: AsyncConnection, *, days: int, batch: int) -> int:
     """Delete up to ``batch`` finished executions older than ``days`` that are not their
@@ -188,4 +203,11 @@ async def old_commands(conn: AsyncConnection, *, days: int, batch: int) -> int:
 async def expired_keys(conn: AsyncConnection, *, batch: int) -> int:
     """Delete up to ``batch`` idempotency keys past ``IDEMPOTENCY_HOURS``; returns how many."""
     result = await conn.execute(_EXPIRED_KEYS, {"batch": batch})
+    return result.rowcount
+
+
+async def old_usage(conn: AsyncConnection, *, batch: int) -> int:
+    """Delete up to ``batch`` daily execution counts of UTC days before yesterday; returns
+    how many went."""
+    result = await conn.execute(_OLD_USAGE, {"batch": batch})
     return result.rowcount

@@ -74,6 +74,7 @@ async def age(conn: AsyncConnection, days: int = 1) -> None:
         text("UPDATE idempotency_keys SET created_at = created_at - make_interval(days => :days)"),
         back,
     )
+    await conn.execute(text("UPDATE daily_usage SET day = day - :days"), back)
 
 
 Rows = set[tuple[Any, ...]]
@@ -102,6 +103,7 @@ async def test_the_history_stays_bounded_under_a_steady_load(engine: AsyncEngine
         await add_invocation(conn, "t-quiet", ["i-1"], armed=True)
         await add_finished(conn, "t-quiet", ["i-1"], 1, count=2)
 
+    per_day = len(PERIODIC) + len(ONCE)
     sizes = []
     for day in range(40):
         async with engine.begin() as conn:
@@ -115,11 +117,17 @@ async def test_the_history_stays_bounded_under_a_steady_load(engine: AsyncEngine
                 repeat_mode=RepeatMode.ONCE,
             )
             await add_finished(conn, f"t-once-{day:02}", ONCE, 1)
+            await conn.execute(
+                text(
+                    "INSERT INTO daily_usage (account_id, region_id, day, executions)"
+                    " VALUES (:account, :region, (now() AT TIME ZONE 'UTC')::date, :n)"
+                ),
+                {"account": TENANT.account_id, "region": TENANT.region_id, "n": per_day},
+            )
         await job.round()
         async with engine.connect() as conn:
             sizes.append(await conn.scalar(select(func.count()).select_from(executions)))
 
-    per_day = len(PERIODIC) + len(ONCE)
     quiet_latest = 1
     # Rows age by whole days: those of the last DAYS days (today's included) stay.
     assert sizes[: DAYS - 1] == [(day + 1) * per_day + 2 for day in range(DAYS - 1)]
@@ -131,6 +139,8 @@ async def test_the_history_stays_bounded_under_a_steady_load(engine: AsyncEngine
             )
         )
         assert [(row.repeat, row.output) for row in quiet] == [(2, OUTPUT)]
+        # The daily quota's counts: today's and yesterday's only.
+        assert await conn.scalar(text("SELECT count(*) FROM daily_usage")) == 2
         output_bytes = await conn.scalar(select(func.sum(func.octet_length(executions.c.output))))
         assert output_bytes == (DAYS * per_day + quiet_latest) * len(OUTPUT)
         remaining = await conn.scalars(select(invocations.c.id).order_by(invocations.c.id))
@@ -256,3 +266,26 @@ async def test_commands_runcommand_did_not_keep_go_once_their_invocations_have(
         assert await retention.old_commands(conn, days=DAYS, batch=500) == 1
         left = await conn.scalars(text("SELECT id FROM commands ORDER BY id"))
         assert list(left) == ["c-1", "c-kept-old", "c-unkept-new", "c-unkept-used"]
+
+
+async def test_daily_usage_goes_once_its_day_is_before_yesterday(engine: AsyncEngine) -> None:
+    # The quota reads today's row only; yesterday's may still be written by a fire whose
+    # transaction began before midnight (UTC).
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO daily_usage (account_id, region_id, day, executions)"
+                " SELECT a, :region, (now() AT TIME ZONE 'UTC')::date - d, 7"
+                " FROM unnest(CAST(:accounts AS TEXT[])) AS a, unnest(ARRAY[0, 1, 2, 40]) AS d"
+            ),
+            {"region": TENANT.region_id, "accounts": ["acct-a", "acct-b", "acct-c"]},
+        )
+    async with engine.begin() as conn:
+        assert await retention.old_usage(conn, batch=4) == 4
+    async with engine.begin() as conn:
+        assert await retention.old_usage(conn, batch=4) == 2
+        assert await retention.old_usage(conn, batch=4) == 0
+        days_ago = "(now() AT TIME ZONE 'UTC')::date - day"
+        left = await conn.execute(text(f"SELECT DISTINCT {days_ago} FROM daily_usage ORDER BY 1"))
+        assert list(left.scalars()) == [0, 1]
+        assert await conn.scalar(text("SELECT count(*) FROM daily_usage")) == 6
