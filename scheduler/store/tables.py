@@ -362,7 +362,9 @@ executions = Table(
     Column("finished_at", Timestamp),
     Column("stop_requested_at", Timestamp),
     Column("updated_at", Timestamp, nullable=False, server_default=NOW),
-    UniqueConstraint("invocation_id", "instance_id", "scheduled_at", name="uq_executions_fire"),
+    # One execution per fire of a target; led by the fire's columns, it also finds a fire's
+    # executions, counted by the release step of rate control (``store.rollout``).
+    UniqueConstraint("invocation_id", "scheduled_at", "instance_id", name="uq_executions_fire"),
     _instance_reference(),
     Index("ix_executions_target", "invocation_id", "instance_id", "repeat"),
     # The executions not finished, by instance: the dispatcher's claim (work waiting
@@ -387,8 +389,6 @@ executions = Table(
             column("released_at").is_(None), column("status") == InvocationStatus.PENDING.value
         ),
     ),
-    # A fire's executions, counted by the release step (``store.rollout``).
-    Index("ix_executions_fire_time", "invocation_id", "scheduled_at"),
     # The retention job deletes by age: the executions finished before its window.
     Index(
         "ix_executions_finished", "finished_at", postgresql_where=column("finished_at").is_not(None)
