@@ -22,6 +22,8 @@ from scheduler.store import activations as activation_store
 from scheduler.store import credentials as credential_store
 from scheduler.store import lost as lost_store
 from scheduler.store import notices
+from scheduler.store import tags as tag_store
+from scheduler.store import targets as target_store
 
 log = logging.getLogger(__name__)
 
@@ -83,12 +85,14 @@ async def credential_caller(ctx: Context, credential: str) -> Caller | KairosErr
 
 
 async def deregister(ctx: Context, tenant: Tenant, instance_id: str) -> None:
-    """Refuse the managed instance's credential from now on, end its open executions
-    ``Error``/``InstanceDeregistered`` and tell the dispatchers to close its stream."""
+    """Refuse the managed instance's credential from now on, end its future fires and its
+    open executions (``Error``/``InstanceDeregistered``), forget its tags and tell the
+    dispatchers to close its stream. The instance is gone for good: no invocation, tag or
+    selector can reach it again (``store.credentials.not_deregistered``)."""
     require_id("instance_id", instance_id)
     instance = InstanceKey(tenant, instance_id)
 
-    async def apply(conn: AsyncConnection) -> int:
+    async def apply(conn: AsyncConnection) -> tuple[int, int]:
         activation_id = await credential_store.deregister(conn, instance)
         if activation_id is None:
             raise not_found(
@@ -96,15 +100,20 @@ async def deregister(ctx: Context, tenant: Tenant, instance_id: str) -> None:
                 f"instance {instance_id} is no registered managed instance of the account",
             )
         await activation_store.count_deregistered(conn, activation_id)
+        # Targets before executions, as a stop takes them: a fire in progress on the
+        # instance finishes first, and its execution is ended below with the others.
+        disarmed = await target_store.disarm_instance(conn, instance)
         ended = await lost_store.end_open(conn, instance, deregistered())
-        if ended:
-            await invocations_changed(conn, ended)
+        await tag_store.forget_instance(conn, instance)
+        if disarmed or ended:
+            await invocations_changed(conn, sorted({*disarmed, *ended}))
         await notices.send(conn, notices.deregistered(instance))
-        return len(ended)
+        return len(disarmed), len(ended)
 
-    ended = await ctx.transaction(apply)
+    disarmed, ended = await ctx.transaction(apply)
     log.info(
-        "managed instance deregistered; %d open executions ended",
+        "managed instance deregistered; %d targets disarmed, %d open executions ended",
+        disarmed,
         ended,
         extra={"instance_id": instance_id},
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Text, bindparam, func, insert, select, update
+from sqlalchemy import ColumnElement, FromClause, Text, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.tenancy import InstanceKey, Tenant
@@ -12,6 +12,23 @@ from scheduler.store.arrays import Unnested
 from scheduler.store.tables import instance_columns, instance_credentials, on_instances
 
 _INSERT = insert(instance_credentials)
+
+
+def not_deregistered(instance: FromClause) -> ColumnElement[bool]:
+    """Rows of ``instances`` (or a table of its key) that no operator deregistered: a
+    deregistered managed instance is gone for good (its credential refused, and an ``mi-``
+    id is never made twice), so nothing may target or tag it any more."""
+    return ~(
+        select(instance_credentials.c.instance_id)
+        .where(
+            instance_credentials.c.account_id == instance.c.account_id,
+            instance_credentials.c.region_id == instance.c.region_id,
+            instance_credentials.c.instance_id == instance.c.id,
+            instance_credentials.c.deregistered_at.is_not(None),
+        )
+        .exists()
+    )
+
 
 # By the unique index on the hash: one lookup per connect, whatever the number of instances.
 _OWNER = select(

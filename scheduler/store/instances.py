@@ -14,6 +14,7 @@ from scheduler.domain.models import Instance
 from scheduler.domain.tenancy import InstanceKey, Tenant
 from scheduler.store import leases
 from scheduler.store.arrays import Unnested, array, array_parameter
+from scheduler.store.credentials import not_deregistered
 from scheduler.store.paging import decode_token, encode_token
 from scheduler.store.tables import instance_columns, instances, of_instance
 from scheduler.store.tags import having_tags
@@ -29,6 +30,7 @@ _INSTANCES_AMONG = select(_clock.c.read_at, instances, _CONNECTED).select_from(
             instances.c.account_id == bindparam("account_id"),
             instances.c.region_id == bindparam("region_id"),
             instances.c.id == any_(array_parameter("ids", Text())),
+            not_deregistered(instances),
         ),
     )
 )
@@ -37,8 +39,9 @@ _INSTANCES_AMONG = select(_clock.c.read_at, instances, _CONNECTED).select_from(
 async def get_instances(
     conn: AsyncConnection, tenant: Tenant, instance_ids: list[str]
 ) -> tuple[dict[str, Instance], datetime]:
-    """The tenant's instances among ``instance_ids``, by id, and the database's time for
-    this transaction (``store.clock.database_now``), in one round trip."""
+    """The tenant's instances among ``instance_ids`` (a deregistered one is none), by id,
+    and the database's time for this transaction (``store.clock.database_now``), in one
+    round trip."""
     rows = (
         await conn.execute(
             _INSTANCES_AMONG,

@@ -34,8 +34,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.enums import ResourceType, TagSource
 from scheduler.domain.tags import MAX_TAGS
-from scheduler.domain.tenancy import Tenant
+from scheduler.domain.tenancy import InstanceKey, Tenant
 from scheduler.store.arrays import Unnested, array, array_parameter
+from scheduler.store.credentials import not_deregistered
 from scheduler.store.paging import decode_token, encode_token
 from scheduler.store.tables import TAGGED_TABLES, commands, tags
 
@@ -118,7 +119,8 @@ def selector_params(selector: Mapping[str, str]) -> dict[str, Any]:
 async def existing(
     conn: AsyncConnection, tenant: Tenant, resource_type: ResourceType, ids: Sequence[str]
 ) -> set[str]:
-    """Which of ``ids`` are resources of the tenant (a command only if it is saved).
+    """Which of ``ids`` are resources of the tenant (a command only if it is saved, an
+    instance only if it was not deregistered).
 
     Instances are locked (``FOR NO KEY UPDATE``, in id order, as an agent's Hello
     locks its row): changes of one instance's tags, and what they make join or leave
@@ -131,7 +133,11 @@ async def existing(
         commands.c.kept if table is commands else true(),
     )
     if resource_type is ResourceType.INSTANCE:
-        query = query.order_by(table.c.id).with_for_update(key_share=True)
+        query = (
+            query.where(not_deregistered(table))
+            .order_by(table.c.id)
+            .with_for_update(key_share=True)
+        )
     return set((await conn.execute(query, {"ids": array(ids)})).scalars())
 
 
@@ -215,6 +221,27 @@ async def remove_tags(
             **_bound(tenant, resource_type),
             "ids": array(ids),
             "keys": None if keys is None else array(keys),
+        },
+    )
+
+
+_FORGET_INSTANCE = delete(tags).where(
+    tags.c.account_id == bindparam("account_id"),
+    tags.c.region_id == bindparam("region_id"),
+    tags.c.resource_type == ResourceType.INSTANCE.value,
+    tags.c.resource_id == bindparam("instance_id"),
+)
+
+
+async def forget_instance(conn: AsyncConnection, instance: InstanceKey) -> None:
+    """Delete every tag of the instance, the API's and its agent's: a deregistered instance
+    matches no selector any more."""
+    await conn.execute(
+        _FORGET_INSTANCE,
+        {
+            "account_id": instance.tenant.account_id,
+            "region_id": instance.tenant.region_id,
+            "instance_id": instance.instance_id,
         },
     )
 

@@ -7,7 +7,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Integer, Row, Text, any_, extract, func, select, update
+from sqlalchemy import (
+    Boolean,
+    Integer,
+    Row,
+    Text,
+    any_,
+    bindparam,
+    extract,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.enums import ACTIVE_STATUSES, InvocationStatus, RepeatMode
@@ -146,6 +157,34 @@ async def boot_targets(conn: AsyncConnection, key: InstanceKey) -> list[ArmedTar
         .with_for_update(of=invocation_targets)
     )
     return _targets(await conn.execute(query))
+
+
+_DISARM_INSTANCE = (
+    update(invocation_targets)
+    .where(
+        invocation_targets.c.account_id == bindparam("of_account"),
+        invocation_targets.c.region_id == bindparam("of_region"),
+        invocation_targets.c.instance_id == bindparam("of_instance"),
+        invocation_targets.c.armed,
+    )
+    .values(armed=False, next_fire_at=None, updated_at=func.now())
+    .returning(invocation_targets.c.invocation_id, invocation_targets.c.instance_id)
+)
+
+
+async def disarm_instance(conn: AsyncConnection, instance: InstanceKey) -> list[TargetKey]:
+    """End every future fire on the instance (periodic, boot, selector): its targets fire
+    no more. Waits for a ticker or boot that holds one mid-fire, so a later statement of the
+    transaction sees the execution that fire created. Returns the targets disarmed."""
+    rows = await conn.execute(
+        _DISARM_INSTANCE,
+        {
+            "of_account": instance.tenant.account_id,
+            "of_region": instance.tenant.region_id,
+            "of_instance": instance.instance_id,
+        },
+    )
+    return targets_of(rows)
 
 
 async def lock_armed(
