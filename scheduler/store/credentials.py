@@ -9,7 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.domain.tenancy import InstanceKey, Tenant
 from scheduler.store.arrays import Unnested
-from scheduler.store.tables import instance_columns, instance_credentials, on_instances
+from scheduler.store.tables import (
+    instance_columns,
+    instance_credentials,
+    on_instances,
+    on_one_instance,
+    one_instance,
+)
 
 _INSERT = insert(instance_credentials)
 
@@ -42,12 +48,7 @@ _OWNER = select(
 
 _DEREGISTER = (
     update(instance_credentials)
-    .where(
-        instance_credentials.c.account_id == bindparam("of_account"),
-        instance_credentials.c.region_id == bindparam("of_region"),
-        instance_credentials.c.instance_id == bindparam("of_instance"),
-        instance_credentials.c.deregistered_at.is_(None),
-    )
+    .where(on_one_instance(instance_credentials), instance_credentials.c.deregistered_at.is_(None))
     .values(deregistered_at=func.now())
     .returning(instance_credentials.c.activation_id)
 )
@@ -86,16 +87,7 @@ async def owner(conn: AsyncConnection, credential_hash: str) -> InstanceKey | No
 async def deregister(conn: AsyncConnection, instance: InstanceKey) -> str | None:
     """Refuse the instance's credential from now on; its activation's id, or None when
     the tenant has no such registered instance (or it was deregistered already)."""
-    row = (
-        await conn.execute(
-            _DEREGISTER,
-            {
-                "of_account": instance.tenant.account_id,
-                "of_region": instance.tenant.region_id,
-                "of_instance": instance.instance_id,
-            },
-        )
-    ).first()
+    row = (await conn.execute(_DEREGISTER, one_instance(instance))).first()
     return None if row is None else str(row.activation_id)
 
 

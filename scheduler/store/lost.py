@@ -36,6 +36,8 @@ from scheduler.store.tables import (
     invocations,
     of_instance,
     on_instances,
+    on_one_instance,
+    one_instance,
     values_of,
 )
 
@@ -200,9 +202,7 @@ def _key(row: Any) -> InstanceKey:
 
 
 _END_ON_INSTANCE = _ending(
-    executions.c.account_id == bindparam("of_account"),
-    executions.c.region_id == bindparam("of_region"),
-    executions.c.instance_id == bindparam("of_instance"),
+    on_one_instance(executions),
     executions.c.status.in_(values_of(ACTIVE_STATUSES)),
     status=InvocationStatus.ERROR.value,
 )
@@ -216,9 +216,7 @@ async def end_open(
     rows = await conn.execute(
         _END_ON_INSTANCE,
         {
-            "of_account": instance.tenant.account_id,
-            "of_region": instance.tenant.region_id,
-            "of_instance": instance.instance_id,
+            **one_instance(instance),
             "error_code": failure.error_code.value,
             "error_info": failure.error_info,
         },

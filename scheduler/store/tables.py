@@ -31,6 +31,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    bindparam,
     column,
     event,
     false,
@@ -197,6 +198,25 @@ def on_instances(referring: FromClause, named: FromClause) -> ColumnElement[bool
         referring.c.region_id == named.c.region_id,
         referring.c.instance_id == named.c.instance_id,
     )
+
+
+def on_one_instance(referring: FromClause) -> ColumnElement[bool]:
+    """Rows of ``referring`` (executions, targets, credentials) on the one instance whose
+    key the statement's parameters give (``one_instance``)."""
+    return and_(
+        referring.c.account_id == bindparam("of_account"),
+        referring.c.region_id == bindparam("of_region"),
+        referring.c.instance_id == bindparam("of_instance"),
+    )
+
+
+def one_instance(instance: InstanceKey) -> dict[str, str]:
+    """The parameters ``on_one_instance`` reads: the instance's tenant and id."""
+    return {
+        "of_account": instance.tenant.account_id,
+        "of_region": instance.tenant.region_id,
+        "of_instance": instance.instance_id,
+    }
 
 
 def instance_columns(agents: Iterable[InstanceKey]) -> dict[str, list[str]]:

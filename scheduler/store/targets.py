@@ -13,7 +13,6 @@ from sqlalchemy import (
     Row,
     Text,
     any_,
-    bindparam,
     extract,
     func,
     select,
@@ -37,7 +36,9 @@ from scheduler.store.tables import (
     invocation_targets,
     invocations,
     of_instance,
+    on_one_instance,
     on_targets,
+    one_instance,
     values_of,
 )
 
@@ -161,12 +162,7 @@ async def boot_targets(conn: AsyncConnection, key: InstanceKey) -> list[ArmedTar
 
 _DISARM_INSTANCE = (
     update(invocation_targets)
-    .where(
-        invocation_targets.c.account_id == bindparam("of_account"),
-        invocation_targets.c.region_id == bindparam("of_region"),
-        invocation_targets.c.instance_id == bindparam("of_instance"),
-        invocation_targets.c.armed,
-    )
+    .where(on_one_instance(invocation_targets), invocation_targets.c.armed)
     .values(armed=False, next_fire_at=None, updated_at=func.now())
     .returning(invocation_targets.c.invocation_id, invocation_targets.c.instance_id)
 )
@@ -176,14 +172,7 @@ async def disarm_instance(conn: AsyncConnection, instance: InstanceKey) -> list[
     """End every future fire on the instance (periodic, boot, selector): its targets fire
     no more. Waits for a ticker or boot that holds one mid-fire, so a later statement of the
     transaction sees the execution that fire created. Returns the targets disarmed."""
-    rows = await conn.execute(
-        _DISARM_INSTANCE,
-        {
-            "of_account": instance.tenant.account_id,
-            "of_region": instance.tenant.region_id,
-            "of_instance": instance.instance_id,
-        },
-    )
+    rows = await conn.execute(_DISARM_INSTANCE, one_instance(instance))
     return targets_of(rows)
 
 
