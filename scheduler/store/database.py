@@ -163,7 +163,7 @@ async def in_transaction(
         except DBAPIError as error:
             if error.connection_invalidated and not committing and not replaced_stale:
                 # The pool is invalidated with it: the next checkout connects afresh.
-                replaced_stale = False
+                replaced_stale = True
                 _log.info("a pooled database connection had been dropped; running the work again")
                 continue
             if attempt == attempts or not is_transient(error):

@@ -214,6 +214,28 @@ async def test_runs_the_work_again_on_a_fresh_connection_when_a_pooled_one_was_d
         await engine.dispose()
 
 
+async def test_a_dropped_connection_is_replaced_once_not_for_ever(database_url: str) -> None:
+    # Each run's connection dies under it (its backend is terminated): the work runs a
+    # second time on a fresh connection, and the second death reaches the caller.
+    engine = create_engine(database_url, pool_size=1, max_overflow=0)
+    runs = 0
+
+    async def doomed(connection: AsyncConnection) -> None:
+        nonlocal runs
+        runs += 1
+        if runs > 5:
+            return  # the bug: a run again for every death; stop it rather than hang
+        await connection.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
+
+    try:
+        with pytest.raises(DBAPIError) as raised:
+            await in_transaction(engine, doomed)
+        assert raised.value.connection_invalidated
+        assert runs == 2
+    finally:
+        await engine.dispose()
+
+
 async def _scalar(connection: AsyncConnection, query: str) -> int:
     return int((await connection.execute(text(query))).scalar_one())
 
