@@ -209,42 +209,48 @@ class Executions:
         await asyncio.gather(*jobs, return_exceptions=True)
 
     async def _execute(self, execution: _Execution, plan: Plan | FilePlan) -> None:
+        try:
+            result = await self._result_of(execution, plan)
+        except Exception as error:
+            # The agent's own failure (a full disk, a runtime answering nonsense): still a
+            # result, never silence, whichever step failed.
+            log.exception("execution %s failed in the agent", execution.record.execution_id)
+            result = outcome.not_run(
+                execution.record.execution_id,
+                common_pb2.INVOCATION_STATUS_ERROR,
+                ExecutionErrorCode.EXECUTION_EXCEPTION,
+                f"the agent could not run the script: {error}",
+                self._clock(),
+            )
+        self._finish(execution, result)
+
+    async def _result_of(
+        self, execution: _Execution, plan: Plan | FilePlan
+    ) -> agent_pb2.ExecutionResult:
         if isinstance(plan, Plan) and plan.in_container:
             # Asking the runtime is I/O, done here rather than in on_task; a stop
             # meanwhile cancels it like a queued task.
             entered = await self._runner.enter_container(plan)
             if isinstance(entered, agent_pb2.ExecutionResult):
-                self._finish(execution, entered)
-                return
+                return entered
             if plan.task.dry_run:
-                execution_id = execution.record.execution_id
-                self._finish(execution, outcome.dry_run(execution_id, self._clock()))
-                return
+                return outcome.dry_run(execution.record.execution_id, self._clock())
             plan = entered
         async with self._slots:
             execution.running = True
-            events = _Events(
-                spool=self._spool, outbox=self._outbox, boot_id=self._boot_id, execution=execution
-            )
-            output_path = self._spool.output_path(execution.record.execution_id)
             try:
-                if isinstance(plan, FilePlan):
-                    result = await self._write(execution, plan, events)
-                else:
-                    result = await self._runner.run(plan, output_path, events, execution.stop)
-            except Exception as error:
-                # The agent's own failure (a full disk, say): still a result, never silence.
-                log.exception("execution %s failed in the agent", execution.record.execution_id)
-                result = outcome.not_run(
-                    execution.record.execution_id,
-                    common_pb2.INVOCATION_STATUS_ERROR,
-                    ExecutionErrorCode.EXECUTION_EXCEPTION,
-                    f"the agent could not run the script: {error}",
-                    self._clock(),
+                events = _Events(
+                    spool=self._spool,
+                    outbox=self._outbox,
+                    boot_id=self._boot_id,
+                    execution=execution,
                 )
+                if isinstance(plan, FilePlan):
+                    return await self._write(execution, plan, events)
+                output_path = self._spool.output_path(execution.record.execution_id)
+                return await self._runner.run(plan, output_path, events, execution.stop)
             finally:
                 execution.running = False
-            self._finish(execution, result)
 
     async def _write(
         self, execution: _Execution, plan: FilePlan, events: _Events

@@ -87,7 +87,18 @@ class Locator:
                 ExecutionErrorCode.CONTAINER_STATE_ABNORMAL, f"container {what} is not running"
             )
         namespaces = Namespaces.of_process(container.pid, self.proc)
-        if namespaces.missing():
+        try:
+            missing = namespaces.missing()
+        except OSError as error:
+            # Not even root may look at another process's namespaces without ptrace
+            # rights over it (a confined or user-namespaced agent).
+            raise ContainerError(
+                ExecutionErrorCode.CONTAINER_STATE_ABNORMAL,
+                f"container {what}: the agent may not look at its process {container.pid}'s "
+                f"namespaces ({error.strerror}); the agent must run as root on the node, "
+                "in its PID namespace",
+            ) from error
+        if missing:
             raise ContainerError(
                 ExecutionErrorCode.CONTAINER_STATE_ABNORMAL,
                 f"container {what}: its process {container.pid} is not in {self.proc} "

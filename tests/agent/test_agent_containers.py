@@ -264,6 +264,30 @@ async def test_container_state_abnormal(harness: Harness, sockets: Path, runtime
         )
 
 
+def _hidden_from_root() -> bool:
+    """Whether even root may not look at /proc/1's namespaces here (a confined sandbox)."""
+    try:
+        Path("/proc/1/ns/mnt").exists()
+    except PermissionError:
+        return True
+    return False
+
+
+@pytest.mark.skipif(not _hidden_from_root(), reason="this machine lets root see /proc/1/ns")
+async def test_a_container_whose_namespaces_the_agent_may_not_see(
+    harness: Harness, sockets: Path
+) -> None:
+    # Before, the PermissionError escaped the task: no result, and the execution stayed
+    # Running on the server until the stream happened to reconnect.
+    async with docker_runtime(sockets / "docker.sock", [Box(box_id(1), "init", 1)]):
+        await _invalid(
+            harness,
+            "ContainerStateAbnormal",
+            "may not look at its process 1",
+            container_name="init",
+        )
+
+
 async def test_container_name_duplicated(harness: Harness, sockets: Path) -> None:
     # Two pods with a container of one name, both running.
     boxes = [Box(box_id(1), "web", os.getpid()), Box(box_id(2), "web", os.getpid())]
