@@ -278,9 +278,11 @@ async def _replan(
     if invocation.repeat_mode is not RepeatMode.PERIOD:
         return
     found, now = await instance_store.get_instances(conn, tenant, instance_ids)
+    # A deregistered instance is not found any more: its target fires no more.
+    await store.disarm(conn, invocation.id, [i for i in instance_ids if i not in found])
     planned = next_fires(
         invocation.settings,
-        [found[i] for i in instance_ids],
+        [found[i] for i in instance_ids if i in found],
         invoke_id=invocation.id,
         now=now,
         created_at=invocation.created_at,

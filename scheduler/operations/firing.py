@@ -88,7 +88,9 @@ async def decide(
     fires: list[Fire] = []
     updates: list[TargetUpdate] = []
     for target in due:
-        if TargetKey(target.invocation_id, target.instance.id) in left:
+        # A deregistered instance fires no more either, however its target stayed armed (a
+        # creation racing the deregistration, or armed before deregistration disarmed).
+        if target.deregistered or TargetKey(target.invocation_id, target.instance.id) in left:
             updates.append(_disarmed(target))
             continue
         try:

@@ -12,6 +12,7 @@ from scheduler.store.arrays import Unnested
 from scheduler.store.tables import (
     instance_columns,
     instance_credentials,
+    instances,
     on_instances,
     on_one_instance,
     one_instance,
@@ -44,6 +45,19 @@ _OWNER = select(
 ).where(
     instance_credentials.c.credential_hash == bindparam("credential_hash"),
     instance_credentials.c.deregistered_at.is_(None),
+)
+
+# The instance's row, as a tag change (``tags.existing``) or a Hello takes it: whatever
+# they are doing to the instance (joining selectors, arming boot targets) commits first,
+# so the deregistration's own statements see it and undo it.
+_LOCK_INSTANCE = (
+    select(instances.c.id)
+    .where(
+        instances.c.account_id == bindparam("of_account"),
+        instances.c.region_id == bindparam("of_region"),
+        instances.c.id == bindparam("of_instance"),
+    )
+    .with_for_update(key_share=True)
 )
 
 _DEREGISTER = (
@@ -87,6 +101,7 @@ async def owner(conn: AsyncConnection, credential_hash: str) -> InstanceKey | No
 async def deregister(conn: AsyncConnection, instance: InstanceKey) -> str | None:
     """Refuse the instance's credential from now on; its activation's id, or None when
     the tenant has no such registered instance (or it was deregistered already)."""
+    await conn.execute(_LOCK_INSTANCE, one_instance(instance))
     row = (await conn.execute(_DEREGISTER, one_instance(instance))).first()
     return None if row is None else str(row.activation_id)
 

@@ -26,6 +26,7 @@ from scheduler.domain.status import StatusChange, TargetKey
 from scheduler.domain.tenancy import InstanceKey, Tenant
 from scheduler.store import leases
 from scheduler.store.arrays import Unnested, array, array_parameter
+from scheduler.store.credentials import not_deregistered
 from scheduler.store.instances import instance_from
 from scheduler.store.invocations import command_of
 from scheduler.store.statuses import rederived, target_of, targets_of
@@ -63,6 +64,9 @@ class ArmedTarget:
     """The invocation's jitter and bounds."""
     # Schedule control: a paused invocation's fires are skipped and counted.
     paused: bool = False
+    deregistered: bool = False
+    """The instance was deregistered: its target is disarmed at its next fire, whatever
+    armed it (``store.credentials.not_deregistered``)."""
 
 
 @dataclass(kw_only=True, frozen=True)
@@ -115,6 +119,7 @@ _COLUMNS = (
     instances.c.last_boot_at,
     instances.c.dispatcher_id,
     leases.connected().label("connected"),
+    (~not_deregistered(instances)).label("deregistered"),
 )
 
 
@@ -339,6 +344,7 @@ class _Builder:
             max_concurrency=row.max_concurrency,
             timing=timing,
             paused=row.paused_at is not None,
+            deregistered=row.deregistered,
         )
 
 

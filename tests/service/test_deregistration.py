@@ -4,12 +4,22 @@ invocations' statuses too; no invocation, tag or selector reaches it again."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+
 import grpc
+import pytest_asyncio
+from sqlalchemy import text
 
 from kairos.v1 import activation_pb2, common_pb2, invocation_pb2, tag_pb2
 from scheduler.domain.codes import RefusalCode
+from scheduler.domain.limits import Limits
+from scheduler.domain.tenancy import DEFAULT_TENANT
 from scheduler.local import Kairos
+from scheduler.store.tables import instances
+from tests.service.conftest import ServerFactory
 from tests.service.harness import Peer
+from tests.service.locks import row_held, until_blocked
 from tests.service.managed import activate, describe, register
 from tests.service.plays import (
     invocation,
@@ -20,6 +30,7 @@ from tests.service.plays import (
     start_with_output,
 )
 from tests.service.refusals import refused
+from tests.service.test_timed import Timed, make_timed, periodic
 
 S = common_pb2
 
@@ -181,3 +192,71 @@ async def tag(kairos: Kairos, instance_id: str, **pairs: str) -> None:
             tags=[S.Tag(key=k, value=v) for k, v in pairs.items()],
         )
     )
+
+
+async def test_a_deregistration_waits_for_a_change_holding_the_instance(
+    kairos: Kairos, database_url: str
+) -> None:
+    # A tag change (or a Hello) holds the instance's row while it joins it to selectors;
+    # the deregistration waits for it, so that its own statements see and undo the join.
+    registered = await register(kairos.address, await activate(kairos))
+    agent = Peer(kairos.address, registered.instance_id, token=registered.credential)
+    await agent.hello()
+    await agent.close()
+    async with row_held(database_url, instances, registered.instance_id):
+        deregistering = asyncio.ensure_future(
+            kairos.activations.DeregisterManagedInstance(
+                activation_pb2.DeregisterManagedInstanceRequest(instance_id=registered.instance_id)
+            )
+        )
+        await until_blocked(database_url)
+        assert not deregistering.done()
+    await deregistering
+
+
+@pytest_asyncio.fixture
+async def timed(servers: ServerFactory) -> AsyncIterator[Timed]:
+    async for value in make_timed(servers, Limits()):
+        yield value
+
+
+async def deregistered_behind_its_back(timed: Timed, instance_id: str) -> None:
+    """The instance's credential deregistered while its targets stayed armed: what a
+    creation racing the deregistration, or a release before it disarmed targets, leaves."""
+    async with timed.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO instance_credentials (instance_id, account_id, region_id,"
+                " activation_id, credential_hash, deregistered_at)"
+                " VALUES (:instance, :account, :region, 'act-1', md5(:hashed), now())"
+            ),
+            {
+                "instance": instance_id,
+                "hashed": instance_id,
+                "account": DEFAULT_TENANT.account_id,
+                "region": DEFAULT_TENANT.region_id,
+            },
+        )
+
+
+async def test_the_ticker_disarms_a_deregistered_instances_armed_target(timed: Timed) -> None:
+    created = await timed.kairos.invocations.RunCommand(periodic("rate(10s)", "i-1", "i-2"))
+    await deregistered_behind_its_back(timed, "i-1")
+    await timed.rewind(created.invoke_id, 10.5)
+    assert await timed.ticker.tick() == 2
+    assert [r.instance_id for r in await timed.history(created.invoke_id)] == ["i-2"]
+    assert armed(await timed.invocation(created.invoke_id)) == {"i-1": False, "i-2": True}
+
+
+async def test_a_resume_disarms_a_deregistered_instances_target(timed: Timed) -> None:
+    created = await timed.kairos.invocations.RunCommand(periodic("rate(10s)", "i-1", "i-2"))
+    invoke_id = created.invoke_id
+    await timed.kairos.invocations.PauseInvocation(
+        invocation_pb2.PauseInvocationRequest(invoke_id=invoke_id)
+    )
+    await deregistered_behind_its_back(timed, "i-1")
+    # Before, the resume's re-planning looked the instance up and failed INTERNAL.
+    await timed.kairos.invocations.ResumeInvocation(
+        invocation_pb2.ResumeInvocationRequest(invoke_id=invoke_id)
+    )
+    assert armed(await timed.invocation(invoke_id)) == {"i-1": False, "i-2": True}
