@@ -85,15 +85,19 @@ async def list_instances(
 
 
 _heard = Unnested("h", account_id=Text(), region_id=Text(), instance_id=Text())
+# Only rows this replica holds: an agent that reconnected to another replica while this
+# one still held its half-open stream belongs to the other (its Hello claimed the row; a
+# Hello is the only claim), and a departure already recorded stays recorded.
 _HEARTBEATS = (
     update(instances)
-    .where(of_instance(_heard.rows))
-    .values(last_heartbeat_at=func.now(), dispatcher_id=bindparam("dispatcher_of"))
+    .where(of_instance(_heard.rows), instances.c.dispatcher_id == bindparam("dispatcher_of"))
+    .values(last_heartbeat_at=func.now())
 )
 
 
 async def heartbeats(conn: AsyncConnection, agents: list[InstanceKey], dispatcher_id: str) -> None:
-    """Record that these agents, connected to ``dispatcher_id``, were heard from: one statement."""
+    """Record that these agents, connected to ``dispatcher_id``, were heard from: one
+    statement, which leaves alone the rows another replica (or nobody) holds by now."""
     await conn.execute(
         _HEARTBEATS,
         {
