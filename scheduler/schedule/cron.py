@@ -174,9 +174,23 @@ class CronSchedule(Schedule):
 
 
 def _render_starred(every: tuple[int, ...], values: tuple[int, ...], star: bool) -> str:
-    """Minute / hour text that keeps whether the field began with `*`."""
+    """Minute / hour text that keeps whether the field began with `*`.
+
+    A starred field holds every ``step``-th value from the first (``*`` or ``*/step``),
+    maybe with other items after it (``*/20,7``): the step that leaves the fewest values
+    over, then those values, so that the text is the same set of values again.
+    """
+    field = MINUTE if len(every) == 60 else HOUR
     if star:
-        return "*" if values == every else f"*/{values[1] - values[0]}"
+        chosen = set(values)
+        _, step, rest = min(
+            (len(over), step, over)
+            for step in range(1, len(every) + 1)
+            if set(every[::step]) <= chosen
+            for over in [sorted(chosen - set(every[::step]))]
+        )
+        head = "*" if step == 1 else f"*/{step}"
+        return ",".join([head, *(str(value) for value in rest)])
     if values == every:
         return f"{every[0]}-{every[-1]}"
-    return render_plain(MINUTE if len(every) == 60 else HOUR, values)
+    return render_plain(field, values)

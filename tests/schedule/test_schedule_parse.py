@@ -239,6 +239,10 @@ def test_bad_zone_tokens(token: str, message: str) -> None:
         ("0 15 10 ? * *", "0 15 10 * * ?"),
         ("0 0/30 9-17 * * ?", "0 0,30 9-17 * * ?"),
         ("0 */20 * * * ?", "0 */20 * * * ?"),
+        # A starred field with more items keeps them all (before: "0 */7 * * * ?").
+        ("0 */20,7 * * * ?", "0 */20,7 * * * ?"),
+        ("0 */5,7 */12,5 * * ?", "0 */5,7 */12,5 * * ?"),
+        ("0 7,*/20 * * * ?", "0 0,7,20,40 * * * ?"),  # starred only when it begins with *
         ("0 0-59 3 * * ?", "0 0-59 3 * * ?"),
         ("0/15 0 0 ? * MON-FRI", "0/15 0 0 ? * 2-6"),
         ("0 0 12 ? JAN,FEB,MAR * asia/tokyo", "0 0 12 * 1-3 ? Asia/Tokyo"),

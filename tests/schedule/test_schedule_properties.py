@@ -122,6 +122,24 @@ def test_canonical_form_round_trips(schedule: CronSchedule) -> None:
     assert schedule.describe()
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(1, 59),
+    st.lists(st.integers(0, 59), max_size=3),
+    st.integers(1, 23),
+    st.lists(st.integers(0, 23), max_size=3),
+)
+def test_a_starred_field_with_more_items_round_trips(
+    minute_step: int, minutes: list[int], hour_step: int, hours: list[int]
+) -> None:
+    minute = ",".join([f"*/{minute_step}", *map(str, minutes)])
+    hour = ",".join([f"*/{hour_step}", *map(str, hours)])
+    schedule = parse_frequency(f"0 {minute} {hour} * * ?")
+    text = str(schedule)
+    assert parse_frequency(text) == schedule
+    assert str(parse_frequency(text)) == text
+
+
 @settings(max_examples=100, deadline=None)
 @given(cron_schedules(), st.dates(date(1971, 1, 1), date(2098, 1, 1)))
 def test_min_interval_bounds_every_gap(schedule: CronSchedule, day: date) -> None:
