@@ -333,16 +333,22 @@ def collect_parameters(pairs: list[tuple[str, str]] | None) -> dict[str, str]:
     return parameters
 
 
+MAX_WIRE_INT = 2**63 - 1
+"""The largest number an int64 field of the API carries: above it, building the request
+fails; the server says which smaller limit a field has."""
+
+
 def int_in(low: int, high: int | None) -> Callable[[str], int]:
-    """An argparse type accepting integers in `[low, high]` (`high=None`: unbounded)."""
+    """An argparse type accepting integers in `[low, high]` (`high=None`: up to what the
+    API's int64 fields carry, ``MAX_WIRE_INT``)."""
 
     def convert(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-        if value < low or (high is not None and value > high):
-            bounds = f"{low}-{high}" if high is not None else f">= {low}"
+        if value < low or value > (MAX_WIRE_INT if high is None else high):
+            bounds = f"{low}-{MAX_WIRE_INT if high is None else high}"
             raise argparse.ArgumentTypeError(f"{value} is out of range ({bounds})")
         return value
 
@@ -362,7 +368,10 @@ def duration(text: str) -> int:
         raise argparse.ArgumentTypeError(
             f"expected seconds or a duration like 30s, 5m, 1h: {text!r}"
         )
-    return int(number) * _UNITS[unit]
+    seconds = int(number) * _UNITS[unit]
+    if seconds > MAX_WIRE_INT:
+        raise argparse.ArgumentTypeError(f"{text!r} is out of range")
+    return seconds
 
 
 def instant(text: str) -> datetime:

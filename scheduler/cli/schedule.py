@@ -179,6 +179,11 @@ def _parse_after(text: str | None, zone: tzinfo | None) -> datetime:
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone or UTC)
+    try:
+        # Near year 1 or 9999 an offset carries the instant out of what datetime holds.
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise _ArgumentError(f"--after: '{text}' is out of range (years 1-9999 in UTC)") from None
     return moment
 
 

@@ -20,7 +20,13 @@ NOWHERE = ["--server", "127.0.0.1:1"]
         (["run", "-i", "i-1", "--keep-command", "--", "true"], "--keep-command needs --name"),
         (["run", "-i", "i-1", "--type", "perl", "--", "x"], "unknown command type 'perl'"),
         (["run", "-i", "i-1", "--repeat-mode", "weekly", "--", "x"], "unknown repeat mode"),
-        (["run", "-i", "i-1", "--timeout", "0", "--", "x"], "0 is out of range (>= 1)"),
+        (["run", "-i", "i-1", "--timeout", "0", "--", "x"], "0 is out of range (1-"),
+        # Past what the API's int64 carries: a usage error, not a traceback.
+        (["run", "-i", "i-1", "--timeout", "9" * 20, "--", "x"], "is out of range (1-"),
+        (
+            ["run", "-i", "i-1", "--frequency", "rate(5m)", "--jitter", "9" * 20 + "h", "--", "x"],
+            "argument --jitter: '" + "9" * 20 + "h' is out of range",
+        ),
         (["command", "create", "--content", "x"], "required: --name"),
         (["command", "create", "--name", "n"], "one of the arguments --content --file"),
         (["command", "create", "--name", "n", "--content", "x", "--file", "y"], "not allowed"),

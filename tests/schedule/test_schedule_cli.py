@@ -85,6 +85,12 @@ def test_exhausted_schedule_says_so() -> None:
         (("0 0 12 * * ?", "--zone", "CST"), "error: InvalidTimeZone: zone: 'CST'"),
         (("0 0 12 * * ?", "--after", "yesterday"), "error: InvalidArgument: --after: 'yesterday'"),
         (("0 0 12 * * ?", "--count", "0"), "error: InvalidArgument: --count must be 1-1000"),
+        # Valid text, but UTC cannot hold it: a refusal, not a traceback.
+        (("rate(5m)", "--after", "0001-01-01T00:00:00+14:00"), "error: InvalidArgument: --after:"),
+        (
+            ("0 0 0 * * ?", "--after", "9999-12-31T23:59:59-12:00"),
+            "error: InvalidArgument: --after: '9999-12-31T23:59:59-12:00' is out of range",
+        ),
     ],
 )
 def test_errors_print_one_line_with_the_code_and_exit_2(
