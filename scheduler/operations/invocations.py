@@ -199,7 +199,9 @@ async def stop_invocation(
                 RefusalCode.INVALID_INSTANCE_NOT_FOUND,
                 f"invocation {invoke_id} has no instances {', '.join(unknown)}",
             )
-        await request_stop(conn, invoke_id, requested or targets)
+        await request_stop(
+            conn, invoke_id, requested or targets, whole=set(requested or targets) >= set(targets)
+        )
 
     await ctx.transaction(stop)
 

@@ -93,13 +93,19 @@ async def delivered(ctx: Context, execution_ids: list[str]) -> None:
         await ctx.transaction(lambda conn: dispatch_store.mark_delivered(conn, execution_ids))
 
 
-async def request_stop(conn: AsyncConnection, invoke_id: str, instance_ids: list[str]) -> None:
-    """Stop an invocation on these instances, in the caller's transaction.
+async def request_stop(
+    conn: AsyncConnection, invoke_id: str, instance_ids: list[str], *, whole: bool
+) -> None:
+    """Stop an invocation on these instances, in the caller's transaction; ``whole``: they
+    are all its instances, and the invocation itself is stopped (a selector takes in
+    nobody any more).
 
     Future fires end; executions not yet started are cancelled; running ones
     become ``Stopping`` and their agents are told.
     """
-    to_notify = await stopping_store.stop(conn, invoke_id, instance_ids, stopped_while_gone())
+    to_notify = await stopping_store.stop(
+        conn, invoke_id, instance_ids, stopped_while_gone(), whole=whole
+    )
     await invocations_changed(
         conn,
         [TargetKey(invoke_id, instance_id) for instance_id in instance_ids],

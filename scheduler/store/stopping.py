@@ -19,7 +19,12 @@ from scheduler.store.tables import (
 
 
 async def stop(
-    conn: AsyncConnection, invoke_id: str, instance_ids: list[str], gone: DeliveryFailure
+    conn: AsyncConnection,
+    invoke_id: str,
+    instance_ids: list[str],
+    gone: DeliveryFailure,
+    *,
+    whole: bool,
 ) -> list[str]:
     """Stop the invocation on ``instance_ids``; returns the instances whose agents must act.
 
@@ -79,9 +84,12 @@ async def stop(
         .returning(executions.c.instance_id)
     )
     to_notify = sorted(set(stopping.scalars()))
-    await conn.execute(
-        update(invocations)
-        .where(invocations.c.id == invoke_id, invocations.c.stopped_at.is_(None))
-        .values(stopped_at=func.now())
-    )
+    if whole:
+        # The invocation itself is stopped (a selector takes in nobody any more); a stop
+        # on some of its instances stops those alone.
+        await conn.execute(
+            update(invocations)
+            .where(invocations.c.id == invoke_id, invocations.c.stopped_at.is_(None))
+            .values(stopped_at=func.now())
+        )
     return to_notify

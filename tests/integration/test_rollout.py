@@ -150,7 +150,7 @@ async def test_a_stop_cancels_held_ones_and_frees_the_slots_of_the_stopped(
 
     async with engine.begin() as conn:
         # i-0 is released, i-5 held: both cancelled by the operator, no failure.
-        await request_stop(conn, "inv-1", ["i-0", "i-5"])
+        await request_stop(conn, "inv-1", ["i-0", "i-5"], whole=False)
 
     async with engine.connect() as conn:
         state = await _state(conn)

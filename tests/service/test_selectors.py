@@ -226,3 +226,31 @@ async def test_a_fire_checks_that_the_instance_still_matches(timed: Timed) -> No
         "i-2": (True, True),
     }
     await counts_match_targets(timed)
+
+
+async def test_a_stop_on_some_instances_leaves_the_selector_taking_in_others(
+    timed: Timed,
+) -> None:
+    await tag(timed.kairos, "i-1", env="prod")
+    await tag(timed.kairos, "i-2", env="prod")
+    created = await timed.kairos.invocations.RunCommand(by_selector("rate(1h)", env="prod"))
+    invoke_id = created.invoke_id
+    invocations = timed.kairos.invocations
+    await invocations.StopInvocation(
+        invocation_pb2.StopInvocationRequest(invoke_id=invoke_id, instance_ids=["i-1"])
+    )
+    # Before, a stop on one instance stopped the whole invocation: nobody joined it again.
+    late = Peer(timed.kairos.address, "i-3")
+    await late.hello(tags={"env": "prod"})
+    await late.close()
+    assert targets(await timed.invocation(invoke_id)) == {
+        "i-1": (True, False),
+        "i-2": (True, True),
+        "i-3": (True, True),
+    }
+    # A stop on all of them stops the invocation itself: it takes in nobody any more.
+    await invocations.StopInvocation(invocation_pb2.StopInvocationRequest(invoke_id=invoke_id))
+    await tag(timed.kairos, "i-1", rack="r1")
+    shown = await timed.invocation(invoke_id)
+    assert {t.instance_id for t in shown.instances if t.HasField("next_fire_time")} == set()
+    assert shown.invocation_status == S.INVOCATION_STATUS_STOPPED
