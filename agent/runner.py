@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 import os
 import pwd
 import subprocess
@@ -29,6 +30,8 @@ from agent.switch_user import as_user
 from kairos.v1 import agent_pb2, common_pb2
 from scheduler.domain.codes import ExecutionErrorCode
 from scheduler.domain.output import STORED_BYTES, HeadTail
+
+log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 3600  # seconds, when a task carries none (SPEC §3)
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -256,8 +259,16 @@ class Runner:
             os.close(write_fd)
             os.close(script_fd)
         start = self._clock()
-        events.started(process.pid, process_start_time(process.pid) or 0, start)
-        capture = _Capture(read_fd, output_path, events)
+        try:
+            events.started(process.pid, process_start_time(process.pid) or 0, start)
+            capture = _Capture(read_fd, output_path, events)
+        except Exception:
+            # Nothing would time it out or stop it: the script goes with the failure
+            # (its record could not be written: a full disk, no descriptor left).
+            kill_group(process.pid)
+            await process.wait()
+            os.close(read_fd)
+            raise
         try:
             returncode, timed_out, stopped = await _wait(process, time_limit, stop)
             await capture.finish()
@@ -318,9 +329,12 @@ async def _wait(
         await asyncio.wait({exited, stopping}, timeout=time_limit, return_when="FIRST_COMPLETED")
         if exited.done():
             return exited.result(), False, False
+        # Which came first, as it stands now: a stop arriving while the killed script is
+        # reaped does not make a timeout a stop.
+        stopped = stopping.done()
         kill_group(process.pid)
         returncode = await exited
-        return returncode, not stopping.done(), stopping.done()
+        return returncode, not stopped, stopped
     finally:
         stopping.cancel()
         if not exited.done():
@@ -340,6 +354,7 @@ class _Capture:
         self._reread = os.open(output_path, os.O_RDONLY)
         self._events = events
         self._written = 0
+        self._spool_failed = False
         self._sent = 0
         self._arrived = asyncio.Event()
         self._reader = asyncio.ensure_future(self._read())
@@ -383,14 +398,24 @@ class _Capture:
                     return
                 self.buffer.feed(data)
                 spooled = data[: SPOOL_BYTES - self._written]
-                if spooled:
-                    self._file.write(spooled)
-                    # Flushed at once: the file is what survives an agent crash.
-                    self._file.flush()
-                    self._written += len(spooled)
-                    self._arrived.set()
+                if spooled and not self._spool_failed:
+                    self._spool(spooled)
         finally:
             loop.remove_reader(self._read_fd)
+
+    def _spool(self, data: bytes) -> None:
+        try:
+            self._file.write(data)
+            # Flushed at once: the file is what survives an agent crash.
+            self._file.flush()
+        except OSError as error:
+            # A full disk: the output is still read (the script must not block on its
+            # pipe) and kept in the result's head and tail; only spooling stops.
+            log.warning("output of a running script no longer spooled: %s", error)
+            self._spool_failed = True
+            return
+        self._written += len(data)
+        self._arrived.set()
 
     async def _stream(self) -> None:
         while True:
