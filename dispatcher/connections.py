@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 
 MAX_BATCH = 1_000
 """Hellos (and, apart, ended streams) in one transaction, at most."""
+DEPARTURE_RETRY = 1.0
+"""Seconds before ended streams the database could not take are recorded again."""
 
 Welcome = Callable[[Sequence[tuple[AgentSession, list[str]]]], Awaitable[None]]
 """Takes the recorded agents' sessions, each with the executions its agent must stop."""
@@ -112,10 +114,13 @@ class ConnectionBatches:
                     arriving, leaving = self._take()
                     metrics.agent_connect_batch_size.observe(len(arriving))
                     try:
-                        await self._apply(arriving, leaving)
+                        kept = await self._apply(arriving, leaving)
                     finally:
                         metrics.agent_connects_waiting.dec(len(arriving))
                     arriving, leaving = [], []
+                    metrics.agent_disconnects_waiting.set(len(self._leaving))
+                    if kept:
+                        await asyncio.sleep(DEPARTURE_RETRY)
         finally:
             # Stopped with the dispatcher: nothing waits for a batch that will not come.
             self._stopped = True
@@ -147,7 +152,8 @@ class ConnectionBatches:
             leaving[gone.departure.agent] = gone
         return list(arriving.values()), list(leaving.values())
 
-    async def _apply(self, arriving: list[_Arriving], leaving: list[_Leaving]) -> None:
+    async def _apply(self, arriving: list[_Arriving], leaving: list[_Leaving]) -> bool:
+        """Record a batch; True when its ended streams wait for the database, queued again."""
         # An agent whose stream ended and that reconnected here since (its new Hello
         # recorded by an earlier batch) is not gone: its old stream's end is not recorded.
         for item in leaving:
@@ -168,19 +174,28 @@ class ConnectionBatches:
                     len(arriving),
                     len(leaving),
                 )
+                kept = False
                 for one in arriving:
-                    await self._apply([one], [])
+                    kept |= await self._apply([one], [])
                 for gone in leaving:
-                    await self._apply([], [gone])
-                return
+                    kept |= await self._apply([], [gone])
+                return kept
             if not is_unavailable(error):
                 log.exception("recording an agent's connect or disconnect failed")
-            for done in [item.done for item in arriving] + [item.done for item in leaving]:
-                _fail(done, error)
-            return
+            for one in arriving:
+                _fail(one.done, error)
+            if is_unavailable(error) and leaving:
+                # An ended stream left unrecorded leaves its agent "connected" here for
+                # as long as this replica lives: it waits for the database instead.
+                self._leaving.extendleft(reversed(leaving))
+                return True
+            for gone in leaving:
+                _fail(gone.done, error)
+            return False
         for item in leaving:
             _succeed(item.done)
         await self._welcome_all(arriving, outcomes)
+        return False
 
     async def _welcome_all(self, arriving: list[_Arriving], outcomes: list[Outcome]) -> None:
         welcomed: list[tuple[AgentSession, list[str]]] = []

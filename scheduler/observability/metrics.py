@@ -93,6 +93,11 @@ agent_connects_waiting = Gauge(
     "kairos_agent_connects_waiting",
     "Agent Hellos read and waiting to be recorded (dispatcher.connections).",
 )
+agent_disconnects_waiting = Gauge(
+    "kairos_agent_disconnects_waiting",
+    "Ended agent streams waiting to be recorded while the database is unavailable"
+    " (dispatcher.connections).",
+)
 agent_connect_batch_size = Histogram(
     "kairos_agent_connect_batch_size",
     "Agent Hellos recorded in one transaction (group commit).",

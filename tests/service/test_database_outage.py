@@ -125,3 +125,37 @@ async def test_an_agent_keeps_its_stream_and_its_result_is_stored_once_the_datab
     # And it goes on carrying work.
     await kairos.invocations.RunCommand(run_request())
     assert (await receive_task(peer)).execution_id != task.execution_id
+
+
+async def test_a_stream_that_ends_during_an_outage_is_recorded_once_the_database_is_back(
+    kairos: Kairos, postgres: EmbeddedPostgres, database_url: str
+) -> None:
+    peer = Peer(kairos.address, "i-gone")
+    await peer.hello()
+    assert await _holder(database_url, "i-gone") is not None
+    async with outage(postgres, database_url):
+        await peer.close()
+        # Before, the failed departure was dropped: the instance stayed recorded as
+        # connected to this replica for as long as it lived.
+        await _until(lambda: _gauge("kairos_agent_disconnects_waiting") >= 1, "waiting")
+    deadline = time.monotonic() + WAIT
+    while await _holder(database_url, "i-gone") is not None:
+        assert time.monotonic() < deadline, "the ended stream was never recorded"
+        await asyncio.sleep(0.05)
+    await _until(lambda: _gauge("kairos_agent_disconnects_waiting") == 0, "recorded")
+
+
+def _gauge(name: str) -> float:
+    return REGISTRY.get_sample_value(name) or 0.0
+
+
+async def _holder(database_url: str, instance_id: str) -> str | None:
+    """The dispatcher replica the instance is recorded as connected to."""
+    url = database_url.replace("postgresql+psycopg://", "postgresql://")
+    async with await psycopg.AsyncConnection.connect(url) as conn:
+        row = await (
+            await conn.execute("SELECT dispatcher_id FROM instances WHERE id = %s", (instance_id,))
+        ).fetchone()
+    assert row is not None
+    held: str | None = row[0]
+    return held
