@@ -457,7 +457,19 @@ async def serve(options: Options, stop: asyncio.Event) -> None:
     spool = Spool(options.state_dir)
     spool.lock()
     # Under the state directory's lock: two agents never register one directory twice.
-    me = await identity(options)
+    # A registration retries an unreachable server for ever: a stop ends it too.
+    registering = asyncio.ensure_future(identity(options))
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({registering, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if not registering.done():
+        registering.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await registering
+        log.info("stopping before the instance was registered")
+        spool.unlock()
+        return
+    me = registering.result()
     boot_id = read_boot_id(options.boot_id_file)
     outbox = Outbox()
     machine = LocalMachine() if options.host_root is None else HostRoot(options.host_root)

@@ -116,6 +116,37 @@ async def test_an_execution_cut_by_the_agents_death_ends_client_restarted(
     assert process.returncode == 0, (tmp_path / "agent.log").read_text()
 
 
+async def test_sigterm_stops_an_agent_still_trying_to_register(tmp_path: Path) -> None:
+    # Before, the signal only set an event the agent looked at once registered: one that
+    # could not reach its server ran on until SIGKILL.
+    code_file = tmp_path / "code"
+    code_file.write_text("kac_secret\n")
+    code_file.chmod(0o600)
+    log_path = tmp_path / "agent.log"
+    with log_path.open("ab") as log:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "agent",
+            "--server", "127.0.0.1:1",
+            "--activation-id", "act-1",
+            "--activation-code-file", str(code_file),
+            "--state-dir", str(tmp_path / "state"),
+            cwd=REPO,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+        )  # fmt: skip
+    try:
+        await eventually(
+            lambda: "retrying" in log_path.read_text(), "a failed registration attempt"
+        )
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), 10) == 0, log_path.read_text()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
 async def test_missing_instance_id_is_a_clear_error(tmp_path: Path) -> None:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
