@@ -49,6 +49,7 @@ class AgentSession:
         "_capacity",
         "_changed",
         "_closed",
+        "_closed_at",
         "_finishing",
         "_full_since",
         "_held_back",
@@ -104,6 +105,7 @@ class AgentSession:
         """The stream is closed because the agent sent nothing (not because it read nothing)."""
         self._wants_work = False
         self._full_since: float | None = None
+        self._closed_at: float | None = None
         self._last_taken = time.monotonic()
         self._last_heard = time.monotonic()
         self._held_back = False
@@ -331,6 +333,14 @@ class AgentSession:
         """
         self._closed = True
         self._changed.set()
+        if self._messages and not self._stuck:
+            # From now on it must take what is queued, however little: watch it as a
+            # full outbox is watched.
+            self._closed_at = time.monotonic()
+            if self._timer is None:
+                self._timer = asyncio.get_running_loop().call_later(
+                    self._send_timeout, self._check_stuck
+                )
 
     def ended(self) -> None:
         """The stream is over: drop what it did not take, and stop watching it."""
@@ -352,9 +362,11 @@ class AgentSession:
 
     def _check_stuck(self) -> None:
         self._timer = None
-        if self._stuck or self._full_since is None:
+        draining = self._closed_at if self._closed and self._messages else None
+        watched = [since for since in (self._full_since, draining) if since is not None]
+        if self._stuck or not watched:
             return
-        idle_since = max(self._full_since, self._last_taken)
+        idle_since = max(min(watched), self._last_taken)
         left = idle_since + self._send_timeout - time.monotonic()
         if left > 0:
             self._timer = asyncio.get_running_loop().call_later(left, self._check_stuck)

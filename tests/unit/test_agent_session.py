@@ -163,6 +163,17 @@ async def test_a_closed_stream_that_cannot_drain_is_still_closed_by_the_send_tim
     await asyncio.wait_for(stuck.wait(), 2)
 
 
+async def test_a_closed_stream_that_takes_not_even_one_message_is_closed_too() -> None:
+    # Fewer messages than the outbox holds: before, nothing watched a closed stream that
+    # never took them, and its call waited for ever.
+    stuck = asyncio.Event()
+    session = AgentSession(AGENT, queue_size=2, send_timeout=0.05, on_stuck=lambda _: stuck.set())
+    session.offer([task(0)])
+    session.close()
+    await asyncio.wait_for(stuck.wait(), 2)
+    assert session.stuck
+
+
 async def test_an_ended_stream_is_no_longer_watched() -> None:
     stuck: list[AgentSession] = []
     session = AgentSession(AGENT, queue_size=2, send_timeout=0.05, on_stuck=stuck.append)
