@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from dispatcher.messages import stop_message, task_message
 from kairos.v1 import agent_pb2
 from scheduler.domain.enums import InvocationStatus
+from scheduler.domain.hello import MAX_HELD
 from scheduler.domain.protocol import OLDEST_PROTOCOL
 from scheduler.domain.tenancy import InstanceKey
 from scheduler.observability import metrics
@@ -30,7 +31,8 @@ class AgentSession:
     drains; nothing else ever waits on it. A task that does not fit stays
     undelivered (``Pending``, not marked delivered) and is offered again when the
     stream has drained the outbox below half (``wants_work``). Stops and result
-    acks may use a second outbox-size of room; beyond that the stream is stuck
+    acks may use more room (an outbox-size, and at least a Welcome and a stop for
+    each execution a Hello may list as held); beyond that the stream is stuck
     and is closed (the agent re-sends unacknowledged results and gets its stops
     again when it reconnects). An outbox that stays full with nothing taken for
     ``send_timeout`` seconds calls ``on_stuck``: the stream is to be closed.
@@ -291,12 +293,14 @@ class AgentSession:
     def send(self, message: agent_pb2.DispatcherMessage) -> bool:
         """Queue a control message (stop, result ack, shutdown); never waits.
 
-        Control messages may use a second outbox-size of room beyond the tasks;
-        a stream that lets even that fill up is stuck: it is closed and False returned.
+        Control messages may use room beyond the tasks: an outbox-size, and at least
+        enough for a Welcome and a stop for every execution a Hello may list as held
+        (``MAX_HELD``, all queued before the stream is read); a stream that lets even
+        that fill up is stuck: it is closed and False returned.
         """
         if self._closed:
             return False
-        if len(self._messages) >= 2 * self._capacity:
+        if len(self._messages) >= self._capacity + max(self._capacity, MAX_HELD + 1):
             self.give_up(f"its outbox overflowed ({len(self._messages)} messages)")
             return False
         self._put(message)

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from dispatcher.messages import result_ack_message
 from dispatcher.session import AgentSession
+from kairos.v1 import agent_pb2
 from scheduler.domain.enums import InvocationStatus
+from scheduler.domain.hello import MAX_HELD
 from tests.unit.outboxes import AGENT, drain, task
 
 
@@ -54,12 +58,13 @@ async def test_stops_and_acks_fit_beyond_a_full_outbox_of_tasks() -> None:
     assert not session.stuck
 
 
-async def test_control_messages_beyond_twice_the_outbox_close_the_stuck_stream() -> None:
+async def test_control_messages_beyond_their_room_close_the_stuck_stream() -> None:
     stuck: list[AgentSession] = []
     session = AgentSession(AGENT, queue_size=2, on_stuck=stuck.append)
-    for n in range(4):
+    room = 2 + MAX_HELD + 1  # the outbox, then a Welcome and a stop per held execution
+    for n in range(room):
         assert session.send(result_ack_message(f"e-{n}"))
-    assert not session.send(result_ack_message("e-4"))  # no waiting: the stream is closed
+    assert not session.send(result_ack_message("e-x"))  # no waiting: the stream is closed
     assert stuck == [session]
     assert session.stuck
     assert await asyncio.wait_for(session.next_message(), 1) is None
@@ -83,6 +88,18 @@ async def test_close_wakes_a_stream_waiting_for_messages() -> None:
     await asyncio.sleep(0)  # let it start waiting
     session.close()
     assert await asyncio.wait_for(waiting, 1) is None
+
+
+async def test_a_welcome_and_a_stop_for_every_held_execution_fit() -> None:
+    # A Hello may list MAX_HELD executions the server no longer has open: the Welcome and
+    # a stop for each are queued before the stream is read. Before, the 513th overflowed
+    # the outbox, the stream was closed, and the agent reconnected into the same again.
+    session = AgentSession(AGENT, on_stuck=lambda _: pytest.fail("closed as stuck"))
+    assert session.send(agent_pb2.DispatcherMessage(welcome=agent_pb2.Welcome()))
+    for n in range(MAX_HELD):
+        session.stop(f"e-{n}")
+    assert not session.stuck
+    assert session.pending() == MAX_HELD + 1
 
 
 async def test_an_outbox_full_past_the_send_timeout_closes_the_stream() -> None:
