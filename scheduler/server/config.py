@@ -64,12 +64,27 @@ class ServerConfig:
         self._validate_tls()
         self._validate_ports()
         agent_host = (self.agent_listen or "").rpartition(":")[0]
-        if self.agent_listen and not (self.insecure or self.tls_cert or is_loopback(agent_host)):
-            raise ConfigError(
-                f"--agent-listen {self.agent_listen} is not a loopback address but has no "
-                "TLS (--tls-cert, --tls-key): give it, or --insecure when something else "
-                "guards the port, such as a service mesh's mutual TLS"
-            )
+        if self.agent_listen and not (self.insecure or is_loopback(agent_host)):
+            # As --listen: a public port needs TLS and a way to tell agents apart
+            # (tokens of an auth file, or client certificates); without either every
+            # caller is an agent of the default account, handed its instances' scripts.
+            missing = [
+                flags
+                for flags, given in (
+                    ("TLS (--tls-cert, --tls-key)", self.tls_cert is not None),
+                    (
+                        "--auth-file or --tls-client-ca",
+                        self.auth_file is not None or self.tls_client_ca is not None,
+                    ),
+                )
+                if not given
+            ]
+            if missing:
+                raise ConfigError(
+                    f"--agent-listen {self.agent_listen} is not a loopback address but has "
+                    f"no {' and no '.join(missing)}: give what is missing, or --insecure when "
+                    "something else guards the port, such as a service mesh's mutual TLS"
+                )
         if not self.insecure and not is_loopback(host):
             missing = [
                 flags

@@ -127,7 +127,11 @@ def test_a_plaintext_agent_port_beyond_loopback_needs_insecure() -> None:
     assert "--agent-listen 0.0.0.0:50052 is not a loopback address" in message
     assert "--insecure" in message
     ServerConfig(agent_listen=agents, insecure=True).validate()
-    tls(agent_listen=agents).validate()
+    # TLS alone is not enough: without tokens or client certificates anyone reaching the
+    # port would be an agent of the default account (before, this started).
+    assert "no --auth-file or --tls-client-ca" in refusal(tls(agent_listen=agents))
+    tls(agent_listen=agents, auth_file=Path("auth.toml")).validate()
+    tls(agent_listen=agents, client_ca=Path("ca.crt")).validate()
 
 
 def test_health_listen_is_a_port_of_its_own() -> None:
