@@ -18,7 +18,7 @@ from scheduler.domain.enums import InvocationStatus
 from scheduler.domain.models import PlannedExecution
 from scheduler.domain.tenancy import Tenant
 from scheduler.store.arrays import Unnested
-from scheduler.store.paging import decode_token, encode_token
+from scheduler.store.paging import decode_token, encode_token, token_integer
 from scheduler.store.tables import Timestamp, executions, invocations
 
 
@@ -89,7 +89,8 @@ async def list_results(
     after = decode_token(next_token, 2)
     if after is not None:
         query = query.where(
-            tuple_(executions.c.instance_id, executions.c.repeat) > tuple_(str(after[0]), after[1])
+            tuple_(executions.c.instance_id, executions.c.repeat)
+            > tuple_(str(after[0]), token_integer(after[1]))
         )
     rows = (
         await conn.execute(

@@ -62,6 +62,13 @@ def newest_first_token(keys: Sequence[tuple[datetime, str]], page_size: int) -> 
     return encode_token([created_at.isoformat(), key])
 
 
+def token_integer(value: str | int) -> int:
+    """The integer part of a decoded token (a crafted token may hold text there)."""
+    if isinstance(value, int):
+        return value
+    raise invalid(RefusalCode.INVALID_PARAM_NEXT_TOKEN, "next_token", "next_token is not valid")
+
+
 def token_timestamp(value: str | int) -> datetime:
     """The timestamp part of a decoded token."""
     try:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 
 import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from kairos.v1 import agent_pb2, common_pb2, invocation_pb2
+from scheduler.domain.codes import RefusalCode
 from scheduler.domain.limits import Limits
 from scheduler.local import Kairos, connect
 from tests.service.conftest import ServerFactory
@@ -21,6 +24,7 @@ from tests.service.plays import (
     run_request,
     until_status,
 )
+from tests.service.refusals import refused
 
 SHELL = common_pb2.COMMAND_TYPE_RUN_SHELL_SCRIPT
 S = common_pb2
@@ -184,3 +188,24 @@ async def test_watch_streams_output_and_the_final_status(kairos: Kairos, peers: 
     assert events[-1].finished == S.INVOCATION_STATUS_SUCCESS
     statuses = [e.result.invocation_status for e in events if e.WhichOneof("event") == "result"]
     assert statuses[-1] == S.INVOCATION_STATUS_SUCCESS
+
+
+async def test_a_crafted_results_token_is_refused_naming_it(
+    kairos: Kairos, peers: list[Peer]
+) -> None:
+    created = await kairos.invocations.RunCommand(run_request())
+    # A key of the right length with text where the repeat number goes: before, it
+    # reached PostgreSQL as a comparison of an integer with text, and failed INTERNAL.
+    crafted = base64.urlsafe_b64encode(json.dumps(["i-1", "abc"]).encode()).decode()
+    refusal = await refused(
+        kairos.invocations.DescribeInvocationResults(
+            invocation_pb2.DescribeInvocationResultsRequest(
+                invoke_id=created.invoke_id, next_token=crafted
+            )
+        )
+    )
+    refusal.assert_code(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        RefusalCode.INVALID_PARAM_NEXT_TOKEN,
+        "next_token is not valid",
+    )
