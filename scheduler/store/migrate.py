@@ -91,7 +91,9 @@ def check_schema(url: str) -> None:
 def _hide_password(url: str) -> str:
     # Rewrites the text rather than re-rendering a parsed URL, which would
     # percent-encode the query (a unix-socket host) into something unreadable.
-    return re.sub(r"^([^:/]+://[^:/@?]*:)[^/?]*@", r"\1***@", url)
+    # libpq also takes the password as a query parameter (?password=…).
+    hidden = re.sub(r"^([^:/]+://[^:/@?]*:)[^/?]*@", r"\1***@", url)
+    return re.sub(r"([?&]password=)[^&#]*", r"\1***", hidden, flags=re.IGNORECASE)
 
 
 def _engine(url: str) -> Engine:

@@ -203,6 +203,18 @@ def test_check_schema_names_the_database_the_state_and_the_fix(empty_database_ur
     check_schema(with_password)
 
 
+def test_a_password_given_as_a_query_parameter_is_not_shown_either(
+    empty_database_url: str,
+) -> None:
+    # libpq takes ?password=… too (before, the message showed it, twice).
+    with_password = empty_database_url + "&password=s3cret&sslmode=disable"
+    with pytest.raises(SchemaNotMigrated) as raised:
+        check_schema(with_password)
+    message = str(raised.value)
+    assert "s3cret" not in message
+    assert "password=***&sslmode=disable" in message
+
+
 def test_check_schema_names_an_unknown_revision(database_url: str) -> None:
     check_schema(database_url)
     with psycopg.connect(database_url) as connection:
