@@ -4,7 +4,6 @@ unbounded nor blocked on its pipe (``agent/runner.py``)."""
 from __future__ import annotations
 
 import asyncio
-import os
 from datetime import datetime
 from pathlib import Path
 
@@ -12,6 +11,8 @@ import pytest
 
 from agent.runner import Plan, Runner
 from kairos.v1 import agent_pb2, common_pb2
+
+from .agent_harness import eventually
 
 
 class _Events:
@@ -56,5 +57,22 @@ async def test_a_run_whose_start_cannot_be_recorded_leaves_no_script_behind(
     with pytest.raises(OSError, match="No space left"):
         await runner.run(_plan(runner, b"sleep 30", 2), tmp_path / "out", events, asyncio.Event())
     assert events.pid
-    with pytest.raises(ProcessLookupError):
-        os.killpg(events.pid, 0)
+    # Killed, not left running: no live process of its group (a killed one may linger
+    # as a zombie until whoever inherited it reaps it).
+    await eventually(lambda: not _live_members(events.pid), "the script's group to die")
+
+
+def _live_members(pgid: int) -> list[int]:
+    """The processes of group ``pgid`` that are alive (not zombies)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(int(entry.name))
+    return members
