@@ -42,6 +42,12 @@ class Client:
 
     def __init__(self, address: str, token: str | None, tls: ClientTls | None = None) -> None:
         self.address = address
+        if token is not None and not all(" " <= char <= "~" for char in token):
+            # gRPC would refuse the header as INTERNAL "Invalid metadata", naming nothing.
+            raise UsageError(
+                "the token (--token, KAIROS_TOKEN or the token file) has characters a "
+                "header cannot carry: only printable ASCII"
+            )
         tls = tls or ClientTls()
         try:
             credentials = tls.credentials()

@@ -22,10 +22,14 @@ RESOURCE_TYPES = {
 def tag(args: argparse.Namespace) -> int:
     """`kairos tag TYPE ID... KEY=VALUE...`: TagResources (ids first, then tags)."""
     ids, pairs = _split(args.items, lambda item: "=" in item, "KEY=VALUE")
+    try:
+        given = [tag_pair(p) for p in pairs]
+    except argparse.ArgumentTypeError as error:
+        raise UsageError(str(error)) from None
     request = tag_pb2.TagResourcesRequest(
         resource_type=RESOURCE_TYPES[args.resource_type],
         resource_ids=ids,
-        tags=to_tags(tag_pair(p) for p in pairs),
+        tags=to_tags(given),
     )
     with Client.from_args(args) as client:
         response = client.tag_resources(request)

@@ -35,6 +35,11 @@ NOWHERE = ["--server", "127.0.0.1:1"]
         (["invocations", "--status", "done"], "unknown invocation status 'done'"),
         (["dev", "--agents", "0"], "0 is out of range (1-50)"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
+        # Before, a traceback: the pair was parsed outside argparse.
+        (["tag", "instance", "i-1", "=prod"], "expected KEY=VALUE, got '=prod'"),
+        # Before, gRPC refused the header as INTERNAL "Invalid metadata", naming nothing.
+        (["instances", "--token", "ab\ncd"], "the token (--token, KAIROS_TOKEN or the token"),
+        (["instances", "--token", "caf\u00e9"], "only printable ASCII"),
         (["agent", "--server", "a:1,,b:2"], "argument --server: entry '' is not HOST:PORT"),
         (["agent", "--server", "a:1,a:1"], "an address is listed twice in 'a:1,a:1'"),
     ],
@@ -42,7 +47,7 @@ NOWHERE = ["--server", "127.0.0.1:1"]
 def test_usage_errors_exit_2(
     argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    extra = NOWHERE if argv[0] in ("run", "command", "invocations") else []
+    extra = NOWHERE if argv[0] in ("run", "command", "invocations", "tag", "instances") else []
     assert main([*argv, *extra]) == 2
     captured = capsys.readouterr()
     assert message in captured.err
