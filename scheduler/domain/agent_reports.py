@@ -120,6 +120,10 @@ class JoinedOutput:
     data: bytes
     end: int
     live: LiveRate = field(compare=False)
+    runs: tuple[tuple[int, bytes], ...] = ()
+    """The unbroken stretches of ``data``, each at its own offset: what watchers are
+    given, so that a skip between two chunks stays a gap (``data`` glues them, as the
+    store keeps them)."""
 
 
 @dataclass(kw_only=True)
@@ -182,18 +186,21 @@ def _with_start(report: Finished, start_of: dict[ExecutionKey, datetime]) -> Fin
 
 def _joined(parts: list[Output]) -> JoinedOutput:
     first = parts[0]
-    data = bytearray()
+    runs: list[tuple[int, bytearray]] = [(first.offset, bytearray())]
     end = first.offset
     for part in parts:
         if part.offset < end:
             continue
-        data += part.data
+        if part.offset > end:  # the agent skipped what lies between: a new stretch
+            runs.append((part.offset, bytearray()))
+        runs[-1][1].extend(part.data)
         end = part.offset + len(part.data)
     return JoinedOutput(
         agent=first.agent,
         execution_id=first.execution_id,
         offset=first.offset,
-        data=bytes(data),
+        data=b"".join(data for _, data in runs),
         end=end,
         live=first.live,
+        runs=tuple((offset, bytes(data)) for offset, data in runs),
     )

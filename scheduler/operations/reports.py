@@ -72,17 +72,20 @@ async def _relay(conn: AsyncConnection, batch: Grouped, still_open: list[Changed
         invoke_id = invocation_of.get((chunk.agent, chunk.execution_id))
         if invoke_id is None:
             continue
-        admitted = chunk.live.admit(chunk.execution_id, len(chunk.data), now)
-        if admitted:
-            relayed += notices.output(
-                notices.OutputChunk(
-                    invoke_id=invoke_id,
-                    execution_id=chunk.execution_id,
-                    instance_id=chunk.agent.instance_id,
-                    offset=chunk.offset,
-                    data=chunk.data[:admitted],
+        # Each unbroken stretch at its own offset: a skip the agent made between two
+        # chunks of the batch reaches watchers as the gap it is.
+        for offset, data in chunk.runs:
+            admitted = chunk.live.admit(chunk.execution_id, len(data), now)
+            if admitted:
+                relayed += notices.output(
+                    notices.OutputChunk(
+                        invoke_id=invoke_id,
+                        execution_id=chunk.execution_id,
+                        instance_id=chunk.agent.instance_id,
+                        offset=offset,
+                        data=data[:admitted],
+                    )
                 )
-            )
     await notices.send(conn, relayed)
 
 

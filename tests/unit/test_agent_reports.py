@@ -64,6 +64,29 @@ def test_a_joined_chunk_is_stored_as_its_parts_would_be(chunks: list[Output], si
     assert joined.offset == chunks[0].offset
 
 
+@given(chunk_runs())
+def test_each_unbroken_stretch_keeps_its_own_offset(chunks: list[Output]) -> None:
+    # Watchers are given the stretches, so a skip the agent made stays a gap; before,
+    # the bytes after a skip were relayed as if they followed the bytes before it.
+    (joined,) = grouped(chunks).output
+    assert b"".join(data for _, data in joined.runs) == joined.data
+    assert joined.runs[0][0] == joined.offset
+    for (offset, data), (following, _) in zip(joined.runs, joined.runs[1:], strict=False):
+        assert offset + len(data) < following
+    last_offset, last_data = joined.runs[-1]
+    assert last_offset + len(last_data) == joined.end
+
+
+def test_a_skip_between_two_chunks_splits_the_stretches() -> None:
+    chunks = [
+        Output(agent=AGENT, execution_id="e-1", offset=0, data=b"AAAA", live=LIVE),
+        Output(agent=AGENT, execution_id="e-1", offset=8, data=b"CCCC", live=LIVE),
+    ]
+    (joined,) = grouped(chunks).output
+    assert joined.runs == ((0, b"AAAA"), (8, b"CCCC"))
+    assert (joined.data, joined.end) == (b"AAAACCCC", 12)  # stored as before
+
+
 def test_the_first_report_of_each_kind_per_execution_is_kept() -> None:
     result = execution_result("e-1")
     first_start = Started(AGENT, "e-1", NOW)
