@@ -147,6 +147,14 @@ class Process:
         return self.popen
 
 
+def _say(message: str) -> None:
+    """Tell the operator, if the terminal is still there: `kairos dev` may be stopping
+    because it is gone (a closed window, a `| tee` killed with it), and the children must
+    be stopped all the same."""
+    with contextlib.suppress(OSError):
+        print(message, file=sys.stderr)
+
+
 def stop(processes: Sequence[Process], grace: float) -> None:
     """SIGTERM the running ones together; SIGKILL the session of any alive after `grace` s."""
     running = [(p, p.popen) for p in processes if p.popen is not None and p.popen.poll() is None]
@@ -158,7 +166,7 @@ def stop(processes: Sequence[Process], grace: float) -> None:
         try:
             popen.wait(timeout=max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            print(f"{process.name} did not stop in {grace:.0f} s; killing it", file=sys.stderr)
+            _say(f"{process.name} did not stop in {grace:.0f} s; killing it")
             # The whole session: it may have children of its own (PostgreSQL, scripts).
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(popen.pid, signal.SIGKILL)
@@ -179,7 +187,7 @@ def stop_orphaned_postgres(data_dir: Path, grace: float) -> None:
         os.kill(pid, signal.SIGINT)  # PostgreSQL's fast shutdown
     except (OSError, ValueError, IndexError):
         return  # not running (or never started)
-    print(f"stopping the orphaned PostgreSQL {pid}", file=sys.stderr)
+    _say(f"stopping the orphaned PostgreSQL {pid}")
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
         try:

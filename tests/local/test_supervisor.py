@@ -1,8 +1,11 @@
 """The supervisor: watching children while work runs, stops on purpose, restarts, signals."""
 
 import asyncio
+import io
 import os
 import signal
+import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -85,3 +88,44 @@ async def test_until_online_since_waits_for_a_heartbeat_after_it(api: ScriptedSe
     api.reply("FleetService/DescribeAgentStatus", status(before), status(before), status(after))
     await until_online(api.address, ["i-1"], within=60, since=since)
     assert len(api.requests("FleetService/DescribeAgentStatus")) == 3
+
+
+class _GoneTerminal(io.TextIOBase):
+    """stderr once the terminal is gone: every write fails."""
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_children_are_stopped_even_when_the_terminal_is_gone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before, the notice printed before a SIGKILL raised, and stop_all gave up there:
+    # the slow child and every server after it were left running.
+    supervisor = Supervisor(tmp_path, grace=0.2)
+    stubborn = supervisor.spawn(
+        "agent i-1",
+        [sys.executable, "-c", _IGNORES_SIGTERM],
+        tmp_path / "agent.log",
+    )
+    server = supervisor.spawn(
+        "server", [sys.executable, "-c", "import time; time.sleep(60)"], tmp_path / "server.log",
+        address="127.0.0.1:1",
+    )  # fmt: skip
+    ready = tmp_path / "agent.log"
+    deadline = time.monotonic() + 10
+    while "ready" not in ready.read_text():  # its SIGTERM handler is in place
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    monkeypatch.setattr(sys, "stderr", _GoneTerminal())
+    supervisor.stop_all()
+    assert not stubborn.alive()
+    assert not server.alive()
+
+
+_IGNORES_SIGTERM = (
+    "import signal, sys, time\n"
+    "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+    "print('ready', flush=True)\n"
+    "time.sleep(60)\n"
+)
