@@ -6,6 +6,7 @@ finish and the invocation is final."""
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -15,6 +16,7 @@ import pytest_asyncio
 from google.protobuf.timestamp_pb2 import Timestamp
 from prometheus_client import REGISTRY
 from sqlalchemy import insert, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kairos.v1 import command_pb2, common_pb2, invocation_pb2
 from scheduler.domain.codes import RefusalCode
@@ -22,6 +24,7 @@ from scheduler.domain.enums import OsType
 from scheduler.domain.jitter import jitter_offset
 from scheduler.domain.limits import Limits
 from scheduler.domain.tenancy import DEFAULT_TENANT
+from scheduler.store.database import in_transaction
 from scheduler.store.tables import instances
 from tests.service.conftest import ServerFactory
 from tests.service.plays import receive_task, report
@@ -118,15 +121,20 @@ async def test_jitter_spreads_two_hundred_targets_over_the_window_the_same_at_ev
             }
             # The same slot at the next fire.
             assert await offsets_after(timed, invoke_id, repeat) == offsets
-            async with timed.engine.begin() as conn:
-                # As if the agents had reported: the next fire is no overlap.
-                await conn.execute(
-                    text(
-                        "UPDATE executions SET status = 'Success', finished_at = now() "
-                        "WHERE invocation_id = :id"
-                    ),
-                    {"id": invoke_id},
-                )
+            # As if the agents had reported: the next fire is no overlap. The server may
+            # be delivering these executions meanwhile, their rows in another order: a
+            # deadlock is retried as the server's own transactions are.
+            await in_transaction(timed.engine, functools.partial(_succeeded, invoke_id=invoke_id))
+
+
+async def _succeeded(conn: AsyncConnection, *, invoke_id: str) -> None:
+    await conn.execute(
+        text(
+            "UPDATE executions SET status = 'Success', finished_at = now() "
+            "WHERE invocation_id = :id"
+        ),
+        {"id": invoke_id},
+    )
 
 
 async def test_a_jittered_target_starts_after_its_offset_and_keeps_the_nominal_instant(
