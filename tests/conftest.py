@@ -34,6 +34,7 @@ loop (it lives in the session's loop, like every async fixture here).
 
 from __future__ import annotations
 
+import importlib
 import shutil
 import tempfile
 import uuid
@@ -111,6 +112,21 @@ def postgres_data_dir() -> Iterator[Path]:
         yield path / "data"
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _hypothesis_regex_imported() -> None:
+    """Import Hypothesis's regex support before the first test of a session.
+
+    Hypothesis imports it on first use, and pytest rewrites (parses) every module of a
+    plugin's package as it is imported. Mid-test, a garbage collection during that parse
+    can run a finalizer that logs a traceback, which parses too: CPython 3.11 then fails
+    the import with "SystemError: AST constructor recursion depth mismatch" (it did in
+    CI). Before the first test nothing is there to collect. Not at conftest import:
+    Hypothesis warns about work done while plugins load. (A private module: should it
+    move, this import fails loudly.)
+    """
+    importlib.import_module("hypothesis.strategies._internal.regex")
 
 
 @pytest.fixture
