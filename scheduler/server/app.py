@@ -50,6 +50,7 @@ from scheduler.rpc.interceptor import KairosInterceptor
 from scheduler.server import collector, tls
 from scheduler.server.config import ServerConfig, ServerRole
 from scheduler.server.health import Health, serve_health_only
+from scheduler.server.ports import binding
 from scheduler.store import migrate
 from scheduler.store.database import create_engine, database_url
 from scheduler.store.embedded import EmbeddedPostgres
@@ -106,26 +107,50 @@ async def serve(config: ServerConfig) -> None:
     tokens = load_auth_file(config.auth_file) if config.auth_file else open_access()
     async with _database(config) as url:
         stop = asyncio.Event()
+        starting = asyncio.current_task()
+        assert starting is not None
+
+        def on_signal() -> None:
+            # During the start, a wait on the database (a listener reconnecting, a locked
+            # row) would otherwise keep the signal unanswered until the start completes.
+            if not stop.is_set() and not serving:
+                starting.cancel()
+            stop.set()
+
+        serving = False
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
-        async with running_server(config, url, tokens, listening) as (port, shutdown):
-            collector.settle()
-            log.info("kairos server listening on port %d", port)
-            security = "TLS" if config.tls_cert else "plaintext"
-            print(
-                f"kairos server listening on {config.listen.rpartition(':')[0]}:{port} "
-                f"({security})",
-                flush=True,
-            )
-            if config.agent_listen:
-                mutual = " with client certificates" if config.tls_client_ca else ""
-                print(f"agents{mutual} on {config.agent_listen}", flush=True)
-            if config.health_listen:
-                print(f"health checks (plaintext) on {config.health_listen}", flush=True)
-            await stop.wait()
-            log.info("shutting down")
-            await shutdown()
+            loop.add_signal_handler(signum, on_signal)
+        try:
+            async with running_server(config, url, tokens, listening) as (port, shutdown):
+                serving = True
+                await _serve_until(stop, config, port, shutdown)
+        except asyncio.CancelledError:
+            if serving or not stop.is_set():
+                raise
+            starting.uncancel()
+            log.info("stopped before serving: a signal came during the start")
+
+
+async def _serve_until(
+    stop: asyncio.Event, config: ServerConfig, port: int, shutdown: Callable[[], Awaitable[None]]
+) -> None:
+    """Say where the server listens, then serve until ``stop``, then shut down gracefully."""
+    collector.settle()
+    log.info("kairos server listening on port %d", port)
+    security = "TLS" if config.tls_cert else "plaintext"
+    print(
+        f"kairos server listening on {config.listen.rpartition(':')[0]}:{port} ({security})",
+        flush=True,
+    )
+    if config.agent_listen:
+        mutual = " with client certificates" if config.tls_client_ca else ""
+        print(f"agents{mutual} on {config.agent_listen}", flush=True)
+    if config.health_listen:
+        print(f"health checks (plaintext) on {config.health_listen}", flush=True)
+    await stop.wait()
+    log.info("shutting down")
+    await shutdown()
 
 
 @contextlib.asynccontextmanager
@@ -153,146 +178,158 @@ async def running_server(
     """A started gRPC server on ``config.listen``; yields its port and a graceful-stop function.
 
     ``listening``: the server's ports with their credentials, ``tls.endpoints(config)`` if
-    not given. The first is ``--listen``, whose port is yielded.
+    not given. The first is ``--listen``, whose port is yielded. A start that fails or is
+    cancelled midway stops what it had started (``ListenError``: a port it cannot have).
     """
-    engine = create_engine(url)
-    ctx = Context(engine=engine, limits=config.limits)
-    # Each dispatcher replica hears of new work only for its own agents, on its own channel.
-    dispatcher_id = f"d-{secrets.token_hex(6)}"
-    channels: list[str] = list(Channel)
-    if ServerRole.DISPATCHER in config.roles:
-        channels.append(dispatch_channel(dispatcher_id))
-    listener = Listener(conninfo(url), channels)
-    await listener.start()
-    in_flight = InFlight()
-    stop_metrics = serve_metrics(config.metrics_listen, engine) if config.metrics_listen else None
-    listening = list(listening or tls.endpoints(config))
+    async with contextlib.AsyncExitStack() as started:
+        engine = create_engine(url)
+        started.push_async_callback(engine.dispose)
+        ctx = Context(engine=engine, limits=config.limits)
+        # Each dispatcher replica hears of new work only for its own agents, on its own
+        # channel.
+        dispatcher_id = f"d-{secrets.token_hex(6)}"
+        channels: list[str] = list(Channel)
+        if ServerRole.DISPATCHER in config.roles:
+            channels.append(dispatch_channel(dispatcher_id))
+        listener = Listener(conninfo(url), channels)
+        started.push_async_callback(listener.stop)
+        await listener.start()
+        in_flight = InFlight()
+        if config.metrics_listen:
+            with binding("--metrics-listen", config.metrics_listen):
+                stop_metrics = serve_metrics(config.metrics_listen, engine)
+            started.push_async_callback(asyncio.to_thread, stop_metrics)
+        listening = list(listening or tls.endpoints(config))
 
-    def grpc_server(*, agents_elsewhere: bool) -> grpc.aio.Server:
-        return grpc.aio.server(
-            # Metrics outermost, so that they see the status the Kairos interceptor sets.
-            interceptors=[
-                MetricsInterceptor(),
-                KairosInterceptor(
-                    tokens,
-                    in_flight,
-                    functools.partial(managed_instances.credential_caller, ctx),
-                    agents_elsewhere=agents_elsewhere,
-                ),
-            ],
-            # Without this a second server on the same port starts silently and splits
-            # traffic.
-            options=[*keepalive(config.heartbeat_interval), *FLEET, ("grpc.so_reuseport", 0)],
-        )
+        def grpc_server(*, agents_elsewhere: bool) -> grpc.aio.Server:
+            return grpc.aio.server(
+                # Metrics outermost, so that they see the status the Kairos interceptor sets.
+                interceptors=[
+                    MetricsInterceptor(),
+                    KairosInterceptor(
+                        tokens,
+                        in_flight,
+                        functools.partial(managed_instances.credential_caller, ctx),
+                        agents_elsewhere=agents_elsewhere,
+                    ),
+                ],
+                # Without this a second server on the same port starts silently and splits
+                # traffic.
+                options=[*keepalive(config.heartbeat_interval), *FLEET, ("grpc.so_reuseport", 0)],
+            )
 
-    # With --agent-listen, agents are served there only, by a server of their own (which
-    # port a call came in on is not something a call's context tells): on --listen an
-    # agent call is refused, saying where to go, and a port open to every client does not
-    # open the agent API. With --tls-client-ca that port alone verifies client certificates.
-    server = grpc_server(agents_elsewhere=config.agent_listen is not None)
-    agent_server = grpc_server(agents_elsewhere=False) if config.agent_listen else None
-    grpc_servers = [server, *([agent_server] if agent_server is not None else [])]
-    health_servicer = health.aio.HealthServicer()
-    for serving in grpc_servers:
-        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, serving)
-    services = [health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME]
-    dispatcher: Dispatcher | None = None
-    api_ctx = ctx
-    if ServerRole.DISPATCHER in config.roles:
-        dispatcher = Dispatcher(
-            ctx,
-            listener,
-            dispatcher_id=dispatcher_id,
-            heartbeat_interval=heartbeat_backstop(config.limits),
-            send_timeout=config.agent_send_timeout,
-        )
-        # Calls served here hand what they create for these agents straight to them.
-        api_ctx = dataclasses.replace(ctx, agents=dispatcher.held_agents())
-    if ServerRole.API in config.roles:
-        command_pb2_grpc.add_CommandServiceServicer_to_server(CommandServicer(api_ctx), server)
-        invocation_pb2_grpc.add_InvocationServiceServicer_to_server(
-            InvocationServicer(api_ctx, listener), server
-        )
-        fleet_pb2_grpc.add_FleetServiceServicer_to_server(FleetServicer(api_ctx), server)
-        file_pb2_grpc.add_FileServiceServicer_to_server(FileServicer(api_ctx), server)
-        activation_pb2_grpc.add_ActivationServiceServicer_to_server(
-            ActivationServicer(api_ctx), server
-        )
-        tag_pb2_grpc.add_TagServiceServicer_to_server(TagServicer(api_ctx), server)
-        services += [
-            command_pb2.DESCRIPTOR.services_by_name["CommandService"].full_name,
-            invocation_pb2.DESCRIPTOR.services_by_name["InvocationService"].full_name,
-            fleet_pb2.DESCRIPTOR.services_by_name["FleetService"].full_name,
-            file_pb2.DESCRIPTOR.services_by_name["FileService"].full_name,
-            activation_pb2.DESCRIPTOR.services_by_name["ActivationService"].full_name,
-            tag_pb2.DESCRIPTOR.services_by_name["TagService"].full_name,
-        ]
-    if dispatcher is not None:
-        # Also on --listen when agents have their own port: there it only refuses them.
+        # With --agent-listen, agents are served there only, by a server of their own (which
+        # port a call came in on is not something a call's context tells): on --listen an
+        # agent call is refused, saying where to go, and a port open to every client does not
+        # open the agent API. With --tls-client-ca that port alone verifies client
+        # certificates.
+        server = grpc_server(agents_elsewhere=config.agent_listen is not None)
+        agent_server = grpc_server(agents_elsewhere=False) if config.agent_listen else None
+        grpc_servers = [server, *([agent_server] if agent_server is not None else [])]
+        # Bound before anything else starts: a port in use stops the start at once, before
+        # this replica takes a dispatcher lease or claims a fire. Stopped after the
+        # dispatcher (the stack unwinds in reverse), which tells its agents where to go.
+        port = _add_port(server, listening[0])
+        if agent_server is not None:
+            _add_port(agent_server, listening[1])
         for serving in grpc_servers:
-            agent_pb2_grpc.add_AgentServiceServicer_to_server(dispatcher, serving)
-        services.append(agent_pb2.DESCRIPTOR.services_by_name["AgentService"].full_name)
-        await dispatcher.start()
-    ticker: Ticker | None = None
-    # The retention job runs with the ticker role, beside it, as a task of its own.
-    retention: Retention | None = None
-    if ServerRole.TICKER in config.roles:
-        ticker = Ticker(ctx, listener)
-        await ticker.start()
-        retention = Retention(ctx)
-        await retention.start()
-    reflection.enable_server_reflection(services, server)
-    port = _add_port(server, listening[0])
-    await server.start()
-    if agent_server is not None:
-        _add_port(agent_server, listening[1])
-        await agent_server.start()
-    # Started after the main port, so that a probe sees SERVING only once it listens too.
-    health_only = (
-        await serve_health_only(config.health_listen, health_servicer)
-        if config.health_listen
-        else None
-    )
-    health_status = Health(health_servicer, services, DatabaseProbe(conninfo(url)))
-    await health_status.start()
-
-    async def shutdown() -> None:
-        """Drain: not serving, no new fires or calls, in-flight calls finish, agents move on."""
-        # Not serving first, so load balancers and probes stop sending new work.
-        await health_status.shutdown()
-        if ticker is not None:
-            await ticker.shutdown()  # its open round commits or rolls back whole
-        if retention is not None:
-            await retention.shutdown()
-        # From here new calls are refused; calls in flight get up to the grace period.
-        stopping = asyncio.gather(*(serving.stop(config.grace) for serving in grpc_servers))
-        # Client calls in flight (a WatchInvocation, say) may still need agents' results.
-        await in_flight.idle(config.grace - AGENT_CLOSE_MARGIN)
+            started.push_async_callback(serving.stop, 0)
+        health_servicer = health.aio.HealthServicer()
+        for serving in grpc_servers:
+            health_pb2_grpc.add_HealthServicer_to_server(health_servicer, serving)
+        services = [
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ]
+        dispatcher: Dispatcher | None = None
+        api_ctx = ctx
+        if ServerRole.DISPATCHER in config.roles:
+            dispatcher = Dispatcher(
+                ctx,
+                listener,
+                dispatcher_id=dispatcher_id,
+                heartbeat_interval=heartbeat_backstop(config.limits),
+                send_timeout=config.agent_send_timeout,
+            )
+            # Calls served here hand what they create for these agents straight to them.
+            api_ctx = dataclasses.replace(ctx, agents=dispatcher.held_agents())
+        if ServerRole.API in config.roles:
+            services += _add_api(api_ctx, listener, server)
         if dispatcher is not None:
-            # Agent streams would otherwise hold the server for the whole grace period;
-            # agents keep their results on disk and reconnect to another replica.
-            await dispatcher.shutdown(RECONNECT_HINT_MS)
-        await stopping
+            # Also on --listen when agents have their own port: there it only refuses them.
+            for serving in grpc_servers:
+                agent_pb2_grpc.add_AgentServiceServicer_to_server(dispatcher, serving)
+            services.append(agent_pb2.DESCRIPTOR.services_by_name["AgentService"].full_name)
+            # Only a lease it took is given back: a start cancelled while it waits on the
+            # database must not wait there again on its way out.
+            await dispatcher.start()
+            started.push_async_callback(dispatcher.shutdown, RECONNECT_HINT_MS)
+        ticker: Ticker | None = None
+        # The retention job runs with the ticker role, beside it, as a task of its own.
+        retention: Retention | None = None
+        if ServerRole.TICKER in config.roles:
+            ticker = Ticker(ctx, listener)
+            started.push_async_callback(ticker.shutdown)
+            await ticker.start()
+            retention = Retention(ctx)
+            started.push_async_callback(retention.shutdown)
+            await retention.start()
+        reflection.enable_server_reflection(services, server)
+        for serving in grpc_servers:
+            await serving.start()
+        # Started after the main port, so that a probe sees SERVING only once it listens too.
+        if config.health_listen:
+            with binding("--health-listen", config.health_listen):
+                health_only = await serve_health_only(config.health_listen, health_servicer)
+            started.push_async_callback(health_only.stop, 0)
+        health_status = Health(health_servicer, services, DatabaseProbe(conninfo(url)))
+        started.push_async_callback(health_status.shutdown)
+        await health_status.start()
 
-    try:
+        async def shutdown() -> None:
+            """Drain: not serving, no new fires or calls, in-flight calls finish, agents
+            move on."""
+            # Not serving first, so load balancers and probes stop sending new work.
+            await health_status.shutdown()
+            if ticker is not None:
+                await ticker.shutdown()  # its open round commits or rolls back whole
+            if retention is not None:
+                await retention.shutdown()
+            # From here new calls are refused; calls in flight get up to the grace period.
+            stopping = asyncio.gather(*(serving.stop(config.grace) for serving in grpc_servers))
+            # Client calls in flight (a WatchInvocation, say) may still need agents' results.
+            await in_flight.idle(config.grace - AGENT_CLOSE_MARGIN)
+            if dispatcher is not None:
+                # Agent streams would otherwise hold the server for the whole grace period;
+                # agents keep their results on disk and reconnect to another replica.
+                await dispatcher.shutdown(RECONNECT_HINT_MS)
+            await stopping
+
         yield port, shutdown
-    finally:
-        await health_status.shutdown()
-        if ticker is not None:
-            await ticker.shutdown()
-        if retention is not None:
-            await retention.shutdown()
-        if dispatcher is not None:
-            await dispatcher.shutdown(RECONNECT_HINT_MS)
-        for serving in [*grpc_servers, *([health_only] if health_only is not None else [])]:
-            await serving.stop(0)
-        await listener.stop()
-        if stop_metrics is not None:
-            await asyncio.to_thread(stop_metrics)
-        await engine.dispose()
+
+
+def _add_api(ctx: Context, listener: Listener, server: grpc.aio.Server) -> list[str]:
+    """Add the client API's services to ``server``; returns their names."""
+    command_pb2_grpc.add_CommandServiceServicer_to_server(CommandServicer(ctx), server)
+    invocation_pb2_grpc.add_InvocationServiceServicer_to_server(
+        InvocationServicer(ctx, listener), server
+    )
+    fleet_pb2_grpc.add_FleetServiceServicer_to_server(FleetServicer(ctx), server)
+    file_pb2_grpc.add_FileServiceServicer_to_server(FileServicer(ctx), server)
+    activation_pb2_grpc.add_ActivationServiceServicer_to_server(ActivationServicer(ctx), server)
+    tag_pb2_grpc.add_TagServiceServicer_to_server(TagServicer(ctx), server)
+    return [
+        command_pb2.DESCRIPTOR.services_by_name["CommandService"].full_name,
+        invocation_pb2.DESCRIPTOR.services_by_name["InvocationService"].full_name,
+        fleet_pb2.DESCRIPTOR.services_by_name["FleetService"].full_name,
+        file_pb2.DESCRIPTOR.services_by_name["FileService"].full_name,
+        activation_pb2.DESCRIPTOR.services_by_name["ActivationService"].full_name,
+        tag_pb2.DESCRIPTOR.services_by_name["TagService"].full_name,
+    ]
 
 
 def _add_port(server: grpc.aio.Server, endpoint: tls.Endpoint) -> int:
-    if endpoint.credentials is None:
-        return server.add_insecure_port(endpoint.address)
-    return server.add_secure_port(endpoint.address, endpoint.credentials)
+    with binding(endpoint.flag, endpoint.address):
+        if endpoint.credentials is None:
+            return server.add_insecure_port(endpoint.address)
+        return server.add_secure_port(endpoint.address, endpoint.credentials)

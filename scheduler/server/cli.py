@@ -220,6 +220,7 @@ def run_server(args: argparse.Namespace) -> int:
     from scheduler.rpc.auth import AuthFileError
     from scheduler.server.app import serve
     from scheduler.server.config import ConfigError, ServerConfig, ServerRole
+    from scheduler.server.ports import ListenError
     from scheduler.store.embedded import EmbeddedPostgresError
     from scheduler.store.migrate import SchemaNotMigrated
 
@@ -270,6 +271,7 @@ def run_server(args: argparse.Namespace) -> int:
     except (
         AuthFileError,
         EmbeddedPostgresError,
+        ListenError,
         SchemaNotMigrated,
         OperationalError,
         ValueError,

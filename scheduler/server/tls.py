@@ -43,8 +43,10 @@ class TlsFiles:
 
 @dataclass(frozen=True)
 class Endpoint:
-    """An address the server listens on, and its credentials (None: plaintext)."""
+    """An address the server listens on, the flag that gave it, and its credentials
+    (None: plaintext)."""
 
+    flag: str
     address: str
     credentials: grpc.ServerCredentials | None
 
@@ -56,13 +58,16 @@ def endpoints(config: ServerConfig) -> list[Endpoint]:
     Reads and checks every TLS file now: a bad one stops the start with ``TlsFileError``.
     """
     if config.tls_cert is None or config.tls_key is None:
-        ports = [config.listen, *([config.agent_listen] if config.agent_listen else [])]
-        return [Endpoint(address, None) for address in ports]
+        listening = [Endpoint("--listen", config.listen, None)]
+        if config.agent_listen is not None:
+            listening.append(Endpoint("--agent-listen", config.agent_listen, None))
+        return listening
     pair = TlsFiles(cert=config.tls_cert, key=config.tls_key)
-    listening = [Endpoint(config.listen, server_credentials(pair))]
+    listening = [Endpoint("--listen", config.listen, server_credentials(pair))]
     if config.agent_listen is not None:
         agents = TlsFiles(cert=config.tls_cert, key=config.tls_key, client_ca=config.tls_client_ca)
-        listening.append(Endpoint(config.agent_listen, server_credentials(agents)))
+        agent_credentials = server_credentials(agents)
+        listening.append(Endpoint("--agent-listen", config.agent_listen, agent_credentials))
     return listening
 
 
