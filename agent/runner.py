@@ -133,21 +133,24 @@ class Runner:
             # username and working_dir do not apply inside a container (Cloud Assistant's
             # rule, scheduler/domain/containers.py): its root, in its root directory. The
             # container itself is found by enter_container, which may wait on its runtime.
-            own = pwd.getpwuid(self._uid)
+            own = self._own_account()
             return Plan(
                 task=task, user=own, switch_user=False, working_dir="/", env=self._script_env(own)
             )
         machine = self._machine
         if task.username:
-            user = machine.user_named(task.username)
+            named = machine.user_named(task.username)
+            if named is None:
+                return invalid(
+                    ExecutionErrorCode.ACCOUNT_NOT_EXISTS,
+                    f"user {task.username!r} does not exist",
+                )
+            user = named
         else:
-            user = machine.user_with_id(self._uid)
-        if user is None:
-            who = repr(task.username) if task.username else f"with uid {self._uid}"
-            return invalid(ExecutionErrorCode.ACCOUNT_NOT_EXISTS, f"user {who} does not exist")
+            user = machine.user_with_id(self._uid) or self._own_account()
         switch_user = user.pw_uid != self._uid
         if switch_user and self._uid != 0:
-            agent_user = pwd.getpwuid(self._uid).pw_name
+            agent_user = self._own_account().pw_name
             return invalid(
                 ExecutionErrorCode.USER_NOT_PERMITTED,
                 f"cannot run as {user.pw_name!r}: the agent runs as {agent_user!r}, not root",
@@ -303,6 +306,18 @@ class Runner:
             env.setdefault(name, value)
         env.setdefault("PATH", DEFAULT_PATH)
         return env
+
+    def _own_account(self) -> pwd.struct_passwd:
+        """The account the agent runs as. When the name service has no entry for its uid
+        (a container run with an arbitrary uid, as OpenShift does), one named by the
+        number, at home in the agent's $HOME (or /): its scripts still run, as the agent."""
+        try:
+            return pwd.getpwuid(self._uid)
+        except KeyError:
+            home = self._environ.get("HOME") or "/"
+            return pwd.struct_passwd(
+                (str(self._uid), "x", self._uid, os.getegid(), "", home, self._shell)
+            )
 
     def _script_env(self, user: pwd.struct_passwd) -> dict[str, str]:
         # The agent's own settings (its token above all) are not the script's business.
