@@ -18,6 +18,7 @@ import contextlib
 import os
 import secrets
 import stat
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -120,14 +121,22 @@ async def write_file(
     """
     start = clock()
     timeout = plan.timeout
+    commit = _Commit()
     try:
-        info = await asyncio.wait_for(asyncio.to_thread(_write, plan, root), timeout)
+        info = await asyncio.wait_for(asyncio.to_thread(_write, plan, root, commit), timeout)
     except TimeoutError:
+        if commit.abandon():
+            written = f"the file was not written within the timeout of {timeout} s"
+        else:  # the rename had begun: one system call, which the timeout cannot undo
+            written = (
+                f"the file was being moved into place at the timeout of {timeout} s: "
+                "it may be in place"
+            )
         return outcome.not_run(
             execution_id,
             common_pb2.INVOCATION_STATUS_TIMEOUT,
             ExecutionErrorCode.EXECUTION_TIMEOUT,
-            f"the file was not written within the timeout of {timeout} s",
+            written,
             clock(),
             start=start,
         )
@@ -144,7 +153,29 @@ async def write_file(
     )
 
 
-def _write(plan: FilePlan, root: Path) -> str:
+class _Commit:
+    """Either the writing thread moves its file into place or the task times out: never
+    a ``Timeout`` result for a file that appears afterwards."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._abandoned = False
+        self._begun = False
+
+    def begin(self) -> bool:
+        """In the thread, just before the rename: False if the task has timed out."""
+        with self._lock:
+            self._begun = not self._abandoned
+            return self._begun
+
+    def abandon(self) -> bool:
+        """At the timeout: False if the rename has begun already."""
+        with self._lock:
+            self._abandoned = not self._begun
+            return self._abandoned
+
+
+def _write(plan: FilePlan, root: Path, commit: _Commit) -> str:
     file = plan.file
     directory = _open_directory(root, file.target_dir)
     try:
@@ -152,6 +183,8 @@ def _write(plan: FilePlan, root: Path) -> str:
         temporary = f".kairos-{secrets.token_hex(8)}.tmp"
         try:
             _write_temporary(directory, temporary, plan)
+            if not commit.begin():  # nobody waits for this result any more
+                raise _failed(ExecutionErrorCode.EXECUTION_TIMEOUT, "timed out")
             _move_into_place(directory, temporary, file)
         finally:
             _unlink_quietly(directory, temporary)

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from agent.files import check, write_file
+from agent.files import _Commit, check, write_file
 from dispatcher.messages import FILE_GUARD
 from kairos.v1 import agent_pb2, common_pb2
 from scheduler.domain.codes import ExecutionErrorCode
@@ -312,3 +312,14 @@ async def test_an_agent_without_sendfile_runs_the_guard_and_fails(harness: Harne
         ExecutionErrorCode.EXIT_CODE_NONZERO,
     )
     assert b"cannot write files (SendFile): upgrade it" in result.output
+
+
+def test_a_write_past_its_timeout_is_never_moved_into_place_nor_called_unwritten() -> None:
+    # The writing thread and the timeout race for the rename; a hung filesystem cannot be
+    # made here, so the protocol is tested on its own. Whichever comes first wins.
+    timed_out = _Commit()
+    assert timed_out.abandon()  # the task ends Timeout "not written"...
+    assert not timed_out.begin()  # ...and the thread, still going, does not rename
+    renaming = _Commit()
+    assert renaming.begin()  # the rename is under way...
+    assert not renaming.abandon()  # ...so the Timeout result says the file may be in place
