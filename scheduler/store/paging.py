@@ -80,7 +80,16 @@ def token_timestamp(value: str | int) -> datetime:
 
 
 def _is_key_part(value: object) -> bool:
-    # Only what encode_token writes: text, and integers a BIGINT column can hold.
+    # Only what encode_token writes: integers a BIGINT column can hold, and text a TEXT
+    # column can (JSON can carry a NUL, or half a surrogate pair, which no column holds).
     if type(value) is int:
         return -(2**63) <= value < 2**63
-    return type(value) is str
+    return type(value) is str and "\x00" not in value and _is_utf8(value)
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -9,6 +9,7 @@ import pytest
 
 from kairos.v1 import command_pb2, common_pb2
 from scheduler.local import Kairos
+from scheduler.store.paging import encode_token
 
 SHELL = common_pb2.COMMAND_TYPE_RUN_SHELL_SCRIPT
 
@@ -162,7 +163,15 @@ async def test_describe_filters_and_pages_newest_first(kairos: Kairos) -> None:
 
 
 @pytest.mark.parametrize(
-    "fields", [{"max_results": 51}, {"max_results": -1}, {"next_token": "not-a-token"}]
+    "fields",
+    [
+        {"max_results": 51},
+        {"max_results": -1},
+        {"next_token": "not-a-token"},
+        # Well-formed, but with text no column holds: it reached the database (INTERNAL).
+        {"next_token": encode_token(["2026-01-01T00:00:00+00:00", "c-\x00"])},
+        {"next_token": encode_token(["2026-01-01T00:00:00+00:00", "c-\ud800"])},
+    ],
 )
 async def test_describe_rejects_bad_paging(kairos: Kairos, fields: dict[str, object]) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as raised:

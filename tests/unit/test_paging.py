@@ -15,7 +15,10 @@ from scheduler.store.paging import decode_token, encode_token, token_timestamp
 
 from .expect import assert_refusal
 
-keys = st.lists(st.one_of(st.text(), st.integers(min_value=-(2**63), max_value=2**63 - 1)))
+# What encode_token is given: values read from columns, which hold no NUL and no lone
+# surrogate.
+column_text = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"))
+keys = st.lists(st.one_of(column_text, st.integers(min_value=-(2**63), max_value=2**63 - 1)))
 
 
 def assert_bad_token(token: str, arity: int) -> None:
@@ -87,6 +90,12 @@ def test_garbage_fails(token: str) -> None:
 )
 def test_keys_other_than_strings_and_integers_fail(key: list[object]) -> None:
     assert_bad_token(raw_token(json.dumps(key).encode()), 1)
+
+
+@pytest.mark.parametrize("text", ["a\x00b", "a\ud800b", "\udfff"])
+def test_text_no_column_holds_fails(text: str) -> None:
+    # Before, it reached the database: INTERNAL instead of INVALID_ARGUMENT.
+    assert_bad_token(raw_token(json.dumps(["2026-01-01T00:00:00+00:00", text]).encode()), 2)
 
 
 def test_deeply_nested_json_fails_cleanly() -> None:
