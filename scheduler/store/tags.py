@@ -120,25 +120,44 @@ async def existing(
     conn: AsyncConnection, tenant: Tenant, resource_type: ResourceType, ids: Sequence[str]
 ) -> set[str]:
     """Which of ``ids`` are resources of the tenant (a command only if it is saved, an
-    instance only if it was not deregistered).
+    instance only if it was not deregistered), locked ``FOR NO KEY UPDATE`` in id order
+    (as an agent's Hello locks an instance's row).
 
-    Instances are locked (``FOR NO KEY UPDATE``, in id order, as an agent's Hello
-    locks its row): changes of one instance's tags, and what they make join or leave
-    selector invocations, happen one after the other."""
+    Changes of one resource's tags happen one after the other: two cannot each count
+    only their own new tags and together pass its limit, and what an instance's tags
+    make it join or leave in selector invocations happens in order."""
     table = TAGGED_TABLES[resource_type]
-    query = select(table.c.id).where(
-        table.c.account_id == tenant.account_id,
-        table.c.region_id == tenant.region_id,
-        table.c.id == any_(array_parameter("ids", Text())),
-        commands.c.kept if table is commands else true(),
-    )
-    if resource_type is ResourceType.INSTANCE:
-        query = (
-            query.where(not_deregistered(table))
-            .order_by(table.c.id)
-            .with_for_update(key_share=True)
+    query = (
+        select(table.c.id)
+        .where(
+            table.c.account_id == tenant.account_id,
+            table.c.region_id == tenant.region_id,
+            table.c.id == any_(array_parameter("ids", Text())),
+            commands.c.kept if table is commands else true(),
+            not_deregistered(table) if resource_type is ResourceType.INSTANCE else true(),
         )
-    return set((await conn.execute(query, {"ids": array(ids)})).scalars())
+        .order_by(table.c.id)
+        .with_for_update(key_share=True)
+    )
+    found = set((await conn.execute(query, {"ids": array(ids)})).scalars())
+    if resource_type is ResourceType.INSTANCE and found:
+        # A deregistration holds the row without changing it, so the wait for its lock
+        # does not check the condition again: a statement of its own, which sees what
+        # committed meanwhile, does.
+        found = set(
+            (
+                await conn.execute(
+                    select(table.c.id).where(
+                        table.c.account_id == tenant.account_id,
+                        table.c.region_id == tenant.region_id,
+                        table.c.id == any_(array_parameter("ids", Text())),
+                        not_deregistered(table),
+                    ),
+                    {"ids": array(sorted(found))},
+                )
+            ).scalars()
+        )
+    return found
 
 
 _targets = Unnested("t", resource_id=Text())

@@ -9,14 +9,15 @@ from collections.abc import AsyncIterator
 
 import grpc
 import pytest_asyncio
-from sqlalchemy import text
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kairos.v1 import activation_pb2, common_pb2, invocation_pb2, tag_pb2
 from scheduler.domain.codes import RefusalCode
 from scheduler.domain.limits import Limits
 from scheduler.domain.tenancy import DEFAULT_TENANT
 from scheduler.local import Kairos
-from scheduler.store.tables import instances
+from scheduler.store.tables import activations, instances, tags
 from tests.service.conftest import ServerFactory
 from tests.service.harness import Peer
 from tests.service.locks import row_held, until_blocked
@@ -212,6 +213,39 @@ async def test_a_deregistration_waits_for_a_change_holding_the_instance(
         await until_blocked(database_url)
         assert not deregistering.done()
     await deregistering
+
+
+async def test_a_tag_change_waiting_for_a_deregistration_finds_the_instance_gone(
+    kairos: Kairos, database_url: str, engine: AsyncEngine
+) -> None:
+    issued = await activate(kairos)
+    registered = await register(kairos.address, issued)
+    instance_id = registered.instance_id
+    agent = Peer(kairos.address, instance_id, token=registered.credential)
+    await agent.hello()
+    await agent.close()
+    # The deregistration holds the instance's row from its first statement; held here
+    # on the activation's row it counts against, it stays open with the instance held.
+    async with row_held(database_url, activations, issued.activation_id):
+        deregistering = asyncio.ensure_future(
+            kairos.activations.DeregisterManagedInstance(
+                activation_pb2.DeregisterManagedInstanceRequest(instance_id=instance_id)
+            )
+        )
+        await until_blocked(database_url)
+        tagging = asyncio.ensure_future(tag(kairos, instance_id, env="prod"))
+        await until_blocked(database_url, waiting=2)
+    await deregistering
+    # Before, the change went ahead once the deregistration committed: tags on an
+    # instance that UntagResources calls unknown, matched by selectors that then fail.
+    tagged = await refused(tagging)
+    assert (tagged.status, tagged.info.reason) == (
+        grpc.StatusCode.NOT_FOUND,
+        RefusalCode.INVALID_RESOURCE_ID_NOT_FOUND.value,
+    )
+    async with engine.connect() as conn:
+        held = await conn.execute(select(tags.c.key).where(tags.c.resource_id == instance_id))
+        assert held.all() == []
 
 
 @pytest_asyncio.fixture

@@ -3,6 +3,7 @@ their resource."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import psycopg
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kairos.v1 import (
     activation_pb2,
@@ -23,9 +25,13 @@ from kairos.v1 import (
     tag_pb2,
 )
 from scheduler.domain.codes import RefusalCode
+from scheduler.domain.enums import ResourceType
+from scheduler.domain.tenancy import DEFAULT_TENANT
 from scheduler.local import Kairos, connect
+from scheduler.store import tags as tag_store
 from tests.service.conftest import ServerFactory
 from tests.service.harness import TWO_ACCOUNTS_AUTH, Peer
+from tests.service.locks import until_blocked
 from tests.service.refusals import decode, refused, violations
 
 INSTANCE = common_pb2.RESOURCE_TYPE_INSTANCE
@@ -424,3 +430,32 @@ async def test_tag_service_is_in_reflection_and_health(kairos: Kairos) -> None:
     await call.done_writing()
     names = {s.name for s in answer.list_services_response.service}
     assert "kairos.v1.TagService" in names
+
+
+async def test_two_changes_of_one_resources_tags_cannot_together_pass_its_limit(
+    kairos: Kairos, engine: AsyncEngine, database_url: str
+) -> None:
+    command_id = await new_command(kairos)
+    mine = {f"a{i}": "v" for i in range(11)}
+    async with engine.connect() as conn:
+        # A TagResources in progress: its own statements, not committed yet.
+        found = await tag_store.existing(conn, DEFAULT_TENANT, ResourceType.COMMAND, [command_id])
+        assert found == {command_id}
+        over = await tag_store.add_tags(
+            conn, DEFAULT_TENANT, ResourceType.COMMAND, [command_id], mine
+        )
+        assert over == []
+        other = asyncio.ensure_future(
+            tag(kairos, COMMAND, [command_id], tags(**{f"b{i}": "v" for i in range(11)}))
+        )
+        blocked = asyncio.ensure_future(until_blocked(database_url))
+        await asyncio.wait({other, blocked}, return_when=asyncio.FIRST_COMPLETED)
+        blocked.cancel()
+        await conn.commit()
+    # Before, each counted only its own new tags: both passed, 22 tags on the command.
+    refusal = await refused(other)
+    assert (refusal.status, refusal.info.reason) == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        RefusalCode.INVALID_TAG_COUNT.value,
+    )
+    assert {key for _, key, _, _ in await listed(kairos, COMMAND, ids=[command_id])} == set(mine)
