@@ -112,7 +112,10 @@ def add_script_flags(
     """
     add_command_type_flag(parser, default="shell", help="script type (default shell)")
     (sources or parser).add_argument(
-        "--file", metavar="PATH", help="read the script from a file (`-` for stdin)"
+        "--file",
+        metavar="PATH",
+        type=local_path,
+        help="read the script from a file (`-` for stdin)",
     )
     parser.add_argument(
         "--base64",
@@ -305,6 +308,13 @@ def add_client_token_flag(parser: argparse.ArgumentParser) -> None:
         metavar="TOKEN",
         help="idempotency token (≤64 ASCII): a retry with it creates nothing new",
     )
+
+
+def local_path(text: str) -> str:
+    """A local file's name, as given (argparse type). Only opened, never sent nor printed
+    on stdout, so it may be any bytes the file system takes: the parser does not require
+    it to be UTF-8 (``main.KairosParser``), as it does of every other value."""
+    return text
 
 
 def instance_ids(text: str) -> list[str]:

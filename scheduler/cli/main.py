@@ -9,7 +9,8 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from typing import cast
+from pathlib import Path
+from typing import Any, cast
 
 import agent.main
 import scheduler.cli.config
@@ -17,7 +18,7 @@ import scheduler.cli.operator
 import scheduler.cli.schedule
 import scheduler.server.cli
 from scheduler.cli.errors import CliError
-from scheduler.cli.flags import connection_flags
+from scheduler.cli.flags import connection_flags, local_path
 
 # Order of the subcommands in `kairos --help`: run the system, then operate it.
 REGISTRARS = (
@@ -36,6 +37,11 @@ class KairosParser(argparse.ArgumentParser):
     prints its own usage; here the subcommand's parser refuses them, with its usage
     (exit 2). Every parser added below the root is of this class (``add_subparsers``
     makes its parsers of the class of the parser it belongs to).
+
+    It also refuses a value that is not UTF-8, naming its flag (exit 2): the values
+    end up in protobuf strings, TOML or stdout, where Python's surrogate escapes of
+    the bytes (PEP 383) would fail with UnicodeEncodeError. Local file names
+    (``type=Path`` or ``flags.local_path``) are only opened, so any bytes will do.
     """
 
     def parse_known_args(  # type: ignore[override]
@@ -45,6 +51,26 @@ class KairosParser(argparse.ArgumentParser):
         if extras:
             self.error(f"unrecognized arguments: {' '.join(extras)}")
         return parsed, extras
+
+    def _get_value(self, action: argparse.Action, arg_string: str) -> Any:
+        # argparse converts every value (and every string default) here, knowing its
+        # action: the one place to name the flag of any value. The subcommand's own
+        # parser checks the values after a subcommand's name.
+        if not isinstance(action, argparse._SubParsersAction) and action.type not in LOCAL_PATHS:
+            _check_utf8(action, arg_string)
+        return super()._get_value(action, arg_string)
+
+
+LOCAL_PATHS: tuple[object, ...] = (Path, local_path)
+"""The argparse types of local file names, which need not be UTF-8."""
+
+
+def _check_utf8(action: argparse.Action, text: str) -> None:
+    """Refuse ``text`` unless it is UTF-8. The value is not shown: it may be a token."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise argparse.ArgumentError(action, "not valid UTF-8") from None
 
 
 def build_parser() -> argparse.ArgumentParser:

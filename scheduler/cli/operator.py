@@ -24,6 +24,7 @@ from scheduler.cli.flags import (
     handler,
     instance_ids,
     int_in,
+    local_path,
     parameter,
     resource_type,
 )
@@ -188,7 +189,9 @@ def _register_control(subparsers: Subparsers, api: list[argparse.ArgumentParser]
     )
     content = modify.add_mutually_exclusive_group()
     content.add_argument("--content", metavar="TEXT", help="the new script")
-    content.add_argument("--file", metavar="PATH", help="read the new script from a file")
+    content.add_argument(
+        "--file", metavar="PATH", type=local_path, help="read the new script from a file"
+    )
     modify.add_argument(
         "--base64", action="store_true", help="the given content is already Base64-encoded"
     )

@@ -1,8 +1,14 @@
 """Usage errors exit 2 before any call is made; help exits 0."""
 
+import os
+from pathlib import Path
+
 import pytest
 
+from kairos.v1 import invocation_pb2
 from scheduler.cli.main import main
+
+from .cli_harness import ScriptedServer, kairos
 
 # No server listens here: a usage error must be reported before any connection.
 NOWHERE = ["--server", "127.0.0.1:1"]
@@ -92,3 +98,59 @@ def test_an_unknown_flag_prints_the_subcommands_usage(
     err = capsys.readouterr().err
     assert err.startswith(usage)
     assert "unrecognized arguments: " in err
+
+
+NOT_UTF8 = os.fsdecode(b"\xff")
+"""A byte that is not UTF-8, as Python hands it over in argv (a surrogate escape); the
+harness passes it on to the process as the byte itself."""
+
+
+@pytest.mark.parametrize(
+    ("argv", "error"),
+    [
+        (
+            ["run", "-i", "i-1", "--", f"echo {NOT_UTF8}"],
+            "kairos run: error: argument -- SCRIPT: not valid UTF-8",
+        ),
+        (
+            ["run", "-i", "i-1", "--description", NOT_UTF8, "--", "true"],
+            "kairos run: error: argument --description: not valid UTF-8",
+        ),
+        (
+            ["run", "-i", f"i-{NOT_UTF8}", "--", "true"],
+            "kairos run: error: argument -i/--instance-ids: not valid UTF-8",
+        ),
+        (
+            ["tags", "-l", f"env={NOT_UTF8}"],
+            "kairos tags: error: argument -l/--selector: not valid UTF-8",
+        ),
+        (
+            ["--server", f"{NOT_UTF8}:1", "instances"],
+            "kairos: error: argument --server: not valid UTF-8",
+        ),
+        # The value is not shown: it may be a token.
+        (["instances", "--token", f"s3cret{NOT_UTF8}"], "argument --token: not valid UTF-8"),
+    ],
+)
+async def test_a_value_that_is_not_utf8_is_a_usage_error(argv: list[str], error: str) -> None:
+    # Before, a traceback: UnicodeEncodeError building the request or printing.
+    outcome = await kairos(*argv, *NOWHERE)
+    assert (outcome.code, outcome.out) == (2, "")
+    assert outcome.err.splitlines()[-1].endswith(error)
+    assert "s3cret" not in outcome.err
+
+
+async def test_a_script_file_whose_name_is_not_utf8_is_read(
+    api: ScriptedServer, tmp_path: Path
+) -> None:
+    # A file name may be any bytes: it is opened, never sent, so it is not refused.
+    script = tmp_path / f"{NOT_UTF8}.sh"
+    script.write_text("echo hi\n")
+    api.reply(
+        "InvocationService/RunCommand",
+        invocation_pb2.RunCommandResponse(command_id="c-1", invoke_id="t-1"),
+    )
+    outcome = await kairos("run", "-i", "i-1", "--file", str(script), "--server", api.address)
+    assert outcome.code == 0, outcome.err
+    [request] = api.requests("InvocationService/RunCommand")
+    assert request.command_content == "echo hi\n"
