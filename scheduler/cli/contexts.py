@@ -24,7 +24,7 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from scheduler.cli.errors import UsageError
+from scheduler.cli.errors import CliError, UsageError
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,7 +79,18 @@ def load(path: Path) -> Config:
 
 
 def save(path: Path, config: Config) -> None:
-    """Write ``config`` to ``path`` (mode 0600), replacing the file at once."""
+    """Write ``config`` to ``path`` (mode 0600), replacing the file at once.
+
+    A directory that cannot be made or written (a read-only home, a dangling symlink)
+    is one `error: cannot write PATH: REASON` line, exit 1.
+    """
+    try:
+        _replace(path, _render(config))
+    except OSError as error:
+        raise CliError(f"cannot write {path}: {error.strerror}") from None
+
+
+def _render(config: Config) -> str:
     lines = []
     if config.current:
         lines += [f"current-context = {_string(config.current)}", ""]
@@ -90,12 +101,17 @@ def save(path: Path, config: Config) -> None:
             if value:
                 lines.append(f"{key} = {_string(value)}")
         lines.append("")
+    return "\n".join(lines)
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write ``text`` to a new file next to ``path``, then rename it over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".config.", suffix=".tmp")
     try:
         # mkstemp makes the file 0600: nobody else reads it, even before the rename.
         with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-            file.write("\n".join(lines))
+            file.write(text)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)

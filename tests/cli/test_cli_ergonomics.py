@@ -122,6 +122,22 @@ async def test_a_broken_config_file_names_itself(tmp_path: Path) -> None:
     assert f"config file {path}: not valid TOML" in outcome.err
 
 
+async def test_a_config_directory_that_cannot_be_made_is_one_error_line(tmp_path: Path) -> None:
+    # The directory is a dangling symlink (a dotfiles link to a drive not mounted, say):
+    # reading finds no file, so the contexts are empty, but it cannot be made. A read-only
+    # home fails the same way for users other than root. Before, a FileExistsError traceback.
+    (tmp_path / "kairos").symlink_to(tmp_path / "unmounted")
+    outcome = await kairos(
+        "config", "set-context", "prod", "--server", "a:1", env={"XDG_CONFIG_HOME": str(tmp_path)}
+    )
+    path = tmp_path / "kairos" / "config.toml"
+    assert (outcome.code, outcome.out, outcome.err) == (
+        1,
+        "",
+        f"error: cannot write {path}: File exists\n",
+    )
+
+
 # --- kairos dev ---------------------------------------------------------------------
 
 
