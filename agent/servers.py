@@ -13,21 +13,25 @@ def parse_servers(text: str) -> tuple[str, ...]:
     """
     servers = tuple(entry.strip() for entry in text.split(","))
     for server in servers:
-        _check(server)
+        try:
+            check_address(server)
+        except ValueError as error:
+            raise ValueError(f"entry {error}") from None
     if len(set(servers)) != len(servers):
         raise ValueError(f"an address is listed twice in {text!r}")
     return servers
 
 
-def _check(server: str) -> None:
-    host, colon, port = server.rpartition(":")
+def check_address(address: str) -> None:
+    """Raise ``ValueError`` unless ``address`` is one ``HOST:PORT`` a client can reach."""
+    host, colon, port = address.rpartition(":")
     # An IPv6 host is bracketed ([::1]:50051): its own colons stay inside the brackets.
     if not colon or not host or not port.isdigit() or not 1 <= int(port) <= MAX_PORT:
         raise ValueError(
-            f"entry {server!r} is not HOST:PORT (a host, a colon and a port from 1 to {MAX_PORT})"
+            f"{address!r} is not HOST:PORT (a host, a colon and a port from 1 to {MAX_PORT})"
         )
     if any(character.isspace() for character in host):
-        raise ValueError(f"entry {server!r} has a space in its host")
+        raise ValueError(f"{address!r} has a space in its host")
 
 
 class Rotation:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import socket
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,6 +42,7 @@ def dev(args: argparse.Namespace) -> int:
 async def _run(listen: str, agents: int, data_dir: Path) -> None:
     address = client_address(listen)
     instance_ids = [f"i-local-{k}" for k in range(1, agents + 1)]
+    ensure_writable(data_dir)
     ensure_nothing_listens(address)
     supervisor = Supervisor(data_dir / "logs")
     with supervisor.stop_on_signals():
@@ -87,6 +89,20 @@ def ensure_nothing_listens(address: str) -> None:
         f"something already listens on {address} (another kairos dev?); "
         "stop it or pick another --listen"
     )
+
+
+def ensure_writable(data_dir: Path) -> None:
+    """Make `data_dir` and its logs/ and write a file there, or say why not (exit 1).
+
+    The children's logs are the first files written there; without this check the
+    supervisor's mkdir or open ends `kairos dev` with a traceback.
+    """
+    try:
+        logs = data_dir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=logs).close()
+    except OSError as error:
+        raise CliError(f"--data-dir {data_dir}: cannot write in it ({error.strerror})") from None
 
 
 @contextmanager

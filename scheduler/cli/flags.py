@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 
+from agent.servers import check_address
 from agent.tls import add_server_trust_flags
 from scheduler.cli.errors import UsageError
 
@@ -314,6 +315,15 @@ def local_path(text: str) -> str:
     """A local file's name, as given (argparse type). Only opened, never sent nor printed
     on stdout, so it may be any bytes the file system takes: the parser does not require
     it to be UTF-8 (``main.KairosParser``), as it does of every other value."""
+    return text
+
+
+def host_port(text: str) -> str:
+    """One `HOST:PORT` to listen on and connect to (argparse type); the port is 1-65535."""
+    try:
+        check_address(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
     return text
 
 

@@ -22,6 +22,7 @@ from scheduler.cli.flags import (
     connection_flags,
     enum_arg,
     handler,
+    host_port,
     instance_ids,
     int_in,
     local_path,
@@ -420,6 +421,7 @@ def _register_dev(subparsers: Subparsers) -> None:
     )
     dev.add_argument(
         "--listen",
+        type=host_port,
         default=os.environ.get("KAIROS_LISTEN") or DEFAULT_SERVER,
         metavar="HOST:PORT",
         help="the server's address (env KAIROS_LISTEN; default %(default)s)",

@@ -23,12 +23,13 @@ from scheduler.local import (
     StopRequested,
     Supervisor,
     client_address,
+    free_port,
     kairos_command,
     until_online,
     until_serving,
 )
 
-from .cli_harness import ScriptedServer
+from .cli_harness import ScriptedServer, kairos
 
 
 def test_children_stop_agents_then_server(tmp_path: Path) -> None:
@@ -155,3 +156,18 @@ def test_dev_refuses_an_address_already_in_use() -> None:
         with pytest.raises(CliError, match=f"something already listens on {address}"):
             ensure_nothing_listens(address)
     ensure_nothing_listens(address)  # closed now: fine
+
+
+async def test_dev_refuses_a_data_dir_it_cannot_write(tmp_path: Path) -> None:
+    # Its parent is a regular file (an unwritable directory fails alike, for users other
+    # than root). Before, a NotADirectoryError traceback from the supervisor's mkdir.
+    (tmp_path / "file").touch()
+    data_dir = tmp_path / "file" / "dev"
+    outcome = await kairos(
+        "dev", "--agents", "1", "--listen", f"127.0.0.1:{free_port()}", "--data-dir", str(data_dir)
+    )
+    assert (outcome.code, outcome.out, outcome.err) == (
+        1,
+        "",
+        f"error: --data-dir {data_dir}: cannot write in it (Not a directory)\n",
+    )

@@ -40,6 +40,10 @@ NOWHERE = ["--server", "127.0.0.1:1"]
         (["command", "list", "--max-results", "51"], "51 is out of range (1-50)"),
         (["invocations", "--status", "done"], "unknown invocation status 'done'"),
         (["dev", "--agents", "0"], "0 is out of range (1-50)"),
+        # Before, a ValueError traceback: the port was read with int() as it stood.
+        (["dev", "--listen", "localhost"], "argument --listen: 'localhost' is not HOST:PORT"),
+        (["dev", "--listen", "[::1]"], "argument --listen: '[::1]' is not HOST:PORT"),
+        (["dev", "--listen", "localhost:http"], "(a host, a colon and a port from 1 to 65535)"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
         # Before, a traceback: the pair was parsed outside argparse.
         (["tag", "instance", "i-1", "=prod"], "expected KEY=VALUE, got '=prod'"),
