@@ -8,7 +8,7 @@ import argparse
 import importlib
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from agent.servers import check_address
 from agent.tls import add_server_trust_flags
@@ -404,7 +404,20 @@ def instant(text: str) -> datetime:
         ) from None
     if moment.tzinfo is None:
         raise argparse.ArgumentTypeError(f"{text!r} has no offset: add Z (UTC) or one like +08:00")
-    return moment
+    try:
+        return in_utc(moment, text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def in_utc(moment: datetime, text: str) -> datetime:
+    """``moment`` (read from ``text``) in UTC, or ``ValueError`` naming the range: near year
+    1 or 9999 an offset carries an instant out of what a datetime holds (and a protobuf
+    Timestamp, whose range is the same years in UTC)."""
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{text!r} is out of range (years 1-9999 in UTC)") from None
 
 
 def enum_arg(enum_name: str, aliases: dict[str, str] | None = None) -> Callable[[str], str]:

@@ -8,6 +8,7 @@ import sys
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, TextIO
 
+from scheduler.cli.flags import in_utc
 from scheduler.schedule import (
     CronSchedule,
     Schedule,
@@ -180,10 +181,9 @@ def _parse_after(text: str | None, zone: tzinfo | None) -> datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone or UTC)
     try:
-        # Near year 1 or 9999 an offset carries the instant out of what datetime holds.
-        moment.astimezone(UTC)
-    except OverflowError:
-        raise _ArgumentError(f"--after: '{text}' is out of range (years 1-9999 in UTC)") from None
+        in_utc(moment, text)
+    except ValueError as error:
+        raise _ArgumentError(f"--after: {error}") from None
     return moment
 
 

@@ -39,6 +39,21 @@ async def test_run_sends_jitter_start_and_end(api: ScriptedServer) -> None:
     assert request.end_time == stamp(NEW_YEAR)  # 08:00 at +08:00 is midnight UTC
 
 
+async def test_the_first_and_last_instants_a_timestamp_holds_are_sent(api: ScriptedServer) -> None:
+    api.reply(
+        "InvocationService/RunCommand",
+        invocation_pb2.RunCommandResponse(command_id="c-7", invoke_id="t-7"),
+    )
+    outcome = await kairos(
+        "run", "--server", api.address, "-i", "i-1", "--frequency", "rate(1h)",
+        "--start", "0001-01-01T00:00:00Z", "--end", "9999-12-31T23:59:59+14:00", "--", "true",
+    )  # fmt: skip
+    assert outcome.code == 0, outcome.err
+    [request] = api.requests("InvocationService/RunCommand")
+    assert request.start_time == stamp(datetime(1, 1, 1, tzinfo=UTC))
+    assert request.end_time == stamp(datetime(9999, 12, 31, 9, 59, 59, tzinfo=UTC))
+
+
 async def test_invoke_sends_jitter_in_seconds_and_leaves_unset_bounds_unset(
     api: ScriptedServer,
 ) -> None:
@@ -90,6 +105,15 @@ async def test_invocations_shows_the_window(api: ScriptedServer) -> None:
         (["--jitter", "²"], "expected seconds or a duration"),
         (["--start", "2026-12-24T00:00:00"], "has no offset: add Z (UTC) or one like +08:00"),
         (["--end", "Christmas"], "not an RFC 3339 instant"),
+        # Before, an OverflowError traceback: the offset carries them past years 1-9999.
+        (
+            ["--start", "0001-01-01T00:00:00+01:00"],
+            "argument --start: '0001-01-01T00:00:00+01:00' is out of range (years 1-9999 in UTC)",
+        ),
+        (
+            ["--end", "9999-12-31T23:59:59-14:00"],
+            "argument --end: '9999-12-31T23:59:59-14:00' is out of range (years 1-9999 in UTC)",
+        ),
     ],
 )
 def test_bad_window_flags_are_usage_errors(
