@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+from pathlib import Path
 
 from scheduler.cli import contexts
 from scheduler.cli.errors import UsageError
@@ -42,8 +43,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     define.add_argument("name", metavar="NAME")
     define.add_argument("--server", metavar="HOST:PORT", help="the server's address")
-    define.add_argument("--token-file", metavar="FILE", help="a file holding the bearer token")
-    define.add_argument("--ca-file", metavar="FILE", help="PEM CA certificates: connect with TLS")
+    define.add_argument(
+        "--token-file", metavar="FILE", help="a file holding the bearer token (stored absolute)"
+    )
+    define.add_argument(
+        "--ca-file", metavar="FILE", help="PEM CA certificates: connect with TLS (stored absolute)"
+    )
     define.add_argument(
         "--tls-server-name", metavar="NAME", help="the name the server's certificate carries"
     )
@@ -100,8 +105,11 @@ def set_context(args: argparse.Namespace) -> int:
         raise UsageError("a context needs a name")
     path = contexts.config_path()
     config = contexts.load(path)
+    given = {name: getattr(args, name) for name in contexts.KEYS if getattr(args, name) is not None}
+    # Stored absolute, so that the context works from any directory, not only this one.
     changes = {
-        name: getattr(args, name) for name in contexts.KEYS if getattr(args, name) is not None
+        name: contexts.anchored(value, Path.cwd()) if name in contexts.FILE_FIELDS else value
+        for name, value in given.items()
     }
     existed = args.name in config.contexts
     context = dataclasses.replace(config.contexts.get(args.name, contexts.Context()), **changes)

@@ -93,13 +93,15 @@ def _context(name: str) -> contexts.Context:
         return contexts.Context()
     if chosen not in config.contexts:
         raise UsageError(f"context {chosen!r} is not in {path} (see `kairos config get-contexts`)")
-    return config.contexts[chosen]
+    # Files stored relative (by hand, or by an older kairos) are the config file's
+    # neighbours, not the current directory's: the context works from anywhere.
+    return contexts.with_files_from(config.contexts[chosen], path.parent)
 
 
 def _read_token(token_file: str) -> str | None:
     if not token_file:
         return None
-    path = Path(token_file).expanduser()
+    path = Path(token_file)
     try:
         return path.read_text(encoding="utf-8").strip() or None
     except OSError as error:

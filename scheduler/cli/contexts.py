@@ -11,6 +11,11 @@ current one, like kubectl's kubeconfig.
     ca-file = "/etc/kairos/ca.pem"
     tls-server-name = "kairos.example.com"
 
+A context's files (``token-file``, ``ca-file``) are stored as absolute paths, made so
+against the working directory of ``kairos config set-context``: the context then works
+from any directory. A relative one (written by hand, or by an older ``kairos``) is
+taken from the config file's directory, wherever the command runs.
+
 Read with ``tomllib``; written here (TOML has no writer in the standard library),
 only ever as this flat shape of strings, with mode 0600 and an atomic rename, so a
 crash never leaves half a file. It names the token's file, never a token.
@@ -21,7 +26,7 @@ from __future__ import annotations
 import os
 import tempfile
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from scheduler.cli.errors import CliError, UsageError
@@ -40,6 +45,9 @@ class Context:
 KEYS = {f.name: f.name.replace("_", "-") for f in fields(Context)}
 """Each field's key in the file (``token_file`` is ``token-file``)."""
 
+FILE_FIELDS = ("token_file", "ca_file")
+"""The fields naming a file, absolute paths once ``anchored``."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class Config:
@@ -53,6 +61,19 @@ def config_path() -> Path:
     """``$XDG_CONFIG_HOME/kairos/config.toml``, ``~/.config/kairos/config.toml`` without it."""
     base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     return Path(base) / "kairos" / "config.toml"
+
+
+def anchored(file: str, base: Path) -> str:
+    """The absolute path of ``file``: ``~`` expanded, a relative one taken from ``base``;
+    ``""`` (not set) stays ``""``."""
+    return str((base / Path(file).expanduser()).absolute()) if file else ""
+
+
+def with_files_from(context: Context, base: Path) -> Context:
+    """``context`` with each file it names ``anchored`` at ``base``."""
+    return replace(
+        context, **{name: anchored(getattr(context, name), base) for name in FILE_FIELDS}
+    )
 
 
 def load(path: Path) -> Config:

@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -124,8 +125,9 @@ class Outcome:
     err: str
 
 
-async def kairos(*argv: str, env: dict[str, str] | None = None) -> Outcome:
-    """Run `kairos ARGV` as a real process, with `env` added to a clean environment.
+async def kairos(*argv: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> Outcome:
+    """Run `kairos ARGV` as a real process, with `env` added to a clean environment, in
+    `cwd` (default: this process's working directory).
 
     A real process: the exit code, stdout and stderr are exactly what an
     operator's shell sees, and the CLI's blocking client stays off the event
@@ -144,6 +146,7 @@ async def kairos(*argv: str, env: dict[str, str] | None = None) -> Outcome:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         env=environment | (env or {}),
+        cwd=cwd,
     )
     out, err = await asyncio.wait_for(process.communicate(), timeout=60)
     assert process.returncode is not None

@@ -103,6 +103,54 @@ async def test_contexts_are_set_listed_and_used(api: ScriptedServer, tmp_path: P
     assert chosen.code == 0, chosen.err
 
 
+async def test_a_relative_file_of_set_context_is_stored_absolute(
+    api: ScriptedServer, tmp_path: Path
+) -> None:
+    _quota(api)
+    here, elsewhere = tmp_path / "here", tmp_path / "elsewhere"
+    here.mkdir()
+    elsewhere.mkdir()
+    (here / "prod.token").write_text("context-secret\n")
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "config")}
+    created = await kairos(
+        "config", "set-context", "prod", "--server", api.address,
+        "--token-file", "prod.token", "--ca-file", "../ca.pem", env=env, cwd=here,
+    )  # fmt: skip
+    assert created.code == 0, created.err
+    path = tmp_path / "config" / "kairos" / "config.toml"
+    assert tomllib.loads(path.read_text())["contexts"]["prod"] == {
+        "server": api.address,
+        "token-file": str(here / "prod.token"),
+        "ca-file": str(here / ".." / "ca.pem"),
+    }
+    # Before, the token file was looked for in the directory the command ran in.
+    await kairos("config", "set-context", "prod", "--ca-file", "", env=env)
+    used = await kairos("quota", env=env, cwd=elsewhere)
+    assert used.code == 0, used.err
+    assert api.calls[-1].metadata["authorization"] == "Bearer context-secret"
+
+
+async def test_a_relative_file_stored_in_a_context_is_the_config_files_neighbour(
+    api: ScriptedServer, tmp_path: Path
+) -> None:
+    # A config file written by hand, or by an older kairos, with relative paths.
+    _quota(api)
+    directory = tmp_path / "kairos"
+    directory.mkdir()
+    (directory / "prod.token").write_text("context-secret\n")
+    (directory / "config.toml").write_text(
+        f'[contexts."prod"]\nserver = "{api.address}"\ntoken-file = "prod.token"\n'
+        f'[contexts."tls"]\nserver = "{api.address}"\nca-file = "ca.pem"\n'
+    )
+    env = {"XDG_CONFIG_HOME": str(tmp_path)}
+    used = await kairos("quota", "--context", "prod", env=env, cwd=tmp_path)
+    assert used.code == 0, used.err
+    assert api.calls[-1].metadata["authorization"] == "Bearer context-secret"
+    missing = await kairos("quota", "--context", "tls", env=env, cwd=tmp_path)
+    assert missing.code == 2
+    assert f"--ca-file {directory / 'ca.pem'}: cannot read it" in missing.err
+
+
 async def test_an_unknown_context_is_a_usage_error(tmp_path: Path) -> None:
     env = {"XDG_CONFIG_HOME": str(tmp_path)}
     used = await kairos("config", "use-context", "nope", env=env)
