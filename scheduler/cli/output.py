@@ -69,11 +69,13 @@ def print_done(response: Message, json_output: bool, done: str) -> int:
     return 0
 
 
-def print_page_hint(shown: int, total: int, next_token: str) -> None:
-    """Tell the operator on stderr how to get the rest of a paged list."""
+def print_page_hint(shown: int, total: int | None, next_token: str) -> None:
+    """Tell the operator on stderr how to get the rest of a paged list, if any is left;
+    ``total`` is None for a list the API does not count (ListTagResources)."""
     if next_token:
+        counted = f"{shown}" if total is None else f"{shown} of {total}"
         print(
-            f"({shown} of {total} shown; more with --next-token {next_token} or --all)",
+            f"({counted} shown; more with --next-token {next_token} or --all)",
             file=sys.stderr,
         )
 

@@ -80,7 +80,8 @@ def tags(args: argparse.Namespace) -> int:
             ],
         )
     )
-    print_page_hint(len(response.tag_resources), len(response.tag_resources), response.next_token)
+    # ListTagResources has no total_count: the page's length is not the number of tags.
+    print_page_hint(len(response.tag_resources), None, response.next_token)
     return 0
 
 

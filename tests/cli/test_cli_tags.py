@@ -78,6 +78,23 @@ async def test_tags_lists_by_selector(api: ScriptedServer) -> None:
         resource_type=INSTANCE, tags=tags(("env", "prod"), ("rack", ""))
     )
     assert (await kairos("tags", "--server", api.address)).code == 2
+
+
+async def test_tags_says_more_are_left_without_inventing_a_total(api: ScriptedServer) -> None:
+    page = [
+        tag_pb2.TagResource(resource_id=f"i-{n}", tag_key="env", tag_value="prod")
+        for n in range(10)
+    ]
+    api.reply(
+        "TagService/ListTagResources",
+        tag_pb2.ListTagResourcesResponse(tag_resources=page, next_token="tok"),
+        tag_pb2.ListTagResourcesResponse(tag_resources=page),
+    )
+    # The API counts no total; before, the page's length stood for it: "(10 of 10 shown…".
+    more = await kairos("tags", "-l", "env=prod", "--server", api.address)
+    assert (more.code, more.err) == (0, "(10 shown; more with --next-token tok or --all)\n")
+    last = await kairos("tags", "-l", "env=prod", "--next-token", "tok", "--server", api.address)
+    assert (last.code, last.err) == (0, "")
     assert (await kairos("tags", "gadget", "x", "--server", api.address)).code == 2
 
 
