@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import unquote
 
 from scheduler.domain.codes import RefusalCode
 from scheduler.domain.credentials import matches
@@ -121,7 +122,9 @@ def address_range(text: str) -> str:
 def peer_address(peer: str) -> str | None:
     """The IP address of a gRPC peer (``ipv4:10.0.0.1:5000``, ``ipv6:[::1]:5000``); None
     for a peer without one (a Unix socket). An IPv4 address mapped into IPv6 is IPv4."""
-    kind, _, rest = peer.partition(":")
+    # gRPC (1.85 at least) percent-encodes an IPv6 peer as a URI: ``ipv6:%5B::1%5D:5000``,
+    # a zone as ``%25eth0``. Read raw, every IPv6 caller had no address.
+    kind, _, rest = unquote(peer).partition(":")
     if kind == "ipv4":
         host = rest.rpartition(":")[0]
     elif kind == "ipv6":

@@ -39,12 +39,15 @@ class ServerFactory:
         metrics_listen: str | None = None,
         agent_send_timeout: float = 30.0,
         heartbeat_interval: int = 5,
+        host: str = "127.0.0.1",
     ) -> str:
-        """Start a server on port 0; returns its address. It stops after the test."""
+        """Start a server on ``host``, port 0; returns its address. It stops after the test.
+
+        ``host``: an IPv6 one is bracketed (``[::1]``), as in a gRPC address."""
         config = ServerConfig(
             roles=roles,
             metrics_listen=metrics_listen,
-            listen="127.0.0.1:0",
+            listen=f"{host}:0",
             database_url=self.url,
             auth_file=auth_file,
             limits=limits or Limits(),
@@ -54,7 +57,7 @@ class ServerFactory:
         )
         tokens: TokenTable = load_auth_file(auth_file) if auth_file else open_access()
         port, _ = await self._stack.enter_async_context(running_server(config, self.url, tokens))
-        return f"127.0.0.1:{port}"
+        return f"{host}:{port}"
 
 
 @pytest_asyncio.fixture

@@ -4,6 +4,7 @@ stored; the activation's counts follow."""
 from __future__ import annotations
 
 import asyncio
+import socket
 from pathlib import Path
 
 import grpc
@@ -109,6 +110,34 @@ async def test_a_caller_outside_the_range_is_permission_denied(kairos: Kairos) -
     assert (await describe(kairos, elsewhere.activation_id)).registered_count == 0
     loopback = await activate(kairos, ip_address_range="127.0.0.0/8")
     await register(kairos.address, loopback)
+
+
+def ipv6_loopback() -> bool:
+    """Whether this machine can bind the IPv6 loopback (a container may have no IPv6)."""
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="this machine cannot bind the IPv6 loopback ::1")
+async def test_an_ipv6_caller_is_checked_against_an_ipv6_range(servers: ServerFactory) -> None:
+    # gRPC reports an IPv6 peer percent-encoded (ipv6:%5B::1%5D:port); read as no
+    # address, it kept every IPv6 machine out of every activation with a range.
+    kairos = connect(await servers.start(host="[::1]"))
+    inside = await activate(kairos, ip_address_range="::1/128")
+    assert (await register(kairos.address, inside)).instance_id.startswith("mi-")
+    elsewhere = await activate(kairos, ip_address_range="2001:db8::/32")
+    (await refused(register(kairos.address, elsewhere))).assert_code(
+        grpc.StatusCode.PERMISSION_DENIED,
+        RefusalCode.INVALID_ACTIVATION_IP_ADDRESS_RANGE,
+        "the caller's address ::1 is outside the activation's IP address range 2001:db8::/32",
+    )
+    assert (await describe(kairos, inside.activation_id)).registered_count == 1
+    assert (await describe(kairos, elsewhere.activation_id)).registered_count == 0
+    await kairos.channel.close()
 
 
 async def test_the_tables_hold_no_plain_secret(kairos: Kairos, servers: ServerFactory) -> None:

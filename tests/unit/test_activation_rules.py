@@ -114,7 +114,12 @@ def test_ranges_are_canonical() -> None:
         ("ipv4:10.1.2.3:50000", "10.1.2.3"),
         ("ipv6:[::1]:50000", "::1"),
         ("ipv6:[::ffff:10.1.2.3]:50000", "10.1.2.3"),
-        ("ipv6:%5B::1%5D:1", None),
+        # As gRPC 1.85 reports IPv6 peers: percent-encoded, a zone too.
+        ("ipv6:%5B::1%5D:1", "::1"),
+        ("ipv6:%5B2001:db8::7%5D:443", "2001:db8::7"),
+        ("ipv6:%5B::ffff:10.1.2.3%5D:1", "10.1.2.3"),
+        ("ipv6:%5Bfe80::1%25eth0%5D:1", "fe80::1"),
+        ("ipv6:[fe80::1%eth0]:1", "fe80::1"),
         ("unix:/tmp/socket", None),
         ("", None),
     ],
