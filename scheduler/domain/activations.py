@@ -20,6 +20,9 @@ MAX_TIME_TO_LIVE_HOURS = 876_000
 ANY_ADDRESS = "0.0.0.0/0"
 """The range of an activation that names none: every caller, IPv6 ones too."""
 MAX_HOSTNAME = 255
+MAX_IP_ADDRESS_RANGE = 64
+"""Characters of a stored range (its column): ``address_range``'s longest canonical form,
+``ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128``, has 43."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,18 +108,49 @@ def check_activation(request: ActivationRequest) -> NewActivation:
 
 
 def address_range(text: str) -> str:
-    """A CIDR network in canonical form (empty: ``ANY_ADDRESS``), or INVALID_ARGUMENT."""
+    """A CIDR network in canonical form (empty: ``ANY_ADDRESS``), or INVALID_ARGUMENT:
+    one network a caller's address (``peer_address``) can be inside."""
     if not text.strip():
         return ANY_ADDRESS
     try:
-        return str(ipaddress.ip_network(text.strip(), strict=True))
+        network = ipaddress.ip_network(text.strip(), strict=True)
     except ValueError:
-        raise invalid(
-            RefusalCode.INVALID_PARAM_IP_ADDRESS_RANGE,
-            "ip_address_range",
+        raise _bad_range(
             f"ip_address_range must be one network in CIDR notation without host bits, "
-            f"such as 10.0.0.0/8 or 2001:db8::/32; got {text[:64]!r}",
+            f"such as 10.0.0.0/8 or 2001:db8::/32; got {text[:64]!r}"
         ) from None
+    if isinstance(network, ipaddress.IPv6Network):
+        _check_ipv6_range(network)
+    return str(network)
+
+
+def _check_ipv6_range(network: ipaddress.IPv6Network) -> None:
+    """Refuse the IPv6 networks ``ip_network`` accepts that no caller can be inside."""
+    # int() drops the zone: the same network as a caller's address is checked against.
+    plain = ipaddress.IPv6Network((int(network.network_address), network.prefixlen))
+    if network.network_address.scope_id is not None:
+        # A caller's address is read without its zone, and PostgreSQL's cidr (the range
+        # is checked there) has none: stored, every registration with it failed INTERNAL,
+        # and a long zone overflowed the column.
+        raise _bad_range(
+            "ip_address_range must be a network without a zone (an IPv6 %interface "
+            f"suffix): a caller is checked by its address alone; give {plain}"
+        )
+    mapped = plain.network_address.ipv4_mapped
+    if mapped is not None and plain.prefixlen >= 96:
+        # ``peer_address`` reads a mapped caller as the IPv4 one it is, so a mapped range
+        # would admit nobody. Refused rather than rewritten to its IPv4 network: the range
+        # an operator reads back is the one they gave, and the refusal says what to give.
+        ipv4 = ipaddress.IPv4Network((mapped, plain.prefixlen - 96))
+        admits = " (which admits every caller, IPv6 ones too)" if ipv4.prefixlen == 0 else ""
+        raise _bad_range(
+            "ip_address_range must not be an IPv4-mapped IPv6 network: a caller over "
+            f"IPv4 is checked by its IPv4 address; give {ipv4}{admits}"
+        )
+
+
+def _bad_range(message: str) -> KairosError:
+    return invalid(RefusalCode.INVALID_PARAM_IP_ADDRESS_RANGE, "ip_address_range", message)
 
 
 def peer_address(peer: str) -> str | None:

@@ -42,7 +42,11 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.schema import DDL
 from sqlalchemy.sql.expression import FromClause
 
-from scheduler.domain.activations import MAX_INSTANCE_COUNT, MIN_INSTANCE_COUNT
+from scheduler.domain.activations import (
+    MAX_INSTANCE_COUNT,
+    MAX_IP_ADDRESS_RANGE,
+    MIN_INSTANCE_COUNT,
+)
 from scheduler.domain.catalogue.common import PREFIX as COMMON_PREFIX
 from scheduler.domain.enums import (
     ACTIVE_STATUSES,
@@ -444,7 +448,7 @@ activations = Table(
     Column("registered_count", Integer, nullable=False, server_default="0"),
     Column("deregistered_count", Integer, nullable=False, server_default="0"),
     # One network in canonical CIDR text (``domain.activations.address_range``).
-    Column("ip_address_range", String(64), nullable=False),
+    Column("ip_address_range", String(MAX_IP_ADDRESS_RANGE), nullable=False),
     Column("description", String(512), nullable=False, server_default=""),
     Column("code_hash", String(64), nullable=False),
     Column("disabled", Boolean, nullable=False, server_default=false()),

@@ -12,6 +12,7 @@ from scheduler.domain.codes import RefusalCode
 from scheduler.local import Kairos, connect
 from tests.service.conftest import ServerFactory
 from tests.service.harness import TWO_ACCOUNTS_AUTH
+from tests.service.managed import Issued, register
 from tests.service.refusals import refused, violations
 
 
@@ -105,6 +106,43 @@ async def test_bad_requests_are_invalid_argument_naming_the_field(
     assert refusal.status == grpc.StatusCode.INVALID_ARGUMENT
     assert refusal.info.reason == code.value
     assert [f for f, _ in violations(refusal)] == [field]
+
+
+@pytest.mark.parametrize(
+    ("ip_address_range", "rule"),
+    [
+        # PostgreSQL's cidr has no zone: stored, every Register with it was INTERNAL.
+        ("fe80::%eth0/64", "without a zone (an IPv6 %interface suffix)"),
+        # ... and a long one did not fit the column: CreateActivation itself was INTERNAL.
+        (f"fe80::%{'z' * 80}/64", "give fe80::/64"),
+        # A caller over IPv4 is checked by its IPv4 address: this admitted nobody.
+        ("::ffff:127.0.0.0/104", "not be an IPv4-mapped IPv6 network"),
+        ("::ffff:10.0.0.5/128", "give 10.0.0.5/32"),
+    ],
+)
+async def test_a_range_no_caller_can_be_checked_against_is_refused(
+    kairos: Kairos, ip_address_range: str, rule: str
+) -> None:
+    refusal = await refused(create(kairos, ip_address_range=ip_address_range))
+    assert refusal.status == grpc.StatusCode.INVALID_ARGUMENT
+    assert refusal.info.reason == RefusalCode.INVALID_PARAM_IP_ADDRESS_RANGE.value
+    [(field, message)] = violations(refusal)
+    assert field == "ip_address_range"
+    assert rule in message
+    assert (await describe(kairos)).total_count == 0
+
+
+async def test_the_longest_range_is_stored_and_checked(kairos: Kairos) -> None:
+    longest = "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128"  # 43 characters, canonical
+    created = await create(kairos, ip_address_range=longest)
+    [shown] = (await describe(kairos, activation_id=created.activation_id)).activations
+    assert shown.ip_address_range == longest
+    issued = Issued(created.activation_id, created.activation_code)
+    (await refused(register(kairos.address, issued))).assert_code(
+        grpc.StatusCode.PERMISSION_DENIED,
+        RefusalCode.INVALID_ACTIVATION_IP_ADDRESS_RANGE,
+        f"the caller's address 127.0.0.1 is outside the activation's IP address range {longest}",
+    )
 
 
 async def test_disable_and_delete(kairos: Kairos) -> None:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from scheduler.domain.activations import (
     ANY_ADDRESS,
+    MAX_IP_ADDRESS_RANGE,
     ActivationRequest,
     Gate,
     address_range,
@@ -106,6 +110,88 @@ def test_bad_requests_name_the_field_and_the_rule(
 def test_ranges_are_canonical() -> None:
     assert address_range(" 2001:DB8::/32 ") == "2001:db8::/32"
     assert address_range("192.168.1.7/32") == "192.168.1.7/32"
+    assert address_range("fe80::/64") == "fe80::/64"
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("fe80::%eth0/64", "without a zone (an IPv6 %interface suffix): "),
+        (f"fe80::%{'z' * 80}/64", "give fe80::/64"),
+        ("2001:db8::%1/32", "give 2001:db8::/32"),
+        ("::ffff:127.0.0.0/104", "IPv4-mapped IPv6 network: a caller over IPv4 is checked by"),
+        ("::FFFF:7f00:0/104", "give 127.0.0.0/8"),
+        ("::ffff:10.0.0.5/128", "give 10.0.0.5/32"),
+        ("::ffff:0:0/96", "give 0.0.0.0/0 (which admits every caller, IPv6 ones too)"),
+    ],
+)
+def test_a_range_no_caller_can_be_inside_is_refused(text: str, rule: str) -> None:
+    with pytest.raises(KairosError) as raised:
+        address_range(text)
+    assert raised.value.kind is ErrorKind.INVALID_ARGUMENT
+    assert raised.value.code is RefusalCode.INVALID_PARAM_IP_ADDRESS_RANGE
+    assert [v.field for v in raised.value.violations] == ["ip_address_range"]
+    assert rule in raised.value.message
+
+
+def test_an_ipv6_range_around_the_mapped_block_is_a_plain_ipv6_range() -> None:
+    # Only a network inside ::ffff:0:0/96 is mapped; one that holds it is IPv6 (a mapped
+    # caller, read as IPv4, is outside it, as ``within`` says).
+    assert address_range("::fffe:0:0/95") == "::fffe:0:0/95"
+    assert address_range("::/0") == "::/0"
+
+
+@st.composite
+def written_networks(draw: st.DrawFn) -> tuple[str, ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """A network of either family as an operator might write it, and the network meant."""
+    if draw(st.booleans()):
+        prefix = draw(st.integers(0, 32))
+        network: ipaddress.IPv4Network | ipaddress.IPv6Network = ipaddress.IPv4Network(
+            (draw(st.integers(0, 2**32 - 1)) >> (32 - prefix) << (32 - prefix), prefix)
+        )
+        return f"{network}", network
+    prefix = draw(st.integers(0, 128))
+    if draw(st.booleans()):  # the mapped block and its neighbours
+        base = draw(st.integers(0xFFFE_0000_0000, 0x1_0000_FFFF_FFFF))
+    else:
+        base = draw(st.integers(0, 2**128 - 1))
+    network = ipaddress.IPv6Network((base >> (128 - prefix) << (128 - prefix), prefix))
+    address = draw(
+        st.sampled_from(
+            [
+                network.network_address.compressed,
+                network.network_address.exploded,
+                network.network_address.exploded.upper(),
+            ]
+        )
+    )
+    zone = draw(st.none() | st.text("abcdefghijklmnopqrstuvwxyz0123456789.", min_size=1))
+    return f"{address}{'' if zone is None else '%' + zone}/{prefix}", network
+
+
+@given(written_networks())
+def test_every_accepted_range_fits_its_column_and_can_hold_a_caller(
+    written: tuple[str, ipaddress.IPv4Network | ipaddress.IPv6Network],
+) -> None:
+    text, network = written
+    zoned = "%" in text
+    mapped = isinstance(network, ipaddress.IPv6Network) and network.subnet_of(
+        ipaddress.IPv6Network("::ffff:0:0/96")
+    )
+    try:
+        stored = address_range(text)
+    except KairosError as refused:
+        assert zoned or mapped, refused.message
+        assert [v.field for v in refused.violations] == ["ip_address_range"]
+        return
+    assert not (zoned or mapped)
+    assert stored == str(network)
+    assert len(stored) <= MAX_IP_ADDRESS_RANGE
+    assert address_range(stored) == stored
+    # A caller at the network's own address, as gRPC reports it, is inside it.
+    first = network.network_address
+    peer = f"ipv4:{first}:1" if network.version == 4 else f"ipv6:%5B{first}%5D:1"
+    assert within(peer_address(peer), stored)
 
 
 @pytest.mark.parametrize(
