@@ -268,7 +268,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"kairos agent: {error}", file=sys.stderr)
         return 2
     from agent.identity import LOCALTIME, detect_time_zone
-    from agent.registration import Activation, RegistrationRefused, load_credential
+    from agent.registration import (
+        Activation,
+        CredentialError,
+        RegistrationRefused,
+        load_credential,
+    )
     from agent.spool import SpoolLocked, safe_name
 
     if bool(args.activation_id) != bool(activation_code):
@@ -281,7 +286,11 @@ def run(args: argparse.Namespace) -> int:
     state_dir = args.state_dir or Path.home() / ".kairos-agent" / safe_name(
         args.instance_id or MANAGED_STATE_DIR
     )
-    if not (args.instance_id or args.activation_id or load_credential(state_dir)):
+    try:
+        registered = args.instance_id or args.activation_id or load_credential(state_dir)
+    except CredentialError as error:
+        return _stopped(error)
+    if not registered:
         return _usage(
             "--instance-id (or KAIROS_INSTANCE_ID) is required, or --activation-id and "
             f"--activation-code to register this machine (no credential in {state_dir})"
@@ -328,15 +337,21 @@ def run(args: argparse.Namespace) -> int:
     )
     try:
         asyncio.run(_serve_until_signalled(options))
-    except (SpoolLocked, RegistrationRefused, IdentityMismatch) as error:
-        print(f"kairos agent: {error}", file=sys.stderr)
-        return 1
+    # ``identity`` reads the credential again, under the state directory's lock.
+    except (SpoolLocked, RegistrationRefused, IdentityMismatch, CredentialError) as error:
+        return _stopped(error)
     return 0
 
 
 def _usage(message: str) -> int:
     print(f"kairos agent: {message}", file=sys.stderr)
     return 2
+
+
+def _stopped(error: Exception) -> int:
+    """Exit 1 with one line: not a wrong flag (2) but a state the agent cannot go on from."""
+    print(f"kairos agent: {error}", file=sys.stderr)
+    return 1
 
 
 class IdentityMismatch(Exception):

@@ -21,6 +21,7 @@ import grpc
 from agent.connection import Backoff
 from agent.servers import Rotation
 from agent.tls import ClientTls, ClientTlsError
+from agent.tokens import TokenError, checked
 from kairos.v1 import agent_pb2, agent_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -61,17 +62,64 @@ class RegistrationRefused(Exception):
     """The server refused the registration; the message says why (never the code)."""
 
 
+class CredentialError(Exception):
+    """``credential.json`` cannot be used; the message names the file and says what is
+    wrong (never the credential)."""
+
+
 def load_credential(state_dir: Path) -> Credential | None:
-    """The credential kept in ``state_dir``; None when this machine never registered."""
+    """The credential kept in ``state_dir``; None when this machine never registered,
+    ``CredentialError`` when the file cannot be used."""
     path = state_dir / CREDENTIAL_FILE
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        data = path.read_bytes()
     except FileNotFoundError:
         return None
+    except OSError as error:
+        raise CredentialError(f"cannot read credential file {path}: {error.strerror}") from None
+    try:
+        return _parse_credential(data)
+    except ValueError as error:
+        # Written whole by ``save_credential``, so damaged since (by hand, a restore, a
+        # disk): only a person can tell which instance this machine was.
+        raise CredentialError(
+            f"credential file {path}: {error}; restore it, or delete it to register this "
+            "machine again"
+        ) from None
+
+
+def _parse_credential(data: bytes) -> Credential:
+    """The credential in a ``credential.json``'s bytes; ValueError says what is wrong."""
+    try:
+        document = json.loads(data)
+    # UnicodeDecodeError is a ValueError; deep nesting exhausts the parser's recursion.
+    except (ValueError, RecursionError) as error:
+        raise ValueError(f"not JSON ({error})") from None
+    if not isinstance(document, dict):
+        raise ValueError("no JSON object")
+    fields: dict[str, str] = {}
+    for key in ("instance_id", "instance_name", "credential"):
+        if key not in document:
+            raise ValueError(f"no {key}")
+        value = document[key]
+        if not isinstance(value, str):
+            raise ValueError(f"{key} is not a string")
+        try:
+            value.encode()  # a lone surrogate (JSON "\ud800") would fail every Hello
+        except UnicodeEncodeError:
+            raise ValueError(f"{key} is not Unicode text") from None
+        fields[key] = value
+    if not fields["instance_id"].strip():
+        raise ValueError("instance_id is empty")
+    try:
+        # Sent as `authorization: Bearer`: what a header cannot carry failed every Connect.
+        credential = checked(fields["credential"].encode(), "the credential")
+    except TokenError as error:
+        raise ValueError(str(error)) from None
     return Credential(
-        instance_id=document["instance_id"],
-        instance_name=document["instance_name"],
-        credential=document["credential"],
+        instance_id=fields["instance_id"],
+        instance_name=fields["instance_name"],
+        credential=credential,
     )
 
 

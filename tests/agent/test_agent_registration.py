@@ -2,13 +2,50 @@
 
 from __future__ import annotations
 
+import json
+import os
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from agent.registration import Credential, load_credential, save_credential
+from agent.registration import (
+    CREDENTIAL_FILE,
+    Credential,
+    CredentialError,
+    load_credential,
+    save_credential,
+)
 from scheduler.cli.main import main
+from scheduler.local.processes import kairos_command
+
+GOOD = {"instance_id": "mi-0123456789abcdef01234567", "instance_name": "web", "credential": "kmi_x"}
+DAMAGED: list[tuple[bytes, str]] = [
+    (b'{"instance_id": "mi-1", ', "not JSON (Expecting property name enclosed in double quotes"),
+    (b"\xff\xfe\x00{", "not JSON ("),
+    (b"[" * 100_000, "not JSON (maximum recursion depth exceeded"),
+    (b'["mi-1", "web", "kmi_x"]', "no JSON object"),
+    (json.dumps({**GOOD, "credential": None}).encode(), "credential is not a string"),
+    (json.dumps({"instance_id": "mi-1", "credential": "kmi_x"}).encode(), "no instance_name"),
+    (json.dumps({**GOOD, "instance_id": 7}).encode(), "instance_id is not a string"),
+    (json.dumps({**GOOD, "instance_id": " "}).encode(), "instance_id is empty"),
+    (json.dumps({**GOOD, "instance_name": "\ud800"}).encode(), "instance_name is not Unicode"),
+    # What a gRPC header cannot carry: sent as `authorization: Bearer`, every Connect failed.
+    (
+        json.dumps({**GOOD, "credential": "kmi_\u00e9t\u00e9"}).encode(),
+        "the credential: it may hold only printable ASCII, without spaces",
+    ),
+    (
+        json.dumps({**GOOD, "credential": "kmi_a\nb"}).encode(),
+        "the credential: it may hold only printable ASCII, without spaces",
+    ),
+    (json.dumps({**GOOD, "credential": ""}).encode(), "the credential is empty"),
+    (
+        json.dumps({**GOOD, "credential": "k" * 5000}).encode(),
+        "the credential holds more than 4096 bytes",
+    ),
+]
 
 
 def test_the_credential_is_kept_for_this_user_only(tmp_path: Path) -> None:
@@ -57,3 +94,73 @@ def test_flags_that_cannot_work_are_usage_errors(
     argv = [str(code_file) if flag == "CODE" else flag for flag in flags]
     assert main(["agent", "--state-dir", str(tmp_path / "state"), *argv]) == 2
     assert needle in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("content", "reason"), DAMAGED)
+def test_a_damaged_credential_file_says_what_is_wrong(
+    tmp_path: Path, content: bytes, reason: str
+) -> None:
+    (tmp_path / CREDENTIAL_FILE).write_bytes(content)
+    with pytest.raises(CredentialError) as raised:
+        load_credential(tmp_path)
+    message = str(raised.value)
+    assert message.startswith(f"credential file {tmp_path / CREDENTIAL_FILE}: {reason}")
+    assert message.endswith("; restore it, or delete it to register this machine again")
+    assert "\n" not in message and "kmi_" not in message
+
+
+def test_a_credential_file_that_cannot_be_read_says_why(tmp_path: Path) -> None:
+    # A directory: root (as these tests may run) reads any file whatever its mode.
+    (tmp_path / CREDENTIAL_FILE).mkdir()
+    with pytest.raises(CredentialError) as raised:
+        load_credential(tmp_path)
+    assert str(raised.value) == (
+        f"cannot read credential file {tmp_path / CREDENTIAL_FILE}: Is a directory"
+    )
+
+
+@pytest.mark.parametrize("registering", [False, True], ids=["managed", "with-activation"])
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"{not json", "not JSON (Expecting property name enclosed in double quotes: line 1"),
+        (json.dumps({**GOOD, "credential": "kmi_\u00e9"}).encode(), "the credential: it may"),
+    ],
+)
+def test_an_agent_with_a_damaged_credential_stops_with_one_line(
+    tmp_path: Path, content: bytes, reason: str, registering: bool
+) -> None:
+    state_dir = tmp_path / "state"
+    state_dir.mkdir()
+    (state_dir / CREDENTIAL_FILE).write_bytes(content)
+    code_file = tmp_path / "code"
+    code_file.write_text("kac_code")
+    code_file.chmod(0o600)
+    # Both ways the file is read: at the start (no flags), and when the agent has
+    # activation flags and looks for a credential before registering.
+    activation = ["--activation-id", "act-1", "--activation-code-file", str(code_file)]
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("KAIROS_")}
+    finished = subprocess.run(
+        kairos_command(
+            [
+                "agent",
+                "--server",
+                "127.0.0.1:1",  # never reached: the agent stops before it connects
+                "--state-dir",
+                str(state_dir),
+                *(activation if registering else []),
+            ]
+        ),
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert "Traceback" not in finished.stderr
+    [line] = finished.stderr.splitlines()
+    assert line.startswith(
+        f"kairos agent: credential file {state_dir / CREDENTIAL_FILE}: {reason}"
+    ), line
+    assert line.endswith("; restore it, or delete it to register this machine again")
+    assert finished.returncode == 1
