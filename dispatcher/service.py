@@ -158,6 +158,7 @@ class Dispatcher(agent_pb2_grpc.AgentServiceServicer):  # type: ignore[misc]
             request.activation_code,
             hostname=request.hostname,
             address=peer_address(context.peer()),
+            registration_id=request.registration_id,
         )
         return agent_pb2.RegisterResponse(
             instance_id=registered.instance.instance_id,

@@ -10,7 +10,13 @@ from urllib.parse import unquote
 from scheduler.domain.codes import RefusalCode
 from scheduler.domain.credentials import matches
 from scheduler.domain.errors import ErrorKind, KairosError, invalid, precondition
-from scheduler.domain.limits import MAX_DESCRIPTION, MAX_NAME, check_length
+from scheduler.domain.limits import (
+    MAX_CLIENT_TOKEN,
+    MAX_DESCRIPTION,
+    MAX_NAME,
+    check_length,
+    check_token,
+)
 
 MIN_INSTANCE_COUNT = 1
 MAX_INSTANCE_COUNT = 1_000
@@ -23,6 +29,8 @@ MAX_HOSTNAME = 255
 MAX_IP_ADDRESS_RANGE = 64
 """Characters of a stored range (its column): ``address_range``'s longest canonical form,
 ``ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128``, has 43."""
+MAX_REGISTRATION_ID = MAX_CLIENT_TOKEN
+"""Characters of a registration id (its column): a client token's rules, for the same use."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -104,6 +112,13 @@ def check_activation(request: ActivationRequest) -> NewActivation:
         time_to_live=timedelta(hours=hours),
         ip_address_range=address_range(request.ip_address_range),
         description=request.description,
+    )
+
+
+def check_registration_id(registration_id: str) -> str:
+    """Return a Register's registration id if it is valid (empty: none, an older agent)."""
+    return check_token(
+        RefusalCode.INVALID_PARAM_REGISTRATION_ID, "registration_id", registration_id
     )
 
 

@@ -243,6 +243,9 @@ class RefusalCode(StrEnum):
     without host bits, such as ``10.0.0.0/8`` (``INVALID_ARGUMENT``)."""
     INVALID_PARAM_HOSTNAME = "InvalidParam.Hostname"
     """A registering agent's hostname is over 255 characters (``INVALID_ARGUMENT``)."""
+    INVALID_PARAM_REGISTRATION_ID = "InvalidParam.RegistrationId"
+    """A registering agent's registration id is over 64 characters or not printable ASCII
+    (``INVALID_ARGUMENT``)."""
     # Tags (issue 12): Cloud Assistant's TagResources and ResourceTag words.
     INVALID_TAG_KEY_MALFORMED = "InvalidTagKey.Malformed"
     """A tag key is empty, over 64 characters, starts with ``acs:`` or ``aliyun``, or is
@@ -353,7 +356,8 @@ class RefusalCode(StrEnum):
 
     UNAUTHENTICATED = "Unauthenticated"
     """The call carries no bearer token, or one the server does not know, or the
-    credential of a deregistered managed instance (``UNAUTHENTICATED``)."""
+    credential of a deregistered managed instance; or a Register retries the registration
+    id of a managed instance deregistered since (``UNAUTHENTICATED``)."""
     FORBIDDEN_TOKEN_ROLE = "Forbidden.TokenRole"
     """A client token on the agent API, or an agent token on the client API
     (``PERMISSION_DENIED``)."""

@@ -120,11 +120,17 @@ def check_timeout(limits: Limits, timeout: int, field_name: str = "timeout") -> 
 
 def check_client_token(token: str) -> str:
     """Return a valid idempotency token (empty means none)."""
+    return check_token(RefusalCode.INVALID_PARAM_CLIENT_TOKEN, "client_token", token)
+
+
+def check_token(code: RefusalCode, field_name: str, token: str) -> str:
+    """Return ``token``, a client-chosen key that makes a call idempotent (empty means
+    none): at most ``MAX_CLIENT_TOKEN`` printable ASCII characters, no spaces."""
     if len(token) > MAX_CLIENT_TOKEN or (token and not _PRINTABLE_ASCII.fullmatch(token)):
         raise invalid(
-            RefusalCode.INVALID_PARAM_CLIENT_TOKEN,
-            "client_token",
-            f"client_token must be at most {MAX_CLIENT_TOKEN} printable ASCII characters",
+            code,
+            field_name,
+            f"{field_name} must be at most {MAX_CLIENT_TOKEN} printable ASCII characters",
         )
     return token
 

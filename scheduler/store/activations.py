@@ -141,25 +141,37 @@ async def exists(conn: AsyncConnection, tenant: Tenant, activation_id: str) -> b
 
 
 _range = cast(activations.c.ip_address_range, CIDR)
+# Every rule of a registration but the count: the activation, its code, not disabled, not
+# expired, the caller inside its range. A replayed registration (``admit``) takes no count
+# yet is held to the rest, as a new one (``_TAKE``) is.
+_ADMITS = (
+    activations.c.id == bindparam("of_activation"),
+    # Equality of hashes: a hash of a high-entropy secret gives away nothing usable.
+    activations.c.code_hash == bindparam("given_hash"),
+    ~activations.c.disabled,
+    activations.c.expires_at > func.now(),
+    # As ``domain.activations.within``: a /0 network admits any address, IPv6 too.
+    or_(
+        func.masklen(_range) == 0,
+        cast(bindparam("address"), INET).op("<<=")(_range),
+    ),
+)
 _TAKE = (
     update(activations)
     .where(
-        activations.c.id == bindparam("of_activation"),
-        # Equality of hashes: a hash of a high-entropy secret gives away nothing usable.
-        activations.c.code_hash == bindparam("given_hash"),
-        ~activations.c.disabled,
-        activations.c.expires_at > func.now(),
-        # As ``domain.activations.within``: a /0 network admits any address, IPv6 too.
-        or_(
-            func.masklen(_range) == 0,
-            cast(bindparam("address"), INET).op("<<=")(_range),
-        ),
+        *_ADMITS,
         # Concurrent registrations wait for each other's update of the row and re-check
         # this: never more than the count.
         activations.c.registered_count < activations.c.instance_count,
     )
     .values(registered_count=activations.c.registered_count + 1)
     .returning(activations.c.account_id, activations.c.region_id, activations.c.instance_name)
+)
+# FOR NO KEY UPDATE: the lock ``_TAKE``'s update takes, no stronger.
+_ADMIT = (
+    select(activations.c.account_id, activations.c.region_id, activations.c.instance_name)
+    .where(*_ADMITS)
+    .with_for_update(key_share=True)
 )
 
 
@@ -168,9 +180,29 @@ async def take_registration(
 ) -> tuple[Tenant, str] | None:
     """Take one registration of the activation if every rule allows it, in one conditional
     statement; its tenant and instance name, or None (``gate`` then tells why)."""
+    return await _registering(conn, _TAKE, activation_id, code_hash, address)
+
+
+async def admit(
+    conn: AsyncConnection, activation_id: str, code_hash: str, address: str | None
+) -> tuple[Tenant, str] | None:
+    """Whether every rule but the count lets the caller register with the activation: its
+    tenant and instance name, the activation's row locked until the transaction ends (as
+    ``take_registration`` locks it), or None (``gate`` then tells why). Registrations with
+    the activation wait here for each other: one that commits first is seen after."""
+    return await _registering(conn, _ADMIT, activation_id, code_hash, address)
+
+
+async def _registering(
+    conn: AsyncConnection,
+    statement: Any,
+    activation_id: str,
+    code_hash: str,
+    address: str | None,
+) -> tuple[Tenant, str] | None:
     row = (
         await conn.execute(
-            _TAKE, {"of_activation": activation_id, "given_hash": code_hash, "address": address}
+            statement, {"of_activation": activation_id, "given_hash": code_hash, "address": address}
         )
     ).first()
     return None if row is None else (Tenant(row.account_id, row.region_id), row.instance_name)

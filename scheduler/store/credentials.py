@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, FromClause, Text, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -75,8 +76,10 @@ async def insert_credential(
     activation_id: str,
     credential_hash: str,
     hostname: str,
+    registration_id: str | None,
 ) -> None:
-    """Store a newly registered instance's credential (its hash)."""
+    """Store a newly registered instance's credential (its hash) and the agent's id of the
+    registration (None: the agent sent none)."""
     await conn.execute(
         _INSERT,
         {
@@ -86,7 +89,56 @@ async def insert_credential(
             "activation_id": activation_id,
             "credential_hash": credential_hash,
             "hostname": hostname,
+            "registration_id": registration_id,
         },
+    )
+
+
+@dataclass(frozen=True)
+class Earlier:
+    """The instance an earlier Register with the same registration id made."""
+
+    instance: InstanceKey
+    deregistered: bool
+
+
+# By ``uq_instance_credentials_registration``. A deregistered instance's new hash is
+# refused as its old one was (``_OWNER``), and the refusal rolls it back anyway.
+_REPLACE = (
+    update(instance_credentials)
+    .where(
+        instance_credentials.c.activation_id == bindparam("of_activation"),
+        instance_credentials.c.registration_id == bindparam("of_registration"),
+    )
+    .values(credential_hash=bindparam("new_hash"))
+    .returning(
+        instance_credentials.c.account_id,
+        instance_credentials.c.region_id,
+        instance_credentials.c.instance_id,
+        instance_credentials.c.deregistered_at.is_not(None).label("deregistered"),
+    )
+)
+
+
+async def replace_credential(
+    conn: AsyncConnection, activation_id: str, registration_id: str, credential_hash: str
+) -> Earlier | None:
+    """Give the instance this registration made already (if any) a credential of this hash
+    instead of its own: the response that carried that one may never have arrived."""
+    row = (
+        await conn.execute(
+            _REPLACE,
+            {
+                "of_activation": activation_id,
+                "of_registration": registration_id,
+                "new_hash": credential_hash,
+            },
+        )
+    ).first()
+    if row is None:
+        return None
+    return Earlier(
+        InstanceKey(Tenant(row.account_id, row.region_id), row.instance_id), row.deregistered
     )
 
 

@@ -45,6 +45,7 @@ from sqlalchemy.sql.expression import FromClause
 from scheduler.domain.activations import (
     MAX_INSTANCE_COUNT,
     MAX_IP_ADDRESS_RANGE,
+    MAX_REGISTRATION_ID,
     MIN_INSTANCE_COUNT,
 )
 from scheduler.domain.catalogue.common import PREFIX as COMMON_PREFIX
@@ -484,9 +485,16 @@ instance_credentials = Table(
     Column("registered_at", Timestamp, nullable=False, server_default=NOW),
     # Set once: from then on the credential is refused.
     Column("deregistered_at", Timestamp),
+    # The agent's key for one registration, the same on each of its retries (NULL from an
+    # agent that sends none): a retry finds its instance here instead of making another.
+    Column("registration_id", String(MAX_REGISTRATION_ID)),
     PrimaryKeyConstraint("account_id", "region_id", "instance_id"),
     # Every agent connect looks its credential up by this.
     UniqueConstraint("credential_hash"),
+    # One instance per registration, whatever races (NULLs are distinct: old agents').
+    UniqueConstraint(
+        "activation_id", "registration_id", name="uq_instance_credentials_registration"
+    ),
 )
 
 tags = Table(

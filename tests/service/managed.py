@@ -31,9 +31,15 @@ async def activate(kairos: Kairos, instance_count: int = 3, **fields: object) ->
 
 
 async def register(
-    address: str, issued: Issued, *, code: str | None = None, hostname: str = "host-1"
+    address: str,
+    issued: Issued,
+    *,
+    code: str | None = None,
+    hostname: str = "host-1",
+    registration_id: str = "",
 ) -> agent_pb2.RegisterResponse:
-    """AgentService.Register on a channel of its own, with no bearer token."""
+    """AgentService.Register on a channel of its own, with no bearer token (and, unless
+    ``registration_id`` is given, none: as an agent older than that field)."""
     async with grpc.aio.insecure_channel(address) as channel:
         response: agent_pb2.RegisterResponse = await agent_pb2_grpc.AgentServiceStub(
             channel
@@ -42,6 +48,7 @@ async def register(
                 activation_id=issued.activation_id,
                 activation_code=issued.code if code is None else code,
                 hostname=hostname,
+                registration_id=registration_id,
             )
         )
     return response

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from kairos.v1 import common_pb2 as kairos_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15kairos/v1/agent.proto\x12\tkairos.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16kairos/v1/common.proto\"S\n\x0fRegisterRequest\x12\x15\n\ractivation_id\x18\x01 \x01(\t\x12\x17\n\x0f\x61\x63tivation_code\x18\x02 \x01(\t\x12\x10\n\x08hostname\x18\x03 \x01(\t\"R\n\x10RegisterResponse\x12\x13\n\x0binstance_id\x18\x01 \x01(\t\x12\x15\n\rinstance_name\x18\x02 \x01(\t\x12\x12\n\ncredential\x18\x03 \x01(\t\"\xba\x02\n\x0c\x41gentMessage\x12!\n\x05hello\x18\x01 \x01(\x0b\x32\x10.kairos.v1.HelloH\x00\x12)\n\theartbeat\x18\x02 \x01(\x0b\x32\x14.kairos.v1.HeartbeatH\x00\x12!\n\x03\x61\x63k\x18\x03 \x01(\x0b\x32\x12.kairos.v1.TaskAckH\x00\x12.\n\x07started\x18\x04 \x01(\x0b\x32\x1b.kairos.v1.ExecutionStartedH\x00\x12,\n\x06output\x18\x05 \x01(\x0b\x32\x1a.kairos.v1.ExecutionOutputH\x00\x12,\n\x06result\x18\x06 \x01(\x0b\x32\x1a.kairos.v1.ExecutionResultH\x00\x12%\n\x07reports\x18\x07 \x01(\x0b\x32\x12.kairos.v1.ReportsH\x00\x42\x06\n\x04kind\"-\n\x07Reports\x12\"\n\x07reports\x18\x01 \x03(\x0b\x32\x11.kairos.v1.Report\"\xc1\x01\n\x06Report\x12!\n\x03\x61\x63k\x18\x01 \x01(\x0b\x32\x12.kairos.v1.TaskAckH\x00\x12.\n\x07started\x18\x02 \x01(\x0b\x32\x1b.kairos.v1.ExecutionStartedH\x00\x12,\n\x06output\x18\x03 \x01(\x0b\x32\x1a.kairos.v1.ExecutionOutputH\x00\x12,\n\x06result\x18\x04 \x01(\x0b\x32\x1a.kairos.v1.ExecutionResultH\x00\x42\x08\n\x06report\"\xeb\x01\n\x05Hello\x12\x13\n\x0binstance_id\x18\x01 \x01(\t\x12\x15\n\rinstance_name\x18\x02 \x01(\t\x12\"\n\x07os_type\x18\x03 \x01(\x0e\x32\x11.kairos.v1.OsType\x12\x15\n\ragent_version\x18\x04 \x01(\t\x12\x11\n\ttime_zone\x18\x05 \x01(\t\x12\x0f\n\x07\x62oot_id\x18\x06 \x01(\t\x12\'\n\x04held\x18\x07 \x01(\x0b\x32\x19.kairos.v1.HeldExecutions\x12\x10\n\x08protocol\x18\x08 \x01(\x05\x12\x1c\n\x04tags\x18\t \x03(\x0b\x32\x0e.kairos.v1.Tag\"\'\n\x0eHeldExecutions\x12\x15\n\rexecution_ids\x18\x01 \x03(\t\"L\n\tHeartbeat\x12.\n\nagent_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07running\x18\x02 \x01(\x05\"\x1f\n\x07TaskAck\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\"X\n\x10\x45xecutionStarted\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"E\n\x0f\x45xecutionOutput\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\"\x91\x02\n\x0f\x45xecutionResult\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12+\n\x06status\x18\x02 \x01(\x0e\x32\x1b.kairos.v1.InvocationStatus\x12\x11\n\texit_code\x18\x03 \x01(\x05\x12\x12\n\nerror_code\x18\x04 \x01(\t\x12\x12\n\nerror_info\x18\x05 \x01(\t\x12\x0e\n\x06output\x18\x06 \x01(\x0c\x12\x0f\n\x07\x64ropped\x18\x07 \x01(\x03\x12.\n\nstart_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inish_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8b\x02\n\x11\x44ispatcherMessage\x12%\n\x07welcome\x18\x01 \x01(\x0b\x32\x12.kairos.v1.WelcomeH\x00\x12\x1f\n\x04task\x18\x02 \x01(\x0b\x32\x0f.kairos.v1.TaskH\x00\x12#\n\x04stop\x18\x03 \x01(\x0b\x32\x13.kairos.v1.StopTaskH\x00\x12*\n\nresult_ack\x18\x04 \x01(\x0b\x32\x14.kairos.v1.ResultAckH\x00\x12\'\n\x08shutdown\x18\x05 \x01(\x0b\x32\x13.kairos.v1.ShutdownH\x00\x12,\n\x0bresult_acks\x18\x06 \x01(\x0b\x32\x15.kairos.v1.ResultAcksH\x00\x42\x06\n\x04kind\"p\n\x07Welcome\x12\"\n\x1aheartbeat_interval_seconds\x18\x01 \x01(\x05\x12/\n\x0bserver_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08protocol\x18\x03 \x01(\x05\"\xc7\x02\n\x04Task\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x11\n\tinvoke_id\x18\x02 \x01(\t\x12\x12\n\ncommand_id\x18\x03 \x01(\t\x12$\n\x04type\x18\x04 \x01(\x0e\x32\x16.kairos.v1.CommandType\x12\x0e\n\x06script\x18\x05 \x01(\x0c\x12\x13\n\x0bworking_dir\x18\x06 \x01(\t\x12\x10\n\x08username\x18\x07 \x01(\t\x12\x0f\n\x07timeout\x18\x08 \x01(\x03\x12\x0f\n\x07\x64ry_run\x18\t \x01(\x08\x12\x14\n\x0c\x63ontainer_id\x18\n \x01(\t\x12\x16\n\x0e\x63ontainer_name\x18\x0b \x01(\t\x12\x32\n\x0escheduled_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12!\n\x04\x66ile\x18\r \x01(\x0b\x32\x13.kairos.v1.FileTask\"|\n\x08\x46ileTask\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\ntarget_dir\x18\x02 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x03 \x01(\x0c\x12\x0c\n\x04mode\x18\x04 \x01(\r\x12\r\n\x05owner\x18\x05 \x01(\t\x12\r\n\x05group\x18\x06 \x01(\t\x12\x11\n\toverwrite\x18\x07 \x01(\x08\" \n\x08StopTask\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\"!\n\tResultAck\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\"#\n\nResultAcks\x12\x15\n\rexecution_ids\x18\x01 \x03(\t\"6\n\x08Shutdown\x12\x1a\n\x12reconnect_after_ms\x18\x01 \x01(\x05\x12\x0e\n\x06reason\x18\x02 \x01(\t2\x99\x01\n\x0c\x41gentService\x12\x44\n\x07\x43onnect\x12\x17.kairos.v1.AgentMessage\x1a\x1c.kairos.v1.DispatcherMessage(\x01\x30\x01\x12\x43\n\x08Register\x12\x1a.kairos.v1.RegisterRequest\x1a\x1b.kairos.v1.RegisterResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15kairos/v1/agent.proto\x12\tkairos.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16kairos/v1/common.proto\"l\n\x0fRegisterRequest\x12\x15\n\ractivation_id\x18\x01 \x01(\t\x12\x17\n\x0f\x61\x63tivation_code\x18\x02 \x01(\t\x12\x10\n\x08hostname\x18\x03 \x01(\t\x12\x17\n\x0fregistration_id\x18\x04 \x01(\t\"R\n\x10RegisterResponse\x12\x13\n\x0binstance_id\x18\x01 \x01(\t\x12\x15\n\rinstance_name\x18\x02 \x01(\t\x12\x12\n\ncredential\x18\x03 \x01(\t\"\xba\x02\n\x0c\x41gentMessage\x12!\n\x05hello\x18\x01 \x01(\x0b\x32\x10.kairos.v1.HelloH\x00\x12)\n\theartbeat\x18\x02 \x01(\x0b\x32\x14.kairos.v1.HeartbeatH\x00\x12!\n\x03\x61\x63k\x18\x03 \x01(\x0b\x32\x12.kairos.v1.TaskAckH\x00\x12.\n\x07started\x18\x04 \x01(\x0b\x32\x1b.kairos.v1.ExecutionStartedH\x00\x12,\n\x06output\x18\x05 \x01(\x0b\x32\x1a.kairos.v1.ExecutionOutputH\x00\x12,\n\x06result\x18\x06 \x01(\x0b\x32\x1a.kairos.v1.ExecutionResultH\x00\x12%\n\x07reports\x18\x07 \x01(\x0b\x32\x12.kairos.v1.ReportsH\x00\x42\x06\n\x04kind\"-\n\x07Reports\x12\"\n\x07reports\x18\x01 \x03(\x0b\x32\x11.kairos.v1.Report\"\xc1\x01\n\x06Report\x12!\n\x03\x61\x63k\x18\x01 \x01(\x0b\x32\x12.kairos.v1.TaskAckH\x00\x12.\n\x07started\x18\x02 \x01(\x0b\x32\x1b.kairos.v1.ExecutionStartedH\x00\x12,\n\x06output\x18\x03 \x01(\x0b\x32\x1a.kairos.v1.ExecutionOutputH\x00\x12,\n\x06result\x18\x04 \x01(\x0b\x32\x1a.kairos.v1.ExecutionResultH\x00\x42\x08\n\x06report\"\xeb\x01\n\x05Hello\x12\x13\n\x0binstance_id\x18\x01 \x01(\t\x12\x15\n\rinstance_name\x18\x02 \x01(\t\x12\"\n\x07os_type\x18\x03 \x01(\x0e\x32\x11.kairos.v1.OsType\x12\x15\n\ragent_version\x18\x04 \x01(\t\x12\x11\n\ttime_zone\x18\x05 \x01(\t\x12\x0f\n\x07\x62oot_id\x18\x06 \x01(\t\x12\'\n\x04held\x18\x07 \x01(\x0b\x32\x19.kairos.v1.HeldExecutions\x12\x10\n\x08protocol\x18\x08 \x01(\x05\x12\x1c\n\x04tags\x18\t \x03(\x0b\x32\x0e.kairos.v1.Tag\"\'\n\x0eHeldExecutions\x12\x15\n\rexecution_ids\x18\x01 \x03(\t\"L\n\tHeartbeat\x12.\n\nagent_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07running\x18\x02 \x01(\x05\"\x1f\n\x07TaskAck\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\"X\n\x10\x45xecutionStarted\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"E\n\x0f\x45xecutionOutput\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\"\x91\x02\n\x0f\x45xecutionResult\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12+\n\x06status\x18\x02 \x01(\x0e\x32\x1b.kairos.v1.InvocationStatus\x12\x11\n\texit_code\x18\x03 \x01(\x05\x12\x12\n\nerror_code\x18\x04 \x01(\t\x12\x12\n\nerror_info\x18\x05 \x01(\t\x12\x0e\n\x06output\x18\x06 \x01(\x0c\x12\x0f\n\x07\x64ropped\x18\x07 \x01(\x03\x12.\n\nstart_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inish_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8b\x02\n\x11\x44ispatcherMessage\x12%\n\x07welcome\x18\x01 \x01(\x0b\x32\x12.kairos.v1.WelcomeH\x00\x12\x1f\n\x04task\x18\x02 \x01(\x0b\x32\x0f.kairos.v1.TaskH\x00\x12#\n\x04stop\x18\x03 \x01(\x0b\x32\x13.kairos.v1.StopTaskH\x00\x12*\n\nresult_ack\x18\x04 \x01(\x0b\x32\x14.kairos.v1.ResultAckH\x00\x12\'\n\x08shutdown\x18\x05 \x01(\x0b\x32\x13.kairos.v1.ShutdownH\x00\x12,\n\x0bresult_acks\x18\x06 \x01(\x0b\x32\x15.kairos.v1.ResultAcksH\x00\x42\x06\n\x04kind\"p\n\x07Welcome\x12\"\n\x1aheartbeat_interval_seconds\x18\x01 \x01(\x05\x12/\n\x0bserver_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08protocol\x18\x03 \x01(\x05\"\xc7\x02\n\x04Task\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x11\n\tinvoke_id\x18\x02 \x01(\t\x12\x12\n\ncommand_id\x18\x03 \x01(\t\x12$\n\x04type\x18\x04 \x01(\x0e\x32\x16.kairos.v1.CommandType\x12\x0e\n\x06script\x18\x05 \x01(\x0c\x12\x13\n\x0bworking_dir\x18\x06 \x01(\t\x12\x10\n\x08username\x18\x07 \x01(\t\x12\x0f\n\x07timeout\x18\x08 \x01(\x03\x12\x0f\n\x07\x64ry_run\x18\t \x01(\x08\x12\x14\n\x0c\x63ontainer_id\x18\n \x01(\t\x12\x16\n\x0e\x63ontainer_name\x18\x0b \x01(\t\x12\x32\n\x0escheduled_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12!\n\x04\x66ile\x18\r \x01(\x0b\x32\x13.kairos.v1.FileTask\"|\n\x08\x46ileTask\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\ntarget_dir\x18\x02 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x03 \x01(\x0c\x12\x0c\n\x04mode\x18\x04 \x01(\r\x12\r\n\x05owner\x18\x05 \x01(\t\x12\r\n\x05group\x18\x06 \x01(\t\x12\x11\n\toverwrite\x18\x07 \x01(\x08\" \n\x08StopTask\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\"!\n\tResultAck\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\"#\n\nResultAcks\x12\x15\n\rexecution_ids\x18\x01 \x03(\t\"6\n\x08Shutdown\x12\x1a\n\x12reconnect_after_ms\x18\x01 \x01(\x05\x12\x0e\n\x06reason\x18\x02 \x01(\t2\x99\x01\n\x0c\x41gentService\x12\x44\n\x07\x43onnect\x12\x17.kairos.v1.AgentMessage\x1a\x1c.kairos.v1.DispatcherMessage(\x01\x30\x01\x12\x43\n\x08Register\x12\x1a.kairos.v1.RegisterRequest\x1a\x1b.kairos.v1.RegisterResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,45 +34,45 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'kairos.v1.agent_pb2', _glob
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_REGISTERREQUEST']._serialized_start=93
-  _globals['_REGISTERREQUEST']._serialized_end=176
-  _globals['_REGISTERRESPONSE']._serialized_start=178
-  _globals['_REGISTERRESPONSE']._serialized_end=260
-  _globals['_AGENTMESSAGE']._serialized_start=263
-  _globals['_AGENTMESSAGE']._serialized_end=577
-  _globals['_REPORTS']._serialized_start=579
-  _globals['_REPORTS']._serialized_end=624
-  _globals['_REPORT']._serialized_start=627
-  _globals['_REPORT']._serialized_end=820
-  _globals['_HELLO']._serialized_start=823
-  _globals['_HELLO']._serialized_end=1058
-  _globals['_HELDEXECUTIONS']._serialized_start=1060
-  _globals['_HELDEXECUTIONS']._serialized_end=1099
-  _globals['_HEARTBEAT']._serialized_start=1101
-  _globals['_HEARTBEAT']._serialized_end=1177
-  _globals['_TASKACK']._serialized_start=1179
-  _globals['_TASKACK']._serialized_end=1210
-  _globals['_EXECUTIONSTARTED']._serialized_start=1212
-  _globals['_EXECUTIONSTARTED']._serialized_end=1300
-  _globals['_EXECUTIONOUTPUT']._serialized_start=1302
-  _globals['_EXECUTIONOUTPUT']._serialized_end=1371
-  _globals['_EXECUTIONRESULT']._serialized_start=1374
-  _globals['_EXECUTIONRESULT']._serialized_end=1647
-  _globals['_DISPATCHERMESSAGE']._serialized_start=1650
-  _globals['_DISPATCHERMESSAGE']._serialized_end=1917
-  _globals['_WELCOME']._serialized_start=1919
-  _globals['_WELCOME']._serialized_end=2031
-  _globals['_TASK']._serialized_start=2034
-  _globals['_TASK']._serialized_end=2361
-  _globals['_FILETASK']._serialized_start=2363
-  _globals['_FILETASK']._serialized_end=2487
-  _globals['_STOPTASK']._serialized_start=2489
-  _globals['_STOPTASK']._serialized_end=2521
-  _globals['_RESULTACK']._serialized_start=2523
-  _globals['_RESULTACK']._serialized_end=2556
-  _globals['_RESULTACKS']._serialized_start=2558
-  _globals['_RESULTACKS']._serialized_end=2593
-  _globals['_SHUTDOWN']._serialized_start=2595
-  _globals['_SHUTDOWN']._serialized_end=2649
-  _globals['_AGENTSERVICE']._serialized_start=2652
-  _globals['_AGENTSERVICE']._serialized_end=2805
+  _globals['_REGISTERREQUEST']._serialized_end=201
+  _globals['_REGISTERRESPONSE']._serialized_start=203
+  _globals['_REGISTERRESPONSE']._serialized_end=285
+  _globals['_AGENTMESSAGE']._serialized_start=288
+  _globals['_AGENTMESSAGE']._serialized_end=602
+  _globals['_REPORTS']._serialized_start=604
+  _globals['_REPORTS']._serialized_end=649
+  _globals['_REPORT']._serialized_start=652
+  _globals['_REPORT']._serialized_end=845
+  _globals['_HELLO']._serialized_start=848
+  _globals['_HELLO']._serialized_end=1083
+  _globals['_HELDEXECUTIONS']._serialized_start=1085
+  _globals['_HELDEXECUTIONS']._serialized_end=1124
+  _globals['_HEARTBEAT']._serialized_start=1126
+  _globals['_HEARTBEAT']._serialized_end=1202
+  _globals['_TASKACK']._serialized_start=1204
+  _globals['_TASKACK']._serialized_end=1235
+  _globals['_EXECUTIONSTARTED']._serialized_start=1237
+  _globals['_EXECUTIONSTARTED']._serialized_end=1325
+  _globals['_EXECUTIONOUTPUT']._serialized_start=1327
+  _globals['_EXECUTIONOUTPUT']._serialized_end=1396
+  _globals['_EXECUTIONRESULT']._serialized_start=1399
+  _globals['_EXECUTIONRESULT']._serialized_end=1672
+  _globals['_DISPATCHERMESSAGE']._serialized_start=1675
+  _globals['_DISPATCHERMESSAGE']._serialized_end=1942
+  _globals['_WELCOME']._serialized_start=1944
+  _globals['_WELCOME']._serialized_end=2056
+  _globals['_TASK']._serialized_start=2059
+  _globals['_TASK']._serialized_end=2386
+  _globals['_FILETASK']._serialized_start=2388
+  _globals['_FILETASK']._serialized_end=2512
+  _globals['_STOPTASK']._serialized_start=2514
+  _globals['_STOPTASK']._serialized_end=2546
+  _globals['_RESULTACK']._serialized_start=2548
+  _globals['_RESULTACK']._serialized_end=2581
+  _globals['_RESULTACKS']._serialized_start=2583
+  _globals['_RESULTACKS']._serialized_end=2618
+  _globals['_SHUTDOWN']._serialized_start=2620
+  _globals['_SHUTDOWN']._serialized_end=2674
+  _globals['_AGENTSERVICE']._serialized_start=2677
+  _globals['_AGENTSERVICE']._serialized_end=2830
 # @@protoc_insertion_point(module_scope)

@@ -11,14 +11,16 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class RegisterRequest(_message.Message):
-    __slots__ = ("activation_id", "activation_code", "hostname")
+    __slots__ = ("activation_id", "activation_code", "hostname", "registration_id")
     ACTIVATION_ID_FIELD_NUMBER: _ClassVar[int]
     ACTIVATION_CODE_FIELD_NUMBER: _ClassVar[int]
     HOSTNAME_FIELD_NUMBER: _ClassVar[int]
+    REGISTRATION_ID_FIELD_NUMBER: _ClassVar[int]
     activation_id: str
     activation_code: str
     hostname: str
-    def __init__(self, activation_id: _Optional[str] = ..., activation_code: _Optional[str] = ..., hostname: _Optional[str] = ...) -> None: ...
+    registration_id: str
+    def __init__(self, activation_id: _Optional[str] = ..., activation_code: _Optional[str] = ..., hostname: _Optional[str] = ..., registration_id: _Optional[str] = ...) -> None: ...
 
 class RegisterResponse(_message.Message):
     __slots__ = ("instance_id", "instance_name", "credential")
