@@ -371,12 +371,13 @@ async def identity(options: Options) -> Identity:
     """The instance this agent is: a managed instance's credential, kept in the state
     directory (registered first with ``options.activation`` if there is none yet), or
     ``--instance-id`` with the account's agent token."""
-    from agent.registration import load_credential, register, save_credential
+    from agent.registration import load_credential, register_and_keep
 
     kept = load_credential(options.state_dir)
     if kept is None and options.activation is not None:
-        kept = await register(options.servers, options.activation, tls=options.tls)
-        save_credential(options.state_dir, kept)
+        kept = await register_and_keep(
+            options.state_dir, options.servers, options.activation, tls=options.tls
+        )
     elif kept is not None and options.activation is not None:
         log.info(
             "registered already as %s: --activation-id and --activation-code are not needed "

@@ -4,6 +4,12 @@ the instance id and credential kept in the state directory.
 ``credential.json`` (mode 0600, written to a temporary name and renamed, so a crash
 leaves the old file or the new one) holds the instance id, its name and the credential.
 The credential speaks for this instance only; the activation code is not kept.
+
+``registration.json`` (written the same way) holds the registration id of a registration
+under way, with its activation's id: kept before the first Register call and sent on each
+retry, also after a restart, so that the server returns the instance a call whose
+response was lost made instead of making another (``RegisterRequest.registration_id``).
+It is deleted once the credential is kept.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import asyncio
 import json
 import logging
 import os
+import secrets
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +34,7 @@ from kairos.v1 import agent_pb2, agent_pb2_grpc
 log = logging.getLogger(__name__)
 
 CREDENTIAL_FILE = "credential.json"
+REGISTRATION_FILE = "registration.json"
 REGISTER_TIMEOUT = 30.0
 """Seconds one registration call may take."""
 REFUSALS = frozenset(
@@ -125,41 +133,119 @@ def _parse_credential(data: bytes) -> Credential:
 
 def save_credential(state_dir: Path, credential: Credential) -> None:
     """Keep ``credential`` in ``state_dir``, readable by this user only, atomically."""
-    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path = state_dir / CREDENTIAL_FILE
-    temporary = path.with_name(path.name + ".tmp")
-    data = json.dumps(
+    _write(
+        state_dir,
+        CREDENTIAL_FILE,
         {
             "instance_id": credential.instance_id,
             "instance_name": credential.instance_name,
             "credential": credential.credential,
-        }
-    ).encode()
+        },
+    )
+
+
+def pending_registration(state_dir: Path, activation_id: str) -> str:
+    """The registration id to register with ``activation_id`` under: the one kept in
+    ``state_dir`` for it (a registration an earlier run began), or a new one, kept before
+    it is returned (so before any server may have registered under it)."""
+    kept = _read_registration(state_dir / REGISTRATION_FILE)
+    if kept is not None and kept.get("activation_id") == activation_id:
+        return kept["registration_id"]
+    # None yet, or another activation's: under this one that registration made nothing.
+    registration_id = secrets.token_hex(16)
+    _write(
+        state_dir,
+        REGISTRATION_FILE,
+        {"activation_id": activation_id, "registration_id": registration_id},
+    )
+    return registration_id
+
+
+def forget_registration(state_dir: Path) -> None:
+    """The registration is over (its credential kept): the next one gets a new id."""
+    (state_dir / REGISTRATION_FILE).unlink(missing_ok=True)
+    _sync_directory(state_dir)
+
+
+def _read_registration(path: Path) -> dict[str, str] | None:
+    """A ``registration.json``'s activation and registration ids; None for none, or one
+    that cannot be used (never written so by this agent: the registration starts over)."""
+    try:
+        document = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, RecursionError) as error:
+        log.warning("ignoring registration file %s: %s", path, error)
+        return None
+    fields = ("activation_id", "registration_id")
+    if not (
+        isinstance(document, dict)
+        and all(isinstance(document.get(key), str) and document[key] for key in fields)
+    ):
+        log.warning("ignoring registration file %s: not one this agent wrote", path)
+        return None
+    return {key: document[key] for key in fields}
+
+
+def _write(state_dir: Path, name: str, document: dict[str, str]) -> None:
+    """Write ``document`` as ``state_dir/name``, readable by this user only, atomically: a
+    crash leaves the old file or the new one, and the rename survives it."""
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = state_dir / name
+    temporary = path.with_name(path.name + ".tmp")
     # Created 0600 from the start: never readable by others, not even for a moment.
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "wb") as file:
-        file.write(data)
+        file.write(json.dumps(document).encode())
         file.flush()
         os.fsync(file.fileno())
     os.replace(temporary, path)
+    _sync_directory(state_dir)
+
+
+def _sync_directory(state_dir: Path) -> None:
     directory = os.open(state_dir, os.O_RDONLY)
     try:
-        os.fsync(directory)  # the rename itself survives a crash
+        os.fsync(directory)  # a rename or a deletion survives a crash
     finally:
         os.close(directory)
 
 
-async def register(
+async def register_and_keep(
+    state_dir: Path,
     servers: tuple[str, ...],
     activation: Activation,
     *,
     tls: ClientTls | None = None,
     backoff: Backoff | None = None,
 ) -> Credential:
+    """Register with ``activation`` (``register``) and keep the credential in
+    ``state_dir``, under one registration id from before the first call until the
+    credential is kept: a retry, in this run or the next, is the same instance. A state
+    directory that cannot be written raises ``OSError`` before any call."""
+    registration_id = pending_registration(state_dir, activation.activation_id)
+    credential = await register(
+        servers, activation, registration_id=registration_id, tls=tls, backoff=backoff
+    )
+    save_credential(state_dir, credential)
+    forget_registration(state_dir)
+    return credential
+
+
+async def register(
+    servers: tuple[str, ...],
+    activation: Activation,
+    *,
+    registration_id: str = "",
+    tls: ClientTls | None = None,
+    backoff: Backoff | None = None,
+) -> Credential:
     """Register with ``activation`` at the first of ``servers`` that answers (over ``tls``).
 
     An unreachable server is retried (the next address, with back-off) until one
-    answers; a refusal raises ``RegistrationRefused`` with the server's reason.
+    answers; a refusal raises ``RegistrationRefused`` with the server's reason. Every
+    call carries ``registration_id``: a retry of a call the server answered is the
+    instance that call made.
     """
     rotation = Rotation(servers)
     tls = tls or ClientTls()
@@ -168,6 +254,7 @@ async def register(
         activation_id=activation.activation_id,
         activation_code=activation.code,
         hostname=socket.gethostname()[:255],
+        registration_id=registration_id,
     )
     while True:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import stat
@@ -12,12 +13,18 @@ import pytest
 
 from agent.registration import (
     CREDENTIAL_FILE,
+    REGISTRATION_FILE,
+    Activation,
     Credential,
     CredentialError,
+    forget_registration,
     load_credential,
+    pending_registration,
+    register_and_keep,
     save_credential,
 )
 from scheduler.cli.main import main
+from scheduler.local import free_port
 from scheduler.local.processes import kairos_command
 
 GOOD = {"instance_id": "mi-0123456789abcdef01234567", "instance_name": "web", "credential": "kmi_x"}
@@ -60,6 +67,51 @@ def test_the_credential_is_kept_for_this_user_only(tmp_path: Path) -> None:
     save_credential(state_dir, replaced)
     assert load_credential(state_dir) == replaced
     assert "kmi_other" not in repr(replaced)
+
+
+def test_a_registration_keeps_its_id_until_it_is_forgotten(tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    first = pending_registration(state_dir, "act-1")
+    # Kept before it is used: a restart (the same call again) sends the same one.
+    assert pending_registration(state_dir, "act-1") == first
+    assert 1 <= len(first) <= 64 and first.isascii() and first.isprintable() and " " not in first
+    path = state_dir / REGISTRATION_FILE
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert json.loads(path.read_text()) == {"activation_id": "act-1", "registration_id": first}
+    # Another activation: that registration made nothing under this one.
+    other = pending_registration(state_dir, "act-2")
+    assert other != first
+    assert pending_registration(state_dir, "act-2") == other
+    forget_registration(state_dir)
+    assert sorted(p.name for p in state_dir.iterdir()) == []
+    assert pending_registration(state_dir, "act-2") not in (first, other)
+    forget_registration(state_dir)
+    forget_registration(state_dir)  # none to forget: nothing to do
+
+
+@pytest.mark.parametrize(
+    "content", [b"{not json", b"[]", b'{"activation_id": "act-1"}', b"\xff", b"[" * 100_000]
+)
+def test_a_registration_file_this_agent_did_not_write_starts_over(
+    tmp_path: Path, content: bytes
+) -> None:
+    (tmp_path / REGISTRATION_FILE).write_bytes(content)
+    registration_id = pending_registration(tmp_path, "act-1")
+    assert pending_registration(tmp_path, "act-1") == registration_id
+
+
+async def test_a_state_directory_that_cannot_be_written_stops_before_registering(
+    tmp_path: Path,
+) -> None:
+    # A file where the directory should be: root (as these tests may run) writes any
+    # directory whatever its mode.
+    state_dir = tmp_path / "state"
+    state_dir.write_text("")
+    activation = Activation(activation_id="act-1", code="code")
+    unreachable = (f"127.0.0.1:{free_port()}",)
+    async with asyncio.timeout(30):  # registering would retry the unreachable server forever
+        with pytest.raises(OSError):
+            await register_and_keep(state_dir, unreachable, activation)
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,8 @@ from pathlib import Path
 import grpc
 import pytest
 
-from kairos.v1 import activation_pb2, common_pb2, invocation_pb2
+from agent.registration import REGISTRATION_FILE, pending_registration
+from kairos.v1 import activation_pb2, agent_pb2, agent_pb2_grpc, common_pb2, invocation_pb2
 from scheduler.local import Tls, until_online
 from tests.e2e.cluster import (
     START_TIMEOUT,
@@ -80,6 +81,47 @@ async def test_an_agent_registers_once_and_connects_with_its_credential(
             assert secret not in logs
         [result] = (await results(kairos, response.invoke_id)).values()
         assert result.output.startswith(b"hello from")
+
+
+async def test_an_agent_restarted_after_its_registration_response_was_lost_is_that_instance(
+    database_url: str, tmp_path: Path
+) -> None:
+    async with running_cluster(tmp_path, database_url, server_flags=[], agents={}) as cluster:
+        kairos = cluster.client()
+        created = await kairos.activations.CreateActivation(
+            activation_pb2.CreateActivationRequest(instance_count=1, instance_name="web")
+        )
+        state_dir = tmp_path / "managed-1"
+        # The run before: it kept its registration id and the server registered it, but
+        # the agent never got the response (the connection reset, or it was killed).
+        registration_id = pending_registration(state_dir, created.activation_id)
+        async with grpc.aio.insecure_channel(cluster.address) as channel:
+            lost = await agent_pb2_grpc.AgentServiceStub(channel).Register(
+                agent_pb2.RegisterRequest(
+                    activation_id=created.activation_id,
+                    activation_code=created.activation_code,
+                    hostname="host-1",
+                    registration_id=registration_id,
+                )
+            )
+        # Restarted: the same registration again, so the same instance, though the
+        # activation's one count is taken.
+        cluster.start_managed_agent(
+            state_dir,
+            "--activation-id", created.activation_id,
+            "--activation-code", created.activation_code,
+        )  # fmt: skip
+        kept = await credential_in(state_dir)
+        assert kept["instance_id"] == lost.instance_id
+        assert kept["credential"] != lost.credential
+        await cluster.supervisor.supervise(
+            until_online(cluster.address, [lost.instance_id], START_TIMEOUT)
+        )
+        assert not (state_dir / REGISTRATION_FILE).exists()
+        listed = await kairos.activations.DescribeActivations(
+            activation_pb2.DescribeActivationsRequest(activation_id=created.activation_id)
+        )
+        assert listed.activations[0].registered_count == 1
 
 
 async def test_a_deregistered_agent_is_refused_and_its_running_execution_ends(
