@@ -16,7 +16,8 @@ import sys
 from collections.abc import Mapping, MutableMapping, Sequence
 from typing import NoReturn
 
-from agent.tokens import MAX_TOKEN_BYTES, TokenError, checked
+from agent.tokens import TokenError, checked
+from scheduler.domain.credentials import MAX_TOKEN_BYTES
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

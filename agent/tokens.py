@@ -16,10 +16,9 @@ import stat
 from pathlib import Path
 from typing import Protocol
 
-log = logging.getLogger(__name__)
+from scheduler.domain.credentials import token_problem
 
-MAX_TOKEN_BYTES = 4096
-"""PIPE_BUF: a token this long is written to an empty pipe at once, without a reader."""
+log = logging.getLogger(__name__)
 
 
 class TokenError(Exception):
@@ -83,10 +82,7 @@ def warn_if_open(path: Path, what: str) -> None:
 def checked(data: bytes, origin: str) -> str:
     """``data`` as a token for ``authorization: Bearer`` metadata; ``origin`` names it in errors."""
     token = data.strip()
-    if not token:
-        raise TokenError(f"{origin} is empty")
-    if len(token) > MAX_TOKEN_BYTES:
-        raise TokenError(f"{origin} holds more than {MAX_TOKEN_BYTES} bytes")
-    if not all(0x21 <= byte <= 0x7E for byte in token):
-        raise TokenError(f"{origin}: it may hold only printable ASCII, without spaces")
+    problem = token_problem(token)
+    if problem is not None:
+        raise TokenError(f"{origin} {problem}")
     return token.decode("ascii")

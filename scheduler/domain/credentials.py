@@ -26,6 +26,27 @@ CREDENTIAL_PREFIX = "kmi_"
 the instance credentials instead of the auth file's tokens."""
 MANAGED_PREFIX = "mi-"
 """How a managed instance's id starts; no other instance may have such an id."""
+MAX_TOKEN_BYTES = 4096
+"""The longest bearer token (or activation code): PIPE_BUF, so that the agent hands it
+to its next process image through an empty pipe in one write that never blocks; far
+within the 8 KiB of metadata gRPC accepts by default."""
+
+
+def token_problem(token: bytes) -> str | None:
+    """What keeps ``token`` from being sent as ``authorization: Bearer <token>`` and
+    arriving as itself, as words to follow its name ("is empty"); None if nothing does.
+
+    A token is one word of printable ASCII: gRPC metadata carries printable ASCII only,
+    and the server strips the whitespace around the header's token (the agent around
+    its token file's).
+    """
+    if not token:
+        return "is empty"
+    if len(token) > MAX_TOKEN_BYTES:
+        return f"holds more than {MAX_TOKEN_BYTES} bytes"
+    if not all(0x21 <= byte <= 0x7E for byte in token):
+        return "may hold only printable ASCII, without spaces"
+    return None
 
 
 def new_activation_code() -> str:

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scheduler.domain.codes import RefusalCode
+from scheduler.domain.credentials import token_problem
 from scheduler.domain.enums import Role
 from scheduler.domain.errors import ErrorKind, KairosError
-from scheduler.domain.tenancy import DEFAULT_TENANT, Caller, Tenant
+from scheduler.domain.tenancy import DEFAULT_TENANT, Caller, Tenant, tenant_id_problem
 
 
 class AuthFileError(ValueError):
@@ -56,8 +57,18 @@ def open_access() -> TokenTable:
     return TokenTable({}, open_access=True)
 
 
+ENTRY_KEYS = ("token", "account", "region", "role")
+"""The keys of a ``[[tokens]]`` entry, each a string; no other key is allowed."""
+
+
 def load_auth_file(path: Path) -> TokenTable:
-    """Read ``[[tokens]]`` entries (token, account, region, role) from a TOML file."""
+    """Read ``[[tokens]]`` entries (token, account, region, role) from a TOML file.
+
+    An entry that could not work as written (a token no header can carry as it is, an
+    account or region no table can hold, a misspelt key) stops the start: found later it
+    would be a token that never authenticates, or a tenant whose every write fails.
+    Messages name the entry by its number, never by its token.
+    """
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
@@ -66,23 +77,44 @@ def load_auth_file(path: Path) -> TokenTable:
     if not isinstance(entries, list) or not entries:
         raise AuthFileError(f"{path}: expected one or more [[tokens]] entries")
     callers: dict[str, Caller] = {}
+    entry_of: dict[str, int] = {}
     for number, entry in enumerate(entries, start=1):
         where = f"{path}: [[tokens]] entry {number}"
         if not isinstance(entry, dict):
             raise AuthFileError(f"{where}: not a table")
-        values = {}
-        for key in ("token", "account", "region", "role"):
-            value = entry.get(key)
-            if not isinstance(value, str) or not value:
-                raise AuthFileError(f"{where}: '{key}' must be a non-empty string")
-            values[key] = value
+        values = _entry_values(entry, where)
         try:
             role = Role(values["role"])
         except ValueError:
             raise AuthFileError(f"{where}: role must be 'client' or 'agent'") from None
-        if values["token"] in callers:
-            raise AuthFileError(f"{where}: duplicate token")
-        callers[values["token"]] = Caller(
-            Tenant(values["account"], values["region"]), frozenset({role})
-        )
+        token = values["token"]
+        if token in entry_of:
+            # Even with the same tenant and role: one of them is a mistake.
+            raise AuthFileError(f"{where}: duplicate token (the token of entry {entry_of[token]})")
+        entry_of[token] = number
+        callers[token] = Caller(Tenant(values["account"], values["region"]), frozenset({role}))
     return TokenTable(callers)
+
+
+def _entry_values(entry: dict[str, object], where: str) -> dict[str, str]:
+    """The strings of an entry's keys, each checked; ``where`` starts each error."""
+    for key in entry:
+        # Before the missing keys: a misspelt key ('acount') explains the missing one.
+        if key not in ENTRY_KEYS:
+            raise AuthFileError(
+                f"{where}: unknown key {key!r}; the keys are {', '.join(ENTRY_KEYS)}"
+            )
+    values: dict[str, str] = {}
+    for key in ENTRY_KEYS:
+        value = entry.get(key)
+        if not isinstance(value, str) or not value:
+            raise AuthFileError(f"{where}: '{key}' must be a non-empty string")
+        values[key] = value
+    problem = token_problem(values["token"].encode())
+    if problem is not None:
+        raise AuthFileError(f"{where}: the token {problem}")
+    for key in ("account", "region"):
+        problem = tenant_id_problem(values[key])
+        if problem is not None:
+            raise AuthFileError(f"{where}: '{key}' {problem}")
+    return values

@@ -64,7 +64,7 @@ from scheduler.domain.enums import (
 from scheduler.domain.files import MAX_ACCOUNT_NAME, MAX_FILE_NAME, MAX_MODE, MAX_TARGET_DIR
 from scheduler.domain.jitter import MAX_JITTER
 from scheduler.domain.tags import MAX_TAG_KEY, MAX_TAG_VALUE
-from scheduler.domain.tenancy import InstanceKey
+from scheduler.domain.tenancy import MAX_TENANT_ID, InstanceKey
 
 metadata = MetaData(
     naming_convention={
@@ -93,8 +93,8 @@ def one_of(column_name: str, members: Iterable[StrEnum]) -> CheckConstraint:
 
 def _tenancy() -> tuple[Column[str], Column[str]]:
     return (
-        Column("account_id", String(64), nullable=False),
-        Column("region_id", String(64), nullable=False),
+        Column("account_id", String(MAX_TENANT_ID), nullable=False),
+        Column("region_id", String(MAX_TENANT_ID), nullable=False),
     )
 
 

@@ -8,13 +8,9 @@ from pathlib import Path
 import pytest
 
 from agent.handover import ACTIVATION_CODE, TOKEN, without_flag
-from agent.tokens import (
-    MAX_TOKEN_BYTES,
-    TokenError,
-    TokenFile,
-    read_secret_file,
-)
+from agent.tokens import TokenError, TokenFile, read_secret_file
 from scheduler.cli.main import main
+from scheduler.domain.credentials import MAX_TOKEN_BYTES
 
 
 def test_the_trailing_newline_is_not_part_of_the_token(tmp_path: Path) -> None:

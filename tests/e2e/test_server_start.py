@@ -1,6 +1,7 @@
-"""End to end, a ``kairos server`` start that cannot complete: a port it cannot have, or a
-stop signal while it waits on its database. Either ends the process at once, cleanly:
-one line on stderr, no traceback, nothing left taken in the database."""
+"""End to end, a ``kairos server`` start that cannot complete: an auth file it cannot use,
+a port it cannot have, or a stop signal while it waits on its database. Each ends the
+process at once, cleanly: one line on stderr, no traceback, nothing left taken in the
+database."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import signal
 import socket
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -55,6 +57,43 @@ def leases(database_url: str) -> int:
         row = db.execute("SELECT count(*) FROM dispatchers").fetchone()
     assert row is not None
     return int(row[0])
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        (
+            {"token": "s3cret-client", "account": "A" * 65},
+            "[[tokens]] entry 2: 'account' is 65 characters; the limit is 64",
+        ),
+        (
+            {"token": "s3cret-client ", "account": "111"},
+            "[[tokens]] entry 2: the token may hold only printable ASCII, without spaces",
+        ),
+    ],
+)
+def test_an_unusable_auth_file_stops_the_start_naming_the_entry_not_its_token(
+    tmp_path: Path, entry: dict[str, str], message: str
+) -> None:
+    auth = tmp_path / "auth.toml"
+    auth.write_text(
+        '[[tokens]]\ntoken = "s3cret-agent"\naccount = "111"\nregion = "r"\nrole = "agent"\n'
+        f'[[tokens]]\ntoken = "{entry["token"]}"\naccount = "{entry["account"]}"\n'
+        'region = "r"\nrole = "client"\n'
+    )
+    # The file is read before the database is needed: none is there to reach.
+    command = server_command("postgresql://nobody@127.0.0.1:1/none", "--auth-file", str(auth))
+    refused = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=START_SECONDS,
+        env=environment(),
+        check=False,
+    )
+    assert refused.returncode == 1, refused.stderr
+    assert refused.stderr.splitlines() == [f"error: {auth}: {message}"]
+    assert "s3cret" not in refused.stderr + refused.stdout
 
 
 @pytest.mark.parametrize(

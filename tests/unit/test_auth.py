@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from scheduler.domain.credentials import MAX_TOKEN_BYTES
 from scheduler.domain.enums import Role
 from scheduler.domain.errors import ErrorKind, KairosError
-from scheduler.domain.tenancy import DEFAULT_TENANT, Caller, Tenant
+from scheduler.domain.tenancy import DEFAULT_TENANT, MAX_TENANT_ID, Caller, Tenant
 from scheduler.rpc.auth import AuthFileError, TokenTable, load_auth_file, open_access
 
 GOOD = """
@@ -127,13 +128,82 @@ def test_duplicate_token(tmp_path: Path) -> None:
     text = "".join(f"[[tokens]]\n{ENTRY.format(n=n)}\n" for n in (1, 2, 1))
     message = load_error(write(tmp_path, text))
     assert "[[tokens]] entry 3" in message
-    assert "duplicate token" in message
+    assert "duplicate token (the token of entry 1)" in message
+    assert "t1" not in message
 
 
 def test_duplicate_token_across_roles_is_refused(tmp_path: Path) -> None:
     agent = ENTRY.format(n=1).replace('"client"', '"agent"')
     text = f"[[tokens]]\n{ENTRY.format(n=1)}\n[[tokens]]\n{agent}"
     assert "duplicate token" in load_error(write(tmp_path, text))
+
+
+def entry(token: str = "t", account: str = "a", region: str = "r", extra: str = "") -> str:
+    """A TOML ``[[tokens]]`` entry; the values are TOML basic strings (escapes allowed)."""
+    return (
+        f'[[tokens]]\ntoken = "{token}"\naccount = "{account}"\nregion = "{region}"\n'
+        f'role = "client"\n{extra}'
+    )
+
+
+@pytest.mark.parametrize("key", ["acount", "roles", "Token", "tenant"])
+def test_an_unknown_key_is_refused_naming_it(tmp_path: Path, key: str) -> None:
+    text = entry(token="t1") + entry(token="t2", extra=f'{key} = "x"\n')
+    message = load_error(write(tmp_path, text))
+    assert "[[tokens]] entry 2" in message
+    assert f"unknown key '{key}'" in message
+
+
+@pytest.mark.parametrize(
+    ("token", "why"),
+    [
+        (" spaced-secret", "without spaces"),  # the server strips it off the header
+        ("spaced-secret ", "without spaces"),
+        ("two secret-words", "without spaces"),
+        ("tab\\tsecret", "without spaces"),
+        ("nul\\u0000secret", "without spaces"),
+        ("d\\u00e9j\\u00e0-secret", "only printable ASCII"),  # metadata cannot carry it
+        ("x" * (MAX_TOKEN_BYTES + 1), f"more than {MAX_TOKEN_BYTES} bytes"),
+    ],
+)
+def test_a_token_no_client_can_send_is_refused_without_showing_it(
+    tmp_path: Path, token: str, why: str
+) -> None:
+    text = entry(token="fine") + entry(token=token)
+    message = load_error(write(tmp_path, text))
+    assert "[[tokens]] entry 2: the token" in message
+    assert why in message
+    assert "secret" not in message
+    assert "x" * 100 not in message
+
+
+@pytest.mark.parametrize("key", ["account", "region"])
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("A" * (MAX_TENANT_ID + 1), f"is {MAX_TENANT_ID + 1} characters; the limit is 64"),
+        ("   ", "is blank"),
+        ("\\t", "is blank"),
+        ("nul\\u0000id", "holds a control character"),
+        ("line\\nbreak", "holds a control character"),
+        ("c1\\u0085id", "holds a control character"),
+        ("del\\u007fid", "holds a control character"),
+    ],
+)
+def test_an_account_or_region_no_table_can_hold_is_refused(
+    tmp_path: Path, key: str, value: str, why: str
+) -> None:
+    text = entry(token="t1") + entry(token="t2", **{key: value})
+    message = load_error(write(tmp_path, text))
+    assert f"[[tokens]] entry 2: '{key}' {why}" in message
+
+
+def test_the_longest_accepted_values(tmp_path: Path) -> None:
+    longest = "\u8d26" * MAX_TENANT_ID  # characters, not bytes, as the columns count them
+    token = "~" * MAX_TOKEN_BYTES
+    table = load_auth_file(write(tmp_path, entry(token=token, account=longest, region=longest)))
+    assert table.callers[token].tenant == Tenant(longest, longest)
+    assert isinstance(table.authenticate(f"Bearer {token}", Role.CLIENT), Caller)
 
 
 # --- authenticating ------------------------------------------------------------------------
