@@ -20,6 +20,7 @@ from pathlib import Path
 
 import grpc
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
@@ -157,9 +158,19 @@ def _configuration(files: TlsFiles, contents: Contents) -> grpc.ServerCertificat
     chain = _certificates(cert, f"--tls-cert {files.cert}")
     try:
         private_key = serialization.load_pem_private_key(key, password=None)
+    except UnsupportedAlgorithm as error:  # a type or curve cryptography lacks (secp112r1)
+        raise TlsFileError(
+            f"--tls-key {files.key}: a kind of key that cannot be served ({error})"
+        ) from None
     except (ValueError, TypeError):
         raise TlsFileError(f"--tls-key {files.key}: not an unencrypted PEM private key") from None
-    if _public(private_key.public_key()) != _public(chain[0].public_key()):
+    try:
+        certified = chain[0].public_key()
+    except (UnsupportedAlgorithm, ValueError) as error:  # the same, or a point off its curve
+        raise TlsFileError(
+            f"--tls-cert {files.cert}: the key it certifies cannot be served ({error})"
+        ) from None
+    if _public(private_key.public_key()) != _public(certified):
         raise TlsFileError(
             f"--tls-key {files.key} does not match the certificate of --tls-cert {files.cert}"
         )

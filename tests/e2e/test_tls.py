@@ -431,6 +431,33 @@ async def test_an_unusable_replacement_keeps_the_last_good_pair_serving(
     assert presented_serial(tls_cluster.address, pki.ca_file) == fresh.serial
 
 
+async def test_a_replacement_of_a_kind_that_cannot_be_served_keeps_the_last_good_pair(
+    database_url: str, tmp_path: Path
+) -> None:
+    ca = Authority()
+    good = ca.server()
+    unusable = {"EC secp112r1": ca.server_on_unsupported_curve()}
+    volume = SecretVolume(tmp_path / "secret")  # both files swapped at once: one version each
+    volume.publish({"tls.crt": good.cert, "tls.key": good.key})
+    ca_file = ca.write(tmp_path / "ca.crt")
+    flags = ["--tls-cert", str(volume.root / "tls.crt"), "--tls-key", str(volume.root / "tls.key")]
+    tls = Tls(grpc.ssl_channel_credentials(ca.pem))
+    async with running_cluster(
+        tmp_path, database_url, server_flags=flags, agents={}, tls=tls
+    ) as cluster:
+        assert cluster.server is not None
+        for kind, pair in unusable.items():
+            volume.publish({"tls.crt": pair.cert, "tls.key": pair.key})
+            for _ in range(3):
+                assert presented_serial(cluster.address, ca_file) == good.serial, kind
+            await cluster.client().fleet.DescribeAgentStatus(describe_agents())  # gRPC too
+        log = cluster.server.log.read_text()
+    # One warning for each version of the files, and nothing else said about them.
+    assert log.count("TLS files changed but cannot be used") == len(unusable), log
+    assert "reloaded" not in log
+    assert "Traceback" not in log
+
+
 def start_server(*flags: str) -> subprocess.CompletedProcess[str]:
     """``kairos server`` with flags that must stop it before it needs a database."""
     return kairos_cli("server", "--database-url", "postgresql://nobody@127.0.0.1:1/none", *flags)
@@ -456,6 +483,9 @@ def test_a_non_loopback_listen_without_tls_refuses_to_start(pki: Pki, tmp_path: 
         (["--tls-cert", "{cert}", "--tls-key", "{other_key}"], "does not match the certificate"),
         (["--tls-cert", "{key}", "--tls-key", "{key}"], "no PEM certificate"),
         (["--tls-cert", "{cert}", "--tls-key", "{cert}"], "not an unencrypted PEM private key"),
+        # cryptography cannot load a key on secp112r1 (UnsupportedAlgorithm).
+        (["--tls-cert", "{curve_cert}", "--tls-key", "{curve_key}"], "--tls-key {curve_key}: a"),
+        (["--tls-cert", "{curve_cert}", "--tls-key", "{key}"], "--tls-cert {curve_cert}: the"),
         (
             ["--tls-cert", "{cert}", "--tls-key", "{key}", "--tls-client-ca", "{missing}"],
             "--tls-client-ca needs --agent-listen",
@@ -473,10 +503,13 @@ def test_unusable_tls_files_stop_the_start_naming_the_flag(
     pki: Pki, tmp_path: Path, flags: list[str], message: str
 ) -> None:
     other_key = pki.ca.server().write(tmp_path / "other", "other")[1]
+    curve_cert, curve_key = pki.ca.server_on_unsupported_curve().write(tmp_path / "curve", "curve")
     paths = {
         "cert": str(pki.cert),
         "key": str(pki.key),
         "other_key": str(other_key),
+        "curve_cert": str(curve_cert),
+        "curve_key": str(curve_key),
         "missing": str(tmp_path / "missing.pem"),
     }
     refused = start_server(*(flag.format(**paths) for flag in flags))

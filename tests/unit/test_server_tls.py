@@ -79,3 +79,28 @@ def test_the_first_load_names_the_flag_of_a_bad_file(tmp_path: Path, ca: Authori
         CertificateFiles(TlsFiles(cert=tls.cert, key=tls.key, client_ca=tmp_path / "nope"))
     with pytest.raises(TlsFileError, match=r"--tls-key .* does not match"):
         CertificateFiles(TlsFiles(cert=tls.cert, key=files(tmp_path / "b", ca.server()).key))
+
+
+def test_a_key_cryptography_cannot_load_is_refused_naming_the_flag(
+    tmp_path: Path, ca: Authority
+) -> None:
+    curve = files(tmp_path / "curve", ca.server_on_unsupported_curve())
+    usual = files(tmp_path / "usual", ca.server())
+    with pytest.raises(TlsFileError, match=r"--tls-key .*: a kind of key that cannot be served"):
+        CertificateFiles(curve)
+    with pytest.raises(TlsFileError, match=r"--tls-cert .*: the key it certifies cannot be"):
+        CertificateFiles(TlsFiles(cert=curve.cert, key=usual.key))
+
+
+def test_a_replacement_cryptography_cannot_load_warns_once(
+    tmp_path: Path, ca: Authority, caplog: pytest.LogCaptureFixture
+) -> None:
+    tls = files(tmp_path, ca.server())
+    reloading = CertificateFiles(tls)
+    curve = ca.server_on_unsupported_curve()
+    tls.key.write_bytes(curve.key)
+    tls.cert.write_bytes(curve.cert)
+    with caplog.at_level(logging.WARNING):
+        assert [reloading.fetch() for _ in range(3)] == [None, None, None]
+    assert len(warnings(caplog)) == 1
+    assert "--tls-key" in warnings(caplog)[0]
