@@ -9,15 +9,28 @@ import ipaddress
 import os
 import socket
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 VALID_FOR = datetime.timedelta(days=1)
+
+UNSERVED_KEYS: dict[str, Callable[[], CertificateIssuerPrivateKeyTypes]] = {
+    # BoringSSL (gRPC's TLS) does not load it: gRPC logs an error and keeps the old pair.
+    "Ed448": ed448.Ed448PrivateKey.generate,
+    # BoringSSL loads them, but gRPC's clients offer no signature algorithm for them.
+    "Ed25519": ed25519.Ed25519PrivateKey.generate,
+    "EC secp521r1": lambda: ec.generate_private_key(ec.SECP521R1()),
+    # Served by gRPC, but too short to be safe.
+    "RSA 1024": lambda: rsa.generate_private_key(public_exponent=65537, key_size=1024),
+}
+"""Keys of the kinds ``kairos server`` refuses to serve, by name, each a new one per call."""
 
 # DER encodings (tag, length, value) of the object identifiers a certificate on an
 # unsupported curve is put together from.
@@ -100,8 +113,9 @@ class Authority:
         path.write_bytes(self.pem)
         return path
 
-    def server(self, *names: str) -> Issued:
-        """A server certificate for DNS names and IP addresses (default localhost, 127.0.0.1)."""
+    def server(self, *names: str, key: CertificateIssuerPrivateKeyTypes | None = None) -> Issued:
+        """A server certificate for DNS names and IP addresses (default localhost, 127.0.0.1),
+        for ``key`` (default a new one on P-256)."""
         names = names or ("localhost", "127.0.0.1")
         alternatives: list[x509.GeneralName] = []
         for name in names:
@@ -109,7 +123,7 @@ class Authority:
                 alternatives.append(x509.IPAddress(ipaddress.ip_address(name)))
             except ValueError:
                 alternatives.append(x509.DNSName(name))
-        return self._issue(names[0], ExtendedKeyUsageOID.SERVER_AUTH, alternatives)
+        return self._issue(names[0], ExtendedKeyUsageOID.SERVER_AUTH, alternatives, key)
 
     def server_on_unsupported_curve(self) -> Issued:
         """A server certificate signed by this CA, and a key, both on secp112r1: a curve
@@ -147,9 +161,14 @@ class Authority:
         return self._issue(common_name, ExtendedKeyUsageOID.CLIENT_AUTH, [])
 
     def _issue(
-        self, common_name: str, usage: x509.ObjectIdentifier, alternatives: list[x509.GeneralName]
+        self,
+        common_name: str,
+        usage: x509.ObjectIdentifier,
+        alternatives: list[x509.GeneralName],
+        key: CertificateIssuerPrivateKeyTypes | None = None,
     ) -> Issued:
-        key = ec.generate_private_key(ec.SECP256R1())
+        if key is None:
+            key = ec.generate_private_key(ec.SECP256R1())
         now = datetime.datetime.now(datetime.UTC)
         builder = (
             x509.CertificateBuilder()

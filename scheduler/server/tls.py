@@ -5,8 +5,8 @@ gRPC asks ``CertificateFiles.fetch`` before each new connection's handshake. The
 are read each time and compared by their bytes, so a change is seen however it was made:
 written in place, renamed over, or swapped through a symbolic link (a Kubernetes Secret
 volume swaps its ``..data`` link; cert-manager renews into it). A pair that does not load
-(half written, key and certificate not matching yet) leaves the last good one serving,
-with one warning per bad version of the files.
+(half written, key and certificate not matching yet, a kind of key gRPC cannot serve)
+leaves the last good one serving, with one warning per bad version of the files.
 """
 
 from __future__ import annotations
@@ -22,11 +22,27 @@ import grpc
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 
 from scheduler.server.config import ConfigError, ServerConfig
 
 log = logging.getLogger(__name__)
+
+MIN_RSA_BITS = 2048
+"""The shortest RSA key served. gRPC would serve shorter ones (down to some 600 bits), but
+they are no longer safe: NIST has disallowed them for signatures since 2014."""
+MAX_RSA_BITS = 16384
+"""The longest RSA key served, the longest BoringSSL (gRPC's TLS) takes: it does not load
+a longer one (gRPC logs an error and keeps the old pair)."""
+SERVED_CURVES = (ec.SECP256R1, ec.SECP384R1)
+"""The curves of the EC keys served; no other key type than RSA and EC works with gRPC.
+BoringSSL, gRPC's TLS, does not load a key on P-224 or secp256k1, nor an Ed448 key (gRPC
+logs an error and keeps the old pair). It does load a key on P-521 or an Ed25519 key, but
+gRPC's clients offer no signature algorithm for them: every handshake fails
+(NO_COMMON_SIGNATURE_ALGORITHMS)."""
+SERVED_KEYS = f"an RSA key of {MIN_RSA_BITS} to {MAX_RSA_BITS} bits, or an EC key on P-256 or P-384"
+"""The keys served, as messages say it."""
 
 
 class TlsFileError(ConfigError):
@@ -160,10 +176,17 @@ def _configuration(files: TlsFiles, contents: Contents) -> grpc.ServerCertificat
         private_key = serialization.load_pem_private_key(key, password=None)
     except UnsupportedAlgorithm as error:  # a type or curve cryptography lacks (secp112r1)
         raise TlsFileError(
-            f"--tls-key {files.key}: a kind of key that cannot be served ({error})"
+            f"--tls-key {files.key}: a kind of key that cannot be served ({error}); "
+            f"the server takes {SERVED_KEYS}"
         ) from None
     except (ValueError, TypeError):
         raise TlsFileError(f"--tls-key {files.key}: not an unencrypted PEM private key") from None
+    # Checked here, not left to gRPC: it refuses some kinds only once it holds the new
+    # configuration (and keeps the old pair, while we would have said the new one serves),
+    # and serves others that its clients then refuse at every handshake.
+    problem = unserved(private_key)
+    if problem is not None:
+        raise TlsFileError(f"--tls-key {files.key}: {problem}; the server takes {SERVED_KEYS}")
     try:
         certified = chain[0].public_key()
     except (UnsupportedAlgorithm, ValueError) as error:  # the same, or a point off its curve
@@ -177,6 +200,21 @@ def _configuration(files: TlsFiles, contents: Contents) -> grpc.ServerCertificat
     if ca is not None:
         _certificates(ca, f"--tls-client-ca {files.client_ca}")
     return grpc.ssl_server_certificate_configuration([(key, cert)], root_certificates=ca)
+
+
+def unserved(key: PrivateKeyTypes) -> str | None:
+    """Why ``key`` is not served (``SERVED_KEYS``), or None if it is."""
+    if isinstance(key, rsa.RSAPrivateKey):
+        if key.key_size < MIN_RSA_BITS:
+            return f"an RSA key of {key.key_size} bits is too short"
+        if key.key_size > MAX_RSA_BITS:
+            return f"an RSA key of {key.key_size} bits is too long for gRPC"
+        return None
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        if isinstance(key.curve, SERVED_CURVES):
+            return None
+        return f"EC keys on {key.curve.name} do not work with gRPC"
+    return f"{type(key).__name__.removesuffix('PrivateKey')} keys do not work with gRPC"
 
 
 def _certificates(pem: bytes, where: str) -> Sequence[x509.Certificate]:

@@ -19,6 +19,7 @@ from typing import Any
 import grpc
 import pytest
 import pytest_asyncio
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from kairos.v1 import (
@@ -30,7 +31,7 @@ from kairos.v1 import (
 )
 from scheduler.local import Process, Tls, connect, free_port, kairos_command, until_online
 from tests.e2e.cluster import Cluster, finished, results, running_cluster
-from tests.tls_certs import Authority, Issued, presented_serial
+from tests.tls_certs import UNSERVED_KEYS, Authority, Issued, presented_serial
 
 pytestmark = pytest.mark.e2e
 
@@ -436,7 +437,8 @@ async def test_a_replacement_of_a_kind_that_cannot_be_served_keeps_the_last_good
 ) -> None:
     ca = Authority()
     good = ca.server()
-    unusable = {"EC secp112r1": ca.server_on_unsupported_curve()}
+    unusable = {kind: ca.server(key=make()) for kind, make in UNSERVED_KEYS.items()}
+    unusable["EC secp112r1"] = ca.server_on_unsupported_curve()
     volume = SecretVolume(tmp_path / "secret")  # both files swapped at once: one version each
     volume.publish({"tls.crt": good.cert, "tls.key": good.key})
     ca_file = ca.write(tmp_path / "ca.crt")
@@ -452,10 +454,19 @@ async def test_a_replacement_of_a_kind_that_cannot_be_served_keeps_the_last_good
                 assert presented_serial(cluster.address, ca_file) == good.serial, kind
             await cluster.client().fleet.DescribeAgentStatus(describe_agents())  # gRPC too
         log = cluster.server.log.read_text()
-    # One warning for each version of the files, and nothing else said about them.
-    assert log.count("TLS files changed but cannot be used") == len(unusable), log
-    assert "reloaded" not in log
-    assert "Traceback" not in log
+        # One warning for each version of the files, and nothing else said about them.
+        assert log.count("TLS files changed but cannot be used") == len(unusable), log
+        assert "reloaded" not in log
+        assert "Traceback" not in log
+        # The kinds served other than P-256, each as the gRPC client sees it.
+        for key in (
+            rsa.generate_private_key(public_exponent=65537, key_size=2048),
+            ec.generate_private_key(ec.SECP384R1()),
+        ):
+            served = ca.server(key=key)
+            volume.publish({"tls.crt": served.cert, "tls.key": served.key})
+            assert presented_serial(cluster.address, ca_file) == served.serial
+            await cluster.client().fleet.DescribeAgentStatus(describe_agents())
 
 
 def start_server(*flags: str) -> subprocess.CompletedProcess[str]:
@@ -516,6 +527,19 @@ def test_unusable_tls_files_stop_the_start_naming_the_flag(
     assert refused.returncode == 2, refused.stderr
     assert message.format(**paths) in refused.stderr
     assert "Traceback" not in refused.stderr
+    assert "PRIVATE KEY" not in refused.stderr + refused.stdout
+
+
+@pytest.mark.parametrize("kind", UNSERVED_KEYS)
+def test_a_kind_of_key_grpc_cannot_serve_stops_the_start_naming_the_flag(
+    tmp_path: Path, kind: str
+) -> None:
+    cert, key = Authority().server(key=UNSERVED_KEYS[kind]()).write(tmp_path, "server")
+    refused = start_server("--tls-cert", str(cert), "--tls-key", str(key))
+    assert refused.returncode == 2, refused.stderr
+    [line] = refused.stderr.splitlines()  # one line, no traceback
+    assert line.startswith(f"error: --tls-key {key}: "), line
+    assert "the server takes an RSA key" in line
     assert "PRIVATE KEY" not in refused.stderr + refused.stdout
 
 
