@@ -41,11 +41,11 @@ DAMAGED: list[tuple[bytes, str]] = [
     # What a gRPC header cannot carry: sent as `authorization: Bearer`, every Connect failed.
     (
         json.dumps({**GOOD, "credential": "kmi_\u00e9t\u00e9"}).encode(),
-        "the credential: it may hold only printable ASCII, without spaces",
+        "the credential may hold only printable ASCII, without spaces",
     ),
     (
         json.dumps({**GOOD, "credential": "kmi_a\nb"}).encode(),
-        "the credential: it may hold only printable ASCII, without spaces",
+        "the credential may hold only printable ASCII, without spaces",
     ),
     (json.dumps({**GOOD, "credential": ""}).encode(), "the credential is empty"),
     (
@@ -176,7 +176,7 @@ def test_a_credential_file_that_cannot_be_read_says_why(tmp_path: Path) -> None:
     ("content", "reason"),
     [
         (b"{not json", "not JSON (Expecting property name enclosed in double quotes: line 1"),
-        (json.dumps({**GOOD, "credential": "kmi_\u00e9"}).encode(), "the credential: it may"),
+        (json.dumps({**GOOD, "credential": "kmi_\u00e9"}).encode(), "the credential may"),
     ],
 )
 def test_an_agent_with_a_damaged_credential_stops_with_one_line(
