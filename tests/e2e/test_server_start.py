@@ -43,6 +43,18 @@ def environment() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("KAIROS_")}
 
 
+def start(command: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run a server start that must fail, to its end."""
+    return subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=START_SECONDS,
+        env=environment(),
+        check=False,
+    )
+
+
 @pytest.fixture
 def taken_port() -> Iterator[int]:
     """A loopback port another program listens on."""
@@ -82,15 +94,8 @@ def test_an_unusable_auth_file_stops_the_start_naming_the_entry_not_its_token(
         'region = "r"\nrole = "client"\n'
     )
     # The file is read before the database is needed: none is there to reach.
-    command = server_command("postgresql://nobody@127.0.0.1:1/none", "--auth-file", str(auth))
-    refused = subprocess.run(
-        command,
-        capture_output=True,
-        text=True,
-        timeout=START_SECONDS,
-        env=environment(),
-        check=False,
-    )
+    nowhere = "postgresql://nobody@127.0.0.1:1/none"
+    refused = start(server_command(nowhere, "--auth-file", str(auth)))
     assert refused.returncode == 1, refused.stderr
     assert refused.stderr.splitlines() == [f"error: {auth}: {message}"]
     assert "s3cret" not in refused.stderr + refused.stdout
@@ -103,15 +108,7 @@ def test_an_unusable_auth_file_stops_the_start_naming_the_entry_not_its_token(
 def test_a_port_in_use_stops_the_start_naming_its_flag_and_leaves_nothing_taken(
     database_url: str, taken_port: int, flag: str
 ) -> None:
-    command = server_command(database_url, flag, f"127.0.0.1:{taken_port}")
-    started = subprocess.run(
-        command,
-        capture_output=True,
-        text=True,
-        timeout=START_SECONDS,
-        env=environment(),
-        check=False,
-    )
+    started = start(server_command(database_url, flag, f"127.0.0.1:{taken_port}"))
     assert started.returncode == 1, started.stderr
     assert f"error: {flag} 127.0.0.1:{taken_port}: cannot listen there" in started.stderr
     assert "Traceback" not in started.stderr
