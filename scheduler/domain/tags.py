@@ -100,9 +100,11 @@ def check_tag_total(resource_id: str, total: int) -> None:
 
 
 def check_resource_ids(resource_ids: Sequence[str], *, required: bool = True) -> list[str]:
-    """The distinct resource ids in request order: non-empty, at most ``MAX_RESOURCE_IDS``."""
-    distinct = list(dict.fromkeys(resource_ids))
-    if any(not i.strip() for i in distinct):
+    """The distinct resource ids in request order: non-empty, at most ``MAX_RESOURCE_IDS``,
+    stripped as instance ids are (``limits.check_instance_ids``): an id that reaches one
+    call reaches every other."""
+    distinct = list(dict.fromkeys(i.strip() for i in resource_ids))
+    if any(not i for i in distinct):
         raise invalid(
             RefusalCode.INVALID_RESOURCE_ID, "resource_ids", "resource_ids has an empty id"
         )

@@ -13,6 +13,7 @@ from scheduler.domain.tags import (
     MAX_TAG_VALUE,
     MAX_TAGS,
     Tag,
+    check_resource_ids,
     check_tag_keys,
     check_tags,
     effective,
@@ -99,3 +100,10 @@ def test_parse_tag_splits_at_the_first_equals(text: str) -> None:
     tag = parse_tag(text)
     assert (tag.key + "=" + tag.value if "=" in text else tag.key) == text
     assert "=" not in tag.key
+
+
+def test_resource_ids_are_stripped_as_instance_ids_are() -> None:
+    # Before, " i-1" was i-1 to DescribeInstances and unknown (NOT_FOUND) to TagResources.
+    assert check_resource_ids([" i-1", "i-1 ", "c-2"]) == ["i-1", "c-2"]
+    with pytest.raises(KairosError):
+        check_resource_ids(["i-1", "  "])
