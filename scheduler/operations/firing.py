@@ -89,8 +89,11 @@ async def decide(
     updates: list[TargetUpdate] = []
     for target in due:
         # A deregistered instance fires no more either, however its target stayed armed (a
-        # creation racing the deregistration, or armed before deregistration disarmed).
-        if target.deregistered or TargetKey(target.invocation_id, target.instance.id) in left:
+        # creation racing the deregistration, or armed before deregistration disarmed);
+        # nor does a stopped invocation (a member joining, or a modify adding an instance,
+        # beside the stop, which disarmed only the targets it saw).
+        gone = target.deregistered or target.stopped
+        if gone or TargetKey(target.invocation_id, target.instance.id) in left:
             updates.append(_disarmed(target))
             continue
         try:

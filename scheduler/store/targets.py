@@ -67,6 +67,9 @@ class ArmedTarget:
     deregistered: bool = False
     """The instance was deregistered: its target is disarmed at its next fire, whatever
     armed it (``store.credentials.not_deregistered``)."""
+    stopped: bool = False
+    """The invocation was stopped whole: its target is disarmed at its next fire, whatever
+    armed it (a selector's new member, or an added instance, committed beside the stop)."""
 
 
 @dataclass(kw_only=True, frozen=True)
@@ -107,6 +110,7 @@ _COLUMNS = (
     invocations.c.start_at,
     invocations.c.end_at,
     invocations.c.paused_at,
+    invocations.c.stopped_at,
     # An instance's columns by their own names: the row is its ``instance_from`` mapping.
     instances.c.id,
     instances.c.name,
@@ -345,6 +349,7 @@ class _Builder:
             timing=timing,
             paused=row.paused_at is not None,
             deregistered=row.deregistered,
+            stopped=row.stopped_at is not None,
         )
 
 

@@ -243,6 +243,30 @@ async def test_stop_ends_future_fires(timed: Timed) -> None:
     assert await timed.ticker.tick() == 0
 
 
+async def test_a_target_armed_beside_a_whole_stop_fires_no_more(timed: Timed) -> None:
+    response = await timed.kairos.invocations.RunCommand(periodic("rate(10s)", "i-1", "i-2"))
+    invoke_id = response.invoke_id
+    await timed.kairos.invocations.StopInvocation(
+        invocation_pb2.StopInvocationRequest(invoke_id=invoke_id)
+    )
+    # What a selector's new member, or an instance a modify added, committed beside the
+    # stop leaves behind: an armed target the stop never saw. It used to fire for ever.
+    async with timed.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "UPDATE invocation_targets SET armed = true, next_fire_at = now() "
+                "WHERE invocation_id = :id AND instance_id = 'i-1'"
+            ),
+            {"id": invoke_id},
+        )
+    assert await timed.ticker.tick() == 1
+    assert await timed.history(invoke_id) == []
+    invocation = await timed.invocation(invoke_id)
+    assert not any(t.HasField("next_fire_time") for t in invocation.instances)
+    assert invocation.invocation_status == S.INVOCATION_STATUS_STOPPED
+    assert await timed.ticker.tick() == 0
+
+
 async def test_a_stop_racing_a_fire_cancels_that_fire(timed: Timed) -> None:
     response = await timed.kairos.invocations.RunCommand(periodic("rate(10s)"))
     await timed.rewind(response.invoke_id, 10.5)
