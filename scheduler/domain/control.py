@@ -82,8 +82,12 @@ def check_controllable(
 def check_modify_request(limits: Limits, request: ModifyRequest) -> ModifyRequest:
     """The request with its instance ids checked: something to change, no id both added
     and removed. The values themselves are checked against the invocation (``modify``)."""
-    added = check_instance_ids(limits, request.add_instance_ids, required=False)
-    removed = check_instance_ids(limits, request.remove_instance_ids, required=False)
+    added = check_instance_ids(
+        limits, request.add_instance_ids, required=False, field="add_instance_ids"
+    )
+    removed = check_instance_ids(
+        limits, request.remove_instance_ids, required=False, field="remove_instance_ids"
+    )
     both = sorted(set(added) & set(removed))
     if both:
         raise invalid(

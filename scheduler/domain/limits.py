@@ -149,22 +149,23 @@ def check_page_size(max_results: int) -> int:
 
 
 def check_instance_ids(
-    limits: Limits, instance_ids: list[str], *, required: bool = True
+    limits: Limits,
+    instance_ids: list[str],
+    *,
+    required: bool = True,
+    field: str = "instance_ids",
 ) -> list[str]:
-    """Return the distinct instance ids in request order, within the per-call limit."""
+    """Return the distinct instance ids in request order, within the per-call limit;
+    a refusal names ``field``, the request's own name for the list."""
     distinct = list(dict.fromkeys(i.strip() for i in instance_ids))
     if any(not i for i in distinct):
-        raise invalid(
-            RefusalCode.INVALID_PARAM_INSTANCE_ID, "instance_ids", "instance_ids has an empty id"
-        )
+        raise invalid(RefusalCode.INVALID_PARAM_INSTANCE_ID, field, f"{field} has an empty id")
     if required and not distinct:
-        raise invalid(
-            RefusalCode.INVALID_PARAM_INSTANCE_ID, "instance_ids", "instance_ids is required"
-        )
+        raise invalid(RefusalCode.INVALID_PARAM_INSTANCE_ID, field, f"{field} is required")
     if len(distinct) > limits.max_instances_per_call:
         raise invalid(
             RefusalCode.INVALID_PARAM_INSTANCE_ID,
-            "instance_ids",
+            field,
             f"{len(distinct)} instances given; the limit per call is "
             f"{limits.max_instances_per_call}",
         )

@@ -28,6 +28,8 @@ from scheduler.domain.tags import Tag
 from tests.factories import invocation_settings
 from tests.unit.test_invocation_rules import instance
 
+from .expect import assert_refusal
+
 T0 = datetime(2027, 1, 1, tzinfo=UTC)
 PERIODIC = invocation_settings(repeat_mode=RepeatMode.PERIOD, frequency="rate(10s)")
 
@@ -90,6 +92,15 @@ def test_an_instance_both_added_and_removed_is_refused() -> None:
         )
     _refused(error, ErrorKind.INVALID_ARGUMENT, RefusalCode.INVALID_PARAM_INSTANCE_ID)
     assert "i-2" in error.value.message
+
+
+@pytest.mark.parametrize("field", ["add_instance_ids", "remove_instance_ids"])
+@pytest.mark.parametrize("ids", [["i-1", " "], [f"i-{n}" for n in range(101)]])
+def test_a_bad_instance_list_is_refused_naming_its_own_field(field: str, ids: list[str]) -> None:
+    # Before, both lists were refused as "instance_ids", a field ModifyInvocation lacks.
+    with pytest.raises(KairosError) as error:
+        check_modify_request(Limits(max_instances_per_call=100), _request(**{field: ids}))
+    assert_refusal(error.value, ErrorKind.INVALID_ARGUMENT, "InvalidParam.InstanceId", field)
 
 
 def test_instance_ids_are_trimmed_and_deduplicated() -> None:
