@@ -44,7 +44,7 @@ from scheduler.store import instances as instance_store
 from scheduler.store import notices
 from scheduler.store import selectors as selector_store
 from scheduler.store import targets as target_store
-from scheduler.store.clock import database_now
+from scheduler.store.clock import database_clock, database_now
 from scheduler.store.control import Controlled
 
 
@@ -162,7 +162,8 @@ async def modify_invocation(
             modified.settings,
             [found[i] for i in (armed if modified.replan else added)],
             invoke_id=invoke_id,
-            now=now,
+            # Not the transaction's start: the targets' locks may have waited for a fire.
+            now=await database_clock(conn),
             created_at=invocation.created_at,
         )
         await store.modify(conn, invoke_id, modified.settings, modified.command, selector)
@@ -277,14 +278,16 @@ async def _replan(
     next fire to plan."""
     if invocation.repeat_mode is not RepeatMode.PERIOD:
         return
-    found, now = await instance_store.get_instances(conn, tenant, instance_ids)
+    found, _ = await instance_store.get_instances(conn, tenant, instance_ids)
     # A deregistered instance is not found any more: its target fires no more.
     await store.disarm(conn, invocation.id, [i for i in instance_ids if i not in found])
     planned = next_fires(
         invocation.settings,
         [found[i] for i in instance_ids if i in found],
         invoke_id=invocation.id,
-        now=now,
+        # Not the transaction's start: the targets' locks may have waited for a fire
+        # (or a paused skip), whose instant must not be planned again.
+        now=await database_clock(conn),
         created_at=invocation.created_at,
     )
     await store.disarm(conn, invocation.id, [p.instance_id for p in planned if not p.next_fire_at])

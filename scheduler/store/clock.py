@@ -17,3 +17,12 @@ async def database_now(conn: AsyncConnection) -> datetime:
     """
     now: datetime = (await conn.execute(select(func.now()))).scalar_one()
     return now
+
+
+async def database_clock(conn: AsyncConnection) -> datetime:
+    """The database's time at this very statement (``clock_timestamp()``), not at the
+    transaction's start: for a plan made after waiting on locks. A fire committed while
+    the transaction waited has handled every instant up to it, and ``now()`` would plan
+    one of those again."""
+    now: datetime = (await conn.execute(select(func.clock_timestamp()))).scalar_one()
+    return now

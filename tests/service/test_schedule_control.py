@@ -191,6 +191,47 @@ async def test_a_modified_frequency_takes_effect_at_the_next_fire(timed: Timed) 
     assert _next((await timed.invocation(invoke_id)).instances[0]) == _next(target)
 
 
+@pytest.mark.parametrize("control", ["modify", "resume"])
+async def test_a_modify_or_resume_that_waited_for_a_fire_plans_after_it(
+    timed: Timed, control: str
+) -> None:
+    response = await timed.kairos.invocations.RunCommand(periodic("rate(20s)"))
+    invoke_id = response.invoke_id
+    await timed.rewind(invoke_id, 18)  # the next instant is 2 s away
+    due = _next((await timed.invocation(invoke_id)).instances[0])
+    if control == "resume":
+        await _pause(timed, invoke_id)
+    async with timed.engine.connect() as fire:
+        # A fire (or a paused skip) holding the target past its instant, as the ticker's
+        # round holds it.
+        await fire.execute(
+            text("SELECT 1 FROM invocation_targets WHERE invocation_id = :id FOR UPDATE"),
+            {"id": invoke_id},
+        )
+        controlling = asyncio.ensure_future(
+            timed.kairos.invocations.ModifyInvocation(
+                I.ModifyInvocationRequest(invoke_id=invoke_id, frequency="rate(10s)")
+            )
+            if control == "modify"
+            else _resume(timed, invoke_id)
+        )
+        async with timed.engine.connect() as probe, asyncio.timeout(30):
+            waiting = text("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            while not (await probe.execute(waiting)).scalar_one():
+                await probe.rollback()
+                await asyncio.sleep(0.01)  # polling a condition: no event for "is waiting"
+        # The instant passes while the fire holds the target: time, not a synchronisation.
+        await asyncio.sleep((due - await _now(timed)).total_seconds() + 0.1)
+        await fire.commit()
+    await controlling
+    # Planned from when the call began, the instant just handled came again: a past
+    # instant, fired a second time (a paused one, made up after all). Both grids, 20 s
+    # and the modified 10 s from the same start, hold it and the one 20 s later.
+    assert _next((await timed.invocation(invoke_id)).instances[0]) == due + timedelta(
+        seconds=10 if control == "modify" else 20
+    )
+
+
 async def test_modified_parameters_and_content_change_the_next_script(timed: Timed) -> None:
     response = await timed.kairos.invocations.RunCommand(
         I.RunCommandRequest(
