@@ -37,6 +37,9 @@ DEFAULT_TIMEOUT = 3600  # seconds, when a task carries none (SPEC §3)
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 CHUNK_BYTES = 16 * 1024  # largest ExecutionOutput message
 CHUNK_INTERVAL = 0.05  # seconds between two output messages: at most 20 a second
+# The first messages of a run, as many as the stored head takes, go without a pause: a
+# burst does not hold back the line printed after it by a pause per head chunk.
+UNPACED_CHUNKS = -(-STORED_BYTES // CHUNK_BYTES)
 # Live output more than this far behind the script skips ahead to its latest bytes
 # (the stored head excepted): a watcher sees what the script prints now, not what it
 # printed a minute ago, and the server announces the skip as a gap.
@@ -59,8 +62,9 @@ class RunEvents(Protocol):
         """The script's process group exists; called before any output."""
 
     def output(self, offset: int, data: bytes) -> None:
-        """Live output, paced to at most 20 calls a second, ``CHUNK_BYTES`` each; past the
-        stored head, it skips ahead when it falls ``LIVE_BACKLOG`` behind the script."""
+        """Live output, ``CHUNK_BYTES`` each, paced to at most 20 calls a second after the
+        first ``UNPACED_CHUNKS``; past the stored head, it skips ahead when it falls
+        ``LIVE_BACKLOG`` behind the script."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -371,6 +375,7 @@ class _Capture:
         self._written = 0
         self._spool_failed = False
         self._sent = 0
+        self._unpaced = UNPACED_CHUNKS
         self._arrived = asyncio.Event()
         self._reader = asyncio.ensure_future(self._read())
         self._streamer = asyncio.ensure_future(self._stream())
@@ -442,4 +447,7 @@ class _Capture:
                 size = min(CHUNK_BYTES, self._written - self._sent)
                 self._events.output(self._sent, os.pread(self._reread, size, self._sent))
                 self._sent += size
-                await asyncio.sleep(CHUNK_INTERVAL)
+                if self._unpaced:
+                    self._unpaced -= 1
+                else:
+                    await asyncio.sleep(CHUNK_INTERVAL)
