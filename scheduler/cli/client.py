@@ -29,6 +29,7 @@ from kairos.v1 import (
 )
 from scheduler.cli.connection import resolve
 from scheduler.cli.errors import CliError, UsageError
+from scheduler.domain.credentials import token_problem
 
 MessageT = TypeVar("MessageT", bound=Message)
 
@@ -42,12 +43,11 @@ class Client:
 
     def __init__(self, address: str, token: str | None, tls: ClientTls | None = None) -> None:
         self.address = address
-        if token is not None and not all(" " <= char <= "~" for char in token):
-            # gRPC would refuse the header as INTERNAL "Invalid metadata", naming nothing.
-            raise UsageError(
-                "the token (--token, KAIROS_TOKEN or the token file) has characters a "
-                "header cannot carry: only printable ASCII"
-            )
+        # The rule the server's auth file and the agent hold tokens to: gRPC would refuse
+        # another header as INTERNAL "Invalid metadata", naming nothing.
+        problem = None if token is None else token_problem(token.encode(errors="surrogateescape"))
+        if problem is not None:
+            raise UsageError(f"the token (--token, KAIROS_TOKEN or the token file) {problem}")
         tls = tls or ClientTls()
         try:
             credentials = tls.credentials()
