@@ -40,12 +40,14 @@ TEN = timedelta(seconds=10)
 ON_TIME = timedelta(seconds=1)
 
 
-def rate_10s(script: str, instance_ids: list[str]) -> invocation_pb2.RunCommandRequest:
+def periodic(
+    script: str, instance_ids: list[str], every: timedelta = TEN
+) -> invocation_pb2.RunCommandRequest:
     return invocation_pb2.RunCommandRequest(
         type=S.COMMAND_TYPE_RUN_SHELL_SCRIPT,
         command_content=script,
         instance_ids=instance_ids,
-        frequency="rate(10s)",
+        frequency=f"rate({int(every.total_seconds())}s)",
     )
 
 
@@ -149,7 +151,7 @@ async def test_killed_ticker_replicas_fire_every_instant_exactly_once(
     kairos = cluster.client()
     start = datetime.now(UTC)
     for _ in range(INVOCATIONS):
-        await kairos.invocations.RunCommand(rate_10s("true", instance_ids))
+        await kairos.invocations.RunCommand(periodic("true", instance_ids))
     created = datetime.now(UTC) - start
 
     rng = random.Random(SEED)
@@ -267,17 +269,22 @@ async def test_killed_ticker_replicas_fire_every_instant_exactly_once(
 
 # --- Every ticker down ----------------------------------------------------------------------
 
-GRACE = 5
+EVERY = timedelta(seconds=20)
+"""The schedules' interval in this test: long enough for a slow restart (below)."""
+GRACE = 10
 """--misfire-grace of this test.
 
-The second schedule is created 5 s after the first and the tickers come back
+The second schedule is created PHASE after the first and the tickers come back
 just after the second one's latest missed instant: its lateness is then the
 restart time (under GRACE), while the first schedule's latest missed instant
-is 5 s older still, beyond GRACE.
+is PHASE older still, beyond GRACE. Half the interval each: a restart may take
+up to half the interval (10 s) and the first schedule's next instant still
+falls after it, on time.
 """
-PHASE = timedelta(seconds=5)
+PHASE = EVERY / 2
 
 
+@pytest.mark.timeout(240)
 async def test_downtime_fires_once_within_the_grace_and_skips_beyond_it(
     split_cluster: Cluster,
 ) -> None:
@@ -291,11 +298,11 @@ async def test_downtime_fires_once_within_the_grace_and_skips_beyond_it(
     await cluster.start_agent("i-1")
     kairos = cluster.client()
 
-    early = (await kairos.invocations.RunCommand(rate_10s("echo early", ["i-1"]))).invoke_id
+    early = (await kairos.invocations.RunCommand(periodic("echo early", ["i-1"], EVERY))).invoke_id
     early_created = moment((await invocation(kairos, early)).creation_time)
     # The two schedules' phases differ by PHASE: a wall-clock offset by design.
     await sleep_until(early_created + PHASE)
-    late = (await kairos.invocations.RunCommand(rate_10s("echo late", ["i-1"]))).invoke_id
+    late = (await kairos.invocations.RunCommand(periodic("echo late", ["i-1"], EVERY))).invoke_id
     late_created = moment((await invocation(kairos, late)).creation_time)
     phase = late_created - early_created
     assert PHASE <= phase < PHASE + timedelta(seconds=1)
@@ -304,10 +311,10 @@ async def test_downtime_fires_once_within_the_grace_and_skips_beyond_it(
     await watch_until(kairos, early, ended(1))
     for name in tickers:
         cluster.replicas[name].kill()
-    assert datetime.now(UTC) < late_created + TEN, "tickers stopped too late"
+    assert datetime.now(UTC) < late_created + EVERY, "tickers stopped too late"
 
-    # Down across late + 10 s, early + 20 s and late + 20 s; back just after late + 20 s.
-    await sleep_until(late_created + 2 * TEN + timedelta(seconds=0.2))
+    # Down across late + 1, early + 2 and late + 2 intervals; back just after late + 2.
+    await sleep_until(late_created + 2 * EVERY + timedelta(seconds=0.2))
     relaunched = datetime.now(UTC)
 
     async def serving(name: str) -> datetime:
@@ -317,12 +324,13 @@ async def test_downtime_fires_once_within_the_grace_and_skips_beyond_it(
     first_serving = min(await asyncio.gather(*(serving(name) for name in tickers)))
     # Preconditions of the expectations below. A replica's ticker starts before it
     # serves, so the first round after the restart falls between these two moments:
-    # late + 20 s is then within the grace, early + 20 s beyond it (it is 5 s older).
+    # late + 2 intervals is then within the grace, early + 2 intervals beyond it (it is
+    # PHASE older), and early + 3 intervals still ahead, to fire on time.
     print(f"first ticker back {first_serving - relaunched} after the relaunch")
-    assert first_serving < late_created + 2 * TEN + timedelta(seconds=GRACE), (
+    assert first_serving < late_created + 2 * EVERY + timedelta(seconds=GRACE), (
         f"tickers took {first_serving - relaunched} to restart"
     )
-    assert first_serving < early_created + 3 * TEN
+    assert first_serving < early_created + 3 * EVERY
 
     # The late schedule fires once for its gap, then both follow their grids.
     await watch_until(kairos, early, ended(2))
@@ -330,8 +338,8 @@ async def test_downtime_fires_once_within_the_grace_and_skips_beyond_it(
 
     early_runs = await history(kairos, early)
     assert [moment(r.scheduled_time) for r in early_runs] == [
-        early_created + TEN,
-        early_created + 3 * TEN,
+        early_created + EVERY,
+        early_created + 3 * EVERY,
     ]
     for result in early_runs:
         assert result.invocation_status == S.INVOCATION_STATUS_SUCCESS
@@ -339,8 +347,8 @@ async def test_downtime_fires_once_within_the_grace_and_skips_beyond_it(
 
     late_runs = await history(kairos, late)
     assert [moment(r.scheduled_time) for r in late_runs] == [
-        late_created + 2 * TEN,
-        late_created + 3 * TEN,
+        late_created + 2 * EVERY,
+        late_created + 3 * EVERY,
     ]
     gap_fire, on_grid = late_runs
     assert gap_fire.invocation_status == S.INVOCATION_STATUS_SUCCESS
@@ -355,4 +363,4 @@ async def test_downtime_fires_once_within_the_grace_and_skips_beyond_it(
         assert target.repeats == 2
         assert target.misfire_skips == skipped
         assert target.overlap_skips == 0
-        assert moment(target.next_fire_time) == created + 4 * TEN
+        assert moment(target.next_fire_time) == created + 4 * EVERY
